@@ -1,0 +1,546 @@
+"""An IRC client's session on the server: registration and the command table.
+
+Handlers are looked up in ``COMMANDS`` (an explicit table: nothing else is reachable from
+the network). Before registration only ``PRE_REGISTRATION`` commands are accepted; the
+rest get ``451``. Replies are queued with ``reply()`` and flushed once per line handled,
+so a ``PING`` is answered in order with everything else the client caused.
+
+The human text of numerics and ERROR lines stays in English, as on every IRC server:
+clients (the Charla window included) show their own words for each numeric, and
+conformance suites match it. Only what a person reads as content (the MOTD) is translated.
+
+Threading: every handler runs on the connection's reader thread. Shared state changes go
+through ``ChatServer`` methods, which take the server's lock; reads of a channel's members
+or topic here take it too.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from net import protocol as irc
+from net.i18n import tr
+from net.protocol import Message, irc_lower, is_valid_channel, is_valid_nick, parse
+from net.session import Channel, Outgoing, Session
+
+log = logging.getLogger(__name__)
+
+#: capabilities this server implements, as advertised in ``CAP LS``
+CAPABILITIES = ("server-time",)
+PRE_REGISTRATION = frozenset({"CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT"})
+VERSION = "charla-0.1"
+#: NAMES lines are cut so each stays well inside the 512-byte limit
+NAMES_PER_LINE_BYTES = 400
+
+
+class IrcSession(Session):
+    """A client that speaks IRC (see the module docstring)."""
+
+    pings = True
+
+    def __init__(self, server, conn) -> None:
+        super().__init__(server, conn)
+        self.password: str | None = None
+        self.caps: set[str] = set()
+        self.cap_negotiating = False
+        self._ping_token = 0
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    @property
+    def name_for_replies(self) -> str:
+        return self.nick if self.registered else (self.nick or "*")
+
+    def reply(self, numeric: str, *params: str) -> None:
+        """Queue a numeric from the server: ``:server NUMERIC nick params…``."""
+        message = Message(numeric, [self.name_for_replies, *params], self.server.config.server_name)
+        self.conn.enqueue(message.to_bytes())
+
+    def send_message(self, message: Message) -> None:
+        self.conn.enqueue(self.render(Outgoing(message)))
+
+    def render(self, out: Outgoing) -> bytes:
+        return out.wire(server_time="server-time" in self.caps)
+
+    def goodbye(self, reason: str) -> bytes:
+        return Message("ERROR", [f"Closing Link: {self.conn.host} ({reason})"]).to_bytes()
+
+    def send_ping(self) -> None:
+        self._ping_token += 1
+        self.conn.send(Message("PING", [self.server.config.server_name]).to_bytes())
+
+    def handle_line(self, line: str | None) -> None:
+        if line is None or irc.body_length(line) > irc.MAX_LINE_BYTES:
+            self.reply(irc.ERR_INPUTTOOLONG, "Input line was too long")
+        else:
+            try:
+                message = parse(line)
+            except ValueError:
+                return
+            handler = COMMANDS.get(message.command)
+            if handler is None:
+                if self.registered:
+                    self.reply(irc.ERR_UNKNOWNCOMMAND, message.command, "Unknown command")
+                else:
+                    self.reply(irc.ERR_NOTREGISTERED, "You have not registered")
+            elif not self.registered and message.command not in PRE_REGISTRATION:
+                self.reply(irc.ERR_NOTREGISTERED, "You have not registered")
+            else:
+                handler(self, message)
+        self.conn.flush()
+
+    def need_params(self, message: Message, count: int) -> bool:
+        """True (after replying 461) when ``message`` has fewer than ``count`` parameters."""
+        if len(message.params) >= count and all(message.params[:count]):
+            return False
+        self.reply(irc.ERR_NEEDMOREPARAMS, message.command, "Not enough parameters")
+        return True
+
+    # -- registration ---------------------------------------------------------------------
+
+    def on_cap(self, message: Message) -> None:
+        if self.need_params(message, 1):
+            return
+        sub = message.params[0].upper()
+        source = self.server.config.server_name
+        if sub == "LS":
+            if not self.registered:
+                self.cap_negotiating = True
+            self.send_message(
+                Message("CAP", [self.name_for_replies, "LS", " ".join(CAPABILITIES)], source)
+            )
+        elif sub == "LIST":
+            self.send_message(
+                Message("CAP", [self.name_for_replies, "LIST", " ".join(sorted(self.caps))], source)
+            )
+        elif sub == "REQ":
+            if not self.registered:
+                self.cap_negotiating = True
+            wanted = message.param(1).split()
+            names = [cap.removeprefix("-") for cap in wanted]
+            if wanted and all(name in CAPABILITIES for name in names):
+                for cap in wanted:
+                    if cap.startswith("-"):
+                        self.caps.discard(cap[1:])
+                    else:
+                        self.caps.add(cap)
+                verdict = "ACK"
+            else:
+                verdict = "NAK"
+            self.send_message(
+                Message("CAP", [self.name_for_replies, verdict, message.param(1)], source)
+            )
+        elif sub == "END":
+            if not self.registered:
+                self.cap_negotiating = False
+                self._try_register()
+        else:
+            self.reply(irc.ERR_INVALIDCAPCMD, message.params[0], "Invalid CAP command")
+
+    def on_pass(self, message: Message) -> None:
+        if self.registered:
+            self.reply(irc.ERR_ALREADYREGISTERED, "You may not reregister")
+        elif not self.need_params(message, 1):
+            self.password = message.params[0]
+
+    def on_nick(self, message: Message) -> None:
+        if not message.params or not message.params[0]:
+            self.reply(irc.ERR_NONICKNAMEGIVEN, "No nickname given")
+            return
+        nick = message.params[0]
+        if not is_valid_nick(nick):
+            self.reply(irc.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
+        elif not self.server.nick_available(nick, self):
+            self.reply(irc.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+        elif not self.registered:
+            self.nick = nick
+            self._try_register()
+        elif nick != self.nick and not self.server.rename(self, nick):
+            self.reply(irc.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+
+    def on_user(self, message: Message) -> None:
+        if self.registered:
+            self.reply(irc.ERR_ALREADYREGISTERED, "You may not reregister")
+        elif not self.need_params(message, 4):
+            self.username = "~" + message.params[0][: irc.USERLEN - 1]
+            self.realname = message.params[3]
+            self._try_register()
+
+    def _try_register(self) -> None:
+        if self.registered or self.cap_negotiating or not self.nick or self.username == "user":
+            return
+        config = self.server.config
+        if config.password is not None and self.password != config.password:
+            self.reply(irc.ERR_PASSWDMISMATCH, "Password incorrect")
+            self.conn.enqueue(self.goodbye("Bad password"))
+            self.conn.finish("Bad password")
+            return
+        if not self.server.register(self):
+            self.reply(irc.ERR_NICKNAMEINUSE, self.nick, "Nickname is already in use")
+            self.nick = ""
+            return
+        self._welcome()
+
+    def _welcome(self) -> None:
+        config = self.server.config
+        created = datetime.fromtimestamp(self.server.created, timezone.utc)
+        self.reply(
+            irc.RPL_WELCOME,
+            f"Welcome to {config.network}, {self.prefix}",
+        )
+        self.reply(
+            irc.RPL_YOURHOST,
+            f"Your host is {config.server_name}, running version {VERSION}",
+        )
+        self.reply(
+            irc.RPL_CREATED,
+            "This server was created {date}".format(date=created.strftime("%Y-%m-%d %H:%M UTC")),
+        )
+        self.reply(irc.RPL_MYINFO, config.server_name, VERSION, "i", "n", "o")
+        tokens = [
+            "CASEMAPPING=rfc1459",
+            f"CHANLIMIT={irc.CHANTYPES}:",
+            "CHANMODES=,,,n",
+            f"CHANNELLEN={irc.CHANNELLEN}",
+            f"CHANTYPES={irc.CHANTYPES}",
+            f"NETWORK={config.network}",
+            f"NICKLEN={irc.NICKLEN}",
+            "PREFIX=",
+            f"TOPICLEN={irc.TOPICLEN}",
+            f"USERLEN={irc.USERLEN}",
+        ]
+        self.reply(irc.RPL_ISUPPORT, *tokens, "are supported by this server")
+        self.on_lusers(Message("LUSERS"))
+        self.on_motd(Message("MOTD"))
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def on_lusers(self, message: Message) -> None:
+        server = self.server
+        with server.lock:
+            users, channels = len(server.nicks), len(server.channels)
+        self.reply(
+            irc.RPL_LUSERCLIENT,
+            f"There are {users} users and 0 invisible on 1 servers",
+        )
+        self.reply(irc.RPL_LUSEROP, "0", "operator(s) online")
+        self.reply(irc.RPL_LUSERCHANNELS, str(channels), "channels formed")
+        self.reply(irc.RPL_LUSERME, f"I have {users} clients and 0 servers")
+
+    def on_motd(self, message: Message) -> None:
+        motd = self.server.config.motd
+        if motd is None:
+            motd = tr(
+                "Welcome to Charla, the chat of this classroom.\n"
+                "Be kind: what you write in {channel} reaches everyone there."
+            ).format(channel=self.server.config.channel)
+        if not motd:
+            self.reply(irc.ERR_NOMOTD, "MOTD File is missing")
+            return
+        server_name = self.server.config.server_name
+        self.reply(irc.RPL_MOTDSTART, f"- {server_name} Message of the day - ")
+        for text in motd.splitlines() or [""]:
+            self.reply(irc.RPL_MOTD, f"- {text}")
+        self.reply(irc.RPL_ENDOFMOTD, "End of /MOTD command.")
+
+    def on_ping(self, message: Message) -> None:
+        if not self.need_params(message, 1):
+            server_name = self.server.config.server_name
+            self.send_message(Message("PONG", [server_name, message.params[0]], server_name))
+
+    def on_pong(self, message: Message) -> None:
+        """Nothing to do: receiving anything already proves the client is alive."""
+
+    def on_quit(self, message: Message) -> None:
+        reason = f"Quit: {message.params[0]}" if message.params and message.params[0] else "Quit"
+        self.server.quit(self, reason)
+        self.conn.enqueue(self.goodbye(reason))
+        self.conn.finish(reason)
+
+    # -- channels ----------------------------------------------------------------------------
+
+    def on_join(self, message: Message) -> None:
+        if self.need_params(message, 1):
+            return
+        if message.params[0] == "0":
+            for channel in list(self.channels.values()):
+                self.server.part(self, channel, "")
+            return
+        for name in message.params[0].split(","):
+            if not is_valid_channel(name):
+                self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+            else:
+                self.server.join(self, name)
+
+    def joined_replies(self, channel: Channel) -> bytes:
+        """Topic and names for the joiner, built under the server's lock."""
+        lines: list[bytes] = []
+        if channel.topic:
+            lines.append(self._numeric(irc.RPL_TOPIC, channel.name, channel.topic))
+            lines.append(
+                self._numeric(
+                    irc.RPL_TOPICWHOTIME, channel.name, channel.topic_by, str(int(channel.topic_at))
+                )
+            )
+        lines += self._names_lines(channel)
+        return b"".join(lines)
+
+    def _numeric(self, numeric: str, *params: str) -> bytes:
+        return Message(
+            numeric, [self.name_for_replies, *params], self.server.config.server_name
+        ).to_bytes()
+
+    def _names_lines(self, channel: Channel) -> list[bytes]:
+        """353 lines and the closing 366; call with the server's lock held."""
+        lines: list[bytes] = []
+        batch: list[str] = []
+        size = 0
+        for member in channel.members:
+            if batch and size + len(member.nick) + 1 > NAMES_PER_LINE_BYTES:
+                lines.append(self._numeric(irc.RPL_NAMREPLY, "=", channel.name, " ".join(batch)))
+                batch, size = [], 0
+            batch.append(member.nick)
+            size += len(member.nick.encode()) + 1
+        if batch:
+            lines.append(self._numeric(irc.RPL_NAMREPLY, "=", channel.name, " ".join(batch)))
+        lines.append(self._numeric(irc.RPL_ENDOFNAMES, channel.name, "End of /NAMES list"))
+        return lines
+
+    def _my_channel(self, name: str) -> Channel | None:
+        """The channel ``name`` if this session is on it; else replies 403 or 442."""
+        channel = self.server.find_channel(name)
+        if channel is None:
+            self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+        elif irc_lower(name) not in self.channels:
+            self.reply(irc.ERR_NOTONCHANNEL, name, "You're not on that channel")
+        else:
+            return channel
+        return None
+
+    def on_part(self, message: Message) -> None:
+        if self.need_params(message, 1):
+            return
+        for name in message.params[0].split(","):
+            channel = self._my_channel(name)
+            if channel is not None:
+                self.server.part(self, channel, message.param(1))
+
+    def on_names(self, message: Message) -> None:
+        if not message.params or not message.params[0]:
+            self.reply(irc.RPL_ENDOFNAMES, "*", "End of /NAMES list")
+            return
+        for name in message.params[0].split(","):
+            channel = self.server.find_channel(name)
+            if channel is None:
+                self.reply(irc.RPL_ENDOFNAMES, name, "End of /NAMES list")
+                continue
+            with self.server.lock:
+                data = b"".join(self._names_lines(channel))
+            self.conn.enqueue(data)
+
+    def on_topic(self, message: Message) -> None:
+        if self.need_params(message, 1):
+            return
+        name = message.params[0]
+        if len(message.params) == 1:
+            channel = self.server.find_channel(name)
+            if channel is None:
+                self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+                return
+            with self.server.lock:
+                topic, by, at = channel.topic, channel.topic_by, channel.topic_at
+            if topic:
+                self.reply(irc.RPL_TOPIC, channel.name, topic)
+                self.reply(irc.RPL_TOPICWHOTIME, channel.name, by, str(int(at)))
+            else:
+                self.reply(irc.RPL_NOTOPIC, channel.name, "No topic is set")
+            return
+        channel = self._my_channel(name)
+        if channel is not None:
+            self.server.set_topic(self, channel, message.params[1][: irc.TOPICLEN])
+
+    def on_list(self, message: Message) -> None:
+        wanted = (
+            {irc_lower(n) for n in message.param(0).split(",") if n} if message.params else None
+        )
+        with self.server.lock:
+            rows = [
+                (c.name, str(len(c.members)), c.topic)
+                for key, c in self.server.channels.items()
+                if wanted is None or key in wanted
+            ]
+        self.reply(irc.RPL_LISTSTART, "Channel", "Users  Name")
+        for name, count, topic in rows:
+            self.reply(irc.RPL_LIST, name, count, topic)
+        self.reply(irc.RPL_LISTEND, "End of /LIST")
+
+    def on_kick(self, message: Message) -> None:
+        if self.need_params(message, 2):
+            return
+        if self._my_channel(message.params[0]) is not None:
+            self.reply(irc.ERR_CHANOPRIVSNEEDED, message.params[0], "You're not channel operator")
+
+    def on_mode(self, message: Message) -> None:
+        if self.need_params(message, 1):
+            return
+        target = message.params[0]
+        if target[:1] in irc.CHANTYPES:
+            channel = self.server.find_channel(target)
+            if channel is None:
+                self.reply(irc.ERR_NOSUCHCHANNEL, target, "No such channel")
+            elif len(message.params) == 1:
+                self.reply(irc.RPL_CHANNELMODEIS, channel.name, "+n")
+                self.reply(irc.RPL_CREATIONTIME, channel.name, str(int(channel.created)))
+            elif message.params[1].lstrip("+") == "b":
+                self.reply(irc.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")
+            else:
+                self.reply(irc.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+        elif irc_lower(target) != irc_lower(self.nick):
+            if self.server.find_session(target) is None:
+                self.reply(irc.ERR_NOSUCHNICK, target, "No such nick/channel")
+            else:
+                self.reply(irc.ERR_USERSDONTMATCH, "Can't change mode for other users")
+        elif len(message.params) == 1:
+            self.reply(irc.RPL_UMODEIS, "+")
+        elif message.params[1].strip("+-") not in ("", "i"):
+            self.reply(irc.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
+
+    # -- who is who --------------------------------------------------------------------------
+
+    def _who_line(self, session: Session, channel_name: str) -> bytes:
+        return self._numeric(
+            irc.RPL_WHOREPLY,
+            channel_name,
+            session.username,
+            session.conn.host,
+            self.server.config.server_name,
+            session.nick,
+            "H",
+            f"0 {session.realname or session.nick}",
+        )
+
+    def on_who(self, message: Message) -> None:
+        mask = message.param(0, "*") or "*"
+        server = self.server
+        with server.lock:
+            channel = server.channels.get(irc_lower(mask))
+            if channel is not None:
+                lines = [self._who_line(member, channel.name) for member in channel.members]
+            else:
+                folded = irc_lower(mask)
+                lines = [
+                    self._who_line(session, "*")
+                    for key, session in server.nicks.items()
+                    if fnmatch.fnmatchcase(key, folded)
+                ]
+        self.conn.enqueue(b"".join(lines))
+        self.reply(irc.RPL_ENDOFWHO, mask, "End of /WHO list")
+
+    def on_whois(self, message: Message) -> None:
+        if not message.params or not message.params[-1]:
+            self.reply(irc.ERR_NONICKNAMEGIVEN, "No nickname given")
+            return
+        nick = message.params[-1]
+        session = self.server.find_session(nick)
+        if session is None:
+            self.reply(irc.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        else:
+            with self.server.lock:
+                channels = " ".join(c.name for c in session.channels.values())
+            self.reply(
+                irc.RPL_WHOISUSER,
+                session.nick,
+                session.username,
+                session.conn.host,
+                "*",
+                session.realname,
+            )
+            if channels:
+                self.reply(irc.RPL_WHOISCHANNELS, session.nick, channels)
+            self.reply(irc.RPL_WHOISSERVER, session.nick, self.server.config.server_name, "Charla")
+        self.reply(irc.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
+
+    # -- talking -----------------------------------------------------------------------------
+
+    def on_privmsg(self, message: Message) -> None:
+        self._talk(message, notice=False)
+
+    def on_notice(self, message: Message) -> None:
+        self._talk(message, notice=True)
+
+    def _talk(self, message: Message, *, notice: bool) -> None:
+        """PRIVMSG and NOTICE; a NOTICE never draws an error reply."""
+        if not message.params or not message.params[0]:
+            if not notice:
+                self.reply(
+                    irc.ERR_NORECIPIENT,
+                    f"No recipient given ({message.command})",
+                )
+            return
+        if len(message.params) < 2 or not message.params[1]:
+            if not notice:
+                self.reply(irc.ERR_NOTEXTTOSEND, "No text to send")
+            return
+        text = message.params[1]
+        for target in message.params[0].split(","):
+            if target[:1] in irc.CHANTYPES:
+                channel = self.server.find_channel(target)
+                if channel is None:
+                    error = (irc.ERR_NOSUCHCHANNEL, "No such channel")
+                elif irc_lower(target) not in self.channels:
+                    error = (irc.ERR_CANNOTSENDTOCHAN, "Cannot send to channel")
+                else:
+                    relayed = Message(message.command, [channel.name, text], self.prefix)
+                    if self._fits(relayed, notice):
+                        self.server.send_to_channel(self, channel, relayed)
+                    continue
+            else:
+                recipient = self.server.find_session(target)
+                if recipient is not None:
+                    relayed = Message(message.command, [recipient.nick, text], self.prefix)
+                    if self._fits(relayed, notice):
+                        self.server.send_to_session(recipient, relayed)
+                    continue
+                error = (irc.ERR_NOSUCHNICK, "No such nick/channel")
+            if not notice:
+                self.reply(error[0], target, error[1])
+
+    def _fits(self, relayed: Message, notice: bool) -> bool:
+        """Whether the relayed line, with our prefix, keeps to 512 bytes (else 417, not cut)."""
+        if irc.body_length(relayed.format()) <= irc.MAX_LINE_BYTES:
+            return True
+        if not notice:
+            self.reply(irc.ERR_INPUTTOOLONG, "Input line was too long")
+        return False
+
+
+COMMANDS: dict[str, Callable[[IrcSession, Message], None]] = {
+    "CAP": IrcSession.on_cap,
+    "PASS": IrcSession.on_pass,
+    "NICK": IrcSession.on_nick,
+    "USER": IrcSession.on_user,
+    "PING": IrcSession.on_ping,
+    "PONG": IrcSession.on_pong,
+    "QUIT": IrcSession.on_quit,
+    "LUSERS": IrcSession.on_lusers,
+    "MOTD": IrcSession.on_motd,
+    "JOIN": IrcSession.on_join,
+    "PART": IrcSession.on_part,
+    "NAMES": IrcSession.on_names,
+    "TOPIC": IrcSession.on_topic,
+    "LIST": IrcSession.on_list,
+    "KICK": IrcSession.on_kick,
+    "MODE": IrcSession.on_mode,
+    "WHO": IrcSession.on_who,
+    "WHOIS": IrcSession.on_whois,
+    "PRIVMSG": IrcSession.on_privmsg,
+    "NOTICE": IrcSession.on_notice,
+}
+
+
+def is_irc_command(command: str) -> bool:
+    """Whether a first line's command shows an IRC client (as opposed to a person at ``nc``)."""
+    return command in COMMANDS

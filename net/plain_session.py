@@ -1,0 +1,266 @@
+"""A person at ``nc``, telnet or a phone "TCP terminal" app: no IRC, just lines of text.
+
+The server asks for a name (and the password, if it has one), joins the person to the
+default channel and from then on every line they type is a message to it. What others
+say arrives as ``[hh:mm] nick: text``; joins, leaves and the operator's announcements
+come as readable lines too. A few slash commands, in Spanish and English, do the rest.
+
+Threading: like every session, handlers run on the connection's reader thread; ``render``
+runs under the server's lock and only formats text.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from net.i18n import tr
+from net.protocol import MAX_LINE_BYTES, Message, irc_lower, is_valid_nick
+from net.session import Channel, Outgoing, Session
+
+#: IRC text formatting (bold, colours, …) that would show as garbage in a terminal
+_FORMATTING = re.compile(r"\x03(\d{1,2}(,\d{1,2})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]")
+#: telnet option negotiation (IAC …) and other control bytes a terminal may send
+_TELNET_NOISE = re.compile(r"\xff[\xfb-\xfe].|\xff[\xf0-\xfa]|[\x00-\x08\x0b-\x1f\x7f]")
+#: room for the prefix and command when a typed line is relayed as PRIVMSG
+TEXT_BYTES_PER_MESSAGE = MAX_LINE_BYTES - 120
+
+QUIT_WORDS = {"close", "/salir", "/quit", "/exit"}
+
+
+def split_text(text: str, limit: int = TEXT_BYTES_PER_MESSAGE) -> list[str]:
+    """Cut ``text`` into pieces of at most ``limit`` UTF-8 bytes, never inside a character.
+
+    >>> split_text("ñandú" * 3, limit=8)
+    ['ñandú', 'ñandú', 'ñandú']
+    """
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    for char in text:
+        width = len(char.encode("utf-8"))
+        if size + width > limit:
+            pieces.append("".join(current))
+            current, size = [], 0
+        current.append(char)
+        size += width
+    if current:
+        pieces.append("".join(current))
+    return pieces
+
+
+class PlainSession(Session):
+    """A plain-text client (see the module docstring)."""
+
+    pings = False  # a person at nc would see the PINGs; TCP keepalive finds dead peers
+
+    def __init__(self, server, conn) -> None:
+        super().__init__(server, conn)
+        self.username = "~nc"
+        self._state = "name"  # name -> password (if the server has one) -> chat
+        self.say(tr("Welcome to Charla ({server}).").format(server=server.config.server_name))
+        self.say(tr("What is your name?"))
+
+    # -- output ----------------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        """A line from the server to this person: ``*** text``."""
+        self.conn.send(self._line(f"*** {text}"))
+
+    @staticmethod
+    def _line(text: str) -> bytes:
+        return "".join(f"{part}\r\n" for part in text.split("\n")).encode("utf-8")
+
+    def goodbye(self, reason: str) -> bytes:
+        return self._line(f"*** {reason}")
+
+    def render(self, out: Outgoing) -> bytes | None:
+        message = out.message
+        stamp = time.strftime("[%H:%M]", time.localtime(out.time))
+        who = message.source_nick or ""
+        text = _FORMATTING.sub("", message.params[-1]) if message.params else ""
+        command = message.command
+        if command in ("PRIVMSG", "NOTICE"):
+            to_me = message.params[0][:1] != "#"
+            if command == "NOTICE" and "!" not in (message.source or ""):
+                line = tr("{time} *** ANNOUNCEMENT: {text}").format(time=stamp, text=text)
+            elif text.startswith("\x01ACTION ") and text.endswith("\x01"):
+                line = f"{stamp} * {who} {text[8:-1]}"
+            elif text.startswith("\x01"):
+                return None  # other CTCP requests mean nothing to a person
+            elif to_me:
+                line = tr("{time} (private) {nick}: {text}").format(time=stamp, nick=who, text=text)
+            elif command == "NOTICE":
+                line = f"{stamp} -{who}- {text}"
+            else:
+                line = f"{stamp} {who}: {text}"
+        elif command == "JOIN":
+            if who == self.nick:
+                return None
+            line = tr("{time} * {nick} joined {channel}").format(
+                time=stamp, nick=who, channel=message.params[0]
+            )
+        elif command in ("PART", "QUIT"):
+            reason = f" ({text})" if text and (command == "QUIT" or len(message.params) > 1) else ""
+            line = tr("{time} * {nick} left{reason}").format(time=stamp, nick=who, reason=reason)
+        elif command == "NICK":
+            line = tr("{time} * {old} is now {new}").format(time=stamp, old=who, new=text)
+        elif command == "TOPIC":
+            line = tr("{time} * {nick} set the topic: {topic}").format(
+                time=stamp, nick=who, topic=text
+            )
+        elif command == "KICK":
+            line = tr("{time} * {nick} was removed by the operator ({reason})").format(
+                time=stamp, nick=message.params[1], reason=text
+            )
+        else:
+            return None
+        return self._line(line)
+
+    def joined_replies(self, channel: Channel) -> bytes:
+        others = [member.nick for member in channel.members if member is not self]
+        here = ", ".join(others) if others else tr("nobody else yet")
+        return self._line(
+            "*** "
+            + tr("Hello, {nick}! You are in {channel}. Here: {people}.").format(
+                nick=self.nick, channel=channel.name, people=here
+            )
+            + "\n*** "
+            + tr("Type a message and press Enter. /help lists the commands.")
+        )
+
+    # -- input -----------------------------------------------------------------------------
+
+    def handle_line(self, line: str | None) -> None:
+        if line is None:
+            self.say(tr("That line is too long; nothing was sent."))
+            return
+        line = _TELNET_NOISE.sub("", line).strip()
+        if self._state == "name":
+            self._on_name(line)
+        elif self._state == "password":
+            self._on_password(line)
+        elif line:
+            self._on_chat(line)
+
+    def _on_name(self, name: str) -> None:
+        if not name:
+            self.say(tr("What is your name?"))
+        elif not is_valid_nick(name):
+            self.say(
+                tr(
+                    "A name uses letters, digits and - _ [ ] { } | ^ `, at most 30 characters, "
+                    "and does not start with a digit. What is your name?"
+                )
+            )
+        elif not self.server.nick_available(name):
+            self.say(
+                tr("The name {name} is taken. How about {other}?").format(
+                    name=name, other=self.server.suggest_nick(name)
+                )
+            )
+        else:
+            self.nick = name
+            if self.server.config.password is None:
+                self._enter()
+            else:
+                self._state = "password"
+                self.say(tr("Password:"))
+
+    def _on_password(self, password: str) -> None:
+        if password == self.server.config.password:
+            self._enter()
+        else:
+            self.conn.enqueue(self.goodbye(tr("Wrong password. Goodbye.")))
+            self.conn.close_gracefully("Bad password")
+
+    def _enter(self) -> None:
+        if not self.server.register(self):
+            self._state = "name"
+            self.say(
+                tr("The name {name} is taken. How about {other}?").format(
+                    name=self.nick, other=self.server.suggest_nick(self.nick)
+                )
+            )
+            return
+        self._state = "chat"
+        self.server.join(self, self.server.config.channel)
+
+    def _on_chat(self, line: str) -> None:
+        word, _, rest = line.partition(" ")
+        command = word.lower()
+        rest = rest.strip()
+        channel = self.server.default_channel
+        if command in QUIT_WORDS:
+            reason = f"Quit: {rest}" if rest else "Quit"
+            self.server.quit(self, reason)
+            self.conn.enqueue(self.goodbye(tr("Goodbye!")))
+            self.conn.close_gracefully(reason)
+        elif command in ("/usuarios", "/users", "/who"):
+            with self.server.lock:
+                people = [member.nick for member in channel.members]
+            self.say(
+                tr("In {channel} ({count}): {people}").format(
+                    channel=channel.name, count=len(people), people=", ".join(people)
+                )
+            )
+        elif command in ("/ayuda", "/help"):
+            self.say(
+                tr(
+                    "Commands:\n"
+                    "***   /usuarios (/users)          who is here\n"
+                    "***   /privado NAME TEXT (/msg)   a private message\n"
+                    "***   /yo TEXT (/me)              an action: * you TEXT\n"
+                    "***   /apodo NAME (/nick)         change your name\n"
+                    "***   /salir (/quit) or close     leave the chat\n"
+                    "***   //text                      send a line that starts with /"
+                )
+            )
+        elif command in ("/privado", "/msg"):
+            self._private(rest)
+        elif command in ("/yo", "/me"):
+            if rest:
+                self._relay(channel, f"\x01ACTION {rest}\x01")
+        elif command in ("/apodo", "/nick"):
+            self._rename(rest)
+        elif line.startswith("//"):
+            self._relay(channel, line[1:])
+        elif line.startswith("/"):
+            self.say(
+                tr("Unknown command {command}. Type /ayuda (/help) for the list.").format(
+                    command=word
+                )
+            )
+        else:
+            self._relay(channel, line)
+
+    def _relay(self, channel: Channel, text: str) -> None:
+        for piece in split_text(text):
+            self.server.send_to_channel(
+                self, channel, Message("PRIVMSG", [channel.name, piece], self.prefix)
+            )
+
+    def _private(self, rest: str) -> None:
+        nick, _, text = rest.partition(" ")
+        target = self.server.find_session(nick) if nick else None
+        if target is None or not text.strip():
+            self.say(tr("Usage: /privado NAME TEXT (NAME must be connected)."))
+            return
+        for piece in split_text(text.strip()):
+            self.server.send_to_session(
+                target, Message("PRIVMSG", [target.nick, piece], self.prefix)
+            )
+
+    def _rename(self, new_nick: str) -> None:
+        if not is_valid_nick(new_nick):
+            self.say(tr("Usage: /apodo NEWNAME (letters, digits and - _, at most 30)."))
+        elif irc_lower(new_nick) != irc_lower(self.nick) and not self.server.nick_available(
+            new_nick
+        ):
+            self.say(
+                tr("The name {name} is taken. How about {other}?").format(
+                    name=new_nick, other=self.server.suggest_nick(new_nick)
+                )
+            )
+        elif not self.server.rename(self, new_nick):
+            self.say(tr("The name {name} is taken.").format(name=new_nick))

@@ -1,0 +1,330 @@
+"""The IRC line model shared by the server and the client: framing, parse/format, names, limits.
+
+Everything that knows what an IRC line looks like lives here, so the server and the
+client agree on it by construction:
+
+- ``LineBuffer`` turns a byte stream into lines (CRLF or bare LF), keeping the unfinished
+  tail between ``recv()`` calls and dropping lines over the limit without buffering them.
+- ``decode_line`` is the single place bytes become text: UTF-8, with a fallback for bytes
+  that are not UTF-8, so a bad byte never raises.
+- ``Message`` with ``parse`` and ``Message.format``: one value object per line, validated
+  in one place when formatted (``EmbeddedNewlineError`` and friends).
+- ``irc_lower`` is the one case-folding function for nicks and channel names.
+- Numerics and limits are named constants.
+
+Threading: pure functions and immutable values, except ``LineBuffer``, which belongs to
+the one thread that reads its socket.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+# ---------------------------------------------------------------------------
+# Limits
+
+#: RFC 1459: a line is at most 512 bytes, CRLF included (tags not counted).
+MAX_LINE_BYTES = 512
+#: IRCv3 message-tags: the tag section a client sends is at most 4096 bytes.
+MAX_TAG_BYTES = 4096
+#: What a ``LineBuffer`` accepts in one line: the body limit plus room for tags.
+MAX_FRAME_BYTES = MAX_LINE_BYTES + MAX_TAG_BYTES
+NICKLEN = 30
+CHANNELLEN = 50
+TOPICLEN = 390
+USERLEN = 18
+CHANTYPES = "#"
+
+# ---------------------------------------------------------------------------
+# Numerics (RFC 1459 / RFC 2812 / Modern IRC)
+
+RPL_WELCOME = "001"
+RPL_YOURHOST = "002"
+RPL_CREATED = "003"
+RPL_MYINFO = "004"
+RPL_ISUPPORT = "005"
+RPL_UMODEIS = "221"
+RPL_LUSERCLIENT = "251"
+RPL_LUSEROP = "252"
+RPL_LUSERCHANNELS = "254"
+RPL_LUSERME = "255"
+RPL_LOCALUSERS = "265"
+RPL_GLOBALUSERS = "266"
+RPL_WHOISUSER = "311"
+RPL_WHOISSERVER = "312"
+RPL_ENDOFWHO = "315"
+RPL_ENDOFWHOIS = "318"
+RPL_WHOISCHANNELS = "319"
+RPL_LISTSTART = "321"
+RPL_LIST = "322"
+RPL_LISTEND = "323"
+RPL_CHANNELMODEIS = "324"
+RPL_CREATIONTIME = "329"
+RPL_NOTOPIC = "331"
+RPL_TOPIC = "332"
+RPL_TOPICWHOTIME = "333"
+RPL_WHOREPLY = "352"
+RPL_NAMREPLY = "353"
+RPL_ENDOFNAMES = "366"
+RPL_ENDOFBANLIST = "368"
+RPL_MOTD = "372"
+RPL_MOTDSTART = "375"
+RPL_ENDOFMOTD = "376"
+ERR_NOSUCHNICK = "401"
+ERR_NOSUCHSERVER = "402"
+ERR_NOSUCHCHANNEL = "403"
+ERR_CANNOTSENDTOCHAN = "404"
+ERR_NORECIPIENT = "411"
+ERR_NOTEXTTOSEND = "412"
+ERR_INPUTTOOLONG = "417"
+ERR_UNKNOWNCOMMAND = "421"
+ERR_NOMOTD = "422"
+ERR_NONICKNAMEGIVEN = "431"
+ERR_ERRONEUSNICKNAME = "432"
+ERR_NICKNAMEINUSE = "433"
+ERR_USERNOTINCHANNEL = "441"
+ERR_NOTONCHANNEL = "442"
+ERR_NOTREGISTERED = "451"
+ERR_NEEDMOREPARAMS = "461"
+ERR_ALREADYREGISTERED = "462"
+ERR_PASSWDMISMATCH = "464"
+ERR_UNKNOWNMODE = "472"
+ERR_BADCHANMASK = "476"
+ERR_NOPRIVILEGES = "481"
+ERR_CHANOPRIVSNEEDED = "482"
+ERR_UMODEUNKNOWNFLAG = "501"
+ERR_USERSDONTMATCH = "502"
+ERR_INVALIDCAPCMD = "410"
+
+# ---------------------------------------------------------------------------
+# Errors raised when a line cannot be built
+
+
+class InvalidMessageError(ValueError):
+    """A message cannot be put on the wire as it is."""
+
+
+class EmbeddedNewlineError(InvalidMessageError):
+    """A parameter contains CR, LF or NUL, which would split or end the line."""
+
+
+class InvalidParameterError(InvalidMessageError):
+    """A middle parameter is empty, contains a space or starts with ':'."""
+
+
+class ParseError(ValueError):
+    """A received line has no command."""
+
+
+# ---------------------------------------------------------------------------
+# Framing and decoding
+
+
+class LineBuffer:
+    """Splits a byte stream into lines, whatever ``recv()`` boundaries the network chose.
+
+    ``feed()`` returns the complete lines seen so far, without their CRLF or LF. A line
+    longer than ``max_line_bytes`` (counting its CRLF) is not buffered: it comes out as
+    ``None`` in its place, once, so the reader can answer it and carry on.
+
+    >>> buf = LineBuffer()
+    >>> buf.feed(b"PING a\\r\\nPRIV"), buf.feed(b"MSG #x :hi\\n")
+    ([b'PING a'], [b'PRIVMSG #x :hi'])
+    >>> LineBuffer(max_line_bytes=8).feed(b"123456789\\nok\\n")
+    [None, b'ok']
+    """
+
+    def __init__(self, max_line_bytes: int = MAX_FRAME_BYTES) -> None:
+        self.max_line_bytes = max_line_bytes
+        self._tail = b""
+        self._discarding = False  # inside an overlong line whose end has not arrived yet
+
+    def feed(self, data: bytes) -> list[bytes | None]:
+        lines: list[bytes | None] = []
+        if self._discarding:
+            end = data.find(b"\n")
+            if end < 0:
+                return lines
+            data = data[end + 1 :]
+            self._discarding = False
+            lines.append(None)
+        parts = (self._tail + data).split(b"\n")
+        self._tail = parts.pop()
+        limit = self.max_line_bytes - 2
+        for part in parts:
+            if part.endswith(b"\r"):
+                part = part[:-1]
+            lines.append(part if len(part) <= limit else None)
+        if len(self._tail) > limit:
+            self._tail = b""
+            self._discarding = True
+        return lines
+
+
+def decode_line(raw: bytes) -> str:
+    """Bytes of one line to text: UTF-8, else Windows-1252 (what old Spanish clients send).
+
+    NUL bytes, which IRC forbids, are dropped. Never raises.
+
+    >>> decode_line("añá 👋".encode()), decode_line(b"ni\\xf1o"), decode_line(b"\\xff\\x81")
+    ('añá 👋', 'niño', 'ÿ\\ufffd')
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+    return text.replace("\0", "") if "\0" in text else text
+
+
+# ---------------------------------------------------------------------------
+# Messages
+
+_TAG_UNESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
+_TAG_ESCAPES = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"})
+
+
+def _unescape_tag_value(value: str) -> str:
+    if "\\" not in value:
+        return value
+    out: list[str] = []
+    chars = iter(value)
+    for char in chars:
+        if char == "\\":
+            nxt = next(chars, "")
+            out.append(_TAG_UNESCAPES.get(nxt, nxt))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One IRC message: ``@tags :source COMMAND param param :trailing``.
+
+    >>> m = parse("@time=2026-11-23T10:00:00.000Z :ana!a@h PRIVMSG #general :hola a todos")
+    >>> m.source_nick, m.command, m.params, m.tags["time"]
+    ('ana', 'PRIVMSG', ['#general', 'hola a todos'], '2026-11-23T10:00:00.000Z')
+    >>> Message("PRIVMSG", ["#general", "¿qué tal?"], source="ana!a@h").format()
+    ':ana!a@h PRIVMSG #general :¿qué tal?'
+    """
+
+    command: str
+    params: list[str] = field(default_factory=list)
+    source: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def source_nick(self) -> str | None:
+        """The nickname part of ``nick!user@host`` (or the server name)."""
+        if self.source is None:
+            return None
+        return self.source.split("!", 1)[0].split("@", 1)[0]
+
+    def param(self, index: int, default: str = "") -> str:
+        return self.params[index] if index < len(self.params) else default
+
+    def format(self) -> str:
+        """The line without CRLF; raises ``InvalidMessageError`` if it cannot be sent as is."""
+        pieces: list[str] = []
+        if self.tags:
+            pieces.append(
+                "@"
+                + ";".join(
+                    key if value == "" else f"{key}={value.translate(_TAG_ESCAPES)}"
+                    for key, value in self.tags.items()
+                )
+            )
+        if self.source:
+            pieces.append(":" + self.source)
+        pieces.append(self.command)
+        last = len(self.params) - 1
+        for index, param in enumerate(self.params):
+            if "\r" in param or "\n" in param or "\0" in param:
+                raise EmbeddedNewlineError(f"{self.command}: parameter {index} has CR, LF or NUL")
+            if index == last:
+                if not param or " " in param or param[0] == ":":
+                    param = ":" + param
+            elif not param or " " in param or param[0] == ":":
+                raise InvalidParameterError(f"{self.command}: bad middle parameter {param!r}")
+            pieces.append(param)
+        return " ".join(pieces)
+
+    def to_bytes(self) -> bytes:
+        return (self.format() + "\r\n").encode("utf-8")
+
+
+def parse(line: str) -> Message:
+    """Parse one line (without CRLF); raises ``ParseError`` when it has no command.
+
+    >>> parse("nick   Ana").params, parse("QUIT :").params, parse(":srv 001 ana :Hi").source
+    (['Ana'], [''], 'srv')
+    """
+    tags: dict[str, str] = {}
+    rest = line
+    if rest.startswith("@"):
+        tag_text, _, rest = rest[1:].partition(" ")
+        for item in tag_text.split(";"):
+            if item:
+                key, _, value = item.partition("=")
+                tags[key] = _unescape_tag_value(value)
+    rest = rest.lstrip(" ")
+    source = None
+    if rest.startswith(":"):
+        source, _, rest = rest[1:].partition(" ")
+        rest = rest.lstrip(" ")
+    head, sep, trailing = rest.partition(" :")
+    params = [word for word in head.split(" ") if word]
+    if not params or params[0].startswith(":"):
+        raise ParseError(f"no command in {line[:40]!r}")
+    if sep:
+        params.append(trailing)
+    command = params.pop(0).upper()
+    return Message(command, params, source or None, tags)
+
+
+def body_length(line: str) -> int:
+    """Bytes of a line without its tag section, CRLF included: what ``MAX_LINE_BYTES`` limits."""
+    if line.startswith("@"):
+        line = line.partition(" ")[2]
+    return len(line.encode("utf-8")) + 2
+
+
+# ---------------------------------------------------------------------------
+# Names
+
+_RFC1459_FOLD = str.maketrans("[]\\~", "{}|^")
+_NICK_SPECIALS = set("[]\\`_^{|}-")
+
+
+def irc_lower(name: str) -> str:
+    """The one case-folding for nicks and channels (CASEMAPPING=rfc1459, extended to Unicode).
+
+    >>> irc_lower("ÑANDÚ[x]") == irc_lower("ñandú{X}")
+    True
+    """
+    if name.isascii():
+        return name.lower().translate(_RFC1459_FOLD)
+    return unicodedata.normalize("NFC", name).lower().translate(_RFC1459_FOLD)
+
+
+def is_valid_nick(nick: str) -> bool:
+    """Letters (any script: á, ñ), digits and ``[]\\`_^{|}-``; not starting with a digit or '-'.
+
+    >>> [is_valid_nick(n) for n in ("Begoña", "a_b|c", "9lives", "a b", "#x", "x" * 31)]
+    [True, True, False, False, False, False]
+    """
+    if not nick or len(nick) > NICKLEN or nick[0].isdigit() or nick[0] == "-":
+        return False
+    return all(char.isalnum() or char in _NICK_SPECIALS for char in nick)
+
+
+def is_valid_channel(name: str) -> bool:
+    """``#`` then up to CHANNELLEN-1 characters, none of them space, comma, BEL or control.
+
+    >>> [is_valid_channel(c) for c in ("#general", "#año-2º", "general", "#a,b", "#")]
+    [True, True, False, False, False]
+    """
+    if len(name) < 2 or len(name) > CHANNELLEN or name[0] not in CHANTYPES:
+        return False
+    return not any(char in " ,\x07" or ord(char) < 32 for char in name)

@@ -1,0 +1,257 @@
+"""Charla server: ``python servidor.py`` starts the class chat and shows the address to share.
+
+This entry script reads the command line, starts ``net.server.ChatServer`` and, when
+standard input is a terminal, runs the operator console: a line typed there goes to
+everyone as an announcement from the server, and ``/usuarios``, ``/expulsar``, ``/salir``
+(``/users``, ``/kick``, ``/quit``) manage the room. Ctrl+C or SIGTERM stop it cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import ipaddress
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from net.i18n import set_language, tr
+from net.lan import shareable_endpoints
+from net.protocol import is_valid_channel
+from net.server import ChatServer, ServerConfig
+
+DEFAULT_PORT = 12345
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    defaults = ServerConfig()
+    parser = argparse.ArgumentParser(
+        description="Charla: an IRC-compatible group chat server for a classroom or office LAN."
+    )
+    parser.add_argument("--host", help="address to listen on (default: every interface)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="TCP port (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--server-name",
+        default=defaults.server_name,
+        help="the server's own name in IRC replies (default: %(default)s)",
+    )
+    parser.add_argument("--password", help="password clients must give to join")
+    parser.add_argument(
+        "--channel", default=defaults.channel, help="default channel (default: %(default)s)"
+    )
+    parser.add_argument("--motd", help="message of the day: the text, or @FILE to read it from")
+    parser.add_argument(
+        "--max-clients",
+        type=int,
+        default=defaults.max_clients,
+        help="connections accepted at once (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-per-ip",
+        type=int,
+        default=defaults.max_per_ip,
+        help="connections from one address, 0 for no limit (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--flood-burst",
+        type=int,
+        default=defaults.flood_burst,
+        help="lines a client may send at once (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--flood-rate",
+        type=float,
+        default=defaults.flood_rate,
+        help="lines per second after that burst (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--flood-max-queued",
+        type=int,
+        default=defaults.flood_max_queued,
+        help="lines held back before a flooder is disconnected (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-flood-control", action="store_true", help="process every line at once (benchmarks)"
+    )
+    parser.add_argument("--lang", choices=("es", "en"), help="language (default: the system's)")
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warning", "error"),
+        help="(default: %(default)s)",
+    )
+    parser.add_argument("--log-file", help="also write the log to this file")
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error(tr("the port must be between 0 and 65535"))
+    if not is_valid_channel(args.channel):
+        parser.error(tr("the channel must start with # and have no spaces or commas"))
+    return args
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    motd = args.motd
+    if motd and motd.startswith("@"):
+        motd = Path(motd[1:]).read_text(encoding="utf-8")
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        server_name=args.server_name,
+        password=args.password,
+        channel=args.channel,
+        motd=motd,
+        max_clients=args.max_clients,
+        max_per_ip=args.max_per_ip,
+        flood_control=not args.no_flood_control,
+        flood_burst=args.flood_burst,
+        flood_rate=args.flood_rate,
+        flood_max_queued=args.flood_max_queued,
+    )
+
+
+def configure_logging(level: str, log_file: str | None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    handlers[0].setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    if log_file:
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s")
+        )
+        handlers.append(file_handler)
+    logging.basicConfig(level=level.upper(), handlers=handlers)
+
+
+class OperatorConsole:
+    """What the person at the server's terminal types: announcements and a few commands."""
+
+    def __init__(self, server: ChatServer, write: Callable[[str], None]) -> None:
+        self.server = server
+        self.write = write
+
+    def handle(self, line: str) -> bool:
+        """Carry out one typed line; False when the operator asked to stop the server."""
+        line = line.strip()
+        word, _, rest = line.partition(" ")
+        command = word.lower()
+        if not line:
+            return True
+        if command in ("/salir", "/quit"):
+            return False
+        if command in ("/usuarios", "/users"):
+            people = self.server.user_list()
+            self.write(
+                tr("{count} connected: {people}").format(
+                    count=len(people), people=", ".join(f"{nick} ({ip})" for nick, ip in people)
+                )
+            )
+        elif command in ("/expulsar", "/kick"):
+            nick, _, reason = rest.strip().partition(" ")
+            if not nick:
+                self.write(tr("Usage: /expulsar NICK [reason]"))
+            elif self.server.kick(nick, reason.strip() or tr("no reason given")):
+                self.write(tr("{nick} was removed.").format(nick=nick))
+            else:
+                self.write(tr("Nobody called {nick} is connected.").format(nick=nick))
+        elif command in ("/ayuda", "/help"):
+            self.write(
+                tr(
+                    "Type a line to announce it to everyone. Commands:\n"
+                    "  /usuarios (/users)             who is connected\n"
+                    "  /expulsar NICK [reason] (/kick) remove someone\n"
+                    "  /salir (/quit)                 stop the server"
+                )
+            )
+        elif line.startswith("/") and not line.startswith("//"):
+            self.write(tr("Unknown command {command}. Type /ayuda (/help).").format(command=word))
+        else:
+            count = self.server.announce(line[1:] if line.startswith("//") else line)
+            self.write(tr("Announced to {count} people.").format(count=count))
+        return True
+
+
+def run_console(console: OperatorConsole, stop: threading.Event) -> None:
+    for line in sys.stdin:
+        if not console.handle(line):
+            break
+    stop.set()
+
+
+def address_lines(host: str | None, port: int) -> list[str]:
+    """What to tell the operator about where people can connect (answers "which IP?")."""
+    if host and ipaddress_is_loopback(host):
+        return [tr("Only this computer can connect: {address}").format(address=f"{host}:{port}")]
+    endpoints = shareable_endpoints(host, port)
+    lines = []
+    if endpoints:
+        lines.append(
+            tr("Tell the others to connect to: {addresses}").format(addresses="  ".join(endpoints))
+        )
+    else:
+        lines.append(tr("No network found: only this computer can connect."))
+    if host in (None, "", "0.0.0.0", "::"):
+        lines.append(tr("On this computer: localhost:{port}").format(port=port))
+    return lines
+
+
+def ipaddress_is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    set_language(args.lang)
+    configure_logging(args.log_level, args.log_file)
+    try:
+        config = config_from_args(args)
+    except OSError as exc:
+        print(tr("Cannot read the message of the day: {error}").format(error=exc), file=sys.stderr)
+        return 1
+    server = ChatServer(config)
+    try:
+        server.start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            message = tr(
+                "Port {port} is already in use (is another server running?). "
+                "Choose another with --port."
+            ).format(port=config.port)
+        else:
+            message = tr("Cannot listen on {host} port {port}: {error}").format(
+                host=config.host or "*", port=config.port, error=exc.strerror or exc
+            )
+        print(message, file=sys.stderr)
+        return 1
+    print(tr("Charla is listening on port {port}.").format(port=server.port), flush=True)
+    for line in address_lines(config.host, server.port):
+        print(line, flush=True)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    if sys.stdin is not None and sys.stdin.isatty():
+        print(tr("Type a line to announce it to everyone; /ayuda lists the commands."), flush=True)
+        console = OperatorConsole(server, lambda text: print(text, flush=True))
+        threading.Thread(
+            target=run_console, args=(console, stop), name="console", daemon=True
+        ).start()
+    while not stop.wait(1.0):
+        pass
+    server.shutdown(tr("The server is shutting down. Goodbye!"))
+    print(tr("Charla stopped."), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
