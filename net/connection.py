@@ -30,7 +30,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
-from net.protocol import LineBuffer, decode_line
+from net.protocol import LineBuffer, Message, decode_line
 
 if TYPE_CHECKING:
     from net.server import ChatServer
@@ -132,10 +132,19 @@ class Connection:
     def flush(self) -> None:
         """Write what is queued, unless another thread already is; never blocks on the peer."""
         with self._out_lock:
-            if self._flushing or not (self._out or self._overflow):
+            overflowed = self._overflow and not self._dead
+            if overflowed:  # past the send queue's bound: this client is not reading
+                self._dead = True
+                self._out.clear()
+                self._drained.notify_all()
+            elif self._flushing or not self._out:
                 return
-            self._flushing = True
-        self._drain(blocking=False)
+            else:
+                self._flushing = True
+        if overflowed:
+            self.abort("SendQ exceeded")
+        else:
+            self._drain(blocking=False)
 
     def send(self, data: bytes) -> None:
         self.enqueue(data)
@@ -145,14 +154,10 @@ class Connection:
         """Write ``_out`` until empty; the caller owns ``_flushing``."""
         while True:
             with self._out_lock:
-                if self._overflow and not self._dead:
-                    self._dead = True
-                    self._out.clear()
                 if self._dead or not self._out:
                     self._flushing = False
                     self._drained.notify_all()
-                    overflowed = self._overflow
-                    break
+                    return
                 chunk = bytes(self._out[:SEND_CHUNK])
             try:
                 sent = self.sock.send(chunk)
@@ -176,8 +181,6 @@ class Connection:
                     return
                 with contextlib.suppress(OSError, ValueError):
                     wait_for_socket(self.sock, write=True, timeout=1.0)
-        if overflowed:  # past the send queue's bound: this client is not reading
-            self.abort("SendQ exceeded")
 
     def _stop_output(self) -> None:
         with self._out_lock:
@@ -210,8 +213,14 @@ class Connection:
         self.wait_drained(timeout)
         self.abort(reason)
 
-    def finish(self, reason: str) -> None:
-        """From the reader thread: end after queued output, closing our side first (see run)."""
+    def finish(self, reason: str, *, tell_peer: bool = False) -> None:
+        """From the reader thread: end after queued output, closing our side first (see run).
+
+        With ``tell_peer``, the session's goodbye line (an IRC ``ERROR``) says why first.
+        """
+        if tell_peer:
+            goodbye = self.session.goodbye(reason) if self.session else None
+            self.enqueue(goodbye or Message("ERROR", [reason]).to_bytes())
         self.wait_drained(1.0)
         if self._close_reason is None:
             self._close_reason = reason
@@ -277,7 +286,7 @@ class Connection:
                 self._ping_sent_at = None
                 self._pending.extend(buffer.feed(data))
                 if len(self._pending) > config.flood_max_queued:
-                    self.abort("Excess Flood")
+                    self.finish("Excess Flood", tell_peer=True)
             else:
                 self._on_timer(time.monotonic())
 
@@ -309,10 +318,11 @@ class Connection:
                 self.session = self.server.create_session(self, None)
         elif not self.session.registered:
             if now >= self.opened_at + config.registration_timeout:
-                self.abort("Registration timed out")
+                self.finish("Registration timed out", tell_peer=True)
         elif self.session.pings:
             if self._ping_sent_at is None and now >= self.last_received + config.ping_interval:
                 self._ping_sent_at = now
                 self.session.send_ping()
             elif self._ping_sent_at is not None and now >= self._ping_sent_at + config.ping_timeout:
-                self.abort(f"Ping timeout: {round(now - self.last_received)} seconds")
+                silence = round(now - self.last_received)
+                self.finish(f"Ping timeout: {silence} seconds", tell_peer=True)

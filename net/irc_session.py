@@ -52,7 +52,7 @@ class IrcSession(Session):
 
     @property
     def name_for_replies(self) -> str:
-        return self.nick if self.registered else (self.nick or "*")
+        return self.nick if self.registered else "*"
 
     def reply(self, numeric: str, *params: str) -> None:
         """Queue a numeric from the server: ``:server NUMERIC nick params…``."""

@@ -243,7 +243,8 @@ class Message:
             if "\r" in param or "\n" in param or "\0" in param:
                 raise EmbeddedNewlineError(f"{self.command}: parameter {index} has CR, LF or NUL")
             if index == last:
-                if not param or " " in param or param[0] == ":":
+                # A final parameter after others is text: always mark it, as servers do.
+                if last or not param or " " in param or param[0] == ":":
                     param = ":" + param
             elif not param or " " in param or param[0] == ":":
                 raise InvalidParameterError(f"{self.command}: bad middle parameter {param!r}")

@@ -54,6 +54,7 @@ class ServerConfig:
     flood_rate: float = 10.0  # lines per second after the burst
     flood_max_queued: int = 1000  # lines held back before "Excess Flood"
     sendq_bytes: int = 1 << 20  # queued output before "SendQ exceeded"
+    socket_send_buffer: int | None = None  # SO_SNDBUF per client; None: the system's
     ping_interval: float = 90.0  # silence before the server sends PING
     ping_timeout: float = 60.0  # then this long for any answer
     registration_timeout: float = 120.0
@@ -168,6 +169,10 @@ class ChatServer:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            if self.config.socket_send_buffer:
+                sock.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_SNDBUF, self.config.socket_send_buffer
+                )
             if hasattr(socket, "TCP_KEEPIDLE"):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 10)

@@ -1,0 +1,179 @@
+"""Shared fixtures: a real Charla server on 127.0.0.1 port 0, and raw-socket clients.
+
+``LineClient`` talks raw bytes over a real socket and waits with ``expect(regex)``
+(bounded by a timeout, never a sleep). ``IrcClient`` adds IRC registration and ``sync()``:
+a PING whose PONG proves the server has handled everything sent before it, so a test can
+assert that something did *not* arrive. Every socket and server is closed at teardown.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import pytest
+
+from net.i18n import set_language
+from net.server import ChatServer, ServerConfig
+
+DEFAULT_TIMEOUT = 5.0
+
+
+class LineClient:
+    """A raw TCP client that reads whole lines and waits for the one it expects."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", rcvbuf: int | None = None) -> None:
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(DEFAULT_TIMEOUT)
+        self.sock.connect((host, port))
+        self._buffer = b""
+        self.lines: list[str] = []  # every line received, in order
+        self._read_upto = 0  # lines before this index were consumed by expect()
+        self.closed = False
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def send(self, line: str) -> None:
+        self.sock.sendall(line.encode("utf-8") + b"\r\n")
+
+    def _read_more(self, deadline: float) -> bool:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or self.closed:
+            return False
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(65536)
+        except TimeoutError:
+            return False
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.closed = True
+            return False
+        self._buffer += data
+        *complete, self._buffer = self._buffer.split(b"\n")
+        self.lines += [raw.rstrip(b"\r").decode("utf-8", "replace") for raw in complete]
+        return True
+
+    def expect(self, pattern: str, timeout: float = DEFAULT_TIMEOUT) -> re.Match[str]:
+        """The first new line that matches ``pattern`` (re.search); fails after ``timeout``."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            while self._read_upto < len(self.lines):
+                line = self.lines[self._read_upto]
+                self._read_upto += 1
+                match = regex.search(line)
+                if match:
+                    return match
+            if not self._read_more(deadline):
+                recent = "\n".join(self.lines[-15:])
+                state = "closed" if self.closed else "timed out"
+                raise AssertionError(f"{state} waiting for {pattern!r}; last lines:\n{recent}")
+
+    def expect_closed(self, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+        """Read until the server closes the connection; returns the lines that came."""
+        start = len(self.lines)
+        deadline = time.monotonic() + timeout
+        while not self.closed:
+            if not self._read_more(deadline) and not self.closed:
+                raise AssertionError(f"connection still open; got {self.lines[start:]}")
+        self._read_upto = len(self.lines)
+        return self.lines[start:]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class IrcClient(LineClient):
+    """A raw IRC client: registration helpers and ``sync()``."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", **kwargs: object) -> None:
+        super().__init__(port, host, **kwargs)
+        self._sync_counter = 0
+        self.nick = ""
+
+    def register(self, nick: str, *, password: str | None = None, caps: str = "") -> None:
+        if caps:
+            self.send("CAP LS 302")
+            self.send(f"CAP REQ :{caps}")
+        if password is not None:
+            self.send(f"PASS {password}")
+        self.send(f"NICK {nick}")
+        self.send(f"USER {nick.lower()} 0 * :Real {nick}")
+        if caps:
+            self.send("CAP END")
+        self.expect(rf" 001 {re.escape(nick)} ")
+        self.expect(r" (376|422) ")
+        self.nick = nick
+
+    def join(self, channel: str) -> None:
+        self.send(f"JOIN {channel}")
+        self.expect(rf" 366 \S+ {re.escape(channel)} ")
+
+    def sync(self) -> list[str]:
+        """PING the server and return every line that arrived before its PONG."""
+        self._sync_counter += 1
+        token = f"sync{self._sync_counter}"
+        start = self._read_upto
+        self.send(f"PING {token}")
+        self.expect(rf"PONG \S+ :?{token}$")
+        return self.lines[start : self._read_upto - 1]
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """Tests read the English texts unless they switch the language themselves."""
+    set_language("en")
+    yield
+    set_language("en")
+
+
+TEST_CONFIG = ServerConfig(host="127.0.0.1", port=0, server_name="test.charla")
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., ChatServer]]:
+    """Start servers with ``start_server(**config_changes)``; all are shut down after."""
+    servers: list[ChatServer] = []
+
+    def start(**changes: object) -> ChatServer:
+        server = ChatServer(replace(TEST_CONFIG, **changes))
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.shutdown()
+
+
+@pytest.fixture
+def server(start_server: Callable[..., ChatServer]) -> ChatServer:
+    return start_server()
+
+
+@pytest.fixture
+def connect(server: ChatServer) -> Iterator[Callable[..., IrcClient]]:
+    """Open raw IRC connections to ``server``; ``connect("ana")`` also registers."""
+    clients: list[LineClient] = []
+
+    def open_client(
+        nick: str | None = None, *, plain: bool = False, port: int | None = None, **kwargs: object
+    ):
+        cls = LineClient if plain else IrcClient
+        client = cls(port or server.port, **kwargs)
+        clients.append(client)
+        if nick is not None and not plain:
+            client.register(nick)
+        return client
+
+    yield open_client
+    for client in clients:
+        client.close()

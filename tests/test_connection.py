@@ -1,0 +1,156 @@
+"""What the network does to a connection: framing, bad bytes, slow readers, floods, silence."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from tests.conftest import IrcClient
+
+
+def test_several_lines_in_one_segment_and_one_line_in_many(connect):
+    ana, bea = connect("ana"), connect("bea")
+    bea.join("#a")
+    ana.send_raw(b"JOIN #a\r\nPRIVMSG #a :uno\r\nPRIVMSG #a :dos\nPRIVMSG #a :tres\r\n")
+    for word in ("uno", "dos", "tres"):
+        bea.expect(rf"PRIVMSG #a :{word}$")
+    line = "PRIVMSG #a :cuatro, byte a byte: ñandú 👋\r\n".encode()
+    for index in range(len(line)):
+        ana.send_raw(line[index : index + 1])
+    bea.expect(r"PRIVMSG #a :cuatro, byte a byte: ñandú 👋$")
+
+
+def test_multibyte_character_split_across_reads(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#a")
+    bea.join("#a")
+    data = "PRIVMSG #a :camión 🚌\r\n".encode()
+    cut = data.index("🚌".encode()) + 2  # inside the four bytes of the emoji
+    ana.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    ana.send_raw(data[:cut])  # two segments; LineBuffer's tests cover the exact split
+    ana.send_raw(data[cut:])
+    bea.expect(r"PRIVMSG #a :camión 🚌$")
+
+
+def test_invalid_utf8_is_decoded_with_a_fallback(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#a")
+    bea.join("#a")
+    ana.send_raw(b"PRIVMSG #a :ni\xf1o cp1252 \xff\r\n")
+    bea.expect(r"PRIVMSG #a :niño cp1252 ÿ$")
+    ana.send_raw(b"PRIVMSG #a :sigue\r\n")
+    bea.expect(r"PRIVMSG #a :sigue$")
+
+
+def test_overlong_line_gets_417_is_not_relayed_and_the_connection_stays(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#a")
+    bea.join("#a")
+    ana.send("PRIVMSG #a :" + "x" * 600)
+    ana.expect(r" 417 ana :")
+    ana.send("PRIVMSG #a :" + "y" * 20000)  # far past any buffer: must not be kept
+    ana.expect(r" 417 ana :")
+    ana.send("PRIVMSG #a :still here")
+    bea.expect(r"PRIVMSG #a :still here$")
+    assert not any("xxx" in line or "yyy" in line for line in bea.lines)
+
+
+def test_client_that_never_reads_is_dropped_and_others_keep_chatting(start_server, connect):
+    server = start_server(sendq_bytes=64 * 1024, socket_send_buffer=16384, flood_control=False)
+    talker = connect("talker", port=server.port)
+    listener = connect("listener", port=server.port)
+    stuck = connect(port=server.port, rcvbuf=4096)
+    stuck.register("stuck")
+    for client in (talker, listener, stuck):
+        client.join("#a")
+    text = "z" * 400
+    number = 0
+    for _batch in range(200):  # ~200 KiB would do; the bound only stops a broken server
+        for _ in range(20):
+            number += 1
+            talker.send(f"PRIVMSG #a :{number} {text}")
+        listener.expect(rf"PRIVMSG #a :{number} ")  # the reading client keeps up, in order
+        if any(line.endswith("QUIT :SendQ exceeded") for line in listener.lines):
+            break
+    assert any(line.startswith(":stuck!") and "SendQ exceeded" in line for line in listener.lines)
+    assert server.find_session("stuck") is None
+    talker.send("PRIVMSG #a :after the stuck one left")
+    listener.expect(r"PRIVMSG #a :after the stuck one left$")
+
+
+def test_flood_is_delayed_not_lost(start_server, connect):
+    server = start_server(flood_burst=5, flood_rate=50.0)
+    ana, bea = connect("ana", port=server.port), connect("bea", port=server.port)
+    ana.join("#a")
+    bea.join("#a")
+    started = time.monotonic()
+    ana.send_raw(b"".join(f"PRIVMSG #a :line {n}\r\n".encode() for n in range(60)))
+    for n in range(60):
+        bea.expect(rf"PRIVMSG #a :line {n}$")
+    # 60 lines past a burst of 5 at 50 lines/s cannot all arrive in under a second
+    assert time.monotonic() - started >= (60 - 5) / 50 * 0.9
+
+
+def test_flood_past_the_hard_bound_disconnects_only_the_flooder(start_server, connect):
+    server = start_server(flood_burst=5, flood_rate=1.0, flood_max_queued=100)
+    ana, bea = connect("ana", port=server.port), connect("bea", port=server.port)
+    ana.join("#a")
+    bea.join("#a")
+    ana.send_raw(b"".join(f"PRIVMSG #a :spam {n}\r\n".encode() for n in range(300)))
+    bea.expect(r"^:ana!\S+ QUIT :Excess Flood$")
+    assert any(line.startswith("ERROR") or "QUIT" in line for line in ana.expect_closed())
+    bea.send("PING alive")
+    bea.expect(r"PONG \S+ :alive$")
+
+
+def test_silent_client_is_pinged_then_dropped(start_server, connect):
+    server = start_server(ping_interval=0.3, ping_timeout=0.3)
+    ana, bea = connect("ana", port=server.port), connect("bea", port=server.port)
+    ana.join("#a")
+    bea.join("#a")
+    bea.expect(r"^PING :?test\.charla$")
+    bea.send("PONG test.charla")
+    ana.expect(r"^PING :?test\.charla$")
+    # ana stays silent: dropped with the reason; bea answered and stays
+    bea.expect(r"^:ana!\S+ QUIT :Ping timeout: \d+ seconds$")
+    bea.send("PING still")
+    bea.expect(r"PONG \S+ :still$")
+
+
+def test_unregistered_connection_times_out(start_server, connect):
+    server = start_server(registration_timeout=0.5)
+    idle = connect(port=server.port)
+    idle.send("NICK half")
+    lines = idle.expect_closed(timeout=5)
+    assert any("Registration timed out" in line for line in lines) or lines == []
+
+
+def test_max_clients_and_max_per_ip_are_refused_clearly(start_server, connect):
+    server = start_server(max_clients=3, max_per_ip=2)
+    first, second = connect("uno", port=server.port), connect("dos", port=server.port)
+    third = connect(port=server.port)
+    lines = third.expect_closed()
+    assert lines and lines[0].startswith("ERROR :Too many connections from your address")
+    first.send("QUIT")
+    first.expect_closed()
+    again = connect(port=server.port)  # a place was freed
+    again.register("tres")
+    second.send("PING ok")
+    second.expect("PONG")
+
+    everyone = start_server(max_clients=1, max_per_ip=0)
+    inside = connect("dentro", port=everyone.port)
+    refused = connect(port=everyone.port)
+    assert refused.expect_closed()[0].startswith("ERROR :The server is full")
+    inside.send("PING ok")
+    inside.expect("PONG")
+
+
+def test_one_bad_connection_does_not_hurt_the_server(connect, server):
+    ana = connect("ana")
+    raw = socket.create_connection(("127.0.0.1", server.port))
+    raw.sendall(b"\x00\xff\xfe garbage \r\n:\r\n@\r\n \r\n\r\n")
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    raw.close()  # reset, mid-conversation
+    ana.send("PING fine")
+    ana.expect(r"PONG \S+ :fine$")

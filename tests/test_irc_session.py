@@ -1,0 +1,317 @@
+"""IRC clients on a real server: registration, channels, messages and their error numerics."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import IrcClient
+
+
+def test_registration_sends_welcome_isupport_and_motd(connect):
+    client = connect()
+    client.send("NICK Begoña")
+    client.send("USER bego 0 * :Begoña Ruiz")
+    client.expect(r"^:test\.charla 001 Begoña :Welcome to Charla, Begoña!~bego@127\.0\.0\.1$")
+    client.expect(r"^:test\.charla 002 Begoña ")
+    client.expect(r"^:test\.charla 003 Begoña ")
+    client.expect(r"^:test\.charla 004 Begoña test\.charla \S+ [a-z]+ [a-z]+ :?[a-z]+$")
+    isupport = client.expect(r"^:test\.charla 005 Begoña (.*) :are supported by this server$")
+    tokens = dict(token.partition("=")[::2] for token in isupport.group(1).split())
+    assert tokens["CHANTYPES"] == "#"
+    assert tokens["CASEMAPPING"] == "rfc1459"
+    assert tokens["NETWORK"] == "Charla"
+    assert int(tokens["NICKLEN"]) >= 9 and int(tokens["CHANNELLEN"]) >= 10
+    client.expect(r" 375 Begoña ")
+    client.expect(r" 372 Begoña :- Welcome to Charla")
+    client.expect(r" 376 Begoña ")
+
+
+def test_cap_negotiation_holds_registration_until_cap_end(connect):
+    client = connect()
+    client.send("CAP LS 302")
+    client.expect(r"^:test\.charla CAP \* LS :?server-time$")
+    client.send("NICK ana")
+    client.send("USER ana 0 * :Ana")
+    client.send("CAP REQ :server-time unknown-cap")
+    client.expect(r"CAP \* NAK :server-time unknown-cap$")
+    client.send("CAP REQ :server-time")
+    client.expect(r"CAP \* ACK :?server-time$")
+    assert not any(" 001 " in line for line in client.lines)
+    client.send("CAP END")
+    client.expect(r" 001 ana ")
+    client.send("CAP LIST")
+    client.expect(r"CAP ana LIST :?server-time$")
+    client.send("CAP BOGUS")
+    client.expect(r" 410 ana BOGUS :")
+
+
+def test_server_time_tag_only_for_clients_that_asked(connect):
+    timed, plain = connect(), connect("plain")
+    timed.register("timed", caps="server-time")
+    timed.join("#t")
+    plain.join("#t")
+    plain.send("PRIVMSG #t :hola")
+    timed.expect(r"^@time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z :plain!~plain@\S+ PRIVMSG #t :?hola$")
+    timed.send("PRIVMSG #t :adiós")
+    plain.expect(r"^:timed!~timed@\S+ PRIVMSG #t :?adiós$")
+
+
+def test_commands_before_registration_get_451_but_ping_is_answered(connect):
+    client = connect()
+    client.send("JOIN #general")
+    client.expect(r" 451 \* :You have not registered")
+    client.send("PING before")
+    client.expect(r"^:test\.charla PONG test\.charla :?before$")
+
+
+@pytest.mark.parametrize(
+    ("line", "numeric"),
+    [("NICK", "431"), ("NICK 9lives", "432"), ("NICK a,b", "432"), ("NICK *", "432")],
+)
+def test_bad_nicknames_are_refused_with_their_numeric(connect, line, numeric):
+    client = connect()
+    client.send(line)
+    client.send("USER u 0 * :U")
+    client.expect(rf" {numeric} \* ")
+    client.send("NICK fine")
+    client.expect(r" 001 fine ")
+
+
+def test_nickname_in_use_and_case_insensitive(connect):
+    connect("Ñandú")
+    other = connect()
+    other.send("NICK ñANDÚ")
+    other.send("USER u 0 * :U")
+    other.expect(r" 433 \* ñANDÚ :Nickname is already in use")
+    other.send("NICK ñandu2")
+    other.expect(r" 001 ñandu2 ")
+
+
+def test_two_unregistered_clients_racing_for_one_nick(connect):
+    first, second = connect(), connect()
+    first.send("NICK twin")
+    second.send("NICK twin")
+    first.send("USER a 0 * :A")
+    second.send("USER b 0 * :B")
+    first.expect(r" (001|433) ")
+    second.expect(r" (001|433) ")
+    welcomed = [c for c in (first, second) if any(" 001 " in line for line in c.lines)]
+    assert len(welcomed) == 1
+
+
+def test_password_required(start_server, connect):
+    server = start_server(password="s3cret")
+    good = connect(port=server.port)
+    good.register("good", password="s3cret")
+    bad = connect(port=server.port)
+    bad.send("PASS wrong")
+    bad.send("NICK bad")
+    bad.send("USER bad 0 * :Bad")
+    lines = bad.expect_closed()
+    assert any(" 464 " in line for line in lines)
+    assert any(line.startswith("ERROR :") for line in lines)
+    assert not any(" 001 " in line for line in lines)
+    missing = connect(port=server.port)
+    missing.send("NICK nopass")
+    missing.send("USER nopass 0 * :No")
+    assert any(" 464 " in line for line in missing.expect_closed())
+
+
+def test_reregistration_and_missing_params(connect):
+    client = connect("ana")
+    client.send("USER again 0 * :Again")
+    client.expect(r" 462 ana :")
+    client.send("PRIVMSG")
+    client.expect(r" 411 ana :")
+    client.send("PRIVMSG #general")
+    client.expect(r" 412 ana :")
+    client.send("JOIN")
+    client.expect(r" 461 ana JOIN :")
+    client.send("FROBNICATE now")
+    client.expect(r" 421 ana FROBNICATE :Unknown command")
+
+
+def test_ping_is_answered_in_order_with_other_replies(connect):
+    client = connect("ana")
+    client.send("PING first")
+    client.send("FOO")
+    client.send("PING second")
+    client.expect(r"PONG test\.charla :?first$")
+    client.expect(r" 421 ana FOO ")
+    client.expect(r"PONG test\.charla :?second$")
+    client.send("PING")
+    client.expect(r" 461 ana PING ")
+
+
+def test_channel_message_reaches_everyone_but_the_sender(connect):
+    ana, bea, carla = connect("ana"), connect("bea"), connect("carla")
+    for client in (ana, bea, carla):
+        client.join("#general")
+    ana.send("PRIVMSG #general :¿Quién ha hecho los deberes? 📚")
+    bea.expect(r"^:ana!~ana@127\.0\.0\.1 PRIVMSG #general :¿Quién ha hecho los deberes\? 📚$")
+    carla.expect(r"^:ana!~ana@127\.0\.0\.1 PRIVMSG #general :¿Quién ha hecho los deberes\? 📚$")
+    assert not any("PRIVMSG" in line for line in ana.sync())
+
+
+def test_join_reply_order_topic_and_names(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.send("JOIN #clase")
+    ana.expect(r"^:ana!~ana@127\.0\.0\.1 JOIN :?#clase$")
+    ana.expect(r" 353 ana = #clase :ana$")
+    ana.expect(r" 366 ana #clase :")
+    ana.send("TOPIC #clase :Examen el lunes")
+    ana.expect(r"^:ana!\S+ TOPIC #clase :Examen el lunes$")
+    bea.send("JOIN #CLASE")
+    bea.expect(r"^:bea!\S+ JOIN :?#clase$")
+    bea.expect(r" 332 bea #clase :Examen el lunes$")
+    bea.expect(r" 333 bea #clase ana!\S+ :?\d+$")
+    bea.expect(r" 353 bea = #clase :ana bea$")
+    bea.expect(r" 366 bea #clase ")
+    ana.expect(r"^:bea!\S+ JOIN :?#clase$")
+
+
+def test_join_invalid_channel_and_join_zero(connect):
+    ana, bea = connect("ana"), connect("bea")
+    bea.join("#a")
+    ana.send("JOIN #a,nochannel")
+    ana.expect(r"JOIN :?#a$")
+    ana.expect(r" 403 ana nochannel :")
+    ana.send("JOIN 0")
+    ana.expect(r"^:ana!\S+ PART #a")
+    bea.expect(r"^:ana!\S+ PART #a")
+
+
+def test_part_with_reason_and_errors(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#a")
+    bea.join("#a")
+    bea.send("PART #a :me voy a comer")
+    ana.expect(r"^:bea!\S+ PART #a :me voy a comer$")
+    bea.expect(r"^:bea!\S+ PART #a :me voy a comer$")
+    bea.send("PART #a")
+    bea.expect(r" 442 bea #a :")
+    bea.send("PART #nowhere")
+    bea.expect(r" 403 bea #nowhere :")
+
+
+def test_topic_queries(connect):
+    ana = connect("ana")
+    ana.join("#t")
+    ana.send("TOPIC #t")
+    ana.expect(r" 331 ana #t :")
+    ana.send("TOPIC #missing")
+    ana.expect(r" 403 ana #missing :")
+    ana.send("TOPIC #t :")
+    ana.expect(r"TOPIC #t :$")
+
+
+def test_private_messages_and_errors(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.send("PRIVMSG bea :hola, ¿vienes?")
+    bea.expect(r"^:ana!~ana@127\.0\.0\.1 PRIVMSG bea :hola, ¿vienes\?$")
+    ana.send("PRIVMSG nadie :hola")
+    ana.expect(r" 401 ana nadie :")
+    ana.send("PRIVMSG #nochan :hola")
+    ana.expect(r" 403 ana #nochan :")
+    bea.join("#closed")
+    ana.send("PRIVMSG #closed :from outside")
+    ana.expect(r" 404 ana #closed :")
+
+
+def test_notice_never_draws_an_error(connect):
+    ana = connect("ana")
+    ana.send("NOTICE nadie :hola")
+    ana.send("NOTICE #nochan :hola")
+    ana.send("NOTICE")
+    assert ana.sync() == []
+
+
+def test_nick_change_is_seen_by_channel_peers_once(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#a")
+    bea.join("#a")
+    ana.send("NICK Ana")
+    ana.expect(r"^:ana!\S+ NICK :?Ana$")
+    bea.expect(r"^:ana!\S+ NICK :?Ana$")
+    ana.send("NICK Ana")
+    assert ana.sync() == []
+    bea.send("NICK ana")
+    bea.expect(r" 433 bea ana :")
+    fresh = connect()
+    ana.send("NICK anita")
+    ana.expect(r"NICK :?anita$")
+    fresh.register("Ana")
+
+
+def test_quit_is_relayed_answered_with_error_and_frees_the_nick(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#a")
+    bea.join("#a")
+    ana.send("QUIT :hasta luego")
+    lines = ana.expect_closed()
+    assert lines[-1].startswith("ERROR :Closing Link") and "hasta luego" in lines[-1]
+    bea.expect(r"^:ana!\S+ QUIT :Quit: hasta luego$")
+    again = connect()
+    again.register("ana")
+
+
+def test_names_who_whois_list_mode_lusers(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#a")
+    bea.join("#a")
+    ana.send("NAMES #a")
+    ana.expect(r" 353 ana = #a :ana bea$")
+    ana.expect(r" 366 ana #a :")
+    ana.send("NAMES #nope")
+    ana.expect(r" 366 ana #nope :")
+    ana.send("WHO bea")
+    ana.expect(r" 352 ana \* ~bea 127\.0\.0\.1 test\.charla bea H :0 Real bea$")
+    ana.expect(r" 315 ana bea :")
+    ana.send("WHO #a")
+    ana.expect(r" 352 ana #a ~ana ")
+    ana.expect(r" 352 ana #a ~bea ")
+    ana.expect(r" 315 ana #a :")
+    ana.send("WHOIS  bea")
+    ana.expect(r" 311 ana bea ~bea 127\.0\.0\.1 \* :Real bea$")
+    ana.expect(r" 318 ana bea :")
+    ana.send("LIST")
+    ana.expect(r" 322 ana #a 2 :")
+    ana.expect(r" 323 ana :")
+    ana.send("MODE #a")
+    ana.expect(r" 324 ana #a :?\+n")
+    ana.send("MODE ana")
+    ana.expect(r" 221 ana :?\+")
+    ana.send("LUSERS")
+    ana.expect(r" 251 ana :There are 2 users and 0 invisible on 1 servers$")
+
+
+def test_kick_is_for_the_operator_only(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#a")
+    bea.join("#a")
+    ana.send("KICK #a bea :fuera")
+    ana.expect(r" 482 ana #a :")
+    ana.send("KICK #nope bea")
+    ana.expect(r" 403 ana #nope :")
+    assert not any("KICK" in line for line in bea.sync())
+
+
+def test_relayed_line_that_would_pass_512_bytes_gets_417_not_a_cut(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#a")
+    bea.join("#a")
+    text = "x" * (510 - len("PRIVMSG #a :"))
+    ana.send(f"PRIVMSG #a :{text}")
+    ana.expect(r" 417 ana :")
+    assert not any("PRIVMSG" in line for line in bea.sync())
+
+
+def test_ipv6_loopback_clients_get_a_parseable_host(start_server, connect):
+    server = start_server(host="::1")
+    client = IrcClient(server.port, host="::1")
+    try:
+        client.register("seis")
+        client.send("WHOIS seis")
+        client.expect(r" 311 seis seis ~seis 0::1 \* :Real seis$")
+    finally:
+        client.close()
