@@ -25,6 +25,7 @@ import select
 import socket
 import threading
 import time
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -34,6 +35,12 @@ from net.protocol import Message, irc_lower, is_valid_nick, parse
 from net.session import Channel, Outgoing, Session
 
 log = logging.getLogger(__name__)
+
+
+def alphabetical_key(name: str) -> str:
+    """Sort names as a Spanish reader expects: Álvaro next to alba, not after zoe."""
+    decomposed = unicodedata.normalize("NFD", irc_lower(name))
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 @dataclass
@@ -170,9 +177,7 @@ class ChatServer:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             if self.config.socket_send_buffer:
-                sock.setsockopt(
-                    socket.SOL_SOCKET, socket.SO_SNDBUF, self.config.socket_send_buffer
-                )
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.config.socket_send_buffer)
             if hasattr(socket, "TCP_KEEPIDLE"):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 10)
@@ -289,7 +294,7 @@ class ChatServer:
             out = Outgoing(Message("JOIN", [channel.name], source=session.prefix))
             to_flush = self._deliver_locked(channel.members, out)
             session.conn.enqueue(session.joined_replies(channel))
-        self._flush(to_flush)
+        self._flush([*to_flush, session.conn])
         return channel
 
     def part(self, session: Session, channel: Channel, reason: str) -> None:
@@ -383,7 +388,7 @@ class ChatServer:
         """(nick, address) of everyone registered, sorted by nick."""
         with self.lock:
             people = [(s.nick, s.conn.ip) for s in self.nicks.values()]
-        return sorted(people, key=lambda person: irc_lower(person[0]))
+        return sorted(people, key=lambda person: alphabetical_key(person[0]))
 
     # -- helpers (``_locked``: call with ``lock`` held) ------------------------------------
 

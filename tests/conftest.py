@@ -135,7 +135,9 @@ def english() -> Iterator[None]:
     set_language("en")
 
 
-TEST_CONFIG = ServerConfig(host="127.0.0.1", port=0, server_name="test.charla")
+TEST_CONFIG = ServerConfig(
+    host="127.0.0.1", port=0, server_name="test.charla", plain_text_after=0.2
+)
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 import socket
 import time
 
-from tests.conftest import IrcClient
-
 
 def test_several_lines_in_one_segment_and_one_line_in_many(connect):
     ana, bea = connect("ana"), connect("bea")

@@ -51,7 +51,9 @@ def test_server_time_tag_only_for_clients_that_asked(connect):
     timed.join("#t")
     plain.join("#t")
     plain.send("PRIVMSG #t :hola")
-    timed.expect(r"^@time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z :plain!~plain@\S+ PRIVMSG #t :?hola$")
+    timed.expect(
+        r"^@time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z :plain!~plain@\S+ PRIVMSG #t :?hola$"
+    )
     timed.send("PRIVMSG #t :adiós")
     plain.expect(r"^:timed!~timed@\S+ PRIVMSG #t :?adiós$")
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole check, from nothing: installs what the tests need, then runs lint and every test.
+# Works on a fresh Debian/Ubuntu machine (as root, or with sudo); safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: Python's venv and Tk, and the peers the tests talk to.
+packages=(python3-venv python3-tk)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+        || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Python: the project and its dev extras in a virtual environment of its own.
+python="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+
+# Lint, then every test.
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,147 @@
+"""People at ``nc`` or telnet: the name prompt, readable lines, slash commands in two languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from net.i18n import set_language
+from net.plain_session import split_text
+
+
+def plain_user(connect, name: str, **kwargs):
+    """A plain-text client that waited for the prompt (no IRC) and gave its name."""
+    client = connect(plain=True, **kwargs)
+    client.expect(r"^\*\*\* What is your name\?$")
+    client.send(name)
+    client.expect(rf"^\*\*\* Hello, {name}! You are in #general\.")
+    return client
+
+
+def test_silent_client_is_asked_for_a_name_and_joins_the_default_channel(connect):
+    ana = connect("ana")
+    ana.join("#general")
+    bego = plain_user(connect, "Begoña")
+    ana.expect(r"^:Begoña!~nc@127\.0\.0\.1 JOIN :?#general$")
+    ana.send("PRIVMSG #general :hola Begoña")
+    bego.expect(r"^\[\d\d:\d\d\] ana: hola Begoña$")
+    bego.send("¡hola! ¿qué tal? 😀")
+    ana.expect(r"^:Begoña!~nc@127\.0\.0\.1 PRIVMSG #general :¡hola! ¿qué tal\? 😀$")
+
+
+def test_first_line_that_is_not_irc_makes_a_plain_client(connect):
+    client = connect(plain=True)
+    client.send("Carlos")  # typed before the prompt: taken as the answer
+    client.expect(r"^\*\*\* What is your name\?$")
+    client.expect(r"^\*\*\* Hello, Carlos!")
+
+
+def test_joins_leaves_actions_and_announcements_are_readable(connect, server):
+    bego = plain_user(connect, "bego")
+    ana = connect("ana")
+    ana.join("#general")
+    bego.expect(r"^\[\d\d:\d\d\] \* ana joined #general$")
+    ana.send("PRIVMSG #general :\x01ACTION saluda\x01")
+    bego.expect(r"^\[\d\d:\d\d\] \* ana saluda$")
+    ana.send("PRIVMSG bego :\x02secreto\x02")
+    bego.expect(r"^\[\d\d:\d\d\] \(private\) ana: secreto$")
+    server.announce("Examen a las 10")
+    bego.expect(r"^\[\d\d:\d\d\] \*\*\* ANNOUNCEMENT: Examen a las 10$")
+    ana.send("QUIT :me voy")
+    bego.expect(r"^\[\d\d:\d\d\] \* ana left \(Quit: me voy\)$")
+
+
+def test_commands_in_spanish_and_english(connect):
+    bego = plain_user(connect, "bego")
+    ana = connect("ana")
+    ana.join("#general")
+    for command in ("/usuarios", "/users"):
+        bego.send(command)
+        bego.expect(r"^\*\*\* In #general \(2\): bego, ana$")
+    for command in ("/ayuda", "/help"):
+        bego.send(command)
+        bego.expect(r"^\*\*\* Commands:$")
+    bego.send("/yo se ríe")
+    ana.expect(r"PRIVMSG #general :\x01ACTION se ríe\x01$")
+    bego.send("/privado ana solo para ti")
+    ana.expect(r"^:bego!\S+ PRIVMSG ana :solo para ti$")
+    bego.send("/apodo Bego")
+    ana.expect(r"^:bego!\S+ NICK :?Bego$")
+    bego.send("/bailar")
+    bego.expect(r"^\*\*\* Unknown command /bailar\. Type /ayuda \(/help\) for the list\.$")
+    bego.send("//no es un comando")
+    ana.expect(r"PRIVMSG #general :/no es un comando$")
+
+
+@pytest.mark.parametrize("word", ["close", "/salir", "/quit"])
+def test_leaving_words(connect, word):
+    ana = connect("ana")
+    ana.join("#general")
+    bego = plain_user(connect, "bego")
+    bego.send(word)
+    assert "*** Goodbye!" in bego.expect_closed()
+    ana.expect(r"^:bego!\S+ QUIT :?Quit$")
+
+
+def test_taken_or_invalid_name_gets_an_explanation_and_a_suggestion(connect):
+    connect("ana")
+    client = connect(plain=True)
+    client.expect(r"What is your name\?")
+    client.send("ana")
+    client.expect(r"^\*\*\* The name ana is taken\. How about ana2\?$")
+    client.send("9 de bastos")
+    client.expect(r"^\*\*\* A name uses letters, digits")
+    client.send("ana2")
+    client.expect(r"^\*\*\* Hello, ana2!")
+
+
+def test_password_is_asked_for(start_server, connect):
+    server = start_server(password="clase")
+    good = connect(plain=True, port=server.port)
+    good.expect(r"What is your name\?")
+    good.send("ana")
+    good.expect(r"^\*\*\* Password:$")
+    good.send("clase")
+    good.expect(r"^\*\*\* Hello, ana!")
+    bad = connect(plain=True, port=server.port)
+    bad.expect(r"What is your name\?")
+    bad.send("intruso")
+    bad.expect(r"Password:")
+    bad.send("nope")
+    assert "*** Wrong password. Goodbye." in bad.expect_closed()
+    assert server.find_session("intruso") is None
+
+
+def test_long_line_is_split_into_several_messages_and_nothing_is_lost(connect):
+    ana = connect("ana")
+    ana.join("#general")
+    bego = plain_user(connect, "bego")
+    text = "ñ" * 1000  # 2,000 bytes: more than one IRC line
+    bego.send(text)
+    received = ""
+    while len(received) < len(text):
+        received += ana.expect(r"PRIVMSG #general :(ñ+)$").group(1)
+    assert received == text
+
+
+def test_telnet_negotiation_bytes_are_ignored(connect):
+    client = connect(plain=True)
+    client.send_raw(b"\xff\xfd\x03\xff\xfb\x18")  # IAC DO SGA, IAC WILL TTYPE
+    client.expect(r"What is your name\?")
+    client.send_raw(b"dani\r\n")
+    client.expect(r"^\*\*\* Hello, dani!")
+
+
+def test_spanish_server_speaks_spanish(connect):
+    set_language("es")
+    client = connect(plain=True)
+    client.expect(r"^\*\*\* ¿Cómo te llamas\?$")
+    client.send("lucía")
+    client.expect(r"^\*\*\* ¡Hola, lucía! Estás en #general\.")
+    client.send("/usuarios")
+    client.expect(r"^\*\*\* En #general \(1\): lucía$")
+
+
+def test_split_text_never_cuts_a_character():
+    pieces = split_text("a😀" * 300, limit=50)
+    assert "".join(pieces) == "a😀" * 300
+    assert all(len(piece.encode()) <= 50 for piece in pieces)

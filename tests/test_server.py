@@ -1,0 +1,109 @@
+"""The server as a whole: one order of events, shutdown, the operator's powers, thread budget."""
+
+from __future__ import annotations
+
+import threading
+
+from net.server import ChatServer
+from tests.conftest import IrcClient, LineClient
+
+
+def test_everyone_sees_the_same_order_of_messages(connect):
+    senders = [connect(f"s{n}") for n in range(3)]
+    readers = [connect(f"r{n}") for n in range(2)]
+    for client in senders + readers:
+        client.join("#a")
+    for number in range(30):
+        for index, sender in enumerate(senders):
+            sender.send(f"PRIVMSG #a :{index}-{number}")
+    orders = []
+    for reader in readers:
+        got = [reader.expect(r"PRIVMSG #a :(\d+-\d+)$").group(1) for _ in range(90)]
+        orders.append(got)
+        for index in range(3):  # and each sender's own messages stay in order
+            mine = [g for g in got if g.startswith(f"{index}-")]
+            assert mine == [f"{index}-{n}" for n in range(30)]
+    assert orders[0] == orders[1]
+
+
+def test_shutdown_says_goodbye_to_everyone_and_ends_every_thread(start_server):
+    server = start_server()
+    irc, plain = IrcClient(server.port), LineClient(server.port)
+    try:
+        irc.register("ana")
+        plain.expect(r"What is your name\?")
+        plain.send("bego")
+        plain.expect("Hello, bego")
+        server_threads = [t for t in threading.enumerate() if t.name.startswith("conn-")]
+        assert len(server_threads) == 2
+        server.shutdown("The server is shutting down. Goodbye!")
+        assert irc.expect_closed(timeout=3)[-1].startswith("ERROR :Closing Link")
+        assert "*** The server is shutting down. Goodbye!" in plain.expect_closed(timeout=3)
+        for thread in server_threads:
+            thread.join(2)
+            assert not thread.is_alive()
+        assert server.stopped.is_set()
+    finally:
+        irc.close()
+        plain.close()
+
+
+def test_announcement_comes_from_the_server_and_cannot_be_faked(connect, server):
+    ana, bea = connect("ana"), connect("bea")
+    assert server.announce("Recreo de 10 minutos") == 2
+    for client in (ana, bea):
+        client.expect(r"^:test\.charla NOTICE \S+ :Recreo de 10 minutos$")
+    impostor = connect()
+    impostor.send("NICK test.charla")
+    impostor.send("USER x 0 * :x")
+    impostor.expect(r" 432 \* test\.charla ")
+    impostor.send("NICK Test.Charla")
+    impostor.expect(r" 43[23] \* Test\.Charla ")
+
+
+def test_server_name_cannot_be_taken_as_a_nick(start_server, connect):
+    server = start_server(server_name="charla")
+    impostor = connect(port=server.port)
+    impostor.send("NICK Charla")
+    impostor.send("USER x 0 * :x")
+    impostor.expect(r" 433 \* Charla ")
+
+
+def test_operator_kick_removes_someone_from_every_channel(connect, server):
+    ana, bea = connect("ana"), connect("bea")
+    for client in (ana, bea):
+        client.join("#a")
+        client.join("#b")
+    assert server.kick("bea", "molestando")
+    ana.expect(r"^:test\.charla KICK #a bea :molestando$")
+    ana.expect(r"^:test\.charla KICK #b bea :molestando$")
+    lines = bea.expect_closed()
+    assert any(line.startswith("ERROR :") and "molestando" in line for line in lines)
+    assert server.find_session("bea") is None
+    assert not server.kick("nadie", "x")
+
+
+def test_user_list_for_the_operator(connect, server):
+    connect("zoe")
+    connect("Álvaro")
+    assert server.user_list() == [("Álvaro", "127.0.0.1"), ("zoe", "127.0.0.1")]
+
+
+def test_an_idle_connection_costs_one_thread(connect, server):
+    before = threading.active_count()
+    clients = [connect(f"idle{n}") for n in range(20)]
+    clients[-1].sync()
+    assert threading.active_count() - before <= 20
+
+
+def test_port_in_use_raises_before_any_thread_starts(server):
+    second = ChatServer(server.config.__class__(host="127.0.0.1", port=server.port))
+    before = threading.active_count()
+    try:
+        second.start()
+    except OSError:
+        pass
+    else:
+        second.shutdown()
+        raise AssertionError("a second server bound the same port")
+    assert threading.active_count() == before

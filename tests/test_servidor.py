@@ -1,0 +1,206 @@
+"""``servidor.py`` as a person starts it: a real process, its banner, signals, the console."""
+
+from __future__ import annotations
+
+import os
+import pty
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from servidor import OperatorConsole, address_lines
+from tests.conftest import IrcClient, LineClient
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ServerProcess:
+    """``python servidor.py ARGS`` with its output read line by line on a thread."""
+
+    def __init__(self, *args: str, tty_stdin: bool = False) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "LANG": "C.UTF-8", "LANGUAGE": ""}
+        self.console_fd: int | None = None
+        stdin: int = subprocess.DEVNULL
+        if tty_stdin:
+            self.console_fd, stdin = pty.openpty()
+        self.process = subprocess.Popen(
+            [sys.executable, "servidor.py", *args],
+            cwd=ROOT,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
+            encoding="utf-8",
+        )
+        if tty_stdin:
+            os.close(stdin)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def expect(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                break
+            self.output.append(line)
+            match = re.search(pattern, line)
+            if match:
+                return match
+        raise AssertionError(f"no line matching {pattern!r}; output so far: {self.output}")
+
+    def type(self, line: str) -> None:
+        assert self.console_fd is not None
+        os.write(self.console_fd, (line + "\n").encode())
+
+    def wait(self, timeout: float = 5.0) -> int:
+        code = self.process.wait(timeout)
+        self._reader.join(timeout)
+        self.output += list(self.lines.queue)
+        return code
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+        if self.console_fd is not None:
+            os.close(self.console_fd)
+        if self.process.stdout:
+            self.process.stdout.close()
+
+
+@pytest.fixture
+def run_server():
+    processes: list[ServerProcess] = []
+
+    def start(*args: str, **kwargs: bool) -> ServerProcess:
+        process = ServerProcess(*args, **kwargs)
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        process.close()
+
+
+def started_port(process: ServerProcess) -> int:
+    return int(process.expect(r"Charla is listening on port (\d+)\.").group(1))
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_the_documented_command_line_serves_and_stops_cleanly(run_server, stop_signal):
+    process = run_server("--host", "127.0.0.1", "--port", "0", "--server-name", "conf.test")
+    port = started_port(process)
+    process.expect(r"Only this computer can connect: 127\.0\.0\.1:\d+")
+    client = IrcClient(port)
+    try:
+        client.register("ana")
+        client.send("PING x")
+        client.expect(r"^:conf\.test PONG conf\.test :x$")
+        process.process.send_signal(stop_signal)
+        assert client.expect_closed(timeout=3)[-1].startswith("ERROR :Closing Link")
+        assert process.wait(timeout=5) == 0
+        assert "Charla stopped." in process.output
+        assert not any("Traceback" in line for line in process.output)
+    finally:
+        client.close()
+
+
+def test_password_flag_and_default_plain_text_detection(run_server):
+    process = run_server("--host", "127.0.0.1", "--port", "0", "--password", "clave")
+    port = started_port(process)
+    plain = LineClient(port)  # silent for its first second: asked for a name
+    try:
+        plain.expect(r"What is your name\?", timeout=5)
+        plain.send("ana")
+        plain.expect(r"Password:")
+        plain.send("clave")
+        plain.expect(r"Hello, ana!")
+    finally:
+        plain.close()
+
+
+def test_port_in_use_is_one_clear_line_and_exit_status_1(run_server):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = run_server("--host", "127.0.0.1", "--port", str(port))
+        assert process.wait(timeout=10) == 1
+    assert len(process.output) == 1
+    assert f"Port {port} is already in use" in process.output[0]
+
+
+def test_bad_arguments_are_explained(run_server):
+    process = run_server("--channel", "general")
+    assert process.wait(timeout=10) == 2
+    assert any("the channel must start with #" in line for line in process.output)
+
+
+def test_operator_console_announces_lists_and_kicks(run_server):
+    process = run_server(
+        "--host", "127.0.0.1", "--port", "0", "--server-name", "aula", tty_stdin=True
+    )
+    port = started_port(process)
+    process.expect(r"/ayuda")
+    ana, bea = IrcClient(port), IrcClient(port)
+    try:
+        ana.register("ana")
+        bea.register("bea")
+        process.type("Examen mañana a las 9 📝")
+        ana.expect(r"^:aula NOTICE ana :Examen mañana a las 9 📝$")
+        bea.expect(r"^:aula NOTICE bea :Examen mañana a las 9 📝$")
+        process.expect(r"Announced to 2 people\.")
+        process.type("/usuarios")
+        process.expect(r"2 connected: ana \(127\.0\.0\.1\), bea \(127\.0\.0\.1\)")
+        process.type("/expulsar bea spam")
+        process.expect(r"bea was removed\.")
+        assert any("spam" in line for line in bea.expect_closed())
+        process.type("/salir")
+        assert ana.expect_closed(timeout=3)[-1].startswith("ERROR")
+        assert process.wait(timeout=5) == 0
+    finally:
+        ana.close()
+        bea.close()
+
+
+def test_console_commands_in_process(server, connect):
+    written: list[str] = []
+    console = OperatorConsole(server, written.append)
+    connect("ana")
+    assert console.handle("/users")
+    assert written[-1] == "1 connected: ana (127.0.0.1)"
+    assert console.handle("/kick")
+    assert written[-1].startswith("Usage: /expulsar")
+    assert console.handle("/kick nadie")
+    assert written[-1] == "Nobody called nadie is connected."
+    assert console.handle("/bailar")
+    assert written[-1].startswith("Unknown command /bailar")
+    assert console.handle("//bailar no es un comando")
+    assert written[-1] == "Announced to 1 people."
+    assert not console.handle("/quit")
+
+
+def test_address_lines_answer_which_ip_to_type():
+    assert address_lines("127.0.0.1", 12345) == ["Only this computer can connect: 127.0.0.1:12345"]
+    everywhere = address_lines(None, 12345)
+    assert everywhere[-1] == "On this computer: localhost:12345"
+    assert everywhere[0].startswith(("Tell the others to connect to:", "No network found"))
+    assert not any("127.0.0.1" in line for line in everywhere[:-1])
