@@ -376,6 +376,7 @@ class ChatServer:
                 to_flush += self._deliver_locked(channel.members, out)
                 self._leave_locked(session, channel)
         self._flush(to_flush)
+        self.quit(session, f"Kicked: {reason}")  # frees the nick at once, as QUIT does
         session.conn.send(
             session.goodbye(tr("Kicked by the operator: {reason}").format(reason=reason))
         )
