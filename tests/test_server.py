@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+
+import pytest
 
 from net.server import ChatServer
 from tests.conftest import IrcClient, LineClient
@@ -107,3 +110,35 @@ def test_port_in_use_raises_before_any_thread_starts(server):
         second.shutdown()
         raise AssertionError("a second server bound the same port")
     assert threading.active_count() == before
+
+
+def test_a_bug_in_one_connection_ends_only_that_connection(connect, monkeypatch, caplog):
+    from net import irc_session
+
+    def broken(session, message):
+        raise RuntimeError("a bug in a handler")
+
+    monkeypatch.setitem(irc_session.COMMANDS, "LIST", broken)
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#a")
+    bea.join("#a")
+    bea.send("LIST")
+    ana.expect(r"^:bea!\S+ QUIT :?Internal error$")
+    bea.expect_closed()
+    assert "a bug in a handler" in caplog.text
+    ana.send("PING still")
+    ana.expect(r"PONG \S+ :still$")
+
+
+def test_all_interfaces_means_ipv4_and_ipv6(start_server):
+    if not socket.has_dualstack_ipv6():
+        pytest.skip("this system cannot listen on IPv4 and IPv6 with one socket")
+    server = start_server(host=None)
+    for host in ("127.0.0.1", "::1"):
+        client = IrcClient(server.port, host=host)
+        try:
+            client.register("dual")
+            client.send("QUIT")
+            client.expect_closed()
+        finally:
+            client.close()
