@@ -15,8 +15,9 @@ Threading rules:
   grows up to ``sendq_bytes`` and then the connection is dropped ("SendQ exceeded").
 - ``enqueue()`` does no socket call, so the server may call it while holding its state
   lock; that is how every member of a channel sees messages in the same order.
-- ``_out_lock`` guards ``_out``, ``_flushing``, ``_overflow`` and ``_dead``. It is never held
-  during a socket call; ``_flushing`` marks the one thread allowed to write the socket.
+- ``_out_lock`` guards ``_out``, ``_flushing``, ``_overflow``, ``_dead`` and ``_close_reason``.
+  It is never held during a socket call; ``_flushing`` marks the one thread allowed to
+  write the socket.
 """
 
 from __future__ import annotations
@@ -201,10 +202,15 @@ class Connection:
                 self._drained.wait(remaining)
         return True
 
+    def _set_close_reason(self, reason: str) -> None:
+        """Record why the connection ends; the first reason given wins."""
+        with self._out_lock:
+            if self._close_reason is None:
+                self._close_reason = reason
+
     def abort(self, reason: str) -> None:
         """End this connection from any thread; the reader thread then cleans up."""
-        if self._close_reason is None:
-            self._close_reason = reason
+        self._set_close_reason(reason)
         with contextlib.suppress(OSError, ValueError):
             self.sock.shutdown(socket.SHUT_RDWR)
 
@@ -222,8 +228,7 @@ class Connection:
             goodbye = self.session.goodbye(reason) if self.session else None
             self.enqueue(goodbye or Message("ERROR", [reason]).to_bytes())
         self.wait_drained(1.0)
-        if self._close_reason is None:
-            self._close_reason = reason
+        self._set_close_reason(reason)
         self._linger = True
 
     # -- the reader thread -------------------------------------------------------
@@ -238,8 +243,8 @@ class Connection:
             log.exception("connection from %s failed", self.ip)
             reason = "Internal error"
         finally:
+            self._set_close_reason(reason)
             reason = self._close_reason or reason
-            self._close_reason = reason
             try:
                 self.server.connection_closed(self, reason)
             finally:
@@ -285,7 +290,7 @@ class Connection:
                 self.last_received = time.monotonic()
                 self._ping_sent_at = None
                 self._pending.extend(buffer.feed(data))
-                if len(self._pending) > config.flood_max_queued:
+                if self._gate is not None and len(self._pending) > config.flood_max_queued:
                     self.finish("Excess Flood", tell_peer=True)
             else:
                 self._on_timer(time.monotonic())

@@ -133,9 +133,7 @@ class ChatServer:
             connections = list(self.connections)
         for conn in connections:
             session = conn.session
-            conn.send(
-                session.goodbye(reason) if session else b"ERROR :" + reason.encode() + b"\r\n"
-            )
+            conn.send(session.goodbye(reason) if session else Message("ERROR", [reason]).to_bytes())
         deadline = time.monotonic() + 1.0
         for conn in connections:
             conn.wait_drained(max(0.0, deadline - time.monotonic()))
