@@ -29,8 +29,11 @@ from net.session import Channel, Outgoing, Session
 log = logging.getLogger(__name__)
 
 #: capabilities this server implements, as advertised in ``CAP LS``
-CAPABILITIES = ("server-time",)
-PRE_REGISTRATION = frozenset({"CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT"})
+#: (``charla.chat/session``: see ``net.client``, which documents both ends)
+SESSION_CAP = "charla.chat/session"
+SEQ_TAG = "charla.chat/seq"
+CAPABILITIES = ("server-time", "message-tags", SESSION_CAP)
+PRE_REGISTRATION = frozenset({"CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT", "SESSION"})
 VERSION = "charla-0.1"
 #: NAMES lines are cut so each stays well inside the 512-byte limit
 NAMES_PER_LINE_BYTES = 400
@@ -46,6 +49,8 @@ class IrcSession(Session):
         self.password: str | None = None
         self.caps: set[str] = set()
         self.cap_negotiating = False
+        self._server_time = False  # "server-time" in caps, read on every render
+        self._message_tags = False  # "message-tags" in caps
         self._ping_token = 0
 
     # -- plumbing ------------------------------------------------------------------------
@@ -62,8 +67,10 @@ class IrcSession(Session):
     def send_message(self, message: Message) -> None:
         self.conn.enqueue(self.render(Outgoing(message)))
 
-    def render(self, out: Outgoing) -> bytes:
-        return out.wire(server_time="server-time" in self.caps)
+    def render(self, out: Outgoing) -> bytes | None:
+        if out.message.command == "TAGMSG" and not self._message_tags:
+            return None
+        return out.wire(self._server_time, self._message_tags)
 
     def goodbye(self, reason: str) -> bytes:
         return Message("ERROR", [f"Closing Link: {self.conn.host} ({reason})"]).to_bytes()
@@ -127,6 +134,8 @@ class IrcSession(Session):
                         self.caps.discard(cap[1:])
                     else:
                         self.caps.add(cap)
+                self._server_time = "server-time" in self.caps
+                self._message_tags = "message-tags" in self.caps
                 verdict = "ACK"
             else:
                 verdict = "NAK"
@@ -145,6 +154,17 @@ class IrcSession(Session):
             self.reply(irc.ERR_ALREADYREGISTERED, "You may not reregister")
         elif not self.need_params(message, 1):
             self.password = message.params[0]
+
+    def on_session(self, message: Message) -> None:
+        """``SESSION <token>``: the secret that lets a reconnecting client reclaim its nick."""
+        if SESSION_CAP not in self.caps:
+            self.reply(irc.ERR_UNKNOWNCOMMAND, "SESSION", "Unknown command")
+        elif self.registered:
+            self.reply(irc.ERR_ALREADYREGISTERED, "You may not reregister")
+        elif not self.need_params(message, 1):
+            token = message.params[0]
+            if 16 <= len(token) <= 64 and token.isalnum():
+                self.token = token
 
     def on_nick(self, message: Message) -> None:
         if not message.params or not message.params[0]:
@@ -485,6 +505,10 @@ class IrcSession(Session):
                 self.reply(irc.ERR_NOTEXTTOSEND, "No text to send")
             return
         text = message.params[1]
+        seq = message.tags.get(SEQ_TAG, "")
+        if self.token and seq.isdigit() and not self.server.first_delivery(self.token, int(seq)):
+            return  # a message this client already sent before it reconnected
+        tags = self._client_tags(message)
         for target in message.params[0].split(","):
             if target[:1] in irc.CHANTYPES:
                 channel = self.server.find_channel(target)
@@ -493,20 +517,45 @@ class IrcSession(Session):
                 elif irc_lower(target) not in self.channels:
                     error = (irc.ERR_CANNOTSENDTOCHAN, "Cannot send to channel")
                 else:
-                    relayed = Message(message.command, [channel.name, text], self.prefix)
+                    relayed = Message(message.command, [channel.name, text], self.prefix, tags)
                     if self._fits(relayed, notice):
                         self.server.send_to_channel(self, channel, relayed)
                     continue
             else:
                 recipient = self.server.find_session(target)
                 if recipient is not None:
-                    relayed = Message(message.command, [recipient.nick, text], self.prefix)
+                    relayed = Message(message.command, [recipient.nick, text], self.prefix, tags)
                     if self._fits(relayed, notice):
                         self.server.send_to_session(recipient, relayed)
                     continue
                 error = (irc.ERR_NOSUCHNICK, "No such nick/channel")
             if not notice:
                 self.reply(error[0], target, error[1])
+
+    def _client_tags(self, message: Message) -> dict[str, str]:
+        """The client-only tags (``+name``) to relay, for a client that may send them."""
+        if not self._message_tags or not message.tags:
+            return {}
+        return {key: value for key, value in message.tags.items() if key.startswith("+")}
+
+    def on_tagmsg(self, message: Message) -> None:
+        """IRCv3 TAGMSG: only client-only tags, relayed to those who negotiated message-tags."""
+        if not self._message_tags or self.need_params(message, 1):
+            return
+        tags = self._client_tags(message)
+        target = message.params[0]
+        if target[:1] in irc.CHANTYPES:
+            channel = self.server.find_channel(target)
+            if channel is not None and irc_lower(target) in self.channels:
+                self.server.send_to_channel(
+                    self, channel, Message("TAGMSG", [channel.name], self.prefix, tags)
+                )
+        else:
+            recipient = self.server.find_session(target)
+            if recipient is not None:
+                self.server.send_to_session(
+                    recipient, Message("TAGMSG", [recipient.nick], self.prefix, tags)
+                )
 
     def _fits(self, relayed: Message, notice: bool) -> bool:
         """Whether the relayed line, with our prefix, keeps to 512 bytes (else 417, not cut)."""
@@ -538,6 +587,8 @@ COMMANDS: dict[str, Callable[[IrcSession, Message], None]] = {
     "WHOIS": IrcSession.on_whois,
     "PRIVMSG": IrcSession.on_privmsg,
     "NOTICE": IrcSession.on_notice,
+    "TAGMSG": IrcSession.on_tagmsg,
+    "SESSION": IrcSession.on_session,
 }
 
 

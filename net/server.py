@@ -26,6 +26,7 @@ import socket
 import threading
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -35,6 +36,11 @@ from net.protocol import Message, irc_lower, is_valid_nick, parse
 from net.session import Channel, Outgoing, Session
 
 log = logging.getLogger(__name__)
+
+
+def _same_client(holder: Session, session: Session | None) -> bool:
+    """Two connections of one client: both proved the same session token."""
+    return session is not None and holder.token is not None and holder.token == session.token
 
 
 def alphabetical_key(name: str) -> str:
@@ -80,6 +86,8 @@ class ChatServer:
         self.channels: dict[str, Channel] = {}  # irc_lower(name) -> channel
         self.connections: set[Connection] = set()
         self._per_ip: dict[str, int] = {}  # client IP -> open connections from it
+        #: session token -> highest charla.chat/seq relayed for it (oldest first, bounded)
+        self._last_seq: OrderedDict[str, int] = OrderedDict()
         self.default_channel = Channel(self.config.channel)
         self.channels[irc_lower(self.config.channel)] = self.default_channel
         self._listeners: list[socket.socket] = []
@@ -231,12 +239,13 @@ class ChatServer:
     # -- shared state -------------------------------------------------------------------
 
     def nick_available(self, nick: str, session: Session | None = None) -> bool:
+        """Free, or held by ``session`` itself or by its own earlier connection."""
         folded = irc_lower(nick)
         with self.lock:
             holder = self.nicks.get(folded)
-        return (holder is None or holder is session) and folded != irc_lower(
-            self.config.server_name
-        )
+        if folded == irc_lower(self.config.server_name):
+            return False
+        return holder is None or holder is session or _same_client(holder, session)
 
     def suggest_nick(self, nick: str) -> str:
         """A free nickname close to ``nick`` (Ana -> Ana2), to offer when it is taken."""
@@ -249,8 +258,19 @@ class ChatServer:
         return f"{base}_{int(time.time()) % 1000}"
 
     def register(self, session: Session) -> bool:
-        """Claim ``session.nick`` for a session finishing registration; False if it is taken."""
+        """Claim ``session.nick`` for a session finishing registration; False if it is taken.
+
+        If the holder is this client's own earlier connection (same session token), that
+        connection is closed and the nick handed over at once.
+        """
         folded = irc_lower(session.nick)
+        with self.lock:
+            holder = self.nicks.get(folded)
+        if holder is not None and _same_client(holder, session):
+            log.info("%s reclaims %s from its earlier connection", session.conn.ip, session.nick)
+            self.quit(holder, "Reconnected")
+            holder.conn.send(holder.goodbye("Reconnected"))
+            holder.conn.abort("Reconnected")
         with self.lock:
             if folded in self.nicks or folded == irc_lower(self.config.server_name):
                 return False
@@ -338,6 +358,17 @@ class ChatServer:
         data = target.render(Outgoing(message))
         if data:
             target.conn.send(data)
+
+    def first_delivery(self, token: str, seq: int, remembered: int = 10_000) -> bool:
+        """Whether message ``seq`` of the client with ``token`` is new (and note it if so)."""
+        with self.lock:
+            if seq <= self._last_seq.get(token, 0):
+                return False
+            self._last_seq[token] = seq
+            self._last_seq.move_to_end(token)
+            while len(self._last_seq) > remembered:
+                self._last_seq.popitem(last=False)
+        return True
 
     def find_session(self, nick: str) -> Session | None:
         with self.lock:

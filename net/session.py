@@ -31,30 +31,30 @@ def server_time_tag(timestamp: float) -> str:
 
 
 class Outgoing:
-    """A message on its way to many sessions; each wire form is formatted at most once."""
+    """A message on its way to many sessions; each wire form is formatted at most once.
 
-    __slots__ = ("_wire", "_wire_timed", "message", "time")
+    The message's own tags are client-only tags (``+name``), sent only to clients that
+    negotiated ``message-tags``; ``server-time`` clients also get the ``time`` tag.
+    """
+
+    __slots__ = ("_wires", "message", "time")
 
     def __init__(self, message: Message, timestamp: float | None = None) -> None:
         self.message = message
         self.time = time.time() if timestamp is None else timestamp
-        self._wire: bytes | None = None
-        self._wire_timed: bytes | None = None
+        self._wires: dict[tuple[bool, bool], bytes] = {}  # (server_time, message_tags) -> line
 
-    def wire(self, server_time: bool = False) -> bytes:
-        if not server_time:
-            if self._wire is None:
-                self._wire = self.message.to_bytes()
-            return self._wire
-        if self._wire_timed is None:
-            tagged = Message(
-                self.message.command,
-                self.message.params,
-                self.message.source,
-                {**self.message.tags, "time": server_time_tag(self.time)},
-            )
-            self._wire_timed = tagged.to_bytes()
-        return self._wire_timed
+    def wire(self, server_time: bool = False, message_tags: bool = False) -> bytes:
+        key = (server_time, message_tags)
+        line = self._wires.get(key)
+        if line is None:
+            tags = dict(self.message.tags) if message_tags else {}
+            if server_time:
+                tags["time"] = server_time_tag(self.time)
+            message = self.message
+            line = Message(message.command, message.params, message.source, tags).to_bytes()
+            self._wires[key] = line
+        return line
 
 
 @dataclass(eq=False)
@@ -84,6 +84,8 @@ class Session:
         self.username = "user"
         self.realname = ""
         self.signon = time.time()
+        #: the secret of a client that negotiated charla.chat/session (see net.client)
+        self.token: str | None = None
         #: irc_lower(channel name) -> Channel; guarded by ChatServer.lock
         self.channels: dict[str, Channel] = {}
 

@@ -29,7 +29,8 @@ def test_registration_sends_welcome_isupport_and_motd(connect):
 def test_cap_negotiation_holds_registration_until_cap_end(connect):
     client = connect()
     client.send("CAP LS 302")
-    client.expect(r"^:test\.charla CAP \* LS :?server-time$")
+    offered = client.expect(r"^:test\.charla CAP \* LS :(.*)$").group(1).split()
+    assert {"server-time", "message-tags", "charla.chat/session"} <= set(offered)
     client.send("NICK ana")
     client.send("USER ana 0 * :Ana")
     client.send("CAP REQ :server-time unknown-cap")
