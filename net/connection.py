@@ -15,6 +15,9 @@ Threading rules:
   grows up to ``sendq_bytes`` and then the connection is dropped ("SendQ exceeded").
 - ``enqueue()`` does no socket call, so the server may call it while holding its state
   lock; that is how every member of a channel sees messages in the same order.
+- While a reader thread handles the lines of one read, ``flush_soon()`` collects the
+  connections to flush and flushes them when the batch is done (one write per recipient
+  for a burst of lines, in the order they were queued).
 - ``_out_lock`` guards ``_out``, ``_flushing``, ``_overflow``, ``_dead`` and ``_close_reason``.
   It is never held during a socket call; ``_flushing`` marks the one thread allowed to
   write the socket.
@@ -29,6 +32,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from net.protocol import LineBuffer, Message, decode_line
@@ -39,6 +43,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RECV_BYTES = 16384
+#: reader thread id -> the connections to flush when it has handled the lines of one read,
+#: so a burst of lines reaches each recipient in one write, not one each. An entry exists
+#: only during a batch, and only its own thread touches it.
+_deferred: dict[int, dict[Connection, None]] = {}
 SEND_CHUNK = 65536
 #: after a graceful close, how long to read and discard what the peer still sends, so
 #: that closing with unread input does not reset the connection and lose our last line
@@ -56,6 +64,16 @@ class Session(Protocol):
         """One received line, decoded; None for a line over the length limit."""
 
     def send_ping(self) -> None: ...
+
+
+def flush_soon(connections: Iterable[Connection]) -> None:
+    """Flush now, or at the end of the current batch when called from a reader thread."""
+    pending = _deferred.get(threading.get_ident())
+    if pending is None:
+        for conn in connections:
+            conn.flush()
+    else:
+        pending.update(dict.fromkeys(connections))
 
 
 def wait_for_socket(sock: socket.socket, *, write: bool, timeout: float | None) -> bool:
@@ -108,9 +126,12 @@ class Connection:
         self._gate = (
             FloodGate(config.flood_burst, config.flood_rate) if config.flood_control else None
         )
-        self._pending: deque[bytes | None] = deque()  # lines read, held back by the flood gate
+        #: lines read but not handled yet (held back by the flood gate); None when empty,
+        #: so an idle connection does not keep a deque
+        self._pending: deque[bytes | None] | None = None
         self._out_lock = threading.Lock()
-        self._drained = threading.Condition(self._out_lock)  # notified when _out empties
+        #: notified when _out empties; made by the first wait_drained(), most never need one
+        self._drained: threading.Condition | None = None
         self._out = bytearray()  # bytes queued for the socket
         self._flushing = False  # some thread is writing _out to the socket
         self._overflow = False  # _out went past sendq_bytes
@@ -137,7 +158,7 @@ class Connection:
             if overflowed:  # past the send queue's bound: this client is not reading
                 self._dead = True
                 self._out.clear()
-                self._drained.notify_all()
+                self._notify_drained()
             elif self._flushing or not self._out:
                 return
             else:
@@ -157,7 +178,7 @@ class Connection:
             with self._out_lock:
                 if self._dead or not self._out:
                     self._flushing = False
-                    self._drained.notify_all()
+                    self._notify_drained()
                     return
                 chunk = bytes(self._out[:SEND_CHUNK])
             try:
@@ -188,6 +209,11 @@ class Connection:
             self._dead = True
             self._out.clear()
             self._flushing = False
+            self._notify_drained()
+
+    def _notify_drained(self) -> None:
+        """Wake wait_drained(); call with _out_lock held."""
+        if self._drained is not None:
             self._drained.notify_all()
 
     def wait_drained(self, timeout: float) -> bool:
@@ -195,6 +221,8 @@ class Connection:
         self.flush()
         deadline = time.monotonic() + timeout
         with self._out_lock:
+            if self._drained is None:
+                self._drained = threading.Condition(self._out_lock)
             while (self._out or self._flushing) and not self._dead:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -272,8 +300,8 @@ class Connection:
         buffer = LineBuffer()
         while self._close_reason is None:
             now = time.monotonic()
-            while self._pending and (self._gate is None or self._gate.allow(now)):
-                self._dispatch(self._pending.popleft())
+            if self._pending:
+                self._handle_pending(now)
                 if self._close_reason is not None:
                     return
             wake = self._next_timer()
@@ -289,11 +317,31 @@ class Connection:
                     return
                 self.last_received = time.monotonic()
                 self._ping_sent_at = None
-                self._pending.extend(buffer.feed(data))
+                lines = buffer.feed(data)
+                if self._pending is None:
+                    self._pending = deque(lines)
+                else:
+                    self._pending.extend(lines)
                 if self._gate is not None and len(self._pending) > config.flood_max_queued:
                     self.finish("Excess Flood", tell_peer=True)
             else:
                 self._on_timer(time.monotonic())
+
+    def _handle_pending(self, now: float) -> None:
+        """Handle the lines the flood gate lets through, then flush what they queued."""
+        pending = self._pending
+        batch = _deferred[threading.get_ident()] = {}
+        try:
+            while pending and (self._gate is None or self._gate.allow(now)):
+                self._dispatch(pending.popleft())
+                if self._close_reason is not None:
+                    return
+        finally:
+            del _deferred[threading.get_ident()]
+            for conn in batch:
+                conn.flush()
+            if not pending:
+                self._pending = None
 
     def _dispatch(self, raw: bytes | None) -> None:
         if raw == b"":

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from net import protocol as irc
+from net.connection import flush_soon
 from net.i18n import tr
 from net.protocol import Message, irc_lower, is_valid_channel, is_valid_nick, parse
 from net.session import Channel, Outgoing, Session
@@ -97,7 +98,7 @@ class IrcSession(Session):
                 self.reply(irc.ERR_NOTREGISTERED, "You have not registered")
             else:
                 handler(self, message)
-        self.conn.flush()
+        flush_soon([self.conn])
 
     def need_params(self, message: Message, count: int) -> bool:
         """True (after replying 461) when ``message`` has fewer than ``count`` parameters."""

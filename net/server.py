@@ -30,7 +30,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from net.connection import Connection
+from net.connection import Connection, flush_soon
 from net.i18n import tr
 from net.protocol import Message, irc_lower, is_valid_nick, parse
 from net.session import Channel, Outgoing, Session
@@ -357,7 +357,8 @@ class ChatServer:
     def send_to_session(self, target: Session, message: Message) -> None:
         data = target.render(Outgoing(message))
         if data:
-            target.conn.send(data)
+            target.conn.enqueue(data)
+            self._flush([target.conn])
 
     def first_delivery(self, token: str, seq: int, remembered: int = 10_000) -> bool:
         """Whether message ``seq`` of the client with ``token`` is new (and note it if so)."""
@@ -434,8 +435,7 @@ class ChatServer:
 
     @staticmethod
     def _flush(connections: Iterable[Connection]) -> None:
-        for conn in connections:
-            conn.flush()
+        flush_soon(connections)
 
     def _neighbours_locked(self, session: Session) -> dict[Session, None]:
         """Everyone who shares a channel with ``session``, once each, without it."""

@@ -64,9 +64,9 @@ def make_client() -> Iterator[Callable[..., tuple[ChatClient, Events]]]:
 
 def test_two_clients_chat_through_charla(server, make_client):
     ana, ana_events = make_client(server.port, "ana")
-    bea, bea_events = make_client(server.port, "Begoña")
     ana_events.wait_for(ev.Registered)
     ana_events.wait_for(ev.Joined, lambda e: e.me and e.channel == "#general")
+    bea, bea_events = make_client(server.port, "Begoña")
     bea_events.wait_for(ev.Names, lambda e: set(e.nicks) == {"ana", "Begoña"})
     ana_events.wait_for(ev.Joined, lambda e: e.nick == "Begoña")
     [message_id] = ana.say("#general", "¿Habéis visto el examen? 📚")
@@ -103,9 +103,9 @@ def test_announcements_from_the_server(server, make_client):
 
 def test_long_message_is_split_on_character_boundaries_in_order(server, make_client):
     ana, ana_events = make_client(server.port, "ana")
+    ana_events.wait_for(ev.Joined, lambda e: e.me)
     bea, bea_events = make_client(server.port, "bea")
     bea_events.wait_for(ev.Names, lambda e: set(e.nicks) == {"ana", "bea"})
-    ana_events.wait_for(ev.Names)
     text = "ñandú 🐦 " * 300  # 3,300 characters, about 4,500 bytes
     ids = ana.say("#general", text)
     assert len(ids) > 8
