@@ -47,24 +47,26 @@ import selectors
 import socket
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from net import events as ev
 from net import protocol as irc
-from net.protocol import LineBuffer, Message, decode_line, irc_lower, parse
+from net.protocol import LineBuffer, Message, decode_line, irc_lower, parse, session_msgid
 
 log = logging.getLogger(__name__)
 
 #: capabilities the client asks for when the server offers them
-WANTED_CAPS = ("server-time", "message-tags", "charla.chat/session")
+WANTED_CAPS = ("batch", "server-time", "message-tags", "charla.chat/session")
 SESSION_CAP = "charla.chat/session"
 SEQ_TAG = "charla.chat/seq"
 ACK_PREFIX = "charla-ack-"
 #: what the rest of a relayed line may take beside the text, when we do not know our host
 HOST_ALLOWANCE = 64
+#: how many message ids the client remembers, to drop what history replays twice
+REMEMBERED_MSGIDS = 20_000
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,8 @@ class ChatClient:
         self._outbox: deque[_Outgoing] = deque()  # not yet written on this connection
         self._unconfirmed: deque[_Outgoing] = deque()  # written, waiting for the ack PONG
         self._control: deque[str] = deque()  # TOPIC/NAMES lines waiting for registration
+        #: msgids already shown (ours included), oldest first: history replays skip them
+        self._seen: OrderedDict[str, None] = OrderedDict()
         self._stopping = False
         self._quit_reason = ""
         self._fatal: str | None = None  # a reason no retry can fix (a wrong password)
@@ -237,6 +241,7 @@ class ChatClient:
         self._cap_pending = False
         self._server_name = ""
         self._names: dict[str, list[str]] = {}  # folded channel -> nicks being listed
+        self._batches: dict[str, str] = {}  # open batch reference -> its type
         self._last_received = time.monotonic()
         self._probe_sent_at: float | None = None
         self._nick_retry_at = 0.0
@@ -290,7 +295,7 @@ class ChatClient:
             self._requeue_unconfirmed()
             with contextlib.suppress(OSError):
                 sock.close()
-            self._sock = None
+            self._reset_connection_state()  # offline: nothing may be written until the next 001
 
     def _connect(self) -> socket.socket | None:
         """Connect without blocking the thread past a quit(); None if quit() came first."""
@@ -535,8 +540,30 @@ class ChatClient:
         nicks = self._names.pop(irc_lower(channel), [])
         self._emit(ev.Names(channel, tuple(nicks)))
 
+    def _on_batch(self, message: Message) -> None:
+        reference = message.param(0)
+        if reference.startswith("+"):
+            self._batches[reference[1:]] = message.param(1)
+        else:
+            self._batches.pop(reference[1:], None)
+
+    def _first_sight(self, msgid: str) -> bool:
+        """Whether the message ``msgid`` is new to us (and remember it)."""
+        if not msgid:
+            return True
+        if msgid in self._seen:
+            return False
+        self._seen[msgid] = None
+        if len(self._seen) > REMEMBERED_MSGIDS:
+            self._seen.popitem(last=False)
+        return True
+
     def _on_text(self, message: Message) -> None:
         target, text = message.param(0), message.param(1)
+        msgid = message.tags.get("msgid", "")
+        if not self._first_sight(msgid):
+            return  # replayed history we already showed, or a repeat after a reconnect
+        history = self._batches.get(message.tags.get("batch", "")) == "chathistory"
         sender = message.source_nick or ""
         when = self._time_of(message)
         if message.command == "NOTICE" and "!" not in (message.source or "!"):
@@ -550,7 +577,8 @@ class ChatClient:
                 return  # other CTCP requests are not for people
             kind, text = "action", rest
         private = target[:1] not in irc.CHANTYPES
-        self._emit(ev.ChatMessage(sender, target, text, when, kind, private, self._is_me(sender)))
+        own = self._is_me(sender)
+        self._emit(ev.ChatMessage(sender, target, text, when, kind, private, own, history, msgid))
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -569,12 +597,15 @@ class ChatClient:
 
     def _flush_outbox(self) -> None:
         """Write every waiting message, then the PING whose PONG will confirm them."""
-        if not self._registered or not self._outbox:
+        if not self._registered or self._sock is None or not self._outbox:
             return
         last = 0
         while self._outbox:
             item = self._outbox.popleft()
-            tags = {SEQ_TAG: str(item.message_id)} if SESSION_CAP in self._caps else {}
+            tags = {}
+            if SESSION_CAP in self._caps:
+                tags[SEQ_TAG] = str(item.message_id)
+                self._first_sight(session_msgid(self._token, item.message_id))
             self._send_line(Message(item.command, [item.target, item.text], tags=tags).format())
             self._unconfirmed.append(item)
             last = item.message_id
@@ -691,6 +722,7 @@ _HANDLERS = {
     irc.RPL_TOPIC: ChatClient._on_topic_reply,
     irc.RPL_NAMREPLY: ChatClient._on_names_reply,
     irc.RPL_ENDOFNAMES: ChatClient._on_names_end,
+    "BATCH": ChatClient._on_batch,
     "PRIVMSG": ChatClient._on_text,
     "NOTICE": ChatClient._on_text,
 }

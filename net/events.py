@@ -52,7 +52,9 @@ class ChatMessage:
     time: datetime  # when the server says it was sent (server-time), else when it arrived
     kind: str = "message"  # "message", "action" or "notice"
     private: bool = False
-    own: bool = False  # our own message, echoed back by the server
+    own: bool = False  # our own message, replayed by the server's history
+    history: bool = False  # replayed from the server's history, not said just now
+    msgid: str = ""  # the server's id for it ("" when the server gives none)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,14 @@ from datetime import datetime, timezone
 from net import protocol as irc
 from net.connection import flush_soon
 from net.i18n import tr
-from net.protocol import Message, irc_lower, is_valid_channel, is_valid_nick, parse
+from net.protocol import (
+    Message,
+    irc_lower,
+    is_valid_channel,
+    is_valid_nick,
+    parse,
+    session_msgid,
+)
 from net.session import Channel, Outgoing, Session
 
 log = logging.getLogger(__name__)
@@ -33,7 +40,7 @@ log = logging.getLogger(__name__)
 #: (``charla.chat/session``: see ``net.client``, which documents both ends)
 SESSION_CAP = "charla.chat/session"
 SEQ_TAG = "charla.chat/seq"
-CAPABILITIES = ("server-time", "message-tags", SESSION_CAP)
+CAPABILITIES = ("batch", "server-time", "message-tags", SESSION_CAP)
 PRE_REGISTRATION = frozenset({"CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT", "SESSION"})
 VERSION = "charla-0.1"
 #: NAMES lines are cut so each stays well inside the 512-byte limit
@@ -307,7 +314,24 @@ class IrcSession(Session):
                 )
             )
         lines += self._names_lines(channel)
+        lines += self._history_lines(channel)
         return b"".join(lines)
+
+    def _history_lines(self, channel: Channel) -> list[bytes]:
+        """The channel's recent messages as an IRCv3 chathistory batch, for ``batch`` clients."""
+        if "batch" not in self.caps:
+            return []
+        recent = self.server.history.recent(
+            irc_lower(channel.name), self.server.config.history_replay
+        )
+        if not recent:
+            return []
+        ref = f"h{self.server.new_msgid().rsplit('-', 1)[1]}"
+        server_name = self.server.config.server_name
+        lines = [Message("BATCH", [f"+{ref}", "chathistory", channel.name], server_name).to_bytes()]
+        lines += [out.replayed(ref, self._server_time, self._message_tags) for out in recent]
+        lines.append(Message("BATCH", [f"-{ref}"], server_name).to_bytes())
+        return lines
 
     def _numeric(self, numeric: str, *params: str) -> bytes:
         return Message(
@@ -510,6 +534,8 @@ class IrcSession(Session):
         if self.token and seq.isdigit() and not self.server.first_delivery(self.token, int(seq)):
             return  # a message this client already sent before it reconnected
         tags = self._client_tags(message)
+        if self.token and seq.isdigit():
+            tags["msgid"] = session_msgid(self.token, int(seq))
         for target in message.params[0].split(","):
             if target[:1] in irc.CHANTYPES:
                 channel = self.server.find_channel(target)

@@ -20,7 +20,9 @@ Threading rules:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
+import os
 import select
 import socket
 import threading
@@ -31,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from net.connection import Connection, flush_soon
+from net.history import ChannelHistory
 from net.i18n import tr
 from net.protocol import Message, irc_lower, is_valid_nick, parse
 from net.session import Channel, Outgoing, Session
@@ -73,6 +76,8 @@ class ServerConfig:
     registration_timeout: float = 120.0
     plain_text_after: float = 1.0  # silence after connecting that means "a person at nc"
     listen_backlog: int = 4096
+    history_size: int = 2000  # messages kept per channel (0: none)
+    history_replay: int = 50  # messages replayed on JOIN to clients that support it
 
 
 class ChatServer:
@@ -88,6 +93,9 @@ class ChatServer:
         self._per_ip: dict[str, int] = {}  # client IP -> open connections from it
         #: session token -> highest charla.chat/seq relayed for it (oldest first, bounded)
         self._last_seq: OrderedDict[str, int] = OrderedDict()
+        self.history = ChannelHistory(self.config.history_size)  # guarded by lock
+        self._boot_id = os.urandom(4).hex()  # makes server-made msgids unique across runs
+        self._msgids = itertools.count(1)
         self.default_channel = Channel(self.config.channel)
         self.channels[irc_lower(self.config.channel)] = self.default_channel
         self._listeners: list[socket.socket] = []
@@ -345,17 +353,29 @@ class ChatServer:
             to_flush = self._deliver_locked(recipients, out)
         self._flush(to_flush)
 
+    def new_msgid(self) -> str:
+        """A unique ``msgid`` for a message whose sender did not give it one."""
+        return f"s-{self._boot_id}-{next(self._msgids)}"
+
+    def _with_msgid(self, message: Message) -> Message:
+        if "msgid" in message.tags:
+            return message
+        tags = {**message.tags, "msgid": self.new_msgid()}
+        return Message(message.command, message.params, message.source, tags)
+
     def send_to_channel(self, sender: Session, channel: Channel, message: Message) -> None:
-        """Relay a message to every member of ``channel`` except its sender."""
-        out = Outgoing(message)
+        """Relay a message to every member of ``channel`` except its sender (and keep it)."""
+        out = Outgoing(self._with_msgid(message))
         with self.lock:
             to_flush = self._deliver_locked(
                 (member for member in channel.members if member is not sender), out
             )
+            if message.command != "TAGMSG":
+                self.history.record(irc_lower(channel.name), out)
         self._flush(to_flush)
 
     def send_to_session(self, target: Session, message: Message) -> None:
-        data = target.render(Outgoing(message))
+        data = target.render(Outgoing(self._with_msgid(message)))
         if data:
             target.conn.enqueue(data)
             self._flush([target.conn])
@@ -451,3 +471,4 @@ class ChatServer:
         session.channels.pop(folded, None)
         if not channel.members and channel is not self.default_channel:
             self.channels.pop(folded, None)
+            self.history.forget(folded)

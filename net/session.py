@@ -56,6 +56,14 @@ class Outgoing:
             self._wires[key] = line
         return line
 
+    def replayed(self, batch: str, server_time: bool, message_tags: bool) -> bytes:
+        """This message as part of a history batch (not cached: each replay is its own)."""
+        tags = {"batch": batch, **(self.message.tags if message_tags else {})}
+        if server_time:
+            tags["time"] = server_time_tag(self.time)
+        message = self.message
+        return Message(message.command, message.params, message.source, tags).to_bytes()
+
 
 @dataclass(eq=False)
 class Channel:

@@ -16,7 +16,7 @@ import pytest
 from net import events as ev
 from net.client import ChatClient, ReconnectPolicy
 from net.server import ChatServer
-from tests.conftest import LineClient
+from tests.conftest import LineClient, started_port
 
 FAST_RETRY = ReconnectPolicy(first=0.05, base=0.1, most=0.5, max_attempts=200)
 
@@ -95,7 +95,7 @@ def test_two_clients_chat_through_charla(server, make_client):
 
 
 def test_announcements_from_the_server(server, make_client):
-    client, events = make_client(server.port, "ana")
+    _client, events = make_client(server.port, "ana")
     events.wait_for(ev.Joined)
     server.announce("Recreo")
     assert events.wait_for(ev.Announcement).text == "Recreo"
@@ -104,7 +104,7 @@ def test_announcements_from_the_server(server, make_client):
 def test_long_message_is_split_on_character_boundaries_in_order(server, make_client):
     ana, ana_events = make_client(server.port, "ana")
     ana_events.wait_for(ev.Joined, lambda e: e.me)
-    bea, bea_events = make_client(server.port, "bea")
+    _bea, bea_events = make_client(server.port, "bea")
     bea_events.wait_for(ev.Names, lambda e: set(e.nicks) == {"ana", "bea"})
     text = "ñandú 🐦 " * 300  # 3,300 characters, about 4,500 bytes
     ids = ana.say("#general", text)
@@ -163,7 +163,7 @@ def test_reconnect_reclaims_the_nick_from_a_half_open_ghost(server, make_client,
 
 
 def test_other_client_cannot_steal_a_nick_with_a_guessed_token(server, make_client, connect):
-    client, events = make_client(server.port, "ana")
+    _client, events = make_client(server.port, "ana")
     events.wait_for(ev.Registered)
     thief = connect()
     thief.send("CAP REQ :charla.chat/session")
@@ -222,13 +222,13 @@ def fake() -> Iterator[FakeServer]:
 
 
 def test_server_without_cap_and_lines_split_into_single_bytes(fake, make_client):
-    client, events = make_client(fake.port, "ana")
+    _client, events = make_client(fake.port, "ana")
     peer = fake.accept()
     peer.expect(r"^CAP LS 302$")
     peer.expect(r"^NICK ana$")
     peer.expect(r"^USER ")
     peer.send_raw(b":fake 421 * CAP :Unknown command\r\n")  # an old server
-    welcome = b":fake 001 ana :Welcome\r\n:bob!b@h PRIVMSG #general :\xc3\xb1and\xc3\xba \xf0\x9f\x90\xa6\r\n"
+    welcome = ":fake 001 ana :Welcome\r\n:bob!b@h PRIVMSG #general :ñandú 🐦\r\n".encode()
     for index in range(len(welcome)):
         peer.send_raw(welcome[index : index + 1])
     events.wait_for(ev.Registered)
@@ -240,7 +240,7 @@ def test_server_without_cap_and_lines_split_into_single_bytes(fake, make_client)
 
 
 def test_caps_refused_then_registration_goes_on(fake, make_client):
-    client, events = make_client(fake.port, "ana")
+    _client, events = make_client(fake.port, "ana")
     peer = fake.accept()
     peer.expect(r"^USER ")
     peer.send_raw(b":fake CAP * LS :server-time message-tags\r\n")
@@ -310,6 +310,91 @@ def test_server_closing_mid_line_and_unconfirmed_messages_are_sent_again(fake, m
 
 def test_wrong_password_stops_retrying(start_server, make_client):
     server: ChatServer = start_server(password="clase")
-    client, events = make_client(server.port, "ana", password="mal")
+    _client, events = make_client(server.port, "ana", password="mal")
     assert events.wait_for(ev.ServerError).code == "464"
     assert events.wait_for(ev.Closed).reason == "wrong password"
+
+
+def test_kill_and_restart_the_server_mid_conversation(run_server, make_client):
+    """Messages before, during and after a crash arrive once each, in order; nicks survive."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    command = (
+        "--host",
+        "127.0.0.1",
+        "--port",
+        port,
+        "--no-flood-control",
+        "--log-level",
+        "warning",
+    )
+    first = run_server(*command)
+    started_port(first)
+    ana, ana_events = make_client(int(port), "ana")
+    ana_events.wait_for(ev.Joined, lambda e: e.me)
+    bea, bea_events = make_client(int(port), "bea")
+    bea_events.wait_for(ev.Names, lambda e: set(e.nicks) == {"ana", "bea"})
+    expected = {"ana": [], "bea": []}
+
+    def talk(phase: str) -> None:
+        for number in range(15):
+            for client, nick in ((ana, "ana"), (bea, "bea")):
+                client.say("#general", f"{nick} {phase} {number}")
+                expected[nick].append(f"{nick} {phase} {number}")
+
+    talk("antes")
+    first.process.kill()  # SIGKILL: no goodbye, whatever was in flight is in flight
+    first.wait()
+    talk("durante")
+    second = run_server(*command)
+    started_port(second)
+    talk("después")
+    for client in (ana, bea):
+        client.say("#general", "fin")
+    for events, other in ((bea_events, "ana"), (ana_events, "bea")):
+        received = []
+        while not received or received[-1] != "fin":
+            received.append(
+                events.wait_for(ev.ChatMessage, lambda e, o=other: e.sender == o, timeout=20).text
+            )
+        assert received == [*expected[other], "fin"]
+    assert (ana.nick, bea.nick) == ("ana", "bea")
+    for events in (ana_events, bea_events):
+        assert sum(isinstance(e, ev.Joined) and e.me for e in events.seen) == 2
+        assert not any(isinstance(e, ev.ServerError) for e in events.seen)
+
+
+def test_two_clients_chat_through_ngircd(ngircd_port, make_client):
+    ana, ana_events = make_client(ngircd_port, "ana")
+    ana_events.wait_for(ev.Joined, lambda e: e.me and e.channel == "#general")
+    bea, bea_events = make_client(ngircd_port, "bea")
+    bea_events.wait_for(ev.Names, lambda e: set(e.nicks) == {"ana", "bea"})
+    [message_id] = ana.say("#general", "hola desde ngIRCd, ¿qué tal? 🐧")
+    ana_events.wait_for(ev.Delivered, lambda e: e.message_id == message_id)
+    assert bea_events.wait_for(ev.ChatMessage).text == "hola desde ngIRCd, ¿qué tal? 🐧"
+    bea.say("ana", "privado")
+    private = ana_events.wait_for(ev.ChatMessage)
+    assert private.private and (private.sender, private.text) == ("bea", "privado")
+    ana.change_nick("anita")
+    bea_events.wait_for(ev.NickChanged, lambda e: (e.old, e.new) == ("ana", "anita"))
+    assert ana_events.wait_for(ev.NickChanged, lambda e: e.me).new == "anita"
+    bea.action("#general", "saluda")
+    assert ana_events.wait_for(ev.ChatMessage).kind == "action"
+
+
+def test_nick_held_by_a_ghost_on_ngircd_is_taken_back_when_freed(ngircd_port, make_client):
+    ghost = LineClient(ngircd_port)
+    try:
+        ghost.send("NICK ana")
+        ghost.send("USER g 0 * :ghost")
+        ghost.expect(r" 001 ana ")
+        client, events = make_client(ngircd_port, "ana")
+        client.nick_retry_interval = 0.3
+        assert events.wait_for(ev.Registered).nick == "ana_"
+        ghost.send("QUIT :gone")
+        ghost.expect_closed()
+        events.wait_for(ev.NickChanged, lambda e: e.me and e.new == "ana")
+        assert client.nick == "ana"
+    finally:
+        ghost.close()

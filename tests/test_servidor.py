@@ -2,106 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import queue
-import re
 import signal
 import socket
-import subprocess
-import sys
-import threading
-import time
-from pathlib import Path
 
 import pytest
 
 from servidor import OperatorConsole, address_lines
-from tests.conftest import IrcClient, LineClient
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-class ServerProcess:
-    """``python servidor.py ARGS`` with its output read line by line on a thread."""
-
-    def __init__(self, *args: str, tty_stdin: bool = False) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "LANG": "C.UTF-8", "LANGUAGE": ""}
-        self.console_fd: int | None = None
-        stdin: int = subprocess.DEVNULL
-        if tty_stdin:
-            self.console_fd, stdin = pty.openpty()
-        self.process = subprocess.Popen(
-            [sys.executable, "servidor.py", *args],
-            cwd=ROOT,
-            stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=env,
-            text=True,
-            encoding="utf-8",
-        )
-        if tty_stdin:
-            os.close(stdin)
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.output: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def expect(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                line = self.lines.get(timeout=remaining)
-            except queue.Empty:
-                break
-            self.output.append(line)
-            match = re.search(pattern, line)
-            if match:
-                return match
-        raise AssertionError(f"no line matching {pattern!r}; output so far: {self.output}")
-
-    def type(self, line: str) -> None:
-        assert self.console_fd is not None
-        os.write(self.console_fd, (line + "\n").encode())
-
-    def wait(self, timeout: float = 5.0) -> int:
-        code = self.process.wait(timeout)
-        self._reader.join(timeout)
-        self.output += list(self.lines.queue)
-        return code
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(5)
-        if self.console_fd is not None:
-            os.close(self.console_fd)
-        if self.process.stdout:
-            self.process.stdout.close()
-
-
-@pytest.fixture
-def run_server():
-    processes: list[ServerProcess] = []
-
-    def start(*args: str, **kwargs: bool) -> ServerProcess:
-        process = ServerProcess(*args, **kwargs)
-        processes.append(process)
-        return process
-
-    yield start
-    for process in processes:
-        process.close()
-
-
-def started_port(process: ServerProcess) -> int:
-    return int(process.expect(r"Charla is listening on port (\d+)\.").group(1))
+from tests.conftest import IrcClient, LineClient, started_port
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
