@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from net.history import default_database_path
 from net.i18n import set_language, tr
 from net.lan import shareable_endpoints
 from net.protocol import is_valid_channel
@@ -78,6 +79,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-flood-control", action="store_true", help="process every line at once (benchmarks)"
     )
+    parser.add_argument(
+        "--history-db",
+        default=str(default_database_path()),
+        help="SQLite file that keeps the chat across restarts (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--history-size",
+        type=int,
+        default=defaults.history_size,
+        help="messages kept per channel (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--history-replay",
+        type=int,
+        default=defaults.history_replay,
+        help="messages shown to whoever joins a channel (default: %(default)s)",
+    )
+    parser.add_argument("--no-history", action="store_true", help="keep no messages at all")
     parser.add_argument("--lang", choices=("es", "en"), help="language (default: the system's)")
     parser.add_argument(
         "--log-level",
@@ -111,6 +130,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         flood_burst=args.flood_burst,
         flood_rate=args.flood_rate,
         flood_max_queued=args.flood_max_queued,
+        history_size=0 if args.no_history else args.history_size,
+        history_replay=args.history_replay,
+        history_db=None if args.no_history else args.history_db,
     )
 
 

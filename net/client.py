@@ -54,7 +54,15 @@ from datetime import datetime, timezone
 
 from net import events as ev
 from net import protocol as irc
-from net.protocol import LineBuffer, Message, decode_line, irc_lower, parse, session_msgid
+from net.protocol import (
+    LineBuffer,
+    Message,
+    decode_line,
+    irc_lower,
+    parse,
+    session_alias,
+    session_msgid,
+)
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +150,7 @@ class ChatClient:
         self.realname = realname
         self.policy = policy or ReconnectPolicy()
         self._token = secrets.token_hex(16)  # proves to a Charla server we are the same client
+        self._alias = session_alias(self._token)  # how our msgids name us
         self._commands: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
@@ -605,7 +614,7 @@ class ChatClient:
             tags = {}
             if SESSION_CAP in self._caps:
                 tags[SEQ_TAG] = str(item.message_id)
-                self._first_sight(session_msgid(self._token, item.message_id))
+                self._first_sight(session_msgid(self._alias, item.message_id))
             self._send_line(Message(item.command, [item.target, item.text], tags=tags).format())
             self._unconfirmed.append(item)
             last = item.message_id

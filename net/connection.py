@@ -338,8 +338,11 @@ class Connection:
                     return
         finally:
             del _deferred[threading.get_ident()]
-            for conn in batch:
-                conn.flush()
+            for conn in batch:  # first what others are waiting for
+                if conn is not self:
+                    conn.flush()
+            self.server.history.persist()  # then to disk, before we confirm anything
+            self.flush()
             if not pending:
                 self._pending = None
 

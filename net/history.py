@@ -1,26 +1,151 @@
-"""What was said in each channel lately, to replay to whoever joins.
+"""What was said in each channel, kept across restarts, replayed to whoever joins.
 
-``ChannelHistory`` keeps the last ``size`` relayed messages of each channel in memory,
-each with the server's time and ``msgid``. A client that negotiated ``batch`` gets them
-on JOIN as an IRCv3 ``chathistory`` batch, and drops by ``msgid`` the ones it has already
-shown, so a reconnect neither loses nor repeats a message.
+``ChannelHistory`` holds the last ``size`` messages of every channel in memory (the
+replay source, read under the server's lock) and, when given a database path, mirrors
+them, the topics and the last message number of every Charla client into SQLite, so a
+restart, even a ``kill -9``, keeps everything that had been relayed.
 
-Threading: no lock of its own; every call is made with ``ChatServer.lock`` held.
+Writing never holds up the relay: ``record()`` only queues a row (under the server's
+lock); a reader thread calls ``persist()`` after it has flushed the messages of a batch
+to their recipients and before it sends its own client the confirmations (so a confirmed
+message is on disk). A database that is locked, read-only, full or gone is logged once
+and the chat goes on with the history in memory.
+
+Threading: ``record``, ``recent``, ``seen_before`` and ``set_topic`` are called with
+``ChatServer.lock`` held. ``_db_lock`` guards the SQLite connection and ``_rows``; it is
+never held while taking the server's lock. ``persist`` may be called from any thread.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import sqlite3
+import sys
+import threading
 from collections import deque
+from pathlib import Path
 
+from net.protocol import Message, parse
 from net.session import Outgoing
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,  -- irc_lower(channel name)
+    time REAL NOT NULL,     -- server time, seconds since the epoch
+    msgid TEXT NOT NULL,
+    line TEXT NOT NULL      -- the message as relayed, without tags
+);
+CREATE INDEX IF NOT EXISTS messages_by_channel ON messages (channel, id);
+CREATE TABLE IF NOT EXISTS topics (
+    channel TEXT PRIMARY KEY, topic TEXT NOT NULL, set_by TEXT NOT NULL, set_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS senders (  -- the last message number of each Charla client
+    alias TEXT PRIMARY KEY, last_seq INTEGER NOT NULL
+);
+"""
+#: how many senders' message numbers to remember (the oldest are forgotten first)
+REMEMBERED_SENDERS = 10_000
 
 
 class ChannelHistory:
-    """The recent messages of every channel, oldest first, bounded per channel."""
+    """Recent messages per channel in memory, mirrored to SQLite when ``path`` is given."""
 
-    def __init__(self, size: int = 2000) -> None:
+    def __init__(self, size: int = 2000, path: str | Path | None = None) -> None:
         self.size = size
         self._channels: dict[str, deque[Outgoing]] = {}  # irc_lower(channel) -> messages
+        self.topics: dict[str, tuple[str, str, float]] = {}  # irc_lower(channel) -> topic
+        self._last_seq: dict[str, int] = {}  # sender alias -> last message number seen
+        self._db_lock = threading.Lock()  # guards _db and _rows
+        self._rows: list[tuple[str, tuple]] = []  # (sql, values) waiting for persist()
+        self._db: sqlite3.Connection | None = None
+        self._inserted = 0
+        self.path = Path(path) if path is not None and size > 0 else None
+
+    # -- the database --------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open (or create) the database and load what it kept; memory only if it cannot."""
+        if self.path is None:
+            return
+        path = self.path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, check_same_thread=False, timeout=0.05)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # survives a killed process, not a power cut
+            db.executescript(SCHEMA)
+            self._load(db)
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("history database %s unusable (%s): history kept in memory only", path, exc)
+            return
+        self._db = db
+        log.info("history database: %s", path)
+
+    def _load(self, db: sqlite3.Connection) -> None:
+        channels = [row[0] for row in db.execute("SELECT DISTINCT channel FROM messages")]
+        for channel in channels:
+            rows = db.execute(
+                "SELECT time, msgid, line FROM messages WHERE channel = ? ORDER BY id DESC LIMIT ?",
+                (channel, self.size),
+            ).fetchall()
+            messages = self._channels[channel] = deque(maxlen=self.size)
+            for when, msgid, line in reversed(rows):
+                with contextlib.suppress(ValueError):
+                    message = parse(line)
+                    tagged = Message(
+                        message.command, message.params, message.source, {"msgid": msgid}
+                    )
+                    messages.append(Outgoing(tagged, when))
+        for channel, topic, set_by, set_at in db.execute("SELECT * FROM topics"):
+            self.topics[channel] = (topic, set_by, set_at)
+        self._last_seq = dict(db.execute("SELECT alias, last_seq FROM senders"))
+
+    def persist(self) -> None:
+        """Write the queued rows in one transaction; a failure is logged, never raised."""
+        if not self._rows:
+            return
+        with self._db_lock:
+            rows, self._rows = self._rows, []
+            if self._db is None or not rows:
+                return
+            try:
+                with self._db:
+                    for sql, values in rows:
+                        self._db.execute(sql, values)
+                self._inserted += len(rows)
+                if self._inserted >= self.size:
+                    self._inserted = 0
+                    self._prune()
+            except sqlite3.Error as exc:
+                log.warning("history not saved (%s); the chat goes on", exc)
+
+    def _prune(self) -> None:
+        """Keep ``size`` messages per channel on disk (call with _db_lock held)."""
+        with self._db:
+            self._db.execute(
+                "DELETE FROM messages WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER "
+                "(PARTITION BY channel ORDER BY id DESC) AS newer FROM messages) WHERE newer > ?)",
+                (self.size,),
+            )
+
+    def _queue(self, sql: str, values: tuple) -> None:
+        if self._db is not None:
+            with self._db_lock:
+                self._rows.append((sql, values))
+
+    def close(self) -> None:
+        self.persist()
+        with self._db_lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    # -- called with ChatServer.lock held ------------------------------------------------
 
     def record(self, channel_key: str, out: Outgoing) -> None:
         if self.size <= 0:
@@ -29,6 +154,12 @@ class ChannelHistory:
         if messages is None:
             messages = self._channels[channel_key] = deque(maxlen=self.size)
         messages.append(out)
+        message = out.message
+        line = Message(message.command, message.params, message.source).format()
+        self._queue(
+            "INSERT INTO messages (channel, time, msgid, line) VALUES (?, ?, ?, ?)",
+            (channel_key, out.time, message.tags.get("msgid", ""), line),
+        )
 
     def recent(self, channel_key: str, limit: int) -> list[Outgoing]:
         messages = self._channels.get(channel_key)
@@ -36,6 +167,31 @@ class ChannelHistory:
             return []
         return list(messages)[-limit:]
 
-    def forget(self, channel_key: str) -> None:
-        """The channel is gone (its last member left)."""
-        self._channels.pop(channel_key, None)
+    def set_topic(self, channel_key: str, topic: str, set_by: str, set_at: float) -> None:
+        self.topics[channel_key] = (topic, set_by, set_at)
+        self._queue(
+            "INSERT OR REPLACE INTO topics VALUES (?, ?, ?, ?)",
+            (channel_key, topic, set_by, set_at),
+        )
+
+    def seen_before(self, alias: str, seq: int) -> bool:
+        """Whether message ``seq`` of the client ``alias`` was relayed already (else note it)."""
+        if seq <= self._last_seq.get(alias, 0):
+            return True
+        self._last_seq.pop(alias, None)
+        self._last_seq[alias] = seq  # most recent last, so the oldest are dropped first
+        while len(self._last_seq) > REMEMBERED_SENDERS:
+            del self._last_seq[next(iter(self._last_seq))]
+        self._queue("INSERT OR REPLACE INTO senders VALUES (?, ?)", (alias, seq))
+        return False
+
+
+def default_database_path() -> Path:
+    """Where the server keeps its history: the platform's per-user data folder."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+        return base / "Charla" / "historial.sqlite3"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "Charla" / "historial.sqlite3"
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "charla" / "historial.sqlite3"

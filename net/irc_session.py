@@ -30,6 +30,7 @@ from net.protocol import (
     is_valid_channel,
     is_valid_nick,
     parse,
+    session_alias,
     session_msgid,
 )
 from net.session import Channel, Outgoing, Session
@@ -172,7 +173,7 @@ class IrcSession(Session):
         elif not self.need_params(message, 1):
             token = message.params[0]
             if 16 <= len(token) <= 64 and token.isalnum():
-                self.token = token
+                self.token, self.alias = token, session_alias(token)
 
     def on_nick(self, message: Message) -> None:
         if not message.params or not message.params[0]:
@@ -265,6 +266,9 @@ class IrcSession(Session):
                 "Welcome to Charla, the chat of this classroom.\n"
                 "Be kind: what you write in {channel} reaches everyone there."
             ).format(channel=self.server.config.channel)
+        if self.server.config.history_size > 0:
+            kept = tr("Messages in channels are kept on this server (the last {count} of each).")
+            motd = f"{motd}\n{kept.format(count=self.server.config.history_size)}".strip()
         if not motd:
             self.reply(irc.ERR_NOMOTD, "MOTD File is missing")
             return
@@ -531,11 +535,11 @@ class IrcSession(Session):
             return
         text = message.params[1]
         seq = message.tags.get(SEQ_TAG, "")
-        if self.token and seq.isdigit() and not self.server.first_delivery(self.token, int(seq)):
+        if self.alias and seq.isdigit() and not self.server.first_delivery(self.alias, int(seq)):
             return  # a message this client already sent before it reconnected
         tags = self._client_tags(message)
-        if self.token and seq.isdigit():
-            tags["msgid"] = session_msgid(self.token, int(seq))
+        if self.alias and seq.isdigit():
+            tags["msgid"] = session_msgid(self.alias, int(seq))
         for target in message.params[0].split(","):
             if target[:1] in irc.CHANTYPES:
                 channel = self.server.find_channel(target)

@@ -336,18 +336,29 @@ def is_valid_channel(name: str) -> bool:
 # The charla.chat/session extension (see net.client for the whole story)
 
 
-def session_msgid(token: str, seq: int) -> str:
-    """The ``msgid`` of message ``seq`` of a client with session ``token``.
+def session_alias(token: str) -> str:
+    """The public name of a client's session ``token``, as it appears in its msgids.
 
-    Both ends compute it: the server tags what it relays with it, and the client knows
-    its own messages by it when history is replayed. Nobody can derive the token from it
-    or forge another token with the same id: ``random.Random(token)`` hashes the token
-    with SHA-512 to seed the generator, and Python guarantees that ``random()`` gives the
-    same sequence for the same seed in every version. (``hashlib`` would load OpenSSL,
-    3.7 MiB more for a server that must keep 2,000 idle clients under 64 MiB.)
+    Nobody can derive the token from it or forge another token with the same alias:
+    ``random.Random(token)`` hashes the token with SHA-512 to seed the generator, and
+    Python guarantees that ``random()`` gives the same sequence for the same seed in
+    every version. (``hashlib`` would load OpenSSL: 3.7 MiB more for a server that must
+    keep 2,000 idle clients under 64 MiB.)
 
-    >>> session_msgid("0123456789abcdef", 7)
+    >>> session_alias("0123456789abcdef")
+    '1c031b22d2981'
+    """
+    return f"{int(random.Random(token).random() * 2**53):x}"
+
+
+def session_msgid(alias: str, seq: int) -> str:
+    """The ``msgid`` of message ``seq`` of the client ``alias``: the same on both ends.
+
+    The server tags what it relays with it (so a message sent again after a reconnect
+    keeps its id, even across a server restart), and the client knows its own messages
+    by it when history is replayed.
+
+    >>> session_msgid("1c031b22d2981", 7)
     'c-1c031b22d2981-7'
     """
-    alias = int(random.Random(token).random() * 2**53)
-    return f"c-{alias:x}-{seq}"
+    return f"c-{alias}-{seq}"

@@ -28,7 +28,6 @@ import socket
 import threading
 import time
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -77,7 +76,8 @@ class ServerConfig:
     plain_text_after: float = 1.0  # silence after connecting that means "a person at nc"
     listen_backlog: int = 4096
     history_size: int = 2000  # messages kept per channel (0: none)
-    history_replay: int = 50  # messages replayed on JOIN to clients that support it
+    history_replay: int = 50  # messages replayed to whoever joins a channel
+    history_db: str | None = None  # SQLite file that keeps history across restarts
 
 
 class ChatServer:
@@ -91,12 +91,11 @@ class ChatServer:
         self.channels: dict[str, Channel] = {}  # irc_lower(name) -> channel
         self.connections: set[Connection] = set()
         self._per_ip: dict[str, int] = {}  # client IP -> open connections from it
-        #: session token -> highest charla.chat/seq relayed for it (oldest first, bounded)
-        self._last_seq: OrderedDict[str, int] = OrderedDict()
-        self.history = ChannelHistory(self.config.history_size)  # guarded by lock
+        #: guarded by lock (its database has a lock of its own)
+        self.history = ChannelHistory(self.config.history_size, self.config.history_db)
         self._boot_id = os.urandom(4).hex()  # makes server-made msgids unique across runs
         self._msgids = itertools.count(1)
-        self.default_channel = Channel(self.config.channel)
+        self.default_channel = self._new_channel(self.config.channel)
         self.channels[irc_lower(self.config.channel)] = self.default_channel
         self._listeners: list[socket.socket] = []
         self._wake_reader, self._wake_writer = socket.socketpair()
@@ -111,6 +110,10 @@ class ChatServer:
         """Bind and start accepting; raises OSError (port in use…) before any thread starts."""
         self._listeners = self._bind()
         self.port = self._listeners[0].getsockname()[1]
+        self.history.open()
+        with self.lock:
+            for channel in self.channels.values():
+                self._restore_topic(channel)
         self._acceptor = threading.Thread(target=self._accept_loop, name="acceptor", daemon=True)
         self._acceptor.start()
         log.info("listening on %s", [s.getsockname()[:2] for s in self._listeners])
@@ -160,6 +163,7 @@ class ChatServer:
             conn.thread.join(max(0.0, deadline - time.monotonic()))
         self._wake_reader.close()
         self._wake_writer.close()
+        self.history.close()
         self.stopped.set()
         log.info("stopped")
 
@@ -312,7 +316,7 @@ class ChatServer:
         with self.lock:
             channel = self.channels.get(folded)
             if channel is None:
-                channel = self.channels[folded] = Channel(name)
+                channel = self.channels[folded] = self._new_channel(name)
             if session in channel.members:
                 return channel
             channel.members[session] = None
@@ -335,6 +339,7 @@ class ChatServer:
         out = Outgoing(Message("TOPIC", [channel.name, topic], source=session.prefix))
         with self.lock:
             channel.topic, channel.topic_by, channel.topic_at = topic, session.prefix, out.time
+            self.history.set_topic(irc_lower(channel.name), topic, session.prefix, out.time)
             to_flush = self._deliver_locked(channel.members, out)
         self._flush(to_flush)
 
@@ -380,16 +385,10 @@ class ChatServer:
             target.conn.enqueue(data)
             self._flush([target.conn])
 
-    def first_delivery(self, token: str, seq: int, remembered: int = 10_000) -> bool:
-        """Whether message ``seq`` of the client with ``token`` is new (and note it if so)."""
+    def first_delivery(self, alias: str, seq: int) -> bool:
+        """Whether message ``seq`` of the Charla client ``alias`` is new (and note it)."""
         with self.lock:
-            if seq <= self._last_seq.get(token, 0):
-                return False
-            self._last_seq[token] = seq
-            self._last_seq.move_to_end(token)
-            while len(self._last_seq) > remembered:
-                self._last_seq.popitem(last=False)
-        return True
+            return not self.history.seen_before(alias, seq)
 
     def find_session(self, nick: str) -> Session | None:
         with self.lock:
@@ -465,10 +464,20 @@ class ChatServer:
         neighbours.pop(session, None)
         return neighbours
 
+    def _new_channel(self, name: str) -> Channel:
+        """A channel, with the topic it had before a restart (call with lock held)."""
+        channel = Channel(name)
+        self._restore_topic(channel)
+        return channel
+
+    def _restore_topic(self, channel: Channel) -> None:
+        saved = self.history.topics.get(irc_lower(channel.name))
+        if saved is not None and not channel.topic:
+            channel.topic, channel.topic_by, channel.topic_at = saved
+
     def _leave_locked(self, session: Session, channel: Channel) -> None:
         channel.members.pop(session, None)
         folded = irc_lower(channel.name)
         session.channels.pop(folded, None)
         if not channel.members and channel is not self.default_channel:
             self.channels.pop(folded, None)
-            self.history.forget(folded)

@@ -92,8 +92,10 @@ class Session:
         self.username = "user"
         self.realname = ""
         self.signon = time.time()
-        #: the secret of a client that negotiated charla.chat/session (see net.client)
+        #: the secret of a client that negotiated charla.chat/session (see net.client),
+        #: and its public alias, used in the msgids of its messages
         self.token: str | None = None
+        self.alias = ""
         #: irc_lower(channel name) -> Channel; guarded by ChatServer.lock
         self.channels: dict[str, Channel] = {}
 

@@ -192,8 +192,9 @@ def connect(server: ChatServer) -> Iterator[Callable[..., IrcClient]]:
 class ServerProcess:
     """``python servidor.py ARGS`` with its output read line by line on a thread."""
 
-    def __init__(self, *args: str, tty_stdin: bool = False) -> None:
+    def __init__(self, *args: str, data_home: Path, tty_stdin: bool = False) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "LANG": "C.UTF-8", "LANGUAGE": ""}
+        env["XDG_DATA_HOME"] = str(data_home)  # the default history database goes there
         self.console_fd: int | None = None
         stdin: int = subprocess.DEVNULL
         if tty_stdin:
@@ -254,11 +255,12 @@ class ServerProcess:
 
 
 @pytest.fixture
-def run_server():
+def run_server(tmp_path: Path):
+    """Start ``servidor.py`` processes; their default data folder is this test's tmp_path."""
     processes: list[ServerProcess] = []
 
     def start(*args: str, **kwargs: bool) -> ServerProcess:
-        process = ServerProcess(*args, **kwargs)
+        process = ServerProcess(*args, data_home=tmp_path, **kwargs)
         processes.append(process)
         return process
 
