@@ -242,6 +242,7 @@ class ChatClient:
 
     def _reset_connection_state(self) -> None:
         self._sock: socket.socket | None = None
+        self._broken = ""  # why writing failed: the connection is over
         self._out = bytearray()
         self._buffer = LineBuffer()
         self._registered = False
@@ -370,7 +371,7 @@ class ChatClient:
                             return reason
                     if mask & selectors.EVENT_WRITE:
                         self._write()
-                reason = self._check_timers()
+                reason = self._check_timers() or self._broken
                 if reason:
                     return reason
         except OSError as exc:
@@ -596,11 +597,16 @@ class ChatClient:
         self._write()
 
     def _write(self) -> None:
-        if not self._out or self._sock is None:
+        """Send what the socket takes now; a dead socket is noted in ``_broken``, not raised,
+        so that no caller is interrupted half-way through its bookkeeping."""
+        if not self._out or self._sock is None or self._broken:
             return
         try:
             sent = self._sock.send(self._out)
         except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._broken = f"connection error: {exc.strerror or exc}"
             return
         del self._out[:sent]
 
@@ -611,12 +617,12 @@ class ChatClient:
         last = 0
         while self._outbox:
             item = self._outbox.popleft()
+            self._unconfirmed.append(item)  # first: from now on a drop sends it again
             tags = {}
             if SESSION_CAP in self._caps:
                 tags[SEQ_TAG] = str(item.message_id)
                 self._first_sight(session_msgid(self._alias, item.message_id))
             self._send_line(Message(item.command, [item.target, item.text], tags=tags).format())
-            self._unconfirmed.append(item)
             last = item.message_id
         self._send_line(f"PING {ACK_PREFIX}{last}")
 
@@ -635,7 +641,7 @@ class ChatClient:
         deadline = time.monotonic() + self.close_timeout / 2
         with selectors.DefaultSelector() as selector:
             selector.register(self._sock, selectors.EVENT_WRITE)
-            while self._out and (remaining := deadline - time.monotonic()) > 0:
+            while self._out and not self._broken and (remaining := deadline - time.monotonic()) > 0:
                 if selector.select(remaining):
                     self._write()
 

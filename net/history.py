@@ -12,8 +12,9 @@ message is on disk). A database that is locked, read-only, full or gone is logge
 and the chat goes on with the history in memory.
 
 Threading: ``record``, ``recent``, ``seen_before`` and ``set_topic`` are called with
-``ChatServer.lock`` held. ``_db_lock`` guards the SQLite connection and ``_rows``; it is
-never held while taking the server's lock. ``persist`` may be called from any thread.
+``ChatServer.lock`` held; they only touch memory (``_rows_lock``, held for an append, is
+never held during I/O). ``_db_lock`` guards the SQLite connection and is held while
+writing, never together with the server's lock. ``persist`` may be called from any thread.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class ChannelHistory:
         self._channels: dict[str, deque[Outgoing]] = {}  # irc_lower(channel) -> messages
         self.topics: dict[str, tuple[str, str, float]] = {}  # irc_lower(channel) -> topic
         self._last_seq: dict[str, int] = {}  # sender alias -> last message number seen
-        self._db_lock = threading.Lock()  # guards _db and _rows
+        self._db_lock = threading.Lock()  # guards _db and _inserted; held while writing
+        self._rows_lock = threading.Lock()  # guards _rows; never held during I/O
         self._rows: list[tuple[str, tuple]] = []  # (sql, values) waiting for persist()
         self._db: sqlite3.Connection | None = None
         self._inserted = 0
@@ -110,7 +112,8 @@ class ChannelHistory:
         if not self._rows:
             return
         with self._db_lock:
-            rows, self._rows = self._rows, []
+            with self._rows_lock:
+                rows, self._rows = self._rows, []
             if self._db is None or not rows:
                 return
             try:
@@ -135,7 +138,7 @@ class ChannelHistory:
 
     def _queue(self, sql: str, values: tuple) -> None:
         if self._db is not None:
-            with self._db_lock:
+            with self._rows_lock:
                 self._rows.append((sql, values))
 
     def close(self) -> None:

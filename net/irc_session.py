@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from net import protocol as irc
 from net.connection import flush_soon
 from net.i18n import tr
+from net.plain_session import history_line
 from net.protocol import (
     Message,
     irc_lower,
@@ -322,20 +323,25 @@ class IrcSession(Session):
         return b"".join(lines)
 
     def _history_lines(self, channel: Channel) -> list[bytes]:
-        """The channel's recent messages as an IRCv3 chathistory batch, for ``batch`` clients."""
-        if "batch" not in self.caps:
-            return []
-        recent = self.server.history.recent(
-            irc_lower(channel.name), self.server.config.history_replay
-        )
+        """The channel's recent messages: an IRCv3 chathistory batch for clients that
+        negotiated ``batch``, else notices from the server that say when each was sent."""
+        recent = self.server.recent_history(channel)
         if not recent:
             return []
-        ref = f"h{self.server.new_msgid().rsplit('-', 1)[1]}"
         server_name = self.server.config.server_name
-        lines = [Message("BATCH", [f"+{ref}", "chathistory", channel.name], server_name).to_bytes()]
-        lines += [out.replayed(ref, self._server_time, self._message_tags) for out in recent]
-        lines.append(Message("BATCH", [f"-{ref}"], server_name).to_bytes())
-        return lines
+        if "batch" in self.caps:
+            ref = f"h{self.server.new_msgid().rsplit('-', 1)[1]}"
+            start = Message("BATCH", [f"+{ref}", "chathistory", channel.name], server_name)
+            lines = [start.to_bytes()]
+            lines += [out.replayed(ref, self._server_time, self._message_tags) for out in recent]
+            lines.append(Message("BATCH", [f"-{ref}"], server_name).to_bytes())
+            return lines
+        texts = [text for out in recent if (text := history_line(out))]
+        heading = tr("History of {channel}: the last {count} messages").format(
+            channel=channel.name, count=len(texts)
+        )
+        texts = [f"--- {heading} ---", *texts, "--- " + tr("End of the history") + " ---"]
+        return [Message("NOTICE", [channel.name, text], server_name).to_bytes() for text in texts]
 
     def _numeric(self, numeric: str, *params: str) -> bytes:
         return Message(

@@ -15,7 +15,7 @@ import re
 import time
 
 from net.i18n import tr
-from net.protocol import MAX_LINE_BYTES, Message, irc_lower, is_valid_nick
+from net.protocol import CHANTYPES, MAX_LINE_BYTES, Message, irc_lower, is_valid_nick
 from net.session import Channel, Outgoing, Session
 
 #: IRC text formatting (bold, colours, …) that would show as garbage in a terminal
@@ -47,6 +47,31 @@ def split_text(text: str, limit: int = TEXT_BYTES_PER_MESSAGE) -> list[str]:
     if current:
         pieces.append("".join(current))
     return pieces
+
+
+def chat_line(out: Outgoing, stamp: str) -> str | None:
+    """A PRIVMSG or NOTICE as a person reads it: ``[10:42] ana: hola`` (None: not for people)."""
+    message = out.message
+    who = message.source_nick or ""
+    text = _FORMATTING.sub("", message.params[-1]) if message.params else ""
+    if message.command == "NOTICE" and "!" not in (message.source or ""):
+        return tr("{time} *** ANNOUNCEMENT: {text}").format(time=stamp, text=text)
+    if text.startswith("\x01ACTION ") and text.endswith("\x01"):
+        return f"{stamp} * {who} {text[8:-1]}"
+    if text.startswith("\x01"):
+        return None  # other CTCP requests mean nothing to a person
+    if message.params[0][:1] not in CHANTYPES:
+        return tr("{time} (private) {nick}: {text}").format(time=stamp, nick=who, text=text)
+    if message.command == "NOTICE":
+        return f"{stamp} -{who}- {text}"
+    return f"{stamp} {who}: {text}"
+
+
+def history_line(out: Outgoing) -> str | None:
+    """A kept message with its original time; the date too when it is not from today."""
+    when = time.localtime(out.time)
+    same_day = time.strftime("%Y%m%d", when) == time.strftime("%Y%m%d")
+    return chat_line(out, time.strftime("[%H:%M]" if same_day else "[%d/%m %H:%M]", when))
 
 
 class PlainSession(Session):
@@ -81,19 +106,9 @@ class PlainSession(Session):
         text = _FORMATTING.sub("", message.params[-1]) if message.params else ""
         command = message.command
         if command in ("PRIVMSG", "NOTICE"):
-            to_me = message.params[0][:1] != "#"
-            if command == "NOTICE" and "!" not in (message.source or ""):
-                line = tr("{time} *** ANNOUNCEMENT: {text}").format(time=stamp, text=text)
-            elif text.startswith("\x01ACTION ") and text.endswith("\x01"):
-                line = f"{stamp} * {who} {text[8:-1]}"
-            elif text.startswith("\x01"):
-                return None  # other CTCP requests mean nothing to a person
-            elif to_me:
-                line = tr("{time} (private) {nick}: {text}").format(time=stamp, nick=who, text=text)
-            elif command == "NOTICE":
-                line = f"{stamp} -{who}- {text}"
-            else:
-                line = f"{stamp} {who}: {text}"
+            line = chat_line(out, stamp)
+            if line is None:
+                return None
         elif command == "JOIN":
             if who == self.nick:
                 return None
@@ -120,14 +135,21 @@ class PlainSession(Session):
     def joined_replies(self, channel: Channel) -> bytes:
         others = [member.nick for member in channel.members if member is not self]
         here = ", ".join(others) if others else tr("nobody else yet")
-        return self._line(
+        lines = [
             "*** "
             + tr("Hello, {nick}! You are in {channel}. Here: {people}.").format(
                 nick=self.nick, channel=channel.name, people=here
             )
-            + "\n*** "
-            + tr("Type a message and press Enter. /help lists the commands.")
-        )
+        ]
+        history = [
+            line for out in self.server.recent_history(channel) if (line := history_line(out))
+        ]
+        if history:
+            lines.append("*** " + tr("The last {count} messages:").format(count=len(history)))
+            lines += history
+            lines.append("*** " + tr("End of the history."))
+        lines.append("*** " + tr("Type a message and press Enter. /help lists the commands."))
+        return self._line("\n".join(lines))
 
     # -- input -----------------------------------------------------------------------------
 

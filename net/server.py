@@ -390,6 +390,10 @@ class ChatServer:
         with self.lock:
             return not self.history.seen_before(alias, seq)
 
+    def recent_history(self, channel: Channel) -> list[Outgoing]:
+        """What a joiner is shown of ``channel``'s past (call with lock held, as joins do)."""
+        return self.history.recent(irc_lower(channel.name), self.config.history_replay)
+
     def find_session(self, nick: str) -> Session | None:
         with self.lock:
             return self.nicks.get(irc_lower(nick))
