@@ -71,8 +71,10 @@ def running_charla(
         raise FileNotFoundError(f"{SERVER_SCRIPT} does not exist (yet)")
     raise_nofile_limit()  # inherited by the child: 2000+ clients need descriptors
     port = port or free_port(LOOPBACK_V4)
-    argv = charla_command(port, extra_args)
     with tempfile.TemporaryDirectory(prefix="bench-charla-") as tmp:
+        # History stays on (the default) but in this run's own folder, never in $HOME.
+        history = [] if "--no-history" in extra_args else ["--history-db", f"{tmp}/history.sqlite3"]
+        argv = charla_command(port, [*history, *extra_args])
         log_path = Path(tmp) / "charla.log"
         with log_path.open("wb") as log_file:
             proc = subprocess.Popen(

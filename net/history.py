@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS senders (  -- the last message number of each Charla 
     alias TEXT PRIMARY KEY, last_seq INTEGER NOT NULL
 );
 """
+INSERT_MESSAGE = "INSERT INTO messages (channel, time, msgid, line) VALUES (?, ?, ?, ?)"
 #: how many senders' message numbers to remember (the oldest are forgotten first)
 REMEMBERED_SENDERS = 10_000
 
@@ -65,7 +66,8 @@ class ChannelHistory:
         self._rows_lock = threading.Lock()  # guards _rows; never held during I/O
         self._rows: list[tuple[str, tuple]] = []  # (sql, values) waiting for persist()
         self._db: sqlite3.Connection | None = None
-        self._inserted = 0
+        self._inserted = 0  # rows written since the last prune (guarded by _db_lock)
+        self._written_channels: set[str] = set()  # channels written since then (same)
         self.path = Path(path) if path is not None and size > 0 else None
 
     # -- the database --------------------------------------------------------------------
@@ -79,7 +81,7 @@ class ChannelHistory:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, check_same_thread=False, timeout=0.05)
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # survives a killed process, not a power cut
+            db.execute("PRAGMA synchronous=NORMAL")  # survives a killed process, never corrupts
             db.executescript(SCHEMA)
             self._load(db)
         except (sqlite3.Error, OSError) as exc:
@@ -120,9 +122,10 @@ class ChannelHistory:
                 with self._db:
                     for sql, values in rows:
                         self._db.execute(sql, values)
+                        if sql is INSERT_MESSAGE:
+                            self._written_channels.add(values[0])
                 self._inserted += len(rows)
                 if self._inserted >= self.size:
-                    self._inserted = 0
                     self._prune()
             except sqlite3.Error as exc:
                 log.warning("history not saved (%s); the chat goes on", exc)
@@ -130,11 +133,14 @@ class ChannelHistory:
     def _prune(self) -> None:
         """Keep ``size`` messages per channel on disk (call with _db_lock held)."""
         with self._db:
-            self._db.execute(
-                "DELETE FROM messages WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER "
-                "(PARTITION BY channel ORDER BY id DESC) AS newer FROM messages) WHERE newer > ?)",
-                (self.size,),
-            )
+            for channel in self._written_channels:
+                self._db.execute(
+                    "DELETE FROM messages WHERE channel = ? AND id < (SELECT id FROM messages "
+                    "WHERE channel = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    (channel, channel, self.size - 1),
+                )
+        self._inserted = 0
+        self._written_channels.clear()
 
     def _queue(self, sql: str, values: tuple) -> None:
         if self._db is not None:
@@ -159,10 +165,7 @@ class ChannelHistory:
         messages.append(out)
         message = out.message
         line = Message(message.command, message.params, message.source).format()
-        self._queue(
-            "INSERT INTO messages (channel, time, msgid, line) VALUES (?, ?, ?, ?)",
-            (channel_key, out.time, message.tags.get("msgid", ""), line),
-        )
+        self._queue(INSERT_MESSAGE, (channel_key, out.time, message.tags.get("msgid", ""), line))
 
     def recent(self, channel_key: str, limit: int) -> list[Outgoing]:
         messages = self._channels.get(channel_key)
