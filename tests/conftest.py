@@ -287,3 +287,38 @@ def ngircd_port() -> Iterator[int]:
         sys.path.remove(str(ROOT / "bench"))
     with running_ngircd() as (port, _pid):
         yield port
+
+
+@pytest.fixture(scope="session")
+def display() -> Iterator[str]:
+    """An X display for real Tk windows: Xvfb (from tests/run.sh), started for this run."""
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        number = pipe.readline().strip()  # Xvfb writes its display number once it is ready
+    previous = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = f":{number}"
+    yield os.environ["DISPLAY"]
+    xvfb.terminate()
+    xvfb.wait(5)
+    if previous is None:
+        os.environ.pop("DISPLAY", None)
+    else:
+        os.environ["DISPLAY"] = previous
+
+
+@pytest.fixture
+def tk_root(display: str) -> Iterator[object]:
+    """A real Tk root window, destroyed after the test."""
+    import tkinter
+
+    root = tkinter.Tk()
+    root.geometry("700x400")
+    yield root
+    root.destroy()

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: Python's venv and Tk, and the peers the tests talk to.
-packages=(python3-venv python3-tk ngircd)
+packages=(python3-venv python3-tk ngircd xvfb)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

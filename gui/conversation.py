@@ -1,0 +1,263 @@
+"""One conversation (a channel or a private chat): a read-only scrolled Text, styled by tags.
+
+``ConversationView`` shows messages as ``[hh:mm] nick: text``, each nick in its own
+colour, our own messages shaded and marked *sending…* until the server confirms them,
+joins and leaves in a quieter style, the server's announcements as a banner, links that
+open in the browser, and a "new messages" line. It follows new messages only while the
+user is at the bottom (otherwise a "new messages below" button appears), keeps at most
+``MAX_LINES`` lines, and shows at most ``MAX_SHOWN_CHARS`` of one message, because Tk's
+Text slows down sharply on very long lines.
+
+Threading: a Tk widget; every method runs on the Tk main thread.
+"""
+
+from __future__ import annotations
+
+import re
+import tkinter as tk
+import webbrowser
+from datetime import datetime
+from tkinter import font as tkfont
+from tkinter import ttk
+
+from gui.theme import Theme, nick_color
+from net.i18n import tr
+
+URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+
+
+def clock(when: datetime) -> str:
+    """``10:42``, or ``23/11 10:42`` for a day other than today."""
+    local = when.astimezone()
+    if local.date() == datetime.now().astimezone().date():
+        return local.strftime("%H:%M")
+    return local.strftime("%d/%m %H:%M")
+
+
+class ConversationView(ttk.Frame):
+    """See the module docstring."""
+
+    MAX_LINES = 5000  # scrollback kept; older lines are dropped in blocks
+    TRIM_LINES = 500
+    MAX_SHOWN_CHARS = 2000  # of one message
+
+    def __init__(self, master: tk.Misc, theme: Theme, text_font: tkfont.Font) -> None:
+        super().__init__(master)
+        self.theme = theme
+        self.text = tk.Text(
+            self,
+            wrap="word",
+            state="disabled",
+            font=text_font,
+            borderwidth=0,
+            padx=10,
+            pady=6,
+            spacing1=2,
+            spacing3=2,
+            undo=False,
+            cursor="arrow",
+            takefocus=False,
+        )
+        scrollbar = ttk.Scrollbar(self, orient="vertical", command=self.text.yview)
+        self.text.configure(yscrollcommand=lambda *args: self._on_scroll(scrollbar, *args))
+        self.text.grid(row=0, column=0, sticky="nsew")
+        scrollbar.grid(row=0, column=1, sticky="ns")
+        self.rowconfigure(0, weight=1)
+        self.columnconfigure(0, weight=1)
+        self.below = ttk.Button(self, text=tr("▼ New messages below"), command=self.scroll_to_end)
+        self._nick_tags: set[str] = set()
+        self.text.tag_bind("link", "<Button-1>", self._on_link_click)
+        self.text.tag_bind("link", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
+        self.text.tag_bind("link", "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
+        self.apply_theme(theme)
+
+    # -- looks ------------------------------------------------------------------------------
+
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        text = self.text
+        text.configure(
+            background=theme.background,
+            foreground=theme.text,
+            selectbackground=theme.found_background,
+            inactiveselectbackground=theme.found_background,
+        )
+        text.tag_configure("time", foreground=theme.muted)
+        text.tag_configure("system", foreground=theme.muted)
+        text.tag_configure("own", background=theme.own_background)
+        text.tag_configure("highlight", background=theme.highlight_background)
+        text.tag_configure(
+            "banner",
+            background=theme.banner_background,
+            foreground=theme.banner_text,
+            lmargin1=6,
+            lmargin2=6,
+            spacing1=6,
+            spacing3=6,
+        )
+        text.tag_configure("link", foreground=theme.link, underline=True)
+        text.tag_configure("pending", foreground=theme.pending)
+        text.tag_configure("history", foreground=theme.muted)
+        text.tag_configure("marker", foreground=theme.link, justify="center")
+        text.tag_configure("found", background=theme.found_background)
+        for tag in self._nick_tags:
+            text.tag_configure(tag, foreground=nick_color(tag[5:], theme))
+        text.tag_raise("found")
+
+    def _nick_tag(self, nick: str) -> str:
+        tag = f"nick-{nick}"
+        if tag not in self._nick_tags:
+            self._nick_tags.add(tag)
+            self.text.tag_configure(tag, foreground=nick_color(nick, self.theme))
+        return tag
+
+    # -- adding lines ---------------------------------------------------------------------------
+
+    def add_message(
+        self,
+        when: datetime,
+        nick: str,
+        body: str,
+        *,
+        own: bool = False,
+        action: bool = False,
+        highlight: bool = False,
+        history: bool = False,
+        pending_id: int | None = None,
+    ) -> None:
+        """One message: ``[10:42] ana: hola`` or ``[10:42] * ana saluda``."""
+        line_tags = ("own",) if own else ("highlight",) if highlight else ()
+        parts: list[tuple[str, tuple[str, ...]]] = [(f"[{clock(when)}] ", ("time", *line_tags))]
+        nick_tags = (self._nick_tag(nick), *line_tags)
+        if action:
+            parts.append((f"* {nick} ", nick_tags))
+        else:
+            parts.append((nick, nick_tags))
+            parts.append((": ", line_tags))
+        body_tags = (*line_tags, "history") if history else line_tags
+        parts += self._with_links(self._shorten(body), body_tags)
+        if pending_id is not None:
+            parts.append((" " + tr("(sending…)"), ("pending", f"pending-{pending_id}", *line_tags)))
+        parts.append(("\n", line_tags))
+        self._append(parts)
+
+    def add_system(self, when: datetime, text: str) -> None:
+        """A quiet line: joins, leaves, nick changes, errors."""
+        self._append([(f"[{clock(when)}] ", ("time",)), (f"— {text}\n", ("system",))])
+
+    def add_announcement(self, when: datetime, text: str) -> None:
+        """The server's own words: a banner no client can produce."""
+        heading = tr("Announcement from the server")
+        self._append([(f"📢 {heading} · {clock(when)}\n{self._shorten(text)}\n", ("banner",))])
+
+    def add_marker(self, text: str) -> None:
+        """The "new messages" line; there is only ever one."""
+        ranges = self.text.tag_ranges("marker")
+        if ranges:
+            self._edit(lambda: self.text.delete(ranges[0], ranges[-1]))
+        self._append([(f"──── {text} ────\n", ("marker",))])
+
+    def mark_delivered(self, message_id: int) -> bool:
+        """Remove the *sending…* mark of message ``message_id``; False if there is none."""
+        ranges = self.text.tag_ranges(f"pending-{message_id}")
+        if not ranges:
+            return False
+        self._edit(lambda: self.text.delete(ranges[0], ranges[1]))
+        self.text.tag_delete(f"pending-{message_id}")
+        return True
+
+    def clear(self) -> None:
+        self._edit(lambda: self.text.delete("1.0", "end"))
+
+    # -- reading comfort ------------------------------------------------------------------------
+
+    def at_bottom(self) -> bool:
+        return self.text.yview()[1] >= 0.999
+
+    def scroll_to_end(self) -> None:
+        self.text.see("end")
+        self.below.place_forget()
+
+    def find(self, pattern: str, start: str = "end") -> int:
+        """Highlight every match of ``pattern``; show the one before ``start``. Returns how many."""
+        self.text.tag_remove("found", "1.0", "end")
+        if not pattern:
+            return 0
+        count = 0
+        index = "1.0"
+        length = tk.IntVar()
+        while count < 10_000:
+            index = self.text.search(pattern, index, "end", nocase=True, count=length)
+            if not index:
+                break
+            end = f"{index}+{length.get()}c"
+            self.text.tag_add("found", index, end)
+            index = end
+            count += 1
+        previous = self.text.tag_prevrange("found", start)
+        if previous:
+            self.text.see(previous[0])
+        return count
+
+    def line_count(self) -> int:
+        return int(self.text.index("end-1c").split(".")[0])
+
+    def plain_text(self) -> str:
+        return self.text.get("1.0", "end-1c")
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _shorten(self, body: str) -> str:
+        if len(body) <= self.MAX_SHOWN_CHARS:
+            return body
+        hidden = len(body) - self.MAX_SHOWN_CHARS
+        return (
+            body[: self.MAX_SHOWN_CHARS]
+            + " "
+            + tr("[… {count} more characters]").format(count=hidden)
+        )
+
+    @staticmethod
+    def _with_links(body: str, tags: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+        parts: list[tuple[str, tuple[str, ...]]] = []
+        position = 0
+        for match in URL.finditer(body):
+            if match.start() > position:
+                parts.append((body[position : match.start()], tags))
+            parts.append((match.group(0), (*tags, "link")))
+            position = match.end()
+        if position < len(body):
+            parts.append((body[position:], tags))
+        return parts
+
+    def _append(self, parts: list[tuple[str, tuple[str, ...]]]) -> None:
+        follow = self.at_bottom()
+        flat: list[object] = []
+        for chunk, tags in parts:
+            flat += [chunk, tags]
+        self._edit(lambda: self.text.insert("end", *flat))
+        if self.line_count() > self.MAX_LINES:
+            self._edit(lambda: self.text.delete("1.0", f"{self.TRIM_LINES + 1}.0"))
+        if follow:
+            self.text.see("end")
+        else:
+            self.below.place(relx=0.5, rely=1.0, anchor="s", y=-6)
+
+    def _edit(self, change) -> None:
+        self.text.configure(state="normal")
+        try:
+            change()
+        finally:
+            self.text.configure(state="disabled")
+
+    def _on_scroll(self, scrollbar: ttk.Scrollbar, first: str, last: str) -> None:
+        scrollbar.set(first, last)
+        if float(last) >= 0.999:
+            self.below.place_forget()
+
+    def _on_link_click(self, event: tk.Event) -> None:
+        index = self.text.index(f"@{event.x},{event.y}")
+        found = self.text.tag_prevrange("link", f"{index}+1c")
+        if found:
+            url = self.text.get(*found)
+            webbrowser.open(url if "://" in url else f"https://{url}")

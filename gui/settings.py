@@ -1,0 +1,86 @@
+"""The window's settings: last server and nick, theme, font size, window size.
+
+They live in ``settings.json`` in the platform's per-user configuration folder (where the
+window's log file goes too). Saving is atomic (a temporary file, then a rename), and a
+damaged file is set aside with a warning, never fatal.
+
+Threading: called on the Tk main thread only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import getpass
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Settings:
+    host: str = "localhost"
+    port: int = 12345
+    nick: str = ""
+    theme: str = "light"
+    font_size: int = 11
+    geometry: str = "980x640"
+
+
+def config_dir() -> Path:
+    """``%APPDATA%\\Charla``, ``~/Library/Application Support/Charla`` or ``~/.config/charla``."""
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming") / "Charla"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "Charla"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "charla"
+
+
+def default_nick() -> str:
+    """The user's login name, as a first suggestion."""
+    with contextlib.suppress(Exception):
+        return getpass.getuser()
+    return ""
+
+
+def load(path: Path) -> Settings:
+    """The saved settings, or the defaults; a file that cannot be read is set aside."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings(nick=default_nick())
+    except (OSError, ValueError) as exc:
+        aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+        with contextlib.suppress(OSError):
+            path.replace(aside)
+        log.warning("settings file %s was damaged (%s); set aside as %s", path, exc, aside.name)
+        return Settings(nick=default_nick())
+    known = {field.name: field.type for field in dataclasses.fields(Settings)}
+    values = {}
+    if isinstance(raw, dict):
+        defaults = Settings()
+        for name in known:
+            value = raw.get(name)
+            if isinstance(value, type(getattr(defaults, name))):
+                values[name] = value
+    settings = Settings(**values)
+    if not settings.nick:
+        settings.nick = default_nick()
+    return settings
+
+
+def save(settings: Settings, path: Path) -> None:
+    """Write atomically: a crash mid-write leaves the old file, never half a new one."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(json.dumps(dataclasses.asdict(settings), indent=2), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        log.warning("could not save settings to %s: %s", path, exc)

@@ -1,0 +1,87 @@
+"""The conversation view in a real Tk window under Xvfb."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from tkinter import font as tkfont
+
+import pytest
+
+from gui.conversation import ConversationView, clock
+from gui.theme import DARK, LIGHT
+
+
+@pytest.fixture
+def view(tk_root):
+    conversation = ConversationView(tk_root, LIGHT, tkfont.Font(tk_root, size=11))
+    conversation.pack(fill="both", expand=True)
+    tk_root.update()
+    return conversation
+
+
+def test_messages_read_like_a_chat_and_keep_every_character(view):
+    now = datetime.now().astimezone()
+    view.add_message(now, "ana", "¿Habéis visto el examen? ñandú 😀")
+    view.add_message(now, "bea", "saluda", action=True)
+    view.add_system(now, "carla se ha unido")
+    stamp = now.strftime("%H:%M")
+    assert view.plain_text().splitlines() == [
+        f"[{stamp}] ana: ¿Habéis visto el examen? ñandú 😀",
+        f"[{stamp}] * bea saluda",
+        f"[{stamp}] — carla se ha unido",
+    ]
+    names = view.text.tag_names("1.9")
+    assert "nick-ana" in names
+    assert view.text.tag_cget("nick-ana", "foreground") != view.text.tag_cget(
+        "nick-bea", "foreground"
+    )
+
+
+def test_own_message_is_pending_until_delivered(view):
+    view.add_message(datetime.now().astimezone(), "yo", "hola", own=True, pending_id=7)
+    assert "(sending…)" in view.plain_text()
+    assert view.mark_delivered(7)
+    assert "(sending…)" not in view.plain_text()
+    assert not view.mark_delivered(7)
+
+
+def test_links_are_tagged_and_long_messages_are_capped(view):
+    view.add_message(datetime.now().astimezone(), "ana", "mira https://example.org/a?b=1, vale")
+    start, end = view.text.tag_ranges("link")
+    assert view.text.get(start, end) == "https://example.org/a?b=1"
+    view.add_message(datetime.now().astimezone(), "ana", "x" * 100_000)
+    longest = max(len(line) for line in view.plain_text().splitlines())
+    assert longest < ConversationView.MAX_SHOWN_CHARS + 100
+    assert "98000 more characters" in view.plain_text()
+
+
+def test_scrollback_is_capped_and_the_view_follows_only_at_the_bottom(view, tk_root):
+    now = datetime.now().astimezone()
+    for number in range(ConversationView.MAX_LINES + 10):
+        view.add_message(now, "ana", f"línea {number}")
+    tk_root.update()
+    assert view.line_count() <= ConversationView.MAX_LINES
+    assert view.at_bottom()
+    view.text.yview_moveto(0.0)
+    tk_root.update()
+    view.add_message(now, "ana", "nueva")
+    tk_root.update()
+    assert not view.at_bottom()
+    assert view.below.winfo_ismapped()
+    view.scroll_to_end()
+    tk_root.update()
+    assert view.at_bottom()
+
+
+def test_search_marker_theme_and_clock(view):
+    now = datetime.now().astimezone()
+    view.add_message(now, "ana", "Examen el lunes")
+    view.add_marker("new messages")
+    view.add_message(now, "bea", "¿el EXAMEN?")
+    view.add_marker("new messages")
+    assert view.plain_text().count("new messages") == 1
+    assert view.find("examen") == 2
+    view.apply_theme(DARK)
+    assert view.text.cget("background") == DARK.background
+    assert clock(now - timedelta(days=3)).count("/") == 1
+    assert view.find("") == 0
