@@ -71,7 +71,7 @@ class ConversationView(ttk.Frame):
         self.text.tag_bind("link", "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
         self.apply_theme(theme)
 
-    # -- looks ------------------------------------------------------------------------------
+    # -- looks --
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -111,7 +111,7 @@ class ConversationView(ttk.Frame):
             self.text.tag_configure(tag, foreground=nick_color(nick, self.theme))
         return tag
 
-    # -- adding lines ---------------------------------------------------------------------------
+    # -- adding lines --
 
     def add_message(
         self,
@@ -169,7 +169,7 @@ class ConversationView(ttk.Frame):
     def clear(self) -> None:
         self._edit(lambda: self.text.delete("1.0", "end"))
 
-    # -- reading comfort ------------------------------------------------------------------------
+    # -- reading comfort --
 
     def at_bottom(self) -> bool:
         return self.text.yview()[1] >= 0.999
@@ -205,7 +205,7 @@ class ConversationView(ttk.Frame):
     def plain_text(self) -> str:
         return self.text.get("1.0", "end-1c")
 
-    # -- helpers ----------------------------------------------------------------------------------
+    # -- helpers --
 
     def _shorten(self, body: str) -> str:
         if len(body) <= self.MAX_SHOWN_CHARS:

@@ -1,0 +1,99 @@
+"""Charla window: ``python cliente.py --host H --port P --nick N`` joins a chat at once.
+
+This entry script reads the command line, sets the language and the log file (the
+packaged window has no console), starts the client connection and opens the window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import queue
+import sys
+import tkinter as tk
+from tkinter import messagebox
+
+from gui import settings as settings_file
+from gui.app import ChatWindow
+from net.client import ChatClient
+from net.i18n import set_language, tr
+from net.protocol import is_valid_channel, is_valid_nick
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Charla: the chat window.")
+    parser.add_argument("--host", help="server address (default: the last one used)")
+    parser.add_argument("--port", type=int, help="server port (default: the last one used)")
+    parser.add_argument("--nick", help="nickname (default: the last one used)")
+    parser.add_argument(
+        "--channel", default="#general", help="channel to join (default: %(default)s)"
+    )
+    parser.add_argument("--password", help="the server's password, if it has one")
+    parser.add_argument("--lang", choices=("es", "en"), help="language (default: the system's)")
+    return parser.parse_args(argv)
+
+
+def configure_logging() -> None:
+    folder = settings_file.config_dir()
+    handlers: list[logging.Handler] = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(folder / "charla.log", encoding="utf-8"))
+    except OSError:
+        handlers.append(logging.StreamHandler())
+    handlers[0].setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s")
+    )
+    logging.basicConfig(level=logging.INFO, handlers=handlers)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    set_language(args.lang)
+    configure_logging()
+    path = settings_file.config_dir() / "settings.json"
+    settings = settings_file.load(path)
+    settings.host = args.host or settings.host
+    settings.port = args.port or settings.port
+    settings.nick = args.nick or settings.nick
+    root = tk.Tk()
+    problem = None
+    if not is_valid_nick(settings.nick):
+        problem = tr("“{nick}” cannot be a nickname: use letters, digits and - _, up to 30.")
+    elif not is_valid_channel(args.channel):
+        problem = tr("The channel must start with # and have no spaces.")
+    elif not 0 < settings.port < 65536:
+        problem = tr("The port must be a number between 1 and 65535.")
+    if problem:
+        root.withdraw()
+        messagebox.showerror("Charla", problem.format(nick=settings.nick), parent=root)
+        root.destroy()
+        return 2
+    client = ChatClient(
+        settings.host,
+        settings.port,
+        settings.nick,
+        [args.channel],
+        queue.Queue(),
+        password=args.password,
+    )
+
+    def on_unexpected_error(*exc_info: object) -> None:
+        logging.getLogger("charla").error("unexpected error", exc_info=exc_info)  # type: ignore[arg-type]
+        messagebox.showerror(
+            "Charla",
+            tr("Something went wrong; details are in {path}.").format(
+                path=settings_file.config_dir() / "charla.log"
+            ),
+            parent=root,
+        )
+
+    root.report_callback_exception = on_unexpected_error
+    ChatWindow(root, client.start(), settings, args.channel)
+    root.mainloop()
+    settings_file.save(settings, path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

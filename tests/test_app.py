@@ -1,0 +1,136 @@
+"""Real Charla windows under Xvfb talking through a real server."""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import sys
+import time
+import tkinter as tk
+
+import pytest
+
+from gui.app import ChatWindow
+from gui.settings import Settings
+from net.client import ChatClient, ReconnectPolicy
+from tests.conftest import ROOT, IrcClient, forget_tk_objects
+
+FAST_RETRY = ReconnectPolicy(first=0.05, base=0.1, most=0.5, max_attempts=200)
+
+
+@pytest.fixture
+def open_window(display, server):
+    windows: list[ChatWindow] = []
+
+    def open_one(nick: str) -> ChatWindow:
+        root = tk.Tk()
+        client = ChatClient(
+            "127.0.0.1", server.port, nick, ["#general"], queue.Queue(), policy=FAST_RETRY
+        )
+        window = ChatWindow(root, client.start(), Settings(nick=nick))
+        windows.append(window)
+        return window
+
+    yield open_one
+    for window in windows:
+        if window._pump_id is not None:
+            window.close()
+    forget_tk_objects()
+
+
+def wait_until(windows: list[ChatWindow], condition, timeout: float = 10.0) -> None:
+    """Let the windows run (their pumps, their redraws) until ``condition()`` holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for window in windows:
+            window.root.update()
+        if condition():
+            return
+    texts = [w.views["#general"].plain_text()[-300:] for w in windows if "#general" in w.views]
+    statuses = [w.status.cget("text") for w in windows]
+    raise AssertionError(f"timed out waiting for the windows: {texts} {statuses}")
+
+
+def conversation(window: ChatWindow) -> str:
+    return window.views["#general"].plain_text()
+
+
+def type_line(window: ChatWindow, text: str) -> None:
+    """What a person does: click into the window, type, press Enter."""
+    window.entry.focus_force()
+    window.root.update()
+    window.entry.insert(0, text)
+    window.entry.event_generate("<Return>")
+
+
+def test_two_windows_chat_and_see_each_other_come_and_go(open_window):
+    ana = open_window("ana")
+    bea = open_window("bea")
+    both = [ana, bea]
+    wait_until(both, lambda: set(ana.nick_list.get(0, "end")) == {"ana", "bea"})
+    type_line(ana, "¿Habéis visto el examen? ñandú 😀")
+    wait_until(both, lambda: "¿Habéis visto el examen? ñandú 😀" in conversation(bea))
+    wait_until(both, lambda: "(sending…)" not in conversation(ana))
+    assert conversation(ana).count("¿Habéis visto el examen?") == 1
+    type_line(bea, "/yo se ríe")
+    wait_until(both, lambda: "* bea se ríe" in conversation(ana))
+    type_line(bea, "/usuraios")
+    wait_until(both, lambda: "Did you mean /usuarios?" in conversation(bea))
+    bea.close()
+    wait_until([ana], lambda: ana.nick_list.get(0, "end") == ("ana",))
+    assert "bea left" in conversation(ana)
+
+
+def test_status_line_shows_reconnecting_and_messages_typed_meanwhile_arrive(start_server, display):
+    server = start_server()
+    port = server.port
+    windows = []
+    try:
+        for nick in ("ana", "bea"):
+            client = ChatClient(
+                "127.0.0.1", port, nick, ["#general"], queue.Queue(), policy=FAST_RETRY
+            )
+            windows.append(ChatWindow(tk.Tk(), client.start(), Settings(nick=nick)))
+        ana, bea = windows
+        wait_until(windows, lambda: len(bea.nick_list.get(0, "end")) == 2)
+        server.shutdown()
+        wait_until(windows, lambda: "Reconnecting" in str(ana.status.cget("text")))
+        type_line(ana, "escrito sin servidor")
+        wait_until(windows, lambda: "waiting to go out" in str(ana.status.cget("text")))
+        start_server(port=port)
+        wait_until(windows, lambda: "escrito sin servidor" in conversation(bea), timeout=15)
+        wait_until(windows, lambda: "(sending…)" not in conversation(ana))
+        assert conversation(bea).count("escrito sin servidor") == 1
+    finally:
+        for window in windows:
+            window.close()
+        forget_tk_objects()
+
+
+def test_cliente_py_joins_from_the_command_line(server, display, tmp_path):
+    watcher = IrcClient(server.port)
+    env_home = {"XDG_CONFIG_HOME": str(tmp_path), "DISPLAY": display}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "cliente.py",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(server.port),
+            "--nick",
+            "ventana",
+            "--lang",
+            "en",
+        ],
+        cwd=ROOT,
+        env={**__import__("os").environ, **env_home},
+    )
+    try:
+        watcher.register("watcher")
+        watcher.join("#general")
+        watcher.expect(r"^:ventana!\S+ JOIN :?#general$", timeout=20)
+    finally:
+        process.terminate()
+        process.wait(10)
+        watcher.close()
