@@ -148,7 +148,7 @@ class ConversationView(ttk.Frame):
     def add_announcement(self, when: datetime, text: str) -> None:
         """The server's own words: a banner no client can produce."""
         heading = tr("Announcement from the server")
-        self._append([(f"📢 {heading} · {clock(when)}\n{self._shorten(text)}\n", ("banner",))])
+        self._append([(f"{heading} · {clock(when)}\n{self._shorten(text)}\n", ("banner",))])
 
     def add_marker(self, text: str) -> None:
         """The "new messages" line; there is only ever one."""
