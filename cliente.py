@@ -1,4 +1,5 @@
-"""Charla window: ``python cliente.py --host H --port P --nick N`` joins a chat at once.
+"""Charla window: ``python cliente.py`` asks where to connect (or opens a room here);
+``python cliente.py --host H --port P --nick N`` joins a chat at once.
 
 This entry script reads the command line, sets the language and the log file (the
 packaged window has no console), starts the client connection and opens the window.
@@ -15,6 +16,7 @@ from tkinter import messagebox
 
 from gui import settings as settings_file
 from gui.app import ChatWindow
+from gui.connect_dialog import Choice, ConnectDialog
 from net.client import ChatClient
 from net.i18n import set_language, tr
 from net.protocol import is_valid_channel, is_valid_nick
@@ -57,26 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     settings.port = args.port or settings.port
     settings.nick = args.nick or settings.nick
     root = tk.Tk()
-    problem = None
-    if not is_valid_nick(settings.nick):
-        problem = tr("“{nick}” cannot be a nickname: use letters, digits and - _, up to 30.")
-    elif not is_valid_channel(args.channel):
-        problem = tr("The channel must start with # and have no spaces.")
-    elif not 0 < settings.port < 65536:
-        problem = tr("The port must be a number between 1 and 65535.")
-    if problem:
-        root.withdraw()
-        messagebox.showerror("Charla", problem.format(nick=settings.nick), parent=root)
-        root.destroy()
-        return 2
-    client = ChatClient(
-        settings.host,
-        settings.port,
-        settings.nick,
-        [args.channel],
-        queue.Queue(),
-        password=args.password,
-    )
+    root.title("Charla")
 
     def on_unexpected_error(*exc_info: object) -> None:
         logging.getLogger("charla").error("unexpected error", exc_info=exc_info)  # type: ignore[arg-type]
@@ -89,7 +72,38 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     root.report_callback_exception = on_unexpected_error
-    ChatWindow(root, client.start(), settings, args.channel)
+
+    def open_window(choice: Choice) -> None:
+        settings.host, settings.port, settings.nick = choice.host, choice.port, choice.nick
+        client = ChatClient(
+            choice.host,
+            choice.port,
+            choice.nick,
+            [args.channel],
+            queue.Queue(),
+            password=args.password,
+        )
+        ChatWindow(root, client.start(), settings, args.channel, hosted=choice.hosted)
+
+    if args.host is None:
+        dialog = ConnectDialog(
+            root, settings, lambda choice: (dialog.destroy(), open_window(choice))
+        )
+        dialog.pack(fill="both", expand=True)
+    else:
+        problem = None
+        if not is_valid_nick(settings.nick):
+            problem = tr("“{nick}” cannot be a nickname: use letters, digits and - _, up to 30.")
+        elif not is_valid_channel(args.channel):
+            problem = tr("The channel must start with # and have no spaces.")
+        elif not 0 < settings.port < 65536:
+            problem = tr("The port must be a number between 1 and 65535.")
+        if problem:
+            root.withdraw()
+            messagebox.showerror("Charla", problem.format(nick=settings.nick), parent=root)
+            root.destroy()
+            return 2
+        open_window(Choice(settings.host, settings.port, settings.nick))
     root.mainloop()
     settings_file.save(settings, path)
     return 0

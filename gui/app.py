@@ -27,7 +27,9 @@ from gui.theme import THEMES
 from net import events as ev
 from net.client import ChatClient
 from net.i18n import tr
+from net.lan import shareable_endpoints
 from net.protocol import irc_lower
+from net.server import ChatServer
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +58,17 @@ class ChatWindow:
     """The main window (see the module docstring)."""
 
     def __init__(
-        self, root: tk.Tk, client: ChatClient, settings: Settings, channel: str = "#general"
+        self,
+        root: tk.Tk,
+        client: ChatClient,
+        settings: Settings,
+        channel: str = "#general",
+        hosted: ChatServer | None = None,
     ) -> None:
         self.root = root
         self.client = client
         self.settings = settings
+        self.hosted = hosted  # the room this window opened, closed with it
         self.theme = THEMES.get(settings.theme, THEMES["light"])
         self.font = tkfont.Font(root, family="TkDefaultFont", size=settings.font_size)
         self.views: dict[str, ConversationView] = {}  # irc_lower(name) -> its tab
@@ -111,10 +119,30 @@ class ChatWindow:
         root.bind("<Control-minus>", lambda _e: self._zoom(-1))
         root.bind("<FocusIn>", lambda _e: self._on_focus(True))
         root.bind("<FocusOut>", lambda _e: self._on_focus(False))
+        if self.hosted is not None:
+            self._build_share_bar()
         self._apply_theme()
         self.entry.focus_set()
         self.connection_text = tr("Connecting to {address}…").format(address=self._address())
         self._show_status()
+
+    def _build_share_bar(self) -> None:
+        """For a room opened here: the address the others must type, and a copy button."""
+        addresses = shareable_endpoints(None, self.hosted.port) or [f"localhost:{self.hosted.port}"]
+        self.share_text = addresses[0]
+        bar = ttk.Frame(self.root, padding=(10, 4))
+        bar.grid(row=4, column=0, columnspan=2, sticky="ew")
+        ttk.Label(
+            bar,
+            text=tr("Your room is open. The others connect to: {addresses}").format(
+                addresses="  ".join(addresses)
+            ),
+        ).pack(side="left")
+        ttk.Button(bar, text=tr("Copy address"), command=self._copy_address).pack(side="right")
+
+    def _copy_address(self) -> None:
+        self.root.clipboard_clear()
+        self.root.clipboard_append(self.share_text)
 
     def _apply_theme(self) -> None:
         theme = self.theme
@@ -458,4 +486,6 @@ class ChatWindow:
             self._pump_id = None
         self.settings.geometry = self.root.winfo_geometry()
         self.client.quit(tr("Goodbye!"))
+        if self.hosted is not None:
+            self.hosted.shutdown(tr("The server is shutting down. Goodbye!"))
         self.root.destroy()

@@ -1,0 +1,179 @@
+"""The first thing a double-click shows: where to connect, as whom, or host a room here.
+
+``ConnectDialog`` asks for the server address (prefilled with the last one used) and the
+nickname, or offers to **host a room on this computer**: that starts a Charla server in
+this process, so one person with one double-click can open a class chat. Wrong input is
+explained in plain words; an unreachable server is found out by trying to connect, on a
+worker thread, so the window never freezes.
+
+Threading: a Tk frame on the main thread; the reachability check runs on a short-lived
+worker thread that only puts its answer on a ``queue.Queue``, drained with ``after()``.
+"""
+
+from __future__ import annotations
+
+import queue
+import socket
+import threading
+import tkinter as tk
+from collections.abc import Callable
+from dataclasses import dataclass
+from tkinter import ttk
+
+from gui.settings import Settings
+from net.i18n import tr
+from net.protocol import is_valid_nick
+from net.server import ChatServer, ServerConfig
+
+DEFAULT_PORT = 12345
+CHECK_TIMEOUT = 3.0  # seconds to wait for a server to answer the reachability check
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the user chose: where to connect and as whom (and the room, if hosting)."""
+
+    host: str
+    port: int
+    nick: str
+    hosted: ChatServer | None = None
+
+
+def parse_address(text: str) -> tuple[str, int] | None:
+    """``host``, ``host:port`` or ``[v6]:port``; None when the port is not 1–65535.
+
+    >>> parse_address("192.168.1.23:6667"), parse_address("aula"), parse_address("x:0")
+    (('192.168.1.23', 6667), ('aula', 12345), None)
+    """
+    text = text.strip()
+    host, port_text = text, ""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    if not host:
+        return None
+    if not port_text:
+        return host, DEFAULT_PORT
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        return None
+    return host, int(port_text)
+
+
+class ConnectDialog(ttk.Frame):
+    """See the module docstring; ``on_done(choice)`` is called once the user is through."""
+
+    def __init__(self, root: tk.Tk, settings: Settings, on_done: Callable[[Choice], None]) -> None:
+        super().__init__(root, padding=24)
+        self.root = root
+        self.on_done = on_done
+        self._answers: queue.Queue[tuple[str, int, str, str]] = queue.Queue()
+        self.address = tk.StringVar(value=f"{settings.host}:{settings.port}")
+        self.nick = tk.StringVar(value=settings.nick)
+        self.mode = tk.StringVar(value="join")
+        ttk.Label(self, text=tr("Welcome to Charla"), font=("TkDefaultFont", 16, "bold")).grid(
+            row=0, column=0, columnspan=2, sticky="w", pady=(0, 12)
+        )
+        ttk.Radiobutton(
+            self, text=tr("Join a room"), variable=self.mode, value="join", command=self._on_mode
+        ).grid(row=1, column=0, columnspan=2, sticky="w")
+        ttk.Label(self, text=tr("Server address:")).grid(row=2, column=0, sticky="w", padx=(24, 8))
+        self.address_entry = ttk.Entry(self, textvariable=self.address, width=28)
+        self.address_entry.grid(row=2, column=1, sticky="ew", pady=4)
+        ttk.Radiobutton(
+            self,
+            text=tr("Host a room on this computer"),
+            variable=self.mode,
+            value="host",
+            command=self._on_mode,
+        ).grid(row=3, column=0, columnspan=2, sticky="w", pady=(8, 0))
+        ttk.Label(self, text=tr("Your nickname:")).grid(row=4, column=0, sticky="w", pady=(12, 4))
+        self.nick_entry = ttk.Entry(self, textvariable=self.nick, width=28)
+        self.nick_entry.grid(row=4, column=1, sticky="ew", pady=(12, 4))
+        self.error = ttk.Label(self, foreground="#b3261e", wraplength=380)
+        self.error.grid(row=5, column=0, columnspan=2, sticky="w", pady=8)
+        self.button = ttk.Button(self, text=tr("Enter"), command=self.submit)
+        self.button.grid(row=6, column=1, sticky="e")
+        root.bind("<Return>", lambda _e: self.submit())
+        self.nick_entry.focus_set()
+
+    def _on_mode(self) -> None:
+        self.address_entry.configure(state="normal" if self.mode.get() == "join" else "disabled")
+
+    def submit(self) -> None:
+        nick = self.nick.get().strip()
+        if not nick:
+            self.show_error(tr("Write a nickname: it is how the others will see you."))
+            return
+        if not is_valid_nick(nick):
+            self.show_error(
+                tr(
+                    "A nickname uses letters, digits and - _ (no spaces), at most 30, "
+                    "and does not start with a digit."
+                )
+            )
+            return
+        address = parse_address(self.address.get())
+        if self.mode.get() == "host":
+            port = address[1] if address else DEFAULT_PORT
+            self._host(port, nick)
+            return
+        if address is None:
+            self.show_error(
+                tr(
+                    "Write the address as the server shows it, for example "
+                    "192.168.1.23:12345 (the port is a number from 1 to 65535)."
+                )
+            )
+            return
+        self.button.configure(state="disabled")
+        self.show_error(tr("Connecting…"))
+        host, port = address
+        threading.Thread(target=self._check, args=(host, port, nick), daemon=True).start()
+        self.after(50, self._poll)
+
+    def _check(self, host: str, port: int, nick: str) -> None:
+        """Worker thread: can we reach the server? The answer goes on the queue."""
+        try:
+            socket.create_connection((host, port), timeout=CHECK_TIMEOUT).close()
+            self._answers.put((host, port, nick, ""))
+        except OSError as exc:
+            self._answers.put((host, port, nick, exc.strerror or str(exc)))
+
+    def _poll(self) -> None:
+        try:
+            host, port, nick, problem = self._answers.get_nowait()
+        except queue.Empty:
+            self.after(50, self._poll)
+            return
+        self.button.configure(state="normal")
+        if problem:
+            self.show_error(
+                tr(
+                    "Cannot reach {address} ({problem}). Is the server running? "
+                    "Check the address with the person who started it."
+                ).format(address=f"{host}:{port}", problem=problem)
+            )
+        else:
+            self.on_done(Choice(host, port, nick))
+
+    def _host(self, port: int, nick: str) -> None:
+        server = ChatServer(ServerConfig(port=port))
+        try:
+            server.start()
+        except OSError as exc:
+            self.show_error(
+                tr("Cannot open a room on port {port}: {problem}").format(
+                    port=port, problem=exc.strerror or exc
+                )
+            )
+            return
+        self.on_done(Choice("localhost", server.port, nick, hosted=server))
+
+    def show_error(self, text: str) -> None:
+        self.error.configure(text=text)
+
+    def destroy(self) -> None:
+        self.root.unbind("<Return>")
+        super().destroy()

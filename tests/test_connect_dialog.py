@@ -1,0 +1,85 @@
+"""The connect dialog in a real Tk window: plain-words validation, reachability, hosting."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from gui.connect_dialog import ConnectDialog, parse_address
+from gui.settings import Settings
+from tests.conftest import IrcClient
+
+
+@pytest.fixture
+def dialog(tk_root):
+    chosen = []
+    view = ConnectDialog(tk_root, Settings(nick="ana"), chosen.append)
+    view.pack()
+    view.chosen = chosen
+    yield view
+    for choice in chosen:
+        if choice.hosted is not None:
+            choice.hosted.shutdown()
+
+
+def run_until(root, condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not condition():
+        root.update()
+    assert condition()
+
+
+def test_addresses_are_read_as_people_write_them():
+    assert parse_address("[::1]:6667") == ("::1", 6667)
+    assert parse_address("  localhost ") == ("localhost", 12345)
+    assert parse_address("aula:doce") is None
+    assert parse_address(":12345") is None
+
+
+def test_bad_input_is_explained_in_plain_words(dialog, tk_root):
+    dialog.nick.set("")
+    dialog.submit()
+    assert "Write a nickname" in dialog.error.cget("text")
+    dialog.nick.set("9 lives")
+    dialog.submit()
+    assert "does not start with a digit" in dialog.error.cget("text")
+    dialog.nick.set("ana")
+    dialog.address.set("aula:70000")
+    dialog.submit()
+    assert "1 to 65535" in dialog.error.cget("text")
+    assert dialog.chosen == []
+
+
+def test_unreachable_server_is_said_without_freezing(dialog, tk_root):
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dialog.address.set(f"127.0.0.1:{port}")
+    dialog.submit()
+    run_until(tk_root, lambda: "Cannot reach" in str(dialog.error.cget("text")))
+    assert dialog.chosen == []
+
+
+def test_reachable_server_is_chosen(dialog, tk_root, server):
+    dialog.address.set(f"127.0.0.1:{server.port}")
+    dialog.submit()
+    run_until(tk_root, lambda: dialog.chosen)
+    assert (dialog.chosen[0].port, dialog.chosen[0].nick) == (server.port, "ana")
+
+
+def test_host_a_room_starts_a_server_others_can_join(dialog, tk_root):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dialog.address.set(f"localhost:{port}")
+    dialog.mode.set("host")
+    dialog.submit()
+    room = dialog.chosen[0].hosted
+    assert room is not None and room.port == port
+    guest = IrcClient(port)
+    try:
+        guest.register("invitada")
+    finally:
+        guest.close()
