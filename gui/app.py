@@ -117,6 +117,9 @@ class ChatWindow:
         root.bind("<Control-plus>", lambda _e: self._zoom(1))
         root.bind("<Control-equal>", lambda _e: self._zoom(1))
         root.bind("<Control-minus>", lambda _e: self._zoom(-1))
+        root.bind("<Control-f>", lambda _e: self.show_search())
+        self._build_search_bar()
+        self._build_menu()
         root.bind("<FocusIn>", lambda _e: self._on_focus(True))
         root.bind("<FocusOut>", lambda _e: self._on_focus(False))
         if self.hosted is not None:
@@ -125,6 +128,50 @@ class ChatWindow:
         self.entry.focus_set()
         self.connection_text = tr("Connecting to {address}…").format(address=self._address())
         self._show_status()
+
+    def _build_menu(self) -> None:
+        menu = tk.Menu(self.root)
+        view_menu = tk.Menu(menu, tearoff=False)
+        view_menu.add_command(label=tr("Light or dark theme"), command=self.toggle_theme)
+        view_menu.add_command(label=tr("Search…"), accelerator="Ctrl+F", command=self.show_search)
+        view_menu.add_command(
+            label=tr("Bigger text"), accelerator="Ctrl++", command=lambda: self._zoom(1)
+        )
+        view_menu.add_command(
+            label=tr("Smaller text"), accelerator="Ctrl+-", command=lambda: self._zoom(-1)
+        )
+        menu.add_cascade(label=tr("View"), menu=view_menu)
+        self.root.configure(menu=menu)
+
+    def toggle_theme(self) -> None:
+        self.theme = THEMES["dark" if self.theme.name == "light" else "light"]
+        self.settings.theme = self.theme.name
+        self._apply_theme()
+
+    def _build_search_bar(self) -> None:
+        """Ctrl+F: a line to search the conversation; Enter finds, Escape closes."""
+        self.search_bar = ttk.Frame(self.root, padding=(10, 2))
+        ttk.Label(self.search_bar, text=tr("Search:")).pack(side="left")
+        self.search_entry = ttk.Entry(self.search_bar, width=30)
+        self.search_entry.pack(side="left", padx=6)
+        self.search_result = ttk.Label(self.search_bar)
+        self.search_result.pack(side="left")
+        self.search_entry.bind("<Return>", lambda _e: self.search(self.search_entry.get()))
+        self.search_entry.bind("<Escape>", lambda _e: self.hide_search())
+
+    def show_search(self) -> None:
+        self.search_bar.grid(row=5, column=0, columnspan=2, sticky="ew")
+        self.search_entry.focus_set()
+
+    def hide_search(self) -> None:
+        self.views[irc_lower(self.current_name())].find("")
+        self.search_bar.grid_remove()
+        self.entry.focus_set()
+
+    def search(self, pattern: str) -> int:
+        count = self.views[irc_lower(self.current_name())].find(pattern)
+        self.search_result.configure(text=tr("{count} found").format(count=count))
+        return count
 
     def _build_share_bar(self) -> None:
         """For a room opened here: the address the others must type, and a copy button."""

@@ -34,6 +34,11 @@ def clock(when: datetime) -> str:
     return local.strftime("%d/%m %H:%M")
 
 
+def utf16_length(text: str) -> int:
+    """How many columns Tk 8.6 counts for ``text`` (two for a character beyond U+FFFF)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 class ConversationView(ttk.Frame):
     """See the module docstring."""
 
@@ -179,21 +184,29 @@ class ConversationView(ttk.Frame):
         self.below.place_forget()
 
     def find(self, pattern: str, start: str = "end") -> int:
-        """Highlight every match of ``pattern``; show the one before ``start``. Returns how many."""
+        """Highlight every match of ``pattern``; show the one before ``start``. Returns how many.
+
+        Searched in Python, not with ``Text.search``, which crashes Tk 8.6 on text with
+        emoji; Tk counts a character beyond U+FFFF as two columns, hence the UTF-16 lengths.
+        """
         self.text.tag_remove("found", "1.0", "end")
         if not pattern:
             return 0
+        needle = pattern.casefold()
         count = 0
-        index = "1.0"
-        length = tk.IntVar()
-        while count < 10_000:
-            index = self.text.search(pattern, index, "end", nocase=True, count=length)
-            if not index:
-                break
-            end = f"{index}+{length.get()}c"
-            self.text.tag_add("found", index, end)
-            index = end
-            count += 1
+        for number, line in enumerate(self.plain_text().split("\n"), start=1):
+            folded = line.casefold()
+            if len(folded) != len(line):  # casefold changed lengths (ß): match as typed
+                folded, needle_here = line, pattern
+            else:
+                needle_here = needle
+            position = folded.find(needle_here)
+            while position >= 0 and count < 10_000:
+                column = utf16_length(line[:position])
+                width = utf16_length(line[position : position + len(needle_here)])
+                self.text.tag_add("found", f"{number}.{column}", f"{number}.{column + width}")
+                count += 1
+                position = folded.find(needle_here, position + len(needle_here))
         previous = self.text.tag_prevrange("found", start)
         if previous:
             self.text.see(previous[0])

@@ -314,7 +314,20 @@ def display() -> Iterator[str]:
 
 
 @pytest.fixture
-def tk_root(display: str) -> Iterator[object]:
+def no_gc_on_worker_threads() -> Iterator[None]:
+    """Tk objects (fonts, variables) must be freed on the Tk thread: a cyclic garbage
+    collection that happened to run on a network thread would make Tcl abort the process.
+    So collection waits until the test is over, and then runs on the main thread."""
+    import gc
+
+    gc.disable()
+    yield
+    gc.enable()
+    gc.collect()
+
+
+@pytest.fixture
+def tk_root(display: str, no_gc_on_worker_threads: None) -> Iterator[object]:
     """A real Tk root window, destroyed after the test."""
     import tkinter
 

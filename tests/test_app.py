@@ -19,7 +19,7 @@ FAST_RETRY = ReconnectPolicy(first=0.05, base=0.1, most=0.5, max_attempts=200)
 
 
 @pytest.fixture
-def open_window(display, server):
+def open_window(display, server, no_gc_on_worker_threads):
     windows: list[ChatWindow] = []
 
     def open_one(nick: str) -> ChatWindow:
@@ -76,12 +76,18 @@ def test_two_windows_chat_and_see_each_other_come_and_go(open_window):
     wait_until(both, lambda: "* bea se ríe" in conversation(ana))
     type_line(bea, "/usuraios")
     wait_until(both, lambda: "Did you mean /usuarios?" in conversation(bea))
+    assert ana.search("EXAMEN") == 1
+    ana.toggle_theme()
+    assert ana.views["#general"].text.cget("background") == ana.theme.background
+    assert ana.settings.theme == "dark"
     bea.close()
     wait_until([ana], lambda: ana.nick_list.get(0, "end") == ("ana",))
     assert "bea left" in conversation(ana)
 
 
-def test_status_line_shows_reconnecting_and_messages_typed_meanwhile_arrive(start_server, display):
+def test_status_line_shows_reconnecting_and_messages_typed_meanwhile_arrive(
+    start_server, display, no_gc_on_worker_threads
+):
     server = start_server()
     port = server.port
     windows = []

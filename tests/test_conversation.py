@@ -81,6 +81,10 @@ def test_search_marker_theme_and_clock(view):
     view.add_marker("new messages")
     assert view.plain_text().count("new messages") == 1
     assert view.find("examen") == 2
+    view.add_message(now, "carla", "😀😀 examen 😀")  # Tk's own search crashes on emoji
+    assert view.find("EXAMEN") == 3
+    start, end = view.text.tag_ranges("found")[-2:]
+    assert view.text.get(start, end) == "examen"
     view.apply_theme(DARK)
     assert view.text.cget("background") == DARK.background
     assert clock(now - timedelta(days=3)).count("/") == 1
