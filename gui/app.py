@@ -75,6 +75,7 @@ class ChatWindow:
         self.names: dict[str, str] = {}  # irc_lower(name) -> name as shown
         self.members: dict[str, list[str]] = {}  # irc_lower(channel) -> nicks
         self.pending: dict[int, str] = {}  # message id -> conversation key
+        self.replaying: set[str] = set()  # conversations whose history is being shown
         self.unread = 0
         self.connection_text = ""  # the first part of the status line
         self.waiting = 0  # our messages the server has not confirmed yet
@@ -259,6 +260,11 @@ class ChatWindow:
         if isinstance(event, ev.ChatMessage):
             key_name = event.sender if event.private and not event.own else event.target
             view = self._view_for(key_name)
+            if event.history:
+                self.replaying.add(irc_lower(key_name))
+            elif irc_lower(key_name) in self.replaying:  # history is over: live from here
+                self.replaying.discard(irc_lower(key_name))
+                view.add_marker(tr("new messages"))
             mention = not event.own and irc_lower(me) in irc_lower(event.text)
             view.add_message(
                 event.time,

@@ -76,6 +76,17 @@ def test_two_windows_chat_and_see_each_other_come_and_go(open_window):
     wait_until(both, lambda: "* bea se ríe" in conversation(ana))
     type_line(bea, "/usuraios")
     wait_until(both, lambda: "Did you mean /usuarios?" in conversation(bea))
+    late = open_window("carla")  # joins after: the past comes first, then a line, then live
+    both.append(late)
+    wait_until(both, lambda: "¿Habéis visto el examen?" in conversation(late))
+    type_line(ana, "en directo")
+    wait_until(both, lambda: "en directo" in conversation(late))
+    text = conversation(late)
+    assert text.index("¿Habéis visto") < text.index("new messages") < text.index("en directo")
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if "¿Habéis visto" in t)
+    assert "history" in late.views["#general"].text.tag_names(f"{line}.end-2c")
+    late.close()
+    both.remove(late)
     assert ana.search("EXAMEN") == 1
     ana.toggle_theme()
     assert ana.views["#general"].text.cget("background") == ana.theme.background
