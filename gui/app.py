@@ -34,7 +34,7 @@ from net.server import ChatServer
 log = logging.getLogger(__name__)
 
 POLL_MS = 50  # how often the pump looks at an empty queue
-BATCH_SECONDS = 0.02  # the most work one tick of the pump does before letting Tk redraw
+BATCH_SECONDS = 0.015  # the most work one tick of the pump does before letting Tk redraw
 PASTE_PACE_MS = 400  # between the lines of a multi-line paste
 
 

@@ -71,6 +71,8 @@ class ConversationView(ttk.Frame):
         self.columnconfigure(0, weight=1)
         self.below = ttk.Button(self, text=tr("▼ New messages below"), command=self.scroll_to_end)
         self._nick_tags: set[str] = set()
+        self._unsettled = False  # lines were added since the last settle()
+        self._follow = True  # the view was at the bottom before them
         self.text.tag_bind("link", "<Button-1>", self._on_link_click)
         self.text.tag_bind("link", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
         self.text.tag_bind("link", "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
@@ -244,14 +246,27 @@ class ConversationView(ttk.Frame):
         return parts
 
     def _append(self, parts: list[tuple[str, tuple[str, ...]]]) -> None:
-        follow = self.at_bottom()
+        """Add a line; following, trimming and the "below" button wait for ``settle()``,
+        which Tk runs once when idle, so a burst of lines costs one layout, not one each."""
+        if not self._unsettled:
+            self._unsettled = True
+            self._follow = self.at_bottom()
+            self.after_idle(self.settle)
         flat: list[object] = []
         for chunk, tags in parts:
             flat += [chunk, tags]
         self._edit(lambda: self.text.insert("end", *flat))
-        if self.line_count() > self.MAX_LINES:
-            self._edit(lambda: self.text.delete("1.0", f"{self.TRIM_LINES + 1}.0"))
-        if follow:
+
+    def settle(self) -> None:
+        """After a batch of lines: keep the scrollback bounded, follow or offer to."""
+        if not self._unsettled:
+            return
+        self._unsettled = False
+        lines = self.line_count()
+        if lines > self.MAX_LINES:
+            cut = lines - self.MAX_LINES + self.TRIM_LINES
+            self._edit(lambda: self.text.delete("1.0", f"{cut + 1}.0"))
+        if self._follow:
             self.text.see("end")
         else:
             self.below.place(relx=0.5, rely=1.0, anchor="s", y=-6)
