@@ -121,8 +121,9 @@ class ChatWindow:
         root.bind("<Control-f>", lambda _e: self.show_search())
         self._build_search_bar()
         self._build_menu()
-        root.bind("<FocusIn>", lambda _e: self._on_focus(True))
-        root.bind("<FocusOut>", lambda _e: self._on_focus(False))
+        # On the toplevel these fire for every widget inside too: only the window counts.
+        root.bind("<FocusIn>", lambda e: e.widget is root and self._on_focus(True))
+        root.bind("<FocusOut>", lambda e: e.widget is root and self._on_focus(False))
         if self.hosted is not None:
             self._build_share_bar()
         self._apply_theme()
