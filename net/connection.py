@@ -33,12 +33,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from net.protocol import LineBuffer, Message, decode_line
 
 if TYPE_CHECKING:
     from net.server import ChatServer
+    from net.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +52,6 @@ SEND_CHUNK = 65536
 #: after a graceful close, how long to read and discard what the peer still sends, so
 #: that closing with unread input does not reset the connection and lose our last line
 LINGER_SECONDS = 1.0
-
-
-class Session(Protocol):
-    """What a connection needs from the protocol spoken over it."""
-
-    registered: bool
-    #: whether the session answers keepalive PINGs (IRC does; a person at ``nc`` does not)
-    pings: bool
-
-    def handle_line(self, line: str | None) -> None:
-        """One received line, decoded; None for a line over the length limit."""
-
-    def send_ping(self) -> None: ...
 
 
 def flush_soon(connections: Iterable[Connection]) -> None:

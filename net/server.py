@@ -255,7 +255,7 @@ class ChatServer:
         folded = irc_lower(nick)
         with self.lock:
             holder = self.nicks.get(folded)
-        if folded == irc_lower(self.config.server_name):
+        if self._is_server_name(folded):
             return False
         return holder is None or holder is session or _same_client(holder, session)
 
@@ -268,6 +268,10 @@ class ChatServer:
                 if irc_lower(candidate) not in self.nicks:
                     return candidate
         return f"{base}_{int(time.time()) % 1000}"
+
+    def _is_server_name(self, folded_nick: str) -> bool:
+        """Nobody may take the server's own name: its notices must stay unfakeable."""
+        return folded_nick == irc_lower(self.config.server_name)
 
     def register(self, session: Session) -> bool:
         """Claim ``session.nick`` for a session finishing registration; False if it is taken.
@@ -284,7 +288,7 @@ class ChatServer:
             holder.conn.send(holder.goodbye("Reconnected"))
             holder.conn.abort("Reconnected")
         with self.lock:
-            if folded in self.nicks or folded == irc_lower(self.config.server_name):
+            if folded in self.nicks or self._is_server_name(folded):
                 return False
             self.nicks[folded] = session
             session.registered = True
@@ -296,9 +300,7 @@ class ChatServer:
         folded_new, folded_old = irc_lower(new_nick), irc_lower(session.nick)
         with self.lock:
             holder = self.nicks.get(folded_new)
-            if (holder is not None and holder is not session) or folded_new == irc_lower(
-                self.config.server_name
-            ):
+            if (holder is not None and holder is not session) or self._is_server_name(folded_new):
                 return False
             out = Outgoing(Message("NICK", [new_nick], source=session.prefix))
             del self.nicks[folded_old]

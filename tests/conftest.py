@@ -335,12 +335,3 @@ def tk_root(display: str, no_gc_on_worker_threads: None) -> Iterator[object]:
     root.geometry("700x400")
     yield root
     root.destroy()
-    forget_tk_objects()
-
-
-def forget_tk_objects() -> None:
-    """Collect dead Tk objects (fonts, variables) now, on the main thread: if the garbage
-    collector found them later on a worker thread, Tcl would abort the process."""
-    import gc
-
-    gc.collect()

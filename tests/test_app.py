@@ -13,7 +13,7 @@ import pytest
 from gui.app import ChatWindow
 from gui.settings import Settings
 from net.client import ChatClient, ReconnectPolicy
-from tests.conftest import ROOT, IrcClient, forget_tk_objects
+from tests.conftest import ROOT, IrcClient
 
 FAST_RETRY = ReconnectPolicy(first=0.05, base=0.1, most=0.5, max_attempts=200)
 
@@ -35,7 +35,6 @@ def open_window(display, server, no_gc_on_worker_threads):
     for window in windows:
         if window._pump_id is not None:
             window.close()
-    forget_tk_objects()
 
 
 def wait_until(windows: list[ChatWindow], condition, timeout: float = 10.0) -> None:
@@ -121,7 +120,6 @@ def test_status_line_shows_reconnecting_and_messages_typed_meanwhile_arrive(
     finally:
         for window in windows:
             window.close()
-        forget_tk_objects()
 
 
 def test_cliente_py_joins_from_the_command_line(server, display, tmp_path):
