@@ -19,6 +19,7 @@ worker thread; the server is a ``servidor.py`` child process. Everything is on 1
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import queue
 import resource
@@ -35,41 +36,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from charla_server import running_charla  # noqa: E402
+
 from gui.app import ChatWindow  # noqa: E402
 from gui.conversation import ConversationView  # noqa: E402
 from gui.settings import Settings  # noqa: E402
 from net.client import ChatClient  # noqa: E402
 
 HEARTBEAT_MS = 5
-
-
-def start_server() -> tuple[subprocess.Popen, int]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "servidor.py",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--no-history",
-            "--no-flood-control",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if "listening on port" in line:
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, int(line.split("port")[1].strip(" .\n"))
-    process.kill()
-    raise RuntimeError("servidor.py did not start")
 
 
 def raw_sender(port: int) -> socket.socket:
@@ -97,7 +71,8 @@ def main() -> int:
         xvfb = subprocess.Popen(["Xvfb", ":94", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
         os.environ["DISPLAY"] = ":94"
         time.sleep(1)
-    server, port = start_server()
+    servers = contextlib.ExitStack()
+    port, _pid = servers.enter_context(running_charla(extra_args=["--no-history"]))
     root = tk.Tk()
     client = ChatClient("127.0.0.1", port, "lectora", ["#general"], queue.Queue()).start()
     window = ChatWindow(root, client, Settings(nick="lectora"))
@@ -173,8 +148,7 @@ def main() -> int:
         idle_pct = 100 * idle_cpu / (time.monotonic() - wall_before)
     finally:
         window.close()
-        server.terminate()
-        server.wait(5)
+        servers.close()
         if xvfb is not None:
             xvfb.terminate()
     burst_ms = sorted(1000 * value for value in burst_latencies)
