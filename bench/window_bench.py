@@ -4,16 +4,17 @@ Reported:
 - the longest time the Tk main thread was busy in one go during the burst (a 5 ms
   heartbeat ``after()`` measures the gaps between its ticks; target under 50 ms);
 - the time from a message leaving the sender to it being in the window's Text, p50 and
-  p99 (target p99 under 100 ms) — the sender is another client, so this includes its
-  trip through the server;
+  p99 (target p99 under 100 ms) — the sender is another program (a child process that
+  joins as a raw IRC client), so this includes its trip through the server;
 - the window's CPU use while idle and connected, over ``--idle`` seconds;
 - the longest stall while a single 100,000-character message is shown.
 
 Run from the repository root (needs an X display or Debian's xvfb):
 ``python bench/window_bench.py`` (about 30 s), ``--messages 2000`` for a quick run.
 
-Threading: the window runs on the main thread; the sender is a raw socket fed from a
-worker thread; the server is a ``servidor.py`` child process. Everything is on 127.0.0.1.
+Threading: the window runs on the main thread; the sender (this script with
+``--sender``) and the server (``servidor.py``) are child processes. Everything is on
+127.0.0.1.
 """
 
 from __future__ import annotations
@@ -46,7 +47,29 @@ from net.client import ChatClient  # noqa: E402
 HEARTBEAT_MS = 5
 
 
-def raw_sender(port: int) -> socket.socket:
+def sender_process(port: int) -> subprocess.Popen:
+    """Another program on the LAN: this script with ``--sender PORT``, told what to send on
+    its standard input. A separate process, so it does not share the window's GIL."""
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--sender", str(port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    if process.stdout.readline().strip() != "ready":
+        raise RuntimeError("the sender could not join #general")
+    return process
+
+
+def order(process: subprocess.Popen, line: str) -> None:
+    process.stdin.write(line + "\n")
+    process.stdin.flush()
+
+
+def run_sender(port: int) -> None:
+    """Join #general as ``rafaga``; then, per line read: ``burst N`` sends N messages as fast
+    as possible, ``steady N RATE`` sends N at RATE per second. Each carries its send time
+    (``time.monotonic()``, the same clock in every process)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     sock.sendall(b"NICK rafaga\r\nUSER r 0 * :r\r\nJOIN #general\r\n")
     received = b""
@@ -56,7 +79,19 @@ def raw_sender(port: int) -> socket.socket:
     threading.Thread(
         target=lambda: [None for _ in iter(lambda: sock.recv(65536), b"")], daemon=True
     ).start()
-    return sock
+    print("ready", flush=True)
+    for command in sys.stdin:
+        kind, count, *rate = command.split()
+        for number in range(int(count)):
+            sock.sendall(f"PRIVMSG #general :t={time.monotonic()} {kind} {number}\r\n".encode())
+            if rate:
+                time.sleep(1 / float(rate[0]))
+    sock.close()
+
+
+def percentiles(pairs: list[tuple[float, float]], which: int) -> str:
+    values = sorted(1000 * pair[which] for pair in pairs)
+    return f"p50 {statistics.median(values):.1f} ms, p99 {values[int(len(values) * 0.99)]:.1f} ms"
 
 
 def main() -> int:
@@ -65,7 +100,11 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=10.0)
     parser.add_argument("--steady", type=int, default=300, help="messages at --rate")
     parser.add_argument("--rate", type=float, default=30.0, help="messages/s")
+    parser.add_argument("--sender", type=int, help=argparse.SUPPRESS)  # the sender's role
     args = parser.parse_args()
+    if args.sender:
+        run_sender(args.sender)
+        return 0
     xvfb = None
     if "DISPLAY" not in os.environ:
         xvfb = subprocess.Popen(["Xvfb", ":94", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
@@ -76,15 +115,22 @@ def main() -> int:
     root = tk.Tk()
     client = ChatClient("127.0.0.1", port, "lectora", ["#general"], queue.Queue()).start()
     window = ChatWindow(root, client, Settings(nick="lectora"))
-    latencies: list[float] = []
-    shown = ConversationView.add_message
+    latencies: list[tuple[float, float]] = []  # (from the sender, from the server), seconds
+    shown, flush = ConversationView.add_message, ConversationView.flush
+    unflushed: list[tuple[float, float]] = []  # (sent, relayed) of messages not in the Text
 
     def timed_add(view, when, nick, body, **kwargs):
         shown(view, when, nick, body, **kwargs)
         if nick == "rafaga" and body.startswith("t="):
-            latencies.append(time.perf_counter() - float(body.split()[0][2:]))
+            unflushed.append((float(body.split()[0][2:]), when.timestamp()))
 
-    ConversationView.add_message = timed_add
+    def timed_flush(view):  # in the Text: drawn when Tk is next idle
+        flush(view)
+        now, wall_now = time.monotonic(), time.time()
+        latencies.extend((now - sent, wall_now - relayed) for sent, relayed in unflushed)
+        unflushed.clear()
+
+    ConversationView.add_message, ConversationView.flush = timed_add, timed_flush
     gaps: list[float] = []
     last = [time.perf_counter()]
     beating = threading.Event()  # the heartbeat runs while set
@@ -96,39 +142,36 @@ def main() -> int:
         if beating.is_set():
             root.after(HEARTBEAT_MS, heartbeat)
 
-    def run(seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            root.update()
-
     def run_until(condition, limit: float) -> None:
+        """Tk's own main loop, as the program runs it, until ``condition()`` or ``limit`` s."""
         deadline = time.monotonic() + limit
-        while time.monotonic() < deadline and not condition():
-            root.update()
+
+        def check() -> None:
+            if condition() or time.monotonic() >= deadline:
+                root.quit()
+            else:
+                root.after(10, check)
+
+        root.after(10, check)
+        root.mainloop()
+
+    def run(seconds: float) -> None:
+        run_until(lambda: False, seconds)
 
     try:
         run_until(lambda: len(window.nick_list.get(0, "end")) >= 1, 10)
-        sender = raw_sender(port)
+        sender = servers.enter_context(sender_process(port))
         run(1.0)
         beating.set()
         root.after(HEARTBEAT_MS, heartbeat)
         run(0.5)
         gaps.clear()
-
-        def burst() -> None:
-            for number in range(args.messages):
-                sender.sendall(
-                    f"PRIVMSG #general :t={time.perf_counter()} mensaje {number}\r\n".encode()
-                )
-
-        threading.Thread(target=burst, daemon=True).start()
+        order(sender, f"burst {args.messages}")
         run_until(lambda: len(latencies) >= args.messages, 120)
         burst_gaps = sorted(gaps)
         burst_latencies, latencies[:] = list(latencies), []
-        for number in range(args.steady):  # a lively class: one message every 1/rate s
-            sender.sendall(f"PRIVMSG #general :t={time.perf_counter()} ritmo {number}\r\n".encode())
-            run(1 / args.rate)
-        run_until(lambda: len(latencies) >= args.steady, 10)
+        order(sender, f"steady {args.steady} {args.rate}")  # a lively class
+        run_until(lambda: len(latencies) >= args.steady, 10 + args.steady / args.rate)
         gaps.clear()
         started = time.perf_counter()
         window.views["#general"].add_message(datetime.now().astimezone(), "larga", "ñ" * 100_000)
@@ -151,22 +194,17 @@ def main() -> int:
         servers.close()
         if xvfb is not None:
             xvfb.terminate()
-    burst_ms = sorted(1000 * value for value in burst_latencies)
-    steady_ms = sorted(1000 * value for value in latencies)
+    print(f"burst of {args.messages} messages: all {len(burst_latencies)} on screen")
     p99_gap = 1000 * burst_gaps[int(len(burst_gaps) * 0.99)]
-    print(f"burst of {args.messages} messages: all {len(burst_ms)} on screen")
     print(
         f"  longest main-thread stall {1000 * burst_gaps[-1]:.1f} ms, p99 gap {p99_gap:.1f} ms "
         f"(heartbeat every {HEARTBEAT_MS} ms)"
     )
-    print(
-        f"  sender -> on screen: p50 {statistics.median(burst_ms):.0f} ms, "
-        f"p99 {burst_ms[int(len(burst_ms) * 0.99)]:.0f} ms (the backlog of the burst)"
-    )
-    print(
-        f"{args.steady} messages at {args.rate:.0f}/s: sender -> on screen p50 "
-        f"{statistics.median(steady_ms):.1f} ms, p99 {steady_ms[int(len(steady_ms) * 0.99)]:.1f} ms"
-    )
+    print(f"  sender -> on screen: {percentiles(burst_latencies, 0)}")
+    print(f"  server -> on screen: {percentiles(burst_latencies, 1)} (server's time tag, 1 ms)")
+    print(f"{args.steady} messages at {args.rate:.0f}/s:")
+    print(f"  sender -> on screen: {percentiles(latencies, 0)}")
+    print(f"  server -> on screen: {percentiles(latencies, 1)}")
     print(
         f"one 100,000-character message: inserted in {1000 * long_insert:.0f} ms, "
         f"longest stall after it {1000 * long_gap:.1f} ms"

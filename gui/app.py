@@ -33,8 +33,8 @@ from net.server import ChatServer
 
 log = logging.getLogger(__name__)
 
-POLL_MS = 50  # how often the pump looks at an empty queue
-BATCH_SECONDS = 0.015  # the most work one tick of the pump does before letting Tk redraw
+POLL_MS = 20  # how often the pump looks at an empty queue
+BATCH_SECONDS = 0.010  # the most work one tick of the pump does before letting Tk redraw
 PASTE_PACE_MS = 400  # between the lines of a multi-line paste
 
 
@@ -76,7 +76,10 @@ class ChatWindow:
         self.members: dict[str, list[str]] = {}  # irc_lower(channel) -> nicks
         self.pending: dict[int, str] = {}  # message id -> conversation key
         self.replaying: set[str] = set()  # conversations whose history is being shown
-        self.unread = 0
+        self.unread = 0  # messages that arrived while the user was not looking
+        self.shown_unread = 0  # the count in the title now
+        self.current_key = irc_lower(channel)  # the conversation on show
+        self.marked: set[str] = set()  # tabs showing "•" for unread messages
         self.connection_text = ""  # the first part of the status line
         self.waiting = 0  # our messages the server has not confirmed yet
         self.focused = True
@@ -166,12 +169,12 @@ class ChatWindow:
         self.search_entry.focus_set()
 
     def hide_search(self) -> None:
-        self.views[irc_lower(self.current_name())].find("")
+        self.views[self.current_key].find("")
         self.search_bar.grid_remove()
         self.entry.focus_set()
 
     def search(self, pattern: str) -> int:
-        count = self.views[irc_lower(self.current_name())].find(pattern)
+        count = self.views[self.current_key].find(pattern)
         self.search_result.configure(text=tr("{count} found").format(count=count))
         return count
 
@@ -217,21 +220,24 @@ class ChatWindow:
             self.tabs.add(view, text=name)
         if select:
             self.tabs.select(view)
+            self.current_key = key
         return view
 
     def current_name(self) -> str:
-        selected = self.tabs.select()
-        for key, view in self.views.items():
-            if str(view) == selected:
-                return self.names[key]
-        return "#general"
+        return self.names.get(self.current_key, "#general")
 
     def _view_for(self, name: str) -> ConversationView:
         return self.open_conversation(name, select=False)
 
     def _on_tab_changed(self) -> None:
+        selected = self.tabs.select()
+        for key, view in self.views.items():
+            if str(view) == selected:
+                self.current_key = key
         name = self.current_name()
-        self.tabs.tab(self.views[irc_lower(name)], text=name)
+        if self.current_key in self.marked:
+            self.marked.discard(self.current_key)
+            self.tabs.tab(self.views[self.current_key], text=name)
         self._show_members(name)
 
     def _show_members(self, name: str) -> None:
@@ -253,33 +259,17 @@ class ChatWindow:
             self.handle(event)
         else:
             more = True
+        for view in self.views.values():
+            view.flush()
+        self._show_unread()
         self._pump_id = self.root.after(1 if more else POLL_MS, self._pump)
 
     def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.ChatMessage):  # first: nearly every event is one
+            self._show_message(event)
+            return
         now = datetime.now().astimezone()
-        me = self.client.nick
-        if isinstance(event, ev.ChatMessage):
-            key_name = event.sender if event.private and not event.own else event.target
-            view = self._view_for(key_name)
-            if event.history:
-                self.replaying.add(irc_lower(key_name))
-            elif irc_lower(key_name) in self.replaying:  # history is over: live from here
-                self.replaying.discard(irc_lower(key_name))
-                view.add_marker(tr("new messages"))
-            mention = not event.own and irc_lower(me) in irc_lower(event.text)
-            view.add_message(
-                event.time,
-                event.sender,
-                event.text,
-                own=event.own,
-                action=event.kind == "action",
-                highlight=mention or event.private,
-                history=event.history,
-            )
-            if mention or event.private:
-                self.root.bell()
-            self._count_unread(key_name)
-        elif isinstance(event, ev.Delivered):
+        if isinstance(event, ev.Delivered):
             key = self.pending.pop(event.message_id, None)
             if key in self.views:
                 self.views[key].mark_delivered(event.message_id)
@@ -320,7 +310,7 @@ class ChatWindow:
             if event.me:
                 self._connected_as(event.new)
         elif isinstance(event, ev.Topic):
-            if irc_lower(event.channel) == irc_lower(self.current_name()):
+            if irc_lower(event.channel) == self.current_key:
                 self.topic.configure(text=event.topic)
             if event.changed:
                 self._view_for(event.channel).add_system(
@@ -343,6 +333,29 @@ class ChatWindow:
             self.connection_text = tr("Disconnected: {reason}").format(reason=event.reason)
             self._show_status()
 
+    def _show_message(self, event: ev.ChatMessage) -> None:
+        name = event.sender if event.private and not event.own else event.target
+        key = irc_lower(name)
+        view = self.views.get(key) or self._view_for(name)
+        if event.history:
+            self.replaying.add(key)
+        elif key in self.replaying:  # history is over: live from here
+            self.replaying.discard(key)
+            view.add_marker(tr("new messages"))
+        mention = not event.own and irc_lower(self.client.nick) in irc_lower(event.text)
+        view.add_message(
+            event.time,
+            event.sender,
+            event.text,
+            own=event.own,
+            action=event.kind == "action",
+            highlight=mention or event.private,
+            history=event.history,
+        )
+        if mention or event.private:
+            self.root.bell()
+        self._count_unread(name)
+
     def _member(self, channel: str, nick: str, *, add: bool) -> None:
         nicks = self.members.setdefault(irc_lower(channel), [])
         if add and nick not in nicks:
@@ -352,22 +365,28 @@ class ChatWindow:
         self._refresh_members(channel)
 
     def _refresh_members(self, channel: str) -> None:
-        if irc_lower(channel) == irc_lower(self.current_name()):
+        if irc_lower(channel) == self.current_key:
             self._show_members(channel)
 
     def _count_unread(self, name: str) -> None:
-        if self.focused and irc_lower(name) == irc_lower(self.current_name()):
+        key = irc_lower(name)
+        if self.focused and key == self.current_key:
             return
         self.unread += 1
-        self.root.title(f"({self.unread}) Charla")
-        view = self.views[irc_lower(name)]
-        if irc_lower(name) != irc_lower(self.current_name()):
-            self.tabs.tab(view, text=f"{name} •")
+        if key != self.current_key and key not in self.marked:
+            self.marked.add(key)
+            self.tabs.tab(self.views[key], text=f"{name} •")
+
+    def _show_unread(self) -> None:
+        """The unread count in the title, changed once per pump tick at most."""
+        if self.unread != self.shown_unread:
+            self.shown_unread = self.unread
+            self.root.title(f"({self.unread}) Charla" if self.unread else "Charla")
 
     def _on_focus(self, focused: bool) -> None:
         if focused and not self.focused:
             self.unread = 0
-            self.root.title("Charla")
+            self._show_unread()
         elif not focused and self.focused:
             for view in self.views.values():
                 view.add_marker(tr("new messages"))
@@ -493,7 +512,7 @@ class ChatWindow:
         if word:
             matches = [
                 n
-                for n in self.members.get(irc_lower(self.current_name()), [])
+                for n in self.members.get(self.current_key, [])
                 if irc_lower(n).startswith(irc_lower(word))
             ]
             if matches:

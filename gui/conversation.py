@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import tkinter as tk
 import webbrowser
-from datetime import datetime
+from datetime import date, datetime
 from tkinter import font as tkfont
 from tkinter import ttk
 
@@ -27,11 +27,25 @@ URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 
 
 def clock(when: datetime) -> str:
-    """``10:42``, or ``23/11 10:42`` for a day other than today."""
-    local = when.astimezone()
-    if local.date() == datetime.now().astimezone().date():
-        return local.strftime("%H:%M")
-    return local.strftime("%d/%m %H:%M")
+    """``10:42``, or ``23/11 10:42`` for a day other than today (remembered per minute)."""
+    minute = (int(when.timestamp()) // 60, date.today())
+    if minute != _last_clock[0]:
+        local = when.astimezone()
+        today = local.date() == datetime.now().astimezone().date()
+        _last_clock[:] = [minute, local.strftime("%H:%M" if today else "%d/%m %H:%M")]
+    return _last_clock[1]
+
+
+_last_clock: list = [None, ""]  # the minute clock() formatted last, and its text
+
+
+# Insert into a read-only Text in one Tcl call: each Tk call from Python may wait for the
+# GIL while the network thread holds it, so a batch of lines must cost one call, not three.
+APPEND_PROC = """proc charla_append {text args} {
+    $text configure -state normal
+    $text insert end {*}$args
+    $text configure -state disabled
+}"""
 
 
 def utf16_length(text: str) -> int:
@@ -70,7 +84,9 @@ class ConversationView(ttk.Frame):
         self.rowconfigure(0, weight=1)
         self.columnconfigure(0, weight=1)
         self.below = ttk.Button(self, text=tr("▼ New messages below"), command=self.scroll_to_end)
+        self.tk.eval(APPEND_PROC)
         self._nick_tags: set[str] = set()
+        self._queued: list = []  # text, tags, text, tags… not yet in the Text
         self._unsettled = False  # lines were added since the last settle()
         self._follow = True  # the view was at the bottom before them
         self.text.tag_bind("link", "<Button-1>", self._on_link_click)
@@ -159,6 +175,7 @@ class ConversationView(ttk.Frame):
 
     def add_marker(self, text: str) -> None:
         """The "new messages" line; there is only ever one."""
+        self.flush()
         ranges = self.text.tag_ranges("marker")
         if ranges:
             self._edit(lambda: self.text.delete(ranges[0], ranges[-1]))
@@ -166,6 +183,7 @@ class ConversationView(ttk.Frame):
 
     def mark_delivered(self, message_id: int) -> bool:
         """Remove the *sending…* mark of message ``message_id``; False if there is none."""
+        self.flush()
         ranges = self.text.tag_ranges(f"pending-{message_id}")
         if not ranges:
             return False
@@ -174,6 +192,7 @@ class ConversationView(ttk.Frame):
         return True
 
     def clear(self) -> None:
+        self._queued.clear()
         self._edit(lambda: self.text.delete("1.0", "end"))
 
     # -- reading comfort --
@@ -191,6 +210,7 @@ class ConversationView(ttk.Frame):
         Searched in Python, not with ``Text.search``, which crashes Tk 8.6 on text with
         emoji; Tk counts a character beyond U+FFFF as two columns, hence the UTF-16 lengths.
         """
+        self.flush()
         self.text.tag_remove("found", "1.0", "end")
         if not pattern:
             return 0
@@ -215,9 +235,11 @@ class ConversationView(ttk.Frame):
         return count
 
     def line_count(self) -> int:
+        self.flush()
         return int(self.text.index("end-1c").split(".")[0])
 
     def plain_text(self) -> str:
+        self.flush()
         return self.text.get("1.0", "end-1c")
 
     # -- helpers --
@@ -246,16 +268,25 @@ class ConversationView(ttk.Frame):
         return parts
 
     def _append(self, parts: list[tuple[str, tuple[str, ...]]]) -> None:
-        """Add a line; following, trimming and the "below" button wait for ``settle()``,
-        which Tk runs once when idle, so a burst of lines costs one layout, not one each."""
+        """Queue a line. ``flush()`` puts all queued lines into the Text with one insert, and
+        following, trimming and the "below" button wait for ``settle()``, which Tk runs once
+        when idle: a burst of lines costs a few Tk calls and one layout, not several each."""
         if not self._unsettled:
             self._unsettled = True
             self._follow = self.at_bottom()
             self.after_idle(self.settle)
-        flat: list[object] = []
+        queued = self._queued
         for chunk, tags in parts:
-            flat += [chunk, tags]
-        self._edit(lambda: self.text.insert("end", *flat))
+            if len(queued) > 1 and queued[-1] == tags:  # same look as the last piece: one piece
+                queued[-2] += chunk
+            else:
+                queued += (chunk, tags)
+
+    def flush(self) -> None:
+        """Insert the queued lines (the window's pump calls this at the end of each tick)."""
+        if self._queued:
+            queued, self._queued = self._queued, []
+            self.tk.call("charla_append", self.text, *queued)
 
     def settle(self) -> None:
         """After a batch of lines: keep the scrollback bounded, follow or offer to."""
