@@ -95,6 +95,70 @@ def test_two_windows_chat_and_see_each_other_come_and_go(open_window):
     assert "bea left" in conversation(ana)
 
 
+def test_commands_in_spanish_private_tabs_recall_completion_and_the_paste_guard(
+    open_window, monkeypatch
+):
+    ana = open_window("ana")
+    bea = open_window("bea")
+    both = [ana, bea]
+    wait_until(both, lambda: set(ana.nick_list.get(0, "end")) == {"ana", "bea"})
+
+    type_line(ana, "/privado bea ¿me pasas los apuntes?")
+    wait_until(both, lambda: "ana" in bea.views)  # her private tab opened by itself
+    wait_until(both, lambda: "¿me pasas los apuntes?" in bea.views["ana"].plain_text())
+    assert "¿me pasas los apuntes?" not in conversation(bea)
+    private = bea.views["ana"]
+    assert "highlight" in private.text.tag_names("1.0 lineend -2c")
+    assert ana.current_name() == "bea"  # /privado took ana to the conversation with bea
+
+    ana.tabs.select(ana.views["#general"])
+    wait_until(both, lambda: ana.current_name() == "#general")
+    type_line(bea, "/apodo beatriz")
+    wait_until(both, lambda: "beatriz" in ana.nick_list.get(0, "end"))
+    assert "bea is now beatriz" in conversation(ana)
+    type_line(ana, "/tema Examen el lunes")
+    wait_until(both, lambda: bea.topic.cget("text") == "Examen el lunes")
+
+    ana.entry.insert(0, "be")  # Tab completes a nick at the start of the line with ": "
+    ana.entry.event_generate("<Tab>")
+    assert ana.entry.get() == "beatriz: "
+    ana.entry.delete(0, "end")
+    ana.entry.event_generate("<Up>")  # Up brings back what was sent last
+    assert ana.entry.get() == "/tema Examen el lunes"
+    ana.entry.delete(0, "end")
+
+    questions = []
+    monkeypatch.setattr(
+        "gui.app.messagebox.askyesno", lambda title, text, **_: questions.append(text) or True
+    )
+    ana.root.clipboard_clear()
+    ana.root.clipboard_append("primera línea\nsegunda línea\n\ntercera línea")
+    ana.entry.event_generate("<<Paste>>")
+    assert questions == ["Send these 3 lines?"]
+    wait_until(both, lambda: "tercera línea" in conversation(bea))
+    text = conversation(bea)
+    assert text.index("primera") < text.index("segunda") < text.index("tercera")
+    assert ana.entry.get() == ""  # the lines were sent, not pasted into the entry
+
+    type_line(ana, "/unirse #tutoria")
+    wait_until(
+        both,
+        lambda: (
+            ana.current_name() == "#tutoria"
+            and "You joined" in (ana.views["#tutoria"].plain_text())
+        ),
+    )
+    type_line(ana, "/limpiar")
+    ana.root.update()
+    assert ana.views["#tutoria"].plain_text().strip() == ""
+    type_line(ana, "/usuarios")
+    wait_until(both, lambda: "In #tutoria (1): ana" in ana.views["#tutoria"].plain_text())
+
+    type_line(ana, "close")  # the word the original programs used
+    assert ana._pump_id is None
+    wait_until([bea], lambda: bea.nick_list.get(0, "end") == ("beatriz",))
+
+
 def test_status_line_shows_reconnecting_and_messages_typed_meanwhile_arrive(
     start_server, display, no_gc_on_worker_threads
 ):
