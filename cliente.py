@@ -17,6 +17,7 @@ from tkinter import messagebox
 from gui import settings as settings_file
 from gui.app import ChatWindow
 from gui.connect_dialog import Choice, ConnectDialog
+from gui.desktop import enable_sharp_text, show_fatal
 from net.client import ChatClient
 from net.i18n import set_language, tr
 from net.protocol import is_valid_channel, is_valid_nick
@@ -58,7 +59,16 @@ def main(argv: list[str] | None = None) -> int:
     settings.host = args.host or settings.host
     settings.port = args.port or settings.port
     settings.nick = args.nick or settings.nick
-    root = tk.Tk()
+    enable_sharp_text()
+    try:
+        root = tk.Tk()
+    except tk.TclError as error:  # no display: there is no window to show a dialog in
+        show_fatal(
+            tr("Charla cannot open its window ({error}); details are in {path}.").format(
+                error=error, path=settings_file.config_dir() / "charla.log"
+            )
+        )
+        return 1
     root.title("Charla")
 
     def on_unexpected_error(*exc_info: object) -> None:

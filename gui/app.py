@@ -22,6 +22,7 @@ from tkinter import messagebox, ttk
 
 from gui.commands import Command, Say, Unknown, parse_input
 from gui.conversation import ConversationView
+from gui.desktop import flash_taskbar
 from gui.settings import Settings
 from gui.theme import THEMES
 from net import events as ev
@@ -354,6 +355,8 @@ class ChatWindow:
         )
         if mention or event.private:
             self.root.bell()
+            if not self.focused:
+                flash_taskbar(self.root)
         self._count_unread(name)
 
     def _member(self, channel: str, nick: str, *, add: bool) -> None:

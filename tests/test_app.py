@@ -213,3 +213,19 @@ def test_cliente_py_joins_from_the_command_line(server, display, tmp_path):
         process.terminate()
         process.wait(10)
         watcher.close()
+
+
+def test_cliente_py_without_a_display_says_why_and_logs_it(tmp_path):
+    env = {k: v for k, v in __import__("os").environ.items() if k != "DISPLAY"}
+    result = subprocess.run(
+        [sys.executable, "cliente.py", "--host", "127.0.0.1", "--port", "1", "--nick", "ana"],
+        cwd=ROOT,
+        env={**env, "XDG_CONFIG_HOME": str(tmp_path), "LANGUAGE": "es"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "Charla no puede abrir su ventana" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "no puede abrir su ventana" in (tmp_path / "charla" / "charla.log").read_text("utf-8")
