@@ -166,6 +166,7 @@ class ChatClient:
         self._control: deque[str] = deque()  # TOPIC/NAMES lines waiting for registration
         #: msgids already shown (ours included), oldest first: history replays skip them
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._last_stamp: tuple[str, datetime | None] = ("", None)  # see _time_of
         self._stopping = False
         self._quit_reason = ""
         self._fatal: str | None = None  # a reason no retry can fix (a wrong password)
@@ -412,12 +413,16 @@ class ChatClient:
     def _is_me(self, nick: str | None) -> bool:
         return nick is not None and irc_lower(nick) == irc_lower(self._nick)
 
-    @staticmethod
-    def _time_of(message: Message) -> datetime:
+    def _time_of(self, message: Message) -> datetime:
+        """The server's ``time`` tag (a burst shares one per millisecond: parsed once), or now."""
         stamp = message.tags.get("time")
         if stamp:
+            if stamp == self._last_stamp[0]:
+                return self._last_stamp[1]
             with contextlib.suppress(ValueError):
-                return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone()
+                when = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone()
+                self._last_stamp = (stamp, when)
+                return when
         return datetime.now(timezone.utc).astimezone()
 
     def _on_ping(self, message: Message) -> None:
