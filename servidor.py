@@ -106,6 +106,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--log-file", help="also write the log to this file")
     args = parser.parse_args(argv)
+    set_language(args.lang)  # first, so that the complaints below are in that language
     if not 0 <= args.port <= 65535:
         parser.error(tr("the port must be between 0 and 65535"))
     if not is_valid_channel(args.channel):
@@ -229,7 +230,6 @@ def ipaddress_is_loopback(host: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    set_language(args.lang)
     configure_logging(args.log_level, args.log_file)
     try:
         config = config_from_args(args)

@@ -111,3 +111,9 @@ def test_address_lines_answer_which_ip_to_type():
     assert everywhere[-1] == "On this computer: localhost:12345"
     assert everywhere[0].startswith(("Tell the others to connect to:", "No network found"))
     assert not any("127.0.0.1" in line for line in everywhere[:-1])
+
+
+def test_a_bad_port_is_refused_in_the_language_asked_for(run_server):
+    server = run_server("--port", "70000", "--lang", "es")
+    assert server.wait() == 2
+    assert any("el puerto tiene que estar entre 0 y 65535" in line for line in server.output)
