@@ -11,6 +11,7 @@ import argparse
 import logging
 import queue
 import sys
+import threading
 import tkinter as tk
 from tkinter import messagebox
 
@@ -18,6 +19,7 @@ from gui import settings as settings_file
 from gui.app import ChatWindow
 from gui.connect_dialog import Choice, ConnectDialog
 from gui.desktop import enable_sharp_text, show_fatal
+from gui.icon import set_window_icon
 from net.client import ChatClient
 from net.i18n import set_language, tr
 from net.protocol import is_valid_channel, is_valid_nick
@@ -49,6 +51,19 @@ def configure_logging() -> None:
     )
     logging.basicConfig(level=logging.INFO, handlers=handlers)
 
+    def log_thread_error(args: threading.ExceptHookArgs) -> None:
+        logging.getLogger("charla").error(
+            "unexpected error in thread %s",
+            args.thread.name if args.thread else "?",
+            exc_info=(args.exc_type, args.exc_value, args.exc_traceback),  # type: ignore[arg-type]
+        )
+
+    threading.excepthook = log_thread_error
+
+
+def log_path() -> str:
+    return str(settings_file.config_dir() / "charla.log")
+
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
@@ -61,23 +76,23 @@ def main(argv: list[str] | None = None) -> int:
     settings.nick = args.nick or settings.nick
     enable_sharp_text()
     try:
-        root = tk.Tk()
+        root = tk.Tk(className="charla")  # WM_CLASS Charla: desktops group our windows
     except tk.TclError as error:  # no display: there is no window to show a dialog in
         show_fatal(
             tr("Charla cannot open its window ({error}); details are in {path}.").format(
-                error=error, path=settings_file.config_dir() / "charla.log"
-            )
+                error=error, path=log_path()
+            ),
+            dialog=False,
         )
         return 1
     root.title("Charla")
+    set_window_icon(root)
 
     def on_unexpected_error(*exc_info: object) -> None:
         logging.getLogger("charla").error("unexpected error", exc_info=exc_info)  # type: ignore[arg-type]
         messagebox.showerror(
             "Charla",
-            tr("Something went wrong; details are in {path}.").format(
-                path=settings_file.config_dir() / "charla.log"
-            ),
+            tr("Something went wrong; details are in {path}.").format(path=log_path()),
             parent=root,
         )
 
@@ -119,5 +134,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> int:
+    """``main``, with any error it did not expect shown and logged: the packaged window
+    has no console, so a traceback on standard error would reach nobody."""
+    try:
+        return main()
+    except Exception:
+        logging.getLogger("charla").exception("Charla stopped at start-up")
+        show_fatal(tr("Something went wrong; details are in {path}.").format(path=log_path()))
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -1,5 +1,5 @@
 """What the desktop offers beyond Tk: sharp text on high-DPI Windows screens, a flashing
-taskbar button, and a last-resort message when Tk itself cannot start.
+taskbar button, and a last-resort message when Charla cannot start.
 
 Each function does its best on the platform it runs on and nothing elsewhere; none raises
 (a missing Windows API only means less polish). Tk 8.6 has no call for the taskbar, so
@@ -14,6 +14,7 @@ import ctypes
 import logging
 import sys
 import tkinter as tk
+from tkinter import messagebox
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,10 @@ def flash_taskbar(root: tk.Tk) -> bool:
     return True
 
 
-def show_fatal(text: str) -> None:
-    """When Tk cannot open a window (no display): a system message box on Windows, else
-    standard error. The packaged window has no console, so the log file has it too."""
+def show_fatal(text: str, *, dialog: bool = True) -> None:
+    """Tell the user why Charla stops, where they will see it: the packaged window has no
+    console. On Windows a system message box; elsewhere a Tk dialog when ``dialog`` (Tk can
+    still open a window), and standard error always. The log file gets it too."""
     log.error("%s", text)
     if IS_WINDOWS:
         try:
@@ -74,3 +76,11 @@ def show_fatal(text: str) -> None:
         except (AttributeError, OSError):
             pass
     print(text, file=sys.stderr)
+    if dialog:
+        try:
+            root = tk.Tk()
+        except tk.TclError:  # no display after all: standard error was the best we could do
+            return
+        root.withdraw()
+        messagebox.showerror("Charla", text, parent=root)
+        root.destroy()
