@@ -9,7 +9,6 @@ assert that something did *not* arrive. Every socket and server is closed at tea
 from __future__ import annotations
 
 import os
-import pty
 import queue
 import re
 import socket
@@ -20,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -190,17 +190,27 @@ def connect(server: ChatServer) -> Iterator[Callable[..., IrcClient]]:
 
 
 class ServerProcess:
-    """``python servidor.py ARGS`` with its output read line by line on a thread."""
+    """``python servidor.py ARGS`` (or another server ``program``, such as the packaged
+    one) with its output read line by line on a thread."""
 
-    def __init__(self, *args: str, data_home: Path, tty_stdin: bool = False) -> None:
+    def __init__(
+        self,
+        *args: str,
+        data_home: Path,
+        tty_stdin: bool = False,
+        program: tuple[str, ...] = (sys.executable, "servidor.py"),
+    ) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "LANG": "C.UTF-8", "LANGUAGE": ""}
         env["XDG_DATA_HOME"] = str(data_home)  # the default history database goes there
+        env["LOCALAPPDATA"] = str(data_home)  # the same on Windows
         self.console_fd: int | None = None
         stdin: int = subprocess.DEVNULL
         if tty_stdin:
+            import pty  # POSIX only, like the operator console tests that ask for it
+
             self.console_fd, stdin = pty.openpty()
         self.process = subprocess.Popen(
-            [sys.executable, "servidor.py", *args],
+            [*program, *args],
             cwd=ROOT,
             stdin=stdin,
             stdout=subprocess.PIPE,
@@ -246,8 +256,13 @@ class ServerProcess:
 
     def close(self) -> None:
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(5)
+            # SIGTERM first: a packaged server's launcher passes it on to the server itself
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
         if self.console_fd is not None:
             os.close(self.console_fd)
         if self.process.stdout:
@@ -259,7 +274,7 @@ def run_server(tmp_path: Path):
     """Start ``servidor.py`` processes; their default data folder is this test's tmp_path."""
     processes: list[ServerProcess] = []
 
-    def start(*args: str, **kwargs: bool) -> ServerProcess:
+    def start(*args: str, **kwargs: Any) -> ServerProcess:
         process = ServerProcess(*args, data_home=tmp_path, **kwargs)
         processes.append(process)
         return process
@@ -272,6 +287,23 @@ def run_server(tmp_path: Path):
 def started_port(process: ServerProcess) -> int:
     """The port a ``servidor.py`` process says it listens on (it prints that once bound)."""
     return int(process.expect(r"Charla is listening on port (\d+)\.").group(1))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--built",
+        metavar="DIR",
+        help="also test the programs that `pyinstaller build.spec` put in DIR (dist)",
+    )
+
+
+@pytest.fixture
+def built(request: pytest.FixtureRequest) -> Path:
+    """The folder of packaged programs given with ``--built``; without it, a skip."""
+    folder = request.config.getoption("--built")
+    if not folder:
+        pytest.skip("the packaged programs are tested with --built DIR (tests/run.sh does)")
+    return Path(folder).resolve()
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: Python's venv and Tk, and the peers the tests talk to.
-packages=(python3-venv python3-tk ngircd xvfb)
+# Debian packages: Python's venv and Tk, the peers the tests talk to, a screen and a typist.
+packages=(python3-venv python3-tk ngircd xvfb xdotool)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
@@ -25,7 +25,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 
-# Lint, then every test.
+# Lint, build the two programs (dist/Charla, dist/Charla-servidor), then every test,
+# the built programs' included.
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/python -m pytest "$@"
+.venv/bin/pyinstaller --noconfirm --log-level WARN build.spec
+.venv/bin/python -m pytest --built dist "$@"

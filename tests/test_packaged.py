@@ -1,0 +1,159 @@
+"""The programs ``pyinstaller build.spec`` built, used the way a person uses them.
+
+Run with ``--built dist`` (tests/run.sh builds first and passes it): start the packaged
+server, start the packaged window with ``--host/--port/--nick``, watch from a raw IRC
+connection that it joins, type a line into it with ``xdotool`` and see the line arrive.
+Without ``--built`` these tests are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IrcClient, ServerProcess, started_port
+
+ON_LINUX = sys.platform.startswith("linux")
+
+
+def program(built: Path, name: str) -> Path:
+    """A packaged program by its name: ``Charla``, ``Charla.exe`` or inside ``Charla.app``."""
+    app = built / f"{name}.app" / "Contents" / "MacOS" / name
+    candidates = [built / f"{name}.exe", app, built / name]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise AssertionError(f"{name} was not built: none of {[str(c) for c in candidates]}")
+
+
+@pytest.fixture
+def screen(request: pytest.FixtureRequest) -> str | None:
+    """Xvfb on Linux (the ``display`` fixture); Windows and macOS have a desktop already."""
+    return request.getfixturevalue("display") if ON_LINUX else None
+
+
+@pytest.fixture
+def packaged_server(built: Path, tmp_path: Path) -> Iterator[int]:
+    server = ServerProcess(
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        data_home=tmp_path,
+        program=(str(program(built, "Charla-servidor")),),
+    )
+    try:
+        yield started_port(server)
+    finally:
+        server.close()
+
+
+def window_environment(tmp_path: Path, screen: str | None) -> dict[str, str]:
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path), "APPDATA": str(tmp_path)}
+    if screen:
+        env["DISPLAY"] = screen
+    return env
+
+
+def xdotool(screen: str, *args: str) -> str:
+    """Run xdotool on ``screen``, bounded in time; its output."""
+    return subprocess.run(
+        ["xdotool", *args],
+        env={**os.environ, "DISPLAY": screen},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+
+
+def type_line(screen: str, window: str, text: str) -> None:
+    """Type ``text`` into the window's entry and press Enter, as a person would."""
+    xdotool(screen, "windowfocus", "--sync", window, "type", "--delay", "15", text)
+    xdotool(screen, "key", "Return")  # to the focused window, which /salir closes
+
+
+def test_the_packaged_window_joins_and_what_is_typed_in_it_arrives(
+    built: Path, packaged_server: int, screen: str | None, tmp_path: Path
+) -> None:
+    watcher = IrcClient(packaged_server)
+    watcher.register("testigo")
+    watcher.join("#general")
+    arguments = ["--host", "127.0.0.1", "--port", str(packaged_server), "--nick", "empaquetada"]
+    window = subprocess.Popen(
+        [str(program(built, "Charla")), *arguments, "--lang", "es"],
+        env=window_environment(tmp_path, screen),
+    )
+    try:
+        watcher.expect(r"^:empaquetada!\S+ JOIN :?#general$", timeout=30)
+        if not (screen and shutil.which("xdotool")):
+            pytest.skip("typing into the window needs xdotool on an X display")
+        (found,) = xdotool(screen, "search", "--sync", "--onlyvisible", "--class", "Charla").split()
+        typed = "hola desde el programa empaquetado, ¿me leéis? ñandú"
+        type_line(screen, found, typed)
+        watcher.expect(rf"^:empaquetada!\S+ PRIVMSG #general :{re.escape(typed)}$", timeout=15)
+        type_line(screen, found, "/salir")
+        watcher.expect(r"^:empaquetada!\S+ QUIT ", timeout=15)
+        assert window.wait(15) == 0
+    finally:
+        if window.poll() is None:
+            window.terminate()
+            window.wait(10)
+        watcher.close()
+    settings = json.loads((tmp_path / "charla" / "settings.json").read_text("utf-8"))
+    assert (settings["nick"], settings["port"]) == ("empaquetada", packaged_server)
+
+
+@pytest.mark.skipif(not ON_LINUX, reason="only Linux can start a program with no display")
+def test_the_packaged_window_without_a_display_says_why_in_its_log(
+    built: Path, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in window_environment(tmp_path, None).items() if k != "DISPLAY"}
+    result = subprocess.run(
+        [str(program(built, "Charla")), "--host", "127.0.0.1", "--port", "1", "--nick", "ana"],
+        env={**env, "LANGUAGE": "es"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "Charla no puede abrir su ventana" in result.stderr
+    assert "no puede abrir su ventana" in (tmp_path / "charla" / "charla.log").read_text("utf-8")
+
+
+def test_the_packaged_server_speaks_spanish_tells_the_address_and_stops_cleanly(
+    built: Path, tmp_path: Path
+) -> None:
+    server = ServerProcess(
+        "--port",
+        "0",
+        "--lang",
+        "es",
+        data_home=tmp_path,
+        program=(str(program(built, "Charla-servidor")),),
+    )
+    try:
+        port = int(server.expect(r"Charla está escuchando en el puerto (\d+)\.").group(1))
+        server.expect(rf"En este ordenador: localhost:{port}$")
+        server.process.terminate()
+        assert server.wait(10) == 0
+        assert "Charla se ha detenido." in server.output
+    finally:
+        server.close()
+    bad_port = subprocess.run(
+        [str(program(built, "Charla-servidor")), "--port", "70000", "--lang", "es"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+    )
+    assert bad_port.returncode == 2
+    assert "el puerto tiene que estar entre 0 y 65535" in bad_port.stderr
