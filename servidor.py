@@ -236,6 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(tr("Cannot read the message of the day: {error}").format(error=exc), file=sys.stderr)
         return 1
+    # before the "listening" line: whoever reads it may stop us at once, and cleanly
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     server = ChatServer(config)
     try:
         server.start()
@@ -255,13 +263,6 @@ def main(argv: list[str] | None = None) -> int:
     for line in address_lines(config.host, server.port):
         print(line, flush=True)
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     if sys.stdin is not None and sys.stdin.isatty():
         print(tr("Type a line to announce it to everyone; /ayuda lists the commands."), flush=True)
         console = OperatorConsole(server, lambda text: print(text, flush=True))
