@@ -81,9 +81,12 @@ def type_line(screen: str, window: str, text: str) -> None:
     xdotool(screen, "key", "Return")  # to the focused window, which /salir closes
 
 
-def test_the_packaged_window_joins_and_what_is_typed_in_it_arrives(
+@pytest.fixture
+def packaged_window(
     built: Path, packaged_server: int, screen: str | None, tmp_path: Path
-) -> None:
+) -> Iterator[tuple[subprocess.Popen[bytes], IrcClient]]:
+    """The packaged window started with --host/--port/--nick, and a raw IRC client that
+    saw it join #general."""
     watcher = IrcClient(packaged_server)
     watcher.register("testigo")
     watcher.join("#general")
@@ -94,20 +97,31 @@ def test_the_packaged_window_joins_and_what_is_typed_in_it_arrives(
     )
     try:
         watcher.expect(r"^:empaquetada!\S+ JOIN :?#general$", timeout=30)
-        if not (screen and shutil.which("xdotool")):
-            pytest.skip("typing into the window needs xdotool on an X display")
-        (found,) = xdotool(screen, "search", "--sync", "--onlyvisible", "--class", "Charla").split()
-        typed = "hola desde el programa empaquetado, ¿me leéis? ñandú"
-        type_line(screen, found, typed)
-        watcher.expect(rf"^:empaquetada!\S+ PRIVMSG #general :{re.escape(typed)}$", timeout=15)
-        type_line(screen, found, "/salir")
-        watcher.expect(r"^:empaquetada!\S+ QUIT ", timeout=15)
-        assert window.wait(15) == 0
+        yield window, watcher
     finally:
         if window.poll() is None:
             window.terminate()
             window.wait(10)
         watcher.close()
+
+
+def test_the_packaged_window_joins_from_the_command_line(packaged_window) -> None:
+    window, _watcher = packaged_window
+    assert window.poll() is None  # and it stays up
+
+
+@pytest.mark.skipif(not (ON_LINUX and shutil.which("xdotool")), reason="xdotool types on X")
+def test_what_is_typed_into_the_packaged_window_arrives_and_salir_closes_it(
+    packaged_window, packaged_server: int, screen: str, tmp_path: Path
+) -> None:
+    window, watcher = packaged_window
+    (found,) = xdotool(screen, "search", "--sync", "--onlyvisible", "--class", "Charla").split()
+    typed = "hola desde el programa empaquetado, ¿me leéis? ñandú"
+    type_line(screen, found, typed)
+    watcher.expect(rf"^:empaquetada!\S+ PRIVMSG #general :{re.escape(typed)}$", timeout=15)
+    type_line(screen, found, "/salir")
+    watcher.expect(r"^:empaquetada!\S+ QUIT ", timeout=15)
+    assert window.wait(15) == 0
     settings = json.loads((tmp_path / "charla" / "settings.json").read_text("utf-8"))
     assert (settings["nick"], settings["port"]) == ("empaquetada", packaged_server)
 
@@ -129,23 +143,19 @@ def test_the_packaged_window_without_a_display_says_why_in_its_log(
     assert "no puede abrir su ventana" in (tmp_path / "charla" / "charla.log").read_text("utf-8")
 
 
-def test_the_packaged_server_speaks_spanish_tells_the_address_and_stops_cleanly(
+def packaged_server_process(built: Path, tmp_path: Path, *args: str) -> ServerProcess:
+    return ServerProcess(
+        *args, data_home=tmp_path, program=(str(program(built, "Charla-servidor")),)
+    )
+
+
+def test_the_packaged_server_speaks_spanish_and_tells_the_address(
     built: Path, tmp_path: Path
 ) -> None:
-    server = ServerProcess(
-        "--port",
-        "0",
-        "--lang",
-        "es",
-        data_home=tmp_path,
-        program=(str(program(built, "Charla-servidor")),),
-    )
+    server = packaged_server_process(built, tmp_path, "--port", "0", "--lang", "es")
     try:
         port = int(server.expect(r"Charla está escuchando en el puerto (\d+)\.").group(1))
         server.expect(rf"En este ordenador: localhost:{port}$")
-        server.process.terminate()
-        assert server.wait(10) == 0
-        assert "Charla se ha detenido." in server.output
     finally:
         server.close()
     bad_port = subprocess.run(
@@ -157,3 +167,15 @@ def test_the_packaged_server_speaks_spanish_tells_the_address_and_stops_cleanly(
     )
     assert bad_port.returncode == 2
     assert "el puerto tiene que estar entre 0 y 65535" in bad_port.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows has no SIGTERM to send")
+def test_the_packaged_server_stops_cleanly_when_told_to(built: Path, tmp_path: Path) -> None:
+    server = packaged_server_process(built, tmp_path, "--port", "0", "--lang", "es")
+    try:
+        server.expect(r"Charla está escuchando en el puerto (\d+)\.")
+        server.process.terminate()  # what the launcher passes on to the server inside
+        assert server.wait(10) == 0
+        assert "Charla se ha detenido." in server.output
+    finally:
+        server.close()
