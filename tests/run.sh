@@ -29,5 +29,5 @@ fi
 # the built programs' included.
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/pyinstaller --noconfirm --log-level WARN build.spec
+PYTHONHASHSEED=0 .venv/bin/pyinstaller --noconfirm --log-level WARN build.spec  # reproducible
 .venv/bin/python -m pytest --built dist "$@"
