@@ -289,23 +289,6 @@ def started_port(process: ServerProcess) -> int:
     return int(process.expect(r"Charla is listening on port (\d+)\.").group(1))
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--built",
-        metavar="DIR",
-        help="also test the programs that `pyinstaller build.spec` put in DIR (dist)",
-    )
-
-
-@pytest.fixture
-def built(request: pytest.FixtureRequest) -> Path:
-    """The folder of packaged programs given with ``--built``; without it, a skip."""
-    folder = request.config.getoption("--built")
-    if not folder:
-        pytest.skip("the packaged programs are tested with --built DIR (tests/run.sh does)")
-    return Path(folder).resolve()
-
-
 @pytest.fixture
 def ngircd_port() -> Iterator[int]:
     """A real ngIRCd (Debian's ``ngircd``, installed by tests/run.sh) on a loopback port.
