@@ -2,7 +2,8 @@
 
 ``ConnectDialog`` asks for the server address (prefilled with the last one used) and the
 nickname, or offers to **host a room on this computer**: that starts a Charla server in
-this process, so one person with one double-click can open a class chat. Wrong input is
+this process, so one person with one double-click can open a class chat (on the next free
+port when another program holds the usual one). Wrong input is
 explained in plain words; an unreachable server is found out by trying to connect, on a
 worker thread, so the window never freezes.
 
@@ -12,6 +13,9 @@ worker thread that only puts its answer on a ``queue.Queue``, drained with ``aft
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
 import queue
 import socket
 import threading
@@ -25,7 +29,10 @@ from net.i18n import tr
 from net.protocol import is_valid_nick
 from net.server import ChatServer, ServerConfig
 
+log = logging.getLogger(__name__)
+
 DEFAULT_PORT = 12345
+HOST_PORT_TRIES = 10  # a room whose port another program holds takes the next free one
 CHECK_TIMEOUT = 3.0  # seconds to wait for a server to answer the reachability check
 
 
@@ -159,17 +166,31 @@ class ConnectDialog(ttk.Frame):
             self.on_done(Choice(host, port, nick))
 
     def _host(self, port: int, nick: str) -> None:
-        server = ChatServer(ServerConfig(port=port))
-        try:
-            server.start()
-        except OSError as exc:
-            self.show_error(
-                tr("Cannot open a room on port {port}: {problem}").format(
-                    port=port, problem=exc.strerror or exc
+        """Start a room on ``port``, or on one of the next few if another program has it."""
+        for candidate in range(port, min(port + HOST_PORT_TRIES, 65536)):
+            server = ChatServer(ServerConfig(port=candidate))
+            try:
+                server.start()
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    log.info("port %d is taken; trying the next one for the room", candidate)
+                    continue
+                log.warning("cannot open a room on port %d: %s", candidate, exc)
+                self.show_error(
+                    tr("Cannot open a room on port {port}: {problem}").format(
+                        port=candidate, problem=os.strerror(exc.errno) if exc.errno else exc
+                    )
                 )
-            )
+                return
+            self.on_done(Choice("localhost", server.port, nick, hosted=server))
             return
-        self.on_done(Choice("localhost", server.port, nick, hosted=server))
+        log.warning("cannot open a room: ports %d to %d are all taken", port, candidate)
+        self.show_error(
+            tr(
+                "Ports {first} to {last} are all in use on this computer: is a room already "
+                "open here (in another window, or a Charla server)? Then join it instead."
+            ).format(first=port, last=candidate)
+        )
 
     def show_error(self, text: str) -> None:
         self.error.configure(text=text)

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from gui.connect_dialog import ConnectDialog, parse_address
+from gui import connect_dialog
+from gui.connect_dialog import HOST_PORT_TRIES, ConnectDialog, parse_address
 from gui.settings import Settings
 from tests.conftest import IrcClient
 
@@ -83,3 +84,33 @@ def test_host_a_room_starts_a_server_others_can_join(dialog, tk_root):
         guest.register("invitada")
     finally:
         guest.close()
+
+
+def test_a_room_whose_port_is_taken_opens_on_the_next_free_one(dialog, tk_root):
+    with socket.socket() as taken:  # another program on the usual port
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        dialog.address.set(f"localhost:{port}")
+        dialog.mode.set("host")
+        dialog.submit()
+        room = dialog.chosen[0].hosted
+        assert room is not None and port < room.port <= port + HOST_PORT_TRIES
+        guest = IrcClient(room.port)
+        try:
+            guest.register("invitada")
+        finally:
+            guest.close()
+
+
+def test_when_every_port_it_tries_is_taken_the_dialog_says_what_to_do(dialog, tk_root, monkeypatch):
+    monkeypatch.setattr(connect_dialog, "HOST_PORT_TRIES", 1)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        dialog.address.set(f"localhost:{port}")
+        dialog.mode.set("host")
+        dialog.submit()
+    assert dialog.chosen == []
+    assert "is a room already open here" in dialog.error.cget("text")
