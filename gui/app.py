@@ -2,9 +2,9 @@
 
 ``ChatWindow(root, client)`` drives a ``net.client.ChatClient``: it calls its methods, and
 one ``after()`` pump drains the client's event queue in bounded batches (at most
-``BATCH_SECONDS`` of work per tick, again at once if more is waiting, else every
-``POLL_MS``), so a burst of messages never freezes the window. The pump is cancelled on
-close.
+``BATCH_SECONDS`` of work per tick, again at once if more is waiting or a burst is
+arriving, else every ``POLL_MS``), so a burst of messages never freezes the window and is
+not kept waiting. The pump is cancelled on close.
 
 Threading: everything here runs on the Tk main thread; the client's network thread only
 puts events on the queue.
@@ -12,6 +12,7 @@ puts events on the queue.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import time
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 POLL_MS = 20  # how often the pump looks at an empty queue
 BATCH_SECONDS = 0.010  # the most work one tick of the pump does before letting Tk redraw
+BURST_EVENTS = 100  # a tick that handled this many is in a burst: look again after 1 ms,
+# not POLL_MS, or a backlog builds up that the rest of the burst waits behind
 PASTE_PACE_MS = 400  # between the lines of a multi-line paste
 
 
@@ -86,6 +89,11 @@ class ChatWindow:
         self.focused = True
         self.sent: list[str] = []  # what the user typed, for Up/Down
         self.sent_index = 0
+        # irc_lower with a memory (bounded): every message asks it about the same few names
+        self._key_of = functools.lru_cache(maxsize=1024)(irc_lower)
+        self._my_nick = ""  # the nick _my_key was folded from
+        self._my_key = ""  # irc_lower(our nick), to find mentions
+        self._my_key_plain = True  # _my_key has none of "{}|^" (see _mentions_me)
         self._pump_id: str | None = None
         self._build()
         self.open_conversation(channel)
@@ -250,20 +258,25 @@ class ChatWindow:
 
     def _pump(self) -> None:
         """Handle queued events for at most BATCH_SECONDS, then give Tk its turn."""
-        deadline = time.perf_counter() + BATCH_SECONDS
+        # looked up once, not per event
+        now, take, handle = time.perf_counter, self.client.events.get_nowait, self.handle
+        deadline = now() + BATCH_SECONDS
         more = False
-        while time.perf_counter() < deadline:
+        handled = 0
+        while now() < deadline:
             try:
-                event = self.client.events.get_nowait()
+                event = take()
             except queue.Empty:
                 break
-            self.handle(event)
+            handle(event)
+            handled += 1
         else:
             more = True
         for view in self.views.values():
             view.flush()
         self._show_unread()
-        self._pump_id = self.root.after(1 if more else POLL_MS, self._pump)
+        busy = more or handled >= BURST_EVENTS  # a burst is arriving: do not wait POLL_MS
+        self._pump_id = self.root.after(1 if busy else POLL_MS, self._pump)
 
     def handle(self, event: ev.Event) -> None:
         if isinstance(event, ev.ChatMessage):  # first: nearly every event is one
@@ -336,14 +349,14 @@ class ChatWindow:
 
     def _show_message(self, event: ev.ChatMessage) -> None:
         name = event.sender if event.private and not event.own else event.target
-        key = irc_lower(name)
+        key = self._key_of(name)
         view = self.views.get(key) or self._view_for(name)
         if event.history:
             self.replaying.add(key)
         elif key in self.replaying:  # history is over: live from here
             self.replaying.discard(key)
             view.add_marker(tr("new messages"))
-        mention = not event.own and irc_lower(self.client.nick) in irc_lower(event.text)
+        mention = not event.own and self._mentions_me(event.text)
         view.add_message(
             event.time,
             event.sender,
@@ -357,7 +370,19 @@ class ChatWindow:
             self.root.bell()
             if not self.focused:
                 flash_taskbar(self.root)
-        self._count_unread(name)
+        self._count_unread(name, key)
+
+    def _mentions_me(self, text: str) -> bool:
+        """Whether ``text`` contains our nick, compared as ``irc_lower`` folds names."""
+        nick = self.client.nick
+        if nick != self._my_nick:
+            self._my_nick, self._my_key = nick, irc_lower(nick)
+            self._my_key_plain = not any(char in self._my_key for char in "{}|^")
+        if self._my_key_plain and text.isascii():
+            # The same answer without folding the whole text: on ASCII, irc_lower only
+            # lowers case and turns [ ] \ ~ into { } | ^, none of which is in our nick.
+            return self._my_key in text.lower()
+        return self._my_key in irc_lower(text)
 
     def _member(self, channel: str, nick: str, *, add: bool) -> None:
         nicks = self.members.setdefault(irc_lower(channel), [])
@@ -371,8 +396,7 @@ class ChatWindow:
         if irc_lower(channel) == self.current_key:
             self._show_members(channel)
 
-    def _count_unread(self, name: str) -> None:
-        key = irc_lower(name)
+    def _count_unread(self, name: str, key: str) -> None:
         if self.focused and key == self.current_key:
             return
         self.unread += 1

@@ -14,9 +14,10 @@ Threading: a Tk widget; every method runs on the Tk main thread.
 from __future__ import annotations
 
 import re
+import time
 import tkinter as tk
 import webbrowser
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from tkinter import font as tkfont
 from tkinter import ttk
 
@@ -27,16 +28,43 @@ URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 
 
 def clock(when: datetime) -> str:
-    """``10:42``, or ``23/11 10:42`` for a day other than today (remembered per minute)."""
-    minute = (int(when.timestamp()) // 60, date.today())
-    if minute != _last_clock[0]:
-        local = when.astimezone()
-        today = local.date() == datetime.now().astimezone().date()
-        _last_clock[:] = [minute, local.strftime("%H:%M" if today else "%d/%m %H:%M")]
-    return _last_clock[1]
+    """``10:42``, or ``23/11 10:42`` for a day other than today.
+
+    Called for every line, so the text is remembered: a burst of messages shares one
+    ``datetime`` per millisecond of the server's time (see ``net.client``) and one minute;
+    what was remembered is forgotten at local midnight, when "today" changes.
+    """
+    memory = _last_clock
+    if not memory.day_starts <= time.time() < memory.day_ends:  # another day (or clock)
+        memory.forget()
+    if when is not memory.when:
+        minute = int(when.timestamp()) // 60
+        if minute != memory.minute:
+            local = when.astimezone()
+            today = local.date() == memory.today
+            memory.minute = minute
+            memory.text = local.strftime("%H:%M" if today else "%d/%m %H:%M")
+        memory.when = when
+    return memory.text
 
 
-_last_clock: list = [None, ""]  # the minute clock() formatted last, and its text
+class _ClockMemory:
+    """What ``clock()`` formatted last (for which ``datetime`` and minute), and on which day."""
+
+    def __init__(self) -> None:
+        self.forget()
+
+    def forget(self) -> None:
+        self.today = date.today()
+        midnight = datetime.combine(self.today, datetime.min.time())  # local, naive
+        self.day_starts = midnight.timestamp()  # as time.time() values
+        self.day_ends = (midnight + timedelta(days=1)).timestamp()
+        self.when: datetime | None = None
+        self.minute: int | None = None
+        self.text = ""
+
+
+_last_clock = _ClockMemory()
 
 
 # Insert into a read-only Text in one Tcl call: each Tk call from Python may wait for the
@@ -85,7 +113,7 @@ class ConversationView(ttk.Frame):
         self.columnconfigure(0, weight=1)
         self.below = ttk.Button(self, text=tr("▼ New messages below"), command=self.scroll_to_end)
         self.tk.eval(APPEND_PROC)
-        self._nick_tags: set[str] = set()
+        self._nick_tags: dict[str, str] = {}  # nick -> its tag, configured in the Text
         self._queued: list = []  # text, tags, text, tags… not yet in the Text
         self._unsettled = False  # lines were added since the last settle()
         self._follow = True  # the view was at the bottom before them
@@ -123,14 +151,14 @@ class ConversationView(ttk.Frame):
         text.tag_configure("history", foreground=theme.muted)
         text.tag_configure("marker", foreground=theme.link, justify="center")
         text.tag_configure("found", background=theme.found_background)
-        for tag in self._nick_tags:
-            text.tag_configure(tag, foreground=nick_color(tag[5:], theme))
+        for nick, tag in self._nick_tags.items():
+            text.tag_configure(tag, foreground=nick_color(nick, theme))
         text.tag_raise("found")
 
     def _nick_tag(self, nick: str) -> str:
-        tag = f"nick-{nick}"
-        if tag not in self._nick_tags:
-            self._nick_tags.add(tag)
+        tag = self._nick_tags.get(nick)
+        if tag is None:
+            tag = self._nick_tags[nick] = f"nick-{nick}"
             self.text.tag_configure(tag, foreground=nick_color(nick, self.theme))
         return tag
 
@@ -256,6 +284,8 @@ class ConversationView(ttk.Frame):
 
     @staticmethod
     def _with_links(body: str, tags: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+        if "http" not in body and "www." not in body:  # nearly always: no link to look for
+            return [(body, tags)] if body else []
         parts: list[tuple[str, tuple[str, ...]]] = []
         position = 0
         for match in URL.finditer(body):

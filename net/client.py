@@ -38,6 +38,7 @@ waits at most about a second.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -167,6 +168,8 @@ class ChatClient:
         #: msgids already shown (ours included), oldest first: history replays skip them
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._last_stamp: tuple[str, datetime | None] = ("", None)  # see _time_of
+        # irc_lower with a memory (bounded): every message asks it about the same few nicks
+        self._fold = functools.lru_cache(maxsize=1024)(irc_lower)
         self._stopping = False
         self._quit_reason = ""
         self._fatal: str | None = None  # a reason no retry can fix (a wrong password)
@@ -411,7 +414,7 @@ class ChatClient:
         return None
 
     def _is_me(self, nick: str | None) -> bool:
-        return nick is not None and irc_lower(nick) == irc_lower(self._nick)
+        return nick is not None and self._fold(nick) == self._fold(self._nick)
 
     def _time_of(self, message: Message) -> datetime:
         """The server's ``time`` tag (a burst shares one per millisecond: parsed once), or now."""

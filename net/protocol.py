@@ -276,7 +276,9 @@ def parse(line: str) -> Message:
         source, _, rest = rest[1:].partition(" ")
         rest = rest.lstrip(" ")
     head, sep, trailing = rest.partition(" :")
-    params = [word for word in head.split(" ") if word]
+    params = head.split(" ")
+    if "" in params:  # runs of spaces
+        params = [word for word in params if word]
     if not params or params[0].startswith(":"):
         raise ParseError(f"no command in {line[:40]!r}")
     if sep:
