@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gui.app import ChatWindow  # noqa: E402
+from gui.icon import set_window_icon  # noqa: E402
 from gui.settings import Settings  # noqa: E402
 from net.client import ChatClient  # noqa: E402
 from net.i18n import set_language  # noqa: E402
@@ -29,7 +30,7 @@ CONVERSATION = [
     ("Begoña", "¡Buenos días! ¿Alguien ha terminado el ejercicio 3?"),
     ("Tomás", "Yo sí, está en https://example.org/ejercicio-3"),
     ("Begoña", "/me lo mira ahora mismo"),
-    ("Tomás", "Lucía, ¿nos ayudas con el último apartado? 🙏"),
+    ("Tomás", "Lucía, ¿nos ayudas con el último apartado? ❤"),
 ]
 
 
@@ -42,9 +43,24 @@ def run(window: ChatWindow, seconds: float) -> None:
 def main() -> int:
     xvfb = None
     if "DISPLAY" not in os.environ:
-        xvfb = subprocess.Popen(["Xvfb", ":93", "-screen", "0", "1100x720x24", "-nolisten", "tcp"])
-        os.environ["DISPLAY"] = ":93"
-        time.sleep(1)  # Xvfb has no readiness signal we can wait on from here
+        read_end, write_end = os.pipe()
+        xvfb = subprocess.Popen(
+            [
+                "Xvfb",
+                "-displayfd",
+                str(write_end),
+                "-screen",
+                "0",
+                "1100x800x24",
+                "-nolisten",
+                "tcp",
+            ],
+            pass_fds=(write_end,),
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(write_end)
+        with os.fdopen(read_end) as pipe:  # Xvfb writes its display number once it is ready
+            os.environ["DISPLAY"] = f":{pipe.readline().strip()}"
     set_language("es")
     server = ChatServer(
         ServerConfig(host="127.0.0.1", port=0, server_name="aula-3b", history_size=0)
@@ -54,7 +70,8 @@ def main() -> int:
         nick: ChatClient("127.0.0.1", server.port, nick).start() for nick in ("Begoña", "Tomás")
     }
     try:
-        root = tk.Tk()
+        root = tk.Tk(className="charla")
+        set_window_icon(root)
         client = ChatClient("127.0.0.1", server.port, "Lucía", ["#general"], queue.Queue()).start()
         window = ChatWindow(root, client, Settings(nick="Lucía", geometry="1000x620+0+0"))
         run(window, 1.5)
@@ -74,7 +91,11 @@ def main() -> int:
         server.announce("Recreo de 10 minutos. ¡Volved a las 11:00!")
         run(window, 1.0)
         out = ROOT / "docs" / "charla.png"
-        subprocess.run(["import", "-window", "root", "-crop", "1000x620+0+0", str(out)], check=True)
+        root.update_idletasks()  # the window sits at 0,0; its menu bar is above root's area
+        size = (
+            f"{root.winfo_rootx() + root.winfo_width()}x{root.winfo_rooty() + root.winfo_height()}"
+        )
+        subprocess.run(["import", "-window", "root", "-crop", f"{size}+0+0", str(out)], check=True)
         print(f"wrote {out}")
         window.close()
     finally:
