@@ -30,7 +30,7 @@ from net import events as ev
 from net.client import ChatClient
 from net.i18n import tr
 from net.lan import shareable_endpoints
-from net.protocol import irc_lower
+from net.protocol import CHANTYPES, irc_lower
 from net.server import ChatServer
 
 log = logging.getLogger(__name__)
@@ -250,8 +250,13 @@ class ChatWindow:
         self._show_members(name)
 
     def _show_members(self, name: str) -> None:
+        """The nick list: a channel's members, or the two people in a private conversation."""
         self.nick_list.delete(0, "end")
-        for nick in sorted(self.members.get(irc_lower(name), []), key=irc_lower):
+        if name[:1] in CHANTYPES:
+            members = self.members.get(irc_lower(name), [])
+        else:
+            members = [self.client.nick, name]
+        for nick in sorted(members, key=irc_lower):
             self.nick_list.insert("end", nick)
 
     # -- the pump --
