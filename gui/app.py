@@ -433,7 +433,9 @@ class ChatWindow:
     def _show_status(self) -> None:
         """Where we are connected (or how reconnecting goes), and what waits to go out."""
         text = self.connection_text
-        if self.waiting:
+        if self.waiting == 1:
+            text += " · " + tr("1 message waiting to go out")
+        elif self.waiting:
             text += " · " + tr("{count} messages waiting to go out").format(count=self.waiting)
         self.status.configure(text=text)
 

@@ -177,11 +177,15 @@ def test_status_line_shows_reconnecting_and_messages_typed_meanwhile_arrive(
         server.shutdown()
         wait_until(windows, lambda: "Reconnecting" in str(ana.status.cget("text")))
         type_line(ana, "escrito sin servidor")
-        wait_until(windows, lambda: "waiting to go out" in str(ana.status.cget("text")))
+        wait_until(windows, lambda: "1 message waiting to go out" in str(ana.status.cget("text")))
+        type_line(ana, "y otro más")
+        wait_until(windows, lambda: "2 messages waiting to go out" in str(ana.status.cget("text")))
         start_server(port=port)
         wait_until(windows, lambda: "escrito sin servidor" in conversation(bea), timeout=15)
         wait_until(windows, lambda: "(sending…)" not in conversation(ana))
         assert conversation(bea).count("escrito sin servidor") == 1
+        wait_until(windows, lambda: "y otro más" in conversation(bea))
+        assert conversation(bea).index("escrito sin servidor") < conversation(bea).index("y otro")
     finally:
         for window in windows:
             window.close()
