@@ -184,7 +184,8 @@ class ChatWindow:
 
     def search(self, pattern: str) -> int:
         count = self.views[self.current_key].find(pattern)
-        self.search_result.configure(text=tr("{count} found").format(count=count))
+        found = tr("1 found") if count == 1 else tr("{count} found").format(count=count)
+        self.search_result.configure(text=found)
         return count
 
     def _build_share_bar(self) -> None:

@@ -337,9 +337,11 @@ class IrcSession(Session):
             lines.append(Message("BATCH", [f"-{ref}"], server_name).to_bytes())
             return lines
         texts = [text for out in recent if (text := history_line(out))]
-        heading = tr("History of {channel}: the last {count} messages").format(
-            channel=channel.name, count=len(texts)
-        )
+        heading = (
+            tr("History of {channel}: the last message")
+            if len(texts) == 1
+            else tr("History of {channel}: the last {count} messages")
+        ).format(channel=channel.name, count=len(texts))
         texts = [f"--- {heading} ---", *texts, "--- " + tr("End of the history") + " ---"]
         return [Message("NOTICE", [channel.name, text], server_name).to_bytes() for text in texts]
 

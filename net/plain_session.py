@@ -145,7 +145,12 @@ class PlainSession(Session):
             line for out in self.server.recent_history(channel) if (line := history_line(out))
         ]
         if history:
-            lines.append("*** " + tr("The last {count} messages:").format(count=len(history)))
+            heading = (
+                tr("The last message:")
+                if len(history) == 1
+                else tr("The last {count} messages:").format(count=len(history))
+            )
+            lines.append("*** " + heading)
             lines += history
             lines.append("*** " + tr("End of the history."))
         lines.append("*** " + tr("Type a message and press Enter. /help lists the commands."))

@@ -87,6 +87,7 @@ def test_two_windows_chat_and_see_each_other_come_and_go(open_window):
     late.close()
     both.remove(late)
     assert ana.search("EXAMEN") == 1
+    assert ana.search_result.cget("text") == "1 found"
     ana.toggle_theme()
     assert ana.views["#general"].text.cget("background") == ana.theme.background
     assert ana.settings.theme == "dark"

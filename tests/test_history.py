@@ -72,6 +72,20 @@ def test_replay_to_an_irc_client_without_batch_is_marked_notices(start_server, c
     old.expect(r"^:test\.charla NOTICE #general :--- End of the history ---$")
 
 
+def test_a_history_of_one_message_is_said_in_the_singular(start_server, connect):
+    server = start_server()
+    ana = connect("ana", port=server.port)
+    ana.join("#general")
+    said(ana, "#general", "solo uno")
+    old = connect("old", port=server.port)
+    old.send("JOIN #general")
+    old.expect(r"^:test\.charla NOTICE #general :--- History of #general: the last message ---$")
+    plain = connect(plain=True, port=server.port)
+    plain.expect(r"What is your name\?")
+    plain.send("bego")
+    plain.expect(r"^\*\*\* The last message:$")
+
+
 def test_replay_to_a_plain_text_client_is_lines_under_a_heading(connect):
     ana = connect("ana")
     ana.join("#general")
