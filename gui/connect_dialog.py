@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import queue
 import socket
 import threading
@@ -33,6 +32,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 12345
 HOST_PORT_TRIES = 10  # a room whose port another program holds takes the next free one
+# "taken": in use, or (Windows) reserved by the system or held exclusively by a program
+PORT_TAKEN = {errno.EADDRINUSE, errno.EACCES, getattr(errno, "WSAEACCES", errno.EACCES)}
 CHECK_TIMEOUT = 3.0  # seconds to wait for a server to answer the reachability check
 
 
@@ -172,13 +173,13 @@ class ConnectDialog(ttk.Frame):
             try:
                 server.start()
             except OSError as exc:
-                if exc.errno == errno.EADDRINUSE:
+                if exc.errno in PORT_TAKEN:
                     log.info("port %d is taken; trying the next one for the room", candidate)
                     continue
                 log.warning("cannot open a room on port %d: %s", candidate, exc)
                 self.show_error(
                     tr("Cannot open a room on port {port}: {problem}").format(
-                        port=candidate, problem=os.strerror(exc.errno) if exc.errno else exc
+                        port=candidate, problem=exc.strerror or exc
                     )
                 )
                 return

@@ -107,10 +107,16 @@ class ChatServer:
     # -- life cycle -----------------------------------------------------------------
 
     def start(self) -> None:
-        """Bind and start accepting; raises OSError (port in use…) before any thread starts."""
-        self._listeners = self._bind()
-        self.port = self._listeners[0].getsockname()[1]
-        self.history.open()
+        """Bind and start accepting; raises OSError (port in use…) before any thread starts,
+        having closed every socket it opened."""
+        try:
+            self._listeners = self._bind()
+            self.port = self._listeners[0].getsockname()[1]
+            self.history.open()
+        except BaseException:
+            for sock in (*self._listeners, self._wake_reader, self._wake_writer):
+                sock.close()
+            raise
         with self.lock:
             for channel in self.channels.values():
                 self._restore_topic(channel)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 
 import pytest
 
-from net.server import ChatServer
+from net.server import ChatServer, ServerConfig
 from tests.conftest import IrcClient, LineClient
 
 
@@ -142,3 +143,12 @@ def test_all_interfaces_means_ipv4_and_ipv6(start_server):
             client.expect_closed()
         finally:
             client.close()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts open files in /proc")
+def test_a_server_that_cannot_listen_leaves_nothing_open(server):
+    before = len(os.listdir("/proc/self/fd"))
+    clash = ChatServer(ServerConfig(host="127.0.0.1", port=server.port))
+    with pytest.raises(OSError):
+        clash.start()
+    assert len(os.listdir("/proc/self/fd")) == before
