@@ -1,6 +1,7 @@
 """A pytest plugin (loaded by ``-p tests.built_programs`` in pyproject.toml): the
 ``--built DIR`` option and the ``built`` fixture, the folder of programs that
-``pyinstaller build.spec`` made. It is a plugin rather than part of conftest.py because
+``pyinstaller build.spec`` made. Write it ``--built=DIR``: with a space, a DIR outside the
+repository is taken for a test path. It is a plugin rather than part of conftest.py because
 pytest reads command-line options only from plugins and the top-level conftest."""
 
 from __future__ import annotations

@@ -189,6 +189,25 @@ def connect(server: ChatServer) -> Iterator[Callable[..., IrcClient]]:
         client.close()
 
 
+def stop_program(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """End a program and what it started. A one-file PyInstaller program is a launcher
+    and the program itself: on POSIX the launcher passes SIGTERM on; on Windows only
+    ending the whole tree reaches the program."""
+    if process.poll() is not None:
+        return
+    if sys.platform == "win32":
+        subprocess.run(
+            ["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True, timeout=30
+        )
+    else:
+        process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout)
+
+
 class ServerProcess:
     """``python servidor.py ARGS`` (or another server ``program``, such as the packaged
     one) with its output read line by line on a thread."""
@@ -255,17 +274,11 @@ class ServerProcess:
         return code
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            # SIGTERM first: a packaged server's launcher passes it on to the server itself
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_program(self.process)
         if self.console_fd is not None:
             os.close(self.console_fd)
-        if self.process.stdout:
+        self._reader.join(5)  # closing the pipe under a blocked reader would hang
+        if self.process.stdout and not self._reader.is_alive():
             self.process.stdout.close()
 
 

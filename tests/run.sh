@@ -30,4 +30,4 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 PYTHONHASHSEED=0 .venv/bin/pyinstaller --noconfirm --log-level WARN build.spec  # reproducible
-.venv/bin/python -m pytest --built dist "$@"
+.venv/bin/python -m pytest --built=dist "$@"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IrcClient, ServerProcess, started_port
+from tests.conftest import IrcClient, ServerProcess, started_port, stop_program
 
 ON_LINUX = sys.platform.startswith("linux")
 
@@ -82,46 +82,55 @@ def type_line(screen: str, window: str, text: str) -> None:
 
 
 @pytest.fixture
+def watcher(packaged_server: int) -> Iterator[IrcClient]:
+    """A raw IRC client in #general of the packaged server."""
+    client = IrcClient(packaged_server)
+    try:
+        client.register("testigo")
+        client.join("#general")
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
 def packaged_window(
     built: Path, packaged_server: int, screen: str | None, tmp_path: Path
-) -> Iterator[tuple[subprocess.Popen[bytes], IrcClient]]:
-    """The packaged window started with --host/--port/--nick, and a raw IRC client that
-    saw it join #general."""
-    watcher = IrcClient(packaged_server)
-    watcher.register("testigo")
-    watcher.join("#general")
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The packaged window, started with --host/--port/--nick as other programs start it."""
     arguments = ["--host", "127.0.0.1", "--port", str(packaged_server), "--nick", "empaquetada"]
     window = subprocess.Popen(
         [str(program(built, "Charla")), *arguments, "--lang", "es"],
         env=window_environment(tmp_path, screen),
     )
     try:
-        watcher.expect(r"^:empaquetada!\S+ JOIN :?#general$", timeout=30)
-        yield window, watcher
+        yield window
     finally:
-        if window.poll() is None:
-            window.terminate()
-            window.wait(10)
-        watcher.close()
+        stop_program(window)
 
 
-def test_the_packaged_window_joins_from_the_command_line(packaged_window) -> None:
-    window, _watcher = packaged_window
-    assert window.poll() is None  # and it stays up
+def test_the_packaged_window_joins_from_the_command_line(
+    watcher: IrcClient, packaged_window: subprocess.Popen[bytes]
+) -> None:
+    watcher.expect(r"^:empaquetada!\S+ JOIN :?#general$", timeout=30)
 
 
 @pytest.mark.skipif(not (ON_LINUX and shutil.which("xdotool")), reason="xdotool types on X")
 def test_what_is_typed_into_the_packaged_window_arrives_and_salir_closes_it(
-    packaged_window, packaged_server: int, screen: str, tmp_path: Path
+    watcher: IrcClient,
+    packaged_window: subprocess.Popen[bytes],
+    packaged_server: int,
+    screen: str,
+    tmp_path: Path,
 ) -> None:
-    window, watcher = packaged_window
+    watcher.expect(r"^:empaquetada!\S+ JOIN :?#general$", timeout=30)
     (found,) = xdotool(screen, "search", "--sync", "--onlyvisible", "--class", "Charla").split()
     typed = "hola desde el programa empaquetado, ¿me leéis? ñandú"
     type_line(screen, found, typed)
     watcher.expect(rf"^:empaquetada!\S+ PRIVMSG #general :{re.escape(typed)}$", timeout=15)
     type_line(screen, found, "/salir")
     watcher.expect(r"^:empaquetada!\S+ QUIT ", timeout=15)
-    assert window.wait(15) == 0
+    assert packaged_window.wait(15) == 0
     settings = json.loads((tmp_path / "charla" / "settings.json").read_text("utf-8"))
     assert (settings["nick"], settings["port"]) == ("empaquetada", packaged_server)
 
