@@ -30,7 +30,7 @@ from net import events as ev
 from net.client import ChatClient
 from net.i18n import tr
 from net.lan import shareable_endpoints
-from net.protocol import CHANTYPES, irc_lower
+from net.protocol import irc_lower
 from net.server import ChatServer
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ POLL_MS = 20  # how often the pump looks at an empty queue
 BATCH_SECONDS = 0.010  # the most work one tick of the pump does before letting Tk redraw
 BURST_EVENTS = 100  # a tick that handled this many is in a burst: look again after 1 ms,
 # not POLL_MS, or a backlog builds up that the rest of the burst waits behind
+CHANNEL_PREFIXES = "#&+!"  # what starts a channel's name on any IRC server (RFC 2811)
 PASTE_PACE_MS = 400  # between the lines of a multi-line paste
 
 
@@ -253,7 +254,7 @@ class ChatWindow:
     def _show_members(self, name: str) -> None:
         """The nick list: a channel's members, or the two people in a private conversation."""
         self.nick_list.delete(0, "end")
-        if name[:1] in CHANTYPES:
+        if name[:1] in CHANNEL_PREFIXES:
             members = self.members.get(irc_lower(name), [])
         else:
             members = [self.client.nick, name]
