@@ -23,6 +23,7 @@ stopped in turn. The only network use is Charla joining a server on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -36,7 +37,7 @@ import time
 from pathlib import Path
 
 from charla_server import running_charla
-from procutil import stop_process
+from procutil import stop_process, x_display
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HELLO = (
@@ -166,27 +167,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=10, help="launches of each (default 10)")
     args = parser.parse_args()
 
-    xvfb = None
-    if "DISPLAY" not in os.environ:
-        read_end, write_end = os.pipe()
-        xvfb = subprocess.Popen(
-            [
-                "Xvfb",
-                "-displayfd",
-                str(write_end),
-                "-screen",
-                "0",
-                "1280x800x24",
-                "-nolisten",
-                "tcp",
-            ],
-            pass_fds=(write_end,),
-            stderr=subprocess.DEVNULL,
-        )
-        os.close(write_end)
-        with os.fdopen(read_end) as pipe:
-            os.environ["DISPLAY"] = f":{pipe.readline().strip()}"
-
+    screen = contextlib.ExitStack()
+    screen.enter_context(x_display())
     workdir = Path(tempfile.mkdtemp(prefix="charla-package-bench-"))
     try:
         hello = build_hello(workdir)
@@ -207,9 +189,7 @@ def main() -> int:
         watcher.close()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-        if xvfb:
-            xvfb.terminate()
-            xvfb.wait(5)
+        screen.close()
 
     print(f"PyInstaller one-file programs, {sys.platform}, Python {sys.version.split()[0]}")
     print(f"size: hello {mib(sizes['hello'])}, Charla {mib(sizes['Charla'])}", end="")

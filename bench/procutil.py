@@ -3,7 +3,8 @@
 Role: small, dependency-free utilities used by ``ngircd_server.py`` and ``charla_server.py``:
 pick a free loopback port, wait (bounded) until a server accepts TCP connections, stop a
 server process politely (SIGTERM, then SIGKILL), raise the open-files limit and read the
-tail of a log file.
+tail of a log file; and, for everything that draws windows (the window benchmarks, the
+README's screenshot, the tests), an X display of its own.
 
 Threading: no threads are created; every function is synchronous and bounded in time.
 All sockets opened here connect only to loopback addresses (127.0.0.1 or ::1).
@@ -11,6 +12,7 @@ All sockets opened here connect only to loopback addresses (127.0.0.1 or ::1).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import os
@@ -19,6 +21,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 LOG = logging.getLogger(__name__)
@@ -138,3 +141,35 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+@contextlib.contextmanager
+def x_display(size: str = "1280x800x24", *, reuse: bool = True) -> Iterator[str]:
+    """An X display to draw on, as ``DISPLAY`` and yielded: the one already set (when
+    ``reuse``), else a fresh Xvfb (Debian's ``xvfb``) on a free display number, which it
+    reports once it is ready (``-displayfd``: no sleep, no clash with a running one).
+    On exit the Xvfb stops and ``DISPLAY`` is put back."""
+    previous = os.environ.get("DISPLAY")
+    if reuse and previous:
+        yield previous
+        return
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", size, "-nolisten", "tcp"],
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        number = pipe.readline().strip()
+    os.environ["DISPLAY"] = f":{number}"
+    try:
+        yield os.environ["DISPLAY"]
+    finally:
+        xvfb.terminate()
+        xvfb.wait(5)
+        if previous is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = previous

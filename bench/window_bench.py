@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import queue
 import resource
 import socket
@@ -38,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from charla_server import running_charla  # noqa: E402
+from procutil import x_display  # noqa: E402
 
 from gui.app import ChatWindow  # noqa: E402
 from gui.conversation import ConversationView  # noqa: E402
@@ -105,12 +105,8 @@ def main() -> int:
     if args.sender:
         run_sender(args.sender)
         return 0
-    xvfb = None
-    if "DISPLAY" not in os.environ:
-        xvfb = subprocess.Popen(["Xvfb", ":94", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
-        os.environ["DISPLAY"] = ":94"
-        time.sleep(1)
     servers = contextlib.ExitStack()
+    servers.enter_context(x_display())
     port, _pid = servers.enter_context(running_charla(extra_args=["--no-history"]))
     root = tk.Tk()
     client = ChatClient("127.0.0.1", port, "lectora", ["#general"], queue.Queue()).start()
@@ -192,8 +188,6 @@ def main() -> int:
     finally:
         window.close()
         servers.close()
-        if xvfb is not None:
-            xvfb.terminate()
     print(f"burst of {args.messages} messages: all {len(burst_latencies)} on screen")
     p99_gap = 1000 * burst_gaps[int(len(burst_gaps) * 0.99)]
     print(

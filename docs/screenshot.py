@@ -8,7 +8,7 @@ talks to 127.0.0.1 only.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import queue
 import subprocess
 import sys
@@ -18,6 +18,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # procutil: an X display of our own
+
+from procutil import x_display  # noqa: E402
 
 from gui.app import ChatWindow  # noqa: E402
 from gui.icon import set_window_icon  # noqa: E402
@@ -41,26 +44,8 @@ def run(window: ChatWindow, seconds: float) -> None:
 
 
 def main() -> int:
-    xvfb = None
-    if "DISPLAY" not in os.environ:
-        read_end, write_end = os.pipe()
-        xvfb = subprocess.Popen(
-            [
-                "Xvfb",
-                "-displayfd",
-                str(write_end),
-                "-screen",
-                "0",
-                "1100x800x24",
-                "-nolisten",
-                "tcp",
-            ],
-            pass_fds=(write_end,),
-            stderr=subprocess.DEVNULL,
-        )
-        os.close(write_end)
-        with os.fdopen(read_end) as pipe:  # Xvfb writes its display number once it is ready
-            os.environ["DISPLAY"] = f":{pipe.readline().strip()}"
+    screen = contextlib.ExitStack()
+    screen.enter_context(x_display("1100x800x24"))
     set_language("es")
     server = ChatServer(
         ServerConfig(host="127.0.0.1", port=0, server_name="aula-3b", history_size=0)
@@ -102,8 +87,7 @@ def main() -> int:
         for other in others.values():
             other.quit()
         server.shutdown()
-        if xvfb is not None:
-            xvfb.terminate()
+        screen.close()
     return 0
 
 

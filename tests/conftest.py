@@ -319,26 +319,15 @@ def ngircd_port() -> Iterator[int]:
 
 @pytest.fixture(scope="session")
 def display() -> Iterator[str]:
-    """An X display for real Tk windows: Xvfb (from tests/run.sh), started for this run."""
-    read_end, write_end = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-        pass_fds=(write_end,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_end)
-    with os.fdopen(read_end) as pipe:
-        number = pipe.readline().strip()  # Xvfb writes its display number once it is ready
-    previous = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = f":{number}"
-    yield os.environ["DISPLAY"]
-    xvfb.terminate()
-    xvfb.wait(5)
-    if previous is None:
-        os.environ.pop("DISPLAY", None)
-    else:
-        os.environ["DISPLAY"] = previous
+    """An X display for real Tk windows: an Xvfb of this run's own (Debian's xvfb, from
+    tests/run.sh), started by the helper the benchmarks and the screenshot use too."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from procutil import x_display
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    with x_display(reuse=False) as screen:
+        yield screen
 
 
 @pytest.fixture
