@@ -12,7 +12,6 @@ puts events on the queue.
 
 from __future__ import annotations
 
-import functools
 import logging
 import queue
 import time
@@ -30,7 +29,7 @@ from net import events as ev
 from net.client import ChatClient
 from net.i18n import tr
 from net.lan import shareable_endpoints
-from net.protocol import irc_lower
+from net.protocol import fold_name, irc_lower
 from net.server import ChatServer
 
 log = logging.getLogger(__name__)
@@ -90,8 +89,6 @@ class ChatWindow:
         self.focused = True
         self.sent: list[str] = []  # what the user typed, for Up/Down
         self.sent_index = 0
-        # irc_lower with a memory (bounded): every message asks it about the same few names
-        self._key_of = functools.lru_cache(maxsize=1024)(irc_lower)
         self._my_nick = ""  # the nick _my_key was folded from
         self._my_key = ""  # irc_lower(our nick), to find mentions
         self._my_key_plain = True  # _my_key has none of "{}|^" (see _mentions_me)
@@ -356,7 +353,7 @@ class ChatWindow:
 
     def _show_message(self, event: ev.ChatMessage) -> None:
         name = event.sender if event.private and not event.own else event.target
-        key = self._key_of(name)
+        key = fold_name(name)
         view = self.views.get(key) or self._view_for(name)
         if event.history:
             self.replaying.add(key)

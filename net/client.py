@@ -38,7 +38,6 @@ waits at most about a second.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import queue
@@ -59,6 +58,7 @@ from net.protocol import (
     LineBuffer,
     Message,
     decode_line,
+    fold_name,
     irc_lower,
     parse,
     session_alias,
@@ -168,8 +168,6 @@ class ChatClient:
         #: msgids already shown (ours included), oldest first: history replays skip them
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._last_stamp: tuple[str, datetime | None] = ("", None)  # see _time_of
-        # irc_lower with a memory (bounded): every message asks it about the same few nicks
-        self._fold = functools.lru_cache(maxsize=1024)(irc_lower)
         self._stopping = False
         self._quit_reason = ""
         self._fatal: str | None = None  # a reason no retry can fix (a wrong password)
@@ -414,7 +412,7 @@ class ChatClient:
         return None
 
     def _is_me(self, nick: str | None) -> bool:
-        return nick is not None and self._fold(nick) == self._fold(self._nick)
+        return nick is not None and fold_name(nick) == fold_name(self._nick)
 
     def _time_of(self, message: Message) -> datetime:
         """The server's ``time`` tag (a burst shares one per millisecond: parsed once), or now."""

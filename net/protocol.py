@@ -18,6 +18,7 @@ the one thread that reads its socket.
 
 from __future__ import annotations
 
+import functools
 import random
 import unicodedata
 from dataclasses import dataclass, field
@@ -310,6 +311,12 @@ def irc_lower(name: str) -> str:
     if name.isascii():
         return name.lower().translate(_RFC1459_FOLD)
     return unicodedata.normalize("NFC", name).lower().translate(_RFC1459_FOLD)
+
+
+#: ``irc_lower`` for names that come back again and again (a message's sender and
+#: channel), remembered, bounded: a burst asks about the same few names thousands of times
+#: a second. Thread-safe. Not for message texts, which would only churn it.
+fold_name = functools.lru_cache(maxsize=4096)(irc_lower)
 
 
 def is_valid_nick(nick: str) -> bool:
