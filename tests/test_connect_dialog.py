@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -74,9 +76,7 @@ def test_host_a_room_starts_a_server_others_can_join(dialog, tk_root):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    dialog.address.set(f"localhost:{port}")
-    dialog.mode.set("host")
-    dialog.submit()
+    host_room(dialog, port)
     room = dialog.chosen[0].hosted
     assert room is not None and room.port == port
     guest = IrcClient(port)
@@ -86,14 +86,25 @@ def test_host_a_room_starts_a_server_others_can_join(dialog, tk_root):
         guest.close()
 
 
-def test_a_room_whose_port_is_taken_opens_on_the_next_free_one(dialog, tk_root):
-    with socket.socket() as taken:  # another program on the usual port
+def host_room(dialog: ConnectDialog, port: int) -> None:
+    """Choose "host a room on this computer" on ``port`` and press the button."""
+    dialog.address.set(f"localhost:{port}")
+    dialog.mode.set("host")
+    dialog.submit()
+
+
+@contextlib.contextmanager
+def taken_port() -> Iterator[int]:
+    """A port another program is listening on."""
+    with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        port = taken.getsockname()[1]
-        dialog.address.set(f"localhost:{port}")
-        dialog.mode.set("host")
-        dialog.submit()
+        yield taken.getsockname()[1]
+
+
+def test_a_room_whose_port_is_taken_opens_on_the_next_free_one(dialog, tk_root):
+    with taken_port() as port:
+        host_room(dialog, port)
         room = dialog.chosen[0].hosted
         assert room is not None and port < room.port <= port + HOST_PORT_TRIES
         guest = IrcClient(room.port)
@@ -105,12 +116,7 @@ def test_a_room_whose_port_is_taken_opens_on_the_next_free_one(dialog, tk_root):
 
 def test_when_every_port_it_tries_is_taken_the_dialog_says_what_to_do(dialog, tk_root, monkeypatch):
     monkeypatch.setattr(connect_dialog, "HOST_PORT_TRIES", 1)
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        dialog.address.set(f"localhost:{port}")
-        dialog.mode.set("host")
-        dialog.submit()
+    with taken_port() as port:
+        host_room(dialog, port)
     assert dialog.chosen == []
     assert "is a room already open here" in dialog.error.cget("text")
