@@ -39,6 +39,7 @@ BATCH_SECONDS = 0.010  # the most work one tick of the pump does before letting 
 BURST_EVENTS = 100  # a tick that handled this many is in a burst: look again after 1 ms,
 # not POLL_MS, or a backlog builds up that the rest of the burst waits behind
 CHANNEL_PREFIXES = "#&+!"  # what starts a channel's name on any IRC server (RFC 2811)
+FOLDED_FROM_SYMBOLS = frozenset("{}|^")  # what irc_lower makes of [ ] \ ~
 PASTE_PACE_MS = 400  # between the lines of a multi-line paste
 
 
@@ -89,9 +90,6 @@ class ChatWindow:
         self.focused = True
         self.sent: list[str] = []  # what the user typed, for Up/Down
         self.sent_index = 0
-        self._my_nick = ""  # the nick _my_key was folded from
-        self._my_key = ""  # irc_lower(our nick), to find mentions
-        self._my_key_plain = True  # _my_key has none of "{}|^" (see _mentions_me)
         self._pump_id: str | None = None
         self._build()
         self.open_conversation(channel)
@@ -378,15 +376,12 @@ class ChatWindow:
 
     def _mentions_me(self, text: str) -> bool:
         """Whether ``text`` contains our nick, compared as ``irc_lower`` folds names."""
-        nick = self.client.nick
-        if nick != self._my_nick:
-            self._my_nick, self._my_key = nick, irc_lower(nick)
-            self._my_key_plain = not any(char in self._my_key for char in "{}|^")
-        if self._my_key_plain and text.isascii():
+        me = fold_name(self.client.nick)
+        if text.isascii() and FOLDED_FROM_SYMBOLS.isdisjoint(me):
             # The same answer without folding the whole text: on ASCII, irc_lower only
             # lowers case and turns [ ] \ ~ into { } | ^, none of which is in our nick.
-            return self._my_key in text.lower()
-        return self._my_key in irc_lower(text)
+            return me in text.lower()
+        return me in irc_lower(text)
 
     def _member(self, channel: str, nick: str, *, add: bool) -> None:
         nicks = self.members.setdefault(irc_lower(channel), [])
