@@ -7,7 +7,7 @@ with nothing but the standard library.
 
 - ``python -m gui.icon`` redraws the PNGs the window uses for its title bar and taskbar
   (``gui/icons/charla-<size>.png``, committed, checked by a test against this drawing);
-- ``build.spec`` calls ``write_ico`` and ``write_icns`` for the Windows and macOS programs;
+- ``build.spec`` saves ``ico()`` and ``icns()`` for the Windows and macOS programs;
 - ``set_window_icon(root)`` gives a Tk window those PNGs.
 
 Threading: ``set_window_icon`` on the Tk main thread; the rest is pure.
@@ -130,9 +130,9 @@ def render(size: int) -> bytes:
     return bytes(out)
 
 
-def png(size: int, pixels: bytes | None = None) -> bytes:
+def png(size: int) -> bytes:
     """A PNG file (8-bit RGBA) of the icon at ``size``."""
-    pixels = render(size) if pixels is None else pixels
+    pixels = render(size)
     stride = size * 4
     raw = b"".join(b"\0" + pixels[i : i + stride] for i in range(0, len(pixels), stride))
 
@@ -182,18 +182,12 @@ def icns(sizes: Iterable[int] = tuple(ICNS_TYPES)) -> bytes:
     return b"icns" + struct.pack(">I", 8 + len(body)) + body
 
 
-def write_ico(path: Path | str) -> Path:
+def save(data: bytes, path: Path | str) -> str:
+    """Write an icon file (``ico()``, ``icns()``), making its folder; its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(ico())
-    return path
-
-
-def write_icns(path: Path | str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(icns())
-    return path
+    path.write_bytes(data)
+    return str(path)
 
 
 def window_icon_path(size: int) -> Path:
