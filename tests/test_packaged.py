@@ -40,16 +40,16 @@ def screen(request: pytest.FixtureRequest) -> str | None:
     return request.getfixturevalue("display") if ON_LINUX else None
 
 
+def packaged_server_process(built: Path, tmp_path: Path, *args: str) -> ServerProcess:
+    """``Charla-servidor ARGS``, its output read line by line."""
+    return ServerProcess(
+        *args, data_home=tmp_path, program=(str(program(built, "Charla-servidor")),)
+    )
+
+
 @pytest.fixture
 def packaged_server(built: Path, tmp_path: Path) -> Iterator[int]:
-    server = ServerProcess(
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        data_home=tmp_path,
-        program=(str(program(built, "Charla-servidor")),),
-    )
+    server = packaged_server_process(built, tmp_path, "--host", "127.0.0.1", "--port", "0")
     try:
         yield started_port(server)
     finally:
@@ -150,12 +150,6 @@ def test_the_packaged_window_without_a_display_says_why_in_its_log(
     assert result.returncode == 1
     assert "Charla no puede abrir su ventana" in result.stderr
     assert "no puede abrir su ventana" in (tmp_path / "charla" / "charla.log").read_text("utf-8")
-
-
-def packaged_server_process(built: Path, tmp_path: Path, *args: str) -> ServerProcess:
-    return ServerProcess(
-        *args, data_home=tmp_path, program=(str(program(built, "Charla-servidor")),)
-    )
 
 
 def test_the_packaged_server_speaks_spanish_and_tells_the_address(
