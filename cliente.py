@@ -22,7 +22,7 @@ from gui.desktop import enable_sharp_text, show_fatal
 from gui.icon import set_window_icon
 from net.client import ChatClient
 from net.i18n import set_language, tr
-from net.protocol import is_valid_channel, is_valid_nick
+from net.protocol import DEFAULT_CHANNEL, is_valid_channel, is_valid_nick
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,7 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, help="server port (default: the last one used)")
     parser.add_argument("--nick", help="nickname (default: the last one used)")
     parser.add_argument(
-        "--channel", default="#general", help="channel to join (default: %(default)s)"
+        "--channel", default=DEFAULT_CHANNEL, help="channel to join (default: %(default)s)"
     )
     parser.add_argument("--password", help="the server's password, if it has one")
     parser.add_argument("--lang", choices=("es", "en"), help="language (default: the system's)")

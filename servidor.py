@@ -21,10 +21,8 @@ from pathlib import Path
 from net.history import default_database_path
 from net.i18n import set_language, tr
 from net.lan import shareable_endpoints
-from net.protocol import is_valid_channel
+from net.protocol import DEFAULT_PORT, is_valid_channel
 from net.server import ChatServer, ServerConfig
-
-DEFAULT_PORT = 12345
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -29,7 +29,7 @@ from net import events as ev
 from net.client import ChatClient
 from net.i18n import tr
 from net.lan import shareable_endpoints
-from net.protocol import fold_name, irc_lower
+from net.protocol import DEFAULT_CHANNEL, fold_name, irc_lower
 from net.server import ChatServer
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class ChatWindow:
         root: tk.Tk,
         client: ChatClient,
         settings: Settings,
-        channel: str = "#general",
+        channel: str = DEFAULT_CHANNEL,
         hosted: ChatServer | None = None,
     ) -> None:
         self.root = root
@@ -230,7 +230,7 @@ class ChatWindow:
         return view
 
     def current_name(self) -> str:
-        return self.names.get(self.current_key, "#general")
+        return self.names.get(self.current_key, DEFAULT_CHANNEL)
 
     def _view_for(self, name: str) -> ConversationView:
         return self.open_conversation(name, select=False)

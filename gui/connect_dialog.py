@@ -25,12 +25,11 @@ from tkinter import ttk
 
 from gui.settings import Settings
 from net.i18n import tr
-from net.protocol import is_valid_nick
+from net.protocol import DEFAULT_PORT, is_valid_nick
 from net.server import ChatServer, ServerConfig
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 12345
 HOST_PORT_TRIES = 10  # a room whose port another program holds takes the next free one
 # "taken": in use, or (Windows) reserved by the system or held exclusively by a program
 PORT_TAKEN = {errno.EADDRINUSE, errno.EACCES, getattr(errno, "WSAEACCES", errno.EACCES)}

@@ -20,13 +20,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from net.protocol import DEFAULT_PORT
+
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Settings:
     host: str = "localhost"
-    port: int = 12345
+    port: int = DEFAULT_PORT
     nick: str = ""
     theme: str = "light"
     font_size: int = 11

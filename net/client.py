@@ -63,14 +63,13 @@ from net.protocol import (
     parse,
     session_alias,
     session_msgid,
+    split_utf8,
 )
 
 log = logging.getLogger(__name__)
 
 #: capabilities the client asks for when the server offers them
-WANTED_CAPS = ("batch", "server-time", "message-tags", "charla.chat/session")
-SESSION_CAP = "charla.chat/session"
-SEQ_TAG = "charla.chat/seq"
+WANTED_CAPS = irc.CAPABILITIES
 ACK_PREFIX = "charla-ack-"
 #: what the rest of a relayed line may take beside the text, when we do not know our host
 HOST_ALLOWANCE = 64
@@ -104,24 +103,6 @@ class _Outgoing:
     text: str
 
 
-def split_to_fit(text: str, limit: int) -> list[str]:
-    """Pieces of ``text`` of at most ``limit`` UTF-8 bytes, cut between characters.
-
-    >>> split_to_fit("añá" * 2, 5), split_to_fit("ñ" * 3, 3)
-    (['añá', 'añá'], ['ñ', 'ñ', 'ñ'])
-    """
-    pieces: list[str] = []
-    start, size = 0, 0
-    for index, char in enumerate(text):
-        width = len(char.encode("utf-8"))
-        if size + width > limit and index > start:
-            pieces.append(text[start:index])
-            start, size = index, 0
-        size += width
-    pieces.append(text[start:])
-    return pieces
-
-
 class ChatClient:
     """A self-healing connection to one server (see the module docstring)."""
 
@@ -136,7 +117,7 @@ class ChatClient:
         host: str,
         port: int,
         nick: str,
-        channels: Iterable[str] = ("#general",),
+        channels: Iterable[str] = (irc.DEFAULT_CHANNEL,),
         events: queue.Queue | None = None,
         *,
         password: str | None = None,
@@ -228,7 +209,7 @@ class ChatClient:
         limit = irc.MAX_LINE_BYTES - 2 - overhead - HOST_ALLOWANCE - (9 if action else 0)
         ids: list[int] = []
         for line in text.replace("\r\n", "\n").split("\n"):
-            for piece in split_to_fit(line, max(limit, 32)) if line else []:
+            for piece in split_utf8(line, max(limit, 32)) if line else []:
                 with self._id_lock:
                     self._next_id += 1
                     message_id = self._next_id
@@ -450,7 +431,7 @@ class ChatClient:
                 self._end_cap()
         elif sub == "ACK":
             self._caps |= set(message.params[-1].split())
-            if SESSION_CAP in self._caps:
+            if irc.SESSION_CAP in self._caps:
                 self._send_line(f"SESSION {self._token}")
             self._end_cap()
         elif sub == "NAK":
@@ -625,8 +606,8 @@ class ChatClient:
             item = self._outbox.popleft()
             self._unconfirmed.append(item)  # first: from now on a drop sends it again
             tags = {}
-            if SESSION_CAP in self._caps:
-                tags[SEQ_TAG] = str(item.message_id)
+            if irc.SESSION_CAP in self._caps:
+                tags[irc.SEQ_TAG] = str(item.message_id)
                 self._first_sight(session_msgid(self._alias, item.message_id))
             self._send_line(Message(item.command, [item.target, item.text], tags=tags).format())
             last = item.message_id

@@ -26,6 +26,9 @@ from net.connection import flush_soon
 from net.i18n import tr
 from net.plain_session import history_line
 from net.protocol import (
+    CAPABILITIES,
+    SEQ_TAG,
+    SESSION_CAP,
     Message,
     irc_lower,
     is_valid_channel,
@@ -38,11 +41,6 @@ from net.session import Channel, Outgoing, Session
 
 log = logging.getLogger(__name__)
 
-#: capabilities this server implements, as advertised in ``CAP LS``
-#: (``charla.chat/session``: see ``net.client``, which documents both ends)
-SESSION_CAP = "charla.chat/session"
-SEQ_TAG = "charla.chat/seq"
-CAPABILITIES = ("batch", "server-time", "message-tags", SESSION_CAP)
 PRE_REGISTRATION = frozenset({"CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT", "SESSION"})
 VERSION = "charla-0.1"
 #: NAMES lines are cut so each stays well inside the 512-byte limit

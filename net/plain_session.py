@@ -15,7 +15,14 @@ import re
 import time
 
 from net.i18n import tr
-from net.protocol import CHANTYPES, MAX_LINE_BYTES, Message, irc_lower, is_valid_nick
+from net.protocol import (
+    CHANTYPES,
+    MAX_LINE_BYTES,
+    Message,
+    irc_lower,
+    is_valid_nick,
+    split_utf8,
+)
 from net.session import Channel, Outgoing, Session
 
 #: IRC text formatting (bold, colours, …) that would show as garbage in a terminal
@@ -26,27 +33,6 @@ _TELNET_NOISE = re.compile(r"\xff[\xfb-\xfe].|\xff[\xf0-\xfa]|[\x00-\x08\x0b-\x1
 TEXT_BYTES_PER_MESSAGE = MAX_LINE_BYTES - 120
 
 QUIT_WORDS = {"close", "/salir", "/quit", "/exit"}
-
-
-def split_text(text: str, limit: int = TEXT_BYTES_PER_MESSAGE) -> list[str]:
-    """Cut ``text`` into pieces of at most ``limit`` UTF-8 bytes, never inside a character.
-
-    >>> split_text("ñandú" * 3, limit=8)
-    ['ñandú', 'ñandú', 'ñandú']
-    """
-    pieces: list[str] = []
-    current: list[str] = []
-    size = 0
-    for char in text:
-        width = len(char.encode("utf-8"))
-        if size + width > limit:
-            pieces.append("".join(current))
-            current, size = [], 0
-        current.append(char)
-        size += width
-    if current:
-        pieces.append("".join(current))
-    return pieces
 
 
 def chat_line(out: Outgoing, stamp: str) -> str | None:
@@ -262,7 +248,7 @@ class PlainSession(Session):
             self._relay(channel, line)
 
     def _relay(self, channel: Channel, text: str) -> None:
-        for piece in split_text(text):
+        for piece in split_utf8(text, TEXT_BYTES_PER_MESSAGE):
             self.server.send_to_channel(
                 self, channel, Message("PRIVMSG", [channel.name, piece], self.prefix)
             )
@@ -273,7 +259,7 @@ class PlainSession(Session):
         if target is None or not text.strip():
             self.say(tr("Usage: /privado NAME TEXT (NAME must be connected)."))
             return
-        for piece in split_text(text.strip()):
+        for piece in split_utf8(text.strip(), TEXT_BYTES_PER_MESSAGE):
             self.server.send_to_session(
                 target, Message("PRIVMSG", [target.nick, piece], self.prefix)
             )

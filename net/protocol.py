@@ -39,6 +39,18 @@ USERLEN = 18
 CHANTYPES = "#"
 
 # ---------------------------------------------------------------------------
+# What a Charla server and client agree on beyond RFC 1459
+
+DEFAULT_PORT = 12345
+DEFAULT_CHANNEL = "#general"
+#: a client proves across reconnects that it is the same client (see ``net.client``)
+SESSION_CAP = "charla.chat/session"
+#: the client's own number for each message, so the server relays it once
+SEQ_TAG = "charla.chat/seq"
+#: what a Charla server implements and a Charla client asks for, in ``CAP LS`` order
+CAPABILITIES = ("batch", "server-time", "message-tags", SESSION_CAP)
+
+# ---------------------------------------------------------------------------
 # Numerics (RFC 1459 / RFC 2812 / Modern IRC)
 
 RPL_WELCOME = "001"
@@ -300,6 +312,27 @@ def body_length(line: str) -> int:
 
 _RFC1459_FOLD = str.maketrans("[]\\~", "{}|^")
 _NICK_SPECIALS = set("[]\\`_^{|}-")
+
+
+def split_utf8(text: str, limit: int) -> list[str]:
+    """Pieces of ``text`` of at most ``limit`` UTF-8 bytes, cut between characters.
+
+    A single character wider than ``limit`` is a piece of its own; an empty text is one
+    empty piece.
+
+    >>> split_utf8("añá" * 2, 5), split_utf8("ñ" * 3, 3), split_utf8("ñandú" * 3, 8)
+    (['añá', 'añá'], ['ñ', 'ñ', 'ñ'], ['ñandú', 'ñandú', 'ñandú'])
+    """
+    pieces: list[str] = []
+    start, size = 0, 0
+    for index, char in enumerate(text):
+        width = len(char.encode("utf-8"))
+        if size + width > limit and index > start:
+            pieces.append(text[start:index])
+            start, size = index, 0
+        size += width
+    pieces.append(text[start:])
+    return pieces
 
 
 def irc_lower(name: str) -> str:

@@ -34,7 +34,14 @@ from dataclasses import dataclass
 from net.connection import Connection, flush_soon
 from net.history import ChannelHistory
 from net.i18n import tr
-from net.protocol import Message, irc_lower, is_valid_nick, parse
+from net.protocol import (
+    DEFAULT_CHANNEL,
+    DEFAULT_PORT,
+    Message,
+    irc_lower,
+    is_valid_nick,
+    parse,
+)
 from net.session import Channel, Outgoing, Session
 
 log = logging.getLogger(__name__)
@@ -56,11 +63,11 @@ class ServerConfig:
     """Everything that can be tuned; ``servidor.py`` fills it from the command line."""
 
     host: str | None = None  # None: every interface, IPv4 and IPv6
-    port: int = 12345
+    port: int = DEFAULT_PORT
     server_name: str = "charla"
     network: str = "Charla"
     password: str | None = None
-    channel: str = "#general"
+    channel: str = DEFAULT_CHANNEL
     motd: str | None = None  # None: the built-in welcome; "": no MOTD at all
     max_clients: int = 1000
     max_per_ip: int = 50  # 0: no limit

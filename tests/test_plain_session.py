@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from net.i18n import set_language
-from net.plain_session import split_text
+from net.protocol import split_utf8
 
 
 def plain_user(connect, name: str, **kwargs):
@@ -141,7 +141,7 @@ def test_spanish_server_speaks_spanish(connect):
     client.expect(r"^\*\*\* En #general \(1\): lucía$")
 
 
-def test_split_text_never_cuts_a_character():
-    pieces = split_text("a😀" * 300, limit=50)
+def test_text_is_split_without_cutting_a_character():
+    pieces = split_utf8("a😀" * 300, 50)
     assert "".join(pieces) == "a😀" * 300
     assert all(len(piece.encode()) <= 50 for piece in pieces)
