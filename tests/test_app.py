@@ -13,7 +13,7 @@ import pytest
 from gui.app import ChatWindow
 from gui.settings import Settings
 from net.client import ChatClient, ReconnectPolicy
-from tests.conftest import ROOT, IrcClient
+from tests.support import ROOT, IrcClient
 
 FAST_RETRY = ReconnectPolicy(first=0.05, base=0.1, most=0.5, max_attempts=200)
 

@@ -16,7 +16,7 @@ import pytest
 from net import events as ev
 from net.client import ChatClient, ReconnectPolicy
 from net.server import ChatServer
-from tests.conftest import LineClient, started_port
+from tests.support import LineClient, started_port
 
 FAST_RETRY = ReconnectPolicy(first=0.05, base=0.1, most=0.5, max_attempts=200)
 

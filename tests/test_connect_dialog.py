@@ -12,7 +12,7 @@ import pytest
 from gui import connect_dialog
 from gui.connect_dialog import HOST_PORT_TRIES, ConnectDialog, parse_address
 from gui.settings import Settings
-from tests.conftest import IrcClient
+from tests.support import IrcClient
 
 
 @pytest.fixture

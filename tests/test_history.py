@@ -9,7 +9,7 @@ import time
 from net.history import ChannelHistory
 from net.protocol import Message
 from net.session import Outgoing
-from tests.conftest import IrcClient, started_port
+from tests.support import IrcClient, started_port
 
 
 def said(client: IrcClient, channel: str, *texts: str) -> None:

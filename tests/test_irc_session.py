@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import IrcClient
+from tests.support import IrcClient
 
 
 def test_registration_sends_welcome_isupport_and_motd(connect):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IrcClient, ServerProcess, started_port, stop_program
+from tests.support import IrcClient, ServerProcess, started_port, stop_program
 
 ON_LINUX = sys.platform.startswith("linux")
 

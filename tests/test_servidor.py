@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from servidor import OperatorConsole, address_lines
-from tests.conftest import IrcClient, LineClient, started_port
+from tests.support import IrcClient, LineClient, started_port
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])

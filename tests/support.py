@@ -1,0 +1,271 @@
+"""What the tests share: raw clients, server processes, and one way to wait.
+
+- ``LineClient`` talks raw bytes over a real socket and waits with ``expect(regex)``
+  (bounded by a timeout, never a sleep); ``IrcClient`` adds IRC registration and
+  ``sync()``: a PING whose PONG proves the server has handled everything sent before it,
+  so a test can assert that something did *not* arrive.
+- ``ServerProcess`` runs ``servidor.py`` (or a packaged server) and reads its output line
+  by line; ``stop_program`` ends a program and whatever it started.
+- ``wait_until`` waits, bounded, for a condition that no event announces.
+
+Fixtures live in ``conftest.py``; this module holds plain helpers that test modules import
+(and the benchmarks may import too; nothing here imports ``bench/``).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+DEFAULT_TIMEOUT = 5.0
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_until(
+    condition: Callable[[], object],
+    *,
+    timeout: float = 10.0,
+    describe: Callable[[], object] = lambda: "",
+    tick: Callable[[], object] | None = None,
+) -> None:
+    """Return once ``condition()`` holds; fail after ``timeout`` with ``describe()``.
+
+    ``tick`` runs before each look (a Tk root's ``update``, so windows keep working);
+    between looks the thread yields for 2 ms rather than spinning a core.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        if tick is not None:
+            tick()
+        if condition():
+            return
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting; {describe()}")
+        time.sleep(0.002)
+
+
+class LineClient:
+    """A raw TCP client that reads whole lines and waits for the one it expects."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", rcvbuf: int | None = None) -> None:
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        if rcvbuf:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.settimeout(DEFAULT_TIMEOUT)
+        try:
+            sock.connect((host, port))
+        except BaseException:
+            sock.close()
+            raise
+        self._adopt(sock)
+
+    @classmethod
+    def from_socket(cls, sock: socket.socket) -> LineClient:
+        """A client over a socket that is already connected (say, one a fake server accepted)."""
+        client = cls.__new__(cls)
+        sock.settimeout(DEFAULT_TIMEOUT)
+        client._adopt(sock)
+        return client
+
+    def _adopt(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._buffer = b""
+        self.lines: list[str] = []  # every line received, in order
+        self._read_upto = 0  # lines before this index were consumed by expect()
+        self.closed = False
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def send(self, line: str) -> None:
+        self.sock.sendall(line.encode("utf-8") + b"\r\n")
+
+    def _read_more(self, deadline: float) -> bool:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or self.closed:
+            return False
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(65536)
+        except TimeoutError:
+            return False
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.closed = True
+            return False
+        self._buffer += data
+        *complete, self._buffer = self._buffer.split(b"\n")
+        self.lines += [raw.rstrip(b"\r").decode("utf-8", "replace") for raw in complete]
+        return True
+
+    def expect(self, pattern: str, timeout: float = DEFAULT_TIMEOUT) -> re.Match[str]:
+        """The first new line that matches ``pattern`` (re.search); fails after ``timeout``."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            while self._read_upto < len(self.lines):
+                line = self.lines[self._read_upto]
+                self._read_upto += 1
+                match = regex.search(line)
+                if match:
+                    return match
+            if not self._read_more(deadline):
+                recent = "\n".join(self.lines[-15:])
+                state = "closed" if self.closed else "timed out"
+                raise AssertionError(f"{state} waiting for {pattern!r}; last lines:\n{recent}")
+
+    def expect_closed(self, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
+        """Read until the server closes the connection; returns the lines that came."""
+        start = len(self.lines)
+        deadline = time.monotonic() + timeout
+        while not self.closed:
+            if not self._read_more(deadline) and not self.closed:
+                raise AssertionError(f"connection still open; got {self.lines[start:]}")
+        self._read_upto = len(self.lines)
+        return self.lines[start:]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class IrcClient(LineClient):
+    """A raw IRC client: registration helpers and ``sync()``."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", **kwargs: object) -> None:
+        super().__init__(port, host, **kwargs)
+        self._sync_counter = 0
+        self.nick = ""
+
+    def register(self, nick: str, *, password: str | None = None, caps: str = "") -> None:
+        if caps:
+            self.send("CAP LS 302")
+            self.send(f"CAP REQ :{caps}")
+        if password is not None:
+            self.send(f"PASS {password}")
+        self.send(f"NICK {nick}")
+        self.send(f"USER {nick.lower()} 0 * :Real {nick}")
+        if caps:
+            self.send("CAP END")
+        self.expect(rf" 001 {re.escape(nick)} ")
+        self.expect(r" (376|422) ")
+        self.nick = nick
+
+    def join(self, channel: str) -> None:
+        self.send(f"JOIN {channel}")
+        self.expect(rf" 366 \S+ {re.escape(channel)} ")
+
+    def sync(self) -> list[str]:
+        """PING the server and return every line that arrived before its PONG."""
+        self._sync_counter += 1
+        token = f"sync{self._sync_counter}"
+        start = self._read_upto
+        self.send(f"PING {token}")
+        self.expect(rf"PONG \S+ :?{token}$")
+        return self.lines[start : self._read_upto - 1]
+
+
+def stop_program(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    """End a program and what it started. A one-file PyInstaller program is a launcher
+    and the program itself: on POSIX the launcher passes SIGTERM on; on Windows only
+    ending the whole tree reaches the program."""
+    if process.poll() is not None:
+        return
+    if sys.platform == "win32":
+        subprocess.run(
+            ["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True, timeout=30
+        )
+    else:
+        process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout)
+
+
+class ServerProcess:
+    """``python servidor.py ARGS`` (or another server ``program``, such as the packaged
+    one) with its output read line by line on a thread."""
+
+    def __init__(
+        self,
+        *args: str,
+        data_home: Path,
+        tty_stdin: bool = False,
+        program: tuple[str, ...] = (sys.executable, "servidor.py"),
+    ) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "LANG": "C.UTF-8", "LANGUAGE": ""}
+        env["XDG_DATA_HOME"] = str(data_home)  # the default history database goes there
+        env["LOCALAPPDATA"] = str(data_home)  # the same on Windows
+        self.console_fd: int | None = None
+        stdin: int = subprocess.DEVNULL
+        if tty_stdin:
+            import pty  # POSIX only, like the operator console tests that ask for it
+
+            self.console_fd, stdin = pty.openpty()
+        self.process = subprocess.Popen(
+            [*program, *args],
+            cwd=ROOT,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
+            encoding="utf-8",
+        )
+        if tty_stdin:
+            os.close(stdin)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def expect(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=remaining)
+            except queue.Empty:
+                break
+            self.output.append(line)
+            match = re.search(pattern, line)
+            if match:
+                return match
+        raise AssertionError(f"no line matching {pattern!r}; output so far: {self.output}")
+
+    def type(self, line: str) -> None:
+        assert self.console_fd is not None
+        os.write(self.console_fd, (line + "\n").encode())
+
+    def wait(self, timeout: float = 5.0) -> int:
+        code = self.process.wait(timeout)
+        self._reader.join(timeout)
+        self.output += list(self.lines.queue)
+        return code
+
+    def close(self) -> None:
+        stop_program(self.process)
+        if self.console_fd is not None:
+            os.close(self.console_fd)
+        self._reader.join(5)  # closing the pipe under a blocked reader would hang
+        if self.process.stdout and not self._reader.is_alive():
+            self.process.stdout.close()
+
+
+def started_port(process: ServerProcess) -> int:
+    """The port a ``servidor.py`` process says it listens on (it prints that once bound)."""
+    return int(process.expect(r"Charla is listening on port (\d+)\.").group(1))
