@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: Python's venv and Tk, the peers the tests talk to, a screen and a typist,
-# and binutils (objdump, strip), which PyInstaller uses on Linux.
-packages=(python3-venv python3-tk ngircd xvfb xdotool binutils)
+# Debian packages: Python's venv and Tk, the peers the tests talk to, a screen, a typist,
+# xprop (what a window shows the desktop) and binutils (objdump, strip, used by PyInstaller).
+packages=(python3-venv python3-tk ngircd xvfb xdotool x11-utils binutils)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

@@ -3,7 +3,9 @@ files hold every size those systems ask for."""
 
 from __future__ import annotations
 
+import re
 import struct
+import subprocess
 import tkinter as tk
 
 import pytest
@@ -60,6 +62,16 @@ def test_the_macos_icon_file_holds_each_size_as_a_png() -> None:
 
 
 def test_a_window_gets_the_icon_in_every_size(tk_root: tk.Tk) -> None:
+    """What the desktop reads: the _NET_WM_ICON property of the window's X wrapper (the
+    parent of Tk's own window), read with xprop (Debian's x11-utils)."""
     assert icon.set_window_icon(tk_root)
-    sizes = [(image.width(), image.height()) for image in tk_root._charla_icons]
+    tk_root.update()
+    tree = run_x_tool("xwininfo", "-tree", "-id", hex(tk_root.winfo_id()))
+    wrapper = re.search(r"Parent window id: (0x[0-9a-f]+)", tree).group(1)
+    shown = run_x_tool("xprop", "-len", "4000000", "-id", wrapper, "_NET_WM_ICON")
+    sizes = [(int(w), int(h)) for w, h in re.findall(r"Icon \((\d+) x (\d+)\)", shown)]
     assert sizes == [(size, size) for size in icon.WINDOW_SIZES]
+
+
+def run_x_tool(*command: str) -> str:
+    return subprocess.run(command, capture_output=True, text=True, check=True, timeout=30).stdout
