@@ -6,17 +6,24 @@ timeout; every client is quit and every server stopped at teardown.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import queue
+import selectors
 import socket
+import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from net import events as ev
 from net.client import ChatClient, ReconnectPolicy
+from net.client_protocol import InvalidNameError
+from net.protocol import EmbeddedNewlineError, InvalidParameterError
 from net.server import ChatServer
-from tests.support import LineClient, started_port
+from tests.support import DEFAULT_TIMEOUT, LineClient, started_port
 
 FAST_RETRY = ReconnectPolicy(first=0.05, base=0.1, most=0.5, max_attempts=200)
 
@@ -145,21 +152,107 @@ def test_quit_says_goodbye_and_returns_quickly(server, make_client, connect):
     assert not client._thread.is_alive()
 
 
-def test_reconnect_reclaims_the_nick_from_a_half_open_ghost(server, make_client, connect):
+class FreezableRelay:
+    """A TCP relay on 127.0.0.1 between clients and a server, whose connections can freeze.
+
+    ``freeze()`` stops forwarding on every connection open now, both ways, without closing
+    anything: the server keeps a live but silent peer (a half-open ghost), and the client
+    hears nothing more. Connections made afterwards are relayed as usual. One thread does
+    the relaying; ``close()`` stops it and closes every socket.
+    """
+
+    def __init__(self, server_port: int) -> None:
+        self.server_port = server_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._sockets: list[socket.socket] = []  # every relayed socket, closed by close()
+        self._frozen = threading.Event()  # set by the relay thread once freeze() took effect
+        self._thread = threading.Thread(target=self._relay, name="relay", daemon=True)
+        self._thread.start()
+
+    def freeze(self) -> None:
+        self._wake_writer.send(b"f")
+        assert self._frozen.wait(DEFAULT_TIMEOUT)
+
+    def close(self) -> None:
+        self._wake_writer.send(b"q")
+        self._thread.join(DEFAULT_TIMEOUT)
+        for sock in (*self._sockets, self.listener, self._wake_reader, self._wake_writer):
+            sock.close()
+
+    def _relay(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.listener, selectors.EVENT_READ)
+            selector.register(self._wake_reader, selectors.EVENT_READ)
+            while True:
+                for key, _ in selector.select():
+                    if key.fileobj is self._wake_reader:
+                        if self._wake_reader.recv(1) == b"q":
+                            return
+                        for sock in self._sockets:  # freeze: forward nothing more
+                            with contextlib.suppress(KeyError):
+                                selector.unregister(sock)
+                        self._frozen.set()
+                    elif key.fileobj is self.listener:
+                        client, _ = self.listener.accept()
+                        upstream = socket.create_connection(("127.0.0.1", self.server_port))
+                        self._sockets += [client, upstream]
+                        selector.register(client, selectors.EVENT_READ, upstream)
+                        selector.register(upstream, selectors.EVENT_READ, client)
+                    else:
+                        try:
+                            data = key.fileobj.recv(65536)
+                        except OSError:
+                            data = b""
+                        if data:
+                            key.data.sendall(data)
+                        else:  # one side closed: close the other, as a network would
+                            for sock in (key.fileobj, key.data):
+                                with contextlib.suppress(KeyError):
+                                    selector.unregister(sock)
+                            key.data.shutdown(socket.SHUT_WR)
+
+
+@pytest.fixture
+def relay(server: ChatServer) -> Iterator[FreezableRelay]:
+    relay = FreezableRelay(server.port)
+    yield relay
+    relay.close()
+
+
+def test_reconnect_reclaims_the_nick_from_a_half_open_ghost(server, relay, make_client):
     """The server still holds the old connection; the same client gets its nick at once."""
-    watcher = connect("watcher")
-    watcher.join("#general")
-    client, events = make_client(server.port, "ana")
+    client, events = make_client(relay.port, "ana", keepalive_after=0.2, keepalive_timeout=0.3)
     events.wait_for(ev.Names)
     ghost = server.find_session("ana")
-    # The network drops the client's side without telling the server (half-open): make
-    # the client believe its connection died by closing its socket under it.
-    client._sock.shutdown(socket.SHUT_RDWR)
-    events.wait_for(ev.Disconnected)
+    relay.freeze()  # the network dies between them, and nobody is told
+    assert "no answer" in events.wait_for(ev.Disconnected).reason
+    assert server.find_session("ana") is ghost  # the server still holds the old connection
     registered = events.wait_for(ev.Registered)
-    assert registered.nick == "ana"
+    assert registered.nick == "ana"  # not a fallback nick: the ghost gave it up
     assert server.find_session("ana") is not ghost
     events.wait_for(ev.Joined, lambda e: e.me and e.channel == "#general")
+    assert client.nick == "ana"
+
+
+def test_history_replayed_on_rejoining_shows_nothing_twice(server, make_client):
+    ana, ana_events = make_client(server.port, "ana")
+    ana_events.wait_for(ev.Joined, lambda e: e.me)
+    bea, bea_events = make_client(server.port, "bea")
+    bea_events.wait_for(ev.Names, lambda e: set(e.nicks) == {"ana", "bea"})
+    bea.say("#general", "hola")
+    [mine] = ana.say("#general", "mío")
+    ana_events.wait_for(ev.ChatMessage, lambda e: e.text == "hola")
+    ana_events.wait_for(ev.Delivered, lambda e: e.message_id == mine)
+    ana.part("#general")
+    ana_events.wait_for(ev.Parted, lambda e: e.me)
+    ana.join("#general")  # the server replays the channel's history to whoever joins
+    ana_events.wait_for(ev.Names, lambda e: e.channel == "#general")
+    bea.say("#general", "después")
+    ana_events.wait_for(ev.ChatMessage, lambda e: e.text == "después")
+    shown = [e.text for e in ana_events.seen if isinstance(e, ev.ChatMessage)]
+    assert shown == ["hola", "después"]
 
 
 def test_other_client_cannot_steal_a_nick_with_a_guessed_token(server, make_client, connect):
@@ -196,21 +289,20 @@ class FakeServer:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(10)
         self.port = self.listener.getsockname()[1]
-        self.peer: LineClient | None = None
+        self.peers: list[LineClient] = []  # every accepted connection, closed by close()
 
     def accept(self) -> LineClient:
         sock, _ = self.listener.accept()
-        peer = LineClient.__new__(LineClient)
-        peer.sock, peer._buffer, peer.lines, peer._read_upto, peer.closed = sock, b"", [], 0, False
-        self.peer = peer
+        peer = LineClient.from_socket(sock)
+        self.peers.append(peer)
         return peer
 
     def welcome(self, peer: LineClient, nick: str) -> None:
         peer.send_raw(f":fake 001 {nick} :Welcome {nick}!u@h\r\n".encode())
 
     def close(self) -> None:
-        if self.peer:
-            self.peer.close()
+        for peer in self.peers:
+            peer.close()
         self.listener.close()
 
 
@@ -224,7 +316,7 @@ def fake() -> Iterator[FakeServer]:
 def test_server_without_cap_and_lines_split_into_single_bytes(fake, make_client):
     _client, events = make_client(fake.port, "ana")
     peer = fake.accept()
-    peer.expect(r"^CAP LS 302$")
+    peer.expect(r"^CAP LS :?302$")  # 302 as a trailing parameter is the same
     peer.expect(r"^NICK ana$")
     peer.expect(r"^USER ")
     peer.send_raw(b":fake 421 * CAP :Unknown command\r\n")  # an old server
@@ -252,8 +344,7 @@ def test_caps_refused_then_registration_goes_on(fake, make_client):
 
 
 def test_nick_in_use_gets_a_fallback_and_is_taken_back_when_free(fake, make_client):
-    client, events = make_client(fake.port, "ana")
-    client.nick_retry_interval = 0.2
+    client, events = make_client(fake.port, "ana", nick_retry_interval=0.2)
     peer = fake.accept()
     peer.expect(r"^USER ")
     peer.send_raw(b":fake CAP * LS :\r\n")
@@ -274,8 +365,7 @@ def test_nick_in_use_gets_a_fallback_and_is_taken_back_when_free(fake, make_clie
 
 
 def test_silent_half_open_server_is_noticed_and_left(fake, make_client):
-    client, events = make_client(fake.port, "ana")
-    client.keepalive_after, client.keepalive_timeout = 0.3, 0.3
+    _client, events = make_client(fake.port, "ana", keepalive_after=0.3, keepalive_timeout=0.3)
     peer = fake.accept()
     peer.expect(r"^USER ")
     fake.welcome(peer, "ana")
@@ -389,8 +479,7 @@ def test_nick_held_by_a_ghost_on_ngircd_is_taken_back_when_freed(ngircd_port, ma
         ghost.send("NICK ana")
         ghost.send("USER g 0 * :ghost")
         ghost.expect(r" 001 ana ")
-        client, events = make_client(ngircd_port, "ana")
-        client.nick_retry_interval = 0.3
+        client, events = make_client(ngircd_port, "ana", nick_retry_interval=0.3)
         assert events.wait_for(ev.Registered).nick == "ana_"
         ghost.send("QUIT :gone")
         ghost.expect_closed()
@@ -398,3 +487,111 @@ def test_nick_held_by_a_ghost_on_ngircd_is_taken_back_when_freed(ngircd_port, ma
         assert client.nick == "ana"
     finally:
         ghost.close()
+
+
+def test_bad_arguments_raise_on_the_callers_thread_and_the_client_goes_on(fake, make_client):
+    client, events = make_client(fake.port, "ana")
+    peer = fake.accept()
+    peer.expect(r"^USER ")
+    fake.welcome(peer, "ana")
+    peer.expect(r"^JOIN #general$")
+    with pytest.raises(EmbeddedNewlineError):
+        client.say("#general", "hola\x00mundo")
+    with pytest.raises(EmbeddedNewlineError):
+        client.action("#general", "un CR suelto\rQUIT")
+    with pytest.raises(InvalidParameterError):
+        client.say("#general extra", "hola")
+    with pytest.raises(EmbeddedNewlineError):
+        client.join("#a\r\nQUIT")
+    with pytest.raises(InvalidNameError):
+        client.join("#a b")
+    with pytest.raises(InvalidNameError):
+        client.part("")
+    with pytest.raises(EmbeddedNewlineError):
+        client.part("#general", "adiós\nQUIT")
+    with pytest.raises(EmbeddedNewlineError):
+        client.change_nick("ana\nQUIT")
+    with pytest.raises(EmbeddedNewlineError):
+        client.set_topic("#general", "tema\r\nQUIT")
+    with pytest.raises(EmbeddedNewlineError):
+        client.quit("adiós\nQUIT")
+    [message_id] = client.say("#general", "sigo aquí")
+    peer.expect(r"^PRIVMSG #general :sigo aquí$")
+    peer.expect(rf"^PING charla-ack-{message_id}$")
+    peer.send_raw(f":fake PONG fake :charla-ack-{message_id}\r\n".encode())
+    events.wait_for(ev.Delivered, lambda e: e.message_id == message_id)
+    assert not any("QUIT" in line or "mundo" in line for line in peer.lines)
+    assert not any(isinstance(e, ev.Closed) for e in events.seen)
+
+
+def test_quit_does_not_wait_for_a_name_lookup_that_hangs(monkeypatch):
+    real_getaddrinfo = socket.getaddrinfo
+    asked, release, answered = threading.Event(), threading.Event(), threading.Event()
+
+    def hanging_lookup(host, *args, **kwargs):
+        if host != "aula.invalid":
+            return real_getaddrinfo(host, *args, **kwargs)
+        asked.set()
+        release.wait(30)
+        answered.set()
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging_lookup)
+    client = ChatClient("aula.invalid", 12345, "ana", policy=FAST_RETRY, connect_timeout=60)
+    events = Events(client)
+    client.start()
+    try:
+        assert asked.wait(10)
+        client.quit()
+        assert events.wait_for(ev.Closed).reason == "quit"
+        assert not answered.is_set()  # the client is gone while the lookup still hangs
+    finally:
+        release.set()
+        assert answered.wait(10)
+
+
+def test_quit_leaves_no_socket_open(fake):
+    gc.collect()  # what earlier tests left behind is not this test's business
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        never_started = ChatClient("127.0.0.1", fake.port, "bea")
+        never_started.quit()
+        client = ChatClient("127.0.0.1", fake.port, "ana", policy=FAST_RETRY)
+        events = Events(client)
+        client.start()
+        fake.accept().expect(r"^USER ")
+        client.quit()
+        events.wait_for(ev.Closed)
+        del client, events, never_started
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_reconnect_delays_double_up_to_the_most_with_jitter():
+    policy = ReconnectPolicy(first=0.25, base=1.0, most=30.0, jitter=0.2)
+    nominal = [0.25, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    for attempt, expected in enumerate(nominal, start=1):
+        for _ in range(20):
+            assert expected * 0.8 <= policy.delay(attempt) <= expected * 1.2
+    exact = ReconnectPolicy(first=0.1, base=0.5, most=3.0, jitter=0)
+    assert [exact.delay(attempt) for attempt in range(1, 7)] == [0.1, 0.5, 1.0, 2.0, 3.0, 3.0]
+
+
+def test_backoff_grows_while_failing_and_starts_over_after_registering(fake, make_client):
+    policy = ReconnectPolicy(first=0.05, base=0.1, most=0.5, jitter=0, max_attempts=200)
+    _client, events = make_client(fake.port, "ana", policy=policy)
+    drops = []
+    for registers in (False, False, True):
+        peer = fake.accept()
+        peer.expect(r"^USER ")
+        if registers:
+            fake.welcome(peer, "ana")
+            events.wait_for(ev.Registered)
+        peer.close()  # the server goes away before (or after) the welcome
+        drops.append(events.wait_for(ev.Disconnected))
+    assert [(drop.retry_in, drop.attempt) for drop in drops] == [
+        (0.05, 2),  # the first delay after the first failed try
+        (0.1, 3),  # then growing
+        (0.05, 2),  # a registered connection counts as success: the next drop starts over
+    ]
+    assert events.wait_for(ev.Connecting).attempt == 2

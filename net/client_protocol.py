@@ -1,0 +1,594 @@
+"""The client's side of the conversation with a server, without sockets or threads.
+
+``ClientProtocol`` is the state machine behind ``net.client.ChatClient``: capability
+negotiation, registration, the fallback nick and taking ours back, the member lists of
+channels, ``chathistory`` batches, dropping messages already shown, and the ``Outbox`` of
+messages waiting for the server's confirmation. It performs no I/O: its owner tells it
+what happened, and takes what it produced.
+
+- Facts in: ``connection_made(now)``, ``heard_from_server(now)`` (bytes arrived),
+  ``receive(message, now)`` (one parsed line; returns a reason when the connection must
+  end), ``tick(now)`` (timers: the keepalive probe and asking for our nick again; returns
+  a reason when the server stopped answering) and ``connection_lost()``.
+- Wishes in: ``queue_message``, ``send_pending``, ``join``, ``part``, ``change_nick``,
+  ``send_control`` and ``goodbye``, already validated by the caller.
+- Out: ``take_events()`` (``net.events`` objects for the owner) and ``take_lines()``
+  (lines to write, without CRLF). Every line is built by ``Message.format()`` in
+  ``_send``, the one place where text becomes a line.
+
+Time comes in as ``now`` (``time.monotonic()`` seconds), so tests drive the timers by
+hand. The one clock it reads itself is the wall clock, to date a message that arrives
+without a ``time`` tag.
+
+Threading: a ``ClientProtocol`` belongs to the one thread that drives it (ChatClient's
+network thread); it takes no lock. ``Outbox.new_id()`` is the exception: callers' threads
+number their messages with it, under its own lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from net import events as ev
+from net import protocol as irc
+from net.protocol import (
+    InvalidMessageError,
+    InvalidParameterError,
+    Message,
+    fold_name,
+    irc_lower,
+    session_alias,
+    session_msgid,
+)
+
+log = logging.getLogger(__name__)
+
+#: capabilities the client asks for when the server offers them
+WANTED_CAPS = irc.CAPABILITIES
+#: ``PING charla-ack-<id>``: its PONG confirms every message up to ``<id>``
+ACK_PREFIX = "charla-ack-"
+#: the token of the PING that checks a silent server is still there
+KEEPALIVE_TOKEN = "charla-keepalive"
+#: how many message ids the client remembers, to drop what history replays twice
+REMEMBERED_MSGIDS = 20_000
+
+
+class InvalidNameError(InvalidParameterError):
+    """A nick or channel name that cannot be one parameter of a line (empty, a space, ':')."""
+
+
+def checked_name(name: str) -> str:
+    """``name`` if it can stand as one middle parameter of a line; else a named error.
+
+    >>> checked_name("#general")
+    '#general'
+    >>> checked_name("#a b")
+    Traceback (most recent call last):
+    ...
+    net.client_protocol.InvalidNameError: not a nick or channel name: '#a b'
+    """
+    if "\r" in name or "\n" in name or "\0" in name:
+        raise irc.EmbeddedNewlineError(f"name has CR, LF or NUL: {name!r}")
+    if not name or " " in name or name[0] == ":":
+        raise InvalidNameError(f"not a nick or channel name: {name!r}")
+    return name
+
+
+# ---------------------------------------------------------------------------
+# The outbox
+
+
+@dataclass(frozen=True, slots=True)
+class PendingMessage:
+    """One of our messages, waiting for the server's confirmation."""
+
+    message_id: int
+    command: str  # PRIVMSG or NOTICE
+    target: str
+    text: str
+
+    def message(self) -> Message:
+        return Message(self.command, [self.target, self.text])
+
+
+class Outbox:
+    """Our messages until the server confirms them, in order.
+
+    A message waits in ``waiting`` until it is written on a registered connection, then in
+    ``unconfirmed`` until the PONG of a later ``PING charla-ack-<id>`` proves the server
+    read it (a server handles one client's lines in order). When the connection ends,
+    ``requeue()`` puts the unconfirmed ones back at the head of ``waiting``.
+
+    >>> box = Outbox()
+    >>> for text in ("uno", "dos"):
+    ...     box.add(PendingMessage(box.new_id(), "PRIVMSG", "#a", text))
+    >>> [item.text for item in box.take_waiting()], box.ack_token()
+    (['uno', 'dos'], 'charla-ack-2')
+    >>> box.confirm("charla-ack-1"), box.confirm("charla-keepalive"), len(box)
+    ([1], None, 1)
+    >>> box.requeue()
+    >>> [item.text for item in box.waiting]
+    ['dos']
+    """
+
+    def __init__(self) -> None:
+        self._id_lock = threading.Lock()  # guards _last_id: new_id() runs on callers' threads
+        self._last_id = 0
+        self.waiting: deque[PendingMessage] = deque()  # not yet written on this connection
+        self.unconfirmed: deque[PendingMessage] = deque()  # written, waiting for the ack PONG
+
+    def new_id(self) -> int:
+        """The next message id (1, 2, …). Any thread."""
+        with self._id_lock:
+            self._last_id += 1
+            return self._last_id
+
+    def add(self, item: PendingMessage) -> None:
+        self.waiting.append(item)
+
+    def take_waiting(self) -> list[PendingMessage]:
+        """The waiting messages, to be written now; they become unconfirmed first, so
+        that from now on a lost connection sends them again."""
+        taken = list(self.waiting)
+        self.unconfirmed.extend(taken)
+        self.waiting.clear()
+        return taken
+
+    def ack_token(self) -> str:
+        """The PING token whose PONG will confirm everything written so far."""
+        last = self.unconfirmed[-1].message_id if self.unconfirmed else 0
+        return f"{ACK_PREFIX}{last}"
+
+    def confirm(self, token: str) -> list[int] | None:
+        """The ids a PONG with ``token`` confirms; None if the token is not an ack."""
+        number = token[len(ACK_PREFIX) :]
+        if not token.startswith(ACK_PREFIX) or not number.isdigit():
+            return None
+        confirmed: list[int] = []
+        while self.unconfirmed and self.unconfirmed[0].message_id <= int(number):
+            confirmed.append(self.unconfirmed.popleft().message_id)
+        return confirmed
+
+    def requeue(self) -> None:
+        """The connection ended: what was not confirmed goes back first, in order."""
+        self.waiting.extendleft(reversed(self.unconfirmed))
+        self.unconfirmed.clear()
+
+    def __len__(self) -> int:
+        return len(self.waiting) + len(self.unconfirmed)
+
+
+# ---------------------------------------------------------------------------
+# The protocol core
+
+
+class ClientProtocol:
+    """One client's protocol state across connections (see the module docstring)."""
+
+    def __init__(
+        self,
+        nick: str,
+        channels: Iterable[str] = (irc.DEFAULT_CHANNEL,),
+        *,
+        session_token: str,
+        password: str | None = None,
+        username: str = "charla",
+        realname: str = "Charla",
+        keepalive_after: float = 15.0,
+        keepalive_timeout: float = 10.0,
+        nick_retry_interval: float = 10.0,
+    ) -> None:
+        self.session_token = session_token  # proves to a Charla server we are the same client
+        self._alias = session_alias(session_token)  # how our msgids name us
+        self.password = password
+        self.username = username
+        self.realname = realname
+        self.keepalive_after = keepalive_after  # silence before we PING the server
+        self.keepalive_timeout = keepalive_timeout  # then this long for an answer
+        self.nick_retry_interval = nick_retry_interval  # how often to ask for our own nick
+        self.outbox = Outbox()
+        self.wanted_nick = nick
+        self.nick = nick  # the nick in use, or being asked for
+        self.channels: dict[str, str] = {irc_lower(c): c for c in channels}  # folded -> name
+        self.fatal: str | None = None  # a reason no retry can fix (a wrong password)
+        self._control: deque[Message] = deque()  # TOPIC/NAMES lines waiting for registration
+        #: msgids already shown (ours included), oldest first: history replays skip them
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._last_stamp: tuple[str, datetime | None] = ("", None)  # see _time_of
+        self._outbox_grew = False  # messages were queued since the last send_pending()
+        self._events: list[ev.Event] = []
+        self._lines: list[str] = []
+        self._new_connection_state(connected=False, now=0.0)
+
+    def _new_connection_state(self, *, connected: bool, now: float) -> None:
+        self.connected = connected
+        self.registered = False
+        self.caps: set[str] = set()  # capabilities the server acknowledged
+        self._offered: set[str] = set()  # capabilities the server listed
+        self._cap_pending = False
+        self._session_sent = False  # SESSION <token> went out on this connection
+        #: our nick refused before the server knew our token (see _on_nick_refused)
+        self._refused_before_session: Message | None = None
+        self.server_name = ""
+        self._names: dict[str, list[str]] = {}  # folded channel -> nicks being listed
+        self._batches: dict[str, str] = {}  # open batch reference -> its type
+        self._last_received = now
+        self._probe_sent_at: float | None = None
+        self._nick_retry_at = 0.0
+
+    # -- output ------------------------------------------------------------------------------
+
+    def take_events(self) -> list[ev.Event]:
+        events, self._events = self._events, []
+        return events
+
+    def take_lines(self) -> list[str]:
+        lines, self._lines = self._lines, []
+        return lines
+
+    def _emit(self, event: ev.Event) -> None:
+        self._events.append(event)
+
+    def _send(self, message: Message) -> None:
+        """Queue one line. What the server made us echo (a PING token) may be unsendable:
+        that line is dropped and logged, the conversation goes on."""
+        try:
+            self._lines.append(message.format())
+        except InvalidMessageError as exc:
+            log.warning("not sent: %s", exc)
+
+    # -- facts from the owner ------------------------------------------------------------------
+
+    def connection_made(self, now: float) -> None:
+        """A new connection is open: start registering on it."""
+        self._new_connection_state(connected=True, now=now)
+        self._send(Message("CAP", ["LS", "302"]))
+        self._cap_pending = True
+        if self.password is not None:
+            self._send(Message("PASS", [self.password]))
+        self._send(Message("NICK", [self.nick]))
+        self._send(Message("USER", [self.username, "0", "*", self.realname]))
+
+    def connection_lost(self) -> None:
+        """The connection ended: nothing more may be written until the next welcome."""
+        self.outbox.requeue()
+        self._new_connection_state(connected=False, now=0.0)
+
+    def heard_from_server(self, now: float) -> None:
+        """Bytes arrived: the server is alive."""
+        self._last_received = now
+        self._probe_sent_at = None
+
+    def receive(self, message: Message, now: float) -> str | None:
+        """Handle one line from the server; returns why the connection must end, if so."""
+        handler = _HANDLERS.get(message.command)
+        if handler is not None:
+            return handler(self, message, now)
+        if message.command.isdigit() and message.command[0] in "45":
+            self._on_error_numeric(message)
+        return None
+
+    def next_deadline(self) -> float:
+        """When ``tick`` has something to do next (``now`` units)."""
+        if self._probe_sent_at is not None:
+            wake = self._probe_sent_at + self.keepalive_timeout
+        else:
+            wake = self._last_received + self.keepalive_after
+        if self.registered and not self._is_me(self.wanted_nick):
+            wake = min(wake, self._nick_retry_at)
+        return wake
+
+    def tick(self, now: float) -> str | None:
+        """Run the timers; returns why the connection must end when the server went silent."""
+        if self._probe_sent_at is not None:
+            if now >= self._probe_sent_at + self.keepalive_timeout:
+                silence = now - self._last_received
+                return f"no answer from the server for {silence:.0f} s"
+        elif now >= self._last_received + self.keepalive_after:
+            self._probe_sent_at = now
+            self._send(Message("PING", [KEEPALIVE_TOKEN]))
+        if self.registered and not self._is_me(self.wanted_nick) and now >= self._nick_retry_at:
+            self._nick_retry_at = now + self.nick_retry_interval
+            self._send(Message("NICK", [self.wanted_nick]))
+        return None
+
+    # -- wishes from the owner (validated by the caller) ------------------------------------------
+
+    def queue_message(self, item: PendingMessage) -> None:
+        """Add a message to the outbox; ``send_pending()`` writes it."""
+        self.outbox.add(item)
+        self._outbox_grew = True
+
+    def send_pending(self) -> None:
+        """After a batch of wishes: write what was queued (one ack PING for them all) and
+        tell the owner how many messages are waiting."""
+        if self._outbox_grew:
+            self._outbox_grew = False
+            self._flush_outbox()
+            self._emit_outbox()
+
+    def join(self, channel: str) -> None:
+        self.channels[irc_lower(channel)] = channel
+        if self.registered:
+            self._send(Message("JOIN", [channel]))
+
+    def part(self, channel: str, reason: str = "") -> None:
+        if self.channels.pop(irc_lower(channel), None) and self.registered:
+            self._send(Message("PART", [channel, reason] if reason else [channel]))
+
+    def change_nick(self, nick: str) -> None:
+        self.wanted_nick = nick
+        if self.connected:
+            self._send(Message("NICK", [nick]))
+        else:
+            self.nick = nick
+
+    def send_control(self, message: Message) -> None:
+        """A line such as TOPIC that needs registration: sent now, or after the welcome."""
+        if self.registered:
+            self._send(message)
+        else:
+            self._control.append(message)
+
+    def goodbye(self, reason: str) -> None:
+        self._send(Message("QUIT", [reason or "Charla"]))
+
+    # -- the outbox ------------------------------------------------------------------------------
+
+    def _flush_outbox(self) -> None:
+        """Write every waiting message, then the PING whose PONG will confirm them."""
+        if not self.registered or not self.outbox.waiting:
+            return
+        for item in self.outbox.take_waiting():
+            tags = {}
+            if irc.SESSION_CAP in self.caps:
+                tags[irc.SEQ_TAG] = str(item.message_id)
+                self._first_sight(session_msgid(self._alias, item.message_id))
+            self._send(Message(item.command, [item.target, item.text], tags=tags))
+        self._send(Message("PING", [self.outbox.ack_token()]))
+
+    def _emit_outbox(self) -> None:
+        self._emit(ev.OutboxChanged(len(self.outbox)))
+
+    # -- what the server says ----------------------------------------------------------------------
+
+    def _is_me(self, nick: str | None) -> bool:
+        return nick is not None and fold_name(nick) == fold_name(self.nick)
+
+    def _time_of(self, message: Message) -> datetime:
+        """The server's ``time`` tag (a burst shares one per millisecond: parsed once), or now."""
+        stamp = message.tags.get("time")
+        if stamp:
+            if stamp == self._last_stamp[0] and self._last_stamp[1] is not None:
+                return self._last_stamp[1]
+            with contextlib.suppress(ValueError):
+                when = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone()
+                self._last_stamp = (stamp, when)
+                return when
+        return datetime.now(timezone.utc).astimezone()
+
+    def _on_ping(self, message: Message, now: float) -> None:
+        self._send(Message("PONG", [message.param(0, "x")]))
+
+    def _on_pong(self, message: Message, now: float) -> None:
+        token = message.params[-1] if message.params else ""
+        confirmed = self.outbox.confirm(token)
+        if confirmed is not None:
+            for message_id in confirmed:
+                self._emit(ev.Delivered(message_id))
+            self._emit_outbox()
+
+    def _on_cap(self, message: Message, now: float) -> None:
+        sub = message.param(1).upper()
+        if sub == "LS":
+            self._offered |= {cap.split("=", 1)[0] for cap in message.params[-1].split()}
+            if message.param(2) == "*":  # more LS lines follow
+                return
+            wanted = [cap for cap in WANTED_CAPS if cap in self._offered]
+            if wanted:
+                self._send(Message("CAP", ["REQ", " ".join(wanted)]))
+            else:
+                self._end_cap()
+        elif sub == "ACK":
+            self.caps |= set(message.params[-1].split())
+            if irc.SESSION_CAP in self.caps and not self._session_sent:
+                self._session_sent = True
+                self._send(Message("SESSION", [self.session_token]))
+                if self._refused_before_session is not None:
+                    self._refused_before_session = None
+                    self._send(Message("NICK", [self.nick]))  # now it knows it is us
+            self._end_cap()
+        elif sub == "NAK":
+            self._end_cap()
+
+    def _end_cap(self) -> None:
+        if self._refused_before_session is not None:  # no session after all: fall back
+            refused, self._refused_before_session = self._refused_before_session, None
+            self._fall_back(refused)
+        if self._cap_pending:
+            self._cap_pending = False
+            self._send(Message("CAP", ["END"]))
+
+    def _on_welcome(self, message: Message, now: float) -> None:
+        self.registered = True
+        self._cap_pending = False
+        self.nick = message.param(0, self.nick)
+        self.server_name = message.source or ""
+        self._emit(ev.Registered(self.nick, self.server_name))
+        for channel in self.channels.values():
+            self._send(Message("JOIN", [channel]))
+        while self._control:
+            self._send(self._control.popleft())
+        self._flush_outbox()
+        if not self._is_me(self.wanted_nick):
+            self._nick_retry_at = now + self.nick_retry_interval
+
+    def _on_nick_refused(self, message: Message, now: float) -> None:
+        if self.registered:
+            if not self._is_me(self.wanted_nick):
+                return  # taking our nick back did not work yet: keep the temporary one
+            self._emit(ev.ServerError(message.command, message.params[-1]))
+            return
+        if (
+            message.command == irc.ERR_NICKNAMEINUSE
+            and message.param(1) == self.nick
+            and self._cap_pending
+            and irc.SESSION_CAP in self._offered
+            and not self._session_sent
+        ):
+            # NICK went out with CAP LS, before the server knew our session token; the
+            # holder may be our own half-open connection: ask again after SESSION.
+            self._refused_before_session = message
+            return
+        self._fall_back(message)
+
+    def _fall_back(self, message: Message) -> None:
+        """Registration refused our nick: ask for a temporary one, and tell the user."""
+        refused = message.param(1)
+        wanted = self.wanted_nick
+        fallback = f"{wanted[: irc.NICKLEN - 1]}_" if refused == wanted else None
+        if fallback is None or refused == fallback:
+            fallback = f"{wanted[: irc.NICKLEN - 4]}{random.randint(100, 999)}"
+        self._emit(
+            ev.ServerError(message.command, f"{refused}: {message.params[-1]} -> {fallback}")
+        )
+        self.nick = fallback
+        self._send(Message("NICK", [fallback]))
+
+    def _on_password_refused(self, message: Message, now: float) -> str:
+        self.fatal = "wrong password"
+        self._emit(ev.ServerError(message.command, message.params[-1]))
+        return self.fatal
+
+    def _on_error_numeric(self, message: Message) -> None:
+        if self.registered or message.command == irc.ERR_INPUTTOOLONG:
+            self._emit(ev.ServerError(message.command, " ".join(message.params[1:])))
+
+    def _on_error(self, message: Message, now: float) -> str:
+        return message.param(0, "closed by the server")
+
+    def _on_join(self, message: Message, now: float) -> None:
+        channel, who = message.param(0), message.source_nick or ""
+        if self._is_me(who):
+            self.channels.setdefault(irc_lower(channel), channel)
+        self._emit(ev.Joined(channel, who, self._is_me(who)))
+
+    def _on_part(self, message: Message, now: float) -> None:
+        channel, who = message.param(0), message.source_nick or ""
+        if self._is_me(who):
+            self.channels.pop(irc_lower(channel), None)
+        self._emit(ev.Parted(channel, who, message.param(1), self._is_me(who)))
+
+    def _on_kick(self, message: Message, now: float) -> None:
+        channel, who = message.param(0), message.param(1)
+        if self._is_me(who):
+            self.channels.pop(irc_lower(channel), None)  # not rejoined after a reconnect
+        by = message.source_nick or ""
+        self._emit(ev.Kicked(channel, who, by, message.param(2), self._is_me(who)))
+
+    def _on_quit(self, message: Message, now: float) -> None:
+        who = message.source_nick or ""
+        self._emit(ev.UserQuit(who, message.param(0)))
+        if irc_lower(who) == irc_lower(self.wanted_nick) and not self._is_me(who):
+            self._send(Message("NICK", [self.wanted_nick]))  # our nick was just freed
+
+    def _on_nick(self, message: Message, now: float) -> None:
+        old, new = message.source_nick or "", message.param(0)
+        me = self._is_me(old)
+        if me:
+            self.nick = new
+        self._emit(ev.NickChanged(old, new, me))
+        if not me and irc_lower(old) == irc_lower(self.wanted_nick):
+            self._send(Message("NICK", [self.wanted_nick]))  # its holder took another
+
+    def _on_topic(self, message: Message, now: float) -> None:
+        by = message.source_nick or ""
+        self._emit(ev.Topic(message.param(0), message.param(1), by, changed=True))
+
+    def _on_topic_reply(self, message: Message, now: float) -> None:
+        self._emit(ev.Topic(message.param(1), message.param(2), "", changed=False))
+
+    def _on_names_reply(self, message: Message, now: float) -> None:
+        nicks = [nick.lstrip("~&@%+") for nick in message.params[-1].split()]
+        self._names.setdefault(irc_lower(message.param(2)), []).extend(nicks)
+
+    def _on_names_end(self, message: Message, now: float) -> None:
+        channel = message.param(1)
+        nicks = self._names.pop(irc_lower(channel), [])
+        self._emit(ev.Names(channel, tuple(nicks)))
+
+    def _on_batch(self, message: Message, now: float) -> None:
+        reference = message.param(0)
+        if reference.startswith("+"):
+            self._batches[reference[1:]] = message.param(1)
+        else:
+            self._batches.pop(reference[1:], None)
+
+    def _first_sight(self, msgid: str) -> bool:
+        """Whether the message ``msgid`` is new to us (and remember it)."""
+        if not msgid:
+            return True
+        if msgid in self._seen:
+            return False
+        self._seen[msgid] = None
+        if len(self._seen) > REMEMBERED_MSGIDS:
+            self._seen.popitem(last=False)
+        return True
+
+    def _on_text(self, message: Message, now: float) -> None:
+        target, text = message.param(0), message.param(1)
+        msgid = message.tags.get("msgid", "")
+        if not self._first_sight(msgid):
+            return  # replayed history we already showed, or a repeat after a reconnect
+        history = self._batches.get(message.tags.get("batch", "")) == "chathistory"
+        sender = message.source_nick or ""
+        when = self._time_of(message)
+        if message.command == "NOTICE" and "!" not in (message.source or "!"):
+            if self.registered:  # the server itself (its operator): not before we are in
+                self._emit(ev.Announcement(text, when))
+            return
+        kind = "notice" if message.command == "NOTICE" else "message"
+        if text.startswith("\x01") and text.endswith("\x01") and len(text) > 1:
+            verb, _, rest = text[1:-1].partition(" ")
+            if verb.upper() != "ACTION":
+                return  # other CTCP requests are not for people
+            kind, text = "action", rest
+        private = target[:1] not in irc.CHANTYPES
+        own = self._is_me(sender)
+        self._emit(ev.ChatMessage(sender, target, text, when, kind, private, own, history, msgid))
+
+
+_Handler = Callable[[ClientProtocol, Message, float], "str | None"]
+
+#: what the client does with each command or numeric it understands (others: ignored,
+#: except error numerics, which become ``ServerError`` once registered)
+_HANDLERS: dict[str, _Handler] = {
+    "PING": ClientProtocol._on_ping,
+    "PONG": ClientProtocol._on_pong,
+    "CAP": ClientProtocol._on_cap,
+    irc.RPL_WELCOME: ClientProtocol._on_welcome,
+    irc.ERR_NICKNAMEINUSE: ClientProtocol._on_nick_refused,
+    irc.ERR_ERRONEUSNICKNAME: ClientProtocol._on_nick_refused,
+    "437": ClientProtocol._on_nick_refused,  # ERR_UNAVAILRESOURCE: nick temporarily held
+    irc.ERR_PASSWDMISMATCH: ClientProtocol._on_password_refused,
+    "ERROR": ClientProtocol._on_error,
+    "JOIN": ClientProtocol._on_join,
+    "PART": ClientProtocol._on_part,
+    "KICK": ClientProtocol._on_kick,
+    "QUIT": ClientProtocol._on_quit,
+    "NICK": ClientProtocol._on_nick,
+    "TOPIC": ClientProtocol._on_topic,
+    irc.RPL_TOPIC: ClientProtocol._on_topic_reply,
+    irc.RPL_NAMREPLY: ClientProtocol._on_names_reply,
+    irc.RPL_ENDOFNAMES: ClientProtocol._on_names_end,
+    "BATCH": ClientProtocol._on_batch,
+    "PRIVMSG": ClientProtocol._on_text,
+    "NOTICE": ClientProtocol._on_text,
+}

@@ -1,0 +1,371 @@
+"""The client's protocol core, driven by hand: lines in, events and lines out, no socket.
+
+Each test feeds ``ClientProtocol`` what a server would say (and the clock's ``now``) and
+asserts the events a window would show and the lines the client would write.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from net import events as ev
+from net.client_protocol import ClientProtocol, Outbox, PendingMessage
+from net.protocol import parse, session_alias, session_msgid
+
+TOKEN = "0123456789abcdef" * 2
+CAPS = "batch server-time message-tags charla.chat/session"
+
+
+def new_core(
+    nick: str = "ana", channels: tuple[str, ...] = ("#general",), **kwargs
+) -> ClientProtocol:
+    return ClientProtocol(nick, channels, session_token=TOKEN, **kwargs)
+
+
+def feed(core: ClientProtocol, *lines: str, now: float = 0.0) -> str | None:
+    """What the server says, line by line; returns the first reason to hang up."""
+    for line in lines:
+        core.heard_from_server(now)
+        reason = core.receive(parse(line), now)
+        if reason:
+            return reason
+    return None
+
+
+def registered(nick: str = "ana", caps: str = "", **kwargs) -> ClientProtocol:
+    """A core connected and welcomed, its output so far taken."""
+    core = new_core(nick, **kwargs)
+    core.connection_made(0.0)
+    feed(core, f":srv CAP * LS :{caps}")
+    if caps:
+        feed(core, f":srv CAP ana ACK :{caps}")
+    feed(core, f":srv 001 {nick} :Welcome")
+    core.take_events()
+    core.take_lines()
+    return core
+
+
+def texts(events: list[ev.Event]) -> list[str]:
+    return [event.text for event in events if isinstance(event, ev.ChatMessage)]
+
+
+def test_registration_asks_for_caps_and_takes_only_those_it_wants():
+    core = new_core(password="clase")
+    core.connection_made(0.0)
+    assert core.take_lines() == ["CAP LS :302", "PASS clase", "NICK ana", "USER charla 0 * :Charla"]
+    feed(core, ":srv CAP * LS * :server-time sasl=PLAIN")  # more LS lines follow
+    assert core.take_lines() == []
+    feed(core, ":srv CAP * LS :charla.chat/session batch echo-message")
+    assert core.take_lines() == ["CAP REQ :batch server-time charla.chat/session"]
+    feed(core, ":srv CAP * ACK :batch server-time charla.chat/session")
+    assert core.take_lines() == [f"SESSION {TOKEN}", "CAP END"]
+    feed(core, ":srv 001 ana :Welcome to Charla")
+    assert core.take_events() == [ev.Registered("ana", "srv")]
+    assert core.take_lines() == ["JOIN #general"]
+
+
+def test_caps_refused_or_none_offered_still_end_negotiation_once():
+    refused = new_core()
+    refused.connection_made(0.0)
+    feed(refused, ":srv CAP * LS :server-time", ":srv CAP * NAK :server-time")
+    assert refused.take_lines()[-2:] == ["CAP REQ :server-time", "CAP END"]
+    nothing = new_core()
+    nothing.connection_made(0.0)
+    feed(nothing, ":srv CAP * LS :", ":srv CAP * NAK :x")
+    assert nothing.take_lines().count("CAP END") == 1
+
+
+def test_nick_in_use_gets_a_fallback_then_ours_is_asked_for_again():
+    core = new_core(nick_retry_interval=5.0)
+    core.connection_made(0.0)
+    core.take_lines()
+    feed(core, ":srv 433 * ana :Nickname is already in use")
+    assert core.take_lines() == ["NICK ana_"]
+    [error] = core.take_events()
+    assert (error.code, error.text) == ("433", "ana: Nickname is already in use -> ana_")
+    feed(core, ":srv 433 * ana_ :Nickname is already in use")
+    [other] = core.take_lines()
+    assert other.startswith("NICK ana") and other[8:].isdigit() and len(other) == 11
+    feed(core, f":srv 001 {other[5:]} :Welcome", now=1.0)
+    core.take_lines()
+    core.take_events()
+    assert core.nick == other[5:]
+    core.tick(5.9)
+    assert core.take_lines() == []
+    core.tick(6.0)  # nick_retry_interval after the welcome
+    assert core.take_lines() == ["NICK ana"]
+    feed(core, f":srv 433 {core.nick} ana :Nickname is already in use")
+    assert core.take_events() == []  # not yet: keep the temporary one quietly
+    feed(core, ":ana!a@h QUIT :Ping timeout")  # the holder leaves: ask at once
+    assert core.take_lines() == ["NICK ana"]
+    feed(core, f":{core.nick}!u@h NICK :ana")
+    assert core.take_events()[-1] == ev.NickChanged(other[5:], "ana", True)
+    assert core.nick == "ana"
+    core.tick(100.0)
+    assert core.take_lines() == ["PING charla-keepalive"]  # no more asking for the nick
+
+
+def test_a_holder_renaming_frees_our_nick():
+    core = registered("ana_")
+    core.change_nick("ana")
+    core.take_lines()
+    feed(core, ":srv 433 ana_ ana :Nickname is already in use")
+    feed(core, ":ana!a@h NICK :ana_away")
+    assert core.take_lines() == ["NICK ana"]
+
+
+def test_server_ping_is_answered_with_its_token():
+    core = registered()
+    feed(core, "PING :irc.example.org")
+    feed(core, ":srv PING :two words")
+    assert core.take_lines() == ["PONG irc.example.org", "PONG :two words"]
+    feed(core, "PING :a\rb")  # cannot be echoed on one line: dropped, nothing breaks
+    feed(core, "PING next")
+    assert core.take_lines() == ["PONG next"]
+
+
+def test_silent_server_is_probed_then_given_up():
+    core = new_core(keepalive_after=15.0, keepalive_timeout=10.0)
+    core.connection_made(100.0)
+    core.take_lines()
+    assert core.next_deadline() == 115.0
+    assert core.tick(114.0) is None and core.take_lines() == []
+    assert core.tick(115.0) is None
+    assert core.take_lines() == ["PING charla-keepalive"]
+    assert core.next_deadline() == 125.0
+    core.heard_from_server(120.0)  # an answer: all is well again
+    assert core.tick(125.0) is None and core.take_lines() == []
+    core.tick(135.0)
+    core.take_lines()
+    assert core.tick(145.0) == "no answer from the server for 25 s"
+
+
+def test_error_numerics_after_registration_reach_the_user():
+    core = new_core()
+    core.connection_made(0.0)
+    feed(core, ":srv 401 * x :not yet registered: ignored")
+    feed(core, ":srv 417 * :Input line was too long")  # this one always matters
+    assert core.take_events() == [ev.ServerError("417", "Input line was too long")]
+    feed(core, ":srv 001 ana :Welcome")
+    core.take_events()
+    feed(core, ":srv 401 ana bob :No such nick/channel", ":srv 482 ana #a :Not operator")
+    assert core.take_events() == [
+        ev.ServerError("401", "bob No such nick/channel"),
+        ev.ServerError("482", "#a Not operator"),
+    ]
+
+
+def test_wrong_password_and_error_end_the_connection():
+    core = new_core(password="mal")
+    core.connection_made(0.0)
+    assert feed(core, ":srv 464 * :Password incorrect") == "wrong password"
+    assert core.fatal == "wrong password"
+    assert core.take_events() == [ev.ServerError("464", "Password incorrect")]
+    other = registered()
+    assert feed(other, "ERROR :Closing Link: ana (Kicked by operator)") == (
+        "Closing Link: ana (Kicked by operator)"
+    )
+    assert other.fatal is None
+
+
+def test_a_kicked_channel_is_left_and_not_rejoined_after_a_reconnect():
+    core = registered(channels=("#general", "#clase"))
+    feed(core, ":profe!p@h KICK #clase ana :fuera", ":profe!p@h KICK #general bea :tú también")
+    assert core.take_events() == [
+        ev.Kicked("#clase", "ana", "profe", "fuera", True),
+        ev.Kicked("#general", "bea", "profe", "tú también", False),
+    ]
+    core.connection_lost()
+    core.connection_made(0.0)
+    feed(core, ":srv 001 ana :Welcome")
+    assert [line for line in core.take_lines() if line.startswith("JOIN")] == ["JOIN #general"]
+
+
+def test_joins_and_parts_decide_what_is_rejoined():
+    core = registered()
+    core.join("#nuevo")
+    core.part("#general", "adiós")
+    assert core.take_lines() == ["JOIN #nuevo", "PART #general :adiós"]
+    feed(core, ":ana!a@h JOIN #invitada")  # joined by the server on our behalf
+    feed(core, ":ana!a@h PART #nuevo")
+    core.connection_lost()
+    core.join("#offline")  # remembered, sent after the welcome
+    assert core.take_lines() == []
+    core.connection_made(0.0)
+    feed(core, ":srv 001 ana :Welcome")
+    assert [line for line in core.take_lines() if line.startswith("JOIN")] == [
+        "JOIN #invitada",
+        "JOIN #offline",
+    ]
+
+
+def test_member_lists_are_gathered_until_their_end():
+    core = registered()
+    feed(
+        core,
+        ":srv 353 ana = #general :@profe +ana",
+        ":srv 353 ana = #General :bea",
+        ":srv 366 ana #general :End of /NAMES list",
+    )
+    assert core.take_events() == [ev.Names("#general", ("profe", "ana", "bea"))]
+
+
+def test_history_batches_mark_their_messages():
+    core = registered()
+    feed(
+        core,
+        ":srv BATCH +h1 chathistory #general",
+        "@batch=h1;time=2026-11-23T10:00:00.000Z :bea!b@h PRIVMSG #general :de antes",
+        ":srv BATCH -h1",
+        "@time=2026-11-23T10:05:00.000Z :bea!b@h PRIVMSG #general :de ahora",
+    )
+    before, now = core.take_events()
+    assert (before.text, before.history) == ("de antes", True)
+    assert (now.text, now.history) == ("de ahora", False)
+    assert before.time == datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+
+
+def test_a_history_replay_of_messages_already_shown_is_dropped():
+    core = registered(caps=CAPS)
+    feed(core, "@msgid=m1 :bea!b@h PRIVMSG #general :hola")
+    item = PendingMessage(core.outbox.new_id(), "PRIVMSG", "#general", "mío")
+    core.queue_message(item)
+    core.send_pending()
+    assert core.take_lines()[0] == f"@charla.chat/seq={item.message_id} PRIVMSG #general :mío"
+    core.take_events()
+    own_msgid = session_msgid(session_alias(TOKEN), item.message_id)
+    feed(  # the server replays the channel after a reconnect
+        core,
+        ":srv BATCH +h2 chathistory #general",
+        "@batch=h2;msgid=m1 :bea!b@h PRIVMSG #general :hola",
+        f"@batch=h2;msgid={own_msgid} :ana!a@h PRIVMSG #general :mío",
+        "@batch=h2;msgid=m2 :bea!b@h PRIVMSG #general :nuevo",
+        ":srv BATCH -h2",
+        "@msgid=m1 :bea!b@h PRIVMSG #general :hola",
+    )
+    assert texts(core.take_events()) == ["nuevo"]
+
+
+def test_actions_notices_private_messages_and_announcements():
+    core = new_core()
+    core.connection_made(0.0)
+    feed(core, ":srv NOTICE * :*** Looking up your hostname")  # before the welcome: not shown
+    feed(core, ":srv 001 ana :Welcome")
+    core.take_events()
+    feed(
+        core,
+        ":bea!b@h PRIVMSG #general :\x01ACTION se ríe\x01",
+        ":bea!b@h PRIVMSG ana :\x01VERSION\x01",
+        ":bea!b@h PRIVMSG ana :en privado",
+        ":bea!b@h NOTICE #general :aviso",
+        ":srv NOTICE #general :Recreo",
+    )
+    action, private, notice, announcement = core.take_events()
+    assert (action.kind, action.text, action.private) == ("action", "se ríe", False)
+    assert (private.kind, private.private, private.own) == ("message", True, False)
+    assert (notice.kind, notice.text) == ("notice", "aviso")
+    assert isinstance(announcement, ev.Announcement) and announcement.text == "Recreo"
+
+
+def test_the_outbox_waits_for_the_welcome_and_the_ack():
+    core = new_core()
+    ids = [core.outbox.new_id() for _ in range(2)]
+    for message_id, text in zip(ids, ("uno", "dos"), strict=True):
+        core.queue_message(PendingMessage(message_id, "PRIVMSG", "#general", text))
+    core.send_pending()  # offline: counted, not written
+    assert core.take_events() == [ev.OutboxChanged(2)]
+    assert core.take_lines() == []
+    core.connection_made(0.0)
+    core.take_lines()
+    feed(core, ":srv 001 ana :Welcome")
+    assert core.take_lines() == [
+        "JOIN #general",
+        "PRIVMSG #general :uno",
+        "PRIVMSG #general :dos",
+        f"PING charla-ack-{ids[1]}",
+    ]
+    core.take_events()
+    feed(core, f":srv PONG srv :charla-ack-{ids[0]}")  # an earlier ack: the first only
+    assert core.take_events() == [ev.Delivered(ids[0]), ev.OutboxChanged(1)]
+    feed(core, ":srv PONG srv :charla-keepalive")
+    assert core.take_events() == []
+    core.connection_lost()  # the second was never confirmed: it goes out again
+    core.connection_made(0.0)
+    feed(core, ":srv 001 ana :Welcome")
+    assert core.take_lines()[-2:] == ["PRIVMSG #general :dos", f"PING charla-ack-{ids[1]}"]
+    feed(core, f":srv PONG srv :charla-ack-{ids[1]}")
+    assert core.take_events()[-2:] == [ev.Delivered(ids[1]), ev.OutboxChanged(0)]
+
+
+def test_one_ack_ping_for_a_batch_of_messages():
+    core = registered()
+    for text in ("a", "b", "c"):
+        core.queue_message(PendingMessage(core.outbox.new_id(), "NOTICE", "bea", text))
+    core.send_pending()
+    assert core.take_lines() == [
+        "NOTICE bea :a",
+        "NOTICE bea :b",
+        "NOTICE bea :c",
+        "PING charla-ack-3",
+    ]
+    assert core.take_events() == [ev.OutboxChanged(3)]
+    core.send_pending()  # nothing new: nothing said
+    assert core.take_lines() == [] and core.take_events() == []
+
+
+def test_topic_waits_for_registration_and_nick_changes_offline_are_remembered():
+    core = new_core()
+    core.change_nick("anita")  # offline: simply the nick to ask for
+    assert core.nick == "anita"
+    core.send_control(parse("TOPIC #general :Examen"))
+    core.connection_made(0.0)
+    assert "NICK anita" in core.take_lines()
+    feed(core, ":srv 001 anita :Welcome")
+    assert core.take_lines() == ["JOIN #general", "TOPIC #general :Examen"]
+    core.take_events()
+    core.change_nick("Ana")  # online: asked for, changed when the server says so
+    assert core.take_lines() == ["NICK Ana"] and core.nick == "anita"
+    feed(
+        core, ":anita!a@h NICK Ana", ":bea!b@h TOPIC #general :Otro", ":srv 332 Ana #general :Otro"
+    )
+    assert core.take_events() == [
+        ev.NickChanged("anita", "Ana", True),
+        ev.Topic("#general", "Otro", "bea", changed=True),
+        ev.Topic("#general", "Otro", "", changed=False),
+    ]
+
+
+def test_outbox_numbers_messages_and_requeues_in_order():
+    box = Outbox()
+    items = [PendingMessage(box.new_id(), "PRIVMSG", "#a", text) for text in "xyz"]
+    box.add(items[0])
+    box.add(items[1])
+    assert box.take_waiting() == items[:2]
+    box.add(items[2])
+    box.requeue()
+    assert list(box.waiting) == items and len(box) == 3
+
+
+def test_nick_refused_before_the_session_token_is_asked_for_again_after_it():
+    """On a Charla server the holder may be our own half-open connection, which the server
+    hands over only once it knows our token: NICK went out before SESSION."""
+    core = new_core()
+    core.connection_made(0.0)
+    core.take_lines()
+    feed(core, f":srv CAP * LS :{CAPS}", ":srv 433 * ana :Nickname is already in use")
+    assert core.take_lines() == [f"CAP REQ :{CAPS}"]
+    feed(core, f":srv CAP * ACK :{CAPS}")
+    assert core.take_lines() == [f"SESSION {TOKEN}", "NICK ana", "CAP END"]
+    assert core.take_events() == []
+    feed(core, ":srv 433 * ana :Nickname is already in use")  # someone else after all
+    assert core.take_lines() == ["NICK ana_"]
+    assert core.take_events()[0].code == "433"
+
+
+def test_nick_refused_when_the_session_is_refused_falls_back_before_cap_end():
+    core = new_core()
+    core.connection_made(0.0)
+    core.take_lines()
+    feed(core, ":srv CAP * LS :charla.chat/session", ":srv 433 * ana :Nickname is already in use")
+    feed(core, ":srv CAP * NAK :charla.chat/session")
+    assert core.take_lines() == ["CAP REQ :charla.chat/session", "NICK ana_", "CAP END"]
