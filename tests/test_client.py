@@ -149,7 +149,7 @@ def test_quit_says_goodbye_and_returns_quickly(server, make_client, connect):
     assert time.monotonic() - started < 1.5
     watcher.expect(r"^:ana!\S+ QUIT :Quit: hasta mañana$")
     events.wait_for(ev.Closed)
-    assert not client._thread.is_alive()
+    assert "charla-client" not in {thread.name for thread in threading.enumerate()}
 
 
 class FreezableRelay:
@@ -206,12 +206,14 @@ class FreezableRelay:
                         except OSError:
                             data = b""
                         if data:
-                            key.data.sendall(data)
+                            with contextlib.suppress(OSError):  # the other side is gone
+                                key.data.sendall(data)
                         else:  # one side closed: close the other, as a network would
                             for sock in (key.fileobj, key.data):
                                 with contextlib.suppress(KeyError):
                                     selector.unregister(sock)
-                            key.data.shutdown(socket.SHUT_WR)
+                            with contextlib.suppress(OSError):
+                                key.data.shutdown(socket.SHUT_WR)
 
 
 @pytest.fixture
@@ -242,9 +244,8 @@ def test_history_replayed_on_rejoining_shows_nothing_twice(server, make_client):
     bea, bea_events = make_client(server.port, "bea")
     bea_events.wait_for(ev.Names, lambda e: set(e.nicks) == {"ana", "bea"})
     bea.say("#general", "hola")
-    [mine] = ana.say("#general", "mío")
+    ana.say("#general", "mío")  # kept in the history before the PART after it is handled
     ana_events.wait_for(ev.ChatMessage, lambda e: e.text == "hola")
-    ana_events.wait_for(ev.Delivered, lambda e: e.message_id == mine)
     ana.part("#general")
     ana_events.wait_for(ev.Parted, lambda e: e.me)
     ana.join("#general")  # the server replays the channel's history to whoever joins
