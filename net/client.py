@@ -26,8 +26,10 @@ The ``charla.chat/session`` capability: a client that negotiated it sends
 ``SESSION <token>`` before registering, where the token is a random secret it keeps for
 its lifetime. When it asks for a nick that a connection with the same token still holds
 (the server has not noticed the old connection died), the server closes the old one and
-hands the nick over. Its ``PRIVMSG``/``NOTICE`` lines carry ``@charla.chat/seq=<id>``;
-the server relays each (token, id) once.
+hands the nick over. Since a client sends ``NICK`` together with ``CAP LS``, before the
+server knows its token, a ``433`` for its own nick that comes before ``SESSION`` is
+answered by asking for the nick again right after ``SESSION``. Its ``PRIVMSG``/``NOTICE``
+lines carry ``@charla.chat/seq=<id>``; the server relays each (token, id) once.
 
 What the protocol says and remembers (registration, nicks, batches, the outbox) lives in
 ``net.client_protocol.ClientProtocol``, which has no sockets; this module owns the
@@ -140,8 +142,12 @@ class ChatClient:
             self.connect_timeout = connect_timeout
         if close_timeout is not None:
             self.close_timeout = close_timeout
+        # what registration will send, checked here rather than refused on the network thread
         channels = [checked_name(channel) for channel in channels]
         Message("NICK", [checked_name(nick)]).format()
+        Message("USER", [self.username, "0", "*", realname]).format()
+        if password is not None:
+            Message("PASS", [password]).format()
         #: the protocol state; only the network thread touches it (``nick`` reads one field)
         self._core = ClientProtocol(
             nick,

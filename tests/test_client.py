@@ -525,6 +525,17 @@ def test_bad_arguments_raise_on_the_callers_thread_and_the_client_goes_on(fake, 
     assert not any(isinstance(e, ev.Closed) for e in events.seen)
 
 
+def test_what_registration_would_send_is_checked_by_the_constructor():
+    with pytest.raises(InvalidNameError):
+        ChatClient("127.0.0.1", 1, "ana", ["#a b"])
+    with pytest.raises(EmbeddedNewlineError):
+        ChatClient("127.0.0.1", 1, "ana\r\nQUIT")
+    with pytest.raises(EmbeddedNewlineError):
+        ChatClient("127.0.0.1", 1, "ana", password="clave\nQUIT")
+    with pytest.raises(InvalidParameterError):
+        ChatClient("127.0.0.1", 1, "ana", username="dos palabras")
+
+
 def test_quit_does_not_wait_for_a_name_lookup_that_hangs(monkeypatch):
     real_getaddrinfo = socket.getaddrinfo
     asked, release, answered = threading.Event(), threading.Event(), threading.Event()
