@@ -81,6 +81,11 @@ def checked_name(name: str) -> str:
     return name
 
 
+def _last(message: Message) -> str:
+    """The last parameter (the text, in most replies), or "" when a server sent none."""
+    return message.params[-1] if message.params else ""
+
+
 # ---------------------------------------------------------------------------
 # The outbox
 
@@ -378,7 +383,7 @@ class ClientProtocol:
         self._send(Message("PONG", [message.param(0, "x")]))
 
     def _on_pong(self, message: Message, now: float) -> None:
-        token = message.params[-1] if message.params else ""
+        token = _last(message)
         confirmed = self.outbox.confirm(token)
         if confirmed is not None:
             for message_id in confirmed:
@@ -434,7 +439,7 @@ class ClientProtocol:
         if self.registered:
             if not self._is_me(self.wanted_nick):
                 return  # taking our nick back did not work yet: keep the temporary one
-            self._emit(ev.ServerError(message.command, message.params[-1]))
+            self._emit(ev.ServerError(message.command, _last(message)))
             return
         if (
             message.command == irc.ERR_NICKNAMEINUSE
@@ -456,15 +461,13 @@ class ClientProtocol:
         fallback = f"{wanted[: irc.NICKLEN - 1]}_" if refused == wanted else None
         if fallback is None or refused == fallback:
             fallback = f"{wanted[: irc.NICKLEN - 4]}{random.randint(100, 999)}"
-        self._emit(
-            ev.ServerError(message.command, f"{refused}: {message.params[-1]} -> {fallback}")
-        )
+        self._emit(ev.ServerError(message.command, f"{refused}: {_last(message)} -> {fallback}"))
         self.nick = fallback
         self._send(Message("NICK", [fallback]))
 
     def _on_password_refused(self, message: Message, now: float) -> str:
         self.fatal = "wrong password"
-        self._emit(ev.ServerError(message.command, message.params[-1]))
+        self._emit(ev.ServerError(message.command, _last(message)))
         return self.fatal
 
     def _on_error_numeric(self, message: Message) -> None:
@@ -516,7 +519,7 @@ class ClientProtocol:
         self._emit(ev.Topic(message.param(1), message.param(2), "", changed=False))
 
     def _on_names_reply(self, message: Message, now: float) -> None:
-        nicks = [nick.lstrip("~&@%+") for nick in message.params[-1].split()]
+        nicks = [nick.lstrip("~&@%+") for nick in _last(message).split()]
         self._names.setdefault(irc_lower(message.param(2)), []).extend(nicks)
 
     def _on_names_end(self, message: Message, now: float) -> None:
@@ -543,7 +546,9 @@ class ClientProtocol:
         return True
 
     def _on_text(self, message: Message, now: float) -> None:
-        target, text = message.param(0), message.param(1)
+        if len(message.params) < 2:
+            return  # no target or no text: nothing to show
+        target, text = message.params[0], message.params[1]
         msgid = message.tags.get("msgid", "")
         if not self._first_sight(msgid):
             return  # replayed history we already showed, or a repeat after a reconnect

@@ -369,3 +369,16 @@ def test_nick_refused_when_the_session_is_refused_falls_back_before_cap_end():
     feed(core, ":srv CAP * LS :charla.chat/session", ":srv 433 * ana :Nickname is already in use")
     feed(core, ":srv CAP * NAK :charla.chat/session")
     assert core.take_lines() == ["CAP REQ :charla.chat/session", "NICK ana_", "CAP END"]
+
+
+def test_replies_without_their_parameters_break_nothing():
+    core = new_core()
+    core.connection_made(0.0)
+    for line in (":srv 433", ":srv 353", ":srv 366", ":srv PONG", ":srv CAP", "KICK", "NICK"):
+        feed(core, line)
+    assert feed(core, ":srv 464") == "wrong password"
+    fine = registered()
+    for line in (":srv 433", ":srv 401", ":bea!b@h PRIVMSG", ":srv BATCH", "JOIN", "PART", "TOPIC"):
+        feed(fine, line)
+    feed(fine, ":bea!b@h PRIVMSG #general :sigue")
+    assert texts(fine.take_events()) == ["sigue"]
