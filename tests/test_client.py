@@ -225,7 +225,7 @@ def relay(server: ChatServer) -> Iterator[FreezableRelay]:
 
 def test_reconnect_reclaims_the_nick_from_a_half_open_ghost(server, relay, make_client):
     """The server still holds the old connection; the same client gets its nick at once."""
-    client, events = make_client(relay.port, "ana", keepalive_after=0.2, keepalive_timeout=0.3)
+    client, events = make_client(relay.port, "ana", keepalive_after=0.3, keepalive_timeout=0.5)
     events.wait_for(ev.Names)
     ghost = server.find_session("ana")
     relay.freeze()  # the network dies between them, and nobody is told
