@@ -64,7 +64,7 @@ from dataclasses import dataclass
 
 from net import events as ev
 from net import protocol as irc
-from net.client_protocol import ClientProtocol, PendingMessage, checked_name
+from net.client_protocol import ClientProtocol, PendingMessage, check_one_line, checked_name
 from net.protocol import LineBuffer, Message, decode_line, parse, split_utf8
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,9 @@ class ChatClient:
         self._post(functools.partial(self._core.join, channel))
 
     def part(self, channel: str, reason: str = "") -> None:
-        Message("PART", [checked_name(channel), reason]).format()
+        """Leave ``channel``; nothing happens if we are not in it (a name with a space,
+        say: ``/part #general bye``). CR, LF or NUL raise ``EmbeddedNewlineError``."""
+        check_one_line(channel, reason)  # PART itself is only sent for a channel we joined
         self._post(functools.partial(self._core.part, channel, reason))
 
     def set_topic(self, channel: str, topic: str) -> None:

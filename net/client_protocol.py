@@ -64,6 +64,19 @@ class InvalidNameError(InvalidParameterError):
     """A nick or channel name that cannot be one parameter of a line (empty, a space, ':')."""
 
 
+def check_one_line(*texts: str) -> None:
+    """Raise ``EmbeddedNewlineError`` if a text holds CR, LF or NUL, which would end a line.
+
+    >>> check_one_line("#general", "adiós\\nQUIT")
+    Traceback (most recent call last):
+    ...
+    net.protocol.EmbeddedNewlineError: CR, LF or NUL in 'adiós\\nQUIT'
+    """
+    for text in texts:
+        if "\r" in text or "\n" in text or "\0" in text:
+            raise irc.EmbeddedNewlineError(f"CR, LF or NUL in {text!r}")
+
+
 def checked_name(name: str) -> str:
     """``name`` if it can stand as one middle parameter of a line; else a named error.
 
@@ -74,8 +87,7 @@ def checked_name(name: str) -> str:
     ...
     net.client_protocol.InvalidNameError: not a nick or channel name: '#a b'
     """
-    if "\r" in name or "\n" in name or "\0" in name:
-        raise irc.EmbeddedNewlineError(f"name has CR, LF or NUL: {name!r}")
+    check_one_line(name)
     if not name or " " in name or name[0] == ":":
         raise InvalidNameError(f"not a nick or channel name: {name!r}")
     return name
