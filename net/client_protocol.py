@@ -16,13 +16,18 @@ what happened, and takes what it produced.
   (lines to write, without CRLF). Every line is built by ``Message.format()`` in
   ``_send``, the one place where text becomes a line.
 
+``checked_name`` and ``check_one_line`` are the checks ``ChatClient``'s public methods run
+on the caller's thread, so that a bad name or text raises there (``InvalidNameError``,
+``net.protocol.EmbeddedNewlineError``) and never reaches the network thread.
+
 Time comes in as ``now`` (``time.monotonic()`` seconds), so tests drive the timers by
 hand. The one clock it reads itself is the wall clock, to date a message that arrives
 without a ``time`` tag.
 
 Threading: a ``ClientProtocol`` belongs to the one thread that drives it (ChatClient's
-network thread); it takes no lock. ``Outbox.new_id()`` is the exception: callers' threads
-number their messages with it, under its own lock.
+network thread); it takes no lock. Two exceptions: ``Outbox.new_id()``, with which
+callers' threads number their messages, under its own lock; and ``nick``, a plain string
+attribute that any thread may read. The checks are pure functions.
 """
 
 from __future__ import annotations
@@ -110,9 +115,6 @@ class PendingMessage:
     command: str  # PRIVMSG or NOTICE
     target: str
     text: str
-
-    def message(self) -> Message:
-        return Message(self.command, [self.target, self.text])
 
 
 class Outbox:
