@@ -22,25 +22,26 @@ timestamps; the senders are threads too. Every wait has a deadline and every loo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
 import queue
-import signal
 import socket
 import statistics
-import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # the repository root: net/ and tests.support
 
 from net import events as ev  # noqa: E402
 from net.client import ChatClient  # noqa: E402
+from tests.support import running_charla  # noqa: E402
 
 HOST = "127.0.0.1"
 
@@ -119,38 +120,6 @@ def measure_detection() -> dict:
 # -- 2. kill and restart cycles --------------------------------------------------------------
 
 
-def start_server(port: int) -> subprocess.Popen:
-    command = [
-        sys.executable,
-        "servidor.py",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--no-flood-control",
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if "listening on port" in line:
-            threading.Thread(target=process.stdout.read, daemon=True).start()  # drain
-            return process
-        if not line and process.poll() is not None:
-            break
-    process.kill()
-    raise RuntimeError("servidor.py did not start")
-
-
 def sender(client: ChatClient, nick: str, rate: float, stop: threading.Event, sent: list) -> None:
     number = 0
     while not stop.is_set() and number < 1_000_000:
@@ -162,10 +131,11 @@ def sender(client: ChatClient, nick: str, rate: float, stop: threading.Event, se
 
 
 def measure_cycles(cycles: int, rate: float, talk_seconds: float) -> dict:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port = probe.getsockname()[1]
-    server = start_server(port)
+    servers = contextlib.ExitStack()  # every server started, each stopped at the end
+    # One data folder for every restart: the history outlives a kill, as on a real machine.
+    data_home = Path(servers.enter_context(tempfile.TemporaryDirectory(prefix="charla-")))
+    server_args = ("--no-flood-control", "--log-level", "warning")
+    port, server = servers.enter_context(running_charla(*server_args, data_home=data_home))
     clients = {nick: ChatClient(HOST, port, nick) for nick in ("ana", "bea")}
     recorders = {nick: start_recorder(client) for nick, client in clients.items()}
     rejoin_times: dict[str, list[float]] = {nick: [] for nick in clients}
@@ -184,9 +154,11 @@ def measure_cycles(cycles: int, rate: float, talk_seconds: float) -> dict:
         for _cycle in range(cycles):
             time.sleep(talk_seconds)  # the conversation goes on for a while
             killed_at = time.monotonic()
-            server.send_signal(signal.SIGKILL)
+            server.process.kill()  # SIGKILL
             server.wait(5)
-            server = start_server(port)
+            _, server = servers.enter_context(
+                running_charla(*server_args, port=port, data_home=data_home)
+            )
             for nick, recorder in recorders.items():
                 found = recorder.first_after(
                     killed_at, ev.Joined, lambda e, n=nick: e.me and e.nick == n, timeout=30
@@ -226,8 +198,7 @@ def measure_cycles(cycles: int, rate: float, talk_seconds: float) -> dict:
             client.quit()
         for recorder in recorders.values():
             recorder.stop.set()
-        server.terminate()
-        server.wait(5)
+        servers.close()
     every = [t for times in rejoin_times.values() for t in times]
     return {
         "cycles": cycles,

@@ -20,10 +20,10 @@ import logging
 import statistics
 import sys
 
-from charla_server import running_charla
 from server_bench import FULL_ARGS, run_loadgen
+from servers import running_server
 
-SIDES = {"history on": (), "history off": ("--no-history",)}
+SIDES: dict[str, tuple[str, ...]] = {"history on": (), "history off": ("--no-history",)}
 METRICS = {
     "burst": [
         ("deliveries_per_s", "burst deliveries/s"),
@@ -48,8 +48,8 @@ def main() -> int:
         for scenario in args.scenarios.split(","):
             metrics = METRICS[scenario]
             for side, extra in SIDES.items():
-                with running_charla(extra_args=extra) as (port, pid):
-                    result = run_loadgen(scenario, port, pid, FULL_ARGS[scenario], False)
+                with running_server("charla", *extra) as (port, pid):
+                    result = run_loadgen(scenario, port, pid, FULL_ARGS[scenario])
                 if result.get("lost"):
                     print(f"warning: {side}/{scenario} lost {result['lost']}", file=sys.stderr)
                 for key, label in metrics:

@@ -36,10 +36,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from charla_server import running_charla
-from procutil import stop_process, x_display
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))  # the repository root, for tests.support
+
+from procutil import percentile  # noqa: E402
+from servers import running_server  # noqa: E402
+
+from tests.support import stop_program, x_display  # noqa: E402
+
 HELLO = (
     'import tkinter as tk\n\nroot = tk.Tk()\ntk.Label(root, text="Hola").pack()\nroot.mainloop()\n'
 )
@@ -152,13 +156,12 @@ def time_start(watcher: ScreenWatcher, command: list[str], env: dict[str, str]) 
     try:
         return watcher.wait_for_window(started + 60) - started
     finally:
-        stop_process(process)
+        stop_program(process)
 
 
 def summary(name: str, seconds: list[float]) -> str:
     ms = sorted(s * 1000 for s in seconds)
-    p90 = ms[min(len(ms) - 1, round(0.9 * (len(ms) - 1)))]
-    return f"  {name:<38} median {statistics.median(ms):6.0f} ms, p90 {p90:6.0f} ms"
+    return f"  {name:<38} median {statistics.median(ms):6.0f} ms, p90 {percentile(ms, 90):6.0f} ms"
 
 
 def main() -> int:
@@ -176,7 +179,7 @@ def main() -> int:
         sizes = {"hello": hello.stat().st_size, "Charla": charla.stat().st_size}
         env = {**os.environ, "XDG_CONFIG_HOME": str(workdir / "config"), "LANGUAGE": "es"}
         watcher = ScreenWatcher()
-        with running_charla() as (port, _pid):
+        with running_server("charla") as (port, _pid):
             direct = ["--host", "127.0.0.1", "--port", str(port), "--nick", "medidor"]
             runs: dict[str, tuple[list[str], list[float]]] = {
                 "hello": ([str(hello)], []),

@@ -5,8 +5,8 @@ against it, stops it, then does the same with a fresh Charla, and finally prints
 with both results and the charla/ngircd ratio. ``--only`` runs a single side, ``--quick``
 uses small numbers for smoke tests, ``--json`` prints everything machine-readable.
 
-Threading: no threads. Servers are child processes managed by the context managers in
-ngircd_server.py / charla_server.py; each load-generator run is a child process
+Threading: no threads of its own. Servers are child processes started by
+``servers.running_server`` (the tests' launchers); each load-generator run is a child process
 (``loadgen.py --json``) with a hard timeout, so state never leaks between runs. Every
 socket involved connects to 127.0.0.1 only.
 
@@ -17,7 +17,6 @@ ngIRCd runs with ``MaxPenaltyTime = 0`` (flood penalties off) to match Charla's
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import subprocess
@@ -27,15 +26,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from charla_server import running_charla
-from ngircd_server import running_ngircd
+from servers import SIDES, running_server
 
 LOG = logging.getLogger("server_bench")
 
 BENCH_DIR = Path(__file__).resolve().parent
 LOADGEN = BENCH_DIR / "loadgen.py"
 SCENARIOS = ("steady", "burst", "idle")
-SIDES = ("ngircd", "charla")
 LOADGEN_TIMEOUT = 900.0  # hard cap per loadgen process, far above its own deadlines
 
 FULL_ARGS: dict[str, list[str]] = {
@@ -72,20 +69,10 @@ METRICS: list[tuple[str, str, str, bool | None]] = [
 ]
 
 
-def server_context(
-    side: str, *, ngircd_penalties: bool
-) -> contextlib.AbstractContextManager[tuple[int, int]]:
-    if side == "ngircd":
-        return running_ngircd(penalties=ngircd_penalties)
-    return running_charla()
-
-
-def run_loadgen(
-    scenario: str, port: int, pid: int, args: list[str], quickack: bool
-) -> dict[str, Any]:
+def run_loadgen(scenario: str, port: int, pid: int, args: list[str]) -> dict[str, Any]:
     """Run one ``loadgen.py --json`` child process against 127.0.0.1:port and parse it."""
     argv = [sys.executable, str(LOADGEN), "--port", str(port), "--server-pid", str(pid)]
-    argv += ["--json", *(["--quickack"] if quickack else []), scenario, *args]
+    argv += ["--json", scenario, *args]
     LOG.debug("running %s", " ".join(argv))
     proc = subprocess.run(
         argv, stdout=subprocess.PIPE, text=True, timeout=LOADGEN_TIMEOUT, check=False
@@ -97,15 +84,13 @@ def run_loadgen(
     return result
 
 
-def run_one(
-    side: str, scenario: str, args: list[str], *, ngircd_penalties: bool, quickack: bool
-) -> dict[str, Any]:
+def run_one(side: str, scenario: str, args: list[str], *, ngircd_penalties: bool) -> dict[str, Any]:
     """Fresh server, one scenario, server stopped again; errors become {"error": ...}."""
     started = time.monotonic()
     try:
-        with server_context(side, ngircd_penalties=ngircd_penalties) as (port, pid):
-            result = run_loadgen(scenario, port, pid, args, quickack)
-    except (FileNotFoundError, RuntimeError, subprocess.TimeoutExpired, OSError) as exc:
+        with running_server(side, penalties=ngircd_penalties) as (port, pid):
+            result = run_loadgen(scenario, port, pid, args)
+    except (AssertionError, OSError, RuntimeError, subprocess.TimeoutExpired) as exc:
         LOG.error("%s/%s failed: %s", side, scenario, exc)
         result = {"scenario": scenario, "error": str(exc).splitlines()[0]}
     result["side"] = side
@@ -217,9 +202,6 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep ngIRCd's flood penalties (default: MaxPenaltyTime = 0)",
     )
-    parser.add_argument(
-        "--quickack", action="store_true", help="pass --quickack to loadgen (diagnostic)"
-    )
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
@@ -246,7 +228,6 @@ def main(argv: list[str] | None = None) -> int:
                 scenario,
                 table_args[scenario],
                 ngircd_penalties=args.ngircd_penalties,
-                quickack=args.quickack,
             )
     rows = build_table(runs)
     config = {
@@ -254,7 +235,6 @@ def main(argv: list[str] | None = None) -> int:
         "sides": sides,
         "scenarios": scenarios,
         "ngircd_penalties": args.ngircd_penalties,
-        "quickack": args.quickack,
         "loadgen_args": {s: table_args[s] for s in scenarios},
         "total_wall_s": round(time.monotonic() - started, 1),
     }

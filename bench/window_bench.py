@@ -24,7 +24,6 @@ import contextlib
 import queue
 import resource
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -34,15 +33,16 @@ from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # the repository root: gui/, net/ and tests.support
 
-from charla_server import running_charla  # noqa: E402
-from procutil import x_display  # noqa: E402
+from procutil import percentile  # noqa: E402
+from servers import running_server  # noqa: E402
 
 from gui.app import ChatWindow  # noqa: E402
 from gui.conversation import ConversationView  # noqa: E402
 from gui.settings import Settings  # noqa: E402
 from net.client import ChatClient  # noqa: E402
+from tests.support import x_display  # noqa: E402
 
 HEARTBEAT_MS = 5
 
@@ -91,7 +91,7 @@ def run_sender(port: int) -> None:
 
 def percentiles(pairs: list[tuple[float, float]], which: int) -> str:
     values = sorted(1000 * pair[which] for pair in pairs)
-    return f"p50 {statistics.median(values):.1f} ms, p99 {values[int(len(values) * 0.99)]:.1f} ms"
+    return f"p50 {percentile(values, 50):.1f} ms, p99 {percentile(values, 99):.1f} ms"
 
 
 def main() -> int:
@@ -107,7 +107,7 @@ def main() -> int:
         return 0
     servers = contextlib.ExitStack()
     servers.enter_context(x_display())
-    port, _pid = servers.enter_context(running_charla(extra_args=["--no-history"]))
+    port, _pid = servers.enter_context(running_server("charla", "--no-history"))
     root = tk.Tk()
     client = ChatClient("127.0.0.1", port, "lectora", ["#general"], queue.Queue()).start()
     window = ChatWindow(root, client, Settings(nick="lectora"))
@@ -189,7 +189,7 @@ def main() -> int:
         window.close()
         servers.close()
     print(f"burst of {args.messages} messages: all {len(burst_latencies)} on screen")
-    p99_gap = 1000 * burst_gaps[int(len(burst_gaps) * 0.99)]
+    p99_gap = 1000 * (percentile(burst_gaps, 99) or 0.0)
     print(
         f"  longest main-thread stall {1000 * burst_gaps[-1]:.1f} ms, p99 gap {p99_gap:.1f} ms "
         f"(heartbeat every {HEARTBEAT_MS} ms)"

@@ -18,9 +18,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))  # procutil: an X display of our own
-
-from procutil import x_display  # noqa: E402
 
 from gui.app import ChatWindow  # noqa: E402
 from gui.icon import set_window_icon  # noqa: E402
@@ -28,6 +25,7 @@ from gui.settings import Settings  # noqa: E402
 from net.client import ChatClient  # noqa: E402
 from net.i18n import set_language  # noqa: E402
 from net.server import ChatServer, ServerConfig  # noqa: E402
+from tests.support import x_display  # noqa: E402  (an X display of our own)
 
 CONVERSATION = [
     ("Begoña", "¡Buenos días! ¿Alguien ha terminado el ejercicio 3?"),

@@ -6,7 +6,6 @@ opened at teardown. The helpers they use are in ``tests/support.py``.
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 
 from net.i18n import set_language
 from net.server import ChatServer, ServerConfig
-from tests.support import ROOT, IrcClient, LineClient, ServerProcess
+from tests.support import IrcClient, LineClient, ServerProcess, running_ngircd, x_display
 
 
 @pytest.fixture(autouse=True)
@@ -106,16 +105,9 @@ def run_server(tmp_path: Path):
 
 @pytest.fixture
 def ngircd_port() -> Iterator[int]:
-    """A real ngIRCd (Debian's ``ngircd``, installed by tests/run.sh) on a loopback port.
-
-    It is started by the same launcher the benchmarks use, ``bench/ngircd_server.py``.
-    """
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from ngircd_server import running_ngircd
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
-    with running_ngircd() as (port, _pid):
+    """A real ngIRCd (Debian's ``ngircd``, installed by tests/run.sh) on a loopback port,
+    started by the launcher the benchmarks use too."""
+    with running_ngircd() as (port, _server):
         yield port
 
 
@@ -123,11 +115,6 @@ def ngircd_port() -> Iterator[int]:
 def display() -> Iterator[str]:
     """An X display for real Tk windows: an Xvfb of this run's own (Debian's xvfb, from
     tests/run.sh), started by the helper the benchmarks and the screenshot use too."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from procutil import x_display
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
     with x_display(reuse=False) as screen:
         yield screen
 

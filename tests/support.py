@@ -7,22 +7,28 @@
 - ``ServerProcess`` runs ``servidor.py`` (or a packaged server) and reads its output line
   by line; ``stop_program`` ends a program and whatever it started.
 - ``wait_until`` waits, bounded, for a condition that no event announces.
+- Peers, the programs the tests and the benchmarks start: ``running_charla`` (servidor.py),
+  ``running_ngircd`` (the reference server) and ``x_display`` (an Xvfb to draw windows on).
 
-Fixtures live in ``conftest.py``; this module holds plain helpers that test modules import
-(and the benchmarks may import too; nothing here imports ``bench/``).
+Fixtures live in ``conftest.py``; this module holds plain helpers that test modules import.
+The benchmarks (bench/) and docs/screenshot.py import the peers from here too; nothing here
+imports ``bench/``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 DEFAULT_TIMEOUT = 5.0
@@ -269,3 +275,146 @@ class ServerProcess:
 def started_port(process: ServerProcess) -> int:
     """The port a ``servidor.py`` process says it listens on (it prints that once bound)."""
     return int(process.expect(r"Charla is listening on port (\d+)\.").group(1))
+
+
+# -- peers: programs the tests and benchmarks start -------------------------------------------
+# Each one listens on 127.0.0.1 only and is stopped (with what it started) on exit.
+
+LOOPBACK = "127.0.0.1"
+
+
+@contextlib.contextmanager
+def running_charla(
+    *args: str, port: int = 0, data_home: Path | None = None
+) -> Iterator[tuple[int, ServerProcess]]:
+    """``servidor.py --host 127.0.0.1 --port PORT ARGS`` (port 0: one the kernel picks), its
+    default data folder (the history database) ``data_home`` or a temporary one; yields
+    ``(port, server)`` once it listens, and stops it on exit."""
+    with contextlib.ExitStack() as stack:
+        if data_home is None:
+            data_home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="charla-")))
+        server = ServerProcess("--host", LOOPBACK, "--port", str(port), *args, data_home=data_home)
+        stack.callback(server.close)
+        yield started_port(server), server
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing uses now, for a program that cannot take port 0."""
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
+
+
+def ngircd_config(port: int, workdir: Path, *, penalties: bool = False) -> str:
+    """A minimal ngircd.conf: 127.0.0.1:``port`` only, no limits on connections or joins, no
+    PAM/DNS/Ident, its PID file and (empty) include folder in ``workdir``; flood penalties
+    off (``MaxPenaltyTime = 0``, like Charla's ``--no-flood-control``) unless ``penalties``."""
+    lines = [
+        "[Global]",
+        "Name = bench.ngircd",
+        "Info = Charla's reference server",
+        "AdminInfo1 = bench",
+        "AdminInfo2 = bench",
+        "AdminEMail = bench@localhost",
+        f"Listen = {LOOPBACK}",
+        f"Ports = {port}",
+        "MotdPhrase = benchmark",
+        f"PidFile = {workdir / 'run' / 'ngircd.pid'}",
+    ]
+    if os.geteuid() == 0:  # ngIRCd will not keep uid 0: it switches to "nobody", so name it
+        lines += ["ServerUID = nobody", f"ServerGID = {_nobody()[1]}"]
+    lines += [
+        "",
+        "[Limits]",
+        "MaxConnections = 0",
+        "MaxConnectionsIP = 0",
+        "MaxJoins = 0",
+        "MaxNickLength = 9",
+        "MaxListSize = 100",
+        "PingTimeout = 300",
+        "PongTimeout = 60",
+        "IdleTimeout = 0",
+        *([] if penalties else ["MaxPenaltyTime = 0"]),
+        "",
+        "[Options]",
+        "PAM = no",
+        "DNS = no",
+        "Ident = no",
+        "NoticeBeforeRegistration = no",
+        "RequireAuthPing = no",
+        f"IncludeDir = {workdir / 'conf.d'}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _nobody() -> tuple[int, int]:
+    import pwd  # POSIX only, like ngIRCd
+
+    entry = pwd.getpwnam("nobody")
+    return entry.pw_uid, entry.pw_gid
+
+
+@contextlib.contextmanager
+def running_ngircd(
+    port: int = 0, *, penalties: bool = False
+) -> Iterator[tuple[int, ServerProcess]]:
+    """A private ngIRCd (Debian's ``ngircd``) on 127.0.0.1:``port`` (0: a free one), its
+    configuration checked with ``--configtest`` first; yields ``(port, server)`` once it
+    listens, and stops it on exit. bench/README.md ("Findings") describes its limits."""
+    binary = shutil.which("ngircd") or "/usr/sbin/ngircd"
+    if not os.access(binary, os.X_OK):
+        raise FileNotFoundError("ngircd not found (apt-get install -y ngircd)")
+    port = port or free_port()
+    with tempfile.TemporaryDirectory(prefix="ngircd-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "conf.d").mkdir()
+        (workdir / "run").mkdir()
+        if os.geteuid() == 0:  # it writes the PID file after becoming "nobody"
+            os.chown(workdir / "run", *_nobody())
+        workdir.chmod(0o755)
+        conf = workdir / "ngircd.conf"
+        conf.write_text(ngircd_config(port, workdir, penalties=penalties))
+        check = subprocess.run(
+            [binary, "--configtest", "-f", str(conf)], capture_output=True, text=True, timeout=10
+        )
+        if check.returncode or "Ok, dump of your server configuration" not in check.stdout:
+            raise RuntimeError(f"ngircd --configtest failed:\n{check.stdout}{check.stderr}")
+        server = ServerProcess("-n", "-f", str(conf), data_home=workdir, program=(binary,))
+        try:
+            server.expect(rf"Now listening on \[{re.escape(LOOPBACK)}\]:{port} ")
+            yield port, server
+        finally:
+            server.close()
+
+
+@contextlib.contextmanager
+def x_display(size: str = "1280x800x24", *, reuse: bool = True) -> Iterator[str]:
+    """An X display to draw on, as ``DISPLAY`` and yielded: the one already set (when
+    ``reuse``), else a fresh Xvfb (Debian's ``xvfb``) on a free display number, which it
+    reports once it is ready (``-displayfd``: no sleep, no clash with a running one).
+    On exit the Xvfb stops and ``DISPLAY`` is put back."""
+    previous = os.environ.get("DISPLAY")
+    if reuse and previous:
+        yield previous
+        return
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", size, "-nolisten", "tcp"],
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        number = pipe.readline().strip()
+    os.environ["DISPLAY"] = f":{number}"
+    try:
+        yield os.environ["DISPLAY"]
+    finally:
+        xvfb.terminate()
+        xvfb.wait(5)
+        if previous is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = previous
