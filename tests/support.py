@@ -287,9 +287,9 @@ LOOPBACK = "127.0.0.1"
 def running_charla(
     *args: str, port: int = 0, data_home: Path | None = None
 ) -> Iterator[tuple[int, ServerProcess]]:
-    """``servidor.py --host 127.0.0.1 --port PORT ARGS`` (port 0: one the kernel picks), its
-    default data folder (the history database) ``data_home`` or a temporary one; yields
-    ``(port, server)`` once it listens, and stops it on exit."""
+    """``servidor.py --host 127.0.0.1 --port PORT ARGS`` (port 0: one the kernel picks), with
+    ``data_home`` (default: a temporary folder) as its data folder, where the history
+    database goes; yields ``(port, server)`` once it listens, and stops it on exit."""
     with contextlib.ExitStack() as stack:
         if data_home is None:
             data_home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="charla-")))
