@@ -4,6 +4,9 @@ Role: for each scenario (steady, burst, idle) starts a fresh ngIRCd, runs loadge
 against it, stops it, then does the same with a fresh Charla, and finally prints a table
 with both results and the charla/ngircd ratio. ``--only`` runs a single side, ``--quick``
 uses small numbers for smoke tests, ``--json`` prints everything machine-readable.
+``--before DIR`` also runs the Charla of another checkout (say, ``git worktree add
+../old HEAD~5``) in the same turns, and adds its column and the charla/before ratio: a
+change's figures before and after, measured side by side in one run.
 
 Threading: no threads of its own. Servers are child processes started by
 ``servers.running_server`` (the tests' launchers); each load-generator run is a child process
@@ -26,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from servers import SIDES, running_server
+from servers import BEFORE, SIDES, running_server
 
 LOG = logging.getLogger("server_bench")
 
@@ -84,11 +87,18 @@ def run_loadgen(scenario: str, port: int, pid: int, args: list[str]) -> dict[str
     return result
 
 
-def run_one(side: str, scenario: str, args: list[str], *, ngircd_penalties: bool) -> dict[str, Any]:
+def run_one(
+    side: str,
+    scenario: str,
+    args: list[str],
+    *,
+    ngircd_penalties: bool,
+    before: Path | None = None,
+) -> dict[str, Any]:
     """Fresh server, one scenario, server stopped again; errors become {"error": ...}."""
     started = time.monotonic()
     try:
-        with running_server(side, penalties=ngircd_penalties) as (port, pid):
+        with running_server(side, penalties=ngircd_penalties, before=before) as (port, pid):
             result = run_loadgen(scenario, port, pid, args)
     except (AssertionError, OSError, RuntimeError, subprocess.TimeoutExpired) as exc:
         LOG.error("%s/%s failed: %s", side, scenario, exc)
@@ -133,28 +143,47 @@ def build_table(runs: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, An
             continue
         ng = runs[scenario].get("ngircd")
         ch = runs[scenario].get("charla")
-        rows.append(
-            {
-                "metric": label,
-                "scenario": scenario,
-                "key": key,
-                "ngircd": None if ng is None else ng.get(key),
-                "charla": None if ch is None else ch.get(key),
-                "ngircd_cell": _cell(ng, key),
-                "charla_cell": _cell(ch, key),
-                "ratio": ratio(
-                    None if ch is None else ch.get(key), None if ng is None else ng.get(key)
-                ),
-                "lower_is_better": lower_better,
-            }
-        )
+        old = runs[scenario].get(BEFORE)
+        row = {
+            "metric": label,
+            "scenario": scenario,
+            "key": key,
+            "ngircd": None if ng is None else ng.get(key),
+            "charla": None if ch is None else ch.get(key),
+            "ngircd_cell": _cell(ng, key),
+            "charla_cell": _cell(ch, key),
+            "ratio": ratio(
+                None if ch is None else ch.get(key), None if ng is None else ng.get(key)
+            ),
+            "lower_is_better": lower_better,
+        }
+        if old is not None:
+            row[BEFORE] = old.get(key)
+            row["before_cell"] = _cell(old, key)
+            row["ratio_before"] = ratio(row["charla"], row[BEFORE])
+        rows.append(row)
     return rows
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    header = ("metric", "ngircd", "charla", "charla/ngircd")
-    body = [(r["metric"], r["ngircd_cell"], r["charla_cell"], r["ratio"]) for r in rows]
-    widths = [max(len(str(x[i])) for x in [header, *body]) for i in range(4)]
+    with_before = any("before_cell" in r for r in rows)
+    if with_before:
+        header = ("metric", "ngircd", "before", "charla", "charla/ngircd", "charla/before")
+        body = [
+            (
+                r["metric"],
+                r["ngircd_cell"],
+                r.get("before_cell", "(not run)"),
+                r["charla_cell"],
+                r["ratio"],
+                r.get("ratio_before", "-"),
+            )
+            for r in rows
+        ]
+    else:
+        header = ("metric", "ngircd", "charla", "charla/ngircd")
+        body = [(r["metric"], r["ngircd_cell"], r["charla_cell"], r["ratio"]) for r in rows]
+    widths = [max(len(str(x[i])) for x in [header, *body]) for i in range(len(header))]
     # Left-align the label column, right-align the numbers.
     fmt = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
     lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
@@ -202,6 +231,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep ngIRCd's flood penalties (default: MaxPenaltyTime = 0)",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="DIR",
+        help="also run DIR/servidor.py (another checkout) in the same turns, for a before/after",
+    )
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
@@ -215,19 +250,24 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}")
     sides = [args.only] if args.only else list(SIDES)
+    if args.before is not None:
+        if not (args.before / "servidor.py").is_file():
+            parser.error(f"--before {args.before}: no servidor.py there")
+        sides.insert(sides.index("charla") if "charla" in sides else len(sides), BEFORE)
     table_args = QUICK_ARGS if args.quick else FULL_ARGS
 
     runs: dict[str, dict[str, dict[str, Any]]] = {}
     started = time.monotonic()
     for scenario in scenarios:
         runs[scenario] = {}
-        for side in sides:  # alternate: ngircd, charla for each scenario
+        for side in sides:  # alternate: ngircd, (before,) charla for each scenario
             LOG.info("=== %s on %s ===", scenario, side)
             runs[scenario][side] = run_one(
                 side,
                 scenario,
                 table_args[scenario],
                 ngircd_penalties=args.ngircd_penalties,
+                before=args.before,
             )
     rows = build_table(runs)
     config = {

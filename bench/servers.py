@@ -32,6 +32,8 @@ if str(ROOT) not in sys.path:
 from tests.support import ngircd_config, running_charla, running_ngircd  # noqa: E402
 
 SIDES = ("ngircd", "charla")
+#: the Charla of another checkout (``server_bench --before DIR``), run beside this one
+BEFORE = "before"
 BENCH_CHARLA_ARGS = (
     *("--server-name", "bench.charla", "--no-flood-control"),
     *("--max-clients", "5000", "--max-per-ip", "0"),
@@ -40,13 +42,22 @@ BENCH_CHARLA_ARGS = (
 
 @contextlib.contextmanager
 def running_server(
-    side: str, *charla_args: str, port: int = 0, penalties: bool = False
+    side: str,
+    *charla_args: str,
+    port: int = 0,
+    penalties: bool = False,
+    before: Path | None = None,
 ) -> Iterator[tuple[int, int]]:
     """A fresh ``side`` server on 127.0.0.1 (``charla_args`` added to Charla's command
-    line); yields ``(port, pid)`` once it listens, and stops it on exit."""
+    line; side ``before`` is the ``servidor.py`` in the checkout ``before``); yields
+    ``(port, pid)`` once it listens, and stops it on exit."""
     raise_nofile_limit()
     if side == "ngircd":
         launcher = running_ngircd(port, penalties=penalties)
+    elif side == BEFORE:
+        assert before is not None, "side 'before' needs the other checkout's folder"
+        program = (sys.executable, str(before / "servidor.py"))
+        launcher = running_charla(*BENCH_CHARLA_ARGS, *charla_args, port=port, program=program)
     else:
         launcher = running_charla(*BENCH_CHARLA_ARGS, *charla_args, port=port)
     with launcher as (port, server):

@@ -285,15 +285,21 @@ LOOPBACK = "127.0.0.1"
 
 @contextlib.contextmanager
 def running_charla(
-    *args: str, port: int = 0, data_home: Path | None = None
+    *args: str,
+    port: int = 0,
+    data_home: Path | None = None,
+    program: tuple[str, ...] = (sys.executable, "servidor.py"),
 ) -> Iterator[tuple[int, ServerProcess]]:
     """``servidor.py --host 127.0.0.1 --port PORT ARGS`` (port 0: one the kernel picks), with
     ``data_home`` (default: a temporary folder) as its data folder, where the history
-    database goes; yields ``(port, server)`` once it listens, and stops it on exit."""
+    database goes; yields ``(port, server)`` once it listens, and stops it on exit.
+    ``program`` may name another checkout's ``servidor.py``, to compare before and after."""
     with contextlib.ExitStack() as stack:
         if data_home is None:
             data_home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="charla-")))
-        server = ServerProcess("--host", LOOPBACK, "--port", str(port), *args, data_home=data_home)
+        server = ServerProcess(
+            "--host", LOOPBACK, "--port", str(port), *args, data_home=data_home, program=program
+        )
         stack.callback(server.close)
         yield started_port(server), server
 
