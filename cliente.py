@@ -39,11 +39,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def configure_logging() -> None:
-    folder = settings_file.config_dir()
+    path = settings_file.log_file()
     handlers: list[logging.Handler] = []
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(folder / "charla.log", encoding="utf-8"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(path, encoding="utf-8"))
     except OSError:
         handlers.append(logging.StreamHandler())
     handlers[0].setFormatter(
@@ -62,7 +62,7 @@ def configure_logging() -> None:
 
 
 def log_path() -> str:
-    return str(settings_file.config_dir() / "charla.log")
+    return str(settings_file.log_file())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,15 @@
 """The Charla window: conversations in tabs, the nick list, the topic, a status line, the entry.
 
-``ChatWindow(root, client)`` drives a ``net.client.ChatClient``: it calls its methods, and
-one ``after()`` pump drains the client's event queue in bounded batches (at most
-``BATCH_SECONDS`` of work per tick, again at once if more is waiting or a burst is
-arriving, else every ``POLL_MS``), so a burst of messages never freezes the window and is
-not kept waiting. The pump is cancelled on close.
+``ChatWindow(root, client)`` is the widget shell around a ``net.client.ChatClient``: it
+builds the widgets, keeps the conversations and their members, and runs the pump. The
+pump is one ``after()`` callback that drains the client's event queue in bounded batches
+(at most ``BATCH_SECONDS`` of work per tick, again at once if more is waiting or a burst
+is arriving, else every ``POLL_MS``), so a burst of messages never freezes the window and
+is not kept waiting. What each event shows is in ``gui.received``; what each typed
+command does is in ``gui.commands``; recall, completion and paced paste are in
+``gui.entry``. An event whose handling fails is logged with its traceback and skipped
+(the window says so once), and the pump re-arms whatever happens. On close the pump and
+every other pending ``after()`` of the window are cancelled before the root is destroyed.
 
 Threading: everything here runs on the Tk main thread; the client's network thread only
 puts events on the queue.
@@ -18,19 +23,19 @@ import time
 import tkinter as tk
 from datetime import datetime
 from tkinter import font as tkfont
-from tkinter import messagebox, ttk
+from tkinter import ttk
 
-from gui.commands import Command, Say, Unknown, parse_input
+from gui.commands import run_line
+from gui.connect_dialog import HostedRoom
 from gui.conversation import ConversationView
-from gui.desktop import flash_taskbar
-from gui.settings import Settings
+from gui.entry import EntryComforts
+from gui.received import show_event
+from gui.settings import Settings, log_file
 from gui.theme import THEMES
-from net import events as ev
 from net.client import ChatClient
 from net.i18n import tr
 from net.lan import shareable_endpoints
-from net.protocol import DEFAULT_CHANNEL, fold_name, irc_lower
-from net.server import ChatServer
+from net.protocol import DEFAULT_CHANNEL, irc_lower
 
 log = logging.getLogger(__name__)
 
@@ -39,24 +44,6 @@ BATCH_SECONDS = 0.010  # the most work one tick of the pump does before letting 
 BURST_EVENTS = 100  # a tick that handled this many is in a burst: look again after 1 ms,
 # not POLL_MS, or a backlog builds up that the rest of the burst waits behind
 CHANNEL_PREFIXES = "#&+!"  # what starts a channel's name on any IRC server (RFC 2811)
-FOLDED_FROM_SYMBOLS = frozenset("{}|^")  # what irc_lower makes of [ ] \ ~
-PASTE_PACE_MS = 400  # between the lines of a multi-line paste
-
-
-def error_text(code: str, server_text: str) -> str:
-    """What the window says for one of the server's error numerics (else the server's text)."""
-    texts = {
-        "401": tr("Nobody is connected with that name."),
-        "403": tr("That channel does not exist."),
-        "404": tr("You cannot write in that channel."),
-        "417": tr("That message is too long."),
-        "432": tr("That nickname is not valid."),
-        "433": tr("That nickname is already in use."),
-        "442": tr("You are not in that channel."),
-        "464": tr("Wrong password."),
-        "482": tr("Only the operator can do that."),
-    }
-    return texts.get(code, server_text)
 
 
 class ChatWindow:
@@ -68,7 +55,7 @@ class ChatWindow:
         client: ChatClient,
         settings: Settings,
         channel: str = DEFAULT_CHANNEL,
-        hosted: ChatServer | None = None,
+        hosted: HostedRoom | None = None,
     ) -> None:
         self.root = root
         self.client = client
@@ -88,8 +75,8 @@ class ChatWindow:
         self.connection_text = ""  # the first part of the status line
         self.waiting = 0  # our messages the server has not confirmed yet
         self.focused = True
-        self.sent: list[str] = []  # what the user typed, for Up/Down
-        self.sent_index = 0
+        self.closed = False  # close() has run: the root is gone
+        self._failure_shown = False  # the window has said once that an event went wrong
         self._pump_id: str | None = None
         self._build()
         self.open_conversation(channel)
@@ -118,11 +105,9 @@ class ChatWindow:
         self.status.grid(row=3, column=0, columnspan=2, sticky="ew")
         root.rowconfigure(1, weight=1)
         root.columnconfigure(0, weight=1)
-        self.entry.bind("<Return>", self._on_entry_return)
-        self.entry.bind("<Up>", lambda _e: self._recall(-1))
-        self.entry.bind("<Down>", lambda _e: self._recall(1))
-        self.entry.bind("<Tab>", self._on_tab_complete)
-        self.entry.bind("<<Paste>>", self._on_paste)
+        self.entry_comforts = EntryComforts(
+            self.entry, self.submit, lambda: self.members.get(self.current_key, [])
+        )
         root.bind("<Control-plus>", lambda _e: self._zoom(1))
         root.bind("<Control-equal>", lambda _e: self._zoom(1))
         root.bind("<Control-minus>", lambda _e: self._zoom(-1))
@@ -137,7 +122,7 @@ class ChatWindow:
         self._apply_theme()
         self.entry.focus_set()
         self.connection_text = tr("Connecting to {address}…").format(address=self._address())
-        self._show_status()
+        self.show_status()
 
     def _build_menu(self) -> None:
         menu = tk.Menu(self.root)
@@ -232,7 +217,8 @@ class ChatWindow:
     def current_name(self) -> str:
         return self.names.get(self.current_key, DEFAULT_CHANNEL)
 
-    def _view_for(self, name: str) -> ConversationView:
+    def view_for(self, name: str) -> ConversationView:
+        """The tab of ``name``, opened in the background if there is none yet."""
         return self.open_conversation(name, select=False)
 
     def _on_tab_changed(self) -> None:
@@ -259,143 +245,63 @@ class ChatWindow:
     # -- the pump --
 
     def _pump(self) -> None:
-        """Handle queued events for at most BATCH_SECONDS, then give Tk its turn."""
-        # looked up once, not per event
-        now, take, handle = time.perf_counter, self.client.events.get_nowait, self.handle
+        """Show queued events for at most BATCH_SECONDS, then give Tk its turn; always re-armed."""
+        busy = False
+        try:
+            busy = self._show_queued_events()
+            for view in self.views.values():
+                view.flush()
+            self._show_unread()
+        finally:
+            if not self.closed:
+                self._pump_id = self.root.after(1 if busy else POLL_MS, self._pump)
+
+    def _show_queued_events(self) -> bool:
+        """Show events until the queue is empty or BATCH_SECONDS have passed; True when more
+        are waiting or a burst is arriving (the pump then looks again at once)."""
+        take, now = self.client.events.get_nowait, time.perf_counter
         deadline = now() + BATCH_SECONDS
-        more = False
-        handled = 0
+        shown = 0
         while now() < deadline:
             try:
                 event = take()
             except queue.Empty:
-                break
-            handle(event)
-            handled += 1
-        else:
-            more = True
-        for view in self.views.values():
-            view.flush()
-        self._show_unread()
-        busy = more or handled >= BURST_EVENTS  # a burst is arriving: do not wait POLL_MS
-        self._pump_id = self.root.after(1 if busy else POLL_MS, self._pump)
+                return shown >= BURST_EVENTS
+            try:
+                show_event(self, event)
+            except Exception:  # one bad event must not stop the ones after it
+                self._report_failure(event)
+            shown += 1
+        return True
 
-    def handle(self, event: ev.Event) -> None:
-        if isinstance(event, ev.ChatMessage):  # first: nearly every event is one
-            self._show_message(event)
-            return
-        now = datetime.now().astimezone()
-        if isinstance(event, ev.Delivered):
-            key = self.pending.pop(event.message_id, None)
-            if key in self.views:
-                self.views[key].mark_delivered(event.message_id)
-        elif isinstance(event, ev.Announcement):
-            self._view_for(self.current_name()).add_announcement(event.time, event.text)
-            self.root.bell()
-        elif isinstance(event, ev.Names):
-            self.members[irc_lower(event.channel)] = list(event.nicks)
-            self._refresh_members(event.channel)
-        elif isinstance(event, ev.Joined):
-            self._member(event.channel, event.nick, add=True)
-            text = tr("You joined {channel}") if event.me else tr("{nick} joined")
-            self._view_for(event.channel).add_system(
-                now, text.format(nick=event.nick, channel=event.channel)
+    def _report_failure(self, event: object) -> None:
+        """Log what went wrong with its traceback; tell the user once, in the window."""
+        log.exception("the window could not show a %s event", type(event).__name__)
+        if not self._failure_shown:
+            self._failure_shown = True
+            self.view_for(self.current_name()).add_system(
+                datetime.now().astimezone(),
+                tr("Something went wrong; details are in {path}.").format(path=log_file()),
             )
-        elif isinstance(event, ev.Parted):
-            self._member(event.channel, event.nick, add=False)
-            self._view_for(event.channel).add_system(now, tr("{nick} left").format(nick=event.nick))
-        elif isinstance(event, ev.Kicked):
-            self._member(event.channel, event.nick, add=False)
-            self._view_for(event.channel).add_system(
-                now,
-                tr("{nick} was removed ({reason})").format(nick=event.nick, reason=event.reason),
-            )
-        elif isinstance(event, ev.UserQuit):
-            for key, nicks in self.members.items():
-                if event.nick in nicks:
-                    self._member(self.names.get(key, key), event.nick, add=False)
-                    self.views[key].add_system(now, tr("{nick} left").format(nick=event.nick))
-        elif isinstance(event, ev.NickChanged):
-            for key, nicks in self.members.items():
-                if event.old in nicks:
-                    nicks[nicks.index(event.old)] = event.new
-                    self.views[key].add_system(
-                        now, tr("{old} is now {new}").format(old=event.old, new=event.new)
-                    )
-                    self._refresh_members(self.names.get(key, key))
-            if event.me:
-                self._connected_as(event.new)
-        elif isinstance(event, ev.Topic):
-            if irc_lower(event.channel) == self.current_key:
-                self.topic.configure(text=event.topic)
-            if event.changed:
-                self._view_for(event.channel).add_system(
-                    now,
-                    tr("{nick} set the topic: {topic}").format(nick=event.by, topic=event.topic),
-                )
-        elif isinstance(event, ev.Registered):
-            self._connected_as(event.nick)
-        elif isinstance(event, ev.Disconnected):
-            self.connection_text = tr("Reconnecting… attempt {attempt} in {seconds} s").format(
-                attempt=event.attempt, seconds=max(1, round(event.retry_in or 0))
-            )
-            self._show_status()
-        elif isinstance(event, ev.OutboxChanged):
-            self.waiting = event.pending
-            self._show_status()
-        elif isinstance(event, ev.ServerError):
-            self._view_for(self.current_name()).add_system(now, error_text(event.code, event.text))
-        elif isinstance(event, ev.Closed):
-            self.connection_text = tr("Disconnected: {reason}").format(reason=event.reason)
-            self._show_status()
 
-    def _show_message(self, event: ev.ChatMessage) -> None:
-        name = event.sender if event.private and not event.own else event.target
-        key = fold_name(name)
-        view = self.views.get(key) or self._view_for(name)
-        if event.history:
-            self.replaying.add(key)
-        elif key in self.replaying:  # history is over: live from here
-            self.replaying.discard(key)
-            view.add_marker(tr("new messages"))
-        mention = not event.own and self._mentions_me(event.text)
-        view.add_message(
-            event.time,
-            event.sender,
-            event.text,
-            own=event.own,
-            action=event.kind == "action",
-            highlight=mention or event.private,
-            history=event.history,
-        )
-        if mention or event.private:
-            self.root.bell()
-            if not self.focused:
-                flash_taskbar(self.root)
-        self._count_unread(name, key)
+    # -- members, unread messages, status --
 
-    def _mentions_me(self, text: str) -> bool:
-        """Whether ``text`` contains our nick, compared as ``irc_lower`` folds names."""
-        me = fold_name(self.client.nick)
-        if text.isascii() and FOLDED_FROM_SYMBOLS.isdisjoint(me):
-            # The same answer without folding the whole text: on ASCII, irc_lower only
-            # lowers case and turns [ ] \ ~ into { } | ^, none of which is in our nick.
-            return me in text.lower()
-        return me in irc_lower(text)
-
-    def _member(self, channel: str, nick: str, *, add: bool) -> None:
+    def set_member(self, channel: str, nick: str, *, present: bool) -> None:
+        """``nick`` is (or is no longer) in ``channel``."""
         nicks = self.members.setdefault(irc_lower(channel), [])
-        if add and nick not in nicks:
+        if present and nick not in nicks:
             nicks.append(nick)
-        elif not add and nick in nicks:
+        elif not present and nick in nicks:
             nicks.remove(nick)
-        self._refresh_members(channel)
+        self.refresh_members(channel)
 
-    def _refresh_members(self, channel: str) -> None:
+    def refresh_members(self, channel: str) -> None:
+        """Show ``channel``'s members again if it is the conversation on show."""
         if irc_lower(channel) == self.current_key:
             self._show_members(channel)
 
-    def _count_unread(self, name: str, key: str) -> None:
+    def count_unread(self, name: str, key: str) -> None:
+        """A message arrived in ``name`` (folded: ``key``): count it unless the user saw it."""
         if self.focused and key == self.current_key:
             return
         self.unread += 1
@@ -418,13 +324,13 @@ class ChatWindow:
                 view.add_marker(tr("new messages"))
         self.focused = focused
 
-    def _connected_as(self, nick: str) -> None:
+    def connected_as(self, nick: str) -> None:
         self.connection_text = tr("Connected to {address} as {nick}").format(
             address=self._address(), nick=nick
         )
-        self._show_status()
+        self.show_status()
 
-    def _show_status(self) -> None:
+    def show_status(self) -> None:
         """Where we are connected (or how reconnecting goes), and what waits to go out."""
         text = self.connection_text
         if self.waiting == 1:
@@ -435,89 +341,18 @@ class ChatWindow:
 
     # -- typing --
 
-    def _on_entry_return(self, _event: tk.Event | None = None) -> str:
-        line = self.entry.get()
-        self.entry.delete(0, "end")
-        if line.strip():
-            self.sent.append(line)
-            self.sent_index = len(self.sent)
-        self.submit(line)
-        return "break"
-
     def submit(self, line: str) -> None:
-        """Carry out one line typed in the entry."""
-        parsed = parse_input(line)
-        target = self.current_name()
-        now = datetime.now().astimezone()
-        view = self._view_for(target)
-        if isinstance(parsed, Say):
-            self._send(target, parsed.text, action=False)
-        elif isinstance(parsed, Unknown):
-            hint = (
-                tr("Did you mean {command}?").format(command=parsed.suggestion)
-                if parsed.suggestion
-                else ""
-            )
-            view.add_system(
-                now,
-                f"{tr('Unknown command {command}.').format(command=parsed.typed)} {hint} "
-                + tr("Type /ayuda (/help) for the list."),
-            )
-        elif isinstance(parsed, Command):
-            self._command(parsed, target, view, now)
+        """Carry out one line typed in the entry (see ``gui.commands``)."""
+        run_line(self, line)
 
-    def _command(
-        self, command: Command, target: str, view: ConversationView, now: datetime
-    ) -> None:
-        name, args = command.name, command.args
-        if name == "nick" and args:
-            self.client.change_nick(args.split()[0])
-        elif name == "me" and args:
-            self._send(target, args, action=True)
-        elif name == "msg" and len(args.split(maxsplit=1)) == 2:
-            nick, text = args.split(maxsplit=1)
-            self.open_conversation(nick)
-            self._send(nick, text, action=False)
-        elif name == "join" and args:
-            channel = args.split()[0]
-            channel = channel if channel.startswith("#") else f"#{channel}"
-            self.client.join(channel)
-            self.open_conversation(channel)
-        elif name == "part":
-            self.client.part(args or target)
-        elif name == "topic" and args:
-            self.client.set_topic(target, args)
-        elif name == "users":
-            nicks = self.members.get(irc_lower(target), [])
-            view.add_system(
-                now,
-                tr("In {channel} ({count}): {people}").format(
-                    channel=target, count=len(nicks), people=", ".join(nicks)
-                ),
-            )
-        elif name == "clear":
-            view.clear()
-        elif name == "help":
-            view.add_system(
-                now,
-                tr(
-                    "Commands: /apodo (/nick) NAME · /yo (/me) TEXT · /privado (/msg) NAME TEXT · "
-                    "/unirse (/join) #CHANNEL · /dejar (/part) · /tema (/topic) TEXT · "
-                    "/usuarios (/users) · /limpiar (/clear) · /salir (/quit) or close"
-                ),
-            )
-        elif name == "quit":
-            self.close()
-        else:
-            view.add_system(now, tr("Type /ayuda (/help) for the list."))
-
-    def _send(self, target: str, text: str, *, action: bool) -> None:
+    def send_text(self, target: str, text: str, *, action: bool) -> None:
+        """Send a message (or a ``/me`` action) and show it as *sending…* until delivered."""
         ids = self.client.action(target, text) if action else self.client.say(target, text)
         if not ids:
             return
         key = irc_lower(target)
         self.pending[ids[-1]] = key
-        self._view_for(target).add_message(
+        self.view_for(target).add_message(
             datetime.now().astimezone(),
             self.client.nick,
             text,
@@ -525,49 +360,6 @@ class ChatWindow:
             action=action,
             pending_id=ids[-1],
         )
-
-    def _recall(self, step: int) -> str:
-        if self.sent:
-            self.sent_index = max(0, min(len(self.sent), self.sent_index + step))
-            self.entry.delete(0, "end")
-            if self.sent_index < len(self.sent):
-                self.entry.insert(0, self.sent[self.sent_index])
-        return "break"
-
-    def _on_tab_complete(self, _event: tk.Event) -> str:
-        text = self.entry.get()[: self.entry.index("insert")]
-        word = text.split(" ")[-1]
-        if word:
-            matches = [
-                n
-                for n in self.members.get(self.current_key, [])
-                if irc_lower(n).startswith(irc_lower(word))
-            ]
-            if matches:
-                completion = sorted(matches, key=irc_lower)[0] + (": " if text == word else " ")
-                self.entry.delete(self.entry.index("insert") - len(word), "insert")
-                self.entry.insert("insert", completion)
-        return "break"
-
-    def _on_paste(self, _event: tk.Event) -> str | None:
-        try:
-            pasted = self.root.clipboard_get()
-        except tk.TclError:
-            return None
-        lines = [line for line in pasted.splitlines() if line.strip()]
-        if len(lines) < 2:
-            return None
-        if messagebox.askyesno(
-            "Charla", tr("Send these {count} lines?").format(count=len(lines)), parent=self.root
-        ):
-            self.send_paced(lines)
-        return "break"
-
-    def send_paced(self, lines: list[str]) -> None:
-        """Send pasted lines one by one, at a polite pace."""
-        if lines:
-            self.submit(lines[0])
-            self.root.after(PASTE_PACE_MS, self.send_paced, lines[1:])
 
     def _zoom(self, step: int) -> None:
         self.settings.font_size = max(7, min(32, self.settings.font_size + step))
@@ -581,12 +373,21 @@ class ChatWindow:
     # -- closing --
 
     def close(self) -> None:
-        """Say goodbye to the server, stop the pump and every thread, close the window."""
+        """Say goodbye to the server, stop the pump, every timer and every thread, close the
+        window. Safe to call twice."""
+        if self.closed:
+            return
+        self.closed = True
         if self._pump_id is not None:
             self.root.after_cancel(self._pump_id)
             self._pump_id = None
+        self.entry_comforts.cancel()
         self.settings.geometry = self.root.winfo_geometry()
         self.client.quit(tr("Goodbye!"))
         if self.hosted is not None:
             self.hosted.shutdown(tr("The server is shutting down. Goodbye!"))
+        # Whatever else is pending on this root (a conversation's idle settle(), Tk's own
+        # timers) would run after the destroy and fail: nothing runs after close.
+        for timer in self.root.tk.splitlist(self.root.tk.call("after", "info")):
+            self.root.tk.call("after", "cancel", timer)
         self.root.destroy()

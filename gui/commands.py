@@ -1,15 +1,27 @@
-"""What the user typed: a message, or a command in Spanish or English.
+"""What the user typed, and doing it: a message, or a command in Spanish or English.
 
 ``parse_input`` turns a line into a ``Command`` (with its canonical English name) or a
 plain ``Say``; an unknown command comes back with the closest known one as a hint.
+``run_line`` carries a typed line out in the window: ``COMMANDS`` maps each canonical
+name to a function ``(window, args, target)`` that does it in the conversation
+``target`` and returns False when the command lacks what it needs (``/apodo`` alone).
 
-Threading: pure functions; used on the Tk main thread.
+Threading: ``parse_input`` is a pure function; everything runs on the Tk main thread.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from net.i18n import tr
+from net.protocol import irc_lower
+
+# ``window`` below is a gui.app.ChatWindow (not imported: app imports this module).
+Window = Any
 
 #: every spelling a user may type -> the command's canonical name
 ALIASES = {
@@ -78,3 +90,122 @@ def parse_input(line: str) -> Say | Command | Unknown | None:
         close = difflib.get_close_matches(word.lower(), ALIASES, n=1, cutoff=0.6)
         return Unknown(word, close[0] if close else "")
     return Command(name, rest.strip())
+
+
+def run_line(window: Window, line: str) -> None:
+    """Carry out one line typed in the entry, in the conversation on show."""
+    parsed = parse_input(line)
+    target = window.current_name()
+    view = window.view_for(target)
+    if isinstance(parsed, Say):
+        window.send_text(target, parsed.text, action=False)
+    elif isinstance(parsed, Unknown):
+        hint = (
+            tr("Did you mean {command}?").format(command=parsed.suggestion)
+            if parsed.suggestion
+            else ""
+        )
+        view.add_system(
+            _now(),
+            f"{tr('Unknown command {command}.').format(command=parsed.typed)} {hint} "
+            + tr("Type /ayuda (/help) for the list."),
+        )
+    elif isinstance(parsed, Command) and not COMMANDS[parsed.name](window, parsed.args, target):
+        view.add_system(_now(), tr("Type /ayuda (/help) for the list."))
+
+
+def change_nick(window: Window, args: str, _target: str) -> bool:
+    if not args:
+        return False
+    window.client.change_nick(args.split()[0])
+    return True
+
+
+def act(window: Window, args: str, target: str) -> bool:
+    if not args:
+        return False
+    window.send_text(target, args, action=True)
+    return True
+
+
+def message_privately(window: Window, args: str, _target: str) -> bool:
+    if len(args.split(maxsplit=1)) != 2:
+        return False
+    nick, text = args.split(maxsplit=1)
+    window.open_conversation(nick)
+    window.send_text(nick, text, action=False)
+    return True
+
+
+def join(window: Window, args: str, _target: str) -> bool:
+    if not args:
+        return False
+    channel = args.split()[0]
+    channel = channel if channel.startswith("#") else f"#{channel}"
+    window.client.join(channel)
+    window.open_conversation(channel)
+    return True
+
+
+def part(window: Window, args: str, target: str) -> bool:
+    window.client.part(args or target)
+    return True
+
+
+def set_topic(window: Window, args: str, target: str) -> bool:
+    if not args:
+        return False
+    window.client.set_topic(target, args)
+    return True
+
+
+def list_users(window: Window, _args: str, target: str) -> bool:
+    nicks = window.members.get(irc_lower(target), [])
+    window.view_for(target).add_system(
+        _now(),
+        tr("In {channel} ({count}): {people}").format(
+            channel=target, count=len(nicks), people=", ".join(nicks)
+        ),
+    )
+    return True
+
+
+def clear(window: Window, _args: str, target: str) -> bool:
+    window.view_for(target).clear()
+    return True
+
+
+def show_help(window: Window, _args: str, target: str) -> bool:
+    window.view_for(target).add_system(
+        _now(),
+        tr(
+            "Commands: /apodo (/nick) NAME · /yo (/me) TEXT · /privado (/msg) NAME TEXT · "
+            "/unirse (/join) #CHANNEL · /dejar (/part) · /tema (/topic) TEXT · "
+            "/usuarios (/users) · /limpiar (/clear) · /salir (/quit) or close"
+        ),
+    )
+    return True
+
+
+def quit_window(window: Window, _args: str, _target: str) -> bool:
+    window.close()
+    return True
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+#: canonical command name (the values of ALIASES) -> what it does
+COMMANDS: dict[str, Callable[[Window, str, str], bool]] = {
+    "nick": change_nick,
+    "me": act,
+    "msg": message_privately,
+    "join": join,
+    "part": part,
+    "topic": set_topic,
+    "users": list_users,
+    "clear": clear,
+    "help": show_help,
+    "quit": quit_window,
+}

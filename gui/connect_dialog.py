@@ -3,7 +3,8 @@
 ``ConnectDialog`` asks for the server address (prefilled with the last one used) and the
 nickname, or offers to **host a room on this computer**: that starts a Charla server in
 this process, so one person with one double-click can open a class chat (on the next free
-port when another program holds the usual one). Wrong input is
+port when another program holds the usual one). The server's modules (and sqlite3) are
+imported only then, so a window that only joins rooms never loads them. Wrong input is
 explained in plain words; an unreachable server is found out by trying to connect, on a
 worker thread, so the window never freezes.
 
@@ -22,11 +23,11 @@ import tkinter as tk
 from collections.abc import Callable
 from dataclasses import dataclass
 from tkinter import ttk
+from typing import Protocol
 
 from gui.settings import Settings
 from net.i18n import tr
 from net.protocol import DEFAULT_PORT, is_valid_nick
-from net.server import ChatServer, ServerConfig
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,26 @@ PORT_TAKEN = {errno.EADDRINUSE, errno.EACCES, getattr(errno, "WSAEACCES", errno.
 CHECK_TIMEOUT = 3.0  # seconds to wait for a server to answer the reachability check
 
 
+class HostedRoom(Protocol):
+    """A room opened in this process: a ``net.server.ChatServer``, named by what the window
+    uses of it, so that nothing imports the server until a room is opened."""
+
+    @property
+    def port(self) -> int: ...
+
+    def shutdown(self, reason: str = ...) -> None: ...
+
+
+def start_room(port: int, host: str | None = None) -> HostedRoom:
+    """Start a Charla server in this process on ``port``, on every interface (or only on
+    ``host``); raises OSError as ``ChatServer.start`` does."""
+    from net.server import ChatServer, ServerConfig  # only a window that hosts needs it
+
+    server = ChatServer(ServerConfig(host=host, port=port))
+    server.start()
+    return server
+
+
 @dataclass(frozen=True)
 class Choice:
     """What the user chose: where to connect and as whom (and the room, if hosting)."""
@@ -43,7 +64,7 @@ class Choice:
     host: str
     port: int
     nick: str
-    hosted: ChatServer | None = None
+    hosted: HostedRoom | None = None
 
 
 def parse_address(text: str) -> tuple[str, int] | None:
@@ -168,9 +189,8 @@ class ConnectDialog(ttk.Frame):
     def _host(self, port: int, nick: str) -> None:
         """Start a room on ``port``, or on one of the next few if another program has it."""
         for candidate in range(port, min(port + HOST_PORT_TRIES, 65536)):
-            server = ChatServer(ServerConfig(port=candidate))
             try:
-                server.start()
+                server = start_room(candidate)
             except OSError as exc:
                 if exc.errno in PORT_TAKEN:
                     log.info("port %d is taken; trying the next one for the room", candidate)

@@ -115,7 +115,7 @@ class ConversationView(ttk.Frame):
         self.tk.eval(APPEND_PROC)
         self._nick_tags: dict[str, str] = {}  # nick -> its tag, configured in the Text
         self._queued: list = []  # text, tags, text, tags… not yet in the Text
-        self._unsettled = False  # lines were added since the last settle()
+        self._settle_id: str | None = None  # the pending after_idle(settle), if lines wait
         self._follow = True  # the view was at the bottom before them
         self.text.tag_bind("link", "<Button-1>", self._on_link_click)
         self.text.tag_bind("link", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
@@ -301,10 +301,9 @@ class ConversationView(ttk.Frame):
         """Queue a line. ``flush()`` puts all queued lines into the Text with one insert, and
         following, trimming and the "below" button wait for ``settle()``, which Tk runs once
         when idle: a burst of lines costs a few Tk calls and one layout, not several each."""
-        if not self._unsettled:
-            self._unsettled = True
+        if self._settle_id is None:
             self._follow = self.at_bottom()
-            self.after_idle(self.settle)
+            self._settle_id = self.after_idle(self.settle)
         queued = self._queued
         for chunk, tags in parts:
             if len(queued) > 1 and queued[-1] == tags:  # same look as the last piece: one piece
@@ -320,9 +319,9 @@ class ConversationView(ttk.Frame):
 
     def settle(self) -> None:
         """After a batch of lines: keep the scrollback bounded, follow or offer to."""
-        if not self._unsettled:
+        if self._settle_id is None:
             return
-        self._unsettled = False
+        self._settle_id = None
         lines = self.line_count()
         if lines > self.MAX_LINES:
             cut = lines - self.MAX_LINES + self.TRIM_LINES
@@ -331,6 +330,13 @@ class ConversationView(ttk.Frame):
             self.text.see("end")
         else:
             self.below.place(relx=0.5, rely=1.0, anchor="s", y=-6)
+
+    def destroy(self) -> None:
+        """Cancel a pending settle() first: it must not run on a destroyed Text."""
+        if self._settle_id is not None:
+            self.after_cancel(self._settle_id)
+            self._settle_id = None
+        super().destroy()
 
     def _edit(self, change) -> None:
         self.text.configure(state="normal")

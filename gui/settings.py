@@ -44,6 +44,11 @@ def config_dir() -> Path:
     return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "charla"
 
 
+def log_file() -> Path:
+    """The window's log file, ``charla.log`` beside the settings."""
+    return config_dir() / "charla.log"
+
+
 def default_nick() -> str:
     """The user's login name, as a first suggestion."""
     with contextlib.suppress(Exception):

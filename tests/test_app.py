@@ -33,7 +33,7 @@ def open_window(display, server, no_gc_on_worker_threads):
 
     yield open_one
     for window in windows:
-        if window._pump_id is not None:
+        if not window.closed:
             window.close()
 
 
@@ -131,7 +131,7 @@ def test_commands_in_spanish_private_tabs_recall_completion_and_the_paste_guard(
 
     questions = []
     monkeypatch.setattr(
-        "gui.app.messagebox.askyesno", lambda title, text, **_: questions.append(text) or True
+        "gui.entry.messagebox.askyesno", lambda title, text, **_: questions.append(text) or True
     )
     ana.root.clipboard_clear()
     ana.root.clipboard_append("primera línea\nsegunda línea\n\ntercera línea")
@@ -157,7 +157,7 @@ def test_commands_in_spanish_private_tabs_recall_completion_and_the_paste_guard(
     wait_until(both, lambda: "In #tutoria (1): ana" in ana.views["#tutoria"].plain_text())
 
     type_line(ana, "close")  # the word the original programs used
-    assert ana._pump_id is None
+    assert ana.closed
     wait_until([bea], lambda: bea.nick_list.get(0, "end") == ("beatriz",))
 
 
