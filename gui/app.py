@@ -252,6 +252,8 @@ class ChatWindow:
             for view in self.views.values():
                 view.flush()
             self._show_unread()
+        except Exception:  # a view that cannot take its lines: the pump goes on
+            self._report_failure("showing the lines")
         finally:
             if not self.closed:
                 self._pump_id = self.root.after(1 if busy else POLL_MS, self._pump)
@@ -270,13 +272,13 @@ class ChatWindow:
             try:
                 show_event(self, event)
             except Exception:  # one bad event must not stop the ones after it
-                self._report_failure(event)
+                self._report_failure(f"showing a {type(event).__name__} event")
             shown += 1
         return True
 
-    def _report_failure(self, event: object) -> None:
+    def _report_failure(self, what: str) -> None:
         """Log what went wrong with its traceback; tell the user once, in the window."""
-        log.exception("the window could not show a %s event", type(event).__name__)
+        log.exception("the window failed %s", what)
         if not self._failure_shown:
             self._failure_shown = True
             self.view_for(self.current_name()).add_system(

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import queue
 import subprocess
 import sys
 import time
 import tkinter as tk
+from datetime import datetime
 
 import pytest
 
+from gui import received
 from gui.app import ChatWindow
+from gui.conversation import ConversationView
 from gui.settings import Settings
+from net import events as ev
 from net.client import ChatClient, ReconnectPolicy
+from net.i18n import set_language
 from tests.support import ROOT, IrcClient
 
 FAST_RETRY = ReconnectPolicy(first=0.05, base=0.1, most=0.5, max_attempts=200)
@@ -37,14 +43,26 @@ def open_window(display, server, no_gc_on_worker_threads):
             window.close()
 
 
+def run_tk_until(root: tk.Misc, condition, timeout: float = 10.0) -> bool:
+    """Run Tk's event loop (every Tk window of this thread: their pumps, their redraws)
+    until ``condition()`` holds, waking every few ms to look; False after ``timeout``.
+    Between looks Tk waits for events instead of spinning the CPU."""
+    deadline = time.monotonic() + timeout
+    woken = tk.BooleanVar(root)
+    while True:
+        root.update()
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        root.after(5, woken.set, True)
+        root.wait_variable(woken)
+
+
 def wait_until(windows: list[ChatWindow], condition, timeout: float = 10.0) -> None:
     """Let the windows run (their pumps, their redraws) until ``condition()`` holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for window in windows:
-            window.root.update()
-        if condition():
-            return
+    if run_tk_until(windows[0].root, condition, timeout):
+        return
     texts = [w.views["#general"].plain_text()[-300:] for w in windows if "#general" in w.views]
     statuses = [w.status.cget("text") for w in windows]
     raise AssertionError(f"timed out waiting for the windows: {texts} {statuses}")
@@ -235,3 +253,149 @@ def test_cliente_py_without_a_display_says_why_and_logs_it(tmp_path):
     assert "Charla no puede abrir su ventana" in result.stderr
     assert "Traceback" not in result.stderr
     assert "no puede abrir su ventana" in (tmp_path / "charla" / "charla.log").read_text("utf-8")
+
+
+def registered(window: ChatWindow) -> bool:
+    """The window is in #general: its own nick is in the nick list."""
+    return window.client.nick in window.nick_list.get(0, "end")
+
+
+def in_the_text(window: ChatWindow) -> str:
+    """What #general's Text shows now (``plain_text()`` would flush queued lines first)."""
+    return window.views["#general"].text.get("1.0", "end-1c")
+
+
+def chat_message(text: str, sender: str = "bea") -> ev.ChatMessage:
+    return ev.ChatMessage(sender, "#general", text, datetime.now().astimezone())
+
+
+def test_a_long_backlog_is_shown_a_slice_at_a_time_with_tk_running_in_between(open_window):
+    ana = open_window("ana")
+    wait_until([ana], lambda: registered(ana))
+    events = ana.client.events
+    backlog = 200_000  # far more than any computer shows in one BATCH_SECONDS tick
+    for number in range(backlog):
+        events.put(ev.Delivered(-1 - number))  # confirmations of messages it never sent
+    events.put(chat_message("lo último de la cola"))
+    waiting_seen = []  # the queue's length each time Tk ran this between pump ticks
+
+    def look() -> None:
+        waiting_seen.append(events.qsize())
+        if events.qsize():
+            ana.root.after(1, look)
+
+    ana.root.after(1, look)
+    wait_until([ana], lambda: "lo último de la cola" in conversation(ana), timeout=60)
+    assert any(0 < waiting < backlog for waiting in waiting_seen), waiting_seen[:5]
+
+
+def test_an_event_that_fails_is_logged_said_once_and_the_next_ones_still_show(
+    open_window, monkeypatch, caplog
+):
+    ana = open_window("ana")
+    wait_until([ana], lambda: registered(ana))
+
+    def broken(_window, event):
+        raise RuntimeError(f"roto: {event.topic}")
+
+    monkeypatch.setitem(received.EVENT_HANDLERS, ev.Topic, broken)
+    for event in (
+        ev.Topic("#general", "primero", "bea", True),
+        chat_message("sigo aquí"),
+        ev.Topic("#general", "segundo", "bea", True),
+        chat_message("y aquí también"),
+    ):
+        ana.client.events.put(event)
+    wait_until([ana], lambda: "y aquí también" in conversation(ana))
+    text = conversation(ana)
+    assert "sigo aquí" in text
+    assert text.count("Something went wrong; details are in") == 1
+    failures = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "gui.app"]
+    assert [str(r.exc_info[1]) for r in failures] == ["roto: primero", "roto: segundo"]
+    monkeypatch.undo()  # the pump still runs: what comes later is shown too
+    ana.client.events.put(ev.Topic("#general", "Examen el lunes", "bea", True))
+    wait_until([ana], lambda: ana.topic.cget("text") == "Examen el lunes")
+
+
+def test_a_conversation_that_fails_to_take_its_lines_does_not_stop_the_pump(
+    open_window, monkeypatch, caplog
+):
+    ana = open_window("ana")
+    wait_until([ana], lambda: registered(ana))
+    real_flush = ConversationView.flush
+    failures = []
+
+    def flush_failing_once(view: ConversationView) -> None:
+        if not failures:
+            failures.append(view)
+            raise tk.TclError("roto")
+        real_flush(view)
+
+    monkeypatch.setattr(ConversationView, "flush", flush_failing_once)
+    ana.client.events.put(chat_message("antes del fallo"))  # the tick that shows it fails
+    wait_until([ana], lambda: "Something went wrong; details are in" in in_the_text(ana))
+    ana.client.events.put(chat_message("después del fallo"))
+    wait_until([ana], lambda: "después del fallo" in in_the_text(ana))
+    assert in_the_text(ana).count("Something went wrong; details are in") == 1
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
+        "the window failed showing the lines"
+    ]
+
+
+def test_an_error_from_the_server_is_shown_in_the_windows_own_words(open_window):
+    set_language("es")
+    ana = open_window("ana")
+    wait_until([ana], lambda: registered(ana))
+    type_line(ana, "/privado nadie ¿hay alguien?")  # 401 No such nick, after registration
+    wait_until(
+        [ana], lambda: "No hay nadie conectado con ese nombre." in ana.views["nadie"].plain_text()
+    )
+
+
+def test_removed_from_the_channel_the_window_says_so_and_stays_out(open_window, server):
+    ana = open_window("ana")
+    bea = open_window("bea")
+    both = [ana, bea]
+    wait_until(both, lambda: set(ana.nick_list.get(0, "end")) == {"ana", "bea"})
+    assert server.kick("ana", "Fuera por hoy")  # KICK, then the server drops her connection
+    wait_until(both, lambda: "ana was removed (Fuera por hoy)" in conversation(ana))
+    assert ana.nick_list.get(0, "end") == ("bea",)
+    wait_until(both, lambda: "ana" in dict(server.user_list()))  # back, reconnected
+    type_line(ana, "¿sigo en #general?")  # the channel was left: it is not joined again
+    wait_until(both, lambda: "You cannot write in that channel." in conversation(ana))
+    assert "¿sigo en #general?" not in conversation(bea)
+
+
+def test_closing_the_window_leaves_no_timer_behind(open_window, monkeypatch):
+    ana = open_window("ana")
+    wait_until([ana], lambda: registered(ana))
+    monkeypatch.setattr("gui.entry.messagebox.askyesno", lambda *_a, **_k: True)
+    ana.root.clipboard_clear()
+    ana.root.clipboard_append("uno\ndos\ntres")
+    ana.entry.event_generate("<<Paste>>")  # "uno" is shown; "dos" and "tres" wait their turn
+    root = ana.root
+    assert root.tk.splitlist(root.tk.call("after", "info"))  # the paste, the view's settle…
+    ana.close()
+    assert root.tk.splitlist(root.tk.call("after", "info")) == ()
+
+
+def test_a_window_that_only_joins_rooms_never_loads_the_server(tmp_path):
+    program = (
+        "import sys\n"
+        "import cliente  # and with it every module the window program imports\n"
+        "def loaded(): return [m for m in ('net.server', 'sqlite3') if m in sys.modules]\n"
+        "print(loaded())\n"
+        "from gui.connect_dialog import start_room\n"
+        "room = start_room(0, host='127.0.0.1')\n"
+        "print(loaded())\n"
+        "room.shutdown()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=ROOT,
+        env={**__import__("os").environ, "XDG_CONFIG_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.stdout.splitlines() == ["[]", "['net.server', 'sqlite3']"], result.stderr
