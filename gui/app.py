@@ -8,8 +8,9 @@ is arriving, else every ``POLL_MS``), so a burst of messages never freezes the w
 is not kept waiting. What each event shows is in ``gui.received``; what each typed
 command does is in ``gui.commands``; recall, completion and paced paste are in
 ``gui.entry``. An event whose handling fails is logged with its traceback and skipped
-(the window says so once), and the pump re-arms whatever happens. On close the pump and
-every other pending ``after()`` of the window are cancelled before the root is destroyed.
+(the window says so once), and the pump re-arms whatever happens. On close every pending
+``after()`` of the root, the pump's next tick among them, is cancelled before the root is
+destroyed.
 
 Threading: everything here runs on the Tk main thread; the client's network thread only
 puts events on the queue.
@@ -77,10 +78,9 @@ class ChatWindow:
         self.focused = True
         self.closed = False  # close() has run: the root is gone
         self._failure_shown = False  # the window has said once that an event went wrong
-        self._pump_id: str | None = None
         self._build()
         self.open_conversation(channel)
-        self._pump_id = root.after(POLL_MS, self._pump)
+        root.after(POLL_MS, self._pump)
 
     # -- building --
 
@@ -256,7 +256,7 @@ class ChatWindow:
             self._report_failure("showing the lines")
         finally:
             if not self.closed:
-                self._pump_id = self.root.after(1 if busy else POLL_MS, self._pump)
+                self.root.after(1 if busy else POLL_MS, self._pump)
 
     def _show_queued_events(self) -> bool:
         """Show events until the queue is empty or BATCH_SECONDS have passed; True when more
@@ -379,17 +379,14 @@ class ChatWindow:
         window. Safe to call twice."""
         if self.closed:
             return
-        self.closed = True
-        if self._pump_id is not None:
-            self.root.after_cancel(self._pump_id)
-            self._pump_id = None
+        self.closed = True  # from now on the pump does not re-arm itself
         self.entry_comforts.cancel()
         self.settings.geometry = self.root.winfo_geometry()
         self.client.quit(tr("Goodbye!"))
         if self.hosted is not None:
             self.hosted.shutdown(tr("The server is shutting down. Goodbye!"))
-        # Whatever else is pending on this root (a conversation's idle settle(), Tk's own
-        # timers) would run after the destroy and fail: nothing runs after close.
+        # Every timer still pending on this root (the pump's next tick, a conversation's
+        # settle(), Tk's own auto-scroll…) would run after the destroy and fail: cancel them.
         for timer in self.root.tk.splitlist(self.root.tk.call("after", "info")):
             self.root.tk.call("after", "cancel", timer)
         self.root.destroy()

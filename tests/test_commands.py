@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gui.commands import ALIASES, Command, Say, Unknown, parse_input
+from gui.commands import ALIASES, COMMANDS, Command, Say, Unknown, parse_input
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,7 @@ def test_plain_text_close_and_escaped_slash():
 def test_unknown_command_gets_the_closest_one_as_a_hint():
     assert parse_input("/ayudaa") == Unknown("/ayudaa", "/ayuda")
     assert parse_input("/zzzz") == Unknown("/zzzz", "")
+
+
+def test_every_command_a_user_can_type_is_carried_out():
+    assert set(ALIASES.values()) == COMMANDS.keys()

@@ -28,8 +28,12 @@ def dialog(tk_root):
 
 
 def run_until(root, condition, timeout: float = 10.0) -> None:
+    """Run Tk until ``condition()`` holds, waiting for Tk's next event between looks (a
+    timer wakes it within 5 ms) instead of spinning the CPU."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not condition():
+    while not condition() and time.monotonic() < deadline:
+        root.after(5, lambda: None)
+        root.tk.dooneevent()
         root.update()
     assert condition()
 

@@ -90,3 +90,9 @@ def test_search_marker_theme_and_clock(view):
     assert view.text.cget("background") == DARK.background
     assert clock(now - timedelta(days=3)).count("/") == 1
     assert view.find("") == 0
+
+
+def test_a_view_destroyed_before_it_settles_leaves_no_idle_callback(view, tk_root):
+    view.add_message(datetime.now().astimezone(), "ana", "justo antes de cerrar")
+    view.destroy()  # settle() would run on a destroyed Text: a Tcl background error
+    assert tk_root.tk.splitlist(tk_root.tk.call("after", "info")) == ()
