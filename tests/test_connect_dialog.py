@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from gui import connect_dialog
 from gui.connect_dialog import HOST_PORT_TRIES, ConnectDialog, parse_address
 from gui.settings import Settings
+from tests import support
 from tests.support import IrcClient
 
 
@@ -28,14 +28,7 @@ def dialog(tk_root):
 
 
 def run_until(root, condition, timeout: float = 10.0) -> None:
-    """Run Tk until ``condition()`` holds, waiting for Tk's next event between looks (a
-    timer wakes it within 5 ms) instead of spinning the CPU."""
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        root.after(5, lambda: None)
-        root.tk.dooneevent()
-        root.update()
-    assert condition()
+    support.wait_until(condition, timeout=timeout, tick=root.update)
 
 
 def test_addresses_are_read_as_people_write_them():
