@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from net.i18n import tr
-from net.protocol import irc_lower
+from net.protocol import InvalidMessageError, irc_lower
 
 # ``window`` below is a gui.app.ChatWindow (not imported: app imports this module).
 Window = Any
@@ -114,10 +114,13 @@ def run_line(window: Window, line: str) -> None:
         view.add_system(_now(), tr("Type /ayuda (/help) for the list."))
 
 
-def change_nick(window: Window, args: str, _target: str) -> bool:
+def change_nick(window: Window, args: str, target: str) -> bool:
     if not args:
         return False
-    window.client.change_nick(args.split()[0])
+    try:
+        window.client.change_nick(args.split()[0])
+    except InvalidMessageError:  # not even sendable (":ana"): what the server would say
+        window.view_for(target).add_system(_now(), tr("That nickname is not valid."))
     return True
 
 
@@ -133,7 +136,10 @@ def message_privately(window: Window, args: str, _target: str) -> bool:
         return False
     nick, text = args.split(maxsplit=1)
     window.open_conversation(nick)
-    window.send_text(nick, text, action=False)
+    try:
+        window.send_text(nick, text, action=False)
+    except InvalidMessageError:  # not even sendable (":bea"): what the server would say
+        window.view_for(nick).add_system(_now(), tr("Nobody is connected with that name."))
     return True
 
 

@@ -340,6 +340,11 @@ def test_an_error_from_the_server_is_shown_in_the_windows_own_words(open_window)
     wait_until(
         [ana], lambda: "No hay nadie conectado con ese nombre." in ana.views["nadie"].plain_text()
     )
+    # Names that cannot even be sent get the same words, from the window itself
+    type_line(ana, "/privado :nadie ¿y ahora?")
+    assert "No hay nadie conectado con ese nombre." in ana.views[":nadie"].plain_text()
+    type_line(ana, "/apodo :ana")
+    assert "Ese apodo no es válido." in ana.views[":nadie"].plain_text()
 
 
 def test_removed_from_the_channel_the_window_says_so_and_stays_out(open_window, server):
