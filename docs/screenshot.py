@@ -58,9 +58,9 @@ def main() -> int:
         client = ChatClient("127.0.0.1", server.port, "Lucía", ["#general"], queue.Queue()).start()
         window = ChatWindow(root, client, Settings(nick="Lucía", geometry="1000x620+0+0"))
         run(window, 1.5)
-        server.set_topic(
-            server.find_session("Tomás"),
-            server.default_channel,
+        server.rooms.set_topic(
+            server.rooms.find_session("Tomás"),
+            server.rooms.default_channel,
             "Matemáticas 3ºB · examen el lunes",
         )
         for nick, text in CONVERSATION:

@@ -1,26 +1,38 @@
-"""One client connection on the server: its reader thread, bounded send queue, flood gate, timers.
+"""One client connection on the server: the transport, and nothing but the transport.
 
-A ``Connection`` moves bytes and knows nothing of IRC: it frames and decodes incoming
-lines and hands them to its session (``net.irc_session`` or ``net.plain_session``, chosen
-by the server from the first line), and it writes what anyone queues for it.
+A ``Connection`` moves bytes and knows nothing of IRC, sessions or rooms. Its reader
+thread reads the socket, frames and decodes lines (``net.protocol``), lets them through
+the flood gate, and hands each one up to its ``ConnectionHandler`` (the object that
+decides what a line means: ``net.irc_session.IrcSession``, ``net.plain_session.PlainSession``,
+or the server's first-line sniffer, which swaps itself for one of them). Output goes the
+other way: anyone may ``enqueue()`` bytes, and they are written to the socket by
+``flush()``. The handler owns every timer policy (registration timeout, keepalive PINGs,
+the plain-text sniff): the connection only sleeps until ``handler.next_deadline()``.
+
+Where the socket write actually happens:
+- ``flush()`` writes at once with a non-blocking ``send``, on the calling thread; if the
+  kernel's buffer is full, a writer thread takes over and lives only until the queue is
+  empty. So a client that stops reading never blocks anybody else: its queue grows up
+  to ``ConnectionLimits.sendq_bytes`` and then the connection is dropped ("SendQ exceeded").
+- ``flush_soon()``, called on a reader thread while it handles the lines of one read,
+  only notes the connection; the reader flushes them all at the end of the batch, in
+  ``_handle_pending``'s ``finally``: first everybody else, then ``handler.on_batch_done()``
+  (where the server saves history to disk), then its own client. So a burst of lines
+  reaches each recipient in one write, and a sender's confirmations leave after the
+  message is on disk.
 
 Threading rules:
 - One reader thread per connection runs ``run()``; it is the only thread that reads the
-  socket, calls the session's line handlers and timers, and closes the socket at the end.
-  An idle connection therefore costs one thread.
-- Any thread may call ``enqueue()``, ``flush()``, ``send()`` and ``abort()``. Queued bytes
-  are written by whichever thread calls ``flush()`` first, with a non-blocking ``send``;
-  if the kernel's buffer is full, a writer thread takes over and lives only until the
-  queue is empty. So a client that stops reading never blocks anybody else: its queue
-  grows up to ``sendq_bytes`` and then the connection is dropped ("SendQ exceeded").
-- ``enqueue()`` does no socket call, so the server may call it while holding its state
-  lock; that is how every member of a channel sees messages in the same order.
-- While a reader thread handles the lines of one read, ``flush_soon()`` collects the
-  connections to flush and flushes them when the batch is done (one write per recipient
-  for a burst of lines, in the order they were queued).
-- ``_out_lock`` guards ``_out``, ``_flushing``, ``_overflow``, ``_dead`` and ``_close_reason``.
-  It is never held during a socket call; ``_flushing`` marks the one thread allowed to
-  write the socket.
+  socket, calls the handler, and closes the socket at the end. An idle connection costs
+  one thread.
+- Any thread may call ``enqueue()``, ``flush()``, ``send()``, ``wait_drained()`` and
+  ``abort()``. ``enqueue()`` does no socket call, so it may be called under a shared
+  lock (that is how every member of a channel sees messages in the same order).
+- ``_out_lock`` guards ``_out``, ``_flushing``, ``_overflow``, ``_dead`` and the writes of
+  ``_close_reason`` (the reader thread reads it unlocked: it only ever goes from None to a
+  reason). It is never held during a socket call; ``_flushing`` marks the one thread
+  allowed to write the socket.
+- The batch of connections to flush is per reader thread (``threading.local``).
 """
 
 from __future__ import annotations
@@ -32,31 +44,70 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
 
-from net.protocol import LineBuffer, Message, decode_line
-
-if TYPE_CHECKING:
-    from net.server import ChatServer
-    from net.session import Session
+from net.protocol import LineBuffer, decode_line
 
 log = logging.getLogger(__name__)
 
 RECV_BYTES = 16384
-#: reader thread id -> the connections to flush when it has handled the lines of one read,
-#: so a burst of lines reaches each recipient in one write, not one each. An entry exists
-#: only during a batch, and only its own thread touches it.
-_deferred: dict[int, dict[Connection, None]] = {}
 SEND_CHUNK = 65536
 #: after a graceful close, how long to read and discard what the peer still sends, so
 #: that closing with unread input does not reset the connection and lose our last line
 LINGER_SECONDS = 1.0
+#: ``next_deadline()`` for "no timer"
+NO_DEADLINE = float("inf")
+
+
+class ConnectionHandler(Protocol):
+    """What a connection hands its lines and timers to; every call is on its reader thread."""
+
+    def on_line(self, line: str | None) -> None:
+        """One decoded line, without CRLF; None for a line over the length limit."""
+
+    def next_deadline(self) -> float:
+        """When (``time.monotonic()``) to call ``on_deadline`` if nothing arrives before;
+        ``NO_DEADLINE`` for never. Asked again after every line and every deadline."""
+
+    def on_deadline(self, now: float) -> None:
+        """The deadline passed (``now`` may be a little later than it)."""
+
+    def on_batch_done(self) -> None:
+        """The lines of one read were handled, and what they queued for other connections
+        has been written; this connection's own output is flushed right after."""
+
+    def on_closed(self, reason: str) -> None:
+        """The connection ended, whatever the cause; called once, before the socket closes."""
+
+    def goodbye(self, reason: str) -> bytes:
+        """The last line to send before closing the connection for ``reason``."""
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """What one client may make the server hold or do (``net.server.ServerConfig`` fills it)."""
+
+    sendq_bytes: int = 1 << 20  # queued output before "SendQ exceeded"
+    flood_control: bool = True
+    flood_burst: int = 40  # lines a client may send at once
+    flood_rate: float = 10.0  # lines per second after the burst
+    flood_max_queued: int = 1000  # lines held back before "Excess Flood"
+
+
+class _Batch(threading.local):
+    #: the connections to flush when this reader thread has handled the lines of one read
+    #: (a dict used as an ordered set); None outside a batch
+    pending: dict[Connection, None] | None = None
+
+
+_batch = _Batch()
 
 
 def flush_soon(connections: Iterable[Connection]) -> None:
     """Flush now, or at the end of the current batch when called from a reader thread."""
-    pending = _deferred.get(threading.get_ident())
+    pending = _batch.pending
     if pending is None:
         for conn in connections:
             conn.flush()
@@ -98,21 +149,32 @@ class FloodGate:
 
 
 class Connection:
-    """A client socket on the server side (see the module docstring for its threads)."""
+    """A client socket on the server side (see the module docstring for its threads).
 
-    def __init__(self, server: ChatServer, sock: socket.socket, address: tuple) -> None:
-        self.server = server
+    ``on_finished(conn, reason)`` is the owner's bookkeeping, called on the reader thread
+    right after ``handler.on_closed`` (before the socket closes).
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        address: tuple,
+        limits: ConnectionLimits,
+        on_finished: Callable[[Connection, str], None] | None = None,
+    ) -> None:
         self.sock = sock
-        self.ip = address[0].removeprefix("::ffff:")
+        self.ip: str = address[0].removeprefix("::ffff:")
         # A host that starts with ':' would break IRC parameters (``::1``), so prefix a 0.
         self.host = "0" + self.ip if self.ip.startswith(":") else self.ip
-        self.session: Session | None = None
+        self.limits = limits
+        #: who gets the lines and timers: set by start(), swapped by the handler itself
+        self.handler: ConnectionHandler
+        self._on_finished = on_finished
         self.opened_at = time.monotonic()
+        #: when the last bytes arrived (``time.monotonic()``): handlers time silence from it
         self.last_received = self.opened_at
-        self._ping_sent_at: float | None = None
-        config = server.config
         self._gate = (
-            FloodGate(config.flood_burst, config.flood_rate) if config.flood_control else None
+            FloodGate(limits.flood_burst, limits.flood_rate) if limits.flood_control else None
         )
         #: lines read but not handled yet (held back by the flood gate); None when empty,
         #: so an idle connection does not keep a deque
@@ -128,15 +190,20 @@ class Connection:
         self._linger = False  # set by finish(): half-close and drain input before closing
         self.thread = threading.Thread(target=self.run, name=f"conn-{self.ip}", daemon=True)
 
+    def start(self, handler: ConnectionHandler) -> None:
+        """Start the reader thread, handing lines and timers to ``handler``."""
+        self.handler = handler
+        self.thread.start()
+
     # -- output, from any thread -------------------------------------------------
 
     def enqueue(self, data: bytes) -> None:
-        """Queue bytes without touching the socket (safe under the server's state lock)."""
+        """Queue bytes without touching the socket (safe under a shared lock)."""
         with self._out_lock:
             if self._dead:
                 return
             self._out += data
-            if len(self._out) > self.server.config.sendq_bytes:
+            if len(self._out) > self.limits.sendq_bytes:
                 self._overflow = True
 
     def flush(self) -> None:
@@ -238,11 +305,10 @@ class Connection:
     def finish(self, reason: str, *, tell_peer: bool = False) -> None:
         """From the reader thread: end after queued output, closing our side first (see run).
 
-        With ``tell_peer``, the session's goodbye line (an IRC ``ERROR``) says why first.
+        With ``tell_peer``, the handler's goodbye line (an IRC ``ERROR``) says why first.
         """
         if tell_peer:
-            goodbye = self.session.goodbye(reason) if self.session else None
-            self.enqueue(goodbye or Message("ERROR", [reason]).to_bytes())
+            self.enqueue(self.handler.goodbye(reason))
         self.wait_drained(1.0)
         self._set_close_reason(reason)
         self._linger = True
@@ -262,13 +328,17 @@ class Connection:
             self._set_close_reason(reason)
             reason = self._close_reason or reason
             try:
-                self.server.connection_closed(self, reason)
+                self.handler.on_closed(reason)
             finally:
-                self._stop_output()
-                if self._linger:
-                    self._half_close_and_drain()
-                with contextlib.suppress(OSError):
-                    self.sock.close()
+                try:
+                    if self._on_finished is not None:
+                        self._on_finished(self, reason)
+                finally:
+                    self._stop_output()
+                    if self._linger:
+                        self._half_close_and_drain()
+                    with contextlib.suppress(OSError):
+                        self.sock.close()
 
     def _half_close_and_drain(self) -> None:
         """Send FIN, then discard input until the peer closes too (bounded)."""
@@ -284,7 +354,8 @@ class Connection:
                         continue
 
     def _serve(self) -> None:
-        config = self.server.config
+        """Read, frame and hand over lines until the connection ends; sleep until input,
+        the flood gate's next token or the handler's deadline, whichever comes first."""
         buffer = LineBuffer()
         while self._close_reason is None:
             now = time.monotonic()
@@ -292,10 +363,10 @@ class Connection:
                 self._handle_pending(now)
                 if self._close_reason is not None:
                     return
-            wake = self._next_timer()
+            wake = self.handler.next_deadline()
             if self._pending and self._gate is not None:
                 wake = min(wake, self._gate.next_token_at(now))
-            timeout = None if wake == float("inf") else max(0.0, wake - now)
+            timeout = None if wake == NO_DEADLINE else max(0.0, wake - now)
             if wait_for_socket(self.sock, write=False, timeout=timeout):
                 try:
                     data = self.sock.recv(RECV_BYTES)
@@ -304,69 +375,37 @@ class Connection:
                 if not data:
                     return
                 self.last_received = time.monotonic()
-                self._ping_sent_at = None
                 lines = buffer.feed(data)
                 if self._pending is None:
                     self._pending = deque(lines)
                 else:
                     self._pending.extend(lines)
-                if self._gate is not None and len(self._pending) > config.flood_max_queued:
+                if self._gate is not None and len(self._pending) > self.limits.flood_max_queued:
                     self.finish("Excess Flood", tell_peer=True)
             else:
-                self._on_timer(time.monotonic())
+                now = time.monotonic()
+                if now >= self.handler.next_deadline():
+                    self.handler.on_deadline(now)
 
     def _handle_pending(self, now: float) -> None:
-        """Handle the lines the flood gate lets through, then flush what they queued."""
+        """Hand over the lines the flood gate lets through, then write what they queued:
+        first to everybody else, then ``on_batch_done``, then to our own client."""
         pending = self._pending
-        batch = _deferred[threading.get_ident()] = {}
+        batch: dict[Connection, None] = {}
+        _batch.pending = batch
         try:
             while pending and (self._gate is None or self._gate.allow(now)):
-                self._dispatch(pending.popleft())
+                raw = pending.popleft()
+                if raw != b"":
+                    self.handler.on_line(None if raw is None else decode_line(raw))
                 if self._close_reason is not None:
                     return
         finally:
-            del _deferred[threading.get_ident()]
-            for conn in batch:  # first what others are waiting for
+            _batch.pending = None
+            for conn in batch:
                 if conn is not self:
                     conn.flush()
-            self.server.history.persist()  # then to disk, before we confirm anything
+            self.handler.on_batch_done()
             self.flush()
             if not pending:
                 self._pending = None
-
-    def _dispatch(self, raw: bytes | None) -> None:
-        if raw == b"":
-            return
-        line = None if raw is None else decode_line(raw)
-        if self.session is None:
-            self.session = self.server.create_session(self, line)
-        self.session.handle_line(line)
-
-    def _next_timer(self) -> float:
-        config = self.server.config
-        session = self.session
-        if session is None:
-            return self.opened_at + config.plain_text_after
-        if not session.registered:
-            return self.opened_at + config.registration_timeout
-        if not session.pings:
-            return float("inf")
-        if self._ping_sent_at is not None:
-            return self._ping_sent_at + config.ping_timeout
-        return self.last_received + config.ping_interval
-
-    def _on_timer(self, now: float) -> None:
-        config = self.server.config
-        if self.session is None:
-            if now >= self.opened_at + config.plain_text_after:
-                self.session = self.server.create_session(self, None)
-        elif not self.session.registered:
-            if now >= self.opened_at + config.registration_timeout:
-                self.finish("Registration timed out", tell_peer=True)
-        elif self.session.pings:
-            if self._ping_sent_at is None and now >= self.last_received + config.ping_interval:
-                self._ping_sent_at = now
-                self.session.send_ping()
-            elif self._ping_sent_at is not None and now >= self._ping_sent_at + config.ping_timeout:
-                silence = round(now - self.last_received)
-                self.finish(f"Ping timeout: {silence} seconds", tell_peer=True)

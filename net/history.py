@@ -1,20 +1,21 @@
 """What was said in each channel, kept across restarts, replayed to whoever joins.
 
 ``ChannelHistory`` holds the last ``size`` messages of every channel in memory (the
-replay source, read under the server's lock) and, when given a database path, mirrors
-them, the topics and the last message number of every Charla client into SQLite, so a
-restart, even a ``kill -9``, keeps everything that had been relayed.
+replay source, read under ``net.state.Rooms``' lock) and, when given a database path,
+mirrors them, the topics and the last message number of every Charla client into
+SQLite, so a restart, even a ``kill -9``, keeps everything that had been relayed.
 
-Writing never holds up the relay: ``record()`` only queues a row (under the server's
-lock); a reader thread calls ``persist()`` after it has flushed the messages of a batch
-to their recipients and before it sends its own client the confirmations (so a confirmed
-message is on disk). A database that is locked, read-only, full or gone is logged once
-and the chat goes on with the history in memory.
+Writing never holds up the relay: ``record()`` only queues a row (under the rooms'
+lock); ``persist()`` runs when a reader thread has handled a batch of lines
+(``Rooms.on_batch_done``, which ``net.connection`` calls after it has flushed the
+messages of the batch to their recipients and before it flushes its own client's
+confirmations, so a confirmed message is on disk). A database that is locked,
+read-only, full or gone is logged once and the chat goes on with the history in memory.
 
 Threading: ``record``, ``recent``, ``seen_before`` and ``set_topic`` are called with
-``ChatServer.lock`` held; they only touch memory (``_rows_lock``, held for an append, is
+``Rooms``' lock held; they only touch memory (``_rows_lock``, held for an append, is
 never held during I/O). ``_db_lock`` guards the SQLite connection and is held while
-writing, never together with the server's lock. ``persist`` may be called from any thread.
+writing, never together with the rooms' lock. ``persist`` may be called from any thread.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ import threading
 from collections import deque
 from pathlib import Path
 
+from net.outgoing import Outgoing
 from net.protocol import Message, parse
-from net.session import Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ class ChannelHistory:
                 self._db.close()
                 self._db = None
 
-    # -- called with ChatServer.lock held ------------------------------------------------
+    # -- called with Rooms' lock held ----------------------------------------------------
 
     def record(self, channel_key: str, out: Outgoing) -> None:
         if self.size <= 0:

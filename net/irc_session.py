@@ -1,4 +1,4 @@
-"""An IRC client's session on the server: registration and the command table.
+"""An IRC client's session on the server: registration, the command table, keepalive PINGs.
 
 Handlers are looked up in ``COMMANDS`` (an explicit table: nothing else is reachable from
 the network). Before registration only ``PRE_REGISTRATION`` commands are accepted; the
@@ -9,22 +9,28 @@ The human text of numerics and ERROR lines stays in English, as on every IRC ser
 clients (the Charla window included) show their own words for each numeric, and
 conformance suites match it. Only what a person reads as content (the MOTD) is translated.
 
-Threading: every handler runs on the connection's reader thread. Shared state changes go
-through ``ChatServer`` methods, which take the server's lock; reads of a channel's members
-or topic here take it too.
+A line's way through here: ``net.connection`` calls ``on_line`` on the reader thread;
+the handler from ``COMMANDS`` checks it and asks ``net.state.Rooms`` to act (relay,
+join, rename…) or for a snapshot to answer from; replies to this client are queued with
+``reply()``, and ``flush_soon`` leaves the write to the end of the reader's batch.
+
+Threading: every handler, and the keepalive timer (``next_deadline``/``on_deadline``),
+runs on the connection's reader thread. Nothing here takes ``Rooms``' lock or reads its
+dicts. ``render`` and ``joined_replies`` are called by ``Rooms`` on other threads, with
+its lock held; they read ``_server_time`` and ``_message_tags``, which ``on_cap`` sets on
+the reader thread (booleans: a relay racing a CAP REQ may use the old value once).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
 
 from net import protocol as irc
-from net.connection import flush_soon
+from net.connection import Connection, flush_soon
 from net.i18n import tr
-from net.plain_session import history_line
+from net.outgoing import Outgoing
 from net.protocol import (
     CAPABILITIES,
     SEQ_TAG,
@@ -37,7 +43,8 @@ from net.protocol import (
     session_alias,
     session_msgid,
 )
-from net.session import Channel, Outgoing, Session
+from net.render import history_lines, irc_history
+from net.state import Channel, ChannelView, Rooms, Session, WhoRow
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +57,16 @@ NAMES_PER_LINE_BYTES = 400
 class IrcSession(Session):
     """A client that speaks IRC (see the module docstring)."""
 
-    pings = True
-
-    def __init__(self, server, conn) -> None:
-        super().__init__(server, conn)
+    def __init__(self, rooms: Rooms, conn: Connection) -> None:
+        super().__init__(rooms, conn)
         self.password: str | None = None
         self.caps: set[str] = set()
         self.cap_negotiating = False
         self._server_time = False  # "server-time" in caps, read on every render
         self._message_tags = False  # "message-tags" in caps
-        self._ping_token = 0
+        #: when our keepalive PING went out (``time.monotonic()``); anything received
+        #: after it is the answer
+        self._ping_sent_at: float | None = None
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -69,8 +76,12 @@ class IrcSession(Session):
 
     def reply(self, numeric: str, *params: str) -> None:
         """Queue a numeric from the server: ``:server NUMERIC nick params…``."""
-        message = Message(numeric, [self.name_for_replies, *params], self.server.config.server_name)
-        self.conn.enqueue(message.to_bytes())
+        self.conn.enqueue(self._numeric(numeric, *params))
+
+    def _numeric(self, numeric: str, *params: str) -> bytes:
+        return Message(
+            numeric, [self.name_for_replies, *params], self.settings.server_name
+        ).to_bytes()
 
     def send_message(self, message: Message) -> None:
         self.conn.enqueue(self.render(Outgoing(message)))
@@ -83,11 +94,34 @@ class IrcSession(Session):
     def goodbye(self, reason: str) -> bytes:
         return Message("ERROR", [f"Closing Link: {self.conn.host} ({reason})"]).to_bytes()
 
-    def send_ping(self) -> None:
-        self._ping_token += 1
-        self.conn.send(Message("PING", [self.server.config.server_name]).to_bytes())
+    # -- keepalive: PING a silent client, drop it if the silence goes on -----------------
 
-    def handle_line(self, line: str | None) -> None:
+    def _awaiting_pong(self) -> bool:
+        sent = self._ping_sent_at
+        return sent is not None and self.conn.last_received < sent
+
+    def next_deadline(self) -> float:
+        if not self.registered:
+            return super().next_deadline()  # the registration timeout
+        if self._ping_sent_at is not None and self._awaiting_pong():
+            return self._ping_sent_at + self.settings.ping_timeout
+        return self.conn.last_received + self.settings.ping_interval
+
+    def on_deadline(self, now: float) -> None:
+        if not self.registered:
+            super().on_deadline(now)
+        elif now < self.next_deadline():
+            return
+        elif self._awaiting_pong():
+            silence = round(now - self.conn.last_received)
+            self.conn.finish(f"Ping timeout: {silence} seconds", tell_peer=True)
+        else:
+            self._ping_sent_at = now
+            self.conn.send(Message("PING", [self.settings.server_name]).to_bytes())
+
+    # -- input ----------------------------------------------------------------------------
+
+    def on_line(self, line: str | None) -> None:
         if line is None or irc.body_length(line) > irc.MAX_LINE_BYTES:
             self.reply(irc.ERR_INPUTTOOLONG, "Input line was too long")
         else:
@@ -120,7 +154,7 @@ class IrcSession(Session):
         if self.need_params(message, 1):
             return
         sub = message.params[0].upper()
-        source = self.server.config.server_name
+        source = self.settings.server_name
         if sub == "LS":
             if not self.registered:
                 self.cap_negotiating = True
@@ -181,12 +215,12 @@ class IrcSession(Session):
         nick = message.params[0]
         if not is_valid_nick(nick):
             self.reply(irc.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
-        elif not self.server.nick_available(nick, self):
+        elif not self.rooms.nick_available(nick, self):
             self.reply(irc.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
         elif not self.registered:
             self.nick = nick
             self._try_register()
-        elif nick != self.nick and not self.server.rename(self, nick):
+        elif nick != self.nick and not self.rooms.rename(self, nick):
             self.reply(irc.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
 
     def on_user(self, message: Message) -> None:
@@ -200,21 +234,20 @@ class IrcSession(Session):
     def _try_register(self) -> None:
         if self.registered or self.cap_negotiating or not self.nick or self.username == "user":
             return
-        config = self.server.config
-        if config.password is not None and self.password != config.password:
+        if self.settings.password is not None and self.password != self.settings.password:
             self.reply(irc.ERR_PASSWDMISMATCH, "Password incorrect")
             self.conn.enqueue(self.goodbye("Bad password"))
             self.conn.finish("Bad password")
             return
-        if not self.server.register(self):
+        if not self.rooms.register(self):
             self.reply(irc.ERR_NICKNAMEINUSE, self.nick, "Nickname is already in use")
             self.nick = ""
             return
         self._welcome()
 
     def _welcome(self) -> None:
-        config = self.server.config
-        created = datetime.fromtimestamp(self.server.created, timezone.utc)
+        config = self.settings
+        created = datetime.fromtimestamp(self.rooms.created, timezone.utc)
         self.reply(
             irc.RPL_WELCOME,
             f"Welcome to {config.network}, {self.prefix}",
@@ -247,9 +280,7 @@ class IrcSession(Session):
     # -- queries -----------------------------------------------------------------------------
 
     def on_lusers(self, message: Message) -> None:
-        server = self.server
-        with server.lock:
-            users, channels = len(server.nicks), len(server.channels)
+        users, channels = self.rooms.counts()
         self.reply(
             irc.RPL_LUSERCLIENT,
             f"There are {users} users and 0 invisible on 1 servers",
@@ -259,19 +290,19 @@ class IrcSession(Session):
         self.reply(irc.RPL_LUSERME, f"I have {users} clients and 0 servers")
 
     def on_motd(self, message: Message) -> None:
-        motd = self.server.config.motd
+        motd = self.settings.motd
         if motd is None:
             motd = tr(
                 "Welcome to Charla, the chat of this classroom.\n"
                 "Be kind: what you write in {channel} reaches everyone there."
-            ).format(channel=self.server.config.channel)
-        if self.server.config.history_size > 0:
+            ).format(channel=self.settings.channel)
+        if self.settings.history_size > 0:
             kept = tr("Messages in channels are kept on this server (the last {count} of each).")
-            motd = f"{motd}\n{kept.format(count=self.server.config.history_size)}".strip()
+            motd = f"{motd}\n{kept.format(count=self.settings.history_size)}".strip()
         if not motd:
             self.reply(irc.ERR_NOMOTD, "MOTD File is missing")
             return
-        server_name = self.server.config.server_name
+        server_name = self.settings.server_name
         self.reply(irc.RPL_MOTDSTART, f"- {server_name} Message of the day - ")
         for text in motd.splitlines() or [""]:
             self.reply(irc.RPL_MOTD, f"- {text}")
@@ -279,7 +310,7 @@ class IrcSession(Session):
 
     def on_ping(self, message: Message) -> None:
         if not self.need_params(message, 1):
-            server_name = self.server.config.server_name
+            server_name = self.settings.server_name
             self.send_message(Message("PONG", [server_name, message.params[0]], server_name))
 
     def on_pong(self, message: Message) -> None:
@@ -287,7 +318,7 @@ class IrcSession(Session):
 
     def on_quit(self, message: Message) -> None:
         reason = f"Quit: {message.params[0]}" if message.params and message.params[0] else "Quit"
-        self.server.quit(self, reason)
+        self.rooms.quit(self, reason)
         self.conn.enqueue(self.goodbye(reason))
         self.conn.finish(reason)
 
@@ -297,17 +328,17 @@ class IrcSession(Session):
         if self.need_params(message, 1):
             return
         if message.params[0] == "0":
-            for channel in list(self.channels.values()):
-                self.server.part(self, channel, "")
+            for channel in self.rooms.channels_of(self):
+                self.rooms.part(self, channel, "")
             return
         for name in message.params[0].split(","):
             if not is_valid_channel(name):
                 self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
             else:
-                self.server.join(self, name)
+                self.rooms.join(self, name)
 
-    def joined_replies(self, channel: Channel) -> bytes:
-        """Topic and names for the joiner, built under the server's lock."""
+    def joined_replies(self, channel: ChannelView, recent: list[Outgoing]) -> bytes:
+        """Topic, names and recent history for the joiner (built under ``Rooms``' lock)."""
         lines: list[bytes] = []
         if channel.topic:
             lines.append(self._numeric(irc.RPL_TOPIC, channel.name, channel.topic))
@@ -317,48 +348,35 @@ class IrcSession(Session):
                 )
             )
         lines += self._names_lines(channel)
-        lines += self._history_lines(channel)
+        if recent:
+            lines += self._history_lines(channel.name, recent)
         return b"".join(lines)
 
-    def _history_lines(self, channel: Channel) -> list[bytes]:
+    def _history_lines(self, channel_name: str, recent: list[Outgoing]) -> list[bytes]:
         """The channel's recent messages: an IRCv3 chathistory batch for clients that
         negotiated ``batch``, else notices from the server that say when each was sent."""
-        recent = self.server.recent_history(channel)
-        if not recent:
-            return []
-        server_name = self.server.config.server_name
+        server_name = self.settings.server_name
         if "batch" in self.caps:
-            ref = f"h{self.server.new_msgid().rsplit('-', 1)[1]}"
-            start = Message("BATCH", [f"+{ref}", "chathistory", channel.name], server_name)
+            ref = f"h{self.rooms.new_msgid().rsplit('-', 1)[1]}"
+            start = Message("BATCH", [f"+{ref}", "chathistory", channel_name], server_name)
             lines = [start.to_bytes()]
             lines += [out.replayed(ref, self._server_time, self._message_tags) for out in recent]
             lines.append(Message("BATCH", [f"-{ref}"], server_name).to_bytes())
             return lines
-        texts = [text for out in recent if (text := history_line(out))]
-        heading = (
-            tr("History of {channel}: the last message")
-            if len(texts) == 1
-            else tr("History of {channel}: the last {count} messages")
-        ).format(channel=channel.name, count=len(texts))
-        texts = [f"--- {heading} ---", *texts, "--- " + tr("End of the history") + " ---"]
-        return [Message("NOTICE", [channel.name, text], server_name).to_bytes() for text in texts]
+        texts = irc_history(channel_name, history_lines(recent))
+        return [Message("NOTICE", [channel_name, text], server_name).to_bytes() for text in texts]
 
-    def _numeric(self, numeric: str, *params: str) -> bytes:
-        return Message(
-            numeric, [self.name_for_replies, *params], self.server.config.server_name
-        ).to_bytes()
-
-    def _names_lines(self, channel: Channel) -> list[bytes]:
-        """353 lines and the closing 366; call with the server's lock held."""
+    def _names_lines(self, channel: ChannelView) -> list[bytes]:
+        """353 lines, each well inside 512 bytes, and the closing 366."""
         lines: list[bytes] = []
         batch: list[str] = []
         size = 0
-        for member in channel.members:
-            if batch and size + len(member.nick) + 1 > NAMES_PER_LINE_BYTES:
+        for nick in channel.nicks:
+            if batch and size + len(nick) + 1 > NAMES_PER_LINE_BYTES:
                 lines.append(self._numeric(irc.RPL_NAMREPLY, "=", channel.name, " ".join(batch)))
                 batch, size = [], 0
-            batch.append(member.nick)
-            size += len(member.nick.encode()) + 1
+            batch.append(nick)
+            size += len(nick.encode()) + 1
         if batch:
             lines.append(self._numeric(irc.RPL_NAMREPLY, "=", channel.name, " ".join(batch)))
         lines.append(self._numeric(irc.RPL_ENDOFNAMES, channel.name, "End of /NAMES list"))
@@ -366,10 +384,10 @@ class IrcSession(Session):
 
     def _my_channel(self, name: str) -> Channel | None:
         """The channel ``name`` if this session is on it; else replies 403 or 442."""
-        channel = self.server.find_channel(name)
+        channel, member = self.rooms.lookup_channel(name, self)
         if channel is None:
             self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
-        elif irc_lower(name) not in self.channels:
+        elif not member:
             self.reply(irc.ERR_NOTONCHANNEL, name, "You're not on that channel")
         else:
             return channel
@@ -381,55 +399,47 @@ class IrcSession(Session):
         for name in message.params[0].split(","):
             channel = self._my_channel(name)
             if channel is not None:
-                self.server.part(self, channel, message.param(1))
+                self.rooms.part(self, channel, message.param(1))
 
     def on_names(self, message: Message) -> None:
         if not message.params or not message.params[0]:
             self.reply(irc.RPL_ENDOFNAMES, "*", "End of /NAMES list")
             return
         for name in message.params[0].split(","):
-            channel = self.server.find_channel(name)
+            channel = self.rooms.find_channel(name)
             if channel is None:
                 self.reply(irc.RPL_ENDOFNAMES, name, "End of /NAMES list")
                 continue
-            with self.server.lock:
-                data = b"".join(self._names_lines(channel))
-            self.conn.enqueue(data)
+            self.conn.enqueue(b"".join(self._names_lines(self.rooms.view(channel))))
 
     def on_topic(self, message: Message) -> None:
         if self.need_params(message, 1):
             return
         name = message.params[0]
         if len(message.params) == 1:
-            channel = self.server.find_channel(name)
+            channel = self.rooms.find_channel(name)
             if channel is None:
                 self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
                 return
-            with self.server.lock:
-                topic, by, at = channel.topic, channel.topic_by, channel.topic_at
-            if topic:
-                self.reply(irc.RPL_TOPIC, channel.name, topic)
-                self.reply(irc.RPL_TOPICWHOTIME, channel.name, by, str(int(at)))
+            view = self.rooms.view(channel)
+            if view.topic:
+                self.reply(irc.RPL_TOPIC, view.name, view.topic)
+                self.reply(irc.RPL_TOPICWHOTIME, view.name, view.topic_by, str(int(view.topic_at)))
             else:
                 self.reply(irc.RPL_NOTOPIC, channel.name, "No topic is set")
             return
         channel = self._my_channel(name)
         if channel is not None:
-            self.server.set_topic(self, channel, message.params[1][: irc.TOPICLEN])
+            self.rooms.set_topic(self, channel, message.params[1][: irc.TOPICLEN])
 
     def on_list(self, message: Message) -> None:
         wanted = (
             {irc_lower(n) for n in message.param(0).split(",") if n} if message.params else None
         )
-        with self.server.lock:
-            rows = [
-                (c.name, str(len(c.members)), c.topic)
-                for key, c in self.server.channels.items()
-                if wanted is None or key in wanted
-            ]
+        rows = self.rooms.list_rows(wanted)
         self.reply(irc.RPL_LISTSTART, "Channel", "Users  Name")
         for name, count, topic in rows:
-            self.reply(irc.RPL_LIST, name, count, topic)
+            self.reply(irc.RPL_LIST, name, str(count), topic)
         self.reply(irc.RPL_LISTEND, "End of /LIST")
 
     def on_kick(self, message: Message) -> None:
@@ -443,7 +453,7 @@ class IrcSession(Session):
             return
         target = message.params[0]
         if target[:1] in irc.CHANTYPES:
-            channel = self.server.find_channel(target)
+            channel = self.rooms.find_channel(target)
             if channel is None:
                 self.reply(irc.ERR_NOSUCHCHANNEL, target, "No such channel")
             elif len(message.params) == 1:
@@ -454,7 +464,7 @@ class IrcSession(Session):
             else:
                 self.reply(irc.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
         elif irc_lower(target) != irc_lower(self.nick):
-            if self.server.find_session(target) is None:
+            if self.rooms.find_session(target) is None:
                 self.reply(irc.ERR_NOSUCHNICK, target, "No such nick/channel")
             else:
                 self.reply(irc.ERR_USERSDONTMATCH, "Can't change mode for other users")
@@ -465,33 +475,21 @@ class IrcSession(Session):
 
     # -- who is who --------------------------------------------------------------------------
 
-    def _who_line(self, session: Session, channel_name: str) -> bytes:
+    def _who_line(self, row: WhoRow) -> bytes:
         return self._numeric(
             irc.RPL_WHOREPLY,
-            channel_name,
-            session.username,
-            session.conn.host,
-            self.server.config.server_name,
-            session.nick,
+            row.channel,
+            row.username,
+            row.host,
+            self.settings.server_name,
+            row.nick,
             "H",
-            f"0 {session.realname or session.nick}",
+            f"0 {row.realname or row.nick}",
         )
 
     def on_who(self, message: Message) -> None:
         mask = message.param(0, "*") or "*"
-        server = self.server
-        with server.lock:
-            channel = server.channels.get(irc_lower(mask))
-            if channel is not None:
-                lines = [self._who_line(member, channel.name) for member in channel.members]
-            else:
-                folded = irc_lower(mask)
-                lines = [
-                    self._who_line(session, "*")
-                    for key, session in server.nicks.items()
-                    if fnmatch.fnmatchcase(key, folded)
-                ]
-        self.conn.enqueue(b"".join(lines))
+        self.conn.enqueue(b"".join(self._who_line(row) for row in self.rooms.who(mask)))
         self.reply(irc.RPL_ENDOFWHO, mask, "End of /WHO list")
 
     def on_whois(self, message: Message) -> None:
@@ -499,23 +497,17 @@ class IrcSession(Session):
             self.reply(irc.ERR_NONICKNAMEGIVEN, "No nickname given")
             return
         nick = message.params[-1]
-        session = self.server.find_session(nick)
-        if session is None:
+        found = self.rooms.whois(nick)
+        if found is None:
             self.reply(irc.ERR_NOSUCHNICK, nick, "No such nick/channel")
         else:
-            with self.server.lock:
-                channels = " ".join(c.name for c in session.channels.values())
+            person, channels = found
             self.reply(
-                irc.RPL_WHOISUSER,
-                session.nick,
-                session.username,
-                session.conn.host,
-                "*",
-                session.realname,
+                irc.RPL_WHOISUSER, person.nick, person.username, person.host, "*", person.realname
             )
             if channels:
-                self.reply(irc.RPL_WHOISCHANNELS, session.nick, channels)
-            self.reply(irc.RPL_WHOISSERVER, session.nick, self.server.config.server_name, "Charla")
+                self.reply(irc.RPL_WHOISCHANNELS, person.nick, " ".join(channels))
+            self.reply(irc.RPL_WHOISSERVER, person.nick, self.settings.server_name, "Charla")
         self.reply(irc.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
 
     # -- talking -----------------------------------------------------------------------------
@@ -541,29 +533,29 @@ class IrcSession(Session):
             return
         text = message.params[1]
         seq = message.tags.get(SEQ_TAG, "")
-        if self.alias and seq.isdigit() and not self.server.first_delivery(self.alias, int(seq)):
+        if self.alias and seq.isdigit() and not self.rooms.first_delivery(self.alias, int(seq)):
             return  # a message this client already sent before it reconnected
         tags = self._client_tags(message)
         if self.alias and seq.isdigit():
             tags["msgid"] = session_msgid(self.alias, int(seq))
         for target in message.params[0].split(","):
             if target[:1] in irc.CHANTYPES:
-                channel = self.server.find_channel(target)
+                channel, member = self.rooms.lookup_channel(target, self)
                 if channel is None:
                     error = (irc.ERR_NOSUCHCHANNEL, "No such channel")
-                elif irc_lower(target) not in self.channels:
+                elif not member:
                     error = (irc.ERR_CANNOTSENDTOCHAN, "Cannot send to channel")
                 else:
                     relayed = Message(message.command, [channel.name, text], self.prefix, tags)
                     if self._fits(relayed, notice):
-                        self.server.send_to_channel(self, channel, relayed)
+                        self.rooms.send_to_channel(self, channel, relayed)
                     continue
             else:
-                recipient = self.server.find_session(target)
+                recipient = self.rooms.find_session(target)
                 if recipient is not None:
                     relayed = Message(message.command, [recipient.nick, text], self.prefix, tags)
                     if self._fits(relayed, notice):
-                        self.server.send_to_session(recipient, relayed)
+                        self.rooms.send_to_session(recipient, relayed)
                     continue
                 error = (irc.ERR_NOSUCHNICK, "No such nick/channel")
             if not notice:
@@ -582,15 +574,15 @@ class IrcSession(Session):
         tags = self._client_tags(message)
         target = message.params[0]
         if target[:1] in irc.CHANTYPES:
-            channel = self.server.find_channel(target)
-            if channel is not None and irc_lower(target) in self.channels:
-                self.server.send_to_channel(
+            channel, member = self.rooms.lookup_channel(target, self)
+            if channel is not None and member:
+                self.rooms.send_to_channel(
                     self, channel, Message("TAGMSG", [channel.name], self.prefix, tags)
                 )
         else:
-            recipient = self.server.find_session(target)
+            recipient = self.rooms.find_session(target)
             if recipient is not None:
-                self.server.send_to_session(
+                self.rooms.send_to_session(
                     recipient, Message("TAGMSG", [recipient.nick], self.prefix, tags)
                 )
 

@@ -5,8 +5,12 @@ default channel and from then on every line they type is a message to it. What o
 say arrives as ``[hh:mm] nick: text``; joins, leaves and the operator's announcements
 come as readable lines too. A few slash commands, in Spanish and English, do the rest.
 
-Threading: like every session, handlers run on the connection's reader thread; ``render``
-runs under the server's lock and only formats text.
+Nobody here is sent keepalive PINGs: a person at ``nc`` would see them as text, and
+would not know to answer. TCP keepalive (set by ``net.server``) finds dead peers instead.
+
+Threading: like every session, handlers run on the connection's reader thread and ask
+``net.state.Rooms`` for everything shared; ``render`` and ``joined_replies`` run under
+the rooms' lock and only format text (``net.render``).
 """
 
 from __future__ import annotations
@@ -14,19 +18,13 @@ from __future__ import annotations
 import re
 import time
 
+from net.connection import Connection
 from net.i18n import tr
-from net.protocol import (
-    CHANTYPES,
-    MAX_LINE_BYTES,
-    Message,
-    irc_lower,
-    is_valid_nick,
-    split_utf8,
-)
-from net.session import Channel, Outgoing, Session
+from net.outgoing import Outgoing
+from net.protocol import MAX_LINE_BYTES, Message, irc_lower, is_valid_nick, split_utf8
+from net.render import chat_line, history_lines, plain_history, plain_text
+from net.state import Channel, ChannelView, Rooms, Session
 
-#: IRC text formatting (bold, colours, …) that would show as garbage in a terminal
-_FORMATTING = re.compile(r"\x03(\d{1,2}(,\d{1,2})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]")
 #: telnet option negotiation (IAC …) and other control bytes a terminal may send
 _TELNET_NOISE = re.compile(r"\xff[\xfb-\xfe].|\xff[\xf0-\xfa]|[\x00-\x08\x0b-\x1f\x7f]")
 #: room for the prefix and command when a typed line is relayed as PRIVMSG
@@ -35,41 +33,14 @@ TEXT_BYTES_PER_MESSAGE = MAX_LINE_BYTES - 120
 QUIT_WORDS = {"close", "/salir", "/quit", "/exit"}
 
 
-def chat_line(out: Outgoing, stamp: str) -> str | None:
-    """A PRIVMSG or NOTICE as a person reads it: ``[10:42] ana: hola`` (None: not for people)."""
-    message = out.message
-    who = message.source_nick or ""
-    text = _FORMATTING.sub("", message.params[-1]) if message.params else ""
-    if message.command == "NOTICE" and "!" not in (message.source or ""):
-        return tr("{time} *** ANNOUNCEMENT: {text}").format(time=stamp, text=text)
-    if text.startswith("\x01ACTION ") and text.endswith("\x01"):
-        return f"{stamp} * {who} {text[8:-1]}"
-    if text.startswith("\x01"):
-        return None  # other CTCP requests mean nothing to a person
-    if message.params[0][:1] not in CHANTYPES:
-        return tr("{time} (private) {nick}: {text}").format(time=stamp, nick=who, text=text)
-    if message.command == "NOTICE":
-        return f"{stamp} -{who}- {text}"
-    return f"{stamp} {who}: {text}"
-
-
-def history_line(out: Outgoing) -> str | None:
-    """A kept message with its original time; the date too when it is not from today."""
-    when = time.localtime(out.time)
-    same_day = time.strftime("%Y%m%d", when) == time.strftime("%Y%m%d")
-    return chat_line(out, time.strftime("[%H:%M]" if same_day else "[%d/%m %H:%M]", when))
-
-
 class PlainSession(Session):
     """A plain-text client (see the module docstring)."""
 
-    pings = False  # a person at nc would see the PINGs; TCP keepalive finds dead peers
-
-    def __init__(self, server, conn) -> None:
-        super().__init__(server, conn)
+    def __init__(self, rooms: Rooms, conn: Connection) -> None:
+        super().__init__(rooms, conn)
         self.username = "~nc"
         self._state = "name"  # name -> password (if the server has one) -> chat
-        self.say(tr("Welcome to Charla ({server}).").format(server=server.config.server_name))
+        self.say(tr("Welcome to Charla ({server}).").format(server=self.settings.server_name))
         self.say(tr("What is your name?"))
 
     # -- output ----------------------------------------------------------------------------
@@ -89,7 +60,7 @@ class PlainSession(Session):
         message = out.message
         stamp = time.strftime("[%H:%M]", time.localtime(out.time))
         who = message.source_nick or ""
-        text = _FORMATTING.sub("", message.params[-1]) if message.params else ""
+        text = plain_text(message.params[-1]) if message.params else ""
         command = message.command
         if command in ("PRIVMSG", "NOTICE"):
             line = chat_line(out, stamp)
@@ -118,8 +89,8 @@ class PlainSession(Session):
             return None
         return self._line(line)
 
-    def joined_replies(self, channel: Channel) -> bytes:
-        others = [member.nick for member in channel.members if member is not self]
+    def joined_replies(self, channel: ChannelView, recent: list[Outgoing]) -> bytes:
+        others = [nick for nick in channel.nicks if nick != self.nick]
         here = ", ".join(others) if others else tr("nobody else yet")
         lines = [
             "*** "
@@ -127,24 +98,15 @@ class PlainSession(Session):
                 nick=self.nick, channel=channel.name, people=here
             )
         ]
-        history = [
-            line for out in self.server.recent_history(channel) if (line := history_line(out))
-        ]
-        if history:
-            heading = (
-                tr("The last message:")
-                if len(history) == 1
-                else tr("The last {count} messages:").format(count=len(history))
-            )
-            lines.append("*** " + heading)
-            lines += history
-            lines.append("*** " + tr("End of the history."))
+        kept = history_lines(recent)
+        if kept:
+            lines += plain_history(kept)
         lines.append("*** " + tr("Type a message and press Enter. /help lists the commands."))
         return self._line("\n".join(lines))
 
     # -- input -----------------------------------------------------------------------------
 
-    def handle_line(self, line: str | None) -> None:
+    def on_line(self, line: str | None) -> None:
         if line is None:
             self.say(tr("That line is too long; nothing was sent."))
             return
@@ -166,52 +128,51 @@ class PlainSession(Session):
                     "and does not start with a digit. What is your name?"
                 )
             )
-        elif not self.server.nick_available(name):
+        elif not self.rooms.nick_available(name):
             self.say(
                 tr("The name {name} is taken. How about {other}?").format(
-                    name=name, other=self.server.suggest_nick(name)
+                    name=name, other=self.rooms.suggest_nick(name)
                 )
             )
         else:
             self.nick = name
-            if self.server.config.password is None:
+            if self.settings.password is None:
                 self._enter()
             else:
                 self._state = "password"
                 self.say(tr("Password:"))
 
     def _on_password(self, password: str) -> None:
-        if password == self.server.config.password:
+        if password == self.settings.password:
             self._enter()
         else:
             self.conn.enqueue(self.goodbye(tr("Wrong password. Goodbye.")))
             self.conn.close_gracefully("Bad password")
 
     def _enter(self) -> None:
-        if not self.server.register(self):
+        if not self.rooms.register(self):
             self._state = "name"
             self.say(
                 tr("The name {name} is taken. How about {other}?").format(
-                    name=self.nick, other=self.server.suggest_nick(self.nick)
+                    name=self.nick, other=self.rooms.suggest_nick(self.nick)
                 )
             )
             return
         self._state = "chat"
-        self.server.join(self, self.server.config.channel)
+        self.rooms.join(self, self.settings.channel)
 
     def _on_chat(self, line: str) -> None:
         word, _, rest = line.partition(" ")
         command = word.lower()
         rest = rest.strip()
-        channel = self.server.default_channel
+        channel = self.rooms.default_channel
         if command in QUIT_WORDS:
             reason = f"Quit: {rest}" if rest else "Quit"
-            self.server.quit(self, reason)
+            self.rooms.quit(self, reason)
             self.conn.enqueue(self.goodbye(tr("Goodbye!")))
             self.conn.close_gracefully(reason)
         elif command in ("/usuarios", "/users", "/who"):
-            with self.server.lock:
-                people = [member.nick for member in channel.members]
+            people = self.rooms.view(channel).nicks
             self.say(
                 tr("In {channel} ({count}): {people}").format(
                     channel=channel.name, count=len(people), people=", ".join(people)
@@ -249,31 +210,31 @@ class PlainSession(Session):
 
     def _relay(self, channel: Channel, text: str) -> None:
         for piece in split_utf8(text, TEXT_BYTES_PER_MESSAGE):
-            self.server.send_to_channel(
+            self.rooms.send_to_channel(
                 self, channel, Message("PRIVMSG", [channel.name, piece], self.prefix)
             )
 
     def _private(self, rest: str) -> None:
         nick, _, text = rest.partition(" ")
-        target = self.server.find_session(nick) if nick else None
+        target = self.rooms.find_session(nick) if nick else None
         if target is None or not text.strip():
             self.say(tr("Usage: /privado NAME TEXT (NAME must be connected)."))
             return
         for piece in split_utf8(text.strip(), TEXT_BYTES_PER_MESSAGE):
-            self.server.send_to_session(
+            self.rooms.send_to_session(
                 target, Message("PRIVMSG", [target.nick, piece], self.prefix)
             )
 
     def _rename(self, new_nick: str) -> None:
         if not is_valid_nick(new_nick):
             self.say(tr("Usage: /apodo NEWNAME (letters, digits and - _, at most 30)."))
-        elif irc_lower(new_nick) != irc_lower(self.nick) and not self.server.nick_available(
+        elif irc_lower(new_nick) != irc_lower(self.nick) and not self.rooms.nick_available(
             new_nick
         ):
             self.say(
                 tr("The name {name} is taken. How about {other}?").format(
-                    name=new_nick, other=self.server.suggest_nick(new_nick)
+                    name=new_nick, other=self.rooms.suggest_nick(new_nick)
                 )
             )
-        elif not self.server.rename(self, new_nick):
+        elif not self.rooms.rename(self, new_nick):
             self.say(tr("The name {name} is taken.").format(name=new_nick))

@@ -7,8 +7,8 @@ import sqlite3
 import time
 
 from net.history import ChannelHistory
+from net.outgoing import Outgoing
 from net.protocol import Message
-from net.session import Outgoing
 from tests.support import IrcClient, started_port
 
 

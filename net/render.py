@@ -1,0 +1,82 @@
+"""Messages as a person reads them: ``[10:42] ana: hola``, and the history replay around them.
+
+Two kinds of client show kept messages as text rather than as IRC: a person at ``nc``
+(``net.plain_session``) and an IRC client that did not negotiate ``batch``
+(``net.irc_session`` sends each line as a NOTICE from the server). Both take their text
+from here, so a replay reads the same everywhere.
+
+Threading: pure functions of their arguments (and the translation catalog), safe on any
+thread; the sessions call them while ``net.state.Rooms`` holds its lock, so nothing here
+blocks.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from net.i18n import tr
+from net.outgoing import Outgoing
+from net.protocol import CHANTYPES
+
+#: IRC text formatting (bold, colours, …) that would show as garbage in a terminal
+FORMATTING = re.compile(r"\x03(\d{1,2}(,\d{1,2})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]")
+
+
+def plain_text(text: str) -> str:
+    """``text`` without IRC formatting codes.
+
+    >>> plain_text("\\x02bold\\x02 and \\x0304red\\x03")
+    'bold and red'
+    """
+    return FORMATTING.sub("", text)
+
+
+def chat_line(out: Outgoing, stamp: str) -> str | None:
+    """A PRIVMSG or NOTICE as a person reads it: ``[10:42] ana: hola`` (None: not for people)."""
+    message = out.message
+    who = message.source_nick or ""
+    text = plain_text(message.params[-1]) if message.params else ""
+    if message.command == "NOTICE" and "!" not in (message.source or ""):
+        return tr("{time} *** ANNOUNCEMENT: {text}").format(time=stamp, text=text)
+    if text.startswith("\x01ACTION ") and text.endswith("\x01"):
+        return f"{stamp} * {who} {text[8:-1]}"
+    if text.startswith("\x01"):
+        return None  # other CTCP requests mean nothing to a person
+    if message.params[0][:1] not in CHANTYPES:
+        return tr("{time} (private) {nick}: {text}").format(time=stamp, nick=who, text=text)
+    if message.command == "NOTICE":
+        return f"{stamp} -{who}- {text}"
+    return f"{stamp} {who}: {text}"
+
+
+def history_line(out: Outgoing) -> str | None:
+    """A kept message with its original time; the date too when it is not from today."""
+    when = time.localtime(out.time)
+    same_day = time.strftime("%Y%m%d", when) == time.strftime("%Y%m%d")
+    return chat_line(out, time.strftime("[%H:%M]" if same_day else "[%d/%m %H:%M]", when))
+
+
+def history_lines(recent: list[Outgoing]) -> list[str]:
+    """The kept messages a person can read, oldest first (CTCP requests left out)."""
+    return [text for out in recent if (text := history_line(out))]
+
+
+def irc_history(channel_name: str, lines: list[str]) -> list[str]:
+    """``lines`` framed for an IRC client: ``--- History of #x: the last 2 messages ---``…"""
+    heading = (
+        tr("History of {channel}: the last message")
+        if len(lines) == 1
+        else tr("History of {channel}: the last {count} messages")
+    ).format(channel=channel_name, count=len(lines))
+    return [f"--- {heading} ---", *lines, "--- " + tr("End of the history") + " ---"]
+
+
+def plain_history(lines: list[str]) -> list[str]:
+    """``lines`` framed for a person at ``nc``: ``*** The last 2 messages:``…"""
+    heading = (
+        tr("The last message:")
+        if len(lines) == 1
+        else tr("The last {count} messages:").format(count=len(lines))
+    )
+    return ["*** " + heading, *lines, "*** " + tr("End of the history.")]

@@ -1,0 +1,515 @@
+"""The shared room state: who is here under which nick, in which channels, and the relay.
+
+``Rooms`` is the one object that owns the state the sessions share, and the one lock
+that guards it. A session never takes that lock or walks its dicts: it asks ``Rooms`` to
+change something (``register``, ``rename``, ``join``, ``part``, ``set_topic``, ``quit``) or
+to relay a message (``send_to_channel``, ``send_to_session``), and it asks for a snapshot
+when it only wants to read (``counts``, ``view``, ``list_rows``, ``who``, ``whois``,
+``channels_of``…). ``Session`` is the base of every kind of client
+(``net.irc_session``, ``net.plain_session``) and the ``ConnectionHandler`` of its
+connection (``net.connection``); its subclasses turn lines into calls on ``Rooms``.
+
+The relay, step by step: ``send_to_channel`` builds one ``Outgoing``
+(``net.outgoing``), and under the lock asks each recipient's ``render()`` for its bytes,
+queues them with ``Connection.enqueue()`` (no socket call) and keeps the message in
+history; after releasing the lock it calls ``flush_soon()``, so the bytes are written at
+the end of the sender's batch (see ``net.connection``: that is where the socket write
+happens), and ``on_batch_done`` saves history before the sender's own client hears back.
+
+Threading rules:
+- ``_lock`` guards ``_nicks``, ``_channels``, every ``Channel`` field, the memory side of
+  ``history``, and each session's ``registered``, ``nick`` and ``channels``. It is held to
+  change state and to *queue* the resulting messages for their recipients, so everyone
+  sees one order of events; it is never held while a socket is read or written, or while
+  the history database is written: queued bytes are flushed after it is released.
+- A session's ``nick`` is written under the lock; another thread reading it without the
+  lock (to address a reply) may see it one rename late, which is harmless.
+- ``render()`` and ``joined_replies()`` are called with the lock held: they only build
+  bytes (no blocking, no socket I/O, no call back into ``Rooms``).
+- Every public method may be called from any thread; each takes the lock at most once
+  and never calls another public method while holding it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import logging
+import os
+import threading
+import time
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol
+
+from net.connection import NO_DEADLINE, Connection, flush_soon
+from net.history import ChannelHistory
+from net.outgoing import Outgoing
+from net.protocol import Message, irc_lower, is_valid_nick
+
+log = logging.getLogger(__name__)
+
+
+class Settings(Protocol):
+    """What the rooms and the sessions read from the server's configuration
+    (``net.server.ServerConfig`` is one)."""
+
+    server_name: str
+    network: str
+    channel: str  # the default channel, which always exists
+    password: str | None
+    motd: str | None
+    history_size: int
+    history_replay: int
+    ping_interval: float
+    ping_timeout: float
+    registration_timeout: float
+
+
+def alphabetical_key(name: str) -> str:
+    """Sort names as a Spanish reader expects: Álvaro next to alba, not after zoe.
+
+    >>> sorted(["zoe", "Álvaro", "alba"], key=alphabetical_key)
+    ['alba', 'Álvaro', 'zoe']
+    """
+    decomposed = unicodedata.normalize("NFD", irc_lower(name))
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+@dataclass(eq=False)
+class Channel:
+    """A channel; every field is guarded by ``Rooms``' lock (``name`` never changes)."""
+
+    name: str
+    created: float = field(default_factory=time.time)
+    topic: str = ""
+    topic_by: str = ""
+    topic_at: float = 0.0
+    #: the members, in joining order (a dict used as an ordered set)
+    members: dict[Session, None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChannelView:
+    """A snapshot of a channel, for replies built outside the lock (or by ``joined_replies``)."""
+
+    name: str
+    created: float
+    topic: str
+    topic_by: str
+    topic_at: float
+    nicks: tuple[str, ...]  # the members, in joining order
+
+
+class WhoRow(NamedTuple):
+    """One person as WHO and WHOIS describe them."""
+
+    channel: str  # the channel asked about, or "*"
+    nick: str
+    username: str
+    host: str
+    realname: str
+
+
+class Session:
+    """One connected person, registered or not (see the module docstring for threading).
+
+    The base of every kind of client and the ``ConnectionHandler`` of its connection:
+    subclasses implement ``on_line``, ``render`` and ``goodbye`` (and may add to the
+    timers); the base gives every kind the registration timeout, saves history at the end
+    of each batch and leaves the rooms when the connection ends.
+    """
+
+    def __init__(self, rooms: Rooms, conn: Connection) -> None:
+        self.rooms = rooms
+        self.settings = rooms.settings
+        self.conn = conn
+        self.registered = False  # written under Rooms' lock
+        self.nick = ""  # written under Rooms' lock once registered (see the module docstring)
+        self.username = "user"
+        self.realname = ""
+        #: the secret of a client that negotiated charla.chat/session (see net.client),
+        #: and its public alias, used in the msgids of its messages
+        self.token: str | None = None
+        self.alias = ""
+        #: irc_lower(channel name) -> Channel: Rooms' bookkeeping, guarded by its lock
+        #: (sessions ask ``rooms.channels_of(self)``)
+        self.channels: dict[str, Channel] = {}
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.nick}!{self.username}@{self.conn.host}"
+
+    # -- what Rooms asks of a session (under its lock: build bytes, nothing else) ---------
+
+    def render(self, out: Outgoing) -> bytes | None:
+        """The bytes this session's peer should get for ``out`` (None: nothing)."""
+        raise NotImplementedError
+
+    def joined_replies(self, channel: ChannelView, recent: list[Outgoing]) -> bytes:
+        """What the joiner gets right after its own JOIN (topic, names, recent history)."""
+        return b""
+
+    # -- the ConnectionHandler side (on the connection's reader thread) -------------------
+
+    def on_line(self, line: str | None) -> None:
+        raise NotImplementedError
+
+    def goodbye(self, reason: str) -> bytes:
+        """The last line before the server closes this connection."""
+        raise NotImplementedError
+
+    def next_deadline(self) -> float:
+        if not self.registered:
+            return self.conn.opened_at + self.settings.registration_timeout
+        return NO_DEADLINE
+
+    def on_deadline(self, now: float) -> None:
+        if not self.registered and now >= self.next_deadline():
+            self.conn.finish("Registration timed out", tell_peer=True)
+
+    def on_batch_done(self) -> None:
+        self.rooms.persist_history()
+
+    def on_closed(self, reason: str) -> None:
+        self.rooms.quit(self, reason)
+
+
+def _same_client(holder: Session, session: Session | None) -> bool:
+    """Two connections of one client: both proved the same session token."""
+    return session is not None and holder.token is not None and holder.token == session.token
+
+
+class Rooms:
+    """Nicks, channels and the relay between sessions (see the module docstring)."""
+
+    def __init__(self, settings: Settings, history: ChannelHistory) -> None:
+        self.settings = settings
+        self.created = time.time()
+        self._lock = threading.Lock()  # guards the state listed in the module docstring
+        self._nicks: dict[str, Session] = {}  # irc_lower(nick) -> registered session
+        self._channels: dict[str, Channel] = {}  # irc_lower(name) -> channel
+        #: the kept messages; guarded by _lock (its database has a lock of its own)
+        self.history = history
+        self._boot_id = os.urandom(4).hex()  # makes server-made msgids unique across runs
+        self._msgids = itertools.count(1)
+        self.default_channel = Channel(settings.channel)
+        self._channels[irc_lower(settings.channel)] = self.default_channel
+
+    def restore_topics(self) -> None:
+        """Give the channels the topics history kept (once its database is open)."""
+        with self._lock:
+            for channel in self._channels.values():
+                self._restore_topic(channel)
+
+    def persist_history(self) -> None:
+        """Write the kept messages to disk (never under the lock; see ``net.history``)."""
+        self.history.persist()
+
+    # -- nicks ------------------------------------------------------------------------
+
+    def nick_available(self, nick: str, session: Session | None = None) -> bool:
+        """Free, or held by ``session`` itself or by its own earlier connection."""
+        folded = irc_lower(nick)
+        if self._is_server_name(folded):
+            return False
+        with self._lock:
+            holder = self._nicks.get(folded)
+        return holder is None or holder is session or _same_client(holder, session)
+
+    def suggest_nick(self, nick: str) -> str:
+        """A free nickname close to ``nick`` (Ana -> Ana2), to offer when it is taken."""
+        base = nick[:27] if is_valid_nick(nick) else "invitado"
+        with self._lock:
+            for number in range(2, 1000):
+                candidate = f"{base}{number}"
+                if irc_lower(candidate) not in self._nicks:
+                    return candidate
+        return f"{base}_{int(time.time()) % 1000}"
+
+    def _is_server_name(self, folded_nick: str) -> bool:
+        """Nobody may take the server's own name: its notices must stay unfakeable."""
+        return folded_nick == irc_lower(self.settings.server_name)
+
+    def register(self, session: Session) -> bool:
+        """Claim ``session.nick`` for a session finishing registration; False if it is taken.
+
+        If the holder is this client's own earlier connection (same session token), it
+        leaves and the nick passes to ``session`` in the same lock section, so no third
+        client can take it in between; then that old connection is told and closed.
+        """
+        folded = irc_lower(session.nick)
+        if self._is_server_name(folded):
+            return False
+        ghost, to_flush = None, []
+        with self._lock:
+            holder = self._nicks.get(folded)
+            if holder is not None:
+                if not _same_client(holder, session):
+                    return False
+                ghost, to_flush = holder, self._quit_locked(holder, "Reconnected")
+            self._nicks[folded] = session
+            session.registered = True
+        if ghost is not None:
+            log.info("%s reclaims %s from its earlier connection", session.conn.ip, session.nick)
+            flush_soon(to_flush)
+            ghost.conn.send(ghost.goodbye("Reconnected"))
+            ghost.conn.abort("Reconnected")
+        log.info("%s joined as %s", session.conn.ip, session.nick)
+        return True
+
+    def rename(self, session: Session, new_nick: str) -> bool:
+        """Change a registered session's nick and tell everyone who shares a channel."""
+        folded_new, folded_old = irc_lower(new_nick), irc_lower(session.nick)
+        if self._is_server_name(folded_new):
+            return False
+        with self._lock:
+            holder = self._nicks.get(folded_new)
+            if holder is not None and holder is not session:
+                return False
+            out = Outgoing(Message("NICK", [new_nick], source=session.prefix))
+            del self._nicks[folded_old]
+            self._nicks[folded_new] = session
+            session.nick = new_nick
+            recipients = self._neighbours_locked(session)
+            recipients[session] = None
+            to_flush = self._deliver_locked(recipients, out)
+        flush_soon(to_flush)
+        return True
+
+    def quit(self, session: Session, reason: str) -> None:
+        """Free the nick, leave every channel and tell the others; safe to call twice."""
+        with self._lock:
+            to_flush = self._quit_locked(session, reason)
+        flush_soon(to_flush)
+
+    # -- channels ---------------------------------------------------------------------
+
+    def join(self, session: Session, name: str) -> Channel:
+        """Add ``session`` to channel ``name`` (created if new); everyone there sees the JOIN,
+        and the joiner its ``joined_replies``."""
+        folded = irc_lower(name)
+        with self._lock:
+            channel = self._channels.get(folded)
+            if channel is None:
+                channel = self._channels[folded] = Channel(name)
+                self._restore_topic(channel)
+            if session in channel.members:
+                return channel
+            channel.members[session] = None
+            session.channels[folded] = channel
+            out = Outgoing(Message("JOIN", [channel.name], source=session.prefix))
+            to_flush = self._deliver_locked(channel.members, out)
+            recent = self.history.recent(folded, self.settings.history_replay)
+            session.conn.enqueue(session.joined_replies(self._view_locked(channel), recent))
+        flush_soon([*to_flush, session.conn])
+        return channel
+
+    def part(self, session: Session, channel: Channel, reason: str) -> None:
+        params = [channel.name, reason] if reason else [channel.name]
+        out = Outgoing(Message("PART", params, source=session.prefix))
+        with self._lock:
+            to_flush = self._deliver_locked(channel.members, out)
+            self._leave_locked(session, channel)
+        flush_soon(to_flush)
+
+    def set_topic(self, session: Session, channel: Channel, topic: str) -> None:
+        out = Outgoing(Message("TOPIC", [channel.name, topic], source=session.prefix))
+        with self._lock:
+            channel.topic, channel.topic_by, channel.topic_at = topic, session.prefix, out.time
+            self.history.set_topic(irc_lower(channel.name), topic, session.prefix, out.time)
+            to_flush = self._deliver_locked(channel.members, out)
+        flush_soon(to_flush)
+
+    # -- the relay --------------------------------------------------------------------
+
+    def new_msgid(self) -> str:
+        """A unique ``msgid`` for a message whose sender did not give it one."""
+        return f"s-{self._boot_id}-{next(self._msgids)}"
+
+    def _with_msgid(self, message: Message) -> Message:
+        if "msgid" in message.tags:
+            return message
+        tags = {**message.tags, "msgid": self.new_msgid()}
+        return Message(message.command, message.params, message.source, tags)
+
+    def send_to_channel(self, sender: Session, channel: Channel, message: Message) -> None:
+        """Relay a message to every member of ``channel`` except its sender (and keep it)."""
+        out = Outgoing(self._with_msgid(message))
+        with self._lock:
+            to_flush = self._deliver_locked(
+                (member for member in channel.members if member is not sender), out
+            )
+            if message.command != "TAGMSG":
+                self.history.record(irc_lower(channel.name), out)
+        flush_soon(to_flush)
+
+    def send_to_session(self, target: Session, message: Message) -> None:
+        """Relay a private message (rendered for ``target`` without the lock: one reader)."""
+        data = target.render(Outgoing(self._with_msgid(message)))
+        if data:
+            target.conn.enqueue(data)
+            flush_soon([target.conn])
+
+    def first_delivery(self, alias: str, seq: int) -> bool:
+        """Whether message ``seq`` of the Charla client ``alias`` is new (and note it)."""
+        with self._lock:
+            return not self.history.seen_before(alias, seq)
+
+    # -- snapshots for replies --------------------------------------------------------
+
+    def find_session(self, nick: str) -> Session | None:
+        with self._lock:
+            return self._nicks.get(irc_lower(nick))
+
+    def find_channel(self, name: str) -> Channel | None:
+        with self._lock:
+            return self._channels.get(irc_lower(name))
+
+    def lookup_channel(self, name: str, session: Session) -> tuple[Channel | None, bool]:
+        """The channel called ``name`` (None if there is none) and whether ``session`` is in it."""
+        with self._lock:
+            channel = self._channels.get(irc_lower(name))
+            return channel, channel is not None and session in channel.members
+
+    def channels_of(self, session: Session) -> list[Channel]:
+        """The channels ``session`` is in, in joining order."""
+        with self._lock:
+            return list(session.channels.values())
+
+    def view(self, channel: Channel) -> ChannelView:
+        with self._lock:
+            return self._view_locked(channel)
+
+    def counts(self) -> tuple[int, int]:
+        """(registered people, channels)."""
+        with self._lock:
+            return len(self._nicks), len(self._channels)
+
+    def list_rows(self, wanted: set[str] | None = None) -> list[tuple[str, int, str]]:
+        """(name, members, topic) of every channel, or of those whose irc_lower name is wanted."""
+        with self._lock:
+            return [
+                (channel.name, len(channel.members), channel.topic)
+                for key, channel in self._channels.items()
+                if wanted is None or key in wanted
+            ]
+
+    def who(self, mask: str) -> list[WhoRow]:
+        """The members of the channel ``mask``, else everyone whose nick matches the glob."""
+        folded = irc_lower(mask)
+        with self._lock:
+            channel = self._channels.get(folded)
+            if channel is not None:
+                return [_who_row(channel.name, member) for member in channel.members]
+            return [
+                _who_row("*", session)
+                for key, session in self._nicks.items()
+                if fnmatch.fnmatchcase(key, folded)
+            ]
+
+    def whois(self, nick: str) -> tuple[WhoRow, list[str]] | None:
+        """Who ``nick`` is and the names of the channels they are in (None: nobody)."""
+        with self._lock:
+            session = self._nicks.get(irc_lower(nick))
+            if session is None:
+                return None
+            return _who_row("*", session), [c.name for c in session.channels.values()]
+
+    def user_list(self) -> list[tuple[str, str]]:
+        """(nick, address) of everyone registered, sorted by nick."""
+        with self._lock:
+            people = [(s.nick, s.conn.ip) for s in self._nicks.values()]
+        return sorted(people, key=lambda person: alphabetical_key(person[0]))
+
+    # -- the operator -----------------------------------------------------------------
+
+    def announce(self, text: str) -> int:
+        """A notice from the server itself to every registered person; returns how many."""
+        server_name = self.settings.server_name
+        with self._lock:
+            sessions = list(self._nicks.values())
+            to_flush = []
+            for session in sessions:
+                out = Outgoing(Message("NOTICE", [session.nick, text], server_name))
+                to_flush += self._deliver_locked([session], out)
+        flush_soon(to_flush)
+        return len(sessions)
+
+    def remove(self, nick: str, reason: str) -> Session | None:
+        """Kick ``nick`` out of every channel (everyone sees the KICK) and free the nick;
+        returns the session (whose connection the caller closes), None if nobody has it."""
+        server_name = self.settings.server_name
+        with self._lock:
+            session = self._nicks.get(irc_lower(nick))
+            if session is None:
+                return None
+            to_flush = []
+            for channel in list(session.channels.values()):
+                out = Outgoing(Message("KICK", [channel.name, session.nick, reason], server_name))
+                to_flush += self._deliver_locked(channel.members, out)
+                self._leave_locked(session, channel)
+            to_flush += self._quit_locked(session, f"Kicked: {reason}")
+        flush_soon(to_flush)
+        return session
+
+    # -- helpers (``_locked``: call with ``_lock`` held) ---------------------------------
+
+    def _deliver_locked(self, recipients: Iterable[Session], out: Outgoing) -> list[Connection]:
+        """Queue ``out`` for each recipient; returns the connections to flush after unlocking."""
+        queued = []
+        for session in recipients:
+            data = session.render(out)
+            if data:
+                session.conn.enqueue(data)
+                queued.append(session.conn)
+        return queued
+
+    def _quit_locked(self, session: Session, reason: str) -> list[Connection]:
+        if not session.registered:
+            return []
+        session.registered = False
+        folded = irc_lower(session.nick)
+        if self._nicks.get(folded) is session:
+            del self._nicks[folded]
+        recipients = self._neighbours_locked(session)
+        for channel in list(session.channels.values()):
+            self._leave_locked(session, channel)
+        out = Outgoing(Message("QUIT", [reason], source=session.prefix))
+        return self._deliver_locked(recipients, out)
+
+    def _neighbours_locked(self, session: Session) -> dict[Session, None]:
+        """Everyone who shares a channel with ``session``, once each, without it."""
+        neighbours: dict[Session, None] = {}
+        for channel in session.channels.values():
+            neighbours.update(channel.members)
+        neighbours.pop(session, None)
+        return neighbours
+
+    def _restore_topic(self, channel: Channel) -> None:
+        saved = self.history.topics.get(irc_lower(channel.name))
+        if saved is not None and not channel.topic:
+            channel.topic, channel.topic_by, channel.topic_at = saved
+
+    def _leave_locked(self, session: Session, channel: Channel) -> None:
+        channel.members.pop(session, None)
+        folded = irc_lower(channel.name)
+        session.channels.pop(folded, None)
+        if not channel.members and channel is not self.default_channel:
+            self._channels.pop(folded, None)
+
+    @staticmethod
+    def _view_locked(channel: Channel) -> ChannelView:
+        return ChannelView(
+            channel.name,
+            channel.created,
+            channel.topic,
+            channel.topic_by,
+            channel.topic_at,
+            tuple(member.nick for member in channel.members),
+        )
+
+
+def _who_row(channel_name: str, session: Session) -> WhoRow:
+    return WhoRow(channel_name, session.nick, session.username, session.conn.host, session.realname)
