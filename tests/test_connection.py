@@ -1,9 +1,78 @@
-"""What the network does to a connection: framing, bad bytes, slow readers, floods, silence."""
+"""What the network does to a connection: framing, bad bytes, slow readers, floods, silence.
+
+Most tests go through a whole server; the send queue's exact bound is tested on a bare
+``Connection`` (the transport alone, with a handler that records what it is told).
+"""
 
 from __future__ import annotations
 
+import queue
+import re
 import socket
+import threading
 import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from net.connection import NO_DEADLINE, Connection, ConnectionLimits
+
+TcpPair = tuple[socket.socket, tuple, socket.socket]
+
+
+@pytest.fixture
+def tcp_pair() -> Iterator[Callable[[], TcpPair]]:
+    """``tcp_pair()``: (the server's end, the peer's address, the peer's socket), connected
+    on 127.0.0.1; every socket is closed at teardown."""
+    made: list[socket.socket] = []
+
+    def make() -> TcpPair:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            peer = socket.create_connection(listener.getsockname()[:2])
+            ours, address = listener.accept()
+        ours.setblocking(False)
+        peer.settimeout(5)
+        made.extend((ours, peer))
+        return ours, address, peer
+
+    yield make
+    for sock in made:
+        sock.close()
+
+
+class RecordingHandler:
+    """A ``ConnectionHandler`` that keeps what the transport tells it."""
+
+    def __init__(self) -> None:
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.closed = threading.Event()
+        self.reason = ""
+
+    def on_line(self, line: str | None) -> None:
+        self.lines.put(line)
+
+    def next_deadline(self) -> float:
+        return NO_DEADLINE
+
+    def on_deadline(self, now: float) -> None:
+        raise AssertionError("no deadline was asked for")
+
+    def on_batch_done(self) -> None:
+        pass
+
+    def on_closed(self, reason: str) -> None:
+        self.reason = reason
+        self.closed.set()
+
+    def goodbye(self, reason: str) -> bytes:
+        return f"bye: {reason}\r\n".encode()
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
 
 
 def test_several_lines_in_one_segment_and_one_line_in_many(connect):
@@ -76,6 +145,37 @@ def test_client_that_never_reads_is_dropped_and_others_keep_chatting(start_serve
     listener.expect(r"PRIVMSG #a :after the stuck one left$")
 
 
+def test_a_send_queue_of_exactly_sendq_bytes_is_kept_one_byte_more_is_not(tcp_pair):
+    limits = ConnectionLimits(sendq_bytes=4096)
+    ours, address, peer = tcp_pair()
+    kept = RecordingHandler()
+    conn = Connection(ours, address, limits)
+    conn.start(kept)
+    conn.enqueue(b"x" * 4096)  # nothing written yet: the whole bound is queued at once
+    conn.flush()
+    received = b""
+    while len(received) < 4096:
+        received += peer.recv(65536)
+    assert received == b"x" * 4096
+    peer.sendall(b"still here\r\n")
+    assert kept.lines.get(timeout=5) == "still here"
+    assert not kept.closed.is_set()
+    conn.abort("test over")
+    conn.thread.join(5)
+    assert kept.reason == "test over"
+
+    ours, address, peer = tcp_pair()
+    dropped = RecordingHandler()
+    conn = Connection(ours, address, limits)
+    conn.start(dropped)
+    conn.enqueue(b"x" * 4097)
+    conn.flush()
+    assert dropped.closed.wait(5)
+    assert dropped.reason == "SendQ exceeded"
+    assert read_until_closed(peer) == b""  # none of it: the queue was dropped, not cut
+    conn.thread.join(5)
+
+
 def test_flood_is_delayed_not_lost(start_server, connect):
     server = start_server(flood_burst=5, flood_rate=50.0)
     ana, bea = connect("ana", port=server.port), connect("bea", port=server.port)
@@ -101,26 +201,38 @@ def test_flood_past_the_hard_bound_disconnects_only_the_flooder(start_server, co
     bea.expect(r"PONG \S+ :alive$")
 
 
-def test_silent_client_is_pinged_then_dropped(start_server, connect):
-    server = start_server(ping_interval=0.3, ping_timeout=0.3)
-    ana, bea = connect("ana", port=server.port), connect("bea", port=server.port)
-    ana.join("#a")
-    bea.join("#a")
-    bea.expect(r"^PING :?test\.charla$")
-    bea.send("PONG test.charla")
+def test_silent_client_is_pinged_then_dropped_with_the_reason(start_server, connect):
+    server = start_server(ping_interval=0.2, ping_timeout=0.2)
+    watcher = connect(plain=True, port=server.port)  # nc users are never pinged: it stays
+    watcher.expect(r"What is your name\?")
+    watcher.send("bea")
+    watcher.expect(r"^\*\*\* Hello, bea!")
+    ana = connect("ana", port=server.port)
+    ana.join("#general")
     ana.expect(r"^PING :?test\.charla$")
-    # ana stays silent: dropped with the reason; bea answered and stays
-    bea.expect(r"^:ana!\S+ QUIT :Ping timeout: \d+ seconds$")
+    lines = ana.expect_closed()  # ana stays silent
+    assert re.fullmatch(r"ERROR :Closing Link: \S+ \(Ping timeout: \d+ seconds\)", lines[-1])
+    watcher.expect(r"^\[\d\d:\d\d\] \* ana left \(Ping timeout: \d+ seconds\)$")
+    assert server.find_session("ana") is None
+
+
+def test_a_client_that_answers_pings_stays(start_server, connect):
+    # A long timeout: however late this thread answers (a loaded machine), bea is on time.
+    server = start_server(ping_interval=0.2, ping_timeout=30)
+    bea = connect("bea", port=server.port)
+    for _ in range(2):  # pinged after each silence, kept after each answer
+        bea.expect(r"^PING :?test\.charla$")
+        bea.send("PONG test.charla")
     bea.send("PING still")
     bea.expect(r"PONG \S+ :still$")
 
 
-def test_unregistered_connection_times_out(start_server, connect):
+def test_unregistered_connection_times_out_and_is_told_why(start_server, connect):
     server = start_server(registration_timeout=0.5)
     idle = connect(port=server.port)
     idle.send("NICK half")
     lines = idle.expect_closed(timeout=5)
-    assert any("Registration timed out" in line for line in lines) or lines == []
+    assert lines == ["ERROR :Closing Link: 127.0.0.1 (Registration timed out)"]
 
 
 def test_max_clients_and_max_per_ip_are_refused_clearly(start_server, connect):

@@ -318,3 +318,50 @@ def test_ipv6_loopback_clients_get_a_parseable_host(start_server, connect):
         client.expect(r" 311 seis seis ~seis 0::1 \* :Real seis$")
     finally:
         client.close()
+
+
+def test_notice_is_relayed_as_a_notice(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#a")
+    bea.join("#a")
+    ana.send("NOTICE #a :recordad traer el libro")
+    bea.expect(r"^:ana!~ana@127\.0\.0\.1 NOTICE #a :recordad traer el libro$")
+    ana.send("NOTICE bea :solo para ti")
+    bea.expect(r"^:ana!~ana@127\.0\.0\.1 NOTICE bea :solo para ti$")
+
+
+@pytest.mark.parametrize("nick", ["Ana", "Begoña", "ÑANDÚ"])
+def test_quit_frees_a_nick_with_capitals_and_accents(connect, nick):
+    first = connect(nick)
+    first.send("QUIT")
+    first.expect_closed()
+    connect().register(nick)
+
+
+def charla_client(connect, token: str, nick: str) -> IrcClient:
+    """A raw client that proves its Charla session ``token`` while registering as ``nick``."""
+    client = connect()
+    client.send("CAP LS 302")
+    client.send("CAP REQ :charla.chat/session")
+    client.send(f"SESSION {token}")
+    client.send(f"NICK {nick}")
+    client.send(f"USER {nick} 0 * :{nick}")
+    client.send("CAP END")
+    return client
+
+
+def test_reconnecting_client_takes_its_nick_from_its_half_open_ghost(connect):
+    watcher = connect("watcher")
+    watcher.join("#general")
+    ghost = charla_client(connect, "a1b2c3d4e5f6a7b8c9d0", "ana")
+    ghost.expect(r" 001 ana ")
+    ghost.join("#general")
+    watcher.expect(r"^:ana!\S+ JOIN :?#general$")
+    # The first connection stays open and silent, as a dead Wi-Fi link leaves it: the
+    # server still holds the nick for it when the same client comes back.
+    again = charla_client(connect, "a1b2c3d4e5f6a7b8c9d0", "ana")
+    again.expect(r" 001 ana ")
+    ghost.expect(r"^ERROR :Closing Link: \S+ \(Reconnected\)$")
+    watcher.expect(r"^:ana!\S+ QUIT :?Reconnected$")
+    impostor = charla_client(connect, "0" * 20, "ana")  # another client's token is no proof
+    impostor.expect(r" 433 \* ana ")

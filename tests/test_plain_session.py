@@ -145,3 +145,14 @@ def test_text_is_split_without_cutting_a_character():
     pieces = split_utf8("a😀" * 300, 50)
     assert "".join(pieces) == "a😀" * 300
     assert all(len(piece.encode()) <= 50 for piece in pieces)
+
+
+def test_people_at_nc_are_never_sent_keepalive_pings(start_server, connect):
+    server = start_server(ping_interval=0.2, ping_timeout=0.2)
+    bego = plain_user(connect, "bego", port=server.port)
+    ana = connect("ana", port=server.port)  # an IRC client that came later and stays silent
+    ana.expect(r"^PING ")
+    ana.expect_closed()  # pinged and dropped: bego has been silent even longer
+    bego.send("/users")
+    bego.expect(r"^\*\*\* In #general \(1\): bego$")
+    assert not any("PING" in line for line in bego.lines)

@@ -1,0 +1,145 @@
+"""The shared room state without sockets: ``Rooms`` with sessions that record what they get.
+
+The socket-level tests (test_irc_session, test_plain_session, test_server) are the
+safety net; these pin down the state layer's own promises: the snapshot queries the
+sessions answer from, and a nick hand-over that happens in one step.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from net.history import ChannelHistory
+from net.outgoing import Outgoing
+from net.protocol import Message
+from net.server import ServerConfig
+from net.state import ChannelView, Rooms, Session, WhoRow
+
+
+class RecordingConnection:
+    """What ``Rooms`` and a ``Session`` use of a ``net.connection.Connection``, kept in memory."""
+
+    def __init__(self) -> None:
+        self.ip = self.host = "127.0.0.1"
+        self.opened_at = self.last_received = time.monotonic()
+        self.received = bytearray()
+        self.aborted = ""
+
+    def enqueue(self, data: bytes) -> None:
+        self.received += data
+
+    def flush(self) -> None:
+        pass
+
+    def send(self, data: bytes) -> None:
+        self.received += data
+
+    def abort(self, reason: str) -> None:
+        self.aborted = reason
+
+    def lines(self) -> list[str]:
+        return self.received.decode().splitlines()
+
+
+class Person(Session):
+    """A session that renders every message as the plain IRC line."""
+
+    def render(self, out: Outgoing) -> bytes | None:
+        return out.wire()
+
+    def goodbye(self, reason: str) -> bytes:
+        return Message("ERROR", [reason]).to_bytes()
+
+
+@pytest.fixture
+def rooms() -> Rooms:
+    return Rooms(ServerConfig(server_name="test.charla"), ChannelHistory(size=10))
+
+
+def person(rooms: Rooms, nick: str, token: str | None = None) -> Person:
+    session = Person(rooms, RecordingConnection())
+    session.nick, session.username, session.token = nick, "~" + nick.lower(), token
+    assert rooms.register(session)
+    return session
+
+
+def test_snapshots_answer_every_query_the_sessions_make(rooms):
+    ana, bea = person(rooms, "Ana"), person(rooms, "bea")
+    rooms.join(ana, "#clase")
+    rooms.join(bea, "#CLASE")
+    channel = rooms.find_channel("#Clase")
+    rooms.set_topic(ana, channel, "Examen el lunes")
+    assert rooms.counts() == (2, 2)  # the default #general always exists
+    view = rooms.view(channel)
+    assert isinstance(view, ChannelView)
+    assert (view.name, view.nicks, view.topic, view.topic_by) == (
+        "#clase",
+        ("Ana", "bea"),
+        "Examen el lunes",
+        "Ana!~ana@127.0.0.1",
+    )
+    assert rooms.list_rows({"#clase"}) == [("#clase", 2, "Examen el lunes")]
+    assert sorted(row[0] for row in rooms.list_rows()) == ["#clase", "#general"]
+    assert rooms.who("#CLASE") == [
+        WhoRow("#clase", "Ana", "~ana", "127.0.0.1", ""),
+        WhoRow("#clase", "bea", "~bea", "127.0.0.1", ""),
+    ]
+    assert [row.nick for row in rooms.who("a*")] == ["Ana"]
+    assert rooms.whois("ANA") == (WhoRow("*", "Ana", "~ana", "127.0.0.1", ""), ["#clase"])
+    assert rooms.whois("nadie") is None
+    assert rooms.lookup_channel("#clase", ana) == (channel, True)
+    assert rooms.lookup_channel("#general", ana) == (rooms.default_channel, False)
+    assert rooms.lookup_channel("#nowhere", ana) == (None, False)
+    assert rooms.channels_of(bea) == [channel]
+    assert rooms.user_list() == [("Ana", "127.0.0.1"), ("bea", "127.0.0.1")]
+
+
+def test_a_channel_is_forgotten_when_its_last_member_leaves(rooms):
+    ana = person(rooms, "ana")
+    channel = rooms.join(ana, "#tmp")
+    rooms.part(ana, channel, "")
+    assert rooms.find_channel("#tmp") is None
+    rooms.part(ana, rooms.join(ana, "#general"), "")
+    assert rooms.find_channel("#general") is rooms.default_channel
+
+
+def test_quit_frees_the_nick_whatever_its_case_and_tells_the_neighbours(rooms):
+    bego, ana = person(rooms, "Begoña"), person(rooms, "ana")
+    rooms.join(bego, "#a")
+    rooms.join(ana, "#a")
+    rooms.quit(bego, "Quit: adiós")
+    assert rooms.find_session("begoña") is None
+    assert rooms.nick_available("BEGOÑA")
+    assert ana.conn.lines()[-1] == ":Begoña!~begoña@127.0.0.1 QUIT :Quit: adiós"
+    rooms.quit(bego, "twice")  # safe: nothing more is said
+    assert ana.conn.lines()[-1] == ":Begoña!~begoña@127.0.0.1 QUIT :Quit: adiós"
+
+
+def test_a_nick_passes_to_the_same_clients_new_connection_in_one_step(rooms):
+    token = "a1b2c3d4e5f6a7b8c9d0"
+    ghost, bea = person(rooms, "ana", token), person(rooms, "bea")
+    rooms.join(ghost, "#a")
+    rooms.join(bea, "#a")
+    stranger = Person(rooms, RecordingConnection())
+    stranger.nick, stranger.token = "ana", "0" * 20
+    assert not rooms.nick_available("ana", stranger)
+    assert not rooms.register(stranger)
+
+    back = Person(rooms, RecordingConnection())
+    back.nick, back.token = "ana", token
+    assert rooms.nick_available("ana", back)
+    assert rooms.register(back)  # no gap in which someone else could take "ana"
+    assert rooms.find_session("ana") is back
+    assert not ghost.registered and rooms.channels_of(ghost) == []
+    assert ghost.conn.lines()[-1] == "ERROR Reconnected"
+    assert ghost.conn.aborted == "Reconnected"
+    assert bea.conn.lines()[-1] == ":ana!~ana@127.0.0.1 QUIT Reconnected"
+
+
+def test_the_server_name_is_never_a_nick(rooms):
+    impostor = Person(rooms, RecordingConnection())
+    impostor.nick = "Test.Charla"
+    assert not rooms.nick_available("TEST.charla")
+    assert not rooms.register(impostor)
