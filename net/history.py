@@ -6,11 +6,12 @@ mirrors them, the topics and the last message number of every Charla client into
 SQLite, so a restart, even a ``kill -9``, keeps everything that had been relayed.
 
 Writing never holds up the relay: ``record()`` only queues a row (under the rooms'
-lock); ``persist()`` runs when a reader thread has handled a batch of lines
-(``Rooms.on_batch_done``, which ``net.connection`` calls after it has flushed the
-messages of the batch to their recipients and before it flushes its own client's
-confirmations, so a confirmed message is on disk). A database that is locked,
-read-only, full or gone is logged once and the chat goes on with the history in memory.
+lock); ``persist()`` runs when a reader thread has handled a batch of lines (its
+session's ``on_batch_done`` calls ``Rooms.persist_history``: ``net.connection`` calls
+that after it has flushed the messages of the batch to their recipients and before it
+flushes its own client's confirmations, so a confirmed message is on disk). A database
+that is locked, read-only, full or gone is logged once and the chat goes on with the
+history in memory.
 
 Threading: ``record``, ``recent``, ``seen_before`` and ``set_topic`` are called with
 ``Rooms``' lock held; they only touch memory (``_rows_lock``, held for an append, is

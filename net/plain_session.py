@@ -8,9 +8,14 @@ come as readable lines too. A few slash commands, in Spanish and English, do the
 Nobody here is sent keepalive PINGs: a person at ``nc`` would see them as text, and
 would not know to answer. TCP keepalive (set by ``net.server``) finds dead peers instead.
 
+What this session says itself (``say``: the prompt, answers to slash commands) is
+written at once with ``Connection.send``; what others say reaches it through
+``net.state.Rooms``, which queues ``render``'s bytes and leaves the write to the end of
+the sender's batch (see ``net.connection``).
+
 Threading: like every session, handlers run on the connection's reader thread and ask
-``net.state.Rooms`` for everything shared; ``render`` and ``joined_replies`` run under
-the rooms' lock and only format text (``net.render``).
+``Rooms`` for everything shared; ``render`` and ``joined_replies`` run under the rooms'
+lock and only format text (``net.render``).
 """
 
 from __future__ import annotations

@@ -126,6 +126,9 @@ class Session:
         self.settings = rooms.settings
         self.conn = conn
         self.registered = False  # written under Rooms' lock
+        #: it quit, or was removed or replaced: its connection is closing, its timers stop
+        #: (written under Rooms' lock)
+        self.left = False
         self.nick = ""  # written under Rooms' lock once registered (see the module docstring)
         self.username = "user"
         self.realname = ""
@@ -161,12 +164,12 @@ class Session:
         raise NotImplementedError
 
     def next_deadline(self) -> float:
-        if not self.registered:
-            return self.conn.opened_at + self.settings.registration_timeout
-        return NO_DEADLINE
+        if self.registered or self.left:
+            return NO_DEADLINE
+        return self.conn.opened_at + self.settings.registration_timeout
 
     def on_deadline(self, now: float) -> None:
-        if not self.registered and now >= self.next_deadline():
+        if now >= self.next_deadline():
             self.conn.finish("Registration timed out", tell_peer=True)
 
     def on_batch_done(self) -> None:
@@ -467,6 +470,7 @@ class Rooms:
         return queued
 
     def _quit_locked(self, session: Session, reason: str) -> list[Connection]:
+        session.left = True
         if not session.registered:
             return []
         session.registered = False

@@ -256,6 +256,15 @@ def test_max_clients_and_max_per_ip_are_refused_clearly(start_server, connect):
     inside.expect("PONG")
 
 
+def test_a_refused_client_that_spoke_first_still_reads_why(start_server, connect):
+    server = start_server(max_clients=0)
+    for _ in range(10):
+        refused = connect(port=server.port)
+        refused.send("NICK tarde")  # unread input must not turn the close into a reset
+        refused.send("USER tarde 0 * :Tarde")
+        assert refused.expect_closed() == ["ERROR :The server is full (0 people). Try again later."]
+
+
 def test_one_bad_connection_does_not_hurt_the_server(connect, server):
     ana = connect("ana")
     raw = socket.create_connection(("127.0.0.1", server.port))
