@@ -72,7 +72,8 @@ class ConnectionHandler(Protocol):
         ``NO_DEADLINE`` for never. Asked again after every line and every deadline."""
 
     def on_deadline(self, now: float) -> None:
-        """The deadline passed (``now`` may be a little later than it)."""
+        """The deadline passed (``now`` may be a little later than it). It must move the
+        deadline on or end the connection: it is asked again at once."""
 
     def on_batch_done(self) -> None:
         """The lines of one read were handled, and what they queued for other connections
@@ -363,29 +364,30 @@ class Connection:
                 self._handle_pending(now)
                 if self._close_reason is not None:
                     return
-            wake = self.handler.next_deadline()
+            deadline = self.handler.next_deadline()
+            if now >= deadline:  # checked after every read too: input cannot put it off
+                self.handler.on_deadline(now)
+                continue
+            wake = deadline
             if self._pending and self._gate is not None:
                 wake = min(wake, self._gate.next_token_at(now))
             timeout = None if wake == NO_DEADLINE else max(0.0, wake - now)
-            if wait_for_socket(self.sock, write=False, timeout=timeout):
-                try:
-                    data = self.sock.recv(RECV_BYTES)
-                except (BlockingIOError, InterruptedError):
-                    continue
-                if not data:
-                    return
-                self.last_received = time.monotonic()
-                lines = buffer.feed(data)
-                if self._pending is None:
-                    self._pending = deque(lines)
-                else:
-                    self._pending.extend(lines)
-                if self._gate is not None and len(self._pending) > self.limits.flood_max_queued:
-                    self.finish("Excess Flood", tell_peer=True)
+            if not wait_for_socket(self.sock, write=False, timeout=timeout):
+                continue  # the deadline, or the flood gate's next token: see above
+            try:
+                data = self.sock.recv(RECV_BYTES)
+            except (BlockingIOError, InterruptedError):
+                continue
+            if not data:
+                return
+            self.last_received = time.monotonic()
+            lines = buffer.feed(data)
+            if self._pending is None:
+                self._pending = deque(lines)
             else:
-                now = time.monotonic()
-                if now >= self.handler.next_deadline():
-                    self.handler.on_deadline(now)
+                self._pending.extend(lines)
+            if self._gate is not None and len(self._pending) > self.limits.flood_max_queued:
+                self.finish("Excess Flood", tell_peer=True)
 
     def _handle_pending(self, now: float) -> None:
         """Hand over the lines the flood gate lets through, then write what they queued:
