@@ -154,8 +154,8 @@ def test_a_send_queue_of_exactly_sendq_bytes_is_kept_one_byte_more_is_not(tcp_pa
     conn.enqueue(b"x" * 4096)  # nothing written yet: the whole bound is queued at once
     conn.flush()
     received = b""
-    while len(received) < 4096:
-        received += peer.recv(65536)
+    while len(received) < 4096 and (chunk := peer.recv(65536)):
+        received += chunk
     assert received == b"x" * 4096
     peer.sendall(b"still here\r\n")
     assert kept.lines.get(timeout=5) == "still here"
