@@ -25,9 +25,10 @@ Threading rules:
 - One reader thread per connection runs ``run()``; it is the only thread that reads the
   socket, calls the handler, and closes the socket at the end. An idle connection costs
   one thread.
-- Any thread may call ``enqueue()``, ``flush()``, ``send()``, ``wait_drained()`` and
-  ``abort()``. ``enqueue()`` does no socket call, so it may be called under a shared
-  lock (that is how every member of a channel sees messages in the same order).
+- Any thread may call ``enqueue()``, ``flush()``, ``send()``, ``wait_drained()``,
+  ``close_when_sent()`` and ``abort()``. ``enqueue()`` does no socket call, so it may be
+  called under a shared lock (that is how every member of a channel sees messages in the
+  same order).
 - ``_out_lock`` guards ``_out``, ``_flushing``, ``_overflow``, ``_dead`` and the writes of
   ``_close_reason`` (the reader thread reads it unlocked: it only ever goes from None to a
   reason). It is never held during a socket call; ``_flushing`` marks the one thread
@@ -302,6 +303,18 @@ class Connection:
         """From any thread: let queued output (an ERROR line) go out, then end the connection."""
         self.wait_drained(timeout)
         self.abort(reason)
+
+    def close_when_sent(self, reason: str, timeout: float = 1.0) -> None:
+        """From any thread, without waiting: a short-lived thread lets queued output (a
+        goodbye line) go out, for up to ``timeout`` seconds, then ends the connection.
+        (``abort()`` right after ``send()`` could cut the line off: another thread may be
+        the one writing this socket, and still have it queued.)"""
+        threading.Thread(
+            target=self.close_gracefully,
+            args=(reason, timeout),
+            name=f"closer-{self.ip}",
+            daemon=True,
+        ).start()
 
     def finish(self, reason: str, *, tell_peer: bool = False) -> None:
         """From the reader thread: end after queued output, closing our side first (see run).

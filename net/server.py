@@ -330,9 +330,7 @@ class ChatServer:
         session.conn.send(
             session.goodbye(tr("Kicked by the operator: {reason}").format(reason=reason))
         )
-        threading.Thread(
-            target=session.conn.close_gracefully, args=("Kicked",), name="kick", daemon=True
-        ).start()
+        session.conn.close_when_sent("Kicked")
         return True
 
     def user_list(self) -> list[tuple[str, str]]:

@@ -258,7 +258,7 @@ class Rooms:
             log.info("%s reclaims %s from its earlier connection", session.conn.ip, session.nick)
             flush_soon(to_flush)
             ghost.conn.send(ghost.goodbye("Reconnected"))
-            ghost.conn.abort("Reconnected")
+            ghost.conn.close_when_sent("Reconnected")
         log.info("%s joined as %s", session.conn.ip, session.nick)
         return True
 

@@ -39,6 +39,9 @@ class RecordingConnection:
     def abort(self, reason: str) -> None:
         self.aborted = reason
 
+    def close_when_sent(self, reason: str) -> None:
+        self.aborted = reason
+
     def lines(self) -> list[str]:
         return self.received.decode().splitlines()
 
