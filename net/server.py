@@ -11,7 +11,8 @@ together, from the bottom up:
 - ``net.state.Rooms``: nicks, channels and the relay, shared by every session;
 - ``net.irc_session`` / ``net.plain_session``: one kind of client each. A new
   connection's handler is a ``FirstLineSniffer``: the first line (or a second of silence)
-  says which kind it is, and the sniffer hands the connection to that session.
+  says which kind it is, and the sniffer makes that session the connection's handler
+  (it swaps itself out rather than forwarding, so a line never takes an extra hop).
 
 The operator's actions (``announce``, ``kick``, ``user_list``) are thin wrappers over
 ``Rooms``, for ``servidor.py``'s console and for the window that hosts a room.
@@ -19,8 +20,10 @@ The operator's actions (``announce``, ``kick``, ``user_list``) are thin wrappers
 Threading rules:
 - One acceptor thread waits on the listening sockets and admits connections; each
   connection has its own reader thread (``net.connection``).
-- ``_connections_lock`` guards ``_connections`` and ``_per_ip`` (admission counts); it is
-  never held with ``Rooms``' lock nor during socket I/O.
+- ``_connections_lock`` guards ``_connections``, ``_per_ip`` and ``_refusing`` (admission
+  counts). It is the server's own, not ``Rooms``' lock: admitting a connection never
+  waits for the chat, and the rooms know nothing of sockets not yet speaking. It is never
+  held with ``Rooms``' lock nor during socket I/O.
 - ``shutdown()`` may be called from any thread, once or more.
 """
 

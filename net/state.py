@@ -5,9 +5,14 @@ that guards it. A session never takes that lock or walks its dicts: it asks ``Ro
 change something (``register``, ``rename``, ``join``, ``part``, ``set_topic``, ``quit``) or
 to relay a message (``send_to_channel``, ``send_to_session``), and it asks for a snapshot
 when it only wants to read (``counts``, ``view``, ``list_rows``, ``who``, ``whois``,
-``channels_of``…). ``Session`` is the base of every kind of client
+``channels_of``…). Replies are built from those snapshots (``ChannelView``, ``WhoRow``);
+a ``Channel`` is a handle that sessions pass back, reading only its ``name`` and
+``created``, which never change. ``Session`` is the base of every kind of client
 (``net.irc_session``, ``net.plain_session``) and the ``ConnectionHandler`` of its
-connection (``net.connection``); its subclasses turn lines into calls on ``Rooms``.
+connection (``net.connection``); its subclasses turn lines into calls on ``Rooms``. It
+lives here, not in a module of its own, because it is what ``Rooms`` holds and relays
+to (``render``, ``joined_replies``, ``goodbye``); the settings ``Rooms`` and sessions
+read are described by the ``Settings`` protocol, so nothing here imports ``net.server``.
 
 The relay, step by step: ``send_to_channel`` builds one ``Outgoing``
 (``net.outgoing``), and under the lock asks each recipient's ``render()`` for its bytes,
@@ -18,7 +23,7 @@ happens), and ``on_batch_done`` saves history before the sender's own client hea
 
 Threading rules:
 - ``_lock`` guards ``_nicks``, ``_channels``, every ``Channel`` field, the memory side of
-  ``history``, and each session's ``registered``, ``nick`` and ``channels``. It is held to
+  ``history``, and each session's ``registered``, ``left``, ``nick`` and ``channels``. It is held to
   change state and to *queue* the resulting messages for their recipients, so everyone
   sees one order of events; it is never held while a socket is read or written, or while
   the history database is written: queued bytes are flushed after it is released.
@@ -79,7 +84,8 @@ def alphabetical_key(name: str) -> str:
 
 @dataclass(eq=False)
 class Channel:
-    """A channel; every field is guarded by ``Rooms``' lock (``name`` never changes)."""
+    """A channel; every field is guarded by ``Rooms``' lock (``name`` and ``created`` never
+    change)."""
 
     name: str
     created: float = field(default_factory=time.time)
