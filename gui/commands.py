@@ -93,9 +93,23 @@ def parse_input(line: str) -> Say | Command | Unknown | None:
 
 
 def run_line(window: Window, line: str) -> None:
-    """Carry out one line typed in the entry, in the conversation on show."""
-    parsed = parse_input(line)
+    """Carry out one line typed in the entry, in the conversation on show; a line the
+    client refuses to send (a NUL pasted in, a channel name with a comma) is said so."""
     target = window.current_name()
+    try:
+        _run(window, line, target)
+    except InvalidMessageError:
+        window.view_for(target).add_system(
+            _now(),
+            tr(
+                "That cannot be sent as it is: it has a character or a name "
+                "that a chat cannot carry."
+            ),
+        )
+
+
+def _run(window: Window, line: str, target: str) -> None:
+    parsed = parse_input(line)
     view = window.view_for(target)
     if isinstance(parsed, Say):
         window.send_text(target, parsed.text, action=False)

@@ -27,7 +27,7 @@ from typing import Protocol
 
 from gui.settings import Settings
 from net.i18n import tr
-from net.protocol import DEFAULT_PORT, is_valid_nick
+from net.protocol import DEFAULT_PORT, is_valid_nick, wire_number
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +84,8 @@ def parse_address(text: str) -> tuple[str, int] | None:
         return None
     if not port_text:
         return host, DEFAULT_PORT
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        return None
-    return host, int(port_text)
+    port = wire_number(port_text, maximum=65535)
+    return None if not port else (host, port)
 
 
 class ConnectDialog(ttk.Frame):

@@ -471,7 +471,11 @@ class ChatClient:
                 message = parse(decode_line(raw))
             except irc.ParseError:
                 continue
-            reason = self._core.receive(message, now)
+            try:
+                reason = self._core.receive(message, now)
+            except Exception:  # a bug met by one odd line: drop the line, keep the connection
+                log.exception("could not handle %r", message)
+                continue
             if reason:
                 break
         self._deliver()

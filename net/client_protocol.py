@@ -51,6 +51,7 @@ from net.protocol import (
     irc_lower,
     session_alias,
     session_msgid,
+    wire_number,
 )
 
 log = logging.getLogger(__name__)
@@ -167,11 +168,11 @@ class Outbox:
 
     def confirm(self, token: str) -> list[int] | None:
         """The ids a PONG with ``token`` confirms; None if the token is not an ack."""
-        number = token[len(ACK_PREFIX) :]
-        if not token.startswith(ACK_PREFIX) or not number.isdigit():
+        number = wire_number(token[len(ACK_PREFIX) :])
+        if not token.startswith(ACK_PREFIX) or number is None:
             return None
         confirmed: list[int] = []
-        while self.unconfirmed and self.unconfirmed[0].message_id <= int(number):
+        while self.unconfirmed and self.unconfirmed[0].message_id <= number:
             confirmed.append(self.unconfirmed.popleft().message_id)
         return confirmed
 
@@ -387,7 +388,7 @@ class ClientProtocol:
         if stamp:
             if stamp == self._last_stamp[0] and self._last_stamp[1] is not None:
                 return self._last_stamp[1]
-            with contextlib.suppress(ValueError):
+            with contextlib.suppress(ValueError, OverflowError, OSError):  # year 1, 99999…
                 when = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone()
                 self._last_stamp = (stamp, when)
                 return when

@@ -42,6 +42,7 @@ from net.protocol import (
     parse,
     session_alias,
     session_msgid,
+    wire_number,
 )
 from net.render import history_lines, irc_history
 from net.state import Channel, ChannelView, Rooms, Session, WhoRow
@@ -532,12 +533,12 @@ class IrcSession(Session):
                 self.reply(irc.ERR_NOTEXTTOSEND, "No text to send")
             return
         text = message.params[1]
-        seq = message.tags.get(SEQ_TAG, "")
-        if self.alias and seq.isdigit() and not self.rooms.first_delivery(self.alias, int(seq)):
+        seq = wire_number(message.tags.get(SEQ_TAG, "")) if self.alias else None
+        if seq is not None and not self.rooms.first_delivery(self.alias, seq):
             return  # a message this client already sent before it reconnected
         tags = self._client_tags(message)
-        if self.alias and seq.isdigit():
-            tags["msgid"] = session_msgid(self.alias, int(seq))
+        if seq is not None:
+            tags["msgid"] = session_msgid(self.alias, seq)
         for target in message.params[0].split(","):
             if target[:1] in irc.CHANTYPES:
                 channel, member = self.rooms.lookup_channel(target, self)

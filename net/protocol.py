@@ -314,6 +314,25 @@ _RFC1459_FOLD = str.maketrans("[]\\~", "{}|^")
 _NICK_SPECIALS = set("[]\\`_^{|}-")
 
 
+#: the largest number taken from the wire (a message number, an ack): SQLite's and C's int64
+MAX_WIRE_NUMBER = 2**63 - 1
+
+
+def wire_number(text: str, maximum: int = MAX_WIRE_NUMBER) -> int | None:
+    """``text`` as a whole number from 0 to ``maximum``, or None: the one way a number
+    taken from the wire (or typed) is read. Only ASCII digits count (``"²".isdigit()`` is
+    true, but ``int("²")`` raises), and no number is too big to store.
+
+    >>> [wire_number(t) for t in ("42", "007", "²", "-1", "", " 1", "9" * 30)]
+    [42, 7, None, None, None, None, None]
+    >>> wire_number("65536", maximum=65535)
+    """
+    if not (0 < len(text) <= 20 and text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= maximum else None
+
+
 def split_utf8(text: str, limit: int) -> list[str]:
     """Pieces of ``text`` of at most ``limit`` UTF-8 bytes, cut between characters.
 

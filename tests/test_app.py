@@ -394,3 +394,16 @@ def test_a_window_that_only_joins_rooms_never_loads_the_server(tmp_path):
         timeout=30,
     )
     assert result.stdout.splitlines() == ["[]", "['net.server', 'sqlite3']"], result.stderr
+
+
+def test_a_line_the_client_cannot_send_is_said_so_and_the_next_one_goes(open_window):
+    ana, bea = open_window("ana"), open_window("bea")
+    both = [ana, bea]
+    wait_until(both, lambda: set(bea.nick_list.get(0, "end")) == {"ana", "bea"})
+    type_line(ana, "pegado con un\rretorno")  # a lone CR from a paste: it would end the line
+    type_line(ana, "/tema un tema\rpartido")
+    wait_until(both, lambda: conversation(ana).count("cannot be sent as it is") == 2)
+    type_line(ana, "esto sí llega")
+    wait_until(both, lambda: "esto sí llega" in conversation(bea))
+    assert "retorno" not in conversation(bea)
+    assert "partido" not in conversation(bea)

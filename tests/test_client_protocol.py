@@ -6,6 +6,7 @@ asserts the events a window would show and the lines the client would write.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 from net import events as ev
@@ -382,3 +383,24 @@ def test_replies_without_their_parameters_break_nothing():
         feed(fine, line)
     feed(fine, ":bea!b@h PRIVMSG #general :sigue")
     assert texts(fine.take_events()) == ["sigue"]
+
+
+def test_odd_numbers_and_times_from_the_server_break_nothing(monkeypatch):
+    """``²`` looks like a digit to ``str.isdigit`` but not to ``int``; year 1 at UTC is
+    before year 1 anywhere west of it. Neither may end the connection."""
+    monkeypatch.setenv("TZ", "America/Mexico_City")
+    time.tzset()
+    try:
+        core = registered(caps="server-time")
+        core.queue_message(PendingMessage(core.outbox.new_id(), "PRIVMSG", "#general", "uno"))
+        core.send_pending()
+        core.take_events()
+        for token in ("charla-ack-²", "charla-ack-" + "9" * 40, "charla-ack--1"):
+            assert feed(core, f":srv PONG srv :{token}") is None
+        assert core.take_events() == []  # nothing confirmed by those
+        feed(core, "@time=0001-01-01T00:00:00Z :bea!b@h PRIVMSG #general :del año uno")
+        feed(core, "@time=9999-12-31T23:59:59Z :bea!b@h PRIVMSG #general :y del 9999")
+        assert texts(core.take_events()) == ["del año uno", "y del 9999"]
+    finally:
+        monkeypatch.undo()
+        time.tzset()

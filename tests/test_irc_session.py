@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.support import IrcClient
@@ -365,3 +367,20 @@ def test_reconnecting_client_takes_its_nick_from_its_half_open_ghost(connect):
     watcher.expect(r"^:ana!\S+ QUIT :?Reconnected$")
     impostor = charla_client(connect, "0" * 20, "ana")  # another client's token is no proof
     impostor.expect(r" 433 \* ana ")
+
+
+def test_a_message_number_that_is_not_a_number_is_ignored_not_fatal(connect):
+    """``²`` passes ``str.isdigit`` but not ``int``, and 2**64 does not fit the database:
+    the message is relayed all the same, the sender stays, and nothing is logged as a bug."""
+    ana, bea = connect(), connect("bea")
+    bea.join("#a")
+    ana.send("CAP REQ :charla.chat/session")
+    ana.send("SESSION " + "b2" * 16)
+    ana.send("CAP END")
+    ana.register("ana")
+    ana.join("#a")
+    for number in ("²", str(2**64), "-3", "7"):
+        ana.send(f"@charla.chat/seq={number} PRIVMSG #a :número {number}")
+    for number in ("²", str(2**64), "-3", "7"):
+        bea.expect(rf"PRIVMSG #a :número {re.escape(number)}$")
+    assert ana.sync() == []
