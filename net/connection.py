@@ -18,8 +18,10 @@ Where the socket write actually happens:
   only notes the connection; the reader flushes them all at the end of the batch, in
   ``_handle_pending``'s ``finally``: first everybody else, then ``handler.on_batch_done()``
   (where the server saves history to disk), then its own client. So a burst of lines
-  reaches each recipient in one write, and a sender's confirmations leave after the
-  message is on disk.
+  reaches each recipient in one write, and a sender's confirmations normally leave after
+  the message is on disk. Not always: another reader relaying to the sender at that
+  moment flushes the sender's queue, confirmation included, before the save. Holding a
+  connection's output while its own reader is mid-batch would close that gap.
 
 Threading rules:
 - One reader thread per connection runs ``run()``; it is the only thread that reads the

@@ -9,14 +9,16 @@ Writing never holds up the relay: ``record()`` only queues a row (under the room
 lock); ``persist()`` runs when a reader thread has handled a batch of lines (its
 session's ``on_batch_done`` calls ``Rooms.persist_history``: ``net.connection`` calls
 that after it has flushed the messages of the batch to their recipients and before it
-flushes its own client's confirmations, so a confirmed message is on disk). A database
+flushes its own client's confirmations; ``persist`` returns only when every row queued
+before the call is written, even by another thread's transaction). A database
 that is locked, read-only, full or gone is logged once and the chat goes on with the
 history in memory.
 
 Threading: ``record``, ``recent``, ``seen_before`` and ``set_topic`` are called with
-``Rooms``' lock held; they only touch memory (``_rows_lock``, held for an append, is
-never held during I/O). ``_db_lock`` guards the SQLite connection and is held while
-writing, never together with the rooms' lock. ``persist`` may be called from any thread.
+``Rooms``' lock held; they only touch memory (``_rows_lock``, held for an append, guards
+``_rows`` and ``_queued`` and is never held during I/O). ``_db_lock`` guards the SQLite
+connection and is held while writing, never together with the rooms' lock. ``persist``
+may be called from any thread.
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ class ChannelHistory:
         self._db_lock = threading.Lock()  # guards _db and _inserted; held while writing
         self._rows_lock = threading.Lock()  # guards _rows; never held during I/O
         self._rows: list[tuple[str, tuple]] = []  # (sql, values) waiting for persist()
+        #: rows ever queued (guarded by _rows_lock), and how many of the first of them are
+        #: written (written under _db_lock; read without it: it only grows)
+        self._queued = 0
+        self._written = 0
         self._db: sqlite3.Connection | None = None
         self._inserted = 0  # rows written since the last prune (guarded by _db_lock)
         self._written_channels: set[str] = set()  # channels written since then (same)
@@ -112,13 +118,18 @@ class ChannelHistory:
         self._last_seq = dict(db.execute("SELECT alias, last_seq FROM senders"))
 
     def persist(self) -> None:
-        """Write the queued rows in one transaction; a failure is logged, never raised."""
-        if not self._rows:
+        """Return once every row queued so far is written (or its failure logged): the
+        caller's rows may be in a transaction another thread runs right now, so "nothing
+        left to take" is not "done". Rows are written in the order they were queued."""
+        wanted = self._queued  # our rows were queued before this call, on this thread
+        if self._written >= wanted:
             return
         with self._db_lock:
             with self._rows_lock:
                 rows, self._rows = self._rows, []
+                taken = self._queued
             if self._db is None or not rows:
+                self._written = taken
                 return
             try:
                 with self._db:
@@ -131,6 +142,8 @@ class ChannelHistory:
                     self._prune()
             except sqlite3.Error as exc:
                 log.warning("history not saved (%s); the chat goes on", exc)
+            finally:
+                self._written = taken
 
     def _prune(self) -> None:
         """Keep ``size`` messages per channel on disk (call with _db_lock held)."""
@@ -148,6 +161,7 @@ class ChannelHistory:
         if self._db is not None:
             with self._rows_lock:
                 self._rows.append((sql, values))
+                self._queued += 1
 
     def close(self) -> None:
         self.persist()

@@ -253,6 +253,8 @@ class Rooms:
             return False
         ghost, to_flush = None, []
         with self._lock:
+            if session.left:  # kicked or replaced while its registration was on its way
+                return False
             holder = self._nicks.get(folded)
             if holder is not None:
                 if not _same_client(holder, session):
@@ -274,6 +276,8 @@ class Rooms:
         if self._is_server_name(folded_new):
             return False
         with self._lock:
+            if session.left or self._nicks.get(folded_old) is not session:
+                return False  # it has left, and its old nick may be someone else's now
             holder = self._nicks.get(folded_new)
             if holder is not None and holder is not session:
                 return False
@@ -295,11 +299,13 @@ class Rooms:
 
     # -- channels ---------------------------------------------------------------------
 
-    def join(self, session: Session, name: str) -> Channel:
+    def join(self, session: Session, name: str) -> Channel | None:
         """Add ``session`` to channel ``name`` (created if new); everyone there sees the JOIN,
-        and the joiner its ``joined_replies``."""
+        and the joiner its ``joined_replies``. None if the session has left already."""
         folded = irc_lower(name)
         with self._lock:
+            if session.left:  # a line it sent before it was kicked or replaced
+                return None
             channel = self._channels.get(folded)
             if channel is None:
                 channel = self._channels[folded] = Channel(name)
@@ -319,6 +325,8 @@ class Rooms:
         params = [channel.name, reason] if reason else [channel.name]
         out = Outgoing(Message("PART", params, source=session.prefix))
         with self._lock:
+            if session.left or session not in channel.members:
+                return
             to_flush = self._deliver_locked(channel.members, out)
             self._leave_locked(session, channel)
         flush_soon(to_flush)
@@ -326,6 +334,8 @@ class Rooms:
     def set_topic(self, session: Session, channel: Channel, topic: str) -> None:
         out = Outgoing(Message("TOPIC", [channel.name, topic], source=session.prefix))
         with self._lock:
+            if session.left:
+                return
             channel.topic, channel.topic_by, channel.topic_at = topic, session.prefix, out.time
             self.history.set_topic(irc_lower(channel.name), topic, session.prefix, out.time)
             to_flush = self._deliver_locked(channel.members, out)
@@ -347,6 +357,8 @@ class Rooms:
         """Relay a message to every member of ``channel`` except its sender (and keep it)."""
         out = Outgoing(self._with_msgid(message))
         with self._lock:
+            if sender.left:  # said just before it was kicked or replaced: not relayed
+                return
             to_flush = self._deliver_locked(
                 (member for member in channel.members if member is not sender), out
             )

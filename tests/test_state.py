@@ -146,3 +146,25 @@ def test_the_server_name_is_never_a_nick(rooms):
     impostor.nick = "Test.Charla"
     assert not rooms.nick_available("TEST.charla")
     assert not rooms.register(impostor)
+
+
+def test_a_session_that_has_left_can_neither_come_back_nor_take_a_nick(rooms):
+    """An operator's kick (or a hand-over to a new connection) ends a session while its
+    reader may still be handling a line it sent just before: that line changes nothing."""
+    ana, bea = person(rooms, "ana"), person(rooms, "bea")
+    channel = rooms.join(ana, "#x")
+    rooms.join(bea, "#x")
+    assert rooms.remove("ana", "fuera") is ana
+    heard = len(bea.conn.lines())
+    assert rooms.join(ana, "#x") is None  # the JOIN it was handling
+    rooms.send_to_channel(ana, channel, Message("PRIVMSG", ["#x", "sigo aquí"], ana.prefix))
+    rooms.set_topic(ana, channel, "tema de un fantasma")
+    rooms.part(ana, channel, "")
+    rooms.quit(ana, "Kicked")  # when its connection ends
+    assert rooms.view(channel).nicks == ("bea",)
+    assert len(bea.conn.lines()) == heard  # bea heard nothing from the ghost
+    other = person(rooms, "ana")  # the freed nick is someone else's now
+    assert not rooms.rename(ana, "zed")
+    assert rooms.find_session("ana") is other
+    assert rooms.find_session("zed") is None
+    assert not rooms.register(ana)
