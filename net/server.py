@@ -37,7 +37,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from net.connection import Connection, ConnectionLimits
+from net.connection import Connection, ConnectionHandler, ConnectionLimits
 from net.history import ChannelHistory
 from net.i18n import tr
 from net.irc_session import IrcSession, is_irc_command
@@ -280,7 +280,9 @@ class ChatServer:
         refusal = None
         with self._connections_lock:
             from_ip = self._per_ip.get(conn.ip, 0)
-            if len(self._connections) >= config.max_clients:
+            if self._stopping.is_set():  # shutdown() has taken its list of connections
+                refusal = "Server shutting down"
+            elif len(self._connections) >= config.max_clients:
                 refusal = tr("The server is full ({count} people). Try again later.").format(
                     count=config.max_clients
                 )
@@ -291,19 +293,38 @@ class ChatServer:
             else:
                 self._connections.add(conn)
                 self._per_ip[conn.ip] = from_ip + 1
-            lingering = refusal is not None and self._refusing < MAX_LINGERING_REFUSALS
+                # started under the lock, so shutdown() never sees a connection without
+                # its handler; its thread waits for the lock only if it ends at once
+                if self._started(conn, FirstLineSniffer(self.rooms, conn, config.plain_text_after)):
+                    return
+                self._connections.discard(conn)
+                self._per_ip[conn.ip] = from_ip
+                if not from_ip:
+                    del self._per_ip[conn.ip]
+                refusal = "Server overloaded"
+            lingering = self._refusing < MAX_LINGERING_REFUSALS and refusal != "Server overloaded"
             if lingering:
                 self._refusing += 1
-        if refusal is None:
-            conn.start(FirstLineSniffer(self.rooms, conn, config.plain_text_after))
-            return
         log.info("refused %s: %s", conn.ip, refusal)
+        if lingering and self._started(conn, Refusal(conn, refusal)):
+            return
         if lingering:
-            conn.start(Refusal(conn, refusal))
-        else:  # too many at once: no thread for this one, the line may be lost
-            with contextlib.suppress(OSError):
-                sock.send(Message("ERROR", [refusal]).to_bytes())
-            sock.close()
+            with self._connections_lock:
+                self._refusing -= 1
+        with contextlib.suppress(OSError):  # no thread for this one: the line may be lost
+            sock.send(Message("ERROR", [refusal]).to_bytes())
+        sock.close()
+
+    @staticmethod
+    def _started(conn: Connection, handler: ConnectionHandler) -> bool:
+        """Start ``conn``'s reader thread; False (logged) when the system has no thread to
+        give, and the caller turns the client away instead of losing the acceptor."""
+        try:
+            conn.start(handler)
+        except RuntimeError as exc:  # "can't start new thread"
+            log.warning("cannot serve %s: %s", conn.ip, exc)
+            return False
+        return True
 
     def _forget(self, conn: Connection, reason: str) -> None:
         """Called once by each connection's reader thread when it ends, whatever the cause."""

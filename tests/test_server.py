@@ -153,3 +153,26 @@ def test_a_server_that_cannot_listen_leaves_nothing_open(server):
     with pytest.raises(OSError):
         clash.start()
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_no_thread_for_a_client_turns_it_away_and_the_server_goes_on(start_server, monkeypatch):
+    server = start_server(max_per_ip=1)
+    real_start = threading.Thread.start
+
+    def no_threads_for_clients(thread: threading.Thread) -> None:
+        if thread.name.startswith("conn-"):
+            raise RuntimeError("can't start new thread")
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", no_threads_for_clients)
+    turned_away = LineClient(server.port)
+    try:
+        assert turned_away.expect_closed() == ["ERROR :Server overloaded"]
+    finally:
+        turned_away.close()
+    monkeypatch.undo()
+    ana = IrcClient(server.port)  # the acceptor lives, and the address's count was given back
+    try:
+        ana.register("ana")
+    finally:
+        ana.close()
