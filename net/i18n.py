@@ -22,7 +22,6 @@ LANGUAGES = ("es", "en")
 CATALOG_DIR = Path(__file__).with_name("locale")
 
 _catalog: dict[str, str] = {}  # English msgid -> translation in the current language
-_language = "en"
 
 
 def read_po(path: Path) -> dict[str, str]:
@@ -74,16 +73,11 @@ def system_language() -> str:
 
 def set_language(language: str | None = None) -> str:
     """Use ``language`` ('es' or 'en'), or the system's when None; returns the one in use."""
-    global _catalog, _language
+    global _catalog
     chosen = language if language in LANGUAGES else system_language()
     po_file = CATALOG_DIR / f"{chosen}.po"
     _catalog = read_po(po_file) if po_file.exists() else {}
-    _language = chosen
     return chosen
-
-
-def current_language() -> str:
-    return _language
 
 
 def tr(message: str) -> str:

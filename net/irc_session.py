@@ -2,8 +2,8 @@
 
 Handlers are looked up in ``COMMANDS`` (an explicit table: nothing else is reachable from
 the network). Before registration only ``PRE_REGISTRATION`` commands are accepted; the
-rest get ``451``. Replies are queued with ``reply()`` and flushed once per line handled,
-so a ``PING`` is answered in order with everything else the client caused.
+rest get ``451``. Replies are queued with ``reply()`` in the order the lines came, so a
+``PING`` is answered in order with everything else the client caused.
 
 The human text of numerics and ERROR lines stays in English, as on every IRC server:
 clients (the Charla window included) show their own words for each numeric, and
@@ -23,6 +23,7 @@ the reader thread (booleans: a relay racing a CAP REQ may use the old value once
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 
 PRE_REGISTRATION = frozenset({"CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT", "SESSION"})
 VERSION = "charla-0.1"
+#: references of history batches (``BATCH +h1 chathistory``), one counter for the server
+_batch_refs = itertools.count(1)
 #: NAMES lines are cut so each stays well inside the 512-byte limit
 NAMES_PER_LINE_BYTES = 400
 
@@ -358,7 +361,7 @@ class IrcSession(Session):
         negotiated ``batch``, else notices from the server that say when each was sent."""
         server_name = self.settings.server_name
         if "batch" in self.caps:
-            ref = f"h{self.rooms.new_msgid().rsplit('-', 1)[1]}"
+            ref = f"h{next(_batch_refs)}"  # unique on this connection, all a client needs
             start = Message("BATCH", [f"+{ref}", "chathistory", channel_name], server_name)
             lines = [start.to_bytes()]
             lines += [out.replayed(ref, self._server_time, self._message_tags) for out in recent]

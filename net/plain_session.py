@@ -152,7 +152,7 @@ class PlainSession(Session):
             self._enter()
         else:
             self.conn.enqueue(self.goodbye(tr("Wrong password. Goodbye.")))
-            self.conn.close_gracefully("Bad password")
+            self.conn.finish("Bad password")
 
     def _enter(self) -> None:
         if not self.rooms.register(self):
@@ -175,7 +175,7 @@ class PlainSession(Session):
             reason = f"Quit: {rest}" if rest else "Quit"
             self.rooms.quit(self, reason)
             self.conn.enqueue(self.goodbye(tr("Goodbye!")))
-            self.conn.close_gracefully(reason)
+            self.conn.finish(reason)
         elif command in ("/usuarios", "/users", "/who"):
             people = self.rooms.view(channel).nicks
             self.say(

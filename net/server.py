@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 MAX_LINGERING_REFUSALS = 64
 
 
+_LIMITS = ConnectionLimits()
+
+
 @dataclass
 class ServerConfig:
     """Everything that can be tuned; ``servidor.py`` fills it from the command line."""
@@ -65,11 +68,12 @@ class ServerConfig:
     motd: str | None = None  # None: the built-in welcome; "": no MOTD at all
     max_clients: int = 1000
     max_per_ip: int = 50  # 0: no limit
-    flood_control: bool = True
-    flood_burst: int = 40  # lines a client may send at once
-    flood_rate: float = 10.0  # lines per second after the burst
-    flood_max_queued: int = 1000  # lines held back before "Excess Flood"
-    sendq_bytes: int = 1 << 20  # queued output before "SendQ exceeded"
+    # what one client may make the server hold or do (defaults and meaning: ConnectionLimits)
+    flood_control: bool = _LIMITS.flood_control
+    flood_burst: int = _LIMITS.flood_burst
+    flood_rate: float = _LIMITS.flood_rate
+    flood_max_queued: int = _LIMITS.flood_max_queued
+    sendq_bytes: int = _LIMITS.sendq_bytes
     socket_send_buffer: int | None = None  # SO_SNDBUF per client; None: the system's
     ping_interval: float = 90.0  # silence before the server sends PING
     ping_timeout: float = 60.0  # then this long for any answer

@@ -69,10 +69,14 @@ def imports_in(source: str, importer: str, known_modules: set[str]) -> list[Impo
                 inner = "TYPE_CHECKING" if where == "module" else where
             if isinstance(child, ast.Import):
                 found.extend(Import(importer, a.name, child.lineno, inner) for a in child.names)
-            elif isinstance(child, ast.ImportFrom) and child.module and not child.level:
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:  # from . import x, from .x import y: relative to the package
+                    package = importer.split(".")[: -child.level] or [importer]
+                    base = ".".join([*package, base] if base else package)
                 for alias in child.names:
-                    candidate = f"{child.module}.{alias.name}"
-                    name = candidate if candidate in known_modules else child.module
+                    candidate = f"{base}.{alias.name}"
+                    name = candidate if candidate in known_modules else base
                     found.append(Import(importer, name, child.lineno, inner))
             visit(child, inner)
 
@@ -156,6 +160,8 @@ def test_tests_never_import_bench():
         ),
         ("def host():\n    from net import server\n", "function"),
         ("class A:\n    def m(self):\n        import net.server as s\n", "function"),
+        ("from . import server\n", "module"),
+        ("def f():\n    from .server import ChatServer\n", "function"),
     ],
 )
 def test_the_check_sees_every_kind_of_import(source, where):
