@@ -78,6 +78,8 @@ class ChatWindow:
         self.focused = True
         self.closed = False  # close() has run: the root is gone
         self._failure_shown = False  # the window has said once that an event went wrong
+        #: what has failed, logged already (a failure met on every tick is logged once)
+        self._failures_logged: set[str] = set()
         self._build()
         self.open_conversation(channel)
         root.after(POLL_MS, self._pump)
@@ -249,11 +251,14 @@ class ChatWindow:
         busy = False
         try:
             busy = self._show_queued_events()
-            for view in self.views.values():
-                view.flush()
+            for key, view in self.views.items():
+                try:
+                    view.flush()
+                except Exception:  # one view that cannot take its lines: the others still do
+                    self._report_failure(f"showing the lines of {key}", every_tick=True)
             self._show_unread()
-        except Exception:  # a view that cannot take its lines: the pump goes on
-            self._report_failure("showing the lines")
+        except Exception:
+            self._report_failure("keeping the window up to date", every_tick=True)
         finally:
             if not self.closed:
                 self.root.after(1 if busy else POLL_MS, self._pump)
@@ -276,9 +281,12 @@ class ChatWindow:
             shown += 1
         return True
 
-    def _report_failure(self, what: str) -> None:
-        """Log what went wrong with its traceback; tell the user once, in the window."""
-        log.exception("the window failed %s", what)
+    def _report_failure(self, what: str, *, every_tick: bool = False) -> None:
+        """Log what went wrong with its traceback (a failure that ``every_tick`` of the pump
+        meets again, once only); tell the user once, in the window."""
+        if not every_tick or what not in self._failures_logged:
+            self._failures_logged.add(what)
+            log.exception("the window failed %s", what)
         if not self._failure_shown:
             self._failure_shown = True
             self.view_for(self.current_name()).add_system(
