@@ -151,10 +151,18 @@ class IrcClient(LineClient):
         self._sync_counter = 0
         self.nick = ""
 
-    def register(self, nick: str, *, password: str | None = None, caps: str = "") -> None:
+    def register(
+        self, nick: str, *, password: str | None = None, caps: str = "", session: str = ""
+    ) -> None:
+        """NICK and USER (with ``caps`` asked for first, ``session``: the token a Charla
+        client proves itself with, and ``password``); returns after the MOTD."""
+        if session:
+            caps = " ".join(filter(None, [caps, "charla.chat/session"]))
         if caps:
             self.send("CAP LS 302")
             self.send(f"CAP REQ :{caps}")
+        if session:  # before NICK, as a Charla client does: the nick may be its own ghost's
+            self.send(f"SESSION {session}")
         if password is not None:
             self.send(f"PASS {password}")
         self.send(f"NICK {nick}")

@@ -271,10 +271,7 @@ def test_other_client_cannot_steal_a_nick_with_a_guessed_token(server, make_clie
 def test_server_drops_a_repeated_message_it_already_relayed(server, connect):
     ana, bea = connect(), connect("bea")
     bea.join("#a")
-    ana.send("CAP REQ :charla.chat/session")
-    ana.send("SESSION " + "a1" * 16)
-    ana.send("CAP END")
-    ana.register("ana")
+    ana.register("ana", session="a1" * 16)
     ana.join("#a")
     for _ in range(2):  # the second is what a reconnecting client would send again
         ana.send("@charla.chat/seq=7 PRIVMSG #a :una vez")

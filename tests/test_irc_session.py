@@ -374,10 +374,7 @@ def test_a_message_number_that_is_not_a_number_is_ignored_not_fatal(connect):
     the message is relayed all the same, the sender stays, and nothing is logged as a bug."""
     ana, bea = connect(), connect("bea")
     bea.join("#a")
-    ana.send("CAP REQ :charla.chat/session")
-    ana.send("SESSION " + "b2" * 16)
-    ana.send("CAP END")
-    ana.register("ana")
+    ana.register("ana", session="b2" * 16)
     ana.join("#a")
     for number in ("²", str(2**64), "-3", "7"):
         ana.send(f"@charla.chat/seq={number} PRIVMSG #a :número {number}")
