@@ -16,12 +16,10 @@ from gui.app import ChatWindow
 from gui.conversation import ConversationView
 from gui.settings import Settings
 from net import events as ev
-from net.client import ChatClient, ReconnectPolicy
+from net.client import ChatClient
 from net.i18n import set_language
 from tests import support
-from tests.support import ROOT, IrcClient
-
-FAST_RETRY = ReconnectPolicy(first=0.05, base=0.1, most=0.5, max_attempts=200)
+from tests.support import FAST_RETRY, ROOT, IrcClient
 
 
 @pytest.fixture

@@ -6,10 +6,7 @@ timeout; every client is quit and every server stopped at teardown.
 
 from __future__ import annotations
 
-import contextlib
 import gc
-import queue
-import selectors
 import socket
 import threading
 import time
@@ -23,34 +20,7 @@ from net.client import ChatClient, ReconnectPolicy
 from net.client_protocol import InvalidNameError
 from net.protocol import EmbeddedNewlineError, InvalidParameterError
 from net.server import ChatServer
-from tests.support import DEFAULT_TIMEOUT, LineClient, started_port
-
-FAST_RETRY = ReconnectPolicy(first=0.05, base=0.1, most=0.5, max_attempts=200)
-
-
-class Events:
-    """The events of one client, read as they come with a bounded wait."""
-
-    def __init__(self, client: ChatClient) -> None:
-        self.client = client
-        self.seen: list[ev.Event] = []
-
-    def wait_for(
-        self, kind: type, where: Callable[[ev.Event], bool] = lambda e: True, timeout: float = 10
-    ):
-        deadline = time.monotonic() + timeout
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                event = self.client.events.get(timeout=remaining)
-            except queue.Empty:
-                break
-            self.seen.append(event)
-            if isinstance(event, kind) and where(event):
-                return event
-        raise AssertionError(f"no {kind.__name__} within {timeout}s; saw {self.seen[-12:]}")
-
-    def messages(self, sender: str) -> list[str]:
-        return [e.text for e in self.seen if isinstance(e, ev.ChatMessage) and e.sender == sender]
+from tests.support import FAST_RETRY, Events, FakeServer, FreezableRelay, LineClient, started_port
 
 
 @pytest.fixture
@@ -152,70 +122,6 @@ def test_quit_says_goodbye_and_returns_quickly(server, make_client, connect):
     assert "charla-client" not in {thread.name for thread in threading.enumerate()}
 
 
-class FreezableRelay:
-    """A TCP relay on 127.0.0.1 between clients and a server, whose connections can freeze.
-
-    ``freeze()`` stops forwarding on every connection open now, both ways, without closing
-    anything: the server keeps a live but silent peer (a half-open ghost), and the client
-    hears nothing more. Connections made afterwards are relayed as usual. One thread does
-    the relaying; ``close()`` stops it and closes every socket.
-    """
-
-    def __init__(self, server_port: int) -> None:
-        self.server_port = server_port
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self._wake_reader, self._wake_writer = socket.socketpair()
-        self._sockets: list[socket.socket] = []  # every relayed socket, closed by close()
-        self._frozen = threading.Event()  # set by the relay thread once freeze() took effect
-        self._thread = threading.Thread(target=self._relay, name="relay", daemon=True)
-        self._thread.start()
-
-    def freeze(self) -> None:
-        self._wake_writer.send(b"f")
-        assert self._frozen.wait(DEFAULT_TIMEOUT)
-
-    def close(self) -> None:
-        self._wake_writer.send(b"q")
-        self._thread.join(DEFAULT_TIMEOUT)
-        for sock in (*self._sockets, self.listener, self._wake_reader, self._wake_writer):
-            sock.close()
-
-    def _relay(self) -> None:
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.listener, selectors.EVENT_READ)
-            selector.register(self._wake_reader, selectors.EVENT_READ)
-            while True:
-                for key, _ in selector.select():
-                    if key.fileobj is self._wake_reader:
-                        if self._wake_reader.recv(1) == b"q":
-                            return
-                        for sock in self._sockets:  # freeze: forward nothing more
-                            with contextlib.suppress(KeyError):
-                                selector.unregister(sock)
-                        self._frozen.set()
-                    elif key.fileobj is self.listener:
-                        client, _ = self.listener.accept()
-                        upstream = socket.create_connection(("127.0.0.1", self.server_port))
-                        self._sockets += [client, upstream]
-                        selector.register(client, selectors.EVENT_READ, upstream)
-                        selector.register(upstream, selectors.EVENT_READ, client)
-                    else:
-                        try:
-                            data = key.fileobj.recv(65536)
-                        except OSError:
-                            data = b""
-                        if data:
-                            with contextlib.suppress(OSError):  # the other side is gone
-                                key.data.sendall(data)
-                        else:  # one side closed: close the other, as a network would
-                            for sock in (key.fileobj, key.data):
-                                with contextlib.suppress(KeyError):
-                                    selector.unregister(sock)
-                            with contextlib.suppress(OSError):
-                                key.data.shutdown(socket.SHUT_WR)
-
-
 @pytest.fixture
 def relay(server: ChatServer) -> Iterator[FreezableRelay]:
     relay = FreezableRelay(server.port)
@@ -278,30 +184,6 @@ def test_server_drops_a_repeated_message_it_already_relayed(server, connect):
     ana.send("@charla.chat/seq=8 PRIVMSG #a :otra")
     bea.expect(r"PRIVMSG #a :otra$")
     assert sum("una vez" in line for line in bea.lines) == 1
-
-
-class FakeServer:
-    """A scripted IRC server: one listening socket, one accepted client at a time."""
-
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(10)
-        self.port = self.listener.getsockname()[1]
-        self.peers: list[LineClient] = []  # every accepted connection, closed by close()
-
-    def accept(self) -> LineClient:
-        sock, _ = self.listener.accept()
-        peer = LineClient.from_socket(sock)
-        self.peers.append(peer)
-        return peer
-
-    def welcome(self, peer: LineClient, nick: str) -> None:
-        peer.send_raw(f":fake 001 {nick} :Welcome {nick}!u@h\r\n".encode())
-
-    def close(self) -> None:
-        for peer in self.peers:
-            peer.close()
-        self.listener.close()
 
 
 @pytest.fixture
