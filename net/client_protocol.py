@@ -35,7 +35,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import re
 import threading
+import unicodedata
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -49,6 +51,7 @@ from net.protocol import (
     Message,
     fold_name,
     irc_lower,
+    is_valid_nick,
     session_alias,
     session_msgid,
     wire_number,
@@ -64,6 +67,23 @@ ACK_PREFIX = "charla-ack-"
 KEEPALIVE_TOKEN = "charla-keepalive"
 #: how many message ids the client remembers, to drop what history replays twice
 REMEMBERED_MSGIDS = 20_000
+
+
+#: nicks refused while registering before the client gives up (433 / 437 / 432 in a row)
+MAX_NICKS_REFUSED = 8
+#: what an ERROR before the welcome says when coming back would be refused just the same
+_REFUSED_FOR_GOOD = re.compile(r"password|access denied|not authori[sz]ed|banned|k-?lined", re.I)
+
+
+def ascii_nick(nick: str) -> str | None:
+    """``nick`` in plain ASCII for servers that refuse other letters, or None if nothing
+    valid is left: accents dropped, ñ as n, other letters left out.
+
+    >>> ascii_nick("Begoña"), ascii_nick("Álvaro_2"), ascii_nick("李"), ascii_nick("ana")
+    ('Begona', 'Alvaro_2', None, 'ana')
+    """
+    plain = unicodedata.normalize("NFKD", nick).encode("ascii", "ignore").decode()
+    return plain if is_valid_nick(plain) else None
 
 
 class InvalidNameError(InvalidParameterError):
@@ -242,6 +262,7 @@ class ClientProtocol:
         self._last_received = now
         self._probe_sent_at: float | None = None
         self._nick_retry_at = 0.0
+        self._nicks_refused = 0  # nicks refused while registering on this connection
 
     # -- output ------------------------------------------------------------------------------
 
@@ -450,7 +471,7 @@ class ClientProtocol:
         if not self._is_me(self.wanted_nick):
             self._nick_retry_at = now + self.nick_retry_interval
 
-    def _on_nick_refused(self, message: Message, now: float) -> None:
+    def _on_nick_refused(self, message: Message, now: float) -> str | None:
         if self.registered:
             if not self._is_me(self.wanted_nick):
                 return  # taking our nick back did not work yet: keep the temporary one
@@ -466,19 +487,37 @@ class ClientProtocol:
             # NICK went out with CAP LS, before the server knew our session token; the
             # holder may be our own half-open connection: ask again after SESSION.
             self._refused_before_session = message
-            return
-        self._fall_back(message)
+            return None
+        return self._fall_back(message)
 
-    def _fall_back(self, message: Message) -> None:
-        """Registration refused our nick: ask for a temporary one, and tell the user."""
+    def _fall_back(self, message: Message) -> str | None:
+        """Registration refused our nick: ask for another, tell the user, and give up (the
+        reason to hang up) when the server takes none, so nothing loops for ever.
+
+        In use (433, 437): ``nick_``, then the nick and three digits. Not valid there (432:
+        many servers refuse ``Begoña``): once, the nick in plain ASCII (``Begona``), which
+        then becomes the nick we want on this server; if that is refused too, we stop.
+        """
         refused = message.param(1)
+        self._nicks_refused += 1
+        if self._nicks_refused > MAX_NICKS_REFUSED:
+            self.fatal = f"the server accepted none of {MAX_NICKS_REFUSED} nicknames"
+            return self.fatal
         wanted = self.wanted_nick
-        fallback = f"{wanted[: irc.NICKLEN - 1]}_" if refused == wanted else None
-        if fallback is None or refused == fallback:
-            fallback = f"{wanted[: irc.NICKLEN - 4]}{random.randint(100, 999)}"
+        if message.command == irc.ERR_ERRONEUSNICKNAME:
+            plain = ascii_nick(wanted)
+            if refused == plain or plain is None or plain == wanted:
+                self.fatal = f"the server does not accept the nickname {wanted}"
+                return self.fatal
+            self.wanted_nick = fallback = plain
+        else:
+            fallback = f"{wanted[: irc.NICKLEN - 1]}_" if refused == wanted else ""
+            if not fallback or refused == fallback:
+                fallback = f"{wanted[: irc.NICKLEN - 4]}{random.randint(100, 999)}"
         self._emit(ev.ServerError(message.command, f"{refused}: {_last(message)} -> {fallback}"))
         self.nick = fallback
         self._send(Message("NICK", [fallback]))
+        return None
 
     def _on_password_refused(self, message: Message, now: float) -> str:
         self.fatal = "wrong password"
@@ -490,7 +529,13 @@ class ClientProtocol:
             self._emit(ev.ServerError(message.command, " ".join(message.params[1:])))
 
     def _on_error(self, message: Message, now: float) -> str:
-        return message.param(0, "closed by the server")
+        """The server closes the connection. Before the welcome, an ``ERROR`` that says we
+        may not come in (ngIRCd's "Access denied: Bad password?", InspIRCd's "Access denied
+        by configuration", a ban) is final: trying again would only be refused again."""
+        reason = message.param(0, "closed by the server")
+        if not self.registered and _REFUSED_FOR_GOOD.search(reason):
+            self.fatal = reason
+        return reason
 
     def _on_join(self, message: Message, now: float) -> None:
         channel, who = message.param(0), message.source_nick or ""

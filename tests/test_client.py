@@ -485,3 +485,13 @@ def test_backoff_grows_while_failing_and_starts_over_after_registering(fake, mak
         (0.05, 2),  # a registered connection counts as success: the next drop starts over
     ]
     assert events.wait_for(ev.Connecting).attempt == 2
+
+
+def test_an_accented_nick_on_ngircd_comes_in_as_plain_ascii(ngircd_port, make_client):
+    """ngIRCd refuses "Begoña" (432): the client comes in once as Begona and joins."""
+    _client, events = make_client(ngircd_port, "Begoña")
+    refused = events.wait_for(ev.ServerError, lambda e: e.code == "432")
+    assert refused.text.endswith("-> Begona")
+    assert events.wait_for(ev.Registered).nick == "Begona"
+    events.wait_for(ev.Joined, lambda e: e.me and e.channel == "#general")
+    assert [e.code for e in events.seen if isinstance(e, ev.ServerError)] == ["432"]

@@ -404,3 +404,50 @@ def test_odd_numbers_and_times_from_the_server_break_nothing(monkeypatch):
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_a_nick_the_server_calls_invalid_becomes_plain_ascii_once_then_we_stop():
+    """ngIRCd, InspIRCd and Hybrid refuse "Begoña" (432): the client was asking for
+    Begoña_, Begoña519 … thousands of times a second."""
+    core = new_core("Begoña")
+    core.connection_made(0.0)
+    core.take_lines()
+    feed(core, ":srv 432 * Begoña :Erroneous nickname")
+    assert core.take_lines() == ["NICK Begona"]
+    feed(core, ":srv 001 Begona :Welcome")
+    assert core.nick == "Begona"
+    core.tick(core.next_deadline() + 1)  # Begoña is not asked for again
+    assert "NICK Begoña" not in core.take_lines()
+    strict = new_core("Begoña")
+    strict.connection_made(0.0)
+    feed(strict, ":srv 432 * Begoña :Erroneous nickname")
+    reason = feed(strict, ":srv 432 * Begona :Erroneous nickname")
+    assert reason == strict.fatal == "the server does not accept the nickname Begona"
+    chinese = new_core("李")
+    chinese.connection_made(0.0)
+    assert feed(chinese, ":srv 432 * 李 :Erroneous nickname") == chinese.fatal
+
+
+def test_registration_gives_up_after_a_bounded_number_of_refused_nicks():
+    core = new_core()
+    core.connection_made(0.0)
+    core.take_lines()
+    reasons = [feed(core, f":srv 433 * {core.nick} :Nickname is already in use") for _ in range(9)]
+    assert reasons[:8] == [None] * 8
+    assert reasons[8] == core.fatal
+    assert len([line for line in core.take_lines() if line.startswith("NICK ")]) == 8
+
+
+def test_an_error_that_refuses_us_for_good_stops_the_retries():
+    """ngIRCd answers a wrong password with only ``ERROR :Access denied: Bad password?``."""
+    refused = new_core()
+    refused.connection_made(0.0)
+    assert feed(refused, "ERROR :Access denied: Bad password?") == "Access denied: Bad password?"
+    assert refused.fatal == "Access denied: Bad password?"
+    dropped = registered()
+    assert feed(dropped, "ERROR :Closing link: (Ping timeout: 240 seconds)")
+    assert dropped.fatal is None  # that one is worth coming back from
+    busy = new_core()
+    busy.connection_made(0.0)
+    feed(busy, "ERROR :Too many connections from your address")
+    assert busy.fatal is None
