@@ -170,7 +170,12 @@ def on_outbox_changed(window: Window, event: ev.OutboxChanged) -> None:
 
 
 def on_server_error(window: Window, event: ev.ServerError) -> None:
-    window.view_for(window.current_name()).add_system(_now(), error_text(event.code, event.text))
+    text = error_text(event.code, event.text)
+    if event.fallback:  # logging in under another nick: say which, and why
+        text = tr("{reason} You are {nick} on this server.").format(
+            reason=text, nick=event.fallback
+        )
+    window.view_for(window.current_name()).add_system(_now(), text)
 
 
 def on_closed(window: Window, event: ev.Closed) -> None:

@@ -514,7 +514,9 @@ class ClientProtocol:
             fallback = f"{wanted[: irc.NICKLEN - 1]}_" if refused == wanted else ""
             if not fallback or refused == fallback:
                 fallback = f"{wanted[: irc.NICKLEN - 4]}{random.randint(100, 999)}"
-        self._emit(ev.ServerError(message.command, f"{refused}: {_last(message)} -> {fallback}"))
+        self._emit(
+            ev.ServerError(message.command, f"{refused}: {_last(message)} -> {fallback}", fallback)
+        )
         self.nick = fallback
         self._send(Message("NICK", [fallback]))
         return None

@@ -138,6 +138,8 @@ class ServerError:
 
     code: str  # the IRC numeric or command ("433", "ERROR", …)
     text: str
+    #: for a nick refused while logging in: the one asked for instead ("ana_", "Begona")
+    fallback: str = ""
 
 
 Event = (

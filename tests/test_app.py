@@ -409,3 +409,14 @@ def test_a_line_the_client_cannot_send_is_said_so_and_the_next_one_goes(open_win
     wait_until(both, lambda: "esto sí llega" in conversation(bea))
     assert "retorno" not in conversation(bea)
     assert "partido" not in conversation(bea)
+
+
+def test_a_window_that_logs_in_under_another_nick_says_which(open_window, connect):
+    set_language("es")
+    connect("ana")  # someone already has the nick
+    window = open_window("ana")
+    wait_until(
+        [window],
+        lambda: "Ese apodo ya está en uso. En este servidor eres ana_." in conversation(window),
+    )
+    assert "ana_" in window.status.cget("text")
