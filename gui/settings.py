@@ -15,11 +15,13 @@ import getpass
 import json
 import logging
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gui.theme import THEMES
 from net.protocol import DEFAULT_PORT
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,31 @@ class Settings:
     theme: str = "light"
     font_size: int = 11
     geometry: str = "980x640"
+
+
+#: WIDTHxHEIGHT, and maybe +X+Y, as Tk's ``wm geometry`` takes and gives it
+_GEOMETRY = re.compile(r"(\d{2,5})x(\d{2,5})([+-]-?\d{1,5}[+-]-?\d{1,5})?")
+
+
+def usable_geometry(value: str) -> bool:
+    """A window size Tk takes and a person can see.
+
+    >>> [usable_geometry(g) for g in ("980x640", "800x600+10+-20", "1x1", "garbage")]
+    [True, True, False, False]
+    """
+    match = _GEOMETRY.fullmatch(value)
+    return match is not None and all(200 <= int(size) <= 20000 for size in match.groups()[:2])
+
+
+#: what each setting may hold; a value outside it is forgotten, the rest kept
+_SENSIBLE = {
+    "host": lambda value: 0 < len(value) <= 255,
+    "port": lambda value: 0 < value < 65536,
+    "nick": lambda value: len(value) <= 64,
+    "theme": lambda value: value in THEMES,
+    "font_size": lambda value: 7 <= value <= 32,  # what Ctrl+plus/minus allow
+    "geometry": usable_geometry,
+}
 
 
 def config_dir() -> Path:
@@ -62,7 +89,7 @@ def load(path: Path) -> Settings:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return Settings(nick=default_nick())
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # deep nesting: RecursionError
         aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
         with contextlib.suppress(OSError):
             path.replace(aside)
@@ -74,8 +101,12 @@ def load(path: Path) -> Settings:
         defaults = Settings()
         for name in known:
             value = raw.get(name)
-            if isinstance(value, type(getattr(defaults, name))):
+            wanted = type(getattr(defaults, name))
+            # bool is an int to isinstance, and "port": true is no port
+            if type(value) is wanted and _SENSIBLE[name](value):
                 values[name] = value
+            elif name in raw:
+                log.warning("setting %s=%.40r is not usable; the default is used", name, value)
     settings = Settings(**values)
     if not settings.nick:
         settings.nick = default_nick()

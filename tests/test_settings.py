@@ -35,3 +35,31 @@ def test_wrong_types_fall_back_field_by_field(tmp_path):
     path.write_text(json.dumps({"port": "doce", "nick": "ana", "font_size": 13}), encoding="utf-8")
     settings = load(path)
     assert (settings.port, settings.nick, settings.font_size) == (12345, "ana", 13)
+
+
+def test_values_a_window_cannot_use_fall_back_and_the_rest_is_kept(tmp_path):
+    path = tmp_path / "settings.json"
+    odd = {
+        "geometry": "garbage",
+        "font_size": 100000,
+        "port": True,
+        "theme": "neón",
+        "host": "",
+        "nick": "ana",
+    }
+    path.write_text(json.dumps(odd), encoding="utf-8")
+    settings = load(path)
+    assert settings == Settings(nick="ana")
+    for geometry in ("980x640", "800x600+10+-20"):
+        path.write_text(json.dumps({"geometry": geometry}), encoding="utf-8")
+        assert load(path).geometry == geometry
+    path.write_text(json.dumps({"geometry": "1x1"}), encoding="utf-8")
+    assert load(path).geometry == Settings().geometry
+
+
+def test_deeply_nested_json_is_set_aside_not_fatal(tmp_path):
+    path = tmp_path / "settings.json"
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    assert load(path).port == 12345
+    assert not path.exists()
+    assert len(list(tmp_path.glob("settings.json.damaged-*"))) == 1
