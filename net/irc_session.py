@@ -40,6 +40,7 @@ from net.protocol import (
     irc_lower,
     is_valid_channel,
     is_valid_nick,
+    normal_nick,
     parse,
     session_alias,
     session_msgid,
@@ -216,7 +217,7 @@ class IrcSession(Session):
         if not message.params or not message.params[0]:
             self.reply(irc.ERR_NONICKNAMEGIVEN, "No nickname given")
             return
-        nick = message.params[0]
+        nick = normal_nick(message.params[0])
         if not is_valid_nick(nick):
             self.reply(irc.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
         elif not self.rooms.nick_available(nick, self):

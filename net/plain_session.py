@@ -26,7 +26,14 @@ import time
 from net.connection import Connection
 from net.i18n import tr
 from net.outgoing import Outgoing
-from net.protocol import MAX_LINE_BYTES, Message, irc_lower, is_valid_nick, split_utf8
+from net.protocol import (
+    MAX_LINE_BYTES,
+    Message,
+    is_valid_nick,
+    nick_key,
+    normal_nick,
+    split_utf8,
+)
 from net.render import chat_line, history_lines, plain_history, plain_text
 from net.state import Channel, ChannelView, Rooms, Session
 
@@ -124,6 +131,7 @@ class PlainSession(Session):
             self._on_chat(line)
 
     def _on_name(self, name: str) -> None:
+        name = normal_nick(name)
         if not name:
             self.say(tr("What is your name?"))
         elif not is_valid_nick(name):
@@ -231,11 +239,10 @@ class PlainSession(Session):
             )
 
     def _rename(self, new_nick: str) -> None:
+        new_nick = normal_nick(new_nick)
         if not is_valid_nick(new_nick):
             self.say(tr("Usage: /apodo NEWNAME (letters, digits and - _, at most 30)."))
-        elif irc_lower(new_nick) != irc_lower(self.nick) and not self.rooms.nick_available(
-            new_nick
-        ):
+        elif nick_key(new_nick) != nick_key(self.nick) and not self.rooms.nick_available(new_nick):
             self.say(
                 tr("The name {name} is taken. How about {other}?").format(
                     name=new_nick, other=self.rooms.suggest_nick(new_nick)

@@ -371,15 +371,73 @@ def irc_lower(name: str) -> str:
 fold_name = functools.lru_cache(maxsize=4096)(irc_lower)
 
 
+#: letters that imitate Latin ones (from Unicode TR39's confusables: the Cyrillic and Greek
+#: ones that matter in names), as the Latin letter; applied after ``irc_lower``, so the
+#: lowercase forms only. And "l" as "i": a capital I and a small l look the same.
+_LOOKALIKES = str.maketrans(
+    {
+        # Cyrillic
+        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
+        "ј": "j", "ѕ": "s", "ԁ": "d", "һ": "h", "ԛ": "q", "ԝ": "w", "ӏ": "i", "к": "k",
+        # Greek
+        "ο": "o", "α": "a", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ρ": "p", "τ": "t",
+        "υ": "u", "χ": "x",
+        # Latin
+        "ɡ": "g", "l": "i",
+    }
+)  # fmt: skip
+#: letters that draw nothing at all (Hangul fillers): a nick of them looks blank
+_INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
+#: scripts whose letters can pass for each other: one nick uses at most one of them
+_LOOKALIKE_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
+
+
+def normal_nick(nick: str) -> str:
+    """A nick as it arrived, in the one form it is kept in (NFC: "n" + combining tilde is "ñ")."""
+    return nick if nick.isascii() else unicodedata.normalize("NFC", nick)
+
+
+def nick_key(nick: str) -> str:
+    """What two nicks must differ in to belong to two people: not case (``irc_lower``), not a
+    compatibility form (fullwidth, mathematical letters), not a look-alike letter.
+
+    >>> nick_key("Profesor") == nick_key("Prоfesor") == nick_key("PROFESOR")  # Cyrillic о
+    True
+    >>> nick_key("charla") == nick_key("сharla") == nick_key("charIa")  # Cyrillic с, capital I
+    True
+    >>> nick_key("Begoña") == nick_key("BEGOÑA"), nick_key("ana") == nick_key("ama")
+    (True, False)
+    """
+    if nick.isascii():
+        return irc_lower(nick).translate(_LOOKALIKES)
+    return irc_lower(unicodedata.normalize("NFKC", nick)).translate(_LOOKALIKES)
+
+
 def is_valid_nick(nick: str) -> bool:
-    """Letters (any script: á, ñ), digits and ``[]\\`_^{|}-``; not starting with a digit or '-'.
+    """Letters (any script: á, ñ), digits and ``[]\\`_^{|}-``; not starting with a digit or '-';
+    in the form it is kept in (``normal_nick``), with no compatibility forms (Ｐ, 𝐏, ²), no
+    letter that draws nothing, and no mixing of Latin, Cyrillic and Greek letters.
 
     >>> [is_valid_nick(n) for n in ("Begoña", "a_b|c", "9lives", "a b", "#x", "x" * 31)]
     [True, True, False, False, False, False]
+    >>> [is_valid_nick(n) for n in ("Ｐrofe", "Profe\u3164", "\u3164", "Prоfe", "Дима")]
+    [False, False, False, False, True]
     """
     if not nick or len(nick) > NICKLEN or nick[0].isdigit() or nick[0] == "-":
         return False
-    return all(char.isalnum() or char in _NICK_SPECIALS for char in nick)
+    if nick.isascii():
+        return all(char.isalnum() or char in _NICK_SPECIALS for char in nick)
+    if unicodedata.normalize("NFKC", nick) != nick or _INVISIBLE_LETTERS.intersection(nick):
+        return False
+    scripts = set()
+    for char in nick:
+        if not (char.isalnum() or char in _NICK_SPECIALS):
+            return False
+        if char.isalpha():
+            script = unicodedata.name(char, "").partition(" ")[0]
+            if script in _LOOKALIKE_SCRIPTS:
+                scripts.add(script)
+    return len(scripts) <= 1
 
 
 def is_valid_channel(name: str) -> bool:

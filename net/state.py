@@ -51,7 +51,7 @@ from typing import NamedTuple, Protocol
 from net.connection import NO_DEADLINE, Connection, flush_soon
 from net.history import ChannelHistory
 from net.outgoing import Outgoing
-from net.protocol import Message, irc_lower, is_valid_nick
+from net.protocol import Message, irc_lower, is_valid_nick, nick_key
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ class Rooms:
         self.settings = settings
         self.created = time.time()
         self._lock = threading.Lock()  # guards the state listed in the module docstring
-        self._nicks: dict[str, Session] = {}  # irc_lower(nick) -> registered session
+        self._nicks: dict[str, Session] = {}  # nick_key(nick) -> registered session
         self._channels: dict[str, Channel] = {}  # irc_lower(name) -> channel
         #: the kept messages; guarded by _lock (its database has a lock of its own)
         self.history = history
@@ -220,11 +220,11 @@ class Rooms:
 
     def nick_available(self, nick: str, session: Session | None = None) -> bool:
         """Free, or held by ``session`` itself or by its own earlier connection."""
-        folded = irc_lower(nick)
-        if self._is_server_name(folded):
+        key = nick_key(nick)
+        if self._is_server_name(key):
             return False
         with self._lock:
-            holder = self._nicks.get(folded)
+            holder = self._nicks.get(key)
         return holder is None or holder is session or _same_client(holder, session)
 
     def suggest_nick(self, nick: str) -> str:
@@ -233,13 +233,14 @@ class Rooms:
         with self._lock:
             for number in range(2, 1000):
                 candidate = f"{base}{number}"
-                if irc_lower(candidate) not in self._nicks:
+                if nick_key(candidate) not in self._nicks:
                     return candidate
         return f"{base}_{int(time.time()) % 1000}"
 
-    def _is_server_name(self, folded_nick: str) -> bool:
-        """Nobody may take the server's own name: its notices must stay unfakeable."""
-        return folded_nick == irc_lower(self.settings.server_name)
+    def _is_server_name(self, key: str) -> bool:
+        """Nobody may take the server's own name, nor a look-alike of it: its notices must
+        stay unfakeable (``key``: a ``nick_key``)."""
+        return key == nick_key(self.settings.server_name)
 
     def register(self, session: Session) -> bool:
         """Claim ``session.nick`` for a session finishing registration; False if it is taken.
@@ -248,19 +249,19 @@ class Rooms:
         leaves and the nick passes to ``session`` in the same lock section, so no third
         client can take it in between; then that old connection is told and closed.
         """
-        folded = irc_lower(session.nick)
-        if self._is_server_name(folded):
+        key = nick_key(session.nick)
+        if self._is_server_name(key):
             return False
         ghost, to_flush = None, []
         with self._lock:
             if session.left:  # kicked or replaced while its registration was on its way
                 return False
-            holder = self._nicks.get(folded)
+            holder = self._nicks.get(key)
             if holder is not None:
                 if not _same_client(holder, session):
                     return False
                 ghost, to_flush = holder, self._quit_locked(holder, "Reconnected")
-            self._nicks[folded] = session
+            self._nicks[key] = session
             session.registered = True
         if ghost is not None:
             log.info("%s reclaims %s from its earlier connection", session.conn.ip, session.nick)
@@ -272,18 +273,18 @@ class Rooms:
 
     def rename(self, session: Session, new_nick: str) -> bool:
         """Change a registered session's nick and tell everyone who shares a channel."""
-        folded_new, folded_old = irc_lower(new_nick), irc_lower(session.nick)
-        if self._is_server_name(folded_new):
+        new_key, old_key = nick_key(new_nick), nick_key(session.nick)
+        if self._is_server_name(new_key):
             return False
         with self._lock:
-            if session.left or self._nicks.get(folded_old) is not session:
+            if session.left or self._nicks.get(old_key) is not session:
                 return False  # it has left, and its old nick may be someone else's now
-            holder = self._nicks.get(folded_new)
+            holder = self._nicks.get(new_key)
             if holder is not None and holder is not session:
                 return False
             out = Outgoing(Message("NICK", [new_nick], source=session.prefix))
-            del self._nicks[folded_old]
-            self._nicks[folded_new] = session
+            del self._nicks[old_key]
+            self._nicks[new_key] = session
             session.nick = new_nick
             recipients = self._neighbours_locked(session)
             recipients[session] = None
@@ -382,7 +383,7 @@ class Rooms:
 
     def find_session(self, nick: str) -> Session | None:
         with self._lock:
-            return self._nicks.get(irc_lower(nick))
+            return self._nicks.get(nick_key(nick))
 
     def find_channel(self, name: str) -> Channel | None:
         with self._lock:
@@ -426,14 +427,14 @@ class Rooms:
                 return [_who_row(channel.name, member) for member in channel.members]
             return [
                 _who_row("*", session)
-                for key, session in self._nicks.items()
-                if fnmatch.fnmatchcase(key, folded)
+                for session in self._nicks.values()
+                if fnmatch.fnmatchcase(irc_lower(session.nick), folded)
             ]
 
     def whois(self, nick: str) -> tuple[WhoRow, list[str]] | None:
         """Who ``nick`` is and the names of the channels they are in (None: nobody)."""
         with self._lock:
-            session = self._nicks.get(irc_lower(nick))
+            session = self._nicks.get(nick_key(nick))
             if session is None:
                 return None
             return _who_row("*", session), [c.name for c in session.channels.values()]
@@ -463,7 +464,7 @@ class Rooms:
         returns the session (whose connection the caller closes), None if nobody has it."""
         server_name = self.settings.server_name
         with self._lock:
-            session = self._nicks.get(irc_lower(nick))
+            session = self._nicks.get(nick_key(nick))
             if session is None:
                 return None
             to_flush = []
@@ -492,9 +493,9 @@ class Rooms:
         if not session.registered:
             return []
         session.registered = False
-        folded = irc_lower(session.nick)
-        if self._nicks.get(folded) is session:
-            del self._nicks[folded]
+        key = nick_key(session.nick)
+        if self._nicks.get(key) is session:
+            del self._nicks[key]
         recipients = self._neighbours_locked(session)
         for channel in list(session.channels.values()):
             self._leave_locked(session, channel)

@@ -381,3 +381,39 @@ def test_a_message_number_that_is_not_a_number_is_ignored_not_fatal(connect):
     for number in ("²", str(2**64), "-3", "7"):
         bea.expect(rf"PRIVMSG #a :número {re.escape(number)}$")
     assert ana.sync() == []
+
+
+@pytest.mark.parametrize(
+    ("impostor", "numeric"),
+    [
+        ("PROFESOR", "433"),  # case
+        ("ＰＲＯＦＥＳＯＲ", "432"),  # fullwidth letters
+        ("𝐏rofesor", "432"),  # mathematical bold P
+        ("Prоfesor", "432"),  # Cyrillic о among Latin letters
+        ("Profesor\u3164", "432"),  # an invisible Hangul filler after it
+        ("\u3164", "432"),  # a blank-looking nick
+        ("Profesor\u200b", "432"),  # a zero-width space
+    ],
+)
+def test_a_look_alike_of_a_taken_nick_is_not_a_new_nick(connect, impostor, numeric):
+    connect("Profesor")
+    student = connect()
+    student.send(f"NICK {impostor}")
+    student.expect(rf" {numeric} \* ")
+
+
+def test_a_name_in_another_script_that_looks_the_same_is_taken_too(start_server):
+    server = start_server(server_name="charla")
+    poca, room = IrcClient(server.port), IrcClient(server.port)
+    try:
+        poca.register("POCA")
+        room.send("NICK РОСА")  # all Cyrillic: Р О С А
+        room.expect(r" 433 \* РОСА ")
+        room.send("NICK charIa")  # the server's own name, with a capital I for the l
+        room.expect(r" 433 \* charIa ")
+        room.send("NICK Begon\u0303a")  # n + combining tilde: kept as the one ñ
+        room.send("USER b 0 * :Begoña")
+        room.expect(" 001 Begoña ")
+    finally:
+        poca.close()
+        room.close()
