@@ -29,6 +29,7 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 from collections import deque
 from pathlib import Path
 
@@ -81,22 +82,75 @@ class ChannelHistory:
     # -- the database --------------------------------------------------------------------
 
     def open(self) -> None:
-        """Open (or create) the database and load what it kept; memory only if it cannot."""
+        """Open (or create) the database and load what it kept.
+
+        A file that is not a database, or a damaged one, is set aside beside it
+        (``historial.sqlite3.damaged-<time>``) and a fresh one started. If none can be used
+        (a read-only or full disk, a file another program holds), history is kept in memory
+        only and ``on_disk`` says so, for the MOTD to tell people.
+        """
         if self.path is None:
             return
-        path = self.path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, check_same_thread=False, timeout=0.05)
+            self._db = self._connect()
+        except sqlite3.OperationalError as exc:  # locked, read-only, cannot be opened
+            log.warning(
+                "history database %s unusable (%s): history kept in memory only", self.path, exc
+            )
+            return
+        except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
+            aside = self._set_aside()
+            log.warning(
+                "history database %s was damaged (%s); set aside as %s, a new one started",
+                self.path,
+                exc,
+                aside,
+            )
+            try:
+                self._db = self._connect()
+            except sqlite3.Error as again:
+                log.warning(
+                    "history database %s unusable (%s): history kept in memory only",
+                    self.path,
+                    again,
+                )
+                return
+        except OSError as exc:  # its folder cannot be made
+            log.warning(
+                "history database %s unusable (%s): history kept in memory only", self.path, exc
+            )
+            return
+        log.info("history database: %s", self.path)
+
+    @property
+    def on_disk(self) -> bool:
+        """Whether what is kept survives a restart (a database is open)."""
+        return self._db is not None
+
+    def _connect(self) -> sqlite3.Connection:
+        assert self.path is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, check_same_thread=False, timeout=0.05)
+        try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # survives a killed process, never corrupts
             db.executescript(SCHEMA)
+            self._channels.clear()
+            self.topics.clear()
             self._load(db)
-        except (sqlite3.Error, OSError) as exc:
-            log.warning("history database %s unusable (%s): history kept in memory only", path, exc)
-            return
-        self._db = db
-        log.info("history database: %s", path)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _set_aside(self) -> str:
+        """Rename the damaged database (and its WAL files) out of the way; its new name."""
+        assert self.path is not None
+        aside = self.path.with_name(f"{self.path.name}.damaged-{int(time.time())}")
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                Path(f"{self.path}{suffix}").replace(f"{aside}{suffix}")
+        return aside.name
 
     def _load(self, db: sqlite3.Connection) -> None:
         channels = [row[0] for row in db.execute("SELECT DISTINCT channel FROM messages")]

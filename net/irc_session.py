@@ -302,7 +302,11 @@ class IrcSession(Session):
                 "Be kind: what you write in {channel} reaches everyone there."
             ).format(channel=self.settings.channel)
         if self.settings.history_size > 0:
-            kept = tr("Messages in channels are kept on this server (the last {count} of each).")
+            kept = (
+                tr("Messages in channels are kept on this server (the last {count} of each).")
+                if self.rooms.history.on_disk
+                else tr("Messages in channels are kept until the server stops (the last {count}).")
+            )
             motd = f"{motd}\n{kept.format(count=self.settings.history_size)}".strip()
         if not motd:
             self.reply(irc.ERR_NOMOTD, "MOTD File is missing")

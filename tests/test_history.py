@@ -144,7 +144,11 @@ def test_a_database_in_an_impossible_place_leaves_history_in_memory(
     with caplog.at_level(logging.WARNING, logger="net.history"):
         server = start_server(history_db=str(not_a_folder / "charla.sqlite3"))
     assert "history kept in memory only" in caplog.text
-    ana = connect("ana", port=server.port)
+    ana = connect(port=server.port)
+    ana.send("NICK ana")
+    ana.send("USER ana 0 * :ana")
+    ana.expect(r" 372 ana :- Messages in channels are kept until the server stops")
+    ana.expect(r" 376 ")
     ana.join("#general")
     said(ana, "#general", "en memoria")
     plain = connect(plain=True, port=server.port)
@@ -174,3 +178,28 @@ def test_channel_history_round_trip_and_bounds(tmp_path):
     assert again.topics["#a"] == ("tema", "ana!~a@h", 1_700_000_000)
     assert again.seen_before("alias", 4) and not again.seen_before("alias", 5)
     again.close()
+
+
+def test_a_damaged_database_is_set_aside_and_a_new_one_kept(
+    start_server, connect, tmp_path, caplog
+):
+    database = tmp_path / "charla.sqlite3"
+    database.write_bytes(b"esto no es una base de datos" * 200)
+    with caplog.at_level(logging.WARNING, logger="net.history"):
+        server = start_server(history_db=str(database))
+    assert "was damaged" in caplog.text
+    [aside] = tmp_path.glob("charla.sqlite3.damaged-*")
+    assert aside.read_bytes().startswith(b"esto no es")
+    ana = connect(port=server.port)
+    ana.send("NICK ana")
+    ana.send("USER ana 0 * :ana")
+    ana.expect(r" 372 ana :- Messages in channels are kept on this server")
+    ana.expect(r" 376 ")
+    ana.join("#general")
+    said(ana, "#general", "en la base nueva")
+    server.shutdown()
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT line FROM messages").fetchall() == [
+            (":ana!~ana@127.0.0.1 PRIVMSG #general :en la base nueva",)
+        ]
+    db.close()
