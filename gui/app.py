@@ -40,6 +40,8 @@ from net.protocol import DEFAULT_CHANNEL, irc_lower
 
 log = logging.getLogger(__name__)
 
+#: the longest message one Enter may send: about ten IRC lines
+MAX_MESSAGE_CHARS = 4000
 POLL_MS = 20  # how often the pump looks at an empty queue
 BATCH_SECONDS = 0.010  # the most work one tick of the pump does before letting Tk redraw
 BURST_EVENTS = 100  # a tick that handled this many is in a burst: look again after 1 ms,
@@ -356,7 +358,17 @@ class ChatWindow:
         run_line(self, line)
 
     def send_text(self, target: str, text: str, *, action: bool) -> None:
-        """Send a message (or a ``/me`` action) and show it as *sending…* until delivered."""
+        """Send a message (or a ``/me`` action) and show it as *sending…* until delivered;
+        one too long for a chat (a whole document pasted on one line) is refused, not
+        turned into hundreds of lines the server would have to take."""
+        if len(text) > MAX_MESSAGE_CHARS:
+            self.view_for(target).add_system(
+                datetime.now().astimezone(),
+                tr("That message is too long to send ({count} characters; at most {most}).").format(
+                    count=len(text), most=MAX_MESSAGE_CHARS
+                ),
+            )
+            return
         ids = self.client.action(target, text) if action else self.client.say(target, text)
         if not ids:
             return

@@ -69,6 +69,9 @@ KEEPALIVE_TOKEN = "charla-keepalive"
 REMEMBERED_MSGIDS = 20_000
 
 
+#: messages written but not yet confirmed, at most: a server's flood control lets a burst
+#: of lines through at once (Charla: 40, then 10 a second; ngIRCd penalises more than a few)
+MAX_IN_FLIGHT = 20
 #: nicks refused while registering before the client gives up (433 / 437 / 432 in a row)
 MAX_NICKS_REFUSED = 8
 #: what an ERROR before the welcome says when coming back would be refused just the same
@@ -173,12 +176,13 @@ class Outbox:
     def add(self, item: PendingMessage) -> None:
         self.waiting.append(item)
 
-    def take_waiting(self) -> list[PendingMessage]:
-        """The waiting messages, to be written now; they become unconfirmed first, so
-        that from now on a lost connection sends them again."""
-        taken = list(self.waiting)
+    def take_waiting(self, in_flight: int = MAX_IN_FLIGHT) -> list[PendingMessage]:
+        """Waiting messages to be written now, so that at most ``in_flight`` are
+        unconfirmed; they become unconfirmed first, so that from now on a lost connection
+        sends them again."""
+        count = max(0, min(len(self.waiting), in_flight - len(self.unconfirmed)))
+        taken = [self.waiting.popleft() for _ in range(count)]
         self.unconfirmed.extend(taken)
-        self.waiting.clear()
         return taken
 
     def ack_token(self) -> str:
@@ -384,10 +388,16 @@ class ClientProtocol:
     # -- the outbox ------------------------------------------------------------------------------
 
     def _flush_outbox(self) -> None:
-        """Write every waiting message, then the PING whose PONG will confirm them."""
+        """Write waiting messages, as many as may be unconfirmed at once, then the PING whose
+        PONG will confirm them; the PONG lets the next ones go. So a long outbox (a paste
+        made offline) goes out at the pace the server reads, never as a flood it drops us
+        for, and it never loops."""
         if not self.registered or not self.outbox.waiting:
             return
-        for item in self.outbox.take_waiting():
+        taken = self.outbox.take_waiting()
+        if not taken:
+            return  # the window is full: the next ack lets more go
+        for item in taken:
             tags = {}
             if irc.SESSION_CAP in self.caps:
                 tags[irc.SEQ_TAG] = str(item.message_id)
@@ -424,6 +434,7 @@ class ClientProtocol:
         if confirmed is not None:
             for message_id in confirmed:
                 self._emit(ev.Delivered(message_id))
+            self._flush_outbox()  # room for the next ones
             self._emit_outbox()
 
     def _on_cap(self, message: Message, now: float) -> None:

@@ -420,3 +420,15 @@ def test_a_window_that_logs_in_under_another_nick_says_which(open_window, connec
         lambda: "Ese apodo ya está en uso. En este servidor eres ana_." in conversation(window),
     )
     assert "ana_" in window.status.cget("text")
+
+
+def test_a_message_too_long_for_a_chat_is_refused_before_it_is_queued(open_window):
+    ana, bea = open_window("ana"), open_window("bea")
+    both = [ana, bea]
+    wait_until(both, lambda: set(bea.nick_list.get(0, "end")) == {"ana", "bea"})
+    type_line(ana, "x" * 480_000)  # a whole document pasted on one line
+    wait_until(both, lambda: "That message is too long to send (480000" in conversation(ana))
+    assert "waiting" not in ana.status.cget("text")
+    type_line(ana, "y" * 3995 + " cabe")  # 4,000 characters: at the limit, and sent
+    wait_until(both, lambda: "cabe" in conversation(bea))
+    assert "x" * 100 not in conversation(bea)

@@ -20,7 +20,15 @@ from net.client import ChatClient, ReconnectPolicy
 from net.client_protocol import InvalidNameError
 from net.protocol import EmbeddedNewlineError, InvalidParameterError
 from net.server import ChatServer
-from tests.support import FAST_RETRY, Events, FakeServer, FreezableRelay, LineClient, started_port
+from tests.support import (
+    FAST_RETRY,
+    Events,
+    FakeServer,
+    FreezableRelay,
+    IrcClient,
+    LineClient,
+    started_port,
+)
 
 
 @pytest.fixture
@@ -107,6 +115,34 @@ def test_messages_typed_while_offline_are_sent_after_connecting(start_server, ma
     watcher.expect(r"PRIVMSG #general :escrito sin conexión$", timeout=10)
     events.wait_for(ev.Delivered, lambda e: e.message_id == ids[0])
     watcher.close()
+
+
+def test_a_long_outbox_goes_out_at_the_servers_pace_without_being_dropped(
+    start_server, make_client
+):
+    """300 messages written while offline, a server that lets 10 lines through at once and
+    drops whoever has 60 waiting: all arrive, once, in order, on the first connection."""
+    with socket.socket() as probe:  # a port where nothing listens yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client, events = make_client(port, "ana")
+    events.wait_for(ev.Disconnected)
+    texts = [f"línea {number}" for number in range(300)]
+    ids = client.say("#general", "\n".join(texts))
+    assert len(ids) == 300
+    server = start_server(port=port, flood_burst=10, flood_rate=300.0, flood_max_queued=60)
+    watcher = IrcClient(server.port)
+    try:
+        watcher.register("watcher")
+        watcher.join("#general")
+        for text in texts:
+            watcher.expect(rf"PRIVMSG #general :{text}$", timeout=15)
+        events.wait_for(ev.Delivered, lambda e: e.message_id == ids[-1], timeout=15)
+        watcher.sync()
+        assert sum("PRIVMSG #general" in line for line in watcher.lines) == 300
+    finally:
+        watcher.close()
+    assert sum(isinstance(e, ev.Registered) for e in events.seen) == 1  # never dropped
 
 
 def test_quit_says_goodbye_and_returns_quickly(server, make_client, connect):

@@ -451,3 +451,23 @@ def test_an_error_that_refuses_us_for_good_stops_the_retries():
     busy.connection_made(0.0)
     feed(busy, "ERROR :Too many connections from your address")
     assert busy.fatal is None
+
+
+def test_a_long_outbox_is_written_a_window_at_a_time_each_ack_letting_more_go():
+    core = registered(caps="")
+    ids = [core.outbox.new_id() for _ in range(45)]
+    for message_id in ids:
+        core.queue_message(PendingMessage(message_id, "PRIVMSG", "#general", f"n{message_id}"))
+    core.send_pending()
+    first = core.take_lines()
+    assert first[:20] == [f"PRIVMSG #general :n{i}" for i in ids[:20]]
+    assert first[20:] == [f"PING charla-ack-{ids[19]}"]
+    feed(core, f":srv PONG srv :charla-ack-{ids[19]}")
+    second = core.take_lines()
+    assert second == [f"PRIVMSG #general :n{i}" for i in ids[20:40]] + [
+        f"PING charla-ack-{ids[39]}"
+    ]
+    feed(core, f":srv PONG srv :charla-ack-{ids[39]}")
+    assert core.take_lines()[:-1] == [f"PRIVMSG #general :n{i}" for i in ids[40:]]
+    feed(core, f":srv PONG srv :charla-ack-{ids[44]}")
+    assert [e.message_id for e in core.take_events() if isinstance(e, ev.Delivered)] == ids
