@@ -21,7 +21,7 @@ from pathlib import Path
 from net.history import default_database_path
 from net.i18n import set_language, tr
 from net.lan import shareable_endpoints
-from net.protocol import DEFAULT_PORT, is_valid_channel
+from net.protocol import DEFAULT_PORT, is_valid_channel, printable
 from net.server import ChatServer, ServerConfig
 
 
@@ -135,13 +135,22 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     )
 
 
+class PrintableFormatter(logging.Formatter):
+    """Log lines in which nothing a client sent (a QUIT reason, a name) can act on the
+    operator's terminal or forge a line: controls are made visible. A traceback after the
+    line keeps its own line breaks."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
+
+
 def configure_logging(level: str, log_file: str | None) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler()]
-    handlers[0].setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    handlers[0].setFormatter(PrintableFormatter("%(asctime)s %(message)s", "%H:%M:%S"))
     if log_file:
         file_handler = logging.FileHandler(log_file, encoding="utf-8")
         file_handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s")
+            PrintableFormatter("%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s")
         )
         handlers.append(file_handler)
     logging.basicConfig(level=level.upper(), handlers=handlers)

@@ -32,6 +32,7 @@ from net.protocol import (
     is_valid_nick,
     nick_key,
     normal_nick,
+    printable,
     split_utf8,
 )
 from net.render import chat_line, history_lines, plain_history, plain_text
@@ -63,7 +64,7 @@ class PlainSession(Session):
 
     @staticmethod
     def _line(text: str) -> bytes:
-        return "".join(f"{part}\r\n" for part in text.split("\n")).encode("utf-8")
+        return "".join(f"{printable(part)}\r\n" for part in text.split("\n")).encode("utf-8")
 
     def goodbye(self, reason: str) -> bytes:
         return self._line(f"*** {reason}")

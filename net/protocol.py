@@ -333,6 +333,30 @@ def wire_number(text: str, maximum: int = MAX_WIRE_NUMBER) -> int | None:
     return number if number <= maximum else None
 
 
+#: what a terminal would obey rather than show: C0 controls (ESC starts the sequences that
+#: move the cursor, clear the screen, set the title or the clipboard), DEL and the C1
+#: controls (0x9B is a one-byte CSI) become visible pictures; bidi overrides, which reorder
+#: what follows them, and line separators are dropped
+_UNPRINTABLE = str.maketrans(
+    {
+        **{code: 0x2400 + code for code in range(32)},  # ESC -> ␛, BEL -> ␇ …
+        0x7F: 0x2421,  # ␡
+        **{code: 0xFFFD for code in range(0x80, 0xA0)},  # �
+        **dict.fromkeys((0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F)), None),
+        **dict.fromkeys(range(0x2066, 0x206A), None),
+    }
+)
+
+
+def printable(text: str) -> str:
+    """``text`` as a terminal or a log may show it: nothing in it is a control.
+
+    >>> printable("hola\x1b[2J\x1b]52;c;cGFzcw==\x07 \x9b31m\u202eadiós")
+    'hola␛[2J␛]52;c;cGFzcw==␇ �31madiós'
+    """
+    return text.translate(_UNPRINTABLE)
+
+
 def split_utf8(text: str, limit: int) -> list[str]:
     """Pieces of ``text`` of at most ``limit`` UTF-8 bytes, cut between characters.
 

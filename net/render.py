@@ -17,31 +17,40 @@ import time
 
 from net.i18n import tr
 from net.outgoing import Outgoing
-from net.protocol import CHANTYPES
+from net.protocol import CHANTYPES, printable
 
 #: IRC text formatting (bold, colours, …) that would show as garbage in a terminal
 FORMATTING = re.compile(r"\x03(\d{1,2}(,\d{1,2})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]")
 
 
+#: a run of spaces long enough to push what follows onto a terminal row of its own, where
+#: it could pass for a line of the server's
+_PADDING = re.compile(r"\s{4,}")
+
+
 def plain_text(text: str) -> str:
-    """``text`` without IRC formatting codes.
+    """Someone's ``text`` for a terminal: no IRC formatting codes, no controls (made
+    visible), no padding that would wrap a fake line onto a row of its own.
 
     >>> plain_text("\\x02bold\\x02 and \\x0304red\\x03")
     'bold and red'
+    >>> plain_text("hola" + " " * 200 + "*** ANNOUNCEMENT: \\x1b[1mdadme la contraseña")
+    'hola *** ANNOUNCEMENT: ␛[1mdadme la contraseña'
     """
-    return FORMATTING.sub("", text)
+    return _PADDING.sub(" ", printable(FORMATTING.sub("", text)))
 
 
 def chat_line(out: Outgoing, stamp: str) -> str | None:
     """A PRIVMSG or NOTICE as a person reads it: ``[10:42] ana: hola`` (None: not for people)."""
     message = out.message
     who = message.source_nick or ""
-    text = plain_text(message.params[-1]) if message.params else ""
+    raw = message.params[-1] if message.params else ""
+    text = plain_text(raw)
     if message.command == "NOTICE" and "!" not in (message.source or ""):
         return tr("{time} *** ANNOUNCEMENT: {text}").format(time=stamp, text=text)
-    if text.startswith("\x01ACTION ") and text.endswith("\x01"):
-        return f"{stamp} * {who} {text[8:-1]}"
-    if text.startswith("\x01"):
+    if raw.startswith("\x01ACTION ") and raw.endswith("\x01"):
+        return f"{stamp} * {who} {plain_text(raw[8:-1])}"
+    if raw.startswith("\x01"):
         return None  # other CTCP requests mean nothing to a person
     if message.params[0][:1] not in CHANTYPES:
         return tr("{time} (private) {nick}: {text}").format(time=stamp, nick=who, text=text)

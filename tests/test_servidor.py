@@ -117,3 +117,24 @@ def test_a_bad_port_is_refused_in_the_language_asked_for(run_server):
     server = run_server("--port", "70000", "--lang", "es")
     assert server.wait() == 2
     assert any("el puerto tiene que estar entre 0 y 65535" in line for line in server.output)
+
+
+def test_nothing_a_client_sends_acts_on_the_operators_terminal_or_log(run_server, tmp_path):
+    """A QUIT reason with escape sequences that would erase the line above and print a fake
+    "joined as" line reaches the console and the log file with its controls made visible."""
+    log_file = tmp_path / "servidor.log"
+    process = run_server("--host", "127.0.0.1", "--port", "0", "--log-file", str(log_file))
+    port = started_port(process)
+    mallory = IrcClient(port)
+    try:
+        mallory.register("mallory")
+        mallory.send("QUIT :adiós\x1b[1A\x1b[2K\x9b2K09:00:00 127.0.0.1 joined as Profesor\x07")
+        mallory.expect_closed()
+    finally:
+        mallory.close()
+    line = process.expect(r"closed: Quit: adiós").string
+    assert "\x1b" not in line and "\x9b" not in line and "\x07" not in line
+    assert "␛[1A␛[2K�2K09:00:00 127.0.0.1 joined as Profesor␇" in line
+    process.close()
+    logged = log_file.read_text(encoding="utf-8")
+    assert "␛[1A" in logged and "\x1b" not in logged
