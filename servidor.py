@@ -12,6 +12,7 @@ import argparse
 import errno
 import ipaddress
 import logging
+import os
 import signal
 import sys
 import threading
@@ -23,6 +24,9 @@ from net.i18n import set_language, tr
 from net.lan import shareable_endpoints
 from net.protocol import DEFAULT_PORT, is_valid_channel, printable
 from net.server import ChatServer, ServerConfig
+
+#: where the password may come from without showing in the process list
+PASSWORD_VARIABLE = "CHARLA_PASSWORD"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,7 +43,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=defaults.server_name,
         help="the server's own name in IRC replies (default: %(default)s)",
     )
-    parser.add_argument("--password", help="password clients must give to join")
+    secret = parser.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--password",
+        help=f"password clients must give to join (others can see it in the process list: "
+        f"prefer --password-file or the {PASSWORD_VARIABLE} environment variable)",
+    )
+    secret.add_argument(
+        "--password-file", metavar="FILE", help="read the password from the first line of FILE"
+    )
     parser.add_argument(
         "--channel", default=defaults.channel, help="default channel (default: %(default)s)"
     )
@@ -112,6 +124,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def password_from(args: argparse.Namespace) -> str | None:
+    """The password: ``--password``, else the first line of ``--password-file``, else the
+    environment variable; None for none. Raises OSError if the file cannot be read."""
+    if args.password_file:
+        lines = Path(args.password_file).read_text(encoding="utf-8").splitlines()
+        return lines[0] if lines and lines[0] else None
+    return args.password or os.environ.get(PASSWORD_VARIABLE) or None
+
+
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     motd = args.motd
     if motd and motd.startswith("@"):
@@ -120,7 +141,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         host=args.host,
         port=args.port,
         server_name=args.server_name,
-        password=args.password,
+        password=password_from(args),
         channel=args.channel,
         motd=motd,
         max_clients=args.max_clients,
@@ -241,7 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = config_from_args(args)
     except OSError as exc:
-        print(tr("Cannot read the message of the day: {error}").format(error=exc), file=sys.stderr)
+        print(
+            tr("Cannot read {file}: {error}").format(file=exc.filename, error=exc.strerror or exc),
+            file=sys.stderr,
+        )
         return 1
     # before the "listening" line: whoever reads it may stop us at once, and cleanly
     stop = threading.Event()

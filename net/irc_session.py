@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 
 from net import protocol as irc
 from net.connection import Connection, flush_soon
+from net.guard import Verdict
 from net.i18n import tr
 from net.outgoing import Outgoing
 from net.protocol import (
@@ -220,7 +221,9 @@ class IrcSession(Session):
         nick = normal_nick(message.params[0])
         if not is_valid_nick(nick):
             self.reply(irc.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
-        elif not self.rooms.nick_available(nick, self):
+        elif (self.registered or not self.rooms.guard.required) and not self.rooms.nick_available(
+            nick, self
+        ):  # before the password is known, who is here is not told: registering checks it
             self.reply(irc.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
         elif not self.registered:
             self.nick = nick
@@ -239,8 +242,14 @@ class IrcSession(Session):
     def _try_register(self) -> None:
         if self.registered or self.cap_negotiating or not self.nick or self.username == "user":
             return
-        if self.settings.password is not None and self.password != self.settings.password:
-            self.reply(irc.ERR_PASSWDMISMATCH, "Password incorrect")
+        verdict = self.rooms.guard.check(self.conn.ip, self.password)
+        if verdict is not Verdict.RIGHT:
+            if verdict is Verdict.WAIT:
+                wait = self.rooms.guard.wait_seconds(self.conn.ip)
+                why = f"Too many wrong passwords from your address: try again in {wait} s"
+            else:
+                why = "Password incorrect"
+            self.reply(irc.ERR_PASSWDMISMATCH, why)
             self.conn.enqueue(self.goodbye("Bad password"))
             self.conn.finish("Bad password")
             return

@@ -24,6 +24,7 @@ import re
 import time
 
 from net.connection import Connection
+from net.guard import Verdict
 from net.i18n import tr
 from net.outgoing import Outgoing
 from net.protocol import (
@@ -52,9 +53,10 @@ class PlainSession(Session):
     def __init__(self, rooms: Rooms, conn: Connection) -> None:
         super().__init__(rooms, conn)
         self.username = "~nc"
-        self._state = "name"  # name -> password (if the server has one) -> chat
+        #: password (if the server has one: before it, nobody learns who is here) -> name -> chat
+        self._state = "password" if rooms.guard.required else "name"
         self.say(tr("Welcome to Charla ({server}).").format(server=self.settings.server_name))
-        self.say(tr("What is your name?"))
+        self.say(tr("Password:") if self._state == "password" else tr("What is your name?"))
 
     # -- output ----------------------------------------------------------------------------
 
@@ -150,18 +152,21 @@ class PlainSession(Session):
             )
         else:
             self.nick = name
-            if self.settings.password is None:
-                self._enter()
-            else:
-                self._state = "password"
-                self.say(tr("Password:"))
+            self._enter()
 
     def _on_password(self, password: str) -> None:
-        if password == self.settings.password:
-            self._enter()
+        verdict = self.rooms.guard.check(self.conn.ip, password)
+        if verdict is Verdict.RIGHT:
+            self._state = "name"
+            self.say(tr("What is your name?"))
+            return
+        if verdict is Verdict.WAIT:
+            goodbye = tr("Too many wrong passwords from your address: try again in {seconds} s.")
+            goodbye = goodbye.format(seconds=self.rooms.guard.wait_seconds(self.conn.ip))
         else:
-            self.conn.enqueue(self.goodbye(tr("Wrong password. Goodbye.")))
-            self.conn.finish("Bad password")
+            goodbye = tr("Wrong password. Goodbye.")
+        self.conn.enqueue(self.goodbye(goodbye))
+        self.conn.finish("Bad password")
 
     def _enter(self) -> None:
         if not self.rooms.register(self):

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 from net.connection import NO_DEADLINE, Connection, flush_soon
+from net.guard import PasswordGuard
 from net.history import ChannelHistory
 from net.outgoing import Outgoing
 from net.protocol import Message, irc_lower, is_valid_nick, nick_key
@@ -201,6 +202,8 @@ class Rooms:
         self._channels: dict[str, Channel] = {}  # irc_lower(name) -> channel
         #: the kept messages; guarded by _lock (its database has a lock of its own)
         self.history = history
+        #: the server's password and who has been guessing it (thread-safe on its own)
+        self.guard = PasswordGuard(settings.password)
         self._boot_id = os.urandom(4).hex()  # makes server-made msgids unique across runs
         self._msgids = itertools.count(1)
         self.default_channel = Channel(settings.channel)

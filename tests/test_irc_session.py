@@ -119,7 +119,29 @@ def test_password_required(start_server, connect):
     missing = connect(port=server.port)
     missing.send("NICK nopass")
     missing.send("USER nopass 0 * :No")
-    assert any(" 464 " in line for line in missing.expect_closed())
+    assert any("Too many wrong passwords" in line for line in missing.expect_closed())
+
+
+def test_guessing_the_password_is_slow_and_says_nothing_about_who_is_here(start_server, connect):
+    """A wrong password locks the address out (1 s, then 2, 4 … up to a minute): every try
+    meanwhile is told to wait, right or not. And before the password, a taken nick is not
+    told apart from a free one."""
+    server = start_server(password="s3cret")
+    connect(port=server.port).register("profesora", password="s3cret")
+    spy = connect(port=server.port)
+    spy.send("NICK profesora")  # is she here? no PASS yet
+    spy.send("PING still-here")
+    spy.expect(r"PONG \S+ :?still-here$")
+    assert not any(" 433 " in line for line in spy.lines)
+    answers = []
+    for guess in ("1234", "0000", "s3cret"):
+        guesser = connect(port=server.port)
+        guesser.send(f"PASS {guess}")
+        guesser.send("NICK guess")
+        guesser.send("USER g 0 * :g")
+        answers += [line for line in guesser.expect_closed() if " 464 " in line]
+    assert answers[0].endswith("Password incorrect")
+    assert all("Too many wrong passwords from your address" in line for line in answers[1:])
 
 
 def test_reregistration_and_missing_params(connect):

@@ -25,6 +25,7 @@ NET_LAYERS = {
     "net.events": 0,
     "net.lan": 0,
     "net.connection": 1,
+    "net.guard": 1,
     "net.outgoing": 1,
     "net.client_protocol": 1,
     "net.history": 2,

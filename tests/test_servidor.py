@@ -33,12 +33,12 @@ def test_the_documented_command_line_serves_and_stops_cleanly(run_server, stop_s
 def test_password_flag_and_default_plain_text_detection(run_server):
     process = run_server("--host", "127.0.0.1", "--port", "0", "--password", "clave")
     port = started_port(process)
-    plain = LineClient(port)  # silent for its first second: asked for a name
+    plain = LineClient(port)  # silent for its first second: asked for the password
     try:
-        plain.expect(r"What is your name\?", timeout=5)
-        plain.send("ana")
-        plain.expect(r"Password:")
+        plain.expect(r"Password:", timeout=5)
         plain.send("clave")
+        plain.expect(r"What is your name\?")
+        plain.send("ana")
         plain.expect(r"Hello, ana!")
     finally:
         plain.close()
@@ -138,3 +138,21 @@ def test_nothing_a_client_sends_acts_on_the_operators_terminal_or_log(run_server
     process.close()
     logged = log_file.read_text(encoding="utf-8")
     assert "␛[1A" in logged and "\x1b" not in logged
+
+
+def test_the_password_can_come_from_a_file_or_the_environment(run_server, tmp_path, monkeypatch):
+    """So it does not show in the process list; a file that cannot be read is one clear line."""
+    secret = tmp_path / "contraseña.txt"
+    secret.write_text("desde-fichero\n", encoding="utf-8")
+    from_file = run_server("--host", "127.0.0.1", "--port", "0", "--password-file", str(secret))
+    monkeypatch.setenv("CHARLA_PASSWORD", "desde-entorno")
+    from_environment = run_server("--host", "127.0.0.1", "--port", "0")
+    for process, password in ((from_file, "desde-fichero"), (from_environment, "desde-entorno")):
+        client = IrcClient(started_port(process))
+        try:
+            client.register("ana", password=password)
+        finally:
+            client.close()
+    missing = run_server("--port", "0", "--password-file", str(tmp_path / "no-existe"))
+    assert missing.wait() == 1
+    assert missing.output[-1].startswith("Cannot read ") and "no-existe" in missing.output[-1]

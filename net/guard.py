@@ -1,0 +1,119 @@
+"""The server's password, guarded: compared in constant time, and guessed slowly.
+
+``PasswordGuard.check(address, given)`` answers whether a client may come in. Each wrong
+password from an address (an IPv6 address counts by its /64, which one machine holds
+whole) locks that address out for a while that doubles with every failure, from one
+second up to a minute; while it is locked, every answer is "wait", whatever was given,
+so guessing goes no faster with more connections. A right password clears the address.
+Failures are logged once per address per minute, not once per try.
+
+Threading: any reader thread may call ``check``; ``_lock`` guards ``_addresses``, which
+holds at most ``MAX_ADDRESSES`` entries (the oldest are forgotten first). Nothing here
+blocks or touches a socket.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from enum import Enum
+
+log = logging.getLogger(__name__)
+
+#: addresses remembered at once; a flood of new ones only forgets the oldest
+MAX_ADDRESSES = 10_000
+FIRST_LOCK_SECONDS = 1.0
+LONGEST_LOCK_SECONDS = 60.0
+#: how often a guessing address is logged
+LOG_EVERY_SECONDS = 60.0
+
+
+class Verdict(Enum):
+    RIGHT = "right"
+    WRONG = "wrong"
+    WAIT = "wait"  # the address is locked out for now; the password was not even looked at
+
+
+def address_key(ip: str) -> str:
+    """The unit that is counted: an IPv4 address, or an IPv6 address's /64.
+
+    >>> address_key("192.168.1.23"), address_key("2001:db8:1:2:3:4:5:6"), address_key("x")
+    ('192.168.1.23', '2001:db8:1:2::/64', 'x')
+    """
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(address)
+
+
+@dataclass
+class _Failures:
+    count: int = 0
+    locked_until: float = 0.0
+    logged_at: float = float("-inf")
+    unlogged: int = 0  # failures since the last log line
+
+
+class PasswordGuard:
+    """See the module docstring; ``password`` None means there is none to guess."""
+
+    def __init__(self, password: str | None) -> None:
+        self._password = None if password is None else password.encode("utf-8")
+        self._lock = threading.Lock()  # guards _addresses
+        #: address_key -> its recent failures, least recently failed first
+        self._addresses: OrderedDict[str, _Failures] = OrderedDict()
+
+    @property
+    def required(self) -> bool:
+        return self._password is not None
+
+    def check(self, ip: str, given: str | None, now: float | None = None) -> Verdict:
+        """Whether ``given`` is the password, asked on behalf of a client at ``ip``."""
+        if self._password is None:
+            return Verdict.RIGHT
+        now = time.monotonic() if now is None else now
+        key = address_key(ip)
+        with self._lock:
+            failures = self._addresses.get(key)
+            if failures is not None and now < failures.locked_until:
+                return Verdict.WAIT
+            right = given is not None and hmac.compare_digest(given.encode("utf-8"), self._password)
+            if right:
+                self._addresses.pop(key, None)
+                return Verdict.RIGHT
+            if failures is None:
+                failures = self._addresses[key] = _Failures()
+                while len(self._addresses) > MAX_ADDRESSES:
+                    self._addresses.popitem(last=False)
+            self._addresses.move_to_end(key)
+            failures.count += 1
+            failures.unlogged += 1
+            lock = min(LONGEST_LOCK_SECONDS, FIRST_LOCK_SECONDS * 2 ** (failures.count - 1))
+            failures.locked_until = now + lock
+            if now - failures.logged_at >= LOG_EVERY_SECONDS:
+                log.warning(
+                    "%d wrong password(s) from %s; it waits %.0f s before the next try",
+                    failures.unlogged,
+                    key,
+                    lock,
+                )
+                failures.logged_at, failures.unlogged = now, 0
+        return Verdict.WRONG
+
+    def wait_seconds(self, ip: str, now: float | None = None) -> int:
+        """How long ``ip`` is still locked out, in whole seconds (0: not at all)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            failures = self._addresses.get(address_key(ip))
+            return 0 if failures is None else max(0, math.ceil(failures.locked_until - now))
