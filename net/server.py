@@ -38,6 +38,7 @@ import time
 from dataclasses import dataclass
 
 from net.connection import Connection, ConnectionHandler, ConnectionLimits
+from net.guard import address_key
 from net.history import ChannelHistory
 from net.i18n import tr
 from net.irc_session import IrcSession, is_irc_command
@@ -171,7 +172,7 @@ class ChatServer:
         self._limits = self.config.connection_limits()
         self._connections_lock = threading.Lock()  # guards the three fields below
         self._connections: set[Connection] = set()  # admitted and not yet finished
-        self._per_ip: dict[str, int] = {}  # client IP -> open connections from it
+        self._per_ip: dict[str, int] = {}  # address_key(ip) -> open connections from it
         self._refusing = 0  # refused connections still saying why
         self._listeners: list[socket.socket] = []
         self._wake_reader, self._wake_writer = socket.socketpair()
@@ -283,7 +284,8 @@ class ChatServer:
         config = self.config
         refusal = None
         with self._connections_lock:
-            from_ip = self._per_ip.get(conn.ip, 0)
+            source = address_key(conn.ip)  # an IPv6 machine holds its whole /64
+            from_ip = self._per_ip.get(source, 0)
             if self._stopping.is_set():  # shutdown() has taken its list of connections
                 refusal = "Server shutting down"
             elif len(self._connections) >= config.max_clients:
@@ -296,15 +298,15 @@ class ChatServer:
                 )
             else:
                 self._connections.add(conn)
-                self._per_ip[conn.ip] = from_ip + 1
+                self._per_ip[source] = from_ip + 1
                 # started under the lock, so shutdown() never sees a connection without
                 # its handler; its thread waits for the lock only if it ends at once
                 if self._started(conn, FirstLineSniffer(self.rooms, conn, config.plain_text_after)):
                     return
                 self._connections.discard(conn)
-                self._per_ip[conn.ip] = from_ip
+                self._per_ip[source] = from_ip
                 if not from_ip:
-                    del self._per_ip[conn.ip]
+                    del self._per_ip[source]
                 refusal = "Server overloaded"
             lingering = self._refusing < MAX_LINGERING_REFUSALS and refusal != "Server overloaded"
             if lingering:
@@ -337,11 +339,12 @@ class ChatServer:
                 self._refusing -= 1
                 return
             self._connections.discard(conn)
-            left = self._per_ip.get(conn.ip, 1) - 1
+            source = address_key(conn.ip)
+            left = self._per_ip.get(source, 1) - 1
             if left:
-                self._per_ip[conn.ip] = left
+                self._per_ip[source] = left
             else:
-                self._per_ip.pop(conn.ip, None)
+                self._per_ip.pop(source, None)
         log.info("%s closed: %s", conn.ip, reason)
 
     # -- the operator at the server's terminal, and tests -------------------------------
