@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 
 import pytest
 
 from net.server import ChatServer, ServerConfig
-from tests.support import IrcClient, LineClient
+from tests.support import ROOT, IrcClient, LineClient
 
 
 def test_everyone_sees_the_same_order_of_messages(connect):
@@ -176,3 +180,62 @@ def test_no_thread_for_a_client_turns_it_away_and_the_server_goes_on(start_serve
         ana.register("ana")
     finally:
         ana.close()
+
+
+NETNS_SCRIPT = """
+import json, socket
+from net.server import ChatServer, ServerConfig
+server = ChatServer(ServerConfig(host="2001:db8:1::1", port=0, max_per_ip=2))
+server.start()
+answers = {}
+sockets = []
+try:
+    for source in ("2001:db8:1::a", "2001:db8:1::b", "2001:db8:1::c", "2001:db8:2::a"):
+        client = socket.socket(socket.AF_INET6)
+        sockets.append(client)
+        client.settimeout(5)
+        client.bind((source, 0))
+        client.connect(("2001:db8:1::1", server.port))
+        client.sendall(b"PING x\\r\\n")
+        answers[source] = client.recv(4096).decode()
+finally:
+    for client in sockets:
+        client.close()
+    server.shutdown()
+print(json.dumps(answers))
+"""
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("ip") is None,
+    reason="needs root and iproute2 to make a network namespace of its own",
+)
+def test_one_ipv6_machine_counts_once_for_its_whole_64():
+    """Inside a network namespace made for this test, with two /64s of documentation
+    addresses on its loopback: three clients from one /64 under --max-per-ip 2, and one
+    from another /64."""
+    namespace = f"charla-test-{os.getpid()}"
+    setup = [
+        ["ip", "netns", "add", namespace],
+        ["ip", "-n", namespace, "link", "set", "lo", "up"],
+        ["ip", "-n", namespace, "-6", "addr", "add", "2001:db8:1::1/64", "dev", "lo", "nodad"],
+        ["ip", "-n", namespace, "-6", "route", "add", "local", "2001:db8:1::/64", "dev", "lo"],
+        ["ip", "-n", namespace, "-6", "route", "add", "local", "2001:db8:2::/64", "dev", "lo"],
+        ["ip", "netns", "exec", namespace, "sysctl", "-qw", "net.ipv6.ip_nonlocal_bind=1"],
+    ]
+    try:
+        for command in setup:
+            subprocess.run(command, check=True, capture_output=True, timeout=30)
+        run = subprocess.run(
+            ["ip", "netns", "exec", namespace, sys.executable, "-c", NETNS_SCRIPT],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        subprocess.run(["ip", "netns", "del", namespace], capture_output=True, timeout=30)
+    answers = json.loads(run.stdout.splitlines()[-1])
+    assert "PONG" in answers["2001:db8:1::a"] and "PONG" in answers["2001:db8:1::b"]
+    assert "Too many connections from your address (at most 2)" in answers["2001:db8:1::c"]
+    assert "PONG" in answers["2001:db8:2::a"]  # another /64 is another machine
