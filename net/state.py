@@ -5,7 +5,8 @@ that guards it. A session never takes that lock or walks its dicts: it asks ``Ro
 change something (``register``, ``rename``, ``join``, ``part``, ``set_topic``, ``quit``) or
 to relay a message (``send_to_channel``, ``send_to_session``), and it asks for a snapshot
 when it only wants to read (``counts``, ``view``, ``list_rows``, ``who``, ``whois``,
-``channels_of``…). Replies are built from those snapshots (``ChannelView``, ``WhoRow``);
+``channels_of``…). It also holds the password ``guard`` (``net.guard``), which keeps its
+own lock. Replies are built from those snapshots (``ChannelView``, ``WhoRow``);
 a ``Channel`` is a handle that sessions pass back, reading only its ``name`` and
 ``created``, which never change. ``Session`` is the base of every kind of client
 (``net.irc_session``, ``net.plain_session``) and the ``ConnectionHandler`` of its
