@@ -102,7 +102,7 @@ def check_one_line(*texts: str) -> None:
     net.protocol.EmbeddedNewlineError: CR, LF or NUL in 'adiós\\nQUIT'
     """
     for text in texts:
-        if "\r" in text or "\n" in text or "\0" in text:
+        if irc.breaks_a_line(text):
             raise irc.EmbeddedNewlineError(f"CR, LF or NUL in {text!r}")
 
 

@@ -131,6 +131,76 @@ def wait_for_socket(sock: socket.socket, *, write: bool, timeout: float | None) 
     return bool(ready[0] or ready[1])
 
 
+class BugLog:
+    """Real bugs, logged so that nobody can flood the operator's console with them.
+
+    The first bug of each kind (its exception type and the line that raised it) is logged
+    with its traceback; after that the same kind is counted, and at most once per
+    ``interval`` seconds one line says how many more came. 2,000 connections that hit
+    one bug give one traceback and a count, not 2,000 tracebacks. Protocol errors never
+    get here: they are numeric replies (``net.irc_session``).
+
+    Threading: ``report`` may be called from any thread (``_lock`` guards ``_kinds``).
+    """
+
+    #: kinds remembered; past this, every new kind counts as one "other" kind
+    MAX_KINDS = 200
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        interval: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.logger = logger
+        self.interval = interval
+        self.clock = clock
+        self._lock = threading.Lock()  # guards _kinds
+        #: (exception type, file, line) -> [when last logged, occurrences not logged yet]
+        self._kinds: dict[tuple[str, str, int], list[float]] = {}
+
+    def report(self, what: str, exc: BaseException) -> None:
+        """Log ``what`` (say, "connection from 10.0.0.7 failed") and ``exc`` as a bug."""
+        frame = exc.__traceback__
+        while frame is not None and frame.tb_next is not None:
+            frame = frame.tb_next
+        code = frame.tb_frame.f_code if frame is not None else None
+        kind = (
+            type(exc).__name__,
+            code.co_filename if code else "",
+            frame.tb_lineno if frame is not None else 0,
+        )
+        now = self.clock()
+        with self._lock:
+            if kind not in self._kinds and len(self._kinds) >= self.MAX_KINDS:
+                kind = ("other", "", 0)
+            seen = self._kinds.get(kind)
+            if seen is None:
+                self._kinds[kind] = [now, 0]
+                first, more = True, 0
+            elif now - seen[0] >= self.interval:
+                first, more = False, int(seen[1]) + 1
+                seen[:] = [now, 0]
+            else:
+                seen[1] += 1
+                return
+        if first:
+            self.logger.error("%s", what, exc_info=exc)
+        else:
+            self.logger.error(
+                "%s: %s (%s:%d) again, %d times since it was last logged",
+                what,
+                kind[0],
+                kind[1],
+                kind[2],
+                more,
+            )
+
+
+#: the bugs that end a connection (``Connection.run``'s last resort)
+bugs = BugLog(log)
+
+
 class FloodGate:
     """A token bucket: ``burst`` lines at once, then ``rate`` lines per second."""
 
@@ -337,8 +407,8 @@ class Connection:
             self._serve()
         except OSError as exc:
             reason = f"Read error: {exc.strerror or exc}"
-        except Exception:
-            log.exception("connection from %s failed", self.ip)
+        except Exception as exc:  # a bug (protocol errors are replies): logged, rate-limited
+            bugs.report(f"connection from {self.ip} failed", exc)
             reason = "Internal error"
         finally:
             self._set_close_reason(reason)

@@ -33,10 +33,19 @@ import time
 from collections import deque
 from pathlib import Path
 
+from net.connection import BugLog
 from net.outgoing import Outgoing
-from net.protocol import Message, parse
+from net.protocol import (
+    MAX_WIRE_NUMBER,
+    InvalidMessageError,
+    Message,
+    as_middle_param,
+    breaks_a_line,
+    parse,
+)
 
 log = logging.getLogger(__name__)
+_bugs = BugLog(log)  # messages that cannot be kept: bugs, logged rate-limited
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -153,23 +162,42 @@ class ChannelHistory:
         return aside.name
 
     def _load(self, db: sqlite3.Connection) -> None:
+        """Read what the database kept, row by row, as carefully as a line from the network:
+        a row that could not be relayed as it is (a CR in a topic, a time stored as text, a
+        line that is not a message) is skipped and logged, never replayed to anyone."""
         channels = [row[0] for row in db.execute("SELECT DISTINCT channel FROM messages")]
         for channel in channels:
+            if not isinstance(channel, str):
+                log.warning("history database: skipped the messages of channel %r", channel)
+                continue
             rows = db.execute(
                 "SELECT time, msgid, line FROM messages WHERE channel = ? ORDER BY id DESC LIMIT ?",
                 (channel, self.size),
             ).fetchall()
             messages = self._channels[channel] = deque(maxlen=self.size)
+            damaged = 0
             for when, msgid, line in reversed(rows):
-                with contextlib.suppress(ValueError):
-                    message = parse(line)
-                    tagged = Message(
-                        message.command, message.params, message.source, {"msgid": msgid}
-                    )
-                    messages.append(Outgoing(tagged, when))
-        for channel, topic, set_by, set_at in db.execute("SELECT * FROM topics"):
-            self.topics[channel] = (topic, set_by, set_at)
-        self._last_seq = dict(db.execute("SELECT alias, last_seq FROM senders"))
+                message = _kept_message(when, msgid, line)
+                if message is None:
+                    damaged += 1
+                else:
+                    messages.append(Outgoing(message, when))
+            if damaged:
+                log.warning("history database: skipped %d damaged messages of %s", damaged, channel)
+        for channel, topic, set_by, set_at in db.execute(
+            "SELECT channel, topic, set_by, set_at FROM topics"
+        ):
+            if _kept_topic(channel, topic, set_by, set_at):
+                self.topics[channel] = (topic, set_by, set_at)
+            else:
+                log.warning("history database: skipped the damaged topic of %r", channel)
+        self._last_seq = {
+            alias: last_seq
+            for alias, last_seq in db.execute("SELECT alias, last_seq FROM senders")
+            if isinstance(alias, str)
+            and isinstance(last_seq, int)
+            and 0 <= last_seq <= MAX_WIRE_NUMBER
+        }
 
     def persist(self) -> None:
         """Return once every row queued so far is written (or its failure logged): the
@@ -232,9 +260,13 @@ class ChannelHistory:
         messages = self._channels.get(channel_key)
         if messages is None:
             messages = self._channels[channel_key] = deque(maxlen=self.size)
-        messages.append(out)
         message = out.message
-        line = Message(message.command, message.params, message.source).format()
+        try:
+            line = Message(message.command, message.params, message.source).format()
+        except InvalidMessageError as exc:  # what arrives is checked: this is a bug
+            _bugs.report(f"a message for {channel_key} cannot be kept", exc)
+            return
+        messages.append(out)
         self._queue(INSERT_MESSAGE, (channel_key, out.time, message.tags.get("msgid", ""), line))
 
     def recent(self, channel_key: str, limit: int) -> list[Outgoing]:
@@ -260,6 +292,51 @@ class ChannelHistory:
             del self._last_seq[next(iter(self._last_seq))]
         self._queue("INSERT OR REPLACE INTO senders VALUES (?, ?)", (alias, seq))
         return False
+
+
+#: kept times run from the epoch to the year 9999 (``datetime`` goes no further)
+LATEST_TIME = 253_402_300_799.0
+
+
+def _kept_time(when: object) -> bool:
+    return (
+        isinstance(when, (int, float)) and not isinstance(when, bool) and 0 <= when <= LATEST_TIME
+    )
+
+
+def _kept_message(when: object, msgid: object, line: object) -> Message | None:
+    """The message a ``messages`` row holds, tagged with its msgid; None if the row could
+    not be replayed as it is (each of its fields is checked like a line from the network)."""
+    if not (_kept_time(when) and isinstance(msgid, str) and isinstance(line, str)):
+        return None
+    if breaks_a_line(line) or breaks_a_line(msgid):
+        return None
+    try:
+        message = parse(line)
+    except ValueError:
+        return None
+    if message.command not in ("PRIVMSG", "NOTICE") or len(message.params) != 2:
+        return None
+    if not message.source or not message.params[1]:
+        return None
+    kept = Message(message.command, message.params, message.source, {"msgid": msgid})
+    try:
+        kept.format()
+    except InvalidMessageError:
+        return None
+    return kept
+
+
+def _kept_topic(channel: object, topic: object, set_by: object, set_at: object) -> bool:
+    """Whether a ``topics`` row can be shown as it is (see ``_kept_message``)."""
+    return (
+        isinstance(channel, str)
+        and isinstance(topic, str)
+        and isinstance(set_by, str)
+        and _kept_time(set_at)
+        and not breaks_a_line(topic)
+        and as_middle_param(set_by) == set_by
+    )
 
 
 def default_database_path() -> Path:

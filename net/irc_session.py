@@ -29,7 +29,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 
 from net import protocol as irc
-from net.connection import Connection, flush_soon
+from net.connection import BugLog, Connection, flush_soon
 from net.guard import Verdict
 from net.i18n import tr
 from net.outgoing import Outgoing
@@ -51,6 +51,7 @@ from net.render import history_lines, irc_history
 from net.state import Channel, ChannelView, Rooms, Session, WhoRow
 
 log = logging.getLogger(__name__)
+_bugs = BugLog(log)  # replies that cannot be formatted: bugs, logged rate-limited
 
 PRE_REGISTRATION = frozenset({"CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT", "SESSION"})
 VERSION = "charla-0.1"
@@ -85,9 +86,14 @@ class IrcSession(Session):
         self.conn.enqueue(self._numeric(numeric, *params))
 
     def _numeric(self, numeric: str, *params: str) -> bytes:
-        return Message(
-            numeric, [self.name_for_replies, *params], self.settings.server_name
-        ).to_bytes()
+        """A numeric's bytes. One that cannot be formatted is a bug: logged (rate-limited),
+        left out, and the client stays."""
+        message = Message(numeric, [self.name_for_replies, *params], self.settings.server_name)
+        try:
+            return message.to_bytes()
+        except irc.InvalidMessageError as exc:
+            _bugs.report(f"reply {numeric} to {self.conn.ip} cannot be formatted", exc)
+            return b""
 
     def send_message(self, message: Message) -> None:
         self.conn.enqueue(self.render(Outgoing(message)))
@@ -136,7 +142,9 @@ class IrcSession(Session):
             except ValueError:
                 return
             handler = COMMANDS.get(message.command)
-            if handler is None:
+            if irc.breaks_a_line(line):
+                self._refuse_line_break(message)
+            elif handler is None:
                 if self.registered:
                     self.reply(irc.ERR_UNKNOWNCOMMAND, message.command, "Unknown command")
                 else:
@@ -146,6 +154,30 @@ class IrcSession(Session):
             else:
                 handler(self, message)
         flush_soon([self.conn])
+
+    def _refuse_line_break(self, message: Message) -> None:
+        """A line with a bare CR inside (or LF or NUL, were they to get this far) is refused
+        whole, before any handler sees it: nothing it carries is stored or relayed, where
+        it would break the line of everyone who is sent it (a topic, a realname, a reason, a
+        message, a tag). The client is told and stays.
+
+        The reply is ``400 ERR_UNKNOWNERROR <client> <command> :<info>``: Modern IRC's
+        numeric for "the given command could not be processed". No numeric of RFC 1459/2812
+        or Modern IRC means "a parameter holds a character a line cannot carry": 417 is for
+        a line over the length limit, 412 says the text is missing, 461 that parameters are
+        missing; and IRCv3's ``FAIL`` (standard replies) is for clients that negotiated it,
+        while every client understands a numeric from the 400 range as an error.
+        Exceptions: a NOTICE never draws an error reply (it is dropped), and QUIT is still
+        carried out, without its reason: the person leaves either way.
+        """
+        if message.command == "QUIT":
+            self.on_quit(Message("QUIT"))
+        elif message.command != "NOTICE":
+            self.reply(
+                irc.ERR_UNKNOWNERROR,
+                message.command,
+                "Line refused: a CR, LF or NUL inside it would break it",
+            )
 
     def need_params(self, message: Message, count: int) -> bool:
         """True (after replying 461) when ``message`` has fewer than ``count`` parameters."""

@@ -9,6 +9,9 @@ client agree on it by construction:
   that are not UTF-8, so a bad byte never raises.
 - ``Message`` with ``parse`` and ``Message.format``: one value object per line, validated
   in one place when formatted (``EmbeddedNewlineError`` and friends).
+- ``breaks_a_line`` is the one test for the characters no line can carry (CR, LF, NUL):
+  the server asks it of every line before acting on it and of every row its database
+  gives back; ``Message.format`` refuses them as the last guard.
 - ``irc_lower`` is the one case-folding function for nicks and channel names.
 - Numerics and limits are named constants.
 
@@ -85,6 +88,7 @@ RPL_ENDOFBANLIST = "368"
 RPL_MOTD = "372"
 RPL_MOTDSTART = "375"
 RPL_ENDOFMOTD = "376"
+ERR_UNKNOWNERROR = "400"
 ERR_NOSUCHNICK = "401"
 ERR_NOSUCHSERVER = "402"
 ERR_NOSUCHCHANNEL = "403"
@@ -129,6 +133,32 @@ class InvalidParameterError(InvalidMessageError):
 
 class ParseError(ValueError):
     """A received line has no command."""
+
+
+def breaks_a_line(text: str) -> bool:
+    """Whether ``text`` holds a character that no IRC line can carry: CR or LF (they would
+    end or split the line wherever it is relayed, stored or replayed) or NUL.
+
+    The server asks this of every line it receives, before acting on it, and of every row
+    it reads back from its database; the client, of every text before it is queued.
+
+    >>> [breaks_a_line(t) for t in ("hola", "a\\\\rb", "a\\rb", "a\\nb", "a\\0b", "")]
+    [False, False, True, True, True, False]
+    """
+    return "\r" in text or "\n" in text or "\0" in text
+
+
+def as_middle_param(word: str) -> str:
+    """A word a client sent, to echo where a reply needs a middle parameter (``403 ana
+    <name> :No such channel``): itself when it can stand there, else ``*`` (an empty word,
+    one with a space, a leading ':' or a line break would make the reply unsendable).
+
+    >>> [as_middle_param(w) for w in ("#a", "", "a b", ":x", "a\\rb", "*")]
+    ['#a', '*', '*', '*', '*', '*']
+    """
+    if not word or " " in word or word[0] == ":" or breaks_a_line(word):
+        return "*"
+    return word
 
 
 # ---------------------------------------------------------------------------
@@ -242,6 +272,9 @@ class Message:
         """The line without CRLF; raises ``InvalidMessageError`` if it cannot be sent as is."""
         pieces: list[str] = []
         if self.tags:
+            for key in self.tags:
+                if not key or breaks_a_line(key) or " " in key or ";" in key or "=" in key:
+                    raise InvalidParameterError(f"{self.command}: bad tag key {key!r}")
             pieces.append(
                 "@"
                 + ";".join(
@@ -254,7 +287,7 @@ class Message:
         pieces.append(self.command)
         last = len(self.params) - 1
         for index, param in enumerate(self.params):
-            if "\r" in param or "\n" in param or "\0" in param:
+            if breaks_a_line(param):
                 raise EmbeddedNewlineError(f"{self.command}: parameter {index} has CR, LF or NUL")
             if index == last:
                 # A final parameter after others is text: always mark it, as servers do.

@@ -49,13 +49,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
-from net.connection import NO_DEADLINE, Connection, flush_soon
+from net.connection import NO_DEADLINE, BugLog, Connection, flush_soon
 from net.guard import PasswordGuard
 from net.history import ChannelHistory
 from net.outgoing import Outgoing
 from net.protocol import Message, irc_lower, is_valid_nick, nick_key
 
 log = logging.getLogger(__name__)
+_bugs = BugLog(log)  # messages that cannot be rendered for a recipient: bugs, rate-limited
 
 
 class Settings(Protocol):
@@ -322,7 +323,10 @@ class Rooms:
             out = Outgoing(Message("JOIN", [channel.name], source=session.prefix))
             to_flush = self._deliver_locked(channel.members, out)
             recent = self.history.recent(folded, self.settings.history_replay)
-            session.conn.enqueue(session.joined_replies(self._view_locked(channel), recent))
+            try:
+                session.conn.enqueue(session.joined_replies(self._view_locked(channel), recent))
+            except Exception as exc:  # a bug, not the joiner's: it stays in, without these lines
+                _bugs.report(f"what {session.nick} sees on joining {name} failed", exc)
         flush_soon([*to_flush, session.conn])
         return channel
 
@@ -373,7 +377,11 @@ class Rooms:
 
     def send_to_session(self, target: Session, message: Message) -> None:
         """Relay a private message (rendered for ``target`` without the lock: one reader)."""
-        data = target.render(Outgoing(self._with_msgid(message)))
+        try:
+            data = target.render(Outgoing(self._with_msgid(message)))
+        except Exception as exc:  # a bug: see _deliver_locked
+            _bugs.report(f"{message.command} cannot be rendered for {target.nick}", exc)
+            return
         if data:
             target.conn.enqueue(data)
             flush_soon([target.conn])
@@ -483,10 +491,18 @@ class Rooms:
     # -- helpers (``_locked``: call with ``_lock`` held) ---------------------------------
 
     def _deliver_locked(self, recipients: Iterable[Session], out: Outgoing) -> list[Connection]:
-        """Queue ``out`` for each recipient; returns the connections to flush after unlocking."""
+        """Queue ``out`` for each recipient; returns the connections to flush after unlocking.
+
+        A message that cannot be rendered for someone is a bug (what arrives is checked
+        before it is relayed): logged, rate-limited, and it costs nobody their connection,
+        neither that recipient nor the sender whose thread is relaying."""
         queued = []
         for session in recipients:
-            data = session.render(out)
+            try:
+                data = session.render(out)
+            except Exception as exc:
+                _bugs.report(f"{out.message.command} cannot be rendered for {session.nick}", exc)
+                continue
             if data:
                 session.conn.enqueue(data)
                 queued.append(session.conn)

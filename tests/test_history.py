@@ -203,3 +203,52 @@ def test_a_damaged_database_is_set_aside_and_a_new_one_kept(
             (":ana!~ana@127.0.0.1 PRIVMSG #general :en la base nueva",)
         ]
     db.close()
+
+
+def test_damaged_rows_in_the_database_are_skipped_not_replayed(
+    start_server, connect, tmp_path, caplog
+):
+    """A topic with a CR in it (which no client can set any more), a time stored as text, a
+    line stored as a number, a row that is no message: each is skipped with a warning when
+    the server starts, and joining, asking for the topic and LIST work for everyone."""
+    database = tmp_path / "damaged.sqlite3"
+    start_server(history_db=str(database)).shutdown()  # leaves an empty database
+    with sqlite3.connect(database) as db:
+        db.execute(
+            "INSERT INTO topics VALUES (?, ?, ?, ?)",
+            ("#general", "Bienvenidos\rclase de hoy", "ana!~ana@h", 1_700_000_000),
+        )
+        db.execute("INSERT INTO topics VALUES (?, ?, ?, ?)", ("#b", "ok", "ana!~ana@h", "ayer"))
+        rows = [
+            (1_700_000_000, "m1", ":ana!~ana@h PRIVMSG #general :antes"),
+            ("ayer", "m2", ":ana!~ana@h PRIVMSG #general :hora en texto"),
+            (1_700_000_002, "m3", 12345),
+            (1_700_000_003, "m4", ":ana!~ana@h PRIVMSG #general :con\rCR"),
+            (1_700_000_004, "m5", "PRIVMSG"),
+            (1_700_000_005, "m6", ":ana!~ana@h PRIVMSG #general :después"),
+        ]
+        db.executemany(
+            "INSERT INTO messages (channel, time, msgid, line) VALUES ('#general', ?, ?, ?)", rows
+        )
+    db.close()
+    server = start_server(history_db=str(database))
+    assert "skipped 4 damaged messages of #general" in caplog.text
+    assert "skipped the damaged topic of '#general'" in caplog.text
+    assert "skipped the damaged topic of '#b'" in caplog.text
+    for nick in ("bea", "carla"):
+        client = connect(nick, port=server.port)
+        client.send("JOIN #general")
+        client.expect(r" 366 \S+ #general :")
+        client.expect(r"NOTICE #general :--- History of #general: the last 2 messages ---$")
+        client.expect(r"NOTICE #general :\[\d\d/\d\d \d\d:\d\d\] ana: antes$")
+        client.expect(r"NOTICE #general :\[\d\d/\d\d \d\d:\d\d\] ana: después$")
+        client.send("TOPIC #general")
+        client.expect(r" 331 \S+ #general :")
+        client.send("JOIN #b")
+        client.expect(r" 366 \S+ #b :")
+        client.send("LIST")
+        client.expect(r" 323 \S+ :")
+        assert not any(" 332 " in line or "\r" in line for line in client.sync())
+    plain = connect(plain=True, port=server.port)
+    plain.send("dani")
+    plain.expect(r"^\*\*\* Type a message")
