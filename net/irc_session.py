@@ -86,9 +86,13 @@ class IrcSession(Session):
         self.conn.enqueue(self._numeric(numeric, *params))
 
     def _numeric(self, numeric: str, *params: str) -> bytes:
-        """A numeric's bytes. One that cannot be formatted is a bug: logged (rate-limited),
-        left out, and the client stays."""
-        message = Message(numeric, [self.name_for_replies, *params], self.settings.server_name)
+        """A numeric's bytes. A word the client sent that cannot stand before the last
+        parameter is echoed as ``*`` (``as_middle_param``); a numeric that still cannot be
+        formatted is a bug: logged (rate-limited), left out, and the client stays."""
+        middle = [irc.as_middle_param(param) for param in params[:-1]]
+        message = Message(
+            numeric, [self.name_for_replies, *middle, *params[-1:]], self.settings.server_name
+        )
         try:
             return message.to_bytes()
         except irc.InvalidMessageError as exc:

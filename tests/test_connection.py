@@ -6,6 +6,7 @@ Most tests go through a whole server; the send queue's exact bound is tested on 
 
 from __future__ import annotations
 
+import logging
 import queue
 import re
 import socket
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from net.connection import NO_DEADLINE, Connection, ConnectionLimits
+from net.connection import NO_DEADLINE, BugLog, Connection, ConnectionLimits
 
 TcpPair = tuple[socket.socket, tuple, socket.socket]
 
@@ -273,3 +274,32 @@ def test_one_bad_connection_does_not_hurt_the_server(connect, server):
     raw.close()  # reset, mid-conversation
     ana.send("PING fine")
     ana.expect(r"PONG \S+ :fine$")
+
+
+def test_a_bug_is_logged_with_its_traceback_once_then_counted_once_a_minute(caplog):
+    """2,000 connections that hit one bug must not print 2,000 tracebacks: the first of a
+    kind comes with its stack, the rest as one count a minute; another kind is its own."""
+    now = [1000.0]
+    bugs = BugLog(logging.getLogger("test.bugs"), interval=60.0, clock=lambda: now[0])
+
+    def fail(kind: type[Exception]) -> Exception:
+        try:
+            raise kind("boom")
+        except Exception as exc:
+            return exc
+
+    for _ in range(2000):
+        bugs.report("connection from 10.0.0.7 failed", fail(RuntimeError))
+    bugs.report("connection from 10.0.0.8 failed", fail(KeyError))
+    now[0] += 59
+    bugs.report("connection from 10.0.0.7 failed", fail(RuntimeError))
+    now[0] += 1
+    bugs.report("connection from 10.0.0.9 failed", fail(RuntimeError))
+    records = [r for r in caplog.records if r.name == "test.bugs"]
+    assert [(r.getMessage().split(":")[0], r.exc_info is not None) for r in records] == [
+        ("connection from 10.0.0.7 failed", True),
+        ("connection from 10.0.0.8 failed", True),
+        ("connection from 10.0.0.9 failed", False),
+    ]
+    assert "again, 2001 times since it was last logged" in records[-1].getMessage()
+    caplog.clear()  # the errors this test logged on purpose

@@ -543,3 +543,64 @@ def test_a_reply_that_cannot_be_formatted_costs_nobody_their_connection(connect,
     bugs = [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert len(bugs) <= 2  # once for the replies, once for the relay: not once per reply
     caplog.clear()  # the bugs this test provoked on purpose
+
+
+# -- a protocol error is a numeric, never a traceback (issue 13, defect 7) ----------------
+
+#: lines that used to end their sender with a traceback, and the numeric each gets now
+MALFORMED_LINES = [
+    ("NICK :a b", "432"),
+    ("NICK ::x", "432"),
+    ("CAP :a b", "410"),
+    ("CAP REQ :\rx", "400"),
+    ("USER a\rb 0 * :r", "400"),
+    ("JOIN :a b", "403"),
+    ("JOIN :,", "403"),
+    ("JOIN #ok,::x", "403"),
+    ("PART :a b", "403"),
+    ("NAMES ::x", "366"),
+    ("NAMES :,", "366"),
+    ("TOPIC :a b", "403"),
+    ("KICK x\r y", "400"),
+    ("MODE ::x", "401"),
+    ("MODE : #a", "401"),
+    ("WHO ::x", "315"),
+    ("WHO :a b", "315"),
+    ("WHOIS ::x", "401"),
+    ("PRIVMSG ,x :hola", "401"),
+    ("PRIVMSG :a b", "412"),
+    ("FOO\r", "400"),
+    ("SESSION :a b", "421"),
+]
+
+
+def test_malformed_lines_get_numerics_from_several_connections_while_a_pair_chats(connect):
+    """Each line is answered with its numeric (a word that cannot be echoed as it came is
+    echoed as ``*``), the connections stay, nothing is logged as a bug (the autouse
+    fixture fails the test on any ERROR), and the honest pair loses nothing."""
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#general")
+    bea.join("#general")
+    mallories = [connect(f"mallory{number}") for number in range(3)]
+    for round_number, mallory in enumerate(mallories):
+        for line, numeric in MALFORMED_LINES:
+            mallory.send(line)
+            replies = mallory.sync()
+            assert any(
+                reply.startswith(f":test.charla {numeric} {mallory.nick} ") for reply in replies
+            ), (line, replies)
+        ana.send(f"PRIVMSG #general :ronda {round_number}")
+        bea.expect(rf"^:ana!\S+ PRIVMSG #general :ronda {round_number}$")
+        bea.send(f"PRIVMSG ana :vale {round_number}")
+        ana.expect(rf"^:bea!\S+ PRIVMSG ana :vale {round_number}$")
+    for client in (ana, bea, *mallories):
+        client.sync()
+
+
+def test_a_word_that_cannot_be_echoed_is_echoed_as_a_star(connect):
+    ana = connect("ana")
+    ana.send("JOIN #ok,::x")
+    ana.expect(r"^:ana!\S+ JOIN :?#ok$")
+    ana.expect(r"^:test\.charla 403 ana \* :No such channel$")
+    ana.send("NICK :a b")
+    ana.expect(r"^:test\.charla 432 ana \* :Erroneous nickname$")

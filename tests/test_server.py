@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import socket
@@ -239,3 +240,25 @@ def test_one_ipv6_machine_counts_once_for_its_whole_64():
     assert "PONG" in answers["2001:db8:1::a"] and "PONG" in answers["2001:db8:1::b"]
     assert "Too many connections from your address (at most 2)" in answers["2001:db8:1::c"]
     assert "PONG" in answers["2001:db8:2::a"]  # another /64 is another machine
+
+
+def test_a_bug_met_by_many_connections_logs_one_traceback(connect, monkeypatch, caplog):
+    """The connection-level catch stays for real bugs, but 20 connections that hit the
+    same one leave one traceback on the operator's console, not 20."""
+    from net import irc_session
+
+    def broken_who(session, message):
+        raise RuntimeError("a bug that many can reach")
+
+    monkeypatch.setitem(irc_session.COMMANDS, "WHO", broken_who)
+    watcher = connect("watcher")
+    for number in range(20):
+        victim = connect(f"v{number}")
+        victim.send("WHO")
+        victim.expect_closed()
+    watcher.send("PING still")
+    watcher.expect(r"PONG \S+ :still$")
+    tracebacks = [r for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info]
+    assert len(tracebacks) == 1
+    assert "a bug that many can reach" in caplog.text
+    caplog.clear()  # the error this test provoked on purpose
