@@ -218,6 +218,11 @@ class FloodGate:
             return True
         return False
 
+    def charge(self, lines: int) -> None:
+        """Count ``lines`` more as sent: the allowance may go below zero, and the lines that
+        follow wait until it is back (a message to several targets costs one per target)."""
+        self._tokens -= lines
+
     def next_token_at(self, now: float) -> float:
         return now + max(0.0, 1 - self._tokens) / self.rate
 
@@ -268,6 +273,13 @@ class Connection:
         """Start the reader thread, handing lines and timers to ``handler``."""
         self.handler = handler
         self.thread.start()
+
+    def charge_flood(self, lines: int) -> None:
+        """From the reader thread (the handler's ``on_line``): count ``lines`` more against
+        the flood gate, for a line that does the work of several (one message relayed to
+        several targets). Without flood control, nothing."""
+        if self._gate is not None and lines > 0:
+            self._gate.charge(lines)
 
     # -- output, from any thread -------------------------------------------------
 

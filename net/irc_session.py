@@ -320,6 +320,7 @@ class IrcSession(Session):
             f"NETWORK={config.network}",
             f"NICKLEN={irc.NICKLEN}",
             "PREFIX=",
+            f"TARGMAX=PRIVMSG:{irc.MAX_TARGETS},NOTICE:{irc.MAX_TARGETS}",
             f"TOPICLEN={irc.TOPICLEN}",
             f"USERLEN={irc.USERLEN}",
         ]
@@ -592,7 +593,18 @@ class IrcSession(Session):
         tags = self._client_tags(message)
         if seq is not None:
             tags["msgid"] = session_msgid(self.alias, seq)
-        for target in message.params[0].split(","):
+        targets = _distinct_targets(message.params[0])
+        if len(targets) > 1:
+            for extra in targets[irc.MAX_TARGETS :]:
+                if not notice:
+                    self.reply(
+                        irc.ERR_TOOMANYTARGETS,
+                        extra,
+                        f"Too many recipients. Only {irc.MAX_TARGETS} processed",
+                    )
+            targets = targets[: irc.MAX_TARGETS]
+            self.conn.charge_flood(len(targets) - 1)
+        for target in targets:
             if target[:1] in irc.CHANTYPES:
                 channel, member = self.rooms.lookup_channel(target, self)
                 if channel is None:
@@ -647,6 +659,21 @@ class IrcSession(Session):
         if not notice:
             self.reply(irc.ERR_INPUTTOOLONG, "Input line was too long")
         return False
+
+
+def _distinct_targets(text: str) -> list[str]:
+    """The targets of a PRIVMSG or NOTICE, each once (as ``irc_lower`` sees names), first
+    spelling kept, in order: ``#general,#GENERAL,bea`` names two.
+
+    >>> _distinct_targets("#general,#GENERAL,bea,Bea,#general"), _distinct_targets("ana")
+    (['#general', 'bea'], ['ana'])
+    """
+    if "," not in text:
+        return [text]
+    distinct: dict[str, str] = {}  # irc_lower(target) -> the target as first written
+    for target in text.split(","):
+        distinct.setdefault(irc_lower(target), target)
+    return list(distinct.values())
 
 
 COMMANDS: dict[str, Callable[[IrcSession, Message], None]] = {

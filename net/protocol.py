@@ -40,6 +40,9 @@ CHANNELLEN = 50
 TOPICLEN = 390
 USERLEN = 18
 CHANTYPES = "#"
+#: distinct targets one PRIVMSG or NOTICE may name (ISUPPORT ``TARGMAX``); each one past
+#: the first costs a line of the sender's flood allowance
+MAX_TARGETS = 4
 
 # ---------------------------------------------------------------------------
 # What a Charla server and client agree on beyond RFC 1459
@@ -93,6 +96,7 @@ ERR_NOSUCHNICK = "401"
 ERR_NOSUCHSERVER = "402"
 ERR_NOSUCHCHANNEL = "403"
 ERR_CANNOTSENDTOCHAN = "404"
+ERR_TOOMANYTARGETS = "407"
 ERR_NORECIPIENT = "411"
 ERR_NOTEXTTOSEND = "412"
 ERR_INPUTTOOLONG = "417"

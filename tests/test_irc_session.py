@@ -604,3 +604,60 @@ def test_a_word_that_cannot_be_echoed_is_echoed_as_a_star(connect):
     ana.expect(r"^:test\.charla 403 ana \* :No such channel$")
     ana.send("NICK :a b")
     ana.expect(r"^:test\.charla 432 ana \* :Erroneous nickname$")
+
+
+# -- repeated targets (issue 13, defect 5) ------------------------------------------------
+
+
+def test_a_target_repeated_fifty_times_gets_the_message_once(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#general")
+    bea.join("#general")
+    channel_targets = ",".join(["#general", "#GENERAL"] * 25)
+    ana.send(f"PRIVMSG {channel_targets} :una vez")
+    private_targets = ",".join(["bea", "BEA"] * 25)
+    ana.send(f"PRIVMSG {private_targets} :solo una")
+    ana.send(f"NOTICE {private_targets} :aviso")
+    bea.expect(r"^:ana!\S+ NOTICE bea :aviso$")
+    said = [line for line in bea.lines if " PRIVMSG " in line or " NOTICE " in line]
+    assert said == [
+        ":ana!~ana@127.0.0.1 PRIVMSG #general :una vez",
+        ":ana!~ana@127.0.0.1 PRIVMSG bea :solo una",
+        ":ana!~ana@127.0.0.1 NOTICE bea :aviso",
+    ]
+    assert not any(" 407 " in line for line in ana.sync())  # repeats are not extra targets
+
+
+def test_targets_past_targmax_get_407_and_nothing(connect):
+    ana = connect()
+    ana.send("NICK ana")
+    ana.send("USER ana 0 * :Ana")
+    isupport = " ".join(m.group(1) for m in [ana.expect(r" 005 ana (.*) :are supported")])
+    assert "TARGMAX=PRIVMSG:4,NOTICE:4" in isupport.split()
+    friends = [connect(nick) for nick in ("bea", "carla", "dani", "eva", "fede")]
+    ana.send("PRIVMSG bea,carla,dani,eva,fede,bea :hola a todos")
+    ana.expect(r"^:test\.charla 407 ana fede :Too many recipients\. Only 4 processed$")
+    for friend in friends[:4]:
+        friend.expect(rf"^:ana!\S+ PRIVMSG {friend.nick} :hola a todos$")
+    assert not any("hola" in line for line in friends[4].sync())
+    ana.send("NOTICE bea,carla,dani,eva,fede :aviso")  # a NOTICE draws no error reply
+    friends[3].expect(r"^:ana!\S+ NOTICE eva :aviso$")
+    assert ana.sync() == []
+    assert not any("aviso" in line for line in friends[4].sync())
+
+
+def test_each_target_past_the_first_costs_a_line_of_flood_allowance(start_server, connect):
+    """With an allowance of 7 lines and almost no refill: NICK and USER take 2, a message
+    to four people takes 4, so of two PINGs sent with it only the first is answered; the
+    second waits for a token that would take minutes to come (without the charge, 4 lines
+    would be left and both PINGs answered in the same batch)."""
+    server = start_server(flood_burst=7, flood_rate=0.01)
+    friends = [connect(nick, port=server.port) for nick in ("bea", "carla", "dani", "eva")]
+    ana = connect("ana", port=server.port)  # register() sends NICK and USER: 2 lines
+    ana.send_raw(b"PRIVMSG bea,carla,dani,eva :hola\r\nPING first\r\nPING second\r\n")
+    for friend in friends:
+        friend.expect(rf"^:ana!\S+ PRIVMSG {friend.nick} :hola$")
+    ana.expect(r"PONG \S+ :first$")
+    server.shutdown()
+    ana.expect_closed()
+    assert not any("second" in line for line in ana.lines)
