@@ -497,16 +497,19 @@ class Rooms:
         before it is relayed): logged, rate-limited, and it costs nobody their connection,
         neither that recipient nor the sender whose thread is relaying."""
         queued = []
-        for session in recipients:
+        remaining = iter(recipients)  # after a failure, the loop goes on with the next one
+        while True:
+            session = None
             try:
-                data = session.render(out)
+                for session in remaining:  # no per-recipient work beyond the render itself
+                    data = session.render(out)
+                    if data:
+                        session.conn.enqueue(data)
+                        queued.append(session.conn)
+                return queued
             except Exception as exc:
-                _bugs.report(f"{out.message.command} cannot be rendered for {session.nick}", exc)
-                continue
-            if data:
-                session.conn.enqueue(data)
-                queued.append(session.conn)
-        return queued
+                nick = session.nick if session is not None else "?"
+                _bugs.report(f"{out.message.command} cannot be rendered for {nick}", exc)
 
     def _quit_locked(self, session: Session, reason: str) -> list[Connection]:
         session.left = True

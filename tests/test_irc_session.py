@@ -526,16 +526,21 @@ def test_a_cr_inside_a_message_is_refused_whole_not_cut(connect):
 def test_a_reply_that_cannot_be_formatted_costs_nobody_their_connection(connect, server, caplog):
     """Were a bad topic to get in anyway (here through ``Rooms`` itself, under the checks
     of what arrives), the replies that cannot carry it are a bug, logged, left out, and
-    every member, joiner and asker stays connected."""
+    every member, joiner and asker stays connected; the members it can be shown to (a
+    person at nc, who gets it after the IRC member it failed for) still see it."""
     ana = connect("ana")
-    ana.join("#a")
+    ana.join("#general")
+    pepe = connect(plain=True)
+    pepe.send("pepe")
+    pepe.expect(r"^\*\*\* Type a message")
     rooms = server.rooms
-    rooms.set_topic(server.find_session("ana"), rooms.find_channel("#a"), "roto\rtopic")
+    rooms.set_topic(server.find_session("ana"), rooms.find_channel("#general"), "roto\rtopic")
+    pepe.expect(r"\* ana set the topic: roto")
     joiners = [connect(nick) for nick in ("bea", "carla", "dani")]
     for joiner in joiners:
-        joiner.send("JOIN #a")
-        joiner.expect(r" 366 \S+ #a :")
-        joiner.send("TOPIC #a")
+        joiner.send("JOIN #general")
+        joiner.expect(r" 366 \S+ #general :")
+        joiner.send("TOPIC #general")
         joiner.send("LIST")
         joiner.expect(r" 323 \S+ :")
     for client in (ana, *joiners):
