@@ -228,7 +228,9 @@ class PlainSession(Session):
             self._relay(channel, line)
 
     def _relay(self, channel: Channel, text: str) -> None:
-        for piece in split_utf8(text, TEXT_BYTES_PER_MESSAGE):
+        pieces = split_utf8(text, TEXT_BYTES_PER_MESSAGE)
+        self.conn.charge_flood(len(pieces) - 1)  # a long line costs what its pieces would
+        for piece in pieces:
             self.rooms.send_to_channel(
                 self, channel, Message("PRIVMSG", [channel.name, piece], self.prefix)
             )
@@ -239,7 +241,9 @@ class PlainSession(Session):
         if target is None or not text.strip():
             self.say(tr("Usage: /privado NAME TEXT (NAME must be connected)."))
             return
-        for piece in split_utf8(text.strip(), TEXT_BYTES_PER_MESSAGE):
+        pieces = split_utf8(text.strip(), TEXT_BYTES_PER_MESSAGE)
+        self.conn.charge_flood(len(pieces) - 1)
+        for piece in pieces:
             self.rooms.send_to_session(
                 target, Message("PRIVMSG", [target.nick, piece], self.prefix)
             )

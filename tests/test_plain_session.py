@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from net.i18n import set_language
+from net.plain_session import TEXT_BYTES_PER_MESSAGE
 from net.protocol import split_utf8
 
 
@@ -177,3 +178,23 @@ def test_nothing_an_irc_user_sends_acts_on_a_terminal(connect):
     ana.send("TOPIC #general :\x1b]0;título falso\x07")
     bego.expect(r"set the topic: ␛\]0;título falso␇$")
     assert not any("\x1b" in line or "\x9b" in line for line in bego.lines)
+
+
+def test_each_piece_of_a_long_line_past_the_first_costs_a_line_of_flood_allowance(
+    start_server, connect
+):
+    """A 1,000-character line becomes 3 messages and costs 3 lines of allowance (issue 13:
+    one long line must not be a way round the flood gate). With 5 lines and almost no
+    refill: the name takes 1, the long line 3, '/usuarios' the last one; a second
+    '/usuarios', sent with them, waits for a token that would take minutes."""
+    server = start_server(flood_burst=5, flood_rate=0.01)
+    ana = connect("ana", port=server.port)
+    ana.join("#general")
+    bego = connect(plain=True, port=server.port)
+    bego.send_raw(b"bego\r\n" + ("x" * 1000 + "\r\n/usuarios\r\n/users\r\n").encode())
+    for _ in split_utf8("x" * 1000, TEXT_BYTES_PER_MESSAGE):
+        ana.expect(r"PRIVMSG #general :x+$")
+    bego.expect(r"^\*\*\* In #general \(2\): ")
+    server.shutdown()
+    bego.expect_closed()
+    assert len([line for line in bego.lines if line.startswith("*** In #general")]) == 1
