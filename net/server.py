@@ -283,9 +283,9 @@ class ChatServer:
         conn = Connection(sock, address, self._limits, on_finished=self._forget)
         config = self.config
         refusal = None
+        overloaded = False  # no thread could be had for it
         with self._connections_lock:
-            source = address_key(conn.ip)  # an IPv6 machine holds its whole /64
-            from_ip = self._per_ip.get(source, 0)
+            from_ip = self._per_ip.get(address_key(conn.ip), 0)
             if self._stopping.is_set():  # shutdown() has taken its list of connections
                 refusal = "Server shutting down"
             elif len(self._connections) >= config.max_clients:
@@ -297,18 +297,14 @@ class ChatServer:
                     count=config.max_per_ip
                 )
             else:
-                self._connections.add(conn)
-                self._per_ip[source] = from_ip + 1
+                self._count_locked(conn, +1)
                 # started under the lock, so shutdown() never sees a connection without
                 # its handler; its thread waits for the lock only if it ends at once
                 if self._started(conn, FirstLineSniffer(self.rooms, conn, config.plain_text_after)):
                     return
-                self._connections.discard(conn)
-                self._per_ip[source] = from_ip
-                if not from_ip:
-                    del self._per_ip[source]
-                refusal = "Server overloaded"
-            lingering = self._refusing < MAX_LINGERING_REFUSALS and refusal != "Server overloaded"
+                self._count_locked(conn, -1)
+                refusal, overloaded = "Server overloaded", True
+            lingering = self._refusing < MAX_LINGERING_REFUSALS and not overloaded
             if lingering:
                 self._refusing += 1
         log.info("refused %s: %s", conn.ip, refusal)
@@ -338,14 +334,22 @@ class ChatServer:
             if conn not in self._connections:  # a refusal
                 self._refusing -= 1
                 return
-            self._connections.discard(conn)
-            source = address_key(conn.ip)
-            left = self._per_ip.get(source, 1) - 1
-            if left:
-                self._per_ip[source] = left
-            else:
-                self._per_ip.pop(source, None)
+            self._count_locked(conn, -1)
         log.info("%s closed: %s", conn.ip, reason)
+
+    def _count_locked(self, conn: Connection, change: int) -> None:
+        """Count ``conn`` in (+1) or out (-1) of the connections and of its address's share
+        (an IPv6 machine holds its whole /64); call with ``_connections_lock`` held."""
+        if change > 0:
+            self._connections.add(conn)
+        else:
+            self._connections.discard(conn)
+        source = address_key(conn.ip)
+        count = self._per_ip.get(source, 0) + change
+        if count > 0:
+            self._per_ip[source] = count
+        else:
+            self._per_ip.pop(source, None)
 
     # -- the operator at the server's terminal, and tests -------------------------------
 
