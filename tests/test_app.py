@@ -243,11 +243,6 @@ def registered(window: ChatWindow) -> bool:
     return window.client.nick in window.nick_list.get(0, "end")
 
 
-def in_the_text(window: ChatWindow) -> str:
-    """What #general's Text shows now (``plain_text()`` would flush queued lines first)."""
-    return window.views["#general"].text.get("1.0", "end-1c")
-
-
 def chat_message(text: str, sender: str = "bea") -> ev.ChatMessage:
     return ev.ChatMessage(sender, "#general", text, datetime.now().astimezone())
 
