@@ -30,6 +30,7 @@ from net.outgoing import Outgoing
 from net.protocol import (
     MAX_LINE_BYTES,
     Message,
+    decode_line,
     is_valid_nick,
     nick_key,
     normal_nick,
@@ -41,6 +42,13 @@ from net.state import Channel, ChannelView, Rooms, Session
 
 #: telnet option negotiation (IAC …) and other control bytes a terminal may send
 _TELNET_NOISE = re.compile(r"\xff[\xfb-\xfe].|\xff[\xf0-\xfa]|[\x00-\x08\x0b-\x1f\x7f]")
+#: telnet commands (RFC 854, RFC 857) as bytes, and as ``decode_line`` shows them: a line
+#: with an IAC in it is not UTF-8, so it arrives decoded as Windows-1252
+_TELNET_COMMAND = re.compile(rb"\xff[\xfb-\xfe].|\xff[\xf0-\xfa]", re.DOTALL)
+_DO_ECHO = "\xff\xfd\x01"
+#: "I will echo" (so the client stops echoing what is typed) and "I won't" (it echoes again)
+ECHO_OFF = b"\xff\xfb\x01"
+ECHO_ON = b"\xff\xfc\x01"
 #: room for the prefix and command when a typed line is relayed as PRIVMSG
 TEXT_BYTES_PER_MESSAGE = MAX_LINE_BYTES - 120
 
@@ -55,8 +63,19 @@ class PlainSession(Session):
         self.username = "~nc"
         #: password (if the server has one: before it, nobody learns who is here) -> name -> chat
         self._state = "password" if rooms.guard.required else "name"
+        #: the client agreed to let the server echo (a telnet client): it does not show the
+        #: password as it is typed, and must be told to echo again afterwards
+        self._telnet_echo = False
         self.say(tr("Welcome to Charla ({server}).").format(server=self.settings.server_name))
-        self.say(tr("Password:") if self._state == "password" else tr("What is your name?"))
+        if self._state == "password":
+            # Telnet clients stop echoing on IAC WILL ECHO (RFC 857), so the password is
+            # not shown as it is typed; nc and terminal apps show nothing of these 3 bytes
+            # (or one odd mark: the price of not showing a password on the classroom's
+            # projector).
+            self.say(tr("Password:"))
+            self.conn.send(ECHO_OFF)
+        else:
+            self.say(tr("What is your name?"))
 
     # -- output ----------------------------------------------------------------------------
 
@@ -125,6 +144,8 @@ class PlainSession(Session):
         if line is None:
             self.say(tr("That line is too long; nothing was sent."))
             return
+        if "\xff" in line:  # telnet negotiation, maybe in front of what was typed
+            line = self._without_telnet(line)
         line = _TELNET_NOISE.sub("", line).strip()
         if self._state == "name":
             self._on_name(line)
@@ -132,6 +153,17 @@ class PlainSession(Session):
             self._on_password(line)
         elif line:
             self._on_chat(line)
+
+    def _without_telnet(self, line: str) -> str:
+        """The line without telnet commands, decoded again: an IAC made the whole line
+        look like Windows-1252, and a UTF-8 password typed after it must still match."""
+        if _DO_ECHO in line:
+            self._telnet_echo = True
+        try:
+            raw = line.encode("cp1252")
+        except UnicodeEncodeError:  # not what decode_line made of telnet bytes
+            return line
+        return decode_line(_TELNET_COMMAND.sub(b"", raw))
 
     def _on_name(self, name: str) -> None:
         name = normal_nick(name)
@@ -158,6 +190,8 @@ class PlainSession(Session):
         verdict = self.rooms.guard.check(self.conn.ip, password)
         if verdict is Verdict.RIGHT:
             self._state = "name"
+            if self._telnet_echo:
+                self.conn.send(ECHO_ON)
             self.say(tr("What is your name?"))
             return
         if verdict is Verdict.WAIT:

@@ -91,6 +91,7 @@ class LineClient:
     def _adopt(self, sock: socket.socket) -> None:
         self.sock = sock
         self._buffer = b""
+        self.received = bytearray()  # every byte received, for what lines cannot show
         self.lines: list[str] = []  # every line received, in order
         self._read_upto = 0  # lines before this index were consumed by expect()
         self.closed = False
@@ -115,6 +116,7 @@ class LineClient:
         if not data:
             self.closed = True
             return False
+        self.received += data
         self._buffer += data
         *complete, self._buffer = self._buffer.split(b"\n")
         self.lines += [raw.rstrip(b"\r").decode("utf-8", "replace") for raw in complete]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from net.i18n import set_language
-from net.plain_session import TEXT_BYTES_PER_MESSAGE
+from net.plain_session import ECHO_OFF, ECHO_ON, TEXT_BYTES_PER_MESSAGE
 from net.protocol import split_utf8
 
 
@@ -108,11 +108,39 @@ def test_password_is_asked_for_before_anything_else(start_server, connect):
     bad = connect(plain=True, port=server.port)
     bad.expect(r"^\*\*\* Password:$")
     bad.send("nope")
-    assert "*** Wrong password. Goodbye." in bad.expect_closed()
+    # (after the telnet offer to echo, which nc shows as one odd mark at most)
+    assert bad.expect_closed()[-1].endswith("*** Wrong password. Goodbye.")
     again = connect(plain=True, port=server.port)
     again.expect(r"^\*\*\* Password:$")
     again.send("clase")  # right, but too soon after a wrong one from this address
     assert any("Too many wrong passwords" in line for line in again.expect_closed())
+
+
+def test_telnet_does_not_show_the_password_while_it_is_typed(start_server, connect):
+    """The server offers to echo (IAC WILL ECHO) right after the prompt, so telnet stops
+    echoing; a telnet client that agreed (IAC DO ECHO, in front of what was typed: a UTF-8
+    password must still match) is told to echo again before the name is asked."""
+    server = start_server(password="contraseña")
+    telnet = connect(plain=True, port=server.port)
+    telnet.expect(r"^\*\*\* Password:$")
+    telnet.send_raw(b"\xff\xfd\x01" + "contraseña".encode() + b"\r\n")
+    telnet.expect(r"What is your name\?$")
+    assert b"*** Password:\r\n" + ECHO_OFF in telnet.received
+    assert ECHO_ON + b"*** What is your name?\r\n" in telnet.received
+    telnet.send("ana")
+    telnet.expect(r"^\*\*\* Hello, ana!")
+
+
+def test_nc_is_not_sent_telnet_commands_it_did_not_answer(start_server, connect):
+    server = start_server(password="clase")
+    nc = connect(plain=True, port=server.port)
+    nc.expect(r"^\*\*\* Password:$")
+    nc.send("clase")
+    nc.expect(r"What is your name\?$")
+    nc.send("bea")
+    nc.expect(r"^\*\*\* Hello, bea!")
+    assert ECHO_ON not in nc.received  # one ECHO_OFF was all: nothing else shows up as junk
+    assert nc.received.count(b"\xff") == 1
 
 
 def test_long_line_is_split_into_several_messages_and_nothing_is_lost(connect):
