@@ -628,10 +628,18 @@ class IrcSession(Session):
                 self.reply(error[0], target, error[1])
 
     def _client_tags(self, message: Message) -> dict[str, str]:
-        """The client-only tags (``+name``) to relay, for a client that may send them."""
+        """The client-only tags (``+name``) to relay, for a client that may send them.
+
+        A key that is not a tag name (an escape sequence, a space, ``ñ``) is dropped, and
+        control characters in values are made visible (``printable``): the other clients
+        parse these tags, and some show their values (a reaction's emoji)."""
         if not self._message_tags or not message.tags:
             return {}
-        return {key: value for key, value in message.tags.items() if key.startswith("+")}
+        return {
+            key: irc.printable(value)
+            for key, value in message.tags.items()
+            if irc.is_client_tag_key(key)
+        }
 
     def on_tagmsg(self, message: Message) -> None:
         """IRCv3 TAGMSG: only client-only tags, relayed to those who negotiated message-tags."""

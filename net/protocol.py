@@ -394,6 +394,28 @@ def printable(text: str) -> str:
     return text.translate(_UNPRINTABLE)
 
 
+def is_client_tag_key(key: str) -> bool:
+    """Whether ``key`` is a client-only tag name as IRCv3 message-tags spells them:
+    ``+``, an optional vendor (a host name and ``/``), then letters, digits and ``-``.
+
+    >>> [is_client_tag_key(k) for k in ("+typing", "+draft/reply", "+x.org/a-1", "time")]
+    [True, True, True, False]
+    >>> [is_client_tag_key(k) for k in ("+", "+a/", "+\x1b[2J", "+ñ", "+a b", "+/a")]
+    [False, False, False, False, False, False]
+    """
+    if not key.startswith("+"):
+        return False
+    vendor, slash, name = key[1:].rpartition("/")
+    if slash and not _is_tag_word(vendor, ".-"):
+        return False
+    return _is_tag_word(name, "-")
+
+
+def _is_tag_word(text: str, punctuation: str) -> bool:
+    """Non-empty, ASCII letters and digits and the given punctuation only."""
+    return bool(text) and text.isascii() and all(c.isalnum() or c in punctuation for c in text)
+
+
 def split_utf8(text: str, limit: int) -> list[str]:
     """Pieces of ``text`` of at most ``limit`` UTF-8 bytes, cut between characters.
 

@@ -523,6 +523,23 @@ def test_a_cr_inside_a_message_is_refused_whole_not_cut(connect):
     )
 
 
+def test_client_tags_are_relayed_only_with_proper_names_and_printable_values(connect):
+    """A tag name with an escape sequence, a space or a non-ASCII letter is not relayed
+    (the message is); a value's control characters reach nobody raw."""
+    ana, bea = connect(), connect()
+    ana.register("ana", caps="message-tags")
+    bea.register("bea", caps="message-tags")
+    for client in (ana, bea):
+        client.join("#a")
+    ana.send("@+draft/react=👍;+\x1b]0;pwned\x07=1;+ñ=2;+ok-1=\x1b[2Jx PRIVMSG #a :hola")
+    line = bea.expect(r"PRIVMSG #a :hola$").string
+    tags = dict(item.partition("=")[::2] for item in line[1:].split(" ")[0].split(";"))
+    assert tags["+draft/react"] == "👍"
+    assert tags["+ok-1"] == "␛[2Jx"
+    assert not any(key.startswith(("+\x1b", "+ñ")) for key in tags)
+    assert "\x1b" not in line
+
+
 def test_a_reply_that_cannot_be_formatted_costs_nobody_their_connection(connect, server, caplog):
     """Were a bad topic to get in anyway (here through ``Rooms`` itself, under the checks
     of what arrives), the replies that cannot carry it are a bug, logged, left out, and
