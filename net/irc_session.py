@@ -632,14 +632,16 @@ class IrcSession(Session):
 
         A key that is not a tag name (an escape sequence, a space, ``ñ``) is dropped, and
         control characters in values are made visible (``printable``): the other clients
-        parse these tags, and some show their values (a reaction's emoji)."""
+        parse these tags, and some show their values (a reaction's emoji). Only the first
+        ``MAX_CLIENT_TAGS`` are relayed."""
         if not self._message_tags or not message.tags:
             return {}
-        return {
-            key: irc.printable(value)
+        tags = (
+            (key, irc.printable(value))
             for key, value in message.tags.items()
             if irc.is_client_tag_key(key)
-        }
+        )
+        return dict(itertools.islice(tags, irc.MAX_CLIENT_TAGS))
 
     def on_tagmsg(self, message: Message) -> None:
         """IRCv3 TAGMSG: only client-only tags, relayed to those who negotiated message-tags."""

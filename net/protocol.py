@@ -33,6 +33,10 @@ from dataclasses import dataclass, field
 MAX_LINE_BYTES = 512
 #: IRCv3 message-tags: the tag section a client sends is at most 4096 bytes.
 MAX_TAG_BYTES = 4096
+#: client-only tags relayed with one message (IRCv3 sets no number, only the 4096 bytes; a
+#: real client sends two or three, and a thousand tiny ones would cost ~100 KB of memory
+#: for every kept copy of the message)
+MAX_CLIENT_TAGS = 16
 #: What a ``LineBuffer`` accepts in one line: the body limit plus room for tags.
 MAX_FRAME_BYTES = MAX_LINE_BYTES + MAX_TAG_BYTES
 NICKLEN = 30

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from net.protocol import MAX_CLIENT_TAGS
 from tests.support import IrcClient
 
 
@@ -538,6 +539,10 @@ def test_client_tags_are_relayed_only_with_proper_names_and_printable_values(con
     assert tags["+ok-1"] == "␛[2Jx"
     assert not any(key.startswith(("+\x1b", "+ñ")) for key in tags)
     assert "\x1b" not in line
+    many = ";".join(f"+t{number}={number}" for number in range(300))
+    ana.send(f"@{many} PRIVMSG #a :muchas")
+    line = bea.expect(r"PRIVMSG #a :muchas$").string
+    assert line.count("+t") == MAX_CLIENT_TAGS
 
 
 def test_a_reply_that_cannot_be_formatted_costs_nobody_their_connection(connect, server, caplog):
