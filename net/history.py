@@ -407,7 +407,7 @@ class ChannelHistory:
         since = self._empty_since.pop(channel_key, None)
         if since is not None and self.expiry > 0 and since + self.expiry <= self.clock():
             self._forget_channel(channel_key)
-            log.info("history: forgot %s, empty for over %d minutes", channel_key, self._minutes)
+            log.info("history: forgot %s, empty for over %d min", channel_key, self._minutes)
 
     def expire(self, now: float | None = None) -> None:
         """Forget every channel that has been empty for ``expiry`` seconds or more."""
@@ -421,7 +421,7 @@ class ChannelHistory:
             self._forget_channel(channel_key)
         if expired:
             log.info(
-                "history: forgot %s, empty for over %d minutes",
+                "history: forgot %s, empty for over %d min",
                 expired[0] if len(expired) == 1 else f"{len(expired)} channels",
                 self._minutes,
             )

@@ -358,8 +358,8 @@ class IrcSession(Session):
             motd = f"{motd}\n{kept.format(count=self.settings.history_size)}".strip()
             if self.settings.history_expiry > 0:
                 forgotten = tr(
-                    "Those of a channel everybody has left are forgotten after {minutes} "
-                    "minutes (not those of {channel})."
+                    "Those of a channel everybody has left are forgotten after {minutes} min "
+                    "(not those of {channel})."
                 ).format(
                     minutes=round(self.settings.history_expiry / 60), channel=self.settings.channel
                 )
