@@ -111,7 +111,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=defaults.history_memory / 2**20,
         metavar="MiB",
-        help="memory all kept messages may take; past it the biggest channel forgets its "
+        help="memory all kept messages may take; past it the biggest channels forget their "
         "oldest (default: %(default)g)",
     )
     parser.add_argument(

@@ -9,9 +9,10 @@ What is kept is bounded, in memory and so on disk:
 
 - Each message is kept once, lean (``net.outgoing.KeptMessage``), and costs its text, its
   tags and ``KEPT_MESSAGE_OVERHEAD`` bytes (``footprint``). All channels together hold at
-  most ``memory`` bytes (``--history-memory``): past it, the oldest messages of the channel
-  holding the most bytes are forgotten, down to ``TRIM_TO`` of the budget at once (a flood
-  in one channel costs that channel its history, not a small channel of honest people).
+  most ``memory`` bytes (``--history-memory``): past it, the channels holding the most
+  bytes forget their oldest messages, cut down to one common size, until ``TRIM_TO`` of the
+  budget is used (a flood in one channel costs that channel its history, not a small
+  channel of honest people; spread over many channels, it costs each the same size).
 - The history and topic of a channel nobody is in are forgotten ``expiry`` seconds after it
   emptied (``--history-expiry``; ``net.state.Rooms`` says when a channel empties and fills
   again, with ``vacated`` and ``occupied``), except those of the channels given to
@@ -372,21 +373,24 @@ class ChannelHistory:
         self.held -= cost
 
     def _trim(self) -> None:
-        """Past the budget: forget the oldest messages of the channel that holds the most
-        bytes (then of the next, if that was not enough) until ``TRIM_TO`` of the budget is
-        used, in memory now and on disk at the next ``persist``."""
-        target = self.memory * TRIM_TO
-        while self.held > target and self._bytes:
-            biggest = max(self._bytes, key=self._bytes.__getitem__)
-            messages = self._channels[biggest]
-            while self.held > target and messages:
-                self._uncount(biggest, messages.popleft())
-            self._queue(KEEP_NEWEST, (biggest, biggest, len(messages)))
+        """Past the budget: the channels holding the most bytes lose their oldest messages,
+        each cut down to one common size, as large as leaves ``TRIM_TO`` of the budget used
+        (``water_level``), in memory now and on disk at the next ``persist``. A channel
+        smaller than that size keeps everything; the biggest is never cut below the others."""
+        excess = self.held - self.memory * TRIM_TO
+        if excess <= 0:
+            return
+        level = water_level(list(self._bytes.values()), excess)
+        for channel_key in [key for key, size in self._bytes.items() if size > level]:
+            messages = self._channels[channel_key]
+            while self._bytes[channel_key] > level and messages:
+                self._uncount(channel_key, messages.popleft())
+            self._queue(KEEP_NEWEST, (channel_key, channel_key, len(messages)))
             if not messages:
-                del self._channels[biggest], self._bytes[biggest]
-                if biggest not in self.topics:
-                    self._empty_since.pop(biggest, None)
-            log.debug("history: forgot the oldest messages of %s (memory budget)", biggest)
+                del self._channels[channel_key], self._bytes[channel_key]
+                if channel_key not in self.topics:
+                    self._empty_since.pop(channel_key, None)
+            log.debug("history: forgot the oldest messages of %s (memory budget)", channel_key)
 
     # -- expiry: Rooms says when a channel empties and fills again -------------------------
 
@@ -482,6 +486,23 @@ def footprint(kept: KeptMessage) -> int:
     for text in message.tags.values():  # the msgid
         size += _sizeof(text)
     return size
+
+
+def water_level(sizes: list[int], excess: float) -> float:
+    """The size to cut every channel bigger than it down to, so that ``excess`` bytes are
+    freed: the biggest channels pay first, and none is cut below the ones left alone.
+
+    >>> water_level([900, 100, 50], 400), water_level([500, 400, 100], 300), water_level([9], 20)
+    (500.0, 300.0, 0)
+    """
+    sizes = sorted(sizes, reverse=True)
+    total = 0
+    for count, size in enumerate(sizes, 1):
+        total += size
+        level = (total - excess) / count  # the top ``count`` channels cut to one size
+        if count == len(sizes) or level >= sizes[count]:
+            return max(level, 0)
+    return 0
 
 
 def _kept_time(when: object) -> bool:

@@ -451,3 +451,22 @@ def test_after_a_restart_channels_quiet_for_longer_than_the_expiry_are_forgotten
     bea.expect(r"NOTICE #general :\[\d\d/\d\d \d\d:\d\d\] ana: siempre$")
     bea.sync()
     assert not [line for line in bea.lines if "Tema viejo" in line or "de anteayer" in line]
+
+
+def test_past_the_budget_the_biggest_channels_are_cut_to_one_size_and_small_ones_kept():
+    """A flood spread over twenty channels: each is cut to the same size, #general (the
+    biggest before the flood) is cut no further than they are, and a small channel keeps
+    every message."""
+    budget = 2**20
+    history = ChannelHistory(size=2000, memory=budget)
+    for number in range(300):
+        history.record("#general", tagged(f"hola {number}", f"g{number}", ""))
+    for number in range(20):
+        history.record("#pequeño", tagged(f"hola {number}", f"p{number}", ""))
+    for number in range(2000):
+        history.record(f"#spam{number % 20}", tagged("x" * 300, f"s{number}"))
+        assert history.held <= budget
+    sizes = {key: size for key, size in history._bytes.items() if key.startswith("#spam")}
+    assert max(sizes.values()) - min(sizes.values()) < 6000  # a message of 4.9 KB at most
+    assert min(sizes.values()) - 6000 < history._bytes["#general"] <= max(sizes.values())
+    assert len(history.recent("#pequeño", 100)) == 20
