@@ -374,7 +374,7 @@ class Rooms:
     def set_topic(self, session: Session, channel: Channel, topic: str) -> None:
         out = Outgoing(Message("TOPIC", [channel.name, topic], source=session.prefix))
         with self._lock:
-            if session.left:
+            if session.left or session not in channel.members:  # see send_to_channel
                 return
             channel.topic, channel.topic_by, channel.topic_at = topic, session.prefix, out.time
             self.history.set_topic(irc_lower(channel.name), topic, session.prefix, out.time)

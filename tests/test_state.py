@@ -221,7 +221,7 @@ def test_a_late_joiner_of_an_expired_channel_gets_no_history_and_no_topic():
     assert len(rooms.history.recent("#general", 10)) == 1
 
 
-def test_a_message_from_someone_who_has_left_the_channel_is_neither_relayed_nor_kept(rooms):
+def test_a_message_or_topic_from_someone_who_has_left_the_channel_is_not_relayed_or_kept(rooms):
     """The reader checked membership, then the person left before the relay: a channel
     that emptied may be expiring, and nothing may be added to it behind everyone's back."""
     ana, bea = person(rooms, "ana"), person(rooms, "bea")
@@ -230,5 +230,7 @@ def test_a_message_from_someone_who_has_left_the_channel_is_neither_relayed_nor_
     rooms.part(ana, channel, "")
     heard = len(bea.conn.lines())
     rooms.send_to_channel(ana, channel, Message("PRIVMSG", ["#x", "ya me fui"], ana.prefix))
+    rooms.set_topic(ana, channel, "tema de quien se fue")
     assert len(bea.conn.lines()) == heard
     assert rooms.history.recent("#x", 10) == []
+    assert "#x" not in rooms.history.topics and rooms.view(channel).topic == ""
