@@ -106,6 +106,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=defaults.history_replay,
         help="messages shown to whoever joins a channel (default: %(default)s)",
     )
+    parser.add_argument(
+        "--history-memory",
+        type=float,
+        default=defaults.history_memory / 2**20,
+        metavar="MiB",
+        help="memory all kept messages may take; past it the biggest channels forget their "
+        "oldest (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--history-expiry",
+        type=float,
+        default=defaults.history_expiry / 60,
+        metavar="MINUTES",
+        help="forget the history of a channel (not the default one) empty for this long, "
+        "0 to keep it (default: %(default)g)",
+    )
     parser.add_argument("--no-history", action="store_true", help="keep no messages at all")
     parser.add_argument("--lang", choices=("es", "en"), help="language (default: the system's)")
     parser.add_argument(
@@ -121,6 +137,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(tr("the port must be between 0 and 65535"))
     if not is_valid_channel(args.channel):
         parser.error(tr("the channel must start with # and have no spaces or commas"))
+    if not 1 <= args.history_memory <= 2**20:  # also refuses nan and inf
+        parser.error(tr("--history-memory must be between 1 and 1048576 (MiB)"))
+    if not 0 <= args.history_expiry <= 10**6:
+        parser.error(tr("--history-expiry must be between 0 and 1000000 (minutes)"))
     return args
 
 
@@ -153,6 +173,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         history_size=0 if args.no_history else args.history_size,
         history_replay=args.history_replay,
         history_db=None if args.no_history else args.history_db,
+        history_memory=int(args.history_memory * 2**20),
+        history_expiry=args.history_expiry * 60,
     )
 
 

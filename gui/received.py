@@ -36,6 +36,7 @@ def error_text(code: str, server_text: str) -> str:
         "401": tr("Nobody is connected with that name."),
         "403": tr("That channel does not exist."),
         "404": tr("You cannot write in that channel."),
+        "405": tr("You cannot join more channels."),
         "417": tr("That message is too long."),
         "432": tr("That nickname is not valid."),
         "433": tr("That nickname is already in use."),

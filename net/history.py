@@ -5,6 +5,24 @@ replay source, read under ``net.state.Rooms``' lock) and, when given a database 
 mirrors them, the topics and the last message number of every Charla client into
 SQLite, so a restart, even a ``kill -9``, keeps everything that had been relayed.
 
+What is kept is bounded, in memory and so on disk:
+
+- Each message is kept once, lean (``net.outgoing.KeptMessage``), and costs its text, its
+  tags and ``KEPT_MESSAGE_OVERHEAD`` bytes (``footprint``). All channels together hold at
+  most ``memory`` bytes (``--history-memory``): past it, the channels holding the most
+  bytes forget their oldest messages, cut down to one common size, until ``TRIM_TO`` of the
+  budget is used (a flood in one channel costs that channel its history, not a small
+  channel of honest people; spread over many channels, it costs each the same size).
+- The history and topic of a channel nobody is in are forgotten ``expiry`` seconds after it
+  emptied (``--history-expiry``; ``net.state.Rooms`` says when a channel empties and fills
+  again, with ``vacated`` and ``occupied``), except those of the channels given to
+  ``keep_always`` (the server's default channel). After a restart every channel is empty:
+  it counts as emptied at its newest message or topic. There is no timer thread: a
+  channel is checked when someone joins it (``occupied``), and all of them at most every
+  ``SWEEP_INTERVAL`` seconds, from ``record``; ``clock`` is injectable for tests.
+- What is forgotten in memory is deleted from the database too: the deletions are queued
+  like the rows and written by the next ``persist``, in order with them.
+
 Writing never holds up the relay: ``record()`` only queues a row (under the rooms'
 lock); ``persist()`` runs when a reader thread has handled a batch of lines (its
 session's ``on_batch_done`` calls ``Rooms.persist_history``: ``net.connection`` calls
@@ -14,11 +32,12 @@ before the call is written, even by another thread's transaction). A database
 that is locked, read-only, full or gone is logged once and the chat goes on with the
 history in memory.
 
-Threading: ``record``, ``recent``, ``seen_before`` and ``set_topic`` are called with
-``Rooms``' lock held; they only touch memory (``_rows_lock``, held for an append, guards
-``_rows`` and ``_queued`` and is never held during I/O). ``_db_lock`` guards the SQLite
-connection and is held while writing, never together with the rooms' lock. ``persist``
-may be called from any thread.
+Threading: ``record``, ``recent``, ``seen_before``, ``set_topic``, ``keep_always``,
+``vacated``, ``occupied`` and ``expire`` are called with ``Rooms``' lock held (or before
+the server's threads start); they only touch memory and queue rows and deletions
+(``_rows_lock``, held for an append, guards ``_rows`` and ``_queued`` and is never held
+during I/O). ``_db_lock`` guards the SQLite connection and is held while writing, never
+together with the rooms' lock. ``persist`` may be called from any thread.
 """
 
 from __future__ import annotations
@@ -31,10 +50,11 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from net.connection import BugLog
-from net.outgoing import Outgoing
+from net.outgoing import KeptMessage, Outgoing
 from net.protocol import (
     MAX_WIRE_NUMBER,
     InvalidMessageError,
@@ -64,6 +84,29 @@ CREATE TABLE IF NOT EXISTS senders (  -- the last message number of each Charla 
 );
 """
 INSERT_MESSAGE = "INSERT INTO messages (channel, time, msgid, line) VALUES (?, ?, ?, ?)"
+#: forget on disk what was forgotten in memory: all but the newest N messages of a channel
+KEEP_NEWEST = (
+    "DELETE FROM messages WHERE channel = ? AND id <= "
+    "(SELECT id FROM messages WHERE channel = ? ORDER BY id DESC LIMIT 1 OFFSET ?)"
+)
+FORGET_TOPIC = "DELETE FROM topics WHERE channel = ?"
+#: what the kept messages of all channels together may take in memory (``--history-memory``)
+HISTORY_MEMORY = 32 * 2**20
+#: past that budget, channels are trimmed down to this share of it: a chunk at a time, so a
+#: server held at its budget does not look for the biggest channel on every message
+TRIM_TO = 0.9
+#: what a kept message costs beyond the strings it holds (``sys.getsizeof`` of each, which
+#: ``footprint`` adds): the KeptMessage, its Message, the params list, the tags dict, the
+#: time and its place in the channel's deque. Measured with tracemalloc on CPython 3.11
+#: (64-bit), all that 100,000 kept messages hold minus their strings: 470 to 530 bytes
+#: each (tests/test_history.py checks the count against tracemalloc)
+KEPT_MESSAGE_OVERHEAD = 480
+#: seconds an empty channel's history and topic are kept (``--history-expiry``, in minutes;
+#: 0: for ever): long enough for a restart or a break between two classes
+HISTORY_EXPIRY = 120 * 60.0
+#: ``record`` looks for expired channels at most this often (a joiner's channel is checked
+#: at once)
+SWEEP_INTERVAL = 60.0
 #: how many senders' message numbers to remember (the oldest are forgotten first)
 REMEMBERED_SENDERS = 10_000
 
@@ -71,10 +114,28 @@ REMEMBERED_SENDERS = 10_000
 class ChannelHistory:
     """Recent messages per channel in memory, mirrored to SQLite when ``path`` is given."""
 
-    def __init__(self, size: int = 2000, path: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        size: int = 2000,
+        path: str | Path | None = None,
+        *,
+        memory: int = HISTORY_MEMORY,
+        expiry: float = HISTORY_EXPIRY,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.size = size
-        self._channels: dict[str, deque[Outgoing]] = {}  # irc_lower(channel) -> messages
+        self.memory = memory  # bytes the kept messages may take, all channels together
+        self.expiry = expiry  # seconds an empty channel's history is kept (0: for ever)
+        self.clock = clock  # the time of day (replaced in tests)
+        # the memory side below is guarded by Rooms' lock (see the module docstring)
+        self._channels: dict[str, deque[KeptMessage]] = {}  # irc_lower(channel) -> messages
+        self._bytes: dict[str, int] = {}  # irc_lower(channel) -> footprint of its messages
+        self.held = 0  # footprint of every kept message
         self.topics: dict[str, tuple[str, str, float]] = {}  # irc_lower(channel) -> topic
+        #: irc_lower(channel) -> when it emptied, for channels with something kept
+        self._empty_since: dict[str, float] = {}
+        self._always: set[str] = set()  # irc_lower(channel) of channels that never expire
+        self._next_sweep = 0.0  # when record() next looks for expired channels
         self._last_seq: dict[str, int] = {}  # sender alias -> last message number seen
         self._db_lock = threading.Lock()  # guards _db and _inserted; held while writing
         self._rows_lock = threading.Lock()  # guards _rows; never held during I/O
@@ -130,6 +191,7 @@ class ChannelHistory:
             )
             return
         log.info("history database: %s", self.path)
+        self._forget_stale()
 
     @property
     def on_disk(self) -> bool:
@@ -144,13 +206,20 @@ class ChannelHistory:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # survives a killed process, never corrupts
             db.executescript(SCHEMA)
-            self._channels.clear()
-            self.topics.clear()
+            self._forget_memory()
             self._load(db)
         except BaseException:
             db.close()
             raise
         return db
+
+    def _forget_memory(self) -> None:
+        """Empty the memory side, before loading what a database kept."""
+        self._channels.clear()
+        self._bytes.clear()
+        self.held = 0
+        self.topics.clear()
+        self._empty_since.clear()
 
     def _set_aside(self) -> str:
         """Rename the damaged database (and its WAL files) out of the way; its new name."""
@@ -174,14 +243,13 @@ class ChannelHistory:
                 "SELECT time, msgid, line FROM messages WHERE channel = ? ORDER BY id DESC LIMIT ?",
                 (channel, self.size),
             ).fetchall()
-            messages = self._channels[channel] = deque(maxlen=self.size)
             damaged = 0
             for when, msgid, line in reversed(rows):
                 message = _kept_message(when, msgid, line)
                 if message is None:
                     damaged += 1
                 else:
-                    messages.append(Outgoing(message, when))
+                    self._keep(channel, KeptMessage(message, when))
             if damaged:
                 log.warning("history database: skipped %d damaged messages of %s", damaged, channel)
         for channel, topic, set_by, set_at in db.execute(
@@ -191,6 +259,12 @@ class ChannelHistory:
                 self.topics[channel] = (topic, set_by, set_at)
             else:
                 log.warning("history database: skipped the damaged topic of %r", channel)
+        for channel, messages in self._channels.items():  # after a restart, all are empty
+            self._empty_since[channel] = messages[-1].time
+        for channel, (_, _, set_at) in self.topics.items():
+            self._empty_since[channel] = max(set_at, self._empty_since.get(channel, 0.0))
+        for channel in self._always:
+            self._empty_since.pop(channel, None)
         self._last_seq = {
             alias: last_seq
             for alias, last_seq in db.execute("SELECT alias, last_seq FROM senders")
@@ -239,6 +313,13 @@ class ChannelHistory:
         self._inserted = 0
         self._written_channels.clear()
 
+    def _forget_stale(self) -> None:
+        """Right after loading: forget the channels that expired while the server was
+        stopped, and the oldest messages past the budget, on disk too."""
+        self.expire()
+        self._trim()
+        self.persist()
+
     def _queue(self, sql: str, values: tuple) -> None:
         if self._db is not None:
             with self._rows_lock:
@@ -257,17 +338,112 @@ class ChannelHistory:
     def record(self, channel_key: str, out: Outgoing) -> None:
         if self.size <= 0:
             return
-        messages = self._channels.get(channel_key)
-        if messages is None:
-            messages = self._channels[channel_key] = deque(maxlen=self.size)
         message = out.message
         try:
             line = Message(message.command, message.params, message.source).format()
+            kept = out.kept()
         except InvalidMessageError as exc:  # what arrives is checked: this is a bug
             _bugs.report(f"a message for {channel_key} cannot be kept", exc)
             return
-        messages.append(out)
+        self._keep(channel_key, kept)
         self._queue(INSERT_MESSAGE, (channel_key, out.time, message.tags.get("msgid", ""), line))
+        if self.held > self.memory:
+            self._trim()
+        now = self.clock()
+        if now >= self._next_sweep:
+            self.expire(now)
+
+    def _keep(self, channel_key: str, kept: KeptMessage) -> None:
+        """Add a message to its channel's memory, forgetting the oldest past ``size`` (on
+        disk, ``_prune`` keeps ``size`` per channel too)."""
+        messages = self._channels.get(channel_key)
+        if messages is None:
+            messages = self._channels[channel_key] = deque()
+            self._bytes[channel_key] = 0
+        if len(messages) >= self.size:
+            self._uncount(channel_key, messages.popleft())
+        messages.append(kept)
+        cost = footprint(kept)
+        self._bytes[channel_key] += cost
+        self.held += cost
+
+    def _uncount(self, channel_key: str, kept: KeptMessage) -> None:
+        cost = footprint(kept)
+        self._bytes[channel_key] -= cost
+        self.held -= cost
+
+    def _trim(self) -> None:
+        """Past the budget: the channels holding the most bytes lose their oldest messages,
+        each cut down to one common size, as large as leaves ``TRIM_TO`` of the budget used
+        (``water_level``), in memory now and on disk at the next ``persist``. A channel
+        smaller than that size keeps everything; the biggest is never cut below the others."""
+        excess = self.held - self.memory * TRIM_TO
+        if excess <= 0:
+            return
+        level = water_level(list(self._bytes.values()), excess)
+        for channel_key in [key for key, size in self._bytes.items() if size > level]:
+            messages = self._channels[channel_key]
+            while self._bytes[channel_key] > level and messages:
+                self._uncount(channel_key, messages.popleft())
+            self._queue(KEEP_NEWEST, (channel_key, channel_key, len(messages)))
+            if not messages:
+                del self._channels[channel_key], self._bytes[channel_key]
+                if channel_key not in self.topics:
+                    self._empty_since.pop(channel_key, None)
+            log.debug("history: forgot the oldest messages of %s (memory budget)", channel_key)
+
+    # -- expiry: Rooms says when a channel empties and fills again -------------------------
+
+    def keep_always(self, channel_key: str) -> None:
+        """Never let the history of this channel expire (the server's default channel)."""
+        self._always.add(channel_key)
+        self._empty_since.pop(channel_key, None)
+
+    def vacated(self, channel_key: str) -> None:
+        """The last person left this channel: its history expires ``expiry`` from now."""
+        kept = channel_key in self._channels or channel_key in self.topics
+        if kept and channel_key not in self._always:
+            self._empty_since[channel_key] = self.clock()
+
+    def occupied(self, channel_key: str) -> None:
+        """Someone joins this channel, which had nobody: forget its history first if it
+        had expired, so a late joiner is shown nothing old; else it no longer expires."""
+        since = self._empty_since.pop(channel_key, None)
+        if since is not None and self.expiry > 0 and since + self.expiry <= self.clock():
+            self._forget_channel(channel_key)
+            log.info("history: forgot %s, empty for over %d min", channel_key, self._minutes)
+
+    def expire(self, now: float | None = None) -> None:
+        """Forget every channel that has been empty for ``expiry`` seconds or more."""
+        now = self.clock() if now is None else now
+        self._next_sweep = now + SWEEP_INTERVAL
+        if self.expiry <= 0:
+            return
+        expired = [key for key, since in self._empty_since.items() if since + self.expiry <= now]
+        for channel_key in expired:
+            del self._empty_since[channel_key]
+            self._forget_channel(channel_key)
+        if expired:
+            log.info(
+                "history: forgot %s, empty for over %d min",
+                expired[0] if len(expired) == 1 else f"{len(expired)} channels",
+                self._minutes,
+            )
+
+    @property
+    def _minutes(self) -> int:
+        return round(self.expiry / 60)
+
+    def _forget_channel(self, channel_key: str) -> None:
+        """Forget a channel's messages and topic, in memory now and on disk at the next persist."""
+        messages = self._channels.pop(channel_key, None)
+        if messages:
+            self.held -= self._bytes[channel_key]
+        self._bytes.pop(channel_key, None)
+        if messages is not None:
+            self._queue(KEEP_NEWEST, (channel_key, channel_key, 0))
+        if self.topics.pop(channel_key, None) is not None:
+            self._queue(FORGET_TOPIC, (channel_key,))
 
     def recent(self, channel_key: str, limit: int) -> list[Outgoing]:
         messages = self._channels.get(channel_key)
@@ -296,6 +472,37 @@ class ChannelHistory:
 
 #: kept times run from the epoch to the year 9999 (``datetime`` goes no further)
 LATEST_TIME = 253_402_300_799.0
+
+
+_sizeof = sys.getsizeof
+
+
+def footprint(kept: KeptMessage) -> int:
+    """What a kept message costs in memory, in bytes: its strings and a fixed overhead."""
+    message = kept.message
+    size = KEPT_MESSAGE_OVERHEAD + _sizeof(kept.client_tags) + _sizeof(message.source)
+    for text in message.params:
+        size += _sizeof(text)
+    for text in message.tags.values():  # the msgid
+        size += _sizeof(text)
+    return size
+
+
+def water_level(sizes: list[int], excess: float) -> float:
+    """The size to cut every channel bigger than it down to, so that ``excess`` bytes are
+    freed: the biggest channels pay first, and none is cut below the ones left alone.
+
+    >>> water_level([900, 100, 50], 400), water_level([500, 400, 100], 300), water_level([9], 20)
+    (500.0, 300.0, 0)
+    """
+    sizes = sorted(sizes, reverse=True)
+    total = 0
+    for count, size in enumerate(sizes, 1):
+        total += size
+        level = (total - excess) / count  # the top ``count`` channels cut to one size
+        if count == len(sizes) or level >= sizes[count]:
+            return max(level, 0)
+    return 0
 
 
 def _kept_time(when: object) -> bool:

@@ -48,7 +48,7 @@ from net.protocol import (
     wire_number,
 )
 from net.render import history_lines, irc_history
-from net.state import Channel, ChannelView, Rooms, Session, WhoRow
+from net.state import Channel, ChannelView, JoinRefused, Rooms, Session, WhoRow
 
 log = logging.getLogger(__name__)
 _bugs = BugLog(log)  # replies that cannot be formatted: bugs, logged rate-limited
@@ -313,7 +313,7 @@ class IrcSession(Session):
         self.reply(irc.RPL_MYINFO, config.server_name, VERSION, "i", "n", "o")
         tokens = [
             "CASEMAPPING=rfc1459",
-            f"CHANLIMIT={irc.CHANTYPES}:",
+            f"CHANLIMIT={irc.CHANTYPES}:{config.channels_per_person}",
             "CHANMODES=,,,n",
             f"CHANNELLEN={irc.CHANNELLEN}",
             f"CHANTYPES={irc.CHANTYPES}",
@@ -347,6 +347,8 @@ class IrcSession(Session):
                 "Welcome to Charla, the chat of this classroom.\n"
                 "Be kind: what you write in {channel} reaches everyone there."
             ).format(channel=self.settings.channel)
+            limit = tr("You may be in up to {count} channels at once.")
+            motd = f"{motd}\n{limit.format(count=self.settings.channels_per_person)}"
         if self.settings.history_size > 0:
             kept = (
                 tr("Messages in channels are kept on this server (the last {count} of each).")
@@ -354,6 +356,14 @@ class IrcSession(Session):
                 else tr("Messages in channels are kept until the server stops (the last {count}).")
             )
             motd = f"{motd}\n{kept.format(count=self.settings.history_size)}".strip()
+            if self.settings.history_expiry > 0:
+                forgotten = tr(
+                    "Those of a channel everybody has left are forgotten after {minutes} min "
+                    "(not those of {channel})."
+                ).format(
+                    minutes=round(self.settings.history_expiry / 60), channel=self.settings.channel
+                )
+                motd = f"{motd}\n{forgotten}"
         if not motd:
             self.reply(irc.ERR_NOMOTD, "MOTD File is missing")
             return
@@ -386,11 +396,22 @@ class IrcSession(Session):
             for channel in self.rooms.channels_of(self):
                 self.rooms.part(self, channel, "")
             return
-        for name in message.params[0].split(","):
+        names = message.params[0].split(",")
+        self.conn.charge_flood(len(names) - 1)  # a line that does the work of several
+        for name in names:
             if not is_valid_channel(name):
                 self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
-            else:
-                self.rooms.join(self, name)
+                continue
+            joined = self.rooms.join(self, name)
+            if joined is JoinRefused.TOO_MANY_FOR_PERSON:
+                self.reply(irc.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
+            elif joined is JoinRefused.TOO_MANY_ON_SERVER:
+                self.reply(
+                    irc.ERR_TOOMANYCHANNELS,
+                    name,
+                    f"The server has too many channels ({self.settings.max_channels}): "
+                    "join one that exists",
+                )
 
     def joined_replies(self, channel: ChannelView, recent: list[Outgoing]) -> bytes:
         """Topic, names and recent history for the joiner (built under ``Rooms``' lock)."""

@@ -2,12 +2,15 @@
 
 The server builds one ``Outgoing`` per message it relays; each recipient asks it for the
 wire form its client negotiated (with or without the ``time`` and client-only tags), and
-each form is formatted at most once, however many recipients share it. History keeps the
-same objects, so a replay knows each message's original time.
+each form is formatted at most once, however many recipients share it. History keeps a
+lean copy of it (``kept()``: a ``KeptMessage``, without the cached forms, its client tags
+held as one string), so a replay knows each message's original time and a kept message
+costs about its text, its tags and a fixed overhead (``net.history`` counts it so).
 
 Threading: an ``Outgoing`` is made by one thread and then read by many (under
 ``net.state.Rooms``' lock while relaying, or from history). The cache of wire forms may be
-filled by two threads at once; both compute the same bytes, so either result is right.
+filled by two threads at once; both compute the same bytes, so either result is right. A
+``KeptMessage`` is never changed once made.
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ import time
 from datetime import datetime, timezone
 
 from net.protocol import Message
+
+#: the tags a kept message keeps in its ``Message``; the others (client-only tags) are held
+#: as one formatted string
+KEPT_TAGS = frozenset({"msgid"})
 
 
 def server_time_tag(timestamp: float) -> str:
@@ -62,3 +69,56 @@ class Outgoing:
             tags["time"] = server_time_tag(self.time)
         message = self.message
         return Message(message.command, message.params, message.source, tags).to_bytes()
+
+    def kept(self) -> KeptMessage:
+        """The copy history keeps: the same message and time, no cached wire forms, and the
+        client-only tags as the one string they are on the wire (a dict of hundreds of
+        small tags would cost twenty times its text). Raises ``InvalidMessageError`` if
+        the tags cannot be formatted (what arrives is checked, so that is a bug)."""
+        message = self.message
+        if KEPT_TAGS.issuperset(message.tags):  # most messages: the Message itself is lean
+            return KeptMessage(message, self.time)
+        own = {key: value for key, value in message.tags.items() if key in KEPT_TAGS}
+        others = {key: value for key, value in message.tags.items() if key not in KEPT_TAGS}
+        lean = Message(message.command, message.params, message.source, own)
+        return KeptMessage(lean, self.time, _tag_text(others))
+
+
+class KeptMessage(Outgoing):
+    """A message as history keeps it (see ``Outgoing.kept``): ``message`` holds only the
+    ``KEPT_TAGS``; ``client_tags`` is the rest of its tag section, formatted (``+a;+b=1``),
+    or "". Nothing is cached: a kept message is only replayed, each replay its own."""
+
+    __slots__ = ("client_tags",)
+
+    def __init__(self, message: Message, timestamp: float, client_tags: str = "") -> None:
+        # no Outgoing.__init__: a kept message has no cache of wire forms (the slot stays empty)
+        self.message = message
+        self.time = timestamp
+        self.client_tags = client_tags
+
+    def wire(self, server_time: bool = False, message_tags: bool = False) -> bytes:
+        return self._formatted({}, server_time, message_tags)
+
+    def replayed(self, batch: str, server_time: bool, message_tags: bool) -> bytes:
+        return self._formatted({"batch": batch}, server_time, message_tags)
+
+    def _formatted(self, tags: dict[str, str], server_time: bool, message_tags: bool) -> bytes:
+        message = self.message
+        if message_tags:
+            tags.update(message.tags)
+        if server_time:
+            tags["time"] = server_time_tag(self.time)
+        line = Message(message.command, message.params, message.source, tags).format()
+        if message_tags and self.client_tags:  # the client tags first, as they were kept
+            line = f"@{self.client_tags};{line[1:]}" if tags else f"@{self.client_tags} {line}"
+        return (line + "\r\n").encode("utf-8")
+
+
+def _tag_text(tags: dict[str, str]) -> str:
+    """``tags`` as a tag section without its ``@``, escaped as ``Message.format`` does it.
+
+    >>> _tag_text({"+a": "", "+b": "x y"})
+    '+a;+b=x\\\\sy'
+    """
+    return Message("TAGMSG", [], None, tags).format().partition(" ")[0][1:]

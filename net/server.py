@@ -39,12 +39,12 @@ from dataclasses import dataclass
 
 from net.connection import Connection, ConnectionHandler, ConnectionLimits
 from net.guard import address_key
-from net.history import ChannelHistory
+from net.history import HISTORY_EXPIRY, HISTORY_MEMORY, ChannelHistory
 from net.i18n import tr
 from net.irc_session import IrcSession, is_irc_command
 from net.plain_session import PlainSession
 from net.protocol import DEFAULT_CHANNEL, DEFAULT_PORT, Message, parse
-from net.state import Rooms, Session
+from net.state import CHANNELS_PER_PERSON, MAX_CHANNELS, Rooms, Session
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,10 @@ class ServerConfig:
     history_size: int = 2000  # messages kept per channel (0: none)
     history_replay: int = 50  # messages replayed to whoever joins a channel
     history_db: str | None = None  # SQLite file that keeps history across restarts
+    history_memory: int = HISTORY_MEMORY  # bytes all kept messages may take in memory
+    history_expiry: float = HISTORY_EXPIRY  # seconds an empty channel's history is kept (0: ever)
+    channels_per_person: int = CHANNELS_PER_PERSON  # channels one person may be in at once
+    max_channels: int = MAX_CHANNELS  # channels on the server, the default one included
 
     def connection_limits(self) -> ConnectionLimits:
         return ConnectionLimits(
@@ -167,7 +171,12 @@ class ChatServer:
 
     def __init__(self, config: ServerConfig | None = None) -> None:
         self.config = config or ServerConfig()
-        self.history = ChannelHistory(self.config.history_size, self.config.history_db)
+        self.history = ChannelHistory(
+            self.config.history_size,
+            self.config.history_db,
+            memory=self.config.history_memory,
+            expiry=self.config.history_expiry,
+        )
         self.rooms = Rooms(self.config, self.history)
         self._limits = self.config.connection_limits()
         self._connections_lock = threading.Lock()  # guards the three fields below

@@ -22,6 +22,13 @@ history; after releasing the lock it calls ``flush_soon()``, so the bytes are wr
 the end of the sender's batch (see ``net.connection``: that is where the socket write
 happens), and ``on_batch_done`` saves history before the sender's own client hears back.
 
+Channels are bounded: one person may be in ``channels_per_person`` channels (ISUPPORT
+``CHANLIMIT``), the server holds at most ``max_channels`` (the default one included); past
+either, ``join`` refuses (``JoinRefused``) and existing channels can still be joined. An
+empty channel other than the default one is removed, and its history told so
+(``ChannelHistory.vacated``), which forgets it after a while unless someone joins again
+(``occupied``, asked before the channel is made again, so a late joiner sees nothing old).
+
 Threading rules:
 - ``_lock`` guards ``_nicks``, ``_channels``, every ``Channel`` field, the memory side of
   ``history``, and each session's ``registered``, ``left``, ``nick`` and ``channels``. It is held to
@@ -47,6 +54,7 @@ import time
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import NamedTuple, Protocol
 
 from net.connection import NO_DEADLINE, BugLog, Connection, flush_soon
@@ -57,6 +65,12 @@ from net.protocol import Message, irc_lower, is_valid_nick, nick_key
 
 log = logging.getLogger(__name__)
 _bugs = BugLog(log)  # messages that cannot be rendered for a recipient: bugs, rate-limited
+
+#: channels one person may be in at once (ISUPPORT ``CHANLIMIT``; the default one counts)
+CHANNELS_PER_PERSON = 30
+#: channels the server holds at once, the default one included; past it no new channel is
+#: made (each costs its members' lists and its kept history, which has a budget of its own)
+MAX_CHANNELS = 500
 
 
 class Settings(Protocol):
@@ -70,6 +84,9 @@ class Settings(Protocol):
     motd: str | None
     history_size: int
     history_replay: int
+    history_expiry: float  # seconds an empty channel's history is kept (0: for ever)
+    channels_per_person: int
+    max_channels: int
     ping_interval: float
     ping_timeout: float
     registration_timeout: float
@@ -109,6 +126,13 @@ class ChannelView:
     topic_by: str
     topic_at: float
     nicks: tuple[str, ...]  # the members, in joining order
+
+
+class JoinRefused(Enum):
+    """Why ``Rooms.join`` did not let someone in."""
+
+    TOO_MANY_FOR_PERSON = "channels_per_person"  # they are in as many as one may be
+    TOO_MANY_ON_SERVER = "max_channels"  # a new channel, and the server holds its maximum
 
 
 class WhoRow(NamedTuple):
@@ -210,6 +234,7 @@ class Rooms:
         self._msgids = itertools.count(1)
         self.default_channel = Channel(settings.channel)
         self._channels[irc_lower(settings.channel)] = self.default_channel
+        history.keep_always(irc_lower(settings.channel))
 
     def restore_topics(self) -> None:
         """Give the channels the topics history kept (once its database is open)."""
@@ -305,19 +330,25 @@ class Rooms:
 
     # -- channels ---------------------------------------------------------------------
 
-    def join(self, session: Session, name: str) -> Channel | None:
+    def join(self, session: Session, name: str) -> Channel | JoinRefused | None:
         """Add ``session`` to channel ``name`` (created if new); everyone there sees the JOIN,
-        and the joiner its ``joined_replies``. None if the session has left already."""
+        and the joiner its ``joined_replies``. None if the session has left already; a
+        ``JoinRefused`` past the channel limits (nothing changes, nobody is told)."""
         folded = irc_lower(name)
         with self._lock:
             if session.left:  # a line it sent before it was kicked or replaced
                 return None
             channel = self._channels.get(folded)
+            if channel is not None and session in channel.members:
+                return channel
+            if len(session.channels) >= self.settings.channels_per_person:
+                return JoinRefused.TOO_MANY_FOR_PERSON
             if channel is None:
+                if len(self._channels) >= self.settings.max_channels:
+                    return JoinRefused.TOO_MANY_ON_SERVER
+                self.history.occupied(folded)  # forgets it first if it has expired
                 channel = self._channels[folded] = Channel(name)
                 self._restore_topic(channel)
-            if session in channel.members:
-                return channel
             channel.members[session] = None
             session.channels[folded] = channel
             out = Outgoing(Message("JOIN", [channel.name], source=session.prefix))
@@ -343,7 +374,7 @@ class Rooms:
     def set_topic(self, session: Session, channel: Channel, topic: str) -> None:
         out = Outgoing(Message("TOPIC", [channel.name, topic], source=session.prefix))
         with self._lock:
-            if session.left:
+            if session.left or session not in channel.members:  # see send_to_channel
                 return
             channel.topic, channel.topic_by, channel.topic_at = topic, session.prefix, out.time
             self.history.set_topic(irc_lower(channel.name), topic, session.prefix, out.time)
@@ -366,7 +397,9 @@ class Rooms:
         """Relay a message to every member of ``channel`` except its sender (and keep it)."""
         out = Outgoing(self._with_msgid(message))
         with self._lock:
-            if sender.left:  # said just before it was kicked or replaced: not relayed
+            # said just before it was kicked or replaced, or left the channel: not relayed
+            # (nor kept, in a channel that may be empty and expiring by now)
+            if sender.left or sender not in channel.members:
                 return
             to_flush = self._deliver_locked(
                 (member for member in channel.members if member is not sender), out
@@ -544,6 +577,7 @@ class Rooms:
         session.channels.pop(folded, None)
         if not channel.members and channel is not self.default_channel:
             self._channels.pop(folded, None)
+            self.history.vacated(folded)
 
     @staticmethod
     def _view_locked(channel: Channel) -> ChannelView:

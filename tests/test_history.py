@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import sqlite3
 import time
+import tracemalloc
+
+import pytest
 
 from net.history import ChannelHistory
 from net.outgoing import Outgoing
-from net.protocol import Message
+from net.protocol import Message, parse
 from tests.support import IrcClient, started_port
 
 
@@ -158,7 +163,7 @@ def test_a_database_in_an_impossible_place_leaves_history_in_memory(
 
 def test_channel_history_round_trip_and_bounds(tmp_path):
     path = tmp_path / "h.sqlite3"
-    history = ChannelHistory(size=3, path=path)
+    history = ChannelHistory(size=3, path=path, expiry=0)  # old times: kept for ever
     history.open()
     for number in range(5):
         message = Message("PRIVMSG", ["#a", f"m{number}"], "ana!~a@h", {"msgid": f"id{number}"})
@@ -169,7 +174,7 @@ def test_channel_history_round_trip_and_bounds(tmp_path):
     history.persist()
     history.close()
 
-    again = ChannelHistory(size=3, path=path)
+    again = ChannelHistory(size=3, path=path, expiry=0)
     again.open()
     kept = again.recent("#a", 10)
     assert [out.message.params[1] for out in kept] == ["m2", "m3", "m4"]
@@ -252,3 +257,216 @@ def test_damaged_rows_in_the_database_are_skipped_not_replayed(
     plain = connect(plain=True, port=server.port)
     plain.send("dani")
     plain.expect(r"^\*\*\* Type a message")
+
+
+# -- bounded: one lean copy per message, a memory budget, expiry of empty channels ----------
+
+BIG_TAGS = "@" + ";".join(f"+t{number}" for number in range(685))  # a 4 KB tag section
+
+
+def tagged(text: str, msgid: str, tags: str = BIG_TAGS) -> Outgoing:
+    """A message as the relay builds it: client tags, its msgid, its wire forms cached."""
+    message = parse(f"{tags} :ana!~ana@h PRIVMSG #a :{text}")
+    message = Message(
+        message.command, message.params, message.source, {**message.tags, "msgid": msgid}
+    )
+    out = Outgoing(message)
+    out.wire(True, True), out.wire()
+    return out
+
+
+def test_a_kept_message_is_one_lean_copy_replayed_with_its_tags():
+    history = ChannelHistory(size=10)
+    history.record("#a", tagged("hola", "m1", "@+draft/reply=x;+emoji=👋\\sy"))
+    [kept] = history.recent("#a", 10)
+    assert not hasattr(kept, "_wires")  # no cached wire forms
+    assert kept.message.tags == {"msgid": "m1"}  # the client tags: one string, not a dict
+    assert kept.client_tags == "+draft/reply=x;+emoji=👋\\sy"
+    assert (
+        kept.replayed("h1", False, True)
+        == (
+            "@+draft/reply=x;+emoji=👋\\sy;batch=h1;msgid=m1 :ana!~ana@h PRIVMSG #a :hola\r\n"
+        ).encode()
+    )
+    assert kept.replayed("h1", False, False) == b"@batch=h1 :ana!~ana@h PRIVMSG #a :hola\r\n"
+
+
+@pytest.mark.parametrize("tags", ["", BIG_TAGS])
+def test_the_budget_counts_what_kept_messages_hold_in_memory(tags):
+    """``held`` is within 15 % of what tracemalloc sees the kept messages hold, for short
+    messages and for messages with 4 KB of tags (a dict of 685 tags held ~80 KB)."""
+    count = 3000 if not tags else 500
+    history = ChannelHistory(size=count, memory=2**40)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for number in range(count):
+            history.record(
+                "#a", tagged(f"mensaje {number} " + "x" * (number % 80), f"m{number}", tags)
+            )
+            history._rows.clear()  # what persist() would write and let go
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert 0.85 < history.held / held < 1.15, (history.held / count, held / count)
+
+
+def test_a_flood_of_big_tags_costs_its_own_channel_not_a_small_honest_one(
+    start_server, connect, tmp_path
+):
+    database = tmp_path / "charla.sqlite3"
+    budget = 2 * 2**20
+    server = start_server(
+        history_db=str(database), history_memory=budget, history_replay=300, flood_control=False
+    )
+    ana = connect("ana", port=server.port)
+    ana.join("#general")
+    for number in range(300):
+        ana.send(f"PRIVMSG #general :hola {number}")
+    mallory = connect(port=server.port)
+    mallory.register("mallory", caps="message-tags")
+    mallory.join("#spam")
+    flood = f"{BIG_TAGS} PRIVMSG #spam :{'x' * 300}\r\n".encode()
+    for _ in range(10):
+        mallory.send_raw(flood * 100)  # 1,000 messages of 4.6 KB, 5 MB kept the old way
+    mallory.sync()
+    ana.sync()
+    assert server.history.held <= budget
+    spam_kept = len(server.history.recent("#spam", 5000))
+    assert 0 < spam_kept < 500
+    late = connect("late", port=server.port)
+    late.send("JOIN #general")
+    late.expect(r"NOTICE #general :--- History of #general: the last 300 messages ---$")
+    late.expect(r"NOTICE #general :\[\d\d:\d\d\] ana: hola 0$")
+    server.shutdown()  # what memory forgot is gone from the file too
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        rows = dict(db.execute("SELECT channel, count(*) FROM messages GROUP BY channel"))
+    assert rows == {"#general": 300, "#spam": spam_kept}
+
+
+class Clock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def count_rows(database, channel: str) -> tuple[int, int]:
+    """(messages, topics) the database holds for ``channel``."""
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        messages = db.execute("SELECT count(*) FROM messages WHERE channel = ?", (channel,))
+        topics = db.execute("SELECT count(*) FROM topics WHERE channel = ?", (channel,))
+        return messages.fetchone()[0], topics.fetchone()[0]
+
+
+def test_an_empty_channel_forgets_its_history_after_the_expiry(start_server, connect, tmp_path):
+    """#profesores, left empty, keeps its history and topic for ten minutes (a joiner
+    at 9:59 sees them), then forgets them, in memory and on disk; #general never does."""
+    database = tmp_path / "charla.sqlite3"
+    server = start_server(history_db=str(database), history_expiry=600)
+    clock = server.history.clock = Clock()
+    ana = connect("ana", port=server.port)
+    ana.join("#general")
+    said(ana, "#general", "en general")
+    ana.join("#profesores")
+    ana.send("TOPIC #profesores :Notas del examen")
+    said(ana, "#profesores", "las notas son…")
+    ana.send("PART #profesores")
+    ana.sync()
+    clock.now += 599
+    bea = connect("bea", port=server.port)
+    bea.send("JOIN #profesores")
+    bea.expect(r" 332 bea #profesores :Notas del examen$")
+    bea.expect(r"NOTICE #profesores :\[\d\d:\d\d\] ana: las notas son…$")
+    bea.send("PART #profesores")
+    bea.sync()
+    clock.now += 600
+    late = connect("late", port=server.port)
+    late.join("#profesores")
+    late.send("TOPIC #profesores")
+    late.expect(r" 331 late #profesores :No topic is set$")
+    late.send("PART #profesores")
+    late.join("#general")
+    assert not any("notas" in line or "Notas" in line for line in late.sync())
+    assert any("en general" in line for line in late.lines)
+    server.history.persist()
+    assert count_rows(database, "#profesores") == (0, 0)
+    assert count_rows(database, "#general") == (1, 0)
+
+
+def test_an_expired_channel_nobody_joins_is_swept_when_someone_speaks(
+    start_server, connect, tmp_path
+):
+    database = tmp_path / "charla.sqlite3"
+    server = start_server(history_db=str(database), history_expiry=600)
+    clock = server.history.clock = Clock()
+    ana = connect("ana", port=server.port)
+    ana.join("#tmp")
+    said(ana, "#tmp", "un secreto")
+    ana.send("PART #tmp")
+    ana.join("#general")
+    clock.now += 601
+    said(ana, "#general", "hola")  # record() looks for expired channels once a minute
+    assert count_rows(database, "#tmp") == (0, 0)
+    assert server.history.recent("#tmp", 10) == []
+
+
+def test_after_a_restart_channels_quiet_for_longer_than_the_expiry_are_forgotten(
+    start_server, connect, tmp_path
+):
+    database = tmp_path / "charla.sqlite3"
+    start_server(history_db=str(database)).shutdown()  # an empty database
+    now = time.time()
+    with contextlib.closing(sqlite3.connect(database)) as db, db:
+        rows = [
+            ("#viejo", now - 3 * 3600, "v1", ":ana!~ana@h PRIVMSG #viejo :de anteayer"),
+            ("#reciente", now - 3 * 3600, "r1", ":ana!~ana@h PRIVMSG #reciente :antiguo"),
+            ("#reciente", now - 600, "r2", ":ana!~ana@h PRIVMSG #reciente :de hace un rato"),
+            ("#general", now - 3 * 86400, "g1", ":ana!~ana@h PRIVMSG #general :siempre"),
+        ]
+        db.executemany(
+            "INSERT INTO messages (channel, time, msgid, line) VALUES (?, ?, ?, ?)", rows
+        )
+        db.execute(
+            "INSERT INTO topics VALUES ('#viejo', 'Tema viejo', 'ana!~ana@h', ?)", (now - 3 * 3600,)
+        )
+        db.execute(
+            "INSERT INTO topics VALUES ('#tema', 'Tema reciente', 'ana!~ana@h', ?)", (now - 60,)
+        )
+    server = start_server(history_db=str(database))  # the default expiry: two hours
+    assert count_rows(database, "#viejo") == (0, 0)
+    assert count_rows(database, "#reciente") == (2, 0)
+    bea = connect("bea", port=server.port)
+    bea.join("#viejo")
+    bea.send("JOIN #tema")
+    bea.expect(r" 332 bea #tema :Tema reciente$")
+    bea.send("JOIN #reciente")
+    bea.expect(r"NOTICE #reciente :\[[\d/ :]+\] ana: antiguo$")
+    bea.send("JOIN #general")
+    bea.expect(r"NOTICE #general :\[\d\d/\d\d \d\d:\d\d\] ana: siempre$")
+    bea.sync()
+    assert not [line for line in bea.lines if "Tema viejo" in line or "de anteayer" in line]
+
+
+def test_past_the_budget_the_biggest_channels_are_cut_to_one_size_and_small_ones_kept():
+    """A flood spread over twenty channels: each is cut to the same size, #general (the
+    biggest before the flood) is cut no further than they are, and a small channel keeps
+    every message."""
+    budget = 2**20
+    history = ChannelHistory(size=2000, memory=budget)
+    for number in range(300):
+        history.record("#general", tagged(f"hola {number}", f"g{number}", ""))
+    for number in range(20):
+        history.record("#pequeño", tagged(f"hola {number}", f"p{number}", ""))
+    for number in range(2000):
+        history.record(f"#spam{number % 20}", tagged("x" * 300, f"s{number}"))
+        assert history.held <= budget
+    sizes = {key: size for key, size in history._bytes.items() if key.startswith("#spam")}
+    assert max(sizes.values()) - min(sizes.values()) < 6000  # a message of 4.9 KB at most
+    assert min(sizes.values()) - 6000 < history._bytes["#general"] <= max(sizes.values())
+    assert len(history.recent("#pequeño", 100)) == 20

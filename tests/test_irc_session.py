@@ -688,3 +688,52 @@ def test_each_target_past_the_first_costs_a_line_of_flood_allowance(start_server
     server.shutdown()
     ana.expect_closed()
     assert not any("second" in line for line in ana.lines)
+
+
+def test_chanlimit_is_announced_and_a_join_past_it_gets_405_for_each_channel(connect):
+    client = connect()
+    client.send("NICK ana")
+    client.send("USER ana 0 * :ana")
+    isupport = client.expect(r" 005 ana (.*) :are supported by this server$")
+    assert "CHANLIMIT=#:30" in isupport.group(1).split()
+    client.expect(r" 372 ana :- You may be in up to 30 channels at once\.$")
+    client.expect(r" 376 ana ")
+    names = [f"#c{number}" for number in range(35)]
+    client.send("JOIN " + ",".join(names))  # one line of 35 channels
+    for name in names[:30]:
+        client.expect(rf"^:ana!\S+ JOIN :?{name}$")
+    for name in names[30:]:
+        client.expect(rf" 405 ana {name} :You have joined too many channels$")
+    client.send("JOIN #otro")
+    client.expect(r" 405 ana #otro :")
+    client.send("PART #c0")
+    client.join("#otro")  # a place freed is a place to take; the connection was kept
+
+
+def test_the_server_holds_at_most_max_channels_but_existing_ones_can_be_joined(
+    start_server, connect
+):
+    server = start_server(max_channels=3)  # #general and two more
+    ana, bea = connect("ana", port=server.port), connect("bea", port=server.port)
+    ana.send("JOIN #a,#b,#c")
+    ana.expect(r"JOIN :?#b$")
+    ana.expect(r" 405 ana #c :The server has too many channels \(3\): join one that exists$")
+    bea.join("#a")
+    bea.join("#general")
+    bea.send("JOIN #d")
+    bea.expect(r" 405 bea #d :The server has too many channels")
+
+
+def test_each_channel_past_the_first_of_a_join_costs_a_line_of_flood_allowance(
+    start_server, connect
+):
+    """With an allowance of 8 lines and almost no refill: NICK and USER take 2, a JOIN of
+    five channels takes 5, so of two PINGs sent with it only the first is answered."""
+    server = start_server(flood_burst=8, flood_rate=0.01)
+    ana = connect("ana", port=server.port)
+    ana.send_raw(b"JOIN #a,#b,#c,#d,#e\r\nPING first\r\nPING second\r\n")
+    ana.expect(r"JOIN :?#e$")
+    ana.expect(r"PONG \S+ :first$")
+    server.shutdown()
+    ana.expect_closed()
+    assert not any("second" in line for line in ana.lines)

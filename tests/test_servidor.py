@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from servidor import OperatorConsole, address_lines
+from servidor import OperatorConsole, address_lines, config_from_args, parse_args
 from tests.support import IrcClient, LineClient, started_port
 
 
@@ -156,3 +156,19 @@ def test_the_password_can_come_from_a_file_or_the_environment(run_server, tmp_pa
     missing = run_server("--port", "0", "--password-file", str(tmp_path / "no-existe"))
     assert missing.wait() == 1
     assert missing.output[-1].startswith("Cannot read ") and "no-existe" in missing.output[-1]
+
+
+def test_history_memory_and_expiry_come_in_mib_and_minutes(capsys):
+    config = config_from_args(parse_args(["--history-memory", "8", "--history-expiry", "30"]))
+    assert (config.history_memory, config.history_expiry) == (8 * 2**20, 1800)
+    defaults = config_from_args(parse_args(["--lang", "en"]))
+    assert (defaults.history_memory, defaults.history_expiry) == (32 * 2**20, 7200)
+    assert config_from_args(parse_args(["--history-expiry", "0"])).history_expiry == 0
+    for wrong in (
+        ["--history-memory", "0"],
+        ["--history-memory", "inf"],
+        ["--history-expiry", "-1"],
+    ):
+        with pytest.raises(SystemExit):
+            parse_args([*wrong, "--lang", "en"])
+        assert f"{wrong[0]} must be between" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from net.history import ChannelHistory
 from net.outgoing import Outgoing
 from net.protocol import Message
 from net.server import ServerConfig
-from net.state import ChannelView, Rooms, Session, WhoRow
+from net.state import ChannelView, JoinRefused, Rooms, Session, WhoRow
 
 
 class RecordingConnection:
@@ -168,3 +168,69 @@ def test_a_session_that_has_left_can_neither_come_back_nor_take_a_nick(rooms):
     assert rooms.find_session("ana") is other
     assert rooms.find_session("zed") is None
     assert not rooms.register(ana)
+
+
+def test_a_person_is_in_at_most_channels_per_person_and_the_server_holds_max_channels():
+    rooms = Rooms(
+        ServerConfig(server_name="test.charla", channels_per_person=3, max_channels=4),
+        ChannelHistory(size=10),
+    )
+    ana, bea = person(rooms, "ana"), person(rooms, "bea")
+    for name in ("#a", "#b", "#c"):
+        assert rooms.join(ana, name) is rooms.find_channel(name)
+    assert rooms.join(ana, "#a") is rooms.find_channel("#a")  # already in: no change
+    assert rooms.join(ana, "#general") is JoinRefused.TOO_MANY_FOR_PERSON
+    assert rooms.join(bea, "#d") is JoinRefused.TOO_MANY_ON_SERVER  # #general, #a, #b, #c
+    assert rooms.find_channel("#d") is None
+    assert rooms.join(bea, "#a") is rooms.find_channel("#a")  # an existing one: welcome
+    assert rooms.view(rooms.find_channel("#general")).nicks == ()
+    rooms.part(ana, rooms.find_channel("#c"), "")  # #c empties and goes: room for #d
+    assert rooms.join(bea, "#d") is rooms.find_channel("#d")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_late_joiner_of_an_expired_channel_gets_no_history_and_no_topic():
+    clock = Clock()
+    rooms = Rooms(
+        ServerConfig(server_name="test.charla"), ChannelHistory(size=10, expiry=60, clock=clock)
+    )
+    ana, bea = person(rooms, "ana"), person(rooms, "bea")
+    for name in ("#secreto", "#general"):
+        channel = rooms.join(ana, name)
+        rooms.set_topic(ana, channel, f"tema de {name}")
+        rooms.send_to_channel(ana, channel, Message("PRIVMSG", [name, "hola"], ana.prefix))
+        rooms.part(ana, channel, "")
+    clock.now += 59
+    channel = rooms.join(bea, "#secreto")  # just in time: all is there
+    assert rooms.view(channel).topic == "tema de #secreto"
+    assert len(rooms.history.recent("#secreto", 10)) == 1
+    rooms.part(bea, channel, "")
+    clock.now += 60
+    channel = rooms.join(bea, "#secreto")
+    assert rooms.view(channel).topic == ""
+    assert rooms.history.recent("#secreto", 10) == []
+    general = rooms.join(bea, "#general")  # the default channel never forgets
+    assert rooms.view(general).topic == "tema de #general"
+    assert len(rooms.history.recent("#general", 10)) == 1
+
+
+def test_a_message_or_topic_from_someone_who_has_left_the_channel_is_not_relayed_or_kept(rooms):
+    """The reader checked membership, then the person left before the relay: a channel
+    that emptied may be expiring, and nothing may be added to it behind everyone's back."""
+    ana, bea = person(rooms, "ana"), person(rooms, "bea")
+    channel = rooms.join(ana, "#x")
+    rooms.join(bea, "#x")
+    rooms.part(ana, channel, "")
+    heard = len(bea.conn.lines())
+    rooms.send_to_channel(ana, channel, Message("PRIVMSG", ["#x", "ya me fui"], ana.prefix))
+    rooms.set_topic(ana, channel, "tema de quien se fue")
+    assert len(bea.conn.lines()) == heard
+    assert rooms.history.recent("#x", 10) == []
+    assert "#x" not in rooms.history.topics and rooms.view(channel).topic == ""
