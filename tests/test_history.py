@@ -13,7 +13,7 @@ import pytest
 
 from net.history import ChannelHistory
 from net.outgoing import Outgoing
-from net.protocol import Message, parse
+from net.protocol import MAX_CLIENT_TAGS, Message, parse
 from tests.support import IrcClient, started_port
 
 
@@ -261,7 +261,8 @@ def test_damaged_rows_in_the_database_are_skipped_not_replayed(
 
 # -- bounded: one lean copy per message, a memory budget, expiry of empty channels ----------
 
-BIG_TAGS = "@" + ";".join(f"+t{number}" for number in range(685))  # a 4 KB tag section
+#: a 4 KB tag section: as many client tags as are relayed (MAX_CLIENT_TAGS), 240 bytes each
+BIG_TAGS = "@" + ";".join(f"+t{number}={'v' * 236}" for number in range(MAX_CLIENT_TAGS))
 
 
 def tagged(text: str, msgid: str, tags: str = BIG_TAGS) -> Outgoing:
