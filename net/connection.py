@@ -98,6 +98,11 @@ class ConnectionLimits:
     flood_burst: int = 40  # lines a client may send at once
     flood_rate: float = 10.0  # lines per second after the burst
     flood_max_queued: int = 1000  # lines held back before "Excess Flood"
+    #: bytes of those lines held back before "Excess Flood". An honest client never comes
+    #: near it: Charla's keeps at most 20 lines in flight, irssi and HexChat pace
+    #: themselves, and a paste at nc is a few KB. Without it one connection could park
+    #: 1,000 lines of 4.6 KB (4.4 MiB), and 48 from one address 206 MiB.
+    flood_max_queued_bytes: int = 128 * 1024
 
 
 class _Batch(threading.local):
@@ -223,6 +228,11 @@ class FloodGate:
         follow wait until it is back (a message to several targets costs one per target)."""
         self._tokens -= lines
 
+    def refund(self, lines: float) -> None:
+        """Give back ``lines`` of allowance for a line that did less work than it was
+        charged for; never past the burst, so refunds cannot be saved up."""
+        self._tokens = min(float(self.burst), self._tokens + lines)
+
     def next_token_at(self, now: float) -> float:
         return now + max(0.0, 1 - self._tokens) / self.rate
 
@@ -258,6 +268,7 @@ class Connection:
         #: lines read but not handled yet (held back by the flood gate); None when empty,
         #: so an idle connection does not keep a deque
         self._pending: deque[bytes | None] | None = None
+        self._pending_bytes = 0  # the length of the lines in _pending
         self._out_lock = threading.Lock()
         #: notified when _out empties; made by the first wait_drained(), most never need one
         self._drained: threading.Condition | None = None
@@ -280,6 +291,14 @@ class Connection:
         several targets). Without flood control, nothing."""
         if self._gate is not None and lines > 0:
             self._gate.charge(lines)
+
+    def refund_flood(self, lines: float) -> None:
+        """From the reader thread (the handler's ``on_line``): give back ``lines`` of the
+        allowance the gate took for the line being handled, which turned out to cost
+        (almost) nothing: a line a reconnecting client sent again, that was relayed the
+        first time. The mirror of ``charge_flood``; without flood control, nothing."""
+        if self._gate is not None and lines > 0:
+            self._gate.refund(lines)
 
     # -- output, from any thread -------------------------------------------------
 
@@ -479,11 +498,17 @@ class Connection:
                 return
             self.last_received = time.monotonic()
             lines = buffer.feed(data)
+            self._pending_bytes += sum(len(line) for line in lines if line)
             if self._pending is None:
                 self._pending = deque(lines)
             else:
                 self._pending.extend(lines)
-            if self._gate is not None and len(self._pending) > self.limits.flood_max_queued:
+            if self._gate is not None and (
+                len(self._pending) > self.limits.flood_max_queued
+                or self._pending_bytes > self.limits.flood_max_queued_bytes
+            ):
+                self._pending = None  # given back now, not when the goodbye is out
+                self._pending_bytes = 0
                 self.finish("Excess Flood", tell_peer=True)
 
     def _handle_pending(self, now: float) -> None:
@@ -495,6 +520,8 @@ class Connection:
         try:
             while pending and (self._gate is None or self._gate.allow(now)):
                 raw = pending.popleft()
+                if raw:
+                    self._pending_bytes -= len(raw)
                 if raw != b"":
                     self.handler.on_line(None if raw is None else decode_line(raw))
                 if self._close_reason is not None:
@@ -508,3 +535,4 @@ class Connection:
             self.flush()
             if not pending:
                 self._pending = None
+                self._pending_bytes = 0

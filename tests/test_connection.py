@@ -303,3 +303,20 @@ def test_a_bug_is_logged_with_its_traceback_once_then_counted_once_a_minute(capl
     ]
     assert "again, 2001 times since it was last logged" in records[-1].getMessage()
     caplog.clear()  # the errors this test logged on purpose
+
+
+def test_lines_held_back_are_bounded_in_bytes_not_only_in_lines(start_server, connect):
+    """100 lines of 4.1 KB (long client tags) are far under 1,000 lines, but 400 KB parked
+    in the gate: past ``flood_max_queued_bytes`` the flooder is told and dropped, while a
+    paced client with the same lines stays."""
+    server = start_server(flood_burst=5, flood_rate=1.0, flood_max_queued_bytes=64 * 1024)
+    ana, bea = connect("ana", port=server.port), connect("bea", port=server.port)
+    ana.join("#a")
+    bea.join("#a")
+    big = "@+x=" + "y" * 4000 + " PRIVMSG #a :{n}\r\n"
+    ana.send_raw(b"".join(big.format(n=n).encode() for n in range(100)))
+    bea.expect(r"^:ana!\S+ QUIT :Excess Flood$")
+    assert "ERROR :Closing Link: 127.0.0.1 (Excess Flood)" in ana.expect_closed()
+    bea.send_raw(b"".join(big.format(n=n).encode() for n in range(5)))  # within the burst
+    bea.send("PING alive")
+    bea.expect(r"PONG \S+ :alive$")
