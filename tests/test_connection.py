@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from net.connection import NO_DEADLINE, BugLog, Connection, ConnectionLimits
+from tests.support import wait_until
 
 TcpPair = tuple[socket.socket, tuple, socket.socket]
 
@@ -320,3 +321,21 @@ def test_lines_held_back_are_bounded_in_bytes_not_only_in_lines(start_server, co
     bea.send_raw(b"".join(big.format(n=n).encode() for n in range(5)))  # within the burst
     bea.send("PING alive")
     bea.expect(r"PONG \S+ :alive$")
+
+
+def test_lines_held_back_are_let_go_when_the_client_leaves(tcp_pair):
+    """A session and its connection point at each other, so what the connection still holds
+    would wait for the cyclic garbage collector: 48 flooders that left kept 230 MiB
+    resident for minutes. The held-back lines go as the connection ends."""
+    ours, address, peer = tcp_pair()
+    handler = RecordingHandler()
+    conn = Connection(ours, address, ConnectionLimits(flood_burst=1, flood_rate=0.01))
+    handler.conn = conn  # type: ignore[attr-defined]  # the cycle a session makes
+    conn.start(handler)
+    peer.sendall(b"".join(b"PRIVMSG #a :" + b"x" * 4000 + b"\r\n" for _ in range(20)))
+    assert handler.lines.get(timeout=5) is not None  # the first; the others wait
+    wait_until(lambda: conn._pending_bytes >= 19 * 4012)
+    peer.close()
+    assert handler.closed.wait(5)
+    conn.thread.join(5)
+    assert conn._pending is None and conn._pending_bytes == 0
