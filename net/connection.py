@@ -8,6 +8,9 @@ or the server's first-line sniffer, which swaps itself for one of them). Output 
 other way: anyone may ``enqueue()`` bytes, and they are written to the socket by
 ``flush()``. The handler owns every timer policy (registration timeout, keepalive PINGs,
 the plain-text sniff): the connection only sleeps until ``handler.next_deadline()``.
+When the connection ends, its handler becomes ``ENDED`` and the lines still held back by
+the flood gate are dropped: a session points back at its connection, and without that the
+pair (and what they hold) would wait for the cyclic garbage collector.
 
 Where the socket write actually happens:
 - ``flush()`` writes at once with a non-blocking ``send``, on the calling thread; if the
@@ -87,6 +90,32 @@ class ConnectionHandler(Protocol):
 
     def goodbye(self, reason: str) -> bytes:
         """The last line to send before closing the connection for ``reason``."""
+
+
+class _Ended:
+    """The handler of a connection that has ended: nothing more reaches it."""
+
+    def on_line(self, line: str | None) -> None:
+        """Nothing: the reader thread has stopped."""
+
+    def next_deadline(self) -> float:
+        return NO_DEADLINE
+
+    def on_deadline(self, now: float) -> None:
+        """Nothing: no deadline is ever due."""
+
+    def on_batch_done(self) -> None:
+        """Nothing."""
+
+    def on_closed(self, reason: str) -> None:
+        """Nothing: it was told already."""
+
+    def goodbye(self, reason: str) -> bytes:
+        return b""
+
+
+#: what ``Connection.handler`` becomes when the connection has ended
+ENDED: ConnectionHandler = _Ended()
 
 
 @dataclass(frozen=True)
@@ -461,6 +490,10 @@ class Connection:
                         self._half_close_and_drain()
                     with contextlib.suppress(OSError):
                         self.sock.close()
+                    # The handler (a session) points back at this connection: let it go,
+                    # so both are freed now by reference counting, not by the cyclic
+                    # collector minutes later, after 1,000 more have piled up behind them.
+                    self.handler = ENDED
 
     def _half_close_and_drain(self) -> None:
         """Send FIN, then discard input until the peer closes too (bounded)."""
