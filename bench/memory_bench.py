@@ -226,7 +226,11 @@ def attack_tags(port: int, opened: list[socket.socket], seconds: float) -> str:
         [f"@{TAG} PRIVMSG #general,#t1,#t2,#t3 :{n} {i}\r\n".encode() for i in range(per_conn)]
         for n in range(conns)
     ]
-    paced(opened, lines, cost=4)
+    drain = Drain(opened)  # they hear each other: unread, they would be dropped (SendQ)
+    try:
+        paced(opened, lines, cost=4)
+    finally:
+        drain.stop()
     answered = finish(opened)
     return f"{conns} conns x {per_conn} msgs x 4 targets; {conns - answered} dropped"
 
@@ -315,12 +319,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short attacks (smoke test)")
     parser.add_argument("--program", type=Path, help="the checkout whose servidor.py to run")
-    parser.add_argument("--only", help="comma-separated attacks: tags,channels,backlog,idle,who")
+    parser.add_argument(
+        "--only",
+        help="comma-separated attacks, run in that order (one may repeat: idle,idle shows "
+        "whether what stays after the first is reused): tags,channels,backlog,idle,who",
+    )
     args = parser.parse_args(argv)
     seconds = 3.0 if args.quick else 15.0
     raise_nofile_limit()
     program = (sys.executable, str((args.program or ROOT) / "servidor.py"))
-    wanted = set(args.only.split(",")) if args.only else None
     with running_charla("--server-name", "bench.charla", program=program) as (port, server):
         pid = server.process.pid
         time.sleep(1)
@@ -342,9 +349,12 @@ def main(argv: list[str] | None = None) -> int:
                     "who": lambda opened: attack_who(port, opened, seconds),
                 }
                 worst = 0.0
-                for name, attack in attacks.items():
-                    if wanted is not None and name not in wanted:
-                        continue
+                names = args.only.split(",") if args.only else list(attacks)
+                unknown = set(names) - attacks.keys()
+                if unknown:
+                    parser.error(f"unknown attacks: {', '.join(sorted(unknown))}")
+                for name in names:
+                    attack = attacks[name]
                     sampler.reset()
                     opened: list[socket.socket] = []
                     started = time.monotonic()
