@@ -17,7 +17,7 @@ closed and their threads ended), beside the 200-user figure:
 
 The target (issue 13): no attack takes the server past twice the 200-user RSS, and the
 memory comes back when the attacker leaves. ``--quick`` runs each attack briefly (smoke
-test, about 40 s); the full run takes about 2-3 minutes. ``--program DIR`` runs the
+test, about 25 s); the full run takes about 50 s. ``--program DIR`` runs the
 ``servidor.py`` of another checkout (to compare before and after); the server inherits
 this process's environment, so ``MALLOC_ARENA_MAX=2 python bench/memory_bench.py`` tries
 a glibc setting.
