@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from servidor import OperatorConsole, address_lines
+from servidor import OperatorConsole, address_lines, config_from_args, parse_args
 from tests.support import IrcClient, LineClient, started_port
 
 
@@ -156,3 +156,9 @@ def test_the_password_can_come_from_a_file_or_the_environment(run_server, tmp_pa
     missing = run_server("--port", "0", "--password-file", str(tmp_path / "no-existe"))
     assert missing.wait() == 1
     assert missing.output[-1].startswith("Cannot read ") and "no-existe" in missing.output[-1]
+
+
+def test_the_cap_on_connections_still_signing_in_is_an_option():
+    assert config_from_args(parse_args([])).max_unregistered_per_ip == 10
+    config = config_from_args(parse_args(["--max-unregistered-per-ip", "0"]))
+    assert config.max_unregistered_per_ip == 0
