@@ -262,7 +262,15 @@ def attack_backlog(port: int, opened: list[socket.socket], sampler: Sampler) -> 
         except OSError:
             dropped += 1
     time.sleep(2)  # held there: the sampler sees what the backlog costs
-    return f"{conns} conns x 990 lines of {len(big)} B sent; {dropped} cut off while sending"
+    flooded = 0
+    for sock in opened:
+        with contextlib.suppress(OSError, ConnectionError):
+            read_until(sock, b"Excess Flood", 0.2)
+            flooded += 1
+    return (
+        f"{conns} conns x 990 lines of {len(big)} B sent; {dropped} cut off while sending,"
+        f" {flooded} told Excess Flood"
+    )
 
 
 def attack_idle(port: int, opened: list[socket.socket], count: int) -> str:
