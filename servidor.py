@@ -69,6 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="connections from one address, 0 for no limit (default: %(default)s)",
     )
     parser.add_argument(
+        "--max-unregistered-per-ip",
+        type=int,
+        default=defaults.max_unregistered_per_ip,
+        help="connections from one address still signing in, 0 for no limit (default: %(default)s)",
+    )
+    parser.add_argument(
         "--flood-burst",
         type=int,
         default=defaults.flood_burst,
@@ -166,6 +172,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         motd=motd,
         max_clients=args.max_clients,
         max_per_ip=args.max_per_ip,
+        max_unregistered_per_ip=args.max_unregistered_per_ip,
         flood_control=not args.no_flood_control,
         flood_burst=args.flood_burst,
         flood_rate=args.flood_rate,

@@ -4,10 +4,10 @@ Role: ``running_server("charla" | "ngircd") -> (port, pid)`` starts a fresh serv
 127.0.0.1 through the tests' launchers (``tests/support.py``: ``running_charla`` and
 ``running_ngircd``; the benchmarks import the tests' helpers, never the other way) after
 raising the open-files limit it inherits. Charla runs with ``BENCH_CHARLA_ARGS`` (no flood
-control, room for 5,000 clients, history in a temporary folder); ngIRCd with its flood
-penalties off unless ``penalties``. As a command, it runs one server for loadgen.py runs by
-hand: ``python bench/servers.py ngircd --port 6667``, ``python bench/servers.py charla``,
-``python bench/servers.py ngircd --print-config``.
+control, room for 5,000 clients, no per-address limits, history in a temporary folder);
+ngIRCd with its flood penalties off unless ``penalties``. As a command, it runs one
+server for loadgen.py runs by hand: ``python bench/servers.py ngircd --port 6667``,
+``python bench/servers.py charla``, ``python bench/servers.py ngircd --print-config``.
 
 Threading: none of its own (the launchers read the server's output on a thread). Everything
 listens on and connects to 127.0.0.1 only.
@@ -38,6 +38,8 @@ BENCH_CHARLA_ARGS = (
     *("--server-name", "bench.charla", "--no-flood-control"),
     *("--max-clients", "5000", "--max-per-ip", "0"),
 )
+#: options this checkout has that older ones (``before``) may not: as those behaved
+NEW_CHARLA_ARGS = ("--max-unregistered-per-ip", "0")
 
 
 @contextlib.contextmanager
@@ -59,7 +61,7 @@ def running_server(
         program = (sys.executable, str(before / "servidor.py"))
         launcher = running_charla(*BENCH_CHARLA_ARGS, *charla_args, port=port, program=program)
     else:
-        launcher = running_charla(*BENCH_CHARLA_ARGS, *charla_args, port=port)
+        launcher = running_charla(*BENCH_CHARLA_ARGS, *NEW_CHARLA_ARGS, *charla_args, port=port)
     with launcher as (port, server):
         yield port, server.process.pid
 

@@ -8,6 +8,9 @@ or the server's first-line sniffer, which swaps itself for one of them). Output 
 other way: anyone may ``enqueue()`` bytes, and they are written to the socket by
 ``flush()``. The handler owns every timer policy (registration timeout, keepalive PINGs,
 the plain-text sniff): the connection only sleeps until ``handler.next_deadline()``.
+When the connection ends, its handler becomes ``ENDED`` and the lines still held back by
+the flood gate are dropped: a session points back at its connection, and without that the
+pair (and what they hold) would wait for the cyclic garbage collector.
 
 Where the socket write actually happens:
 - ``flush()`` writes at once with a non-blocking ``send``, on the calling thread; if the
@@ -89,6 +92,32 @@ class ConnectionHandler(Protocol):
         """The last line to send before closing the connection for ``reason``."""
 
 
+class _Ended:
+    """The handler of a connection that has ended: nothing more reaches it."""
+
+    def on_line(self, line: str | None) -> None:
+        """Nothing: the reader thread has stopped."""
+
+    def next_deadline(self) -> float:
+        return NO_DEADLINE
+
+    def on_deadline(self, now: float) -> None:
+        """Nothing: no deadline is ever due."""
+
+    def on_batch_done(self) -> None:
+        """Nothing."""
+
+    def on_closed(self, reason: str) -> None:
+        """Nothing: it was told already."""
+
+    def goodbye(self, reason: str) -> bytes:
+        return b""
+
+
+#: what ``Connection.handler`` becomes when the connection has ended
+ENDED: ConnectionHandler = _Ended()
+
+
 @dataclass(frozen=True)
 class ConnectionLimits:
     """What one client may make the server hold or do (``net.server.ServerConfig`` fills it)."""
@@ -98,6 +127,11 @@ class ConnectionLimits:
     flood_burst: int = 40  # lines a client may send at once
     flood_rate: float = 10.0  # lines per second after the burst
     flood_max_queued: int = 1000  # lines held back before "Excess Flood"
+    #: bytes of those lines held back before "Excess Flood". An honest client never comes
+    #: near it: Charla's keeps at most 20 lines in flight, irssi and HexChat pace
+    #: themselves, and a paste at nc is a few KB. Without it one connection could park
+    #: 1,000 lines of 4.6 KB (4.4 MiB), and 48 from one address 206 MiB.
+    flood_max_queued_bytes: int = 128 * 1024
 
 
 class _Batch(threading.local):
@@ -223,6 +257,11 @@ class FloodGate:
         follow wait until it is back (a message to several targets costs one per target)."""
         self._tokens -= lines
 
+    def refund(self, lines: float) -> None:
+        """Give back ``lines`` of allowance for a line that did less work than it was
+        charged for; never past the burst, so refunds cannot be saved up."""
+        self._tokens = min(float(self.burst), self._tokens + lines)
+
     def next_token_at(self, now: float) -> float:
         return now + max(0.0, 1 - self._tokens) / self.rate
 
@@ -258,6 +297,7 @@ class Connection:
         #: lines read but not handled yet (held back by the flood gate); None when empty,
         #: so an idle connection does not keep a deque
         self._pending: deque[bytes | None] | None = None
+        self._pending_bytes = 0  # the length of the lines in _pending
         self._out_lock = threading.Lock()
         #: notified when _out empties; made by the first wait_drained(), most never need one
         self._drained: threading.Condition | None = None
@@ -280,6 +320,14 @@ class Connection:
         several targets). Without flood control, nothing."""
         if self._gate is not None and lines > 0:
             self._gate.charge(lines)
+
+    def refund_flood(self, lines: float) -> None:
+        """From the reader thread (the handler's ``on_line``): give back ``lines`` of the
+        allowance the gate took for the line being handled, which turned out to cost
+        (almost) nothing: a line a reconnecting client sent again, that was relayed the
+        first time. The mirror of ``charge_flood``; without flood control, nothing."""
+        if self._gate is not None and lines > 0:
+            self._gate.refund(lines)
 
     # -- output, from any thread -------------------------------------------------
 
@@ -433,10 +481,19 @@ class Connection:
                         self._on_finished(self, reason)
                 finally:
                     self._stop_output()
+                    # The lines still held back go now: the connection and its session
+                    # point at each other, so without this they would wait for the
+                    # cyclic garbage collector (48 flooders left 230 MiB for minutes).
+                    self._pending = None
+                    self._pending_bytes = 0
                     if self._linger:
                         self._half_close_and_drain()
                     with contextlib.suppress(OSError):
                         self.sock.close()
+                    # The handler (a session) points back at this connection: let it go,
+                    # so both are freed now by reference counting, not by the cyclic
+                    # collector minutes later, after 1,000 more have piled up behind them.
+                    self.handler = ENDED
 
     def _half_close_and_drain(self) -> None:
         """Send FIN, then discard input until the peer closes too (bounded)."""
@@ -479,11 +536,17 @@ class Connection:
                 return
             self.last_received = time.monotonic()
             lines = buffer.feed(data)
+            self._pending_bytes += sum(len(line) for line in lines if line)
             if self._pending is None:
                 self._pending = deque(lines)
             else:
                 self._pending.extend(lines)
-            if self._gate is not None and len(self._pending) > self.limits.flood_max_queued:
+            if self._gate is not None and (
+                len(self._pending) > self.limits.flood_max_queued
+                or self._pending_bytes > self.limits.flood_max_queued_bytes
+            ):
+                self._pending = None  # given back now, not when the goodbye is out
+                self._pending_bytes = 0
                 self.finish("Excess Flood", tell_peer=True)
 
     def _handle_pending(self, now: float) -> None:
@@ -495,6 +558,8 @@ class Connection:
         try:
             while pending and (self._gate is None or self._gate.allow(now)):
                 raw = pending.popleft()
+                if raw:
+                    self._pending_bytes -= len(raw)
                 if raw != b"":
                     self.handler.on_line(None if raw is None else decode_line(raw))
                 if self._close_reason is not None:
@@ -508,3 +573,4 @@ class Connection:
             self.flush()
             if not pending:
                 self._pending = None
+                self._pending_bytes = 0

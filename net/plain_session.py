@@ -77,6 +77,11 @@ class PlainSession(Session):
         else:
             self.say(tr("What is your name?"))
 
+    def registration_timeout(self) -> float:
+        """A person types the name (and the password) by hand: a human's pace, not a
+        program's (``ServerConfig.plain_registration_timeout``)."""
+        return self.settings.plain_registration_timeout
+
     # -- output ----------------------------------------------------------------------------
 
     def say(self, text: str) -> None:

@@ -459,6 +459,36 @@ def irc_lower(name: str) -> str:
 fold_name = functools.lru_cache(maxsize=4096)(irc_lower)
 
 
+def mask_match(mask: str, name: str) -> bool:
+    """Whether ``name`` matches the IRC mask ``mask`` (``*``: any run, ``?``: one character;
+    everything else, ``[`` included, stands for itself). Compare folded forms.
+
+    Not ``fnmatch``: it compiles each pattern to a regex and keeps up to 32,768 of them in
+    a process-wide cache, which a client filled with distinct WHO masks. This keeps nothing,
+    and takes at most ``len(mask) * len(name)`` steps (each ``*`` restarts the rest once
+    per position, never more).
+
+    >>> mask_match("an*", "ana"), mask_match("?e?", "bea"), mask_match("a*a*b", "aaaa")
+    (True, True, False)
+    """
+    m = n = 0
+    star = -1  # where the last * in the mask was, and the name position it now covers up to
+    covered = 0
+    while n < len(name):
+        if m < len(mask) and mask[m] in ("?", name[n]) and mask[m] != "*":
+            m += 1
+            n += 1
+        elif m < len(mask) and mask[m] == "*":
+            star, covered = m, n
+            m += 1
+        elif star >= 0:  # let the last * cover one character more
+            covered += 1
+            m, n = star + 1, covered
+        else:
+            return False
+    return all(char == "*" for char in mask[m:])
+
+
 #: letters that imitate Latin ones (from Unicode TR39's confusables: the Cyrillic and Greek
 #: ones that matter in names), as the Latin letter; applied after ``irc_lower``, so the
 #: lowercase forms only. And "l" as "i": a capital I and a small l look the same.

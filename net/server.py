@@ -23,7 +23,10 @@ Threading rules:
 - ``_connections_lock`` guards ``_connections``, ``_per_ip`` and ``_refusing`` (admission
   counts). It is the server's own, not ``Rooms``' lock: admitting a connection never
   waits for the chat, and the rooms know nothing of sockets not yet speaking. It is never
-  held with ``Rooms``' lock nor during socket I/O.
+  held with ``Rooms``' lock nor during socket I/O. Whether a connection has registered
+  (for ``max_unregistered_per_ip``) is read from its session without ``Rooms``' lock: a
+  bool that may be one registration late, so at worst a client is refused that would
+  have been let in a moment later.
 - ``shutdown()`` may be called from any thread, once or more.
 """
 
@@ -69,16 +72,23 @@ class ServerConfig:
     motd: str | None = None  # None: the built-in welcome; "": no MOTD at all
     max_clients: int = 1000
     max_per_ip: int = 50  # 0: no limit
+    #: connections from one address that have not registered yet (a name, and the
+    #: password if there is one); 0: no limit. Each holds a thread until its timeout.
+    max_unregistered_per_ip: int = 10
     # what one client may make the server hold or do (defaults and meaning: ConnectionLimits)
     flood_control: bool = _LIMITS.flood_control
     flood_burst: int = _LIMITS.flood_burst
     flood_rate: float = _LIMITS.flood_rate
     flood_max_queued: int = _LIMITS.flood_max_queued
+    flood_max_queued_bytes: int = _LIMITS.flood_max_queued_bytes
     sendq_bytes: int = _LIMITS.sendq_bytes
     socket_send_buffer: int | None = None  # SO_SNDBUF per client; None: the system's
     ping_interval: float = 90.0  # silence before the server sends PING
     ping_timeout: float = 60.0  # then this long for any answer
-    registration_timeout: float = 120.0
+    #: for an IRC client to register: its program sends NICK and USER at once
+    registration_timeout: float = 30.0
+    #: for a person at nc or telnet to type a name (and the password): a human's pace
+    plain_registration_timeout: float = 120.0
     plain_text_after: float = 1.0  # silence after connecting that means "a person at nc"
     listen_backlog: int = 4096
     history_size: int = 2000  # messages kept per channel (0: none)
@@ -96,6 +106,7 @@ class ServerConfig:
             flood_burst=self.flood_burst,
             flood_rate=self.flood_rate,
             flood_max_queued=self.flood_max_queued,
+            flood_max_queued_bytes=self.flood_max_queued_bytes,
         )
 
 
@@ -166,6 +177,12 @@ class Refusal:
         return Message("ERROR", [self.text]).to_bytes()
 
 
+def _registered(conn: Connection) -> bool:
+    """Whether ``conn``'s client has registered (read without ``Rooms``' lock: see above)."""
+    handler = conn.handler
+    return isinstance(handler, Session) and handler.registered
+
+
 class ChatServer:
     """The server; see the module docstring."""
 
@@ -181,7 +198,8 @@ class ChatServer:
         self._limits = self.config.connection_limits()
         self._connections_lock = threading.Lock()  # guards the three fields below
         self._connections: set[Connection] = set()  # admitted and not yet finished
-        self._per_ip: dict[str, int] = {}  # address_key(ip) -> open connections from it
+        #: address_key(ip) -> the open connections from it
+        self._per_ip: dict[str, set[Connection]] = {}
         self._refusing = 0  # refused connections still saying why
         self._listeners: list[socket.socket] = []
         self._wake_reader, self._wake_writer = socket.socketpair()
@@ -294,17 +312,26 @@ class ChatServer:
         refusal = None
         overloaded = False  # no thread could be had for it
         with self._connections_lock:
-            from_ip = self._per_ip.get(address_key(conn.ip), 0)
+            from_ip = self._per_ip.get(address_key(conn.ip), set())
             if self._stopping.is_set():  # shutdown() has taken its list of connections
                 refusal = "Server shutting down"
             elif len(self._connections) >= config.max_clients:
                 refusal = tr("The server is full ({count} people). Try again later.").format(
                     count=config.max_clients
                 )
-            elif config.max_per_ip and from_ip >= config.max_per_ip:
+            elif config.max_per_ip and len(from_ip) >= config.max_per_ip:
                 refusal = tr("Too many connections from your address (at most {count}).").format(
                     count=config.max_per_ip
                 )
+            elif (
+                config.max_unregistered_per_ip
+                and sum(not _registered(other) for other in from_ip)
+                >= config.max_unregistered_per_ip
+            ):
+                refusal = tr(
+                    "Too many connections from your address that have not signed in yet"
+                    " (at most {count})."
+                ).format(count=config.max_unregistered_per_ip)
             else:
                 self._count_locked(conn, +1)
                 # started under the lock, so shutdown() never sees a connection without
@@ -354,11 +381,13 @@ class ChatServer:
         else:
             self._connections.discard(conn)
         source = address_key(conn.ip)
-        count = self._per_ip.get(source, 0) + change
-        if count > 0:
-            self._per_ip[source] = count
+        if change > 0:
+            self._per_ip.setdefault(source, set()).add(conn)
         else:
-            self._per_ip.pop(source, None)
+            from_ip = self._per_ip.get(source, set())
+            from_ip.discard(conn)
+            if not from_ip:
+                self._per_ip.pop(source, None)
 
     # -- the operator at the server's terminal, and tests -------------------------------
 

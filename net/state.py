@@ -45,7 +45,6 @@ Threading rules:
 
 from __future__ import annotations
 
-import fnmatch
 import itertools
 import logging
 import os
@@ -61,7 +60,7 @@ from net.connection import NO_DEADLINE, BugLog, Connection, flush_soon
 from net.guard import PasswordGuard
 from net.history import ChannelHistory
 from net.outgoing import Outgoing
-from net.protocol import Message, irc_lower, is_valid_nick, nick_key
+from net.protocol import Message, irc_lower, is_valid_nick, mask_match, nick_key
 
 log = logging.getLogger(__name__)
 _bugs = BugLog(log)  # messages that cannot be rendered for a recipient: bugs, rate-limited
@@ -90,6 +89,7 @@ class Settings(Protocol):
     ping_interval: float
     ping_timeout: float
     registration_timeout: float
+    plain_registration_timeout: float
 
 
 def alphabetical_key(name: str) -> str:
@@ -196,10 +196,14 @@ class Session:
         """The last line before the server closes this connection."""
         raise NotImplementedError
 
+    def registration_timeout(self) -> float:
+        """Seconds this kind of client has to register (a program, unless overridden)."""
+        return self.settings.registration_timeout
+
     def next_deadline(self) -> float:
         if self.registered or self.left:
             return NO_DEADLINE
-        return self.conn.opened_at + self.settings.registration_timeout
+        return self.conn.opened_at + self.registration_timeout()
 
     def on_deadline(self, now: float) -> None:
         if now >= self.next_deadline():
@@ -473,7 +477,7 @@ class Rooms:
             return [
                 _who_row("*", session)
                 for session in self._nicks.values()
-                if fnmatch.fnmatchcase(irc_lower(session.nick), folded)
+                if mask_match(folded, irc_lower(session.nick))
             ]
 
     def whois(self, nick: str) -> tuple[WhoRow, list[str]] | None:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from net.protocol import MAX_CLIENT_TAGS
+from net.protocol import MAX_CLIENT_TAGS, session_alias
 from tests.support import IrcClient
 
 
@@ -737,3 +737,31 @@ def test_each_channel_past_the_first_of_a_join_costs_a_line_of_flood_allowance(
     server.shutdown()
     ana.expect_closed()
     assert not any("second" in line for line in ana.lines)
+
+
+def test_lines_resent_after_a_reconnect_do_not_spend_the_flood_allowance_again(server, connect):
+    """A Charla client whose 1,000 lines were relayed, but not confirmed before its link
+    dropped, sends them all again: each is dropped as already relayed, and costs a
+    twentieth of a line, so the client is not cut off for Excess Flood (the gate holds at
+    most 1,000 lines) and its next new lines go through at once, not 96 s later."""
+    token = "c3" * 16
+    bea = connect("bea")
+    bea.join("#a")
+    for seq in range(1, 1001):  # what relaying them the first time noted
+        assert server.rooms.first_delivery(session_alias(token), seq)
+    ana = connect()
+    ana.register("ana", session=token)
+    ana.join("#a")
+    text = "x" * 300
+    ana.send_raw(
+        b"".join(
+            f"@charla.chat/seq={n} PRIVMSG #a :{n} {text}\r\n".encode() for n in range(1, 1001)
+        )
+    )
+    for n in (1001, 1002, 1003):
+        ana.send(f"@charla.chat/seq={n} PRIVMSG #a :nueva {n}")
+    for n in (1001, 1002, 1003):
+        bea.expect(rf"PRIVMSG #a :nueva {n}$", timeout=5)
+    assert not any(text in line for line in bea.lines)  # none was relayed twice
+    ana.send("PING still")
+    ana.expect(r"PONG \S+ :still$")

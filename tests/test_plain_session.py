@@ -226,3 +226,16 @@ def test_each_piece_of_a_long_line_past_the_first_costs_a_line_of_flood_allowanc
     server.shutdown()
     bego.expect_closed()
     assert len([line for line in bego.lines if line.startswith("*** In #general")]) == 1
+
+
+def test_a_person_at_the_prompt_has_longer_than_a_program_to_register(start_server, connect):
+    server = start_server(registration_timeout=0.3, plain_registration_timeout=60)
+    person = connect(plain=True, port=server.port)
+    person.expect(r"^\*\*\* What is your name\?$")
+    program = connect(port=server.port)
+    program.send("NICK half")
+    assert program.expect_closed(timeout=5) == [
+        "ERROR :Closing Link: 127.0.0.1 (Registration timed out)"
+    ]
+    person.send("ana")  # opened before the program, and still here after it was dropped
+    person.expect(r"^\*\*\* Hello, ana! You are in #general\.")

@@ -12,6 +12,7 @@ from net.protocol import (
     ParseError,
     decode_line,
     irc_lower,
+    mask_match,
     parse,
 )
 
@@ -91,3 +92,27 @@ def test_irc_lower_folds_rfc1459_and_unicode():
     assert irc_lower("Ana[]\\~") == irc_lower("ANA{}|^") == "ana{}|^"
     assert irc_lower("ÁLVARO") == irc_lower("álvaro")
     assert irc_lower("Jose\u0301") == irc_lower("JOSÉ")  # decomposed and composed accents
+
+
+@pytest.mark.parametrize(
+    ("mask", "name", "matches"),
+    [
+        ("*", "", True),
+        ("a*", "ana", True),
+        ("*a", "bea", True),
+        ("?e?", "bea", True),
+        ("?e?", "beat", False),
+        ("a*a*b", "aaaa", False),
+        ("*a*a*", "banana", True),
+        ("[a]", "a", False),  # no character classes: "[" is a nick character
+        ("[a]", "[a]", True),
+        ("", "", True),
+        ("", "a", False),
+    ],
+)
+def test_mask_match_knows_star_and_question_mark_only(mask, name, matches):
+    assert mask_match(mask, name) is matches
+
+
+def test_mask_match_is_quick_on_a_mask_built_to_backtrack():
+    assert not mask_match("*a" * 250 + "b", "a" * 30)

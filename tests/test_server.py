@@ -262,3 +262,31 @@ def test_a_bug_met_by_many_connections_logs_one_traceback(connect, monkeypatch, 
     assert len(tracebacks) == 1
     assert "a bug that many can reach" in caplog.text
     caplog.clear()  # the error this test provoked on purpose
+
+
+def test_connections_that_have_not_registered_are_capped_per_address(start_server):
+    server = start_server(max_per_ip=20, max_unregistered_per_ip=3)
+    clients: list[IrcClient] = []
+    try:
+        for nick in ("ana", "bea"):  # registered people do not count
+            clients.append(IrcClient(server.port))
+            clients[-1].register(nick)
+        waiting = [IrcClient(server.port) for _ in range(3)]
+        clients += waiting
+        for client in waiting:  # each one's handler is a session before the next comes
+            client.send("NICK x")
+            client.send("PING up")
+            client.expect(r"PONG \S+ :up$")
+        refused = IrcClient(server.port)
+        clients.append(refused)
+        assert refused.expect_closed() == [
+            "ERROR :Too many connections from your address that have not signed in yet (at most 3)."
+        ]
+        waiting[0].send("USER x 0 * :Equis")  # one of them registers: a place is free
+        waiting[0].expect(r" 001 x ")
+        late = IrcClient(server.port)
+        clients.append(late)
+        late.register("late")
+    finally:
+        for client in clients:
+            client.close()

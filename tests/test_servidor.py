@@ -172,3 +172,9 @@ def test_history_memory_and_expiry_come_in_mib_and_minutes(capsys):
         with pytest.raises(SystemExit):
             parse_args([*wrong, "--lang", "en"])
         assert f"{wrong[0]} must be between" in capsys.readouterr().err
+
+
+def test_the_cap_on_connections_still_signing_in_is_an_option():
+    assert config_from_args(parse_args([])).max_unregistered_per_ip == 10
+    config = config_from_args(parse_args(["--max-unregistered-per-ip", "0"]))
+    assert config.max_unregistered_per_ip == 0

@@ -7,6 +7,7 @@ sessions answer from, and a nick hand-over that happens in one step.
 
 from __future__ import annotations
 
+import fnmatch
 import time
 
 import pytest
@@ -234,3 +235,15 @@ def test_a_message_or_topic_from_someone_who_has_left_the_channel_is_not_relayed
     assert len(bea.conn.lines()) == heard
     assert rooms.history.recent("#x", 10) == []
     assert "#x" not in rooms.history.topics and rooms.view(channel).topic == ""
+
+
+def test_who_with_many_distinct_masks_keeps_nothing_behind(rooms):
+    """fnmatch compiled each mask to a regex and kept up to 32,768 in a process-wide cache
+    that one client could fill; the server's own matcher keeps none."""
+    person(rooms, "Ana")
+    person(rooms, "Bea")
+    fnmatch._compile_pattern.cache_clear()
+    for n in range(200):
+        rooms.who(f"*{n}?*")
+    assert [row.nick for row in rooms.who("?e*")] == ["Bea"]
+    assert fnmatch._compile_pattern.cache_info().currsize == 0
