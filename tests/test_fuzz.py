@@ -54,6 +54,9 @@ LONG_RUN = int(os.environ.get("FUZZ_EXAMPLES", "0"))
 #: one example takes 10 to 30 ms; four tests of this many stay well inside a minute
 CI_EXAMPLES = 150
 
+#: a long run takes as long as it takes: pyproject's two minutes per test are for CI
+pytestmark = [pytest.mark.timeout(0)] if LONG_RUN else []
+
 FUZZ = settings(
     max_examples=LONG_RUN or CI_EXAMPLES,
     # a bound against a hang, not a speed target: lines held back by the flood gate and a
