@@ -40,7 +40,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from net.connection import Connection, ConnectionHandler, ConnectionLimits
+from net.connection import Connection, ConnectionHandler, ConnectionLimits, wait_for_socket
 from net.guard import address_key
 from net.history import HISTORY_EXPIRY, HISTORY_MEMORY, ChannelHistory
 from net.i18n import tr
@@ -113,12 +113,16 @@ class ServerConfig:
 class FirstLineSniffer:
     """A new connection's first handler: its first line tells an IRC client (a known IRC
     command) from a person at ``nc`` (anything else, or ``plain_text_after`` seconds of
-    silence). It then makes the right session the connection's handler, for good."""
+    silence). It then makes the right session the connection's handler, for good. Bytes
+    that are waiting when the silence ends are no silence (the reader thread ran late):
+    they are read first, and the silence is given once more."""
 
     def __init__(self, rooms: Rooms, conn: Connection, plain_text_after: float) -> None:
         self.rooms = rooms
         self.conn = conn
         self.plain_text_after = plain_text_after
+        self._deadline = conn.opened_at + plain_text_after
+        self._waited_for_input = False  # the deadline was put off once for bytes waiting
 
     def _hand_over(self, session: Session) -> Session:
         self.conn.handler = session
@@ -133,11 +137,19 @@ class FirstLineSniffer:
         self._hand_over(kind(self.rooms, self.conn)).on_line(line)
 
     def next_deadline(self) -> float:
-        return self.conn.opened_at + self.plain_text_after
+        return self._deadline
 
     def on_deadline(self, now: float) -> None:
-        if now >= self.next_deadline():
-            self._hand_over(PlainSession(self.rooms, self.conn))
+        if now < self._deadline:
+            return
+        if not self._waited_for_input and wait_for_socket(self.conn.sock, write=False, timeout=0):
+            # Bytes came in time, but this reader thread first ran after the silence (a
+            # loaded server): that is no silence. Read them first; their line decides.
+            # Once only, so a trickle of bytes without a line end cannot put it off for ever.
+            self._waited_for_input = True
+            self._deadline = now + self.plain_text_after
+            return
+        self._hand_over(PlainSession(self.rooms, self.conn))
 
     def on_batch_done(self) -> None:
         """Nothing: the batch that had a line ended with a session as the handler."""

@@ -13,7 +13,8 @@ import threading
 
 import pytest
 
-from net.server import ChatServer, ServerConfig
+from net.connection import Connection
+from net.server import ChatServer, FirstLineSniffer, ServerConfig
 from tests.support import ROOT, IrcClient, LineClient
 
 
@@ -55,6 +56,27 @@ def test_shutdown_says_goodbye_to_everyone_and_ends_every_thread(start_server):
     finally:
         irc.close()
         plain.close()
+
+
+def test_a_first_line_that_came_in_time_decides_even_if_its_reader_starts_late(server):
+    """Under load a connection's reader thread may first run after the silence that means
+    "a person at nc" has passed (found by tests/test_fuzz.py: an IRC client became a
+    plain-text user named after its garbage). Bytes that arrived in time are not silence:
+    the line already waiting decides."""
+    server_end, client_end = socket.socketpair()
+    server_end.setblocking(False)
+    client = LineClient.from_socket(client_end)
+    conn = Connection(server_end, ("127.0.0.1", 0), server.config.connection_limits())
+    try:
+        client.send("NICK tarde")
+        client.send("USER tarde 0 * :Tarde")
+        conn.opened_at -= 1.0  # accepted a second ago: its 0.2 s of silence are long over
+        conn.start(FirstLineSniffer(server.rooms, conn, plain_text_after=0.2))
+        client.expect(r" 001 tarde ")
+    finally:
+        client.close()
+        conn.thread.join(5)
+    assert not conn.thread.is_alive()
 
 
 def test_announcement_comes_from_the_server_and_cannot_be_faked(connect, server):
