@@ -21,6 +21,9 @@ queues them with ``Connection.enqueue()`` (no socket call) and keeps the message
 history; after releasing the lock it calls ``flush_soon()``, so the bytes are written at
 the end of the sender's batch (see ``net.connection``: that is where the socket write
 happens), and ``on_batch_done`` saves history before the sender's own client hears back.
+When the history stops reaching the disk, and when it reaches it again, ``ChannelHistory``
+calls ``_history_saving_changed`` (on the thread that found out, without the lock) and
+everyone registered gets a server notice saying so.
 
 Channels are bounded: one person may be in ``channels_per_person`` channels (ISUPPORT
 ``CHANLIMIT``), the server holds at most ``max_channels`` (the default one included); past
