@@ -30,7 +30,9 @@ that after it has flushed the messages of the batch to their recipients and befo
 flushes its own client's confirmations; ``persist`` returns only when every row queued
 before the call is written, even by another thread's transaction, or kept for a retry).
 
-When writing fails (a full or read-only disk, a file another program locks or removed),
+When writing fails (a full or read-only disk, a file another program locks, or one that
+was removed or replaced: its inode is checked before each write, since SQLite would go on
+writing into a deleted file that no restart reads),
 nothing is dropped at once and nothing is hidden: the rows stay queued, at most
 ``MAX_UNSAVED_ROWS`` (past that the oldest are dropped and counted), and a retry thread,
 which lives only while writing fails, tries again after ``RETRY_FIRST`` seconds, doubling
@@ -124,8 +126,9 @@ HISTORY_EXPIRY = 120 * 60.0
 SWEEP_INTERVAL = 60.0
 #: how many senders' message numbers to remember (the oldest are forgotten first)
 REMEMBERED_SENDERS = 10_000
-#: rows waiting in memory while the database refuses them (about 0.5 KB each, so 2.5 MB):
-#: a class talking for an hour, at most; past it the oldest are dropped, and counted
+#: rows waiting in memory while the database refuses them (a row holds one line of at most
+#: 512 bytes: under 5 MB in all); a class talking for an hour. Past it the oldest are
+#: dropped, and counted
 MAX_UNSAVED_ROWS = 5_000
 #: after a failed write, the retry thread tries again after this many seconds, doubling
 #: up to RETRY_MOST: a full disk is not hammered, and a freed one is noticed soon
@@ -187,6 +190,9 @@ class ChannelHistory:
         self._tell_lock = threading.Lock()  # orders the calls of on_saving_changed
         self._changes = 0  # changes of _failing (under _db_lock), and the last one told
         self._told = 0  # (under _tell_lock)
+        #: (device, inode) of the database file when opened: a file removed or replaced
+        #: meanwhile would take writes that no restart ever reads (guarded by _db_lock)
+        self._file_id: tuple[int, int] | None = None
         #: rows ever queued (guarded by _rows_lock), and how many of the first of them are
         #: written (written under _db_lock; read without it: it only grows)
         self._queued = 0
@@ -238,6 +244,7 @@ class ChannelHistory:
             )
             return
         log.info("history database: %s", self.path)
+        self._file_id = self._identify_file()
         self._forget_stale()
 
     @property
@@ -391,6 +398,8 @@ class ChannelHistory:
         refuses it. A row that cannot be written as it is is skipped, a bug: the others'
         rows are still written."""
         assert self._db is not None
+        if self._file_id is not None and self._identify_file() != self._file_id:
+            raise sqlite3.OperationalError("the database file was removed or replaced")
         with self._db:
             for sql, values in rows:
                 try:
@@ -406,6 +415,15 @@ class ChannelHistory:
                 self._prune()
             except sqlite3.Error as exc:  # the rows are in; pruning waits for the next time
                 log.debug("history: pruning the database failed (%s)", exc)
+
+    def _identify_file(self) -> tuple[int, int] | None:
+        """(device, inode) of the database file now; None if it is not there."""
+        assert self.path is not None
+        try:
+            found = os.stat(self.path)
+        except OSError:
+            return None
+        return (found.st_dev, found.st_ino)
 
     def _drop_oldest_locked(self) -> None:
         """Keep at most MAX_UNSAVED_ROWS queued, dropping the oldest (call with

@@ -9,6 +9,7 @@ import re
 import sqlite3
 import time
 import tracemalloc
+from pathlib import Path
 
 import pytest
 
@@ -248,6 +249,24 @@ def test_past_the_bound_the_oldest_unsaved_are_dropped_and_everyone_told_how_man
     )
     assert int(told.group(1)) == len(texts) - 10
     assert saved_lines(database) == texts[-10:]  # the newest 10 waited, and are on disk
+
+
+def test_a_database_file_removed_while_the_server_runs_is_not_written_blindly(
+    start_server, connect, tmp_path
+):
+    database = tmp_path / "gone.sqlite3"
+    server = start_server(history_db=str(database))
+    ana, bea = connect("ana", port=server.port), connect("bea", port=server.port)
+    ana.join("#general")
+    bea.join("#general")
+    said(ana, "#general", "antes")
+    for suffix in ("", "-wal", "-shm"):  # SQLite would go on writing into the deleted file
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    said(ana, "#general", "después")
+    bea.expect(r"PRIVMSG #general :después$")
+    for person in (ana, bea):
+        told_once(person, NOT_SAVED)
+    assert not server.history.saving
 
 
 def test_a_row_the_database_cannot_take_costs_only_itself(tmp_path, caplog):
