@@ -362,8 +362,8 @@ class Connection:
                 if self._held_from is not None:
                     self._held_from = 0
                 self._notify_drained()
-            elif self._flushing or not self._writable_locked():
-                return
+            elif self._flushing or not self._out or self._held_from == 0:
+                return  # nothing, or nothing before the hold mark (see _drain)
             else:
                 self._flushing = True
         if overflowed:
@@ -375,23 +375,17 @@ class Connection:
         self.enqueue(data)
         self.flush()
 
-    def _writable_locked(self) -> int:
-        """How many bytes of ``_out`` may be written now (call with _out_lock held)."""
-        if self._held_from is None:
-            return len(self._out)
-        return self._held_from
-
     def _drain(self, *, blocking: bool) -> None:
         """Write ``_out`` until empty, or up to the hold mark while the reader is in a
         batch (it flushes the rest itself); the caller owns ``_flushing``."""
         while True:
             with self._out_lock:
-                writable = self._writable_locked()
-                if self._dead or not writable:
+                held = self._held_from  # None, or how much of _out may be written
+                if self._dead or not self._out or held == 0:
                     self._flushing = False
                     self._notify_drained()
                     return
-                chunk = bytes(self._out[: min(SEND_CHUNK, writable)])
+                chunk = bytes(self._out[: SEND_CHUNK if held is None else min(SEND_CHUNK, held)])
             try:
                 sent = self.sock.send(chunk)
             except (BlockingIOError, InterruptedError):
