@@ -23,16 +23,18 @@ Where the socket write actually happens:
   (where the server saves history to disk), then its own client. So a burst of lines
   reaches each recipient in one write, and a sender's confirmations leave only after the
   message is on disk.
-- While a connection's own reader is in a batch, its output is *held*: ``_held_from``
-  marks how much of ``_out`` was queued before the batch began, and nobody else writes
-  past that mark (neither another reader that relays to it and flushes it, nor a writer
-  thread already draining it). What was queued during the batch, by its own reader (a
-  confirmation, the ``PONG`` after a message) or by others (messages to it), leaves when
-  the reader ends the batch (``_end_batch``: after ``on_batch_done``). Without the hold,
-  another reader relaying to this client at that moment would flush its confirmation
-  before the message was saved. Messages to a client in a batch wait at most for the
-  rest of that batch. A reader that ends its connection mid-batch (``finish``, a
-  ``QUIT``) ends the batch first, so its goodbye is not held behind its own mark.
+- Once a connection's own reader, in a batch, queues output for its own client (a
+  reply: the ``PONG`` that confirms a message), that output is *held*: ``_held_from``
+  marks how much of ``_out`` was queued before the reader's first reply, and nobody else
+  writes past that mark (neither another reader that relays to it and flushes it, nor a
+  writer thread already draining it). The replies, and whatever others queued after
+  them (messages to it: bytes cannot overtake each other), leave when the reader ends
+  the batch (``_end_batch``: after ``on_batch_done``). Without the hold, another reader
+  relaying to this client at that moment would flush its confirmation before the message
+  was saved. Messages to a client wait at most for the rest of its reader's batch, and
+  only behind a reply of its own (a batch of messages alone holds nothing back). A reader
+  that ends its connection mid-batch (``finish``, a ``QUIT``) ends the batch first, so
+  its goodbye is not held behind its own mark.
 
 Threading rules:
 - One reader thread per connection runs ``run()``; it is the only thread that reads the
@@ -42,10 +44,10 @@ Threading rules:
   ``close_when_sent()`` and ``abort()``. ``enqueue()`` does no socket call, so it may be
   called under a shared lock (that is how every member of a channel sees messages in the
   same order).
-- ``_out_lock`` guards ``_out``, ``_held_from``, ``_flushing``, ``_overflow``, ``_dead``
-  and the writes of ``_close_reason`` (the reader thread reads it unlocked: it only ever
-  goes from None to a reason). It is never held during a socket call; ``_flushing``
-  marks the one thread allowed to write the socket.
+- ``_out_lock`` guards ``_out``, ``_in_batch``, ``_held_from``, ``_flushing``,
+  ``_overflow``, ``_dead`` and the writes of ``_close_reason`` (the reader thread reads
+  it unlocked: it only ever goes from None to a reason). It is never held during a
+  socket call; ``_flushing`` marks the one thread allowed to write the socket.
 - The batch of connections to flush is per reader thread (``threading.local``).
 """
 
@@ -310,9 +312,10 @@ class Connection:
         #: notified when _out empties; made by the first wait_drained(), most never need one
         self._drained: threading.Condition | None = None
         self._out = bytearray()  # bytes queued for the socket
-        #: while the reader is in a batch: how many bytes at the head of _out may be
-        #: written (queued before the batch began); None outside a batch. See the module
-        #: docstring: the rest waits until the batch's history is saved.
+        self._in_batch = False  # the reader is handling the lines of one read
+        #: once the reader has queued a reply in its batch: how many bytes at the head of
+        #: _out may be written (those queued before it); None when nothing is held. See
+        #: the module docstring: the rest waits until the batch's history is saved.
         self._held_from: int | None = None
         self._flushing = False  # some thread is writing _out to the socket
         self._overflow = False  # _out went past sendq_bytes
@@ -348,6 +351,12 @@ class Connection:
         with self._out_lock:
             if self._dead:
                 return
+            if (
+                self._in_batch
+                and self._held_from is None
+                and threading.current_thread() is self.thread
+            ):  # the reader's first reply in this batch: it waits for the save
+                self._held_from = len(self._out)
             self._out += data
             if len(self._out) > self.limits.sendq_bytes:
                 self._overflow = True
@@ -591,11 +600,11 @@ class Connection:
                 self._pending_bytes = 0
 
     def _begin_batch(self) -> None:
-        """From the reader thread: start collecting the connections to flush, and hold
-        this connection's output at what is queued now (see the module docstring)."""
+        """From the reader thread: start collecting the connections to flush; from now
+        on, the reader's replies to its own client are held (see the module docstring)."""
         _batch.pending = {}
         with self._out_lock:
-            self._held_from = len(self._out)
+            self._in_batch = True
 
     def _end_batch(self) -> None:
         """From the reader thread: flush everybody else, save (``on_batch_done``), then
@@ -612,5 +621,6 @@ class Connection:
             self.handler.on_batch_done()
         finally:
             with self._out_lock:
+                self._in_batch = False
                 self._held_from = None
             self.flush()

@@ -408,8 +408,9 @@ def test_a_confirmation_waits_for_its_message_on_disk_even_when_others_flush_the
 
 
 def test_a_writer_thread_does_not_write_past_what_was_queued_before_the_batch(tcp_pair):
-    """A writer thread draining a slow reader's queue stops at the hold mark while the
-    connection's own reader is in a batch; the rest leaves when the batch ends."""
+    """A writer thread draining a slow reader's queue stops at the hold mark once the
+    connection's own reader has queued a reply in its batch; the rest leaves when the
+    batch ends."""
     ours, address, peer = tcp_pair()
     before = b"a" * (4 << 20)  # more than the socket buffers: a writer thread takes over
     conn = Connection(ours, address, ConnectionLimits(sendq_bytes=8 << 20, flood_control=False))
@@ -417,6 +418,7 @@ def test_a_writer_thread_does_not_write_past_what_was_queued_before_the_batch(tc
 
     class BatchHolder(RecordingHandler):
         def on_line(self, line: str | None) -> None:
+            conn.enqueue(b"reply\r\n")  # say, the PONG that confirms a message
             in_batch.set()
             go_on.wait(10)
 
@@ -437,7 +439,11 @@ def test_a_writer_thread_does_not_write_past_what_was_queued_before_the_batch(tc
             peer.recv(65536)
         go_on.set()
         peer.settimeout(5)
-        assert peer.recv(65536) == b"during the batch\r\n"
+        expected = b"reply\r\nduring the batch\r\n"
+        received = b""
+        while len(received) < len(expected):
+            received += peer.recv(65536)
+        assert received == expected
     finally:
         go_on.set()
         conn.abort("test over")
