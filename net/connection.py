@@ -21,10 +21,20 @@ Where the socket write actually happens:
   only notes the connection; the reader flushes them all at the end of the batch, in
   ``_handle_pending``'s ``finally``: first everybody else, then ``handler.on_batch_done()``
   (where the server saves history to disk), then its own client. So a burst of lines
-  reaches each recipient in one write, and a sender's confirmations normally leave after
-  the message is on disk. Not always: another reader relaying to the sender at that
-  moment flushes the sender's queue, confirmation included, before the save. Holding a
-  connection's output while its own reader is mid-batch would close that gap.
+  reaches each recipient in one write, and a sender's confirmations leave only after the
+  message is on disk.
+- Once a connection's own reader, in a batch, queues output for its own client (a
+  reply: the ``PONG`` that confirms a message), that output is *held*: ``_held_from``
+  marks how much of ``_out`` was queued before the reader's first reply, and nobody else
+  writes past that mark (neither another reader that relays to it and flushes it, nor a
+  writer thread already draining it). The replies, and whatever others queued after
+  them (messages to it: bytes cannot overtake each other), leave when the reader ends
+  the batch (``_end_batch``: after ``on_batch_done``). Without the hold, another reader
+  relaying to this client at that moment would flush its confirmation before the message
+  was saved. Messages to a client wait at most for the rest of its reader's batch, and
+  only behind a reply of its own (a batch of messages alone holds nothing back). A reader
+  that ends its connection mid-batch (``finish``, a ``QUIT``) ends the batch first, so
+  its goodbye is not held behind its own mark.
 
 Threading rules:
 - One reader thread per connection runs ``run()``; it is the only thread that reads the
@@ -34,10 +44,10 @@ Threading rules:
   ``close_when_sent()`` and ``abort()``. ``enqueue()`` does no socket call, so it may be
   called under a shared lock (that is how every member of a channel sees messages in the
   same order).
-- ``_out_lock`` guards ``_out``, ``_flushing``, ``_overflow``, ``_dead`` and the writes of
-  ``_close_reason`` (the reader thread reads it unlocked: it only ever goes from None to a
-  reason). It is never held during a socket call; ``_flushing`` marks the one thread
-  allowed to write the socket.
+- ``_out_lock`` guards ``_out``, ``_in_batch``, ``_held_from``, ``_flushing``,
+  ``_overflow``, ``_dead`` and the writes of ``_close_reason`` (the reader thread reads
+  it unlocked: it only ever goes from None to a reason). It is never held during a
+  socket call; ``_flushing`` marks the one thread allowed to write the socket.
 - The batch of connections to flush is per reader thread (``threading.local``).
 """
 
@@ -302,6 +312,11 @@ class Connection:
         #: notified when _out empties; made by the first wait_drained(), most never need one
         self._drained: threading.Condition | None = None
         self._out = bytearray()  # bytes queued for the socket
+        self._in_batch = False  # the reader is handling the lines of one read
+        #: once the reader has queued a reply in its batch: how many bytes at the head of
+        #: _out may be written (those queued before it); None when nothing is held. See
+        #: the module docstring: the rest waits until the batch's history is saved.
+        self._held_from: int | None = None
         self._flushing = False  # some thread is writing _out to the socket
         self._overflow = False  # _out went past sendq_bytes
         self._dead = False  # no more output is accepted
@@ -336,6 +351,12 @@ class Connection:
         with self._out_lock:
             if self._dead:
                 return
+            if (
+                self._in_batch
+                and self._held_from is None
+                and threading.current_thread() is self.thread
+            ):  # the reader's first reply in this batch: it waits for the save
+                self._held_from = len(self._out)
             self._out += data
             if len(self._out) > self.limits.sendq_bytes:
                 self._overflow = True
@@ -347,9 +368,11 @@ class Connection:
             if overflowed:  # past the send queue's bound: this client is not reading
                 self._dead = True
                 self._out.clear()
+                if self._held_from is not None:
+                    self._held_from = 0
                 self._notify_drained()
-            elif self._flushing or not self._out:
-                return
+            elif self._flushing or not self._out or self._held_from == 0:
+                return  # nothing, or nothing before the hold mark (see _drain)
             else:
                 self._flushing = True
         if overflowed:
@@ -362,14 +385,16 @@ class Connection:
         self.flush()
 
     def _drain(self, *, blocking: bool) -> None:
-        """Write ``_out`` until empty; the caller owns ``_flushing``."""
+        """Write ``_out`` until empty, or up to the hold mark while the reader is in a
+        batch (it flushes the rest itself); the caller owns ``_flushing``."""
         while True:
             with self._out_lock:
-                if self._dead or not self._out:
+                held = self._held_from  # None, or how much of _out may be written
+                if self._dead or not self._out or held == 0:
                     self._flushing = False
                     self._notify_drained()
                     return
-                chunk = bytes(self._out[:SEND_CHUNK])
+                chunk = bytes(self._out[: SEND_CHUNK if held is None else min(SEND_CHUNK, held)])
             try:
                 sent = self.sock.send(chunk)
             except (BlockingIOError, InterruptedError):
@@ -381,6 +406,8 @@ class Connection:
             if sent:
                 with self._out_lock:
                     del self._out[:sent]
+                    if self._held_from is not None:
+                        self._held_from -= sent
             if sent < len(chunk):
                 if not blocking:
                     threading.Thread(
@@ -397,6 +424,8 @@ class Connection:
         with self._out_lock:
             self._dead = True
             self._out.clear()
+            if self._held_from is not None:
+                self._held_from = 0
             self._flushing = False
             self._notify_drained()
 
@@ -455,6 +484,7 @@ class Connection:
         """
         if tell_peer:
             self.enqueue(self.handler.goodbye(reason))
+        self._end_batch()  # mid-batch (a QUIT): save, then let the held output go first
         self.wait_drained(1.0)
         self._set_close_reason(reason)
         self._linger = True
@@ -553,8 +583,7 @@ class Connection:
         """Hand over the lines the flood gate lets through, then write what they queued:
         first to everybody else, then ``on_batch_done``, then to our own client."""
         pending = self._pending
-        batch: dict[Connection, None] = {}
-        _batch.pending = batch
+        self._begin_batch()
         try:
             while pending and (self._gate is None or self._gate.allow(now)):
                 raw = pending.popleft()
@@ -565,12 +594,33 @@ class Connection:
                 if self._close_reason is not None:
                     return
         finally:
-            _batch.pending = None
+            self._end_batch()
+            if not pending:
+                self._pending = None
+                self._pending_bytes = 0
+
+    def _begin_batch(self) -> None:
+        """From the reader thread: start collecting the connections to flush; from now
+        on, the reader's replies to its own client are held (see the module docstring)."""
+        _batch.pending = {}
+        with self._out_lock:
+            self._in_batch = True
+
+    def _end_batch(self) -> None:
+        """From the reader thread: flush everybody else, save (``on_batch_done``), then
+        release and flush this connection's own output. Once per batch: a ``finish()``
+        mid-batch ends it early, and the ``finally`` that comes after does nothing."""
+        batch = _batch.pending
+        if batch is None or threading.current_thread() is not self.thread:
+            return
+        _batch.pending = None
+        try:
             for conn in batch:
                 if conn is not self:
                     conn.flush()
             self.handler.on_batch_done()
+        finally:
+            with self._out_lock:
+                self._in_batch = False
+                self._held_from = None
             self.flush()
-            if not pending:
-                self._pending = None
-                self._pending_bytes = 0

@@ -28,16 +28,33 @@ lock); ``persist()`` runs when a reader thread has handled a batch of lines (its
 session's ``on_batch_done`` calls ``Rooms.persist_history``: ``net.connection`` calls
 that after it has flushed the messages of the batch to their recipients and before it
 flushes its own client's confirmations; ``persist`` returns only when every row queued
-before the call is written, even by another thread's transaction). A database
-that is locked, read-only, full or gone is logged once and the chat goes on with the
-history in memory.
+before the call is written, even by another thread's transaction, or kept for a retry).
+
+When writing fails (a full or read-only disk, a file another program locks, or one that
+was removed or replaced: its inode is checked before each write, since SQLite would go on
+writing into a deleted file that no restart reads),
+nothing is dropped at once and nothing is hidden: the rows stay queued, at most
+``MAX_UNSAVED_ROWS`` (past that the oldest are dropped and counted), and a retry thread,
+which lives only while writing fails, tries again after ``RETRY_FIRST`` seconds, doubling
+up to ``RETRY_MOST``; meanwhile readers' ``persist`` returns at once. The operator's console
+gets one warning, ``saving`` turns False (the MOTD says so), and ``on_saving_changed``
+(``net.state.Rooms`` tells everyone connected) is called once when writing stops working
+and once when it works again, with how many messages could not be kept. A confirmation
+to a sender does not wait for a disk that refuses: the chat goes on and everyone has been
+told that history is not being saved (the issue's "confirmed only once stored, OR
+everyone told history is off"); while the disk works, a confirmation leaves only after
+its message is written. An error that belongs to one row (a value SQLite cannot take)
+skips that row, as a bug, never the others' rows, and no storage error reaches the
+caller: it would end an innocent reader's connection.
 
 Threading: ``record``, ``recent``, ``seen_before``, ``set_topic``, ``keep_always``,
 ``vacated``, ``occupied`` and ``expire`` are called with ``Rooms``' lock held (or before
 the server's threads start); they only touch memory and queue rows and deletions
-(``_rows_lock``, held for an append, guards ``_rows`` and ``_queued`` and is never held
-during I/O). ``_db_lock`` guards the SQLite connection and is held while writing, never
-together with the rooms' lock. ``persist`` may be called from any thread.
+(``_rows_lock``, held for an append, guards ``_rows``, ``_queued`` and ``_lost`` and is
+never held during I/O). ``_db_lock`` guards the SQLite connection, ``_failing`` and
+``_retry_thread`` and is held while writing, never together with the rooms' lock.
+``persist`` may be called from any thread. ``on_saving_changed`` is called without
+either lock (under ``_tell_lock``, which only orders the calls), never under the rooms'.
 """
 
 from __future__ import annotations
@@ -109,6 +126,26 @@ HISTORY_EXPIRY = 120 * 60.0
 SWEEP_INTERVAL = 60.0
 #: how many senders' message numbers to remember (the oldest are forgotten first)
 REMEMBERED_SENDERS = 10_000
+#: rows waiting in memory while the database refuses them (a row holds one line of at most
+#: 512 bytes: under 5 MB in all); a class talking for an hour. Past it the oldest are
+#: dropped, and counted
+MAX_UNSAVED_ROWS = 5_000
+#: after a failed write, the retry thread tries again after this many seconds, doubling
+#: up to RETRY_MOST: a full disk is not hammered, and a freed one is noticed soon
+RETRY_FIRST = 1.0
+RETRY_MOST = 30.0
+#: what one row can raise (a value SQLite cannot bind, a constraint it breaks): that row
+#: is skipped as a bug; anything else means the database itself refuses (full, read-only,
+#: locked, gone) and every row waits for the retry
+_ROW_ERRORS = (
+    sqlite3.InterfaceError,
+    sqlite3.ProgrammingError,
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+    OverflowError,
+    ValueError,
+    TypeError,
+)
 
 
 class ChannelHistory:
@@ -138,8 +175,24 @@ class ChannelHistory:
         self._next_sweep = 0.0  # when record() next looks for expired channels
         self._last_seq: dict[str, int] = {}  # sender alias -> last message number seen
         self._db_lock = threading.Lock()  # guards _db and _inserted; held while writing
-        self._rows_lock = threading.Lock()  # guards _rows; never held during I/O
-        self._rows: list[tuple[str, tuple]] = []  # (sql, values) waiting for persist()
+        self._rows_lock = threading.Lock()  # guards _rows and _lost; never held during I/O
+        #: (sql, values) waiting for persist(), at most MAX_UNSAVED_ROWS
+        self._rows: deque[tuple[str, tuple]] = deque()
+        self._lost = 0  # messages dropped unsaved since writing last worked (same lock)
+        #: writing failed and has not worked since (written under _db_lock; read without
+        #: it by persist, which only skips its try while the retry thread is on it)
+        self._failing = False
+        self._retry_thread: threading.Thread | None = None  # alive while _failing
+        self._closing = threading.Event()  # set by close(): the retry thread stops
+        #: ``on_saving_changed(saving, lost)``: writing stopped working (False, 0), or works
+        #: again (True, how many messages were dropped meanwhile). Set by net.state.Rooms.
+        self.on_saving_changed: Callable[[bool, int], None] | None = None
+        self._tell_lock = threading.Lock()  # orders the calls of on_saving_changed
+        self._changes = 0  # changes of _failing (under _db_lock), and the last one told
+        self._told = 0  # (under _tell_lock)
+        #: (device, inode) of the database file when opened: a file removed or replaced
+        #: meanwhile would take writes that no restart ever reads (guarded by _db_lock)
+        self._file_id: tuple[int, int] | None = None
         #: rows ever queued (guarded by _rows_lock), and how many of the first of them are
         #: written (written under _db_lock; read without it: it only grows)
         self._queued = 0
@@ -191,6 +244,7 @@ class ChannelHistory:
             )
             return
         log.info("history database: %s", self.path)
+        self._file_id = self._identify_file()
         self._forget_stale()
 
     @property
@@ -274,32 +328,138 @@ class ChannelHistory:
         }
 
     def persist(self) -> None:
-        """Return once every row queued so far is written (or its failure logged): the
-        caller's rows may be in a transaction another thread runs right now, so "nothing
-        left to take" is not "done". Rows are written in the order they were queued."""
+        """Return once every row queued so far is written, or kept for the retry thread
+        while the database refuses them: the caller's rows may be in a transaction another
+        thread runs right now, so "nothing left to take" is not "done". Rows are written in
+        the order they were queued. Never raises (see the module docstring)."""
         wanted = self._queued  # our rows were queued before this call, on this thread
-        if self._written >= wanted:
-            return
+        if self._written >= wanted or self._failing:
+            return  # failing: the rows wait, bounded, for the retry thread
         with self._db_lock:
-            with self._rows_lock:
-                rows, self._rows = self._rows, []
-                taken = self._queued
-            if self._db is None or not rows:
-                self._written = taken
+            if self._failing:
                 return
+            change = self._write_queued()
+        self._tell(change)
+
+    @property
+    def saving(self) -> bool:
+        """Whether what is said now reaches the disk: a database is open and takes rows."""
+        return self._db is not None and not self._failing
+
+    def _write_queued(self) -> tuple[int, bool, int] | None:
+        """Write every queued row in one transaction, or, if the database refuses, put
+        them back at the head of the queue for the retry thread (call with _db_lock held).
+        Returns the change to tell (its number, saving, messages lost), if any."""
+        with self._rows_lock:
+            rows, self._rows = self._rows, deque()
+            taken = self._queued
+        try:
+            if self._db is not None and rows:
+                self._write(rows)
+        except Exception as exc:  # the database refuses: full, read-only, locked, gone
+            if not isinstance(exc, sqlite3.Error):
+                _bugs.report("history could not be saved", exc)
+            with self._rows_lock:
+                rows.extend(self._rows)  # the failed rows first: the order is kept
+                self._rows = rows
+                self._drop_oldest_locked()
+                waiting = len(self._rows)
+            self._written = taken  # handled: they wait in the queue
+            if self._failing:
+                log.debug("history still not saved (%s); %d rows wait", exc, waiting)
+                return None
+            self._failing = True
+            log.warning(
+                "history is not being saved to disk (%s); the chat goes on, up to %d rows "
+                "wait in memory and saving is retried",
+                exc,
+                MAX_UNSAVED_ROWS,
+            )
+            if not self._closing.is_set():
+                self._retry_thread = threading.Thread(
+                    target=self._retry, name="history-retry", daemon=True
+                )
+                self._retry_thread.start()
+            self._changes += 1
+            return (self._changes, False, 0)
+        self._written = taken
+        if not self._failing:
+            return None
+        self._failing = False
+        self._retry_thread = None
+        with self._rows_lock:
+            lost, self._lost = self._lost, 0
+        log.info("history is saved to disk again (%d messages could not be kept)", lost)
+        self._changes += 1
+        return (self._changes, True, lost)
+
+    def _write(self, rows: deque[tuple[str, tuple]]) -> None:
+        """One transaction for ``rows`` (call with _db_lock held); raises if the database
+        refuses it. A row that cannot be written as it is is skipped, a bug: the others'
+        rows are still written."""
+        assert self._db is not None
+        if self._file_id is not None and self._identify_file() != self._file_id:
+            raise sqlite3.OperationalError("the database file was removed or replaced")
+        with self._db:
+            for sql, values in rows:
+                try:
+                    self._db.execute(sql, values)
+                except _ROW_ERRORS as exc:
+                    _bugs.report("a history row cannot be saved", exc)
+                    continue
+                if sql is INSERT_MESSAGE:
+                    self._written_channels.add(values[0])
+        self._inserted += len(rows)
+        if self._inserted >= self.size:
             try:
-                with self._db:
-                    for sql, values in rows:
-                        self._db.execute(sql, values)
-                        if sql is INSERT_MESSAGE:
-                            self._written_channels.add(values[0])
-                self._inserted += len(rows)
-                if self._inserted >= self.size:
-                    self._prune()
-            except sqlite3.Error as exc:
-                log.warning("history not saved (%s); the chat goes on", exc)
-            finally:
-                self._written = taken
+                self._prune()
+            except sqlite3.Error as exc:  # the rows are in; pruning waits for the next time
+                log.debug("history: pruning the database failed (%s)", exc)
+
+    def _identify_file(self) -> tuple[int, int] | None:
+        """(device, inode) of the database file now; None if it is not there."""
+        assert self.path is not None
+        try:
+            found = os.stat(self.path)
+        except OSError:
+            return None
+        return (found.st_dev, found.st_ino)
+
+    def _drop_oldest_locked(self) -> None:
+        """Keep at most MAX_UNSAVED_ROWS queued, dropping the oldest (call with
+        _rows_lock held); the messages among them are counted in ``_lost``."""
+        while len(self._rows) > MAX_UNSAVED_ROWS:
+            sql, _ = self._rows.popleft()
+            if sql is INSERT_MESSAGE:
+                self._lost += 1
+
+    def _retry(self) -> None:
+        """The retry thread: while writing fails, try again with a growing pause."""
+        delay = RETRY_FIRST
+        while not self._closing.wait(delay):
+            with self._db_lock:
+                if self._db is None or not self._failing:
+                    return
+                change = self._write_queued()
+                done = not self._failing
+            self._tell(change)
+            if done:
+                return
+            delay = min(delay * 2, RETRY_MOST)
+
+    def _tell(self, change: tuple[int, bool, int] | None) -> None:
+        """Call ``on_saving_changed`` for ``change``, unless a later one was told already."""
+        if change is None or self.on_saving_changed is None:
+            return
+        number, saving, lost = change
+        with self._tell_lock:
+            if number <= self._told:
+                return
+            self._told = number
+            try:
+                self.on_saving_changed(saving, lost)
+            except Exception as exc:  # a bug; saving goes on
+                _bugs.report("telling everyone about history failed", exc)
 
     def _prune(self) -> None:
         """Keep ``size`` messages per channel on disk (call with _db_lock held)."""
@@ -325,10 +485,23 @@ class ChannelHistory:
             with self._rows_lock:
                 self._rows.append((sql, values))
                 self._queued += 1
+                if len(self._rows) > MAX_UNSAVED_ROWS:  # only while writing fails
+                    self._drop_oldest_locked()
 
     def close(self) -> None:
-        self.persist()
+        """Write what is queued (one last try if writing was failing), then close."""
+        self._closing.set()
         with self._db_lock:
+            thread = self._retry_thread
+        if thread is not None:
+            thread.join(5.0)
+        with self._db_lock:
+            self._write_queued()
+            if self._failing:
+                with self._rows_lock:
+                    unsaved = sum(1 for sql, _ in self._rows if sql is INSERT_MESSAGE)
+                    unsaved += self._lost
+                log.warning("history: %d messages could not be saved to disk", unsaved)
             if self._db is not None:
                 self._db.close()
                 self._db = None

@@ -355,11 +355,21 @@ class IrcSession(Session):
             limit = tr("You may be in up to {count} channels at once.")
             motd = f"{motd}\n{limit.format(count=self.settings.channels_per_person)}"
         if self.settings.history_size > 0:
-            kept = (
-                tr("Messages in channels are kept on this server (the last {count} of each).")
-                if self.rooms.history.on_disk
-                else tr("Messages in channels are kept until the server stops (the last {count}).")
-            )
+            history = self.rooms.history
+            if history.saving:
+                kept = tr(
+                    "Messages in channels are kept on this server (the last {count} of each)."
+                )
+            elif history.on_disk:  # a full or read-only disk, for now
+                kept = tr(
+                    "Messages are not being saved to disk right now: they still arrive, but "
+                    "are not saved (the last {count} of each channel are kept until the "
+                    "server stops)."
+                )
+            else:
+                kept = tr(
+                    "Messages in channels are kept until the server stops (the last {count})."
+                )
             motd = f"{motd}\n{kept.format(count=self.settings.history_size)}".strip()
             if self.settings.history_expiry > 0:
                 forgotten = tr(

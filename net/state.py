@@ -21,6 +21,9 @@ queues them with ``Connection.enqueue()`` (no socket call) and keeps the message
 history; after releasing the lock it calls ``flush_soon()``, so the bytes are written at
 the end of the sender's batch (see ``net.connection``: that is where the socket write
 happens), and ``on_batch_done`` saves history before the sender's own client hears back.
+When the history stops reaching the disk, and when it reaches it again, ``ChannelHistory``
+calls ``_history_saving_changed`` (on the thread that found out, without the lock) and
+everyone registered gets a server notice saying so.
 
 Channels are bounded: one person may be in ``channels_per_person`` channels (ISUPPORT
 ``CHANLIMIT``), the server holds at most ``max_channels`` (the default one included); past
@@ -59,6 +62,7 @@ from typing import NamedTuple, Protocol
 from net.connection import NO_DEADLINE, BugLog, Connection, flush_soon
 from net.guard import PasswordGuard
 from net.history import ChannelHistory
+from net.i18n import tr
 from net.outgoing import Outgoing
 from net.protocol import Message, irc_lower, is_valid_nick, mask_match, nick_key
 
@@ -239,6 +243,7 @@ class Rooms:
         self.default_channel = Channel(settings.channel)
         self._channels[irc_lower(settings.channel)] = self.default_channel
         history.keep_always(irc_lower(settings.channel))
+        history.on_saving_changed = self._history_saving_changed
 
     def restore_topics(self) -> None:
         """Give the channels the topics history kept (once its database is open)."""
@@ -495,6 +500,24 @@ class Rooms:
         return sorted(people, key=lambda person: alphabetical_key(person[0]))
 
     # -- the operator -----------------------------------------------------------------
+
+    def _history_saving_changed(self, saving: bool, lost: int) -> None:
+        """From the history (never under the lock): writing to disk stopped working, or
+        works again; everyone connected is told, once each time."""
+        if not saving:
+            text = tr(
+                "History is not being saved to disk right now (the disk may be full): "
+                "messages still arrive, but are not saved. The server keeps trying and will "
+                "say when it works again."
+            )
+        elif lost:
+            text = tr(
+                "History is being saved to disk again, but the {count} oldest messages said "
+                "meanwhile could not be saved."
+            ).format(count=lost)
+        else:
+            text = tr("History is being saved to disk again: nothing said meanwhile was lost.")
+        self.announce(text)
 
     def announce(self, text: str) -> int:
         """A notice from the server itself to every registered person; returns how many."""

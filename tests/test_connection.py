@@ -6,11 +6,13 @@ Most tests go through a whole server; the send queue's exact bound is tested on 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import queue
 import re
 import socket
+import sqlite3
 import threading
 import time
 import weakref
@@ -363,3 +365,86 @@ def test_an_ended_connection_and_its_handler_are_freed_without_the_cycle_collect
     finally:
         gc.enable()
     assert conn.handler.goodbye("late") == b""  # shutdown() may still ask it
+
+
+def test_a_confirmation_waits_for_its_message_on_disk_even_when_others_flush_the_sender(
+    start_server, connect, tmp_path
+):
+    """Bea relays to ana while ana's reader is saving her message: ana's PONG (what a
+    Charla client takes as "stored") must not leave with bea's line before the save."""
+    database = tmp_path / "h.sqlite3"
+    server = start_server(history_db=str(database))
+    ana, bea = connect("ana", port=server.port), connect("bea", port=server.port)
+    ana.join("#general")
+    bea.join("#general")
+    ana.expect(r":bea!\S+ JOIN #general$")
+    ana.sync()
+    saving = threading.Semaphore(0)  # released by each reader that reaches the save
+    go_on = threading.Event()
+    save = server.rooms.persist_history
+
+    def held_save() -> None:
+        saving.release()
+        go_on.wait(10)
+        save()
+
+    server.rooms.persist_history = held_save  # type: ignore[method-assign]
+    try:
+        ana.send_raw(b"PRIVMSG #general :guardado\r\nPING :confirmado\r\n")
+        assert saving.acquire(timeout=5)  # ana's reader: message relayed, not yet on disk
+        bea.send("PRIVMSG ana :hola")
+        # bea's reader flushes ana's connection before it reaches the save itself
+        assert saving.acquire(timeout=5)
+        ana.sock.settimeout(0.2)
+        with pytest.raises(TimeoutError):  # nothing for ana: her PONG waits
+            ana.sock.recv(65536)
+    finally:
+        go_on.set()
+    ana.expect(r"PONG \S+ :?confirmado$")
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        saved = [line for (line,) in db.execute("SELECT line FROM messages")]
+    assert saved == [":ana!~ana@127.0.0.1 PRIVMSG #general :guardado"]
+    ana.expect(r"PRIVMSG ana :hola$")
+
+
+def test_a_writer_thread_does_not_write_past_what_was_queued_before_the_batch(tcp_pair):
+    """A writer thread draining a slow reader's queue stops at the hold mark once the
+    connection's own reader has queued a reply in its batch; the rest leaves when the
+    batch ends."""
+    ours, address, peer = tcp_pair()
+    before = b"a" * (4 << 20)  # more than the socket buffers: a writer thread takes over
+    conn = Connection(ours, address, ConnectionLimits(sendq_bytes=8 << 20, flood_control=False))
+    in_batch, go_on = threading.Event(), threading.Event()
+
+    class BatchHolder(RecordingHandler):
+        def on_line(self, line: str | None) -> None:
+            conn.enqueue(b"reply\r\n")  # say, the PONG that confirms a message
+            in_batch.set()
+            go_on.wait(10)
+
+    conn.enqueue(before)
+    conn.flush()
+    conn.start(BatchHolder())
+    try:
+        peer.sendall(b"x\r\n")
+        assert in_batch.wait(5)
+        conn.enqueue(b"during the batch\r\n")  # another reader relaying to this client
+        conn.flush()
+        received = b""
+        while len(received) < len(before):
+            received += peer.recv(1 << 20)
+        assert received == before
+        peer.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            peer.recv(65536)
+        go_on.set()
+        peer.settimeout(5)
+        expected = b"reply\r\nduring the batch\r\n"
+        received = b""
+        while len(received) < len(expected):
+            received += peer.recv(65536)
+        assert received == expected
+    finally:
+        go_on.set()
+        conn.abort("test over")
+        conn.thread.join(5)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import re
 import sqlite3
 import time
 import tracemalloc
+from pathlib import Path
 
 import pytest
 
-from net.history import ChannelHistory
+from net.history import INSERT_MESSAGE, ChannelHistory
 from net.outgoing import Outgoing
 from net.protocol import MAX_CLIENT_TAGS, Message, parse
 from tests.support import IrcClient, started_port
@@ -116,6 +118,35 @@ def test_no_history_means_nothing_kept_or_replayed(start_server, connect):
     assert not any("efímero" in line for line in bea.sync())
 
 
+NOT_SAVED = r"NOTICE {nick} :History is not being saved to disk right now \(the disk may be full\)"
+SAVED_AGAIN = r"NOTICE {nick} :History is being saved to disk again: nothing said meanwhile"
+
+
+FILLER = "#relleno"  # what fills a database up in these tests (see fill_up)
+
+
+def saved_lines(database) -> list[str]:
+    """The texts of the messages in the database file, read as another program would."""
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        rows = db.execute("SELECT line FROM messages WHERE channel != ?", (FILLER,))
+        return [line.split(" :", 1)[1] for (line,) in rows]
+
+
+def told_once(person: IrcClient, notice: str) -> None:
+    """``person`` was told ``notice`` exactly once, among every line it got so far."""
+    person.sync()
+    pattern = re.compile(notice.format(nick=person.nick))
+    assert len([line for line in person.lines if pattern.search(line)]) == 1, person.lines[-5:]
+
+
+def storage_warnings(caplog) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "net.history" and r.levelno == logging.WARNING
+    ]
+
+
 def test_a_locked_database_neither_stops_nor_loses_the_live_chat(
     start_server, connect, tmp_path, caplog
 ):
@@ -127,18 +158,129 @@ def test_a_locked_database_neither_stops_nor_loses_the_live_chat(
     other_program = sqlite3.connect(database, isolation_level=None)
     other_program.execute("BEGIN EXCLUSIVE")  # another program holds the file
     try:
-        with caplog.at_level(logging.WARNING, logger="net.history"):
-            for number in range(30):
-                ana.send(f"PRIVMSG #general :mensaje {number}")
-            for number in range(30):
-                bea.expect(rf"PRIVMSG #general :mensaje {number}$")
-            ana.sync()
-        assert "history not saved" in caplog.text
+        for number in range(30):
+            ana.send(f"PRIVMSG #general :mensaje {number}")
+        for number in range(30):
+            bea.expect(rf"PRIVMSG #general :mensaje {number}$")
+        for person in (ana, bea):  # everyone is told, once, and the chat goes on
+            told_once(person, NOT_SAVED)
     finally:
         other_program.execute("ROLLBACK")
         other_program.close()
+    for person in (ana, bea):
+        person.expect(SAVED_AGAIN.format(nick=person.nick), timeout=10)
+    assert saved_lines(database) == [f"mensaje {number}" for number in range(30)]
+    assert len([w for w in storage_warnings(caplog) if "not being saved" in w]) == 1
     ana.send("PRIVMSG #general :ya se puede escribir")
     bea.expect(r"PRIVMSG #general :ya se puede escribir$")
+    ana.sync()
+    assert saved_lines(database)[-1] == "ya se puede escribir"
+
+
+def fill_up(server) -> None:
+    """Make the server's database file full: a real SQLITE_FULL from its next row on. The
+    file may not grow, and the room left in its pages is taken by messages of a channel
+    nobody uses, ever smaller ones into the gaps."""
+    history = server.history
+    with history._db_lock:
+        db = history._db
+        (pages,) = db.execute("PRAGMA page_count").fetchone()
+        db.execute(f"PRAGMA max_page_count = {pages}")
+        for size in (1000, 100, 10, 1):
+            with contextlib.suppress(sqlite3.OperationalError):
+                while True:
+                    with db:
+                        db.execute(INSERT_MESSAGE, (FILLER, 0.0, "", "f" * size))
+
+
+def make_room(server) -> None:
+    with server.history._db_lock:
+        server.history._db.execute("PRAGMA max_page_count = 1073741823")
+
+
+def test_with_the_disk_full_everyone_is_told_once_and_nothing_queued_is_lost(
+    start_server, connect, tmp_path, caplog
+):
+    database = tmp_path / "full.sqlite3"
+    server = start_server(history_db=str(database))
+    ana, bea = connect("ana", port=server.port), connect("bea", port=server.port)
+    ana.join("#general")
+    bea.join("#general")
+    fill_up(server)
+    texts = [f"mensaje {number} " + "x" * 400 for number in range(35)]  # within the burst
+    for text in texts:
+        ana.send(f"PRIVMSG #general :{text}")
+    for text in texts:  # relayed all the same
+        bea.expect(rf"PRIVMSG #general :{text}$")
+    for person in (ana, bea):
+        told_once(person, NOT_SAVED)
+    assert not server.history.saving
+    late = connect("late", port=server.port)  # its MOTD says so
+    assert any("not being saved to disk right now" in line for line in late.lines)
+    make_room(server)
+    for person in (ana, bea, late):
+        person.expect(SAVED_AGAIN.format(nick=person.nick), timeout=10)
+    assert saved_lines(database) == texts
+    assert len([w for w in storage_warnings(caplog) if "not being saved" in w]) == 1
+    later = connect("later", port=server.port)
+    assert any("kept on this server" in line for line in later.lines)
+
+
+def test_past_the_bound_the_oldest_unsaved_are_dropped_and_everyone_told_how_many(
+    start_server, connect, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("net.history.MAX_UNSAVED_ROWS", 10)
+    database = tmp_path / "full.sqlite3"
+    server = start_server(history_db=str(database))
+    ana, bea = connect("ana", port=server.port), connect("bea", port=server.port)
+    ana.join("#general")
+    bea.join("#general")
+    fill_up(server)
+    texts = [f"mensaje {number} " + "x" * 400 for number in range(35)]
+    for text in texts:
+        ana.send(f"PRIVMSG #general :{text}")
+    bea.expect(rf"PRIVMSG #general :{texts[-1]}$")
+    told_once(bea, NOT_SAVED)
+    make_room(server)
+    told = bea.expect(
+        r"NOTICE bea :History is being saved to disk again, but the (\d+) oldest messages "
+        r"said meanwhile could not be saved",
+        timeout=10,
+    )
+    assert int(told.group(1)) == len(texts) - 10
+    assert saved_lines(database) == texts[-10:]  # the newest 10 waited, and are on disk
+
+
+def test_a_database_file_removed_while_the_server_runs_is_not_written_blindly(
+    start_server, connect, tmp_path
+):
+    database = tmp_path / "gone.sqlite3"
+    server = start_server(history_db=str(database))
+    ana, bea = connect("ana", port=server.port), connect("bea", port=server.port)
+    ana.join("#general")
+    bea.join("#general")
+    said(ana, "#general", "antes")
+    for suffix in ("", "-wal", "-shm"):  # SQLite would go on writing into the deleted file
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    said(ana, "#general", "después")
+    bea.expect(r"PRIVMSG #general :después$")
+    for person in (ana, bea):
+        told_once(person, NOT_SAVED)
+    assert not server.history.saving
+
+
+def test_a_row_the_database_cannot_take_costs_only_itself(tmp_path, caplog):
+    history = ChannelHistory(path=tmp_path / "h.sqlite3")
+    history.open()
+    try:
+        history.seen_before("mallory", 10**20)  # past SQLite's integers: OverflowError
+        history.record("#general", Outgoing(parse(":ana!a@h PRIVMSG #general :de otra")))
+        history.persist()  # does not raise
+        assert saved_lines(tmp_path / "h.sqlite3") == ["de otra"]
+        assert "a history row cannot be saved" in caplog.text
+        caplog.clear()  # the bug was expected
+    finally:
+        history.close()
 
 
 def test_a_database_in_an_impossible_place_leaves_history_in_memory(
