@@ -241,6 +241,64 @@ class BugLog:
             )
 
 
+class AddressLog:
+    """Lines about what one address does (a refusal, a closed connection, a sign-in),
+    logged so that one address cannot flood the operator's console or the log file.
+
+    Per address (the caller passes ``net.guard.address_key``: an IPv6 machine's whole /64)
+    and ``interval``, the first ``FIRST_LINES`` are logged as they come; after that only
+    the 10th, 100th, 1,000th… and each of those says how many there were. 1,000 refused
+    connections from one student give 7 lines, not 1,000; a class of 30 is logged whole.
+
+    Threading: ``info`` may be called from any thread (``_lock`` guards ``_counts``).
+    """
+
+    FIRST_LINES = 5
+    #: addresses remembered; past this the one counted longest ago is forgotten
+    MAX_ADDRESSES = 1000
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        interval: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.logger = logger
+        self.interval = interval
+        self.clock = clock
+        self._lock = threading.Lock()  # guards _counts
+        #: address key -> [when its current interval began, lines in it], oldest first
+        self._counts: dict[str, list[float]] = {}
+
+    def info(self, address: str, text: str, *args: object) -> None:
+        """Log ``text % args`` about ``address``, unless it has said enough this interval."""
+        now = self.clock()
+        with self._lock:
+            seen = self._counts.pop(address, None)
+            if seen is None or now - seen[0] >= self.interval:
+                seen = [now, 0]
+            seen[1] += 1
+            self._counts[address] = seen  # most recent last
+            if len(self._counts) > self.MAX_ADDRESSES:
+                del self._counts[next(iter(self._counts))]
+            count = int(seen[1])
+        if count <= self.FIRST_LINES:
+            self.logger.info(text, *args)
+        elif _is_power_of_ten(count):
+            self.logger.info(
+                text + " (%d such lines about this address in %d s; the others not logged)",
+                *args,
+                count,
+                round(now - seen[0]),
+            )
+
+
+def _is_power_of_ten(number: int) -> bool:
+    while number >= 10 and number % 10 == 0:
+        number //= 10
+    return number == 1
+
+
 #: the bugs that end a connection (``Connection.run``'s last resort)
 bugs = BugLog(log)
 

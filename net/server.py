@@ -40,7 +40,13 @@ import threading
 import time
 from dataclasses import dataclass
 
-from net.connection import Connection, ConnectionHandler, ConnectionLimits, wait_for_socket
+from net.connection import (
+    AddressLog,
+    Connection,
+    ConnectionHandler,
+    ConnectionLimits,
+    wait_for_socket,
+)
 from net.guard import address_key
 from net.history import HISTORY_EXPIRY, HISTORY_MEMORY, ChannelHistory
 from net.i18n import tr
@@ -213,6 +219,9 @@ class ChatServer:
         #: address_key(ip) -> the open connections from it
         self._per_ip: dict[str, set[Connection]] = {}
         self._refusing = 0  # refused connections still saying why
+        #: refusals and closed connections: a few lines per address and minute, so one
+        #: student cannot flood the operator's console (thread-safe on its own)
+        self._by_address = AddressLog(log)
         self._listeners: list[socket.socket] = []
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._acceptor: threading.Thread | None = None
@@ -355,7 +364,7 @@ class ChatServer:
             lingering = self._refusing < MAX_LINGERING_REFUSALS and not overloaded
             if lingering:
                 self._refusing += 1
-        log.info("refused %s: %s", conn.ip, refusal)
+        self._by_address.info(address_key(conn.ip), "refused %s: %s", conn.ip, refusal)
         if lingering and self._started(conn, Refusal(conn, refusal)):
             return
         if lingering:
@@ -383,7 +392,7 @@ class ChatServer:
                 self._refusing -= 1
                 return
             self._count_locked(conn, -1)
-        log.info("%s closed: %s", conn.ip, reason)
+        self._by_address.info(address_key(conn.ip), "%s closed: %s", conn.ip, reason)
 
     def _count_locked(self, conn: Connection, change: int) -> None:
         """Count ``conn`` in (+1) or out (-1) of the connections and of its address's share

@@ -59,8 +59,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import NamedTuple, Protocol
 
-from net.connection import NO_DEADLINE, BugLog, Connection, flush_soon
-from net.guard import PasswordGuard
+from net.connection import NO_DEADLINE, AddressLog, BugLog, Connection, flush_soon
+from net.guard import PasswordGuard, address_key
 from net.history import ChannelHistory
 from net.i18n import tr
 from net.outgoing import Outgoing
@@ -238,6 +238,9 @@ class Rooms:
         self.history = history
         #: the server's password and who has been guessing it (thread-safe on its own)
         self.guard = PasswordGuard(settings.password)
+        #: sign-ins: a few lines per address and minute (one student may sign in and out
+        #: in a loop); thread-safe on its own
+        self._by_address = AddressLog(log)
         self._boot_id = os.urandom(4).hex()  # makes server-made msgids unique across runs
         self._msgids = itertools.count(1)
         self.default_channel = Channel(settings.channel)
@@ -303,11 +306,18 @@ class Rooms:
             self._nicks[key] = session
             session.registered = True
         if ghost is not None:
-            log.info("%s reclaims %s from its earlier connection", session.conn.ip, session.nick)
+            self._by_address.info(
+                address_key(session.conn.ip),
+                "%s reclaims %s from its earlier connection",
+                session.conn.ip,
+                session.nick,
+            )
             flush_soon(to_flush)
             ghost.conn.send(ghost.goodbye("Reconnected"))
             ghost.conn.close_when_sent("Reconnected")
-        log.info("%s joined as %s", session.conn.ip, session.nick)
+        self._by_address.info(
+            address_key(session.conn.ip), "%s joined as %s", session.conn.ip, session.nick
+        )
         return True
 
     def rename(self, session: Session, new_nick: str) -> bool:

@@ -312,3 +312,24 @@ def test_connections_that_have_not_registered_are_capped_per_address(start_serve
     finally:
         for client in clients:
             client.close()
+
+
+def test_one_address_cannot_flood_the_operators_console(start_server, caplog):
+    """30 refused connections from one student's address: the first few refusals are
+    logged, then the 10th says how many (``AddressLog``, tests/test_connection.py)."""
+    caplog.set_level(logging.INFO, logger="net.server")
+    server = start_server(max_per_ip=1)
+    held = IrcClient(server.port)
+    try:
+        held.register("ana")
+        for _ in range(30):
+            refused = LineClient(server.port)
+            try:
+                assert refused.expect_closed()[-1].startswith("ERROR :Too many connections")
+            finally:
+                refused.close()
+    finally:
+        held.close()
+    refusals = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
+    assert len(refusals) == 5 + 1  # the first five, and the 10th
+    assert "(10 such lines about this address in " in refusals[5]
