@@ -175,20 +175,10 @@ def wait_for_socket(sock: socket.socket, *, write: bool, timeout: float | None) 
     return bool(ready[0] or ready[1])
 
 
-class BugLog:
-    """Real bugs, logged so that nobody can flood the operator's console with them.
-
-    The first bug of each kind (its exception type and the line that raised it) is logged
-    with its traceback; after that the same kind is counted, and at most once per
-    ``interval`` seconds one line says how many more came. 2,000 connections that hit
-    one bug give one traceback and a count, not 2,000 tracebacks. Protocol errors never
-    get here: they are numeric replies (``net.irc_session``).
-
-    Threading: ``report`` may be called from any thread (``_lock`` guards ``_kinds``).
-    """
-
-    #: kinds remembered; past this, every new kind counts as one "other" kind
-    MAX_KINDS = 200
+class _QuietLog:
+    """What ``BugLog`` and ``AddressLog`` share: a logger that says some things once per
+    ``interval`` seconds, and a table of what it has seen (``_seen``, guarded by
+    ``_lock``), whose keys and counts each subclass defines."""
 
     def __init__(
         self,
@@ -199,9 +189,25 @@ class BugLog:
         self.logger = logger
         self.interval = interval
         self.clock = clock
-        self._lock = threading.Lock()  # guards _kinds
-        #: (exception type, file, line) -> [when last logged, occurrences not logged yet]
-        self._kinds: dict[tuple[str, str, int], list[float]] = {}
+        self._lock = threading.Lock()  # guards _seen
+        self._seen: dict = {}  # see the subclass
+
+
+class BugLog(_QuietLog):
+    """Real bugs, logged so that nobody can flood the operator's console with them.
+
+    The first bug of each kind (its exception type and the line that raised it) is logged
+    with its traceback; after that the same kind is counted, and at most once per
+    ``interval`` seconds one line says how many more came. 2,000 connections that hit
+    one bug give one traceback and a count, not 2,000 tracebacks. Protocol errors never
+    get here: they are numeric replies (``net.irc_session``).
+
+    Threading: ``report`` may be called from any thread (``_lock`` guards ``_seen``:
+    (exception type, file, line) -> [when last logged, occurrences not logged yet]).
+    """
+
+    #: kinds remembered; past this, every new kind counts as one "other" kind
+    MAX_KINDS = 200
 
     def report(self, what: str, exc: BaseException) -> None:
         """Log ``what`` (say, "connection from 10.0.0.7 failed") and ``exc`` as a bug."""
@@ -216,11 +222,11 @@ class BugLog:
         )
         now = self.clock()
         with self._lock:
-            if kind not in self._kinds and len(self._kinds) >= self.MAX_KINDS:
+            if kind not in self._seen and len(self._seen) >= self.MAX_KINDS:
                 kind = ("other", "", 0)
-            seen = self._kinds.get(kind)
+            seen = self._seen.get(kind)
             if seen is None:
-                self._kinds[kind] = [now, 0]
+                self._seen[kind] = [now, 0]
                 first, more = True, 0
             elif now - seen[0] >= self.interval:
                 first, more = False, int(seen[1]) + 1
@@ -241,7 +247,7 @@ class BugLog:
             )
 
 
-class AddressLog:
+class AddressLog(_QuietLog):
     """Lines about what one address does (a refusal, a closed connection, a sign-in),
     logged so that one address cannot flood the operator's console or the log file.
 
@@ -250,37 +256,25 @@ class AddressLog:
     the 10th, 100th, 1,000th… and each of those says how many there were. 1,000 refused
     connections from one student give 7 lines, not 1,000; a class of 30 is logged whole.
 
-    Threading: ``info`` may be called from any thread (``_lock`` guards ``_counts``).
+    Threading: ``info`` may be called from any thread (``_lock`` guards ``_seen``: address
+    key -> [when its current interval began, lines in it], oldest first).
     """
 
     FIRST_LINES = 5
     #: addresses remembered; past this the one counted longest ago is forgotten
     MAX_ADDRESSES = 1000
 
-    def __init__(
-        self,
-        logger: logging.Logger,
-        interval: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.logger = logger
-        self.interval = interval
-        self.clock = clock
-        self._lock = threading.Lock()  # guards _counts
-        #: address key -> [when its current interval began, lines in it], oldest first
-        self._counts: dict[str, list[float]] = {}
-
     def info(self, address: str, text: str, *args: object) -> None:
         """Log ``text % args`` about ``address``, unless it has said enough this interval."""
         now = self.clock()
         with self._lock:
-            seen = self._counts.pop(address, None)
+            seen = self._seen.pop(address, None)
             if seen is None or now - seen[0] >= self.interval:
                 seen = [now, 0]
             seen[1] += 1
-            self._counts[address] = seen  # most recent last
-            if len(self._counts) > self.MAX_ADDRESSES:
-                del self._counts[next(iter(self._counts))]
+            self._seen[address] = seen  # most recent last
+            if len(self._seen) > self.MAX_ADDRESSES:
+                del self._seen[next(iter(self._seen))]
             count = int(seen[1])
         if count <= self.FIRST_LINES:
             self.logger.info(text, *args)
