@@ -176,17 +176,11 @@ def wait_for_socket(sock: socket.socket, *, write: bool, timeout: float | None) 
 
 
 class _QuietLog:
-    """What ``BugLog`` and ``AddressLog`` share: a logger that says some things once per
-    ``interval`` seconds, and a table of what it has seen (``_seen``, guarded by
-    ``_lock``), whose keys and counts each subclass defines."""
+    """What ``BugLog`` and ``AddressLog`` share: they say some things once per ``interval``
+    seconds, and keep a table of what they have seen (``_seen``, guarded by ``_lock``),
+    whose keys and counts each subclass defines."""
 
-    def __init__(
-        self,
-        logger: logging.Logger,
-        interval: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.logger = logger
+    def __init__(self, interval: float = 60.0, clock: Callable[[], float] = time.monotonic):
         self.interval = interval
         self.clock = clock
         self._lock = threading.Lock()  # guards _seen
@@ -208,6 +202,15 @@ class BugLog(_QuietLog):
 
     #: kinds remembered; past this, every new kind counts as one "other" kind
     MAX_KINDS = 200
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        interval: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(interval, clock)
+        self.logger = logger
 
     def report(self, what: str, exc: BaseException) -> None:
         """Log ``what`` (say, "connection from 10.0.0.7 failed") and ``exc`` as a bug."""
@@ -248,15 +251,17 @@ class BugLog(_QuietLog):
 
 
 class AddressLog(_QuietLog):
-    """Lines about what one address does (a refusal, a closed connection, a sign-in),
-    logged so that one address cannot flood the operator's console or the log file.
+    """Says whether a line about what one address does (a refusal, a closed connection, a
+    sign-in) should be logged, so that one address cannot flood the operator's console or
+    the log file.
 
-    Per address (the caller passes ``net.guard.address_key``: an IPv6 machine's whole /64)
+    Per address (the caller passes ``Connection.counted_as``: an IPv6 machine's whole /64)
     and ``interval``, the first ``FIRST_LINES`` are logged as they come; after that only
     the 10th, 100th, 1,000th… and each of those says how many there were. 1,000 refused
-    connections from one student give 7 lines, not 1,000; a class of 30 is logged whole.
+    connections from one student give 8 lines, not 1,000; a class of 30 is logged whole.
+    The caller logs (``note`` only counts, so the lines keep their own place in the log).
 
-    Threading: ``info`` may be called from any thread (``_lock`` guards ``_seen``: address
+    Threading: ``note`` may be called from any thread (``_lock`` guards ``_seen``: address
     key -> [when its current interval began, lines in it], oldest first).
     """
 
@@ -264,8 +269,9 @@ class AddressLog(_QuietLog):
     #: addresses remembered; past this the one counted longest ago is forgotten
     MAX_ADDRESSES = 1000
 
-    def info(self, address: str, text: str, *args: object) -> None:
-        """Log ``text % args`` about ``address``, unless it has said enough this interval."""
+    def note(self, address: str) -> str | None:
+        """Count one line about ``address``: None if it is not to be logged, else what to
+        add at its end ("" or how many lines there were)."""
         now = self.clock()
         with self._lock:
             seen = self._seen.pop(address, None)
@@ -275,16 +281,15 @@ class AddressLog(_QuietLog):
             self._seen[address] = seen  # most recent last
             if len(self._seen) > self.MAX_ADDRESSES:
                 del self._seen[next(iter(self._seen))]
-            count = int(seen[1])
+            count, since = int(seen[1]), now - seen[0]
         if count <= self.FIRST_LINES:
-            self.logger.info(text, *args)
-        elif _is_power_of_ten(count):
-            self.logger.info(
-                text + " (%d such lines about this address in %d s; the others not logged)",
-                *args,
-                count,
-                round(now - seen[0]),
+            return ""
+        if _is_power_of_ten(count):
+            return (
+                f" ({count} such lines about this address in {round(since)} s;"
+                " the others not logged)"
             )
+        return None
 
 
 def _is_power_of_ten(number: int) -> bool:
@@ -346,6 +351,9 @@ class Connection:
         self.ip: str = address[0].removeprefix("::ffff:")
         # A host that starts with ':' would break IRC parameters (``::1``), so prefix a 0.
         self.host = "0" + self.ip if self.ip.startswith(":") else self.ip
+        #: the unit the server counts this connection under (``net.guard.address_key``: an
+        #: IPv6 machine's whole /64), set once at admission, on the accepting thread
+        self.counted_as = self.ip
         self.limits = limits
         #: who gets the lines and timers: set by start(), swapped by the handler itself
         self.handler: ConnectionHandler

@@ -60,7 +60,7 @@ from enum import Enum
 from typing import NamedTuple, Protocol
 
 from net.connection import NO_DEADLINE, AddressLog, BugLog, Connection, flush_soon
-from net.guard import PasswordGuard, address_key
+from net.guard import PasswordGuard
 from net.history import ChannelHistory
 from net.i18n import tr
 from net.outgoing import Outgoing
@@ -240,7 +240,7 @@ class Rooms:
         self.guard = PasswordGuard(settings.password)
         #: sign-ins: a few lines per address and minute (one student may sign in and out
         #: in a loop); thread-safe on its own
-        self._by_address = AddressLog(log)
+        self._by_address = AddressLog()
         self._boot_id = os.urandom(4).hex()  # makes server-made msgids unique across runs
         self._msgids = itertools.count(1)
         self.default_channel = Channel(settings.channel)
@@ -306,18 +306,18 @@ class Rooms:
             self._nicks[key] = session
             session.registered = True
         if ghost is not None:
-            self._by_address.info(
-                address_key(session.conn.ip),
-                "%s reclaims %s from its earlier connection",
-                session.conn.ip,
-                session.nick,
-            )
+            if (more := self._by_address.note(session.conn.counted_as)) is not None:
+                log.info(
+                    "%s reclaims %s from its earlier connection%s",
+                    session.conn.ip,
+                    session.nick,
+                    more,
+                )
             flush_soon(to_flush)
             ghost.conn.send(ghost.goodbye("Reconnected"))
             ghost.conn.close_when_sent("Reconnected")
-        self._by_address.info(
-            address_key(session.conn.ip), "%s joined as %s", session.conn.ip, session.nick
-        )
+        if (more := self._by_address.note(session.conn.counted_as)) is not None:
+            log.info("%s joined as %s%s", session.conn.ip, session.nick, more)
         return True
 
     def rename(self, session: Session, new_nick: str) -> bool:

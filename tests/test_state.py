@@ -23,7 +23,7 @@ class RecordingConnection:
     """What ``Rooms`` and a ``Session`` use of a ``net.connection.Connection``, kept in memory."""
 
     def __init__(self) -> None:
-        self.ip = self.host = "127.0.0.1"
+        self.ip = self.host = self.counted_as = "127.0.0.1"
         self.opened_at = self.last_received = time.monotonic()
         self.received = bytearray()
         self.aborted = ""
