@@ -536,12 +536,12 @@ class ChannelHistory:
         if len(messages) >= self.size:
             self._uncount(channel_key, messages.popleft())
         messages.append(kept)
-        cost = footprint(kept)
+        cost = kept.cost = footprint(kept)
         self._bytes[channel_key] += cost
         self.held += cost
 
     def _uncount(self, channel_key: str, kept: KeptMessage) -> None:
-        cost = footprint(kept)
+        cost = kept.cost
         self._bytes[channel_key] -= cost
         self.held -= cost
 
