@@ -528,7 +528,8 @@ class ChannelHistory:
 
     def _keep(self, channel_key: str, kept: KeptMessage) -> None:
         """Add a message to its channel's memory, forgetting the oldest past ``size`` (on
-        disk, ``_prune`` keeps ``size`` per channel too)."""
+        disk, ``_prune`` cuts each channel back to ``size`` every ``size`` rows written, so
+        a channel's rows may reach twice ``size`` in between)."""
         messages = self._channels.get(channel_key)
         if messages is None:
             messages = self._channels[channel_key] = deque()
