@@ -420,6 +420,13 @@ class IrcSession(Session):
             joined = self.rooms.join(self, name)
             if joined is JoinRefused.TOO_MANY_FOR_PERSON:
                 self.reply(irc.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
+            elif joined is JoinRefused.TOO_MANY_FROM_ADDRESS:
+                self.reply(
+                    irc.ERR_TOOMANYCHANNELS,
+                    name,
+                    f"Too many channels were opened from your address "
+                    f"({self.settings.channels_per_address}): join one that exists",
+                )
             elif joined is JoinRefused.TOO_MANY_ON_SERVER:
                 self.reply(
                     irc.ERR_TOOMANYCHANNELS,

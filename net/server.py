@@ -53,7 +53,7 @@ from net.i18n import tr
 from net.irc_session import IrcSession, is_irc_command
 from net.plain_session import PlainSession
 from net.protocol import DEFAULT_CHANNEL, DEFAULT_PORT, Message, parse
-from net.state import CHANNELS_PER_PERSON, MAX_CHANNELS, Rooms, Session
+from net.state import CHANNELS_PER_ADDRESS, CHANNELS_PER_PERSON, MAX_CHANNELS, Rooms, Session
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,8 @@ class ServerConfig:
     history_expiry: float = HISTORY_EXPIRY  # seconds an empty channel's history is kept (0: ever)
     channels_per_person: int = CHANNELS_PER_PERSON  # channels one person may be in at once
     max_channels: int = MAX_CHANNELS  # channels on the server, the default one included
+    #: channels that may have been opened from one address (an IPv6 /64) at once
+    channels_per_address: int = CHANNELS_PER_ADDRESS
 
     def connection_limits(self) -> ConnectionLimits:
         return ConnectionLimits(

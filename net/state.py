@@ -26,11 +26,13 @@ calls ``_history_saving_changed`` (on the thread that found out, without the loc
 everyone registered gets a server notice saying so.
 
 Channels are bounded: one person may be in ``channels_per_person`` channels (ISUPPORT
-``CHANLIMIT``), the server holds at most ``max_channels`` (the default one included); past
-either, ``join`` refuses (``JoinRefused``) and existing channels can still be joined. An
-empty channel other than the default one is removed, and its history told so
-(``ChannelHistory.vacated``), which forgets it after a while unless someone joins again
-(``occupied``, asked before the channel is made again, so a late joiner sees nothing old).
+``CHANLIMIT``), at most ``channels_per_address`` may have been opened from one address
+(so one student cannot take them all), the server holds at most ``max_channels`` (the
+default one included); past any of these, ``join`` refuses (``JoinRefused``) and
+existing channels can still be joined. An empty channel other than the default one is
+removed, and its history told so (``ChannelHistory.vacated``), which forgets it after a
+while unless someone joins again (``occupied``, asked before the channel is made again,
+so a late joiner sees nothing old).
 
 Threading rules:
 - ``_lock`` guards ``_nicks``, ``_channels``, every ``Channel`` field, the memory side of
@@ -74,6 +76,9 @@ CHANNELS_PER_PERSON = 30
 #: channels the server holds at once, the default one included; past it no new channel is
 #: made (each costs its members' lists and its kept history, which has a budget of its own)
 MAX_CHANNELS = 500
+#: channels that may exist at once having been opened from one address (an IPv6 /64), so
+#: that one student's connections cannot take every channel the server may hold
+CHANNELS_PER_ADDRESS = 50
 
 
 class Settings(Protocol):
@@ -90,6 +95,7 @@ class Settings(Protocol):
     history_expiry: float  # seconds an empty channel's history is kept (0: for ever)
     channels_per_person: int
     max_channels: int
+    channels_per_address: int
     ping_interval: float
     ping_timeout: float
     registration_timeout: float
@@ -118,6 +124,8 @@ class Channel:
     topic_at: float = 0.0
     #: the members, in joining order (a dict used as an ordered set)
     members: dict[Session, None] = field(default_factory=dict)
+    #: the address (``Connection.counted_as``) of whoever opened it; "" for the default one
+    opened_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,8 @@ class JoinRefused(Enum):
 
     TOO_MANY_FOR_PERSON = "channels_per_person"  # they are in as many as one may be
     TOO_MANY_ON_SERVER = "max_channels"  # a new channel, and the server holds its maximum
+    #: a new channel, and as many as may be were opened from the joiner's address
+    TOO_MANY_FROM_ADDRESS = "channels_per_address"
 
 
 class WhoRow(NamedTuple):
@@ -234,6 +244,8 @@ class Rooms:
         self._lock = threading.Lock()  # guards the state listed in the module docstring
         self._nicks: dict[str, Session] = {}  # nick_key(nick) -> registered session
         self._channels: dict[str, Channel] = {}  # irc_lower(name) -> channel
+        #: Connection.counted_as -> how many of the channels were opened from it
+        self._opened_from: dict[str, int] = {}
         #: the kept messages; guarded by _lock (its database has a lock of its own)
         self.history = history
         #: the server's password and who has been guessing it (thread-safe on its own)
@@ -365,8 +377,12 @@ class Rooms:
             if channel is None:
                 if len(self._channels) >= self.settings.max_channels:
                     return JoinRefused.TOO_MANY_ON_SERVER
+                address = session.conn.counted_as
+                if self._opened_from.get(address, 0) >= self.settings.channels_per_address:
+                    return JoinRefused.TOO_MANY_FROM_ADDRESS
                 self.history.occupied(folded)  # forgets it first if it has expired
-                channel = self._channels[folded] = Channel(name)
+                channel = self._channels[folded] = Channel(name, opened_from=address)
+                self._opened_from[address] = self._opened_from.get(address, 0) + 1
                 self._restore_topic(channel)
             channel.members[session] = None
             session.channels[folded] = channel
@@ -613,7 +629,10 @@ class Rooms:
         folded = irc_lower(channel.name)
         session.channels.pop(folded, None)
         if not channel.members and channel is not self.default_channel:
-            self._channels.pop(folded, None)
+            if self._channels.pop(folded, None) is channel:
+                left = self._opened_from.pop(channel.opened_from, 0) - 1
+                if left > 0:
+                    self._opened_from[channel.opened_from] = left
             self.history.vacated(folded)
 
     @staticmethod

@@ -724,6 +724,18 @@ def test_the_server_holds_at_most_max_channels_but_existing_ones_can_be_joined(
     bea.expect(r" 405 bea #d :The server has too many channels")
 
 
+def test_one_address_opens_at_most_channels_per_address(start_server, connect):
+    """Two connections of one student cannot open more than their address's share; the
+    channels opened can still be joined by them and by everybody else."""
+    server = start_server(channels_per_address=2)
+    ana, mallory = connect("ana", port=server.port), connect("mallory", port=server.port)
+    mallory.send("JOIN #a,#b")
+    mallory.expect(r"JOIN :?#b$")
+    ana.send("JOIN #c,#a")
+    ana.expect(r" 405 ana #c :Too many channels were opened from your address \(2\): join one")
+    ana.expect(r"JOIN :?#a$")
+
+
 def test_each_channel_past_the_first_of_a_join_costs_a_line_of_flood_allowance(
     start_server, connect
 ):

@@ -189,6 +189,29 @@ def test_a_person_is_in_at_most_channels_per_person_and_the_server_holds_max_cha
     assert rooms.join(bea, "#d") is rooms.find_channel("#d")
 
 
+def test_one_address_cannot_open_every_channel_the_server_may_hold():
+    """A student's many connections open at most ``channels_per_address`` channels; the
+    teacher, from another address, can still open one; closing one gives room back."""
+    rooms = Rooms(
+        ServerConfig(server_name="test.charla", channels_per_address=3, max_channels=10),
+        ChannelHistory(size=10),
+    )
+    mallory, eve = person(rooms, "mallory"), person(rooms, "eve")  # one address, two people
+    for name in ("#m1", "#m2"):
+        assert rooms.join(mallory, name) is rooms.find_channel(name)
+    assert rooms.join(eve, "#m3") is rooms.find_channel("#m3")
+    assert rooms.join(eve, "#m4") is JoinRefused.TOO_MANY_FROM_ADDRESS
+    assert rooms.join(eve, "#m1") is rooms.find_channel("#m1")  # an existing one: welcome
+    teacher = person(rooms, "profe")
+    teacher.conn.counted_as = "10.0.0.2"
+    assert rooms.join(teacher, "#profesores") is rooms.find_channel("#profesores")
+    rooms.part(mallory, rooms.find_channel("#m2"), "")  # #m2 empties and goes
+    assert rooms.join(eve, "#m4") is rooms.find_channel("#m4")
+    rooms.join(teacher, "#m4")
+    rooms.part(eve, rooms.find_channel("#m4"), "")  # still open (the teacher is in it)...
+    assert rooms.join(eve, "#m5") is JoinRefused.TOO_MANY_FROM_ADDRESS  # ...and counted
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1_800_000_000.0
