@@ -20,13 +20,13 @@ The operator's actions (``announce``, ``kick``, ``user_list``) are thin wrappers
 Threading rules:
 - One acceptor thread waits on the listening sockets and admits connections; each
   connection has its own reader thread (``net.connection``).
-- ``_connections_lock`` guards ``_connections``, ``_per_ip`` and ``_refusing`` (admission
-  counts). It is the server's own, not ``Rooms``' lock: admitting a connection never
-  waits for the chat, and the rooms know nothing of sockets not yet speaking. It is never
-  held with ``Rooms``' lock nor during socket I/O. Whether a connection has registered
-  (for ``max_unregistered_per_ip``) is read from its session without ``Rooms``' lock: a
-  bool that may be one registration late, so at worst a client is refused that would
-  have been let in a moment later.
+- ``_connections_lock`` guards ``_connections``, ``_per_ip``, ``_evicted`` and
+  ``_refusing`` (admission counts). It is the server's own, not ``Rooms``' lock: admitting
+  a connection never waits for the chat, and the rooms know nothing of sockets not yet
+  speaking. It is never held with ``Rooms``' lock nor during socket I/O. Whether a
+  connection has registered (for ``max_unregistered_per_ip``) is read from its session
+  without ``Rooms``' lock: a bool that may be one registration late, so at worst a
+  client is closed to make room that would have registered a moment later.
 - ``shutdown()`` may be called from any thread, once or more.
 """
 
@@ -221,6 +221,8 @@ class ChatServer:
         #: address_key(ip) -> the open connections from it
         self._per_ip: dict[str, set[Connection]] = {}
         self._refusing = 0  # refused connections still saying why
+        #: connections closed to make room for a newcomer from their address, not yet gone
+        self._evicted: set[Connection] = set()
         #: refusals and closed connections: a few lines per address and minute, so one
         #: student cannot flood the operator's console (thread-safe on its own)
         self._by_address = AddressLog()
@@ -337,6 +339,8 @@ class ChatServer:
         config = self.config
         refusal = None
         overloaded = False  # no thread could be had for it
+        admitted, evicted = False, None  # (evicted: to make room for this one; see below)
+        lingering = False
         with self._connections_lock:
             from_ip = self._per_ip.get(conn.counted_as, set())
             if self._stopping.is_set():  # shutdown() has taken its list of connections
@@ -349,26 +353,27 @@ class ChatServer:
                 refusal = tr("Too many connections from your address (at most {count}).").format(
                     count=config.max_per_ip
                 )
-            elif (
-                config.max_unregistered_per_ip
-                and sum(not _registered(other) for other in from_ip)
-                >= config.max_unregistered_per_ip
-            ):
-                refusal = tr(
-                    "Too many connections from your address that have not signed in yet"
-                    " (at most {count})."
-                ).format(count=config.max_unregistered_per_ip)
             else:
+                evicted = self._oldest_waiting_past_cap_locked(from_ip)
                 self._count_locked(conn, +1)
                 # started under the lock, so shutdown() never sees a connection without
                 # its handler; its thread waits for the lock only if it ends at once
                 if self._started(conn, FirstLineSniffer(self.rooms, conn, config.plain_text_after)):
-                    return
-                self._count_locked(conn, -1)
-                refusal, overloaded = "Server overloaded", True
-            lingering = self._refusing < MAX_LINGERING_REFUSALS and not overloaded
-            if lingering:
-                self._refusing += 1
+                    admitted = True
+                else:
+                    self._count_locked(conn, -1)
+                    if evicted is not None:
+                        self._evicted.discard(evicted)
+                        evicted = None
+                    refusal, overloaded = "Server overloaded", True
+            if not admitted:
+                lingering = self._refusing < MAX_LINGERING_REFUSALS and not overloaded
+                if lingering:
+                    self._refusing += 1
+        if admitted:
+            if evicted is not None:  # told and closed outside the lock: that is socket I/O
+                self._evict(evicted)
+            return
         if (more := self._by_address.note(conn.counted_as)) is not None:
             log.info("refused %s: %s%s", conn.ip, refusal, more)
         if lingering and self._started(conn, Refusal(conn, refusal)):
@@ -391,9 +396,38 @@ class ChatServer:
             return False
         return True
 
+    def _oldest_waiting_past_cap_locked(self, from_ip: set[Connection]) -> Connection | None:
+        """When an address already has ``max_unregistered_per_ip`` connections waiting to
+        register, the one that has waited longest, which makes room for the newcomer (call
+        with ``_connections_lock`` held). Refusing the newcomer instead would let one
+        student who holds ten silent sockets lock out everyone behind the same address."""
+        cap = self.config.max_unregistered_per_ip
+        if not cap:
+            return None
+        waiting = [
+            other for other in from_ip if not _registered(other) and other not in self._evicted
+        ]
+        if len(waiting) < cap:
+            return None
+        oldest = min(waiting, key=lambda other: other.opened_at)
+        self._evicted.add(oldest)
+        return oldest
+
+    def _evict(self, conn: Connection) -> None:
+        """Tell ``conn`` why, and close it once that is sent (from the acceptor thread)."""
+        reason = tr(
+            "Too many connections from your address that have not signed in yet"
+            " (at most {count}): the one waiting longest is closed."
+        ).format(count=self.config.max_unregistered_per_ip)
+        if (more := self._by_address.note(conn.counted_as)) is not None:
+            log.info("closing %s: %s%s", conn.ip, reason, more)
+        conn.send(conn.handler.goodbye(reason))
+        conn.close_when_sent(reason)
+
     def _forget(self, conn: Connection, reason: str) -> None:
         """Called once by each connection's reader thread when it ends, whatever the cause."""
         with self._connections_lock:
+            self._evicted.discard(conn)
             if conn not in self._connections:  # a refusal
                 self._refusing -= 1
                 return

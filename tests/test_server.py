@@ -287,6 +287,8 @@ def test_a_bug_met_by_many_connections_logs_one_traceback(connect, monkeypatch, 
 
 
 def test_connections_that_have_not_registered_are_capped_per_address(start_server):
+    """Past the cap, the connection that has waited longest makes room: a student holding
+    silent sockets cannot lock out a classmate behind the same address."""
     server = start_server(max_per_ip=20, max_unregistered_per_ip=3)
     clients: list[IrcClient] = []
     try:
@@ -299,16 +301,18 @@ def test_connections_that_have_not_registered_are_capped_per_address(start_serve
             client.send("NICK x")
             client.send("PING up")
             client.expect(r"PONG \S+ :up$")
-        refused = IrcClient(server.port)
-        clients.append(refused)
-        assert refused.expect_closed() == [
-            "ERROR :Too many connections from your address that have not signed in yet (at most 3)."
-        ]
-        waiting[0].send("USER x 0 * :Equis")  # one of them registers: a place is free
-        waiting[0].expect(r" 001 x ")
-        late = IrcClient(server.port)
-        clients.append(late)
-        late.register("late")
+        newcomer = IrcClient(server.port)
+        clients.append(newcomer)
+        newcomer.register("carla")  # let in: the oldest silent one is closed instead
+        assert waiting[0].expect_closed()[-1] == (
+            "ERROR :Closing Link: 127.0.0.1 (Too many connections from your address that have"
+            " not signed in yet (at most 3): the one waiting longest is closed.)"
+        )
+        for client in waiting[1:]:  # the others wait on
+            client.send("PING still")
+            client.expect(r"PONG \S+ :still$")
+        waiting[1].send("USER x 0 * :Equis")
+        waiting[1].expect(r" 001 x ")
     finally:
         for client in clients:
             client.close()
