@@ -147,14 +147,20 @@ def storage_warnings(caplog) -> list[str]:
     ]
 
 
-def test_a_locked_database_neither_stops_nor_loses_the_live_chat(
-    start_server, connect, tmp_path, caplog
-):
-    database = tmp_path / "locked.sqlite3"
+def pair_in_general(start_server, connect, database):
+    """A server keeping its history in ``database``, and ana and bea in #general."""
     server = start_server(history_db=str(database))
     ana, bea = connect("ana", port=server.port), connect("bea", port=server.port)
     ana.join("#general")
     bea.join("#general")
+    return server, ana, bea
+
+
+def test_a_locked_database_neither_stops_nor_loses_the_live_chat(
+    start_server, connect, tmp_path, caplog
+):
+    database = tmp_path / "locked.sqlite3"
+    _, ana, bea = pair_in_general(start_server, connect, database)
     other_program = sqlite3.connect(database, isolation_level=None)
     other_program.execute("BEGIN EXCLUSIVE")  # another program holds the file
     try:
@@ -202,10 +208,7 @@ def test_with_the_disk_full_everyone_is_told_once_and_nothing_queued_is_lost(
     start_server, connect, tmp_path, caplog
 ):
     database = tmp_path / "full.sqlite3"
-    server = start_server(history_db=str(database))
-    ana, bea = connect("ana", port=server.port), connect("bea", port=server.port)
-    ana.join("#general")
-    bea.join("#general")
+    server, ana, bea = pair_in_general(start_server, connect, database)
     fill_up(server)
     texts = [f"mensaje {number} " + "x" * 400 for number in range(35)]  # within the burst
     for text in texts:
@@ -231,10 +234,7 @@ def test_past_the_bound_the_oldest_unsaved_are_dropped_and_everyone_told_how_man
 ):
     monkeypatch.setattr("net.history.MAX_UNSAVED_ROWS", 10)
     database = tmp_path / "full.sqlite3"
-    server = start_server(history_db=str(database))
-    ana, bea = connect("ana", port=server.port), connect("bea", port=server.port)
-    ana.join("#general")
-    bea.join("#general")
+    server, ana, bea = pair_in_general(start_server, connect, database)
     fill_up(server)
     texts = [f"mensaje {number} " + "x" * 400 for number in range(35)]
     for text in texts:
@@ -255,10 +255,7 @@ def test_a_database_file_removed_while_the_server_runs_is_not_written_blindly(
     start_server, connect, tmp_path
 ):
     database = tmp_path / "gone.sqlite3"
-    server = start_server(history_db=str(database))
-    ana, bea = connect("ana", port=server.port), connect("bea", port=server.port)
-    ana.join("#general")
-    bea.join("#general")
+    server, ana, bea = pair_in_general(start_server, connect, database)
     said(ana, "#general", "antes")
     for suffix in ("", "-wal", "-shm"):  # SQLite would go on writing into the deleted file
         Path(f"{database}{suffix}").unlink(missing_ok=True)
