@@ -47,9 +47,12 @@ its message is written. An error that belongs to one row (a value SQLite cannot 
 skips that row, as a bug, never the others' rows, and no storage error reaches the
 caller: it would end an innocent reader's connection.
 
-Threading: ``record``, ``recent``, ``seen_before``, ``set_topic``, ``keep_always``,
-``vacated``, ``occupied`` and ``expire`` are called with ``Rooms``' lock held (or before
-the server's threads start); they only touch memory and queue rows and deletions
+A deleted message (``find``, then ``forget``: IRCv3 message redaction) leaves memory at
+once and the database at the next ``persist``, in order with the rows queued before it.
+
+Threading: ``record``, ``recent``, ``find``, ``forget``, ``seen_before``, ``set_topic``,
+``keep_always``, ``vacated``, ``occupied`` and ``expire`` are called with ``Rooms``' lock
+held (or before the server's threads start); they only touch memory and queue rows and deletions
 (``_rows_lock``, held for an append, guards ``_rows``, ``_queued`` and ``_lost`` and is
 never held during I/O). ``_db_lock`` guards the SQLite connection, ``_failing`` and
 ``_retry_thread`` and is held while writing, never together with the rooms' lock.
@@ -107,6 +110,8 @@ KEEP_NEWEST = (
     "(SELECT id FROM messages WHERE channel = ? ORDER BY id DESC LIMIT 1 OFFSET ?)"
 )
 FORGET_TOPIC = "DELETE FROM topics WHERE channel = ?"
+#: a deleted message (IRCv3 message redaction): gone from the replay and from the disk
+FORGET_MESSAGE = "DELETE FROM messages WHERE channel = ? AND msgid = ?"
 #: what the kept messages of all channels together may take in memory (``--history-memory``)
 HISTORY_MEMORY = 32 * 2**20
 #: past that budget, channels are trimmed down to this share of it: a chunk at a time, so a
@@ -618,6 +623,27 @@ class ChannelHistory:
             self._queue(KEEP_NEWEST, (channel_key, channel_key, 0))
         if self.topics.pop(channel_key, None) is not None:
             self._queue(FORGET_TOPIC, (channel_key,))
+
+    def find(self, channel_key: str, msgid: str) -> KeptMessage | None:
+        """The kept message of this channel with this ``msgid`` (None: not kept, or no
+        longer). The newest are looked at first: what is deleted was usually just said."""
+        for kept in reversed(self._channels.get(channel_key, ())):
+            if kept.message.tags.get("msgid") == msgid:
+                return kept
+        return None
+
+    def forget(self, channel_key: str, kept: KeptMessage) -> None:
+        """Delete one kept message (found with ``find``): nobody is shown it again, and it
+        is deleted on disk at the next persist."""
+        messages = self._channels.get(channel_key)
+        if messages is None:
+            return
+        try:
+            messages.remove(kept)
+        except ValueError:  # forgotten meanwhile (trimmed): nothing to do
+            return
+        self._uncount(channel_key, kept)
+        self._queue(FORGET_MESSAGE, (channel_key, kept.message.tags.get("msgid", "")))
 
     def recent(self, channel_key: str, limit: int) -> list[Outgoing]:
         messages = self._channels.get(channel_key)

@@ -48,7 +48,15 @@ from net.protocol import (
     wire_number,
 )
 from net.render import history_lines, irc_history
-from net.state import Channel, ChannelView, JoinRefused, Rooms, Session, WhoRow
+from net.state import (
+    Channel,
+    ChannelView,
+    JoinRefused,
+    RedactRefused,
+    Rooms,
+    Session,
+    WhoRow,
+)
 
 log = logging.getLogger(__name__)
 _bugs = BugLog(log)  # replies that cannot be formatted: bugs, logged rate-limited
@@ -709,6 +717,31 @@ class IrcSession(Session):
                     recipient, Message("TAGMSG", [recipient.nick], self.prefix, tags)
                 )
 
+    def understands_redaction(self) -> bool:
+        return irc.REDACTION_CAP in self.caps
+
+    def on_redact(self, message: Message) -> None:
+        """IRCv3 message redaction: ``REDACT <channel> <msgid> [:reason]`` deletes a kept
+        message of a channel, for its author or a teacher. Errors are the spec's ``FAIL
+        REDACT`` replies. Messages to a person are not kept, so they cannot be deleted."""
+        if self.need_params(message, 2):
+            return
+        target, msgid, reason = message.params[0], message.params[1], message.param(2)
+        source = self.settings.server_name
+        channel = self.rooms.find_channel(target) if target[:1] in irc.CHANTYPES else None
+        if channel is None:
+            text = "You cannot delete messages from that target"
+            self.send_message(Message("FAIL", ["REDACT", "INVALID_TARGET", target, text], source))
+            return
+        refused = self.rooms.redact(self, channel, msgid, reason)
+        if refused is RedactRefused.UNKNOWN_MSGID:
+            text = "This message does not exist or is too old"
+        elif refused is RedactRefused.REDACT_FORBIDDEN:
+            text = "You are not authorised to delete this message"
+        else:
+            return
+        self.send_message(Message("FAIL", ["REDACT", refused.value, target, msgid, text], source))
+
     def _fits(self, relayed: Message, notice: bool) -> bool:
         """Whether the relayed line, with our prefix, keeps to 512 bytes (else 417, not cut)."""
         if irc.body_length(relayed.format()) <= irc.MAX_LINE_BYTES:
@@ -755,6 +788,7 @@ COMMANDS: dict[str, Callable[[IrcSession, Message], None]] = {
     "PRIVMSG": IrcSession.on_privmsg,
     "NOTICE": IrcSession.on_notice,
     "TAGMSG": IrcSession.on_tagmsg,
+    "REDACT": IrcSession.on_redact,
     "SESSION": IrcSession.on_session,
 }
 

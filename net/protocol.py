@@ -58,7 +58,9 @@ SESSION_CAP = "charla.chat/session"
 #: the client's own number for each message, so the server relays it once
 SEQ_TAG = "charla.chat/seq"
 #: what a Charla server implements and a Charla client asks for, in ``CAP LS`` order
-CAPABILITIES = ("batch", "server-time", "message-tags", SESSION_CAP)
+#: IRCv3 message redaction (work in progress, hence the draft/ name): REDACT deletes a message
+REDACTION_CAP = "draft/message-redaction"
+CAPABILITIES = ("batch", "server-time", "message-tags", REDACTION_CAP, SESSION_CAP)
 
 # ---------------------------------------------------------------------------
 # Numerics (RFC 1459 / RFC 2812 / Modern IRC)

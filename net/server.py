@@ -454,8 +454,9 @@ class ChatServer:
     # -- the operator at the server's terminal, and tests -------------------------------
 
     def announce(self, text: str) -> int:
-        """A notice from the server itself to every registered person; returns how many."""
-        return self.rooms.announce(text)
+        """An announcement from the server itself in every channel, kept in history for
+        latecomers (see ``Rooms.announce_in_channels``); returns how many people it reached."""
+        return self.rooms.announce_in_channels(text)
 
     def kick(self, nick: str, reason: str) -> bool:
         """Remove ``nick`` from every channel (everyone sees the KICK) and disconnect them."""

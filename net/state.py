@@ -149,6 +149,13 @@ class JoinRefused(Enum):
     TOO_MANY_FROM_ADDRESS = "channels_per_address"
 
 
+class RedactRefused(Enum):
+    """Why ``Rooms.redact`` did not delete a message (each a ``FAIL REDACT`` code)."""
+
+    UNKNOWN_MSGID = "UNKNOWN_MSGID"  # not kept in that channel (never, or no longer)
+    REDACT_FORBIDDEN = "REDACT_FORBIDDEN"  # neither its author nor a teacher or operator
+
+
 class WhoRow(NamedTuple):
     """One person as WHO and WHOIS describe them."""
 
@@ -179,6 +186,11 @@ class Session:
         self.nick = ""  # written under Rooms' lock once registered (see the module docstring)
         self.username = "user"
         self.realname = ""
+        #: the account it logged in to (SASL/REGISTER); guarded by Rooms' lock
+        self.account: str | None = None
+        #: a teacher: IRC operator, channel operator wherever it is; guarded by Rooms' lock
+        self.teacher = False
+        self.away = ""  # its away message ("": here); guarded by Rooms' lock
         #: the secret of a client that negotiated charla.chat/session (see net.client),
         #: and its public alias, used in the msgids of its messages
         self.token: str | None = None
@@ -192,6 +204,11 @@ class Session:
         return f"{self.nick}!{self.username}@{self.conn.host}"
 
     # -- what Rooms asks of a session (under its lock: build bytes, nothing else) ---------
+
+    def understands_redaction(self) -> bool:
+        """Whether it is told of a deleted message with REDACT (IRCv3 message redaction);
+        the others get a notice saying who deleted whose message."""
+        return False
 
     def render(self, out: Outgoing) -> bytes | None:
         """The bytes this session's peer should get for ``out`` (None: nothing)."""
@@ -416,6 +433,42 @@ class Rooms:
             to_flush = self._deliver_locked(channel.members, out)
         flush_soon(to_flush)
 
+    def redact(
+        self, session: Session, channel: Channel, msgid: str, reason: str
+    ) -> RedactRefused | None:
+        """Delete a kept message of ``channel`` (IRCv3 message redaction): gone from the
+        history (replay and database), and every member told: with ``REDACT`` those who
+        understand it, with a notice from the server the others. Its author may delete it
+        (the same nick from the same host), and so may a teacher; None when done."""
+        folded = irc_lower(channel.name)
+        params = [channel.name, msgid, reason] if reason else [channel.name, msgid]
+        redact = Message("REDACT", params, session.prefix)
+        with self._lock:
+            if session.left or session not in channel.members:
+                return RedactRefused.REDACT_FORBIDDEN
+            kept = self.history.find(folded, msgid)
+            if kept is None:
+                return RedactRefused.UNKNOWN_MSGID
+            author = _Mask.of(kept.message.source or "")
+            own = author.nick_key == nick_key(session.nick) and author.host == session.conn.host
+            if not (own or session.teacher):  # MODES: or a channel operator
+                return RedactRefused.REDACT_FORBIDDEN
+            self.history.forget(folded, kept)
+            out = Outgoing(self._with_msgid(redact))
+            told = tr("{nick} deleted a message from {author}").format(
+                nick=session.nick, author=author.nick
+            )
+            if reason:
+                told = f"{told}: {reason}"
+            notice = Outgoing(Message("NOTICE", [channel.name, told], self.settings.server_name))
+            members = list(channel.members)
+            to_flush = self._deliver_locked((m for m in members if m.understands_redaction()), out)
+            to_flush += self._deliver_locked(
+                (m for m in members if not m.understands_redaction()), notice
+            )
+        flush_soon(to_flush)
+        return None
+
     # -- the relay --------------------------------------------------------------------
 
     def new_msgid(self) -> str:
@@ -557,6 +610,28 @@ class Rooms:
         flush_soon(to_flush)
         return len(sessions)
 
+    def announce_in_channels(self, text: str) -> int:
+        """An announcement from the server itself in every channel, as a channel NOTICE
+        (each client shows it in that channel's tab, not wherever its user looks), kept in
+        history so whoever joins later reads it too; returns how many people it reached."""
+        server_name = self.settings.server_name
+        reached: set[Session] = set()
+        with self._lock:
+            to_flush = []
+            for key, channel in self._channels.items():
+                message = self._with_msgid(Message("NOTICE", [channel.name, text], server_name))
+                out = Outgoing(message)
+                to_flush += self._deliver_locked(channel.members, out)
+                self.history.record(key, out)
+                reached.update(channel.members)
+            for session in self._nicks.values():  # in no channel: told in person
+                if not session.channels:
+                    out = Outgoing(Message("NOTICE", [session.nick, text], server_name))
+                    to_flush += self._deliver_locked([session], out)
+                    reached.add(session)
+        flush_soon(to_flush)
+        return len(reached)
+
     def remove(self, nick: str, reason: str) -> Session | None:
         """Kick ``nick`` out of every channel (everyone sees the KICK) and free the nick;
         returns the session (whose connection the caller closes), None if nobody has it."""
@@ -645,6 +720,19 @@ class Rooms:
             channel.topic_at,
             tuple(member.nick for member in channel.members),
         )
+
+
+class _Mask(NamedTuple):
+    """The parts of a ``nick!user@host`` source that say who someone is."""
+
+    nick: str
+    nick_key: str
+    host: str
+
+    @classmethod
+    def of(cls, source: str) -> _Mask:
+        nick, _, rest = source.partition("!")
+        return cls(nick, nick_key(nick), rest.partition("@")[2])
 
 
 def _who_row(channel_name: str, session: Session) -> WhoRow:

@@ -610,3 +610,27 @@ def test_past_the_budget_the_biggest_channels_are_cut_to_one_size_and_small_ones
     assert max(sizes.values()) - min(sizes.values()) < 6000  # a message of 4.9 KB at most
     assert min(sizes.values()) - 6000 < history._bytes["#general"] <= max(sizes.values())
     assert len(history.recent("#pequeño", 100)) == 20
+
+
+def test_a_deleted_message_is_gone_from_memory_and_from_the_disk(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    history = ChannelHistory(size=10, path=path, expiry=0)
+    history.open()
+    for number in range(3):
+        message = Message("PRIVMSG", ["#a", f"m{number}"], "ana!~a@h", {"msgid": f"id{number}"})
+        history.record("#a", Outgoing(message, timestamp=1_700_000_000 + number))
+    before = history.held
+    kept = history.find("#a", "id1")
+    assert kept is not None and kept.message.params[1] == "m1"
+    assert history.find("#a", "id9") is None and history.find("#b", "id1") is None
+    history.forget("#a", kept)
+    assert history.find("#a", "id1") is None
+    assert history.held == before - kept.cost
+    assert [out.message.params[1] for out in history.recent("#a", 10)] == ["m0", "m2"]
+    history.persist()
+    history.close()
+
+    again = ChannelHistory(size=10, path=path, expiry=0)
+    again.open()
+    assert [out.message.params[1] for out in again.recent("#a", 10)] == ["m0", "m2"]
+    again.close()

@@ -777,3 +777,52 @@ def test_lines_resent_after_a_reconnect_do_not_spend_the_flood_allowance_again(s
     assert not any(text in line for line in bea.lines)  # none was relayed twice
     ana.send("PING still")
     ana.expect(r"PONG \S+ :still$")
+
+
+def _said_in(reader: IrcClient, channel: str, text: str) -> str:
+    """The msgid ``reader`` (with message-tags) saw on ``text`` said in ``channel``."""
+    match = reader.expect(rf"^@\S*msgid=([^; ]+)\S* :\S+ PRIVMSG {channel} :{re.escape(text)}$")
+    return match.group(1)
+
+
+def test_the_author_deletes_a_message_and_everyone_sees_it_go(connect):
+    ana = connect("ana")
+    bea = connect()
+    bea.register("bea", caps="message-tags draft/message-redaction")
+    cara = connect("cara")  # an IRC client without the capability
+    for client in (ana, bea, cara):
+        client.join("#a")
+    ana.send("PRIVMSG #a :tonto el que lo lea")
+    ana.send("PRIVMSG #a :perdón")
+    msgid = _said_in(bea, "#a", "tonto el que lo lea")
+    ana.send(f"REDACT #a {msgid} :me equivoqué")
+    bea.expect(rf"^@msgid=\S+ :ana!\S+ REDACT #a {msgid} :me equivoqué$")
+    cara.expect(r"^:test\.charla NOTICE #a :ana deleted a message from ana: me equivoqué$")
+    assert not any(" FAIL " in line for line in ana.sync())
+
+    late = connect()
+    late.register("late", caps="batch message-tags")
+    late.send("JOIN #a")
+    late.expect(r" 366 late #a ")
+    replayed = [line for line in late.sync() if " PRIVMSG #a " in line]
+    assert [line.rsplit(" :", 1)[1] for line in replayed] == ["perdón"]
+
+
+def test_only_its_author_may_delete_a_message(connect):
+    ana, bea = connect("ana"), connect()
+    bea.register("bea", caps="message-tags")
+    for client in (ana, bea):
+        client.join("#a")
+    ana.send("PRIVMSG #a :mío")
+    msgid = _said_in(bea, "#a", "mío")
+    bea.send(f"REDACT #a {msgid}")
+    bea.expect(rf"^:test\.charla FAIL REDACT REDACT_FORBIDDEN #a {msgid} :")
+    bea.send("REDACT #a no-such-id")
+    bea.expect(r"^:test\.charla FAIL REDACT UNKNOWN_MSGID #a no-such-id :")
+    bea.send(f"REDACT ana {msgid}")
+    bea.expect(r"^:test\.charla FAIL REDACT INVALID_TARGET ana :")
+    bea.send("REDACT #a")
+    bea.expect(r" 461 bea REDACT ")
+    late = connect("late")
+    late.send("JOIN #a")
+    late.expect(r" NOTICE #a :\[\d\d:\d\d\] ana: mío$")  # still there

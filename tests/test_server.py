@@ -92,6 +92,25 @@ def test_announcement_comes_from_the_server_and_cannot_be_faked(connect, server)
     impostor.expect(r" 43[23] \* Test\.Charla ")
 
 
+def test_an_announcement_lands_in_each_channel_and_stays_for_latecomers(connect, server):
+    """In the channel, so every client shows it in that channel's tab (not in a server tab
+    nobody looks at, nor in whatever tab happens to be in front); kept, so a student who
+    arrives after it still reads it."""
+    ana, bea, solo = connect("ana"), connect("bea"), connect("solo")
+    ana.join("#general")
+    bea.join("#general")
+    bea.join("#grupo3")
+    assert server.announce("Examen a las 10") == 3
+    ana.expect(r"^:test\.charla NOTICE #general :Examen a las 10$")
+    bea.expect(r"^:test\.charla NOTICE #general :Examen a las 10$")
+    bea.expect(r"^:test\.charla NOTICE #grupo3 :Examen a las 10$")
+    solo.expect(r"^:test\.charla NOTICE solo :Examen a las 10$")  # in no channel: in person
+    late = connect()
+    late.register("late", caps="batch message-tags")
+    late.send("JOIN #general")
+    late.expect(r"^@batch=\S+ :test\.charla NOTICE #general :Examen a las 10$")
+
+
 def test_server_name_cannot_be_taken_as_a_nick(start_server, connect):
     server = start_server(server_name="charla")
     impostor = connect(port=server.port)
