@@ -13,13 +13,16 @@ What is kept is bounded, in memory and so on disk:
   bytes forget their oldest messages, cut down to one common size, until ``TRIM_TO`` of the
   budget is used (a flood in one channel costs that channel its history, not a small
   channel of honest people; spread over many channels, it costs each the same size).
-- The history and topic of a channel nobody is in are forgotten ``expiry`` seconds after it
-  emptied (``--history-expiry``; ``net.state.Rooms`` says when a channel empties and fills
-  again, with ``vacated`` and ``occupied``), except those of the channels given to
-  ``keep_always`` (the server's default channel). After a restart every channel is empty:
-  it counts as emptied at its newest message or topic. There is no timer thread: a
-  channel is checked when someone joins it (``occupied``), and all of them at most every
-  ``SWEEP_INTERVAL`` seconds, from ``record``; ``clock`` is injectable for tests.
+- The history, topic, bans and mutes of a channel nobody is in are forgotten ``expiry``
+  seconds after it emptied (``--history-expiry``; ``net.state.Rooms`` says when a channel
+  empties and fills again, with ``vacated`` and ``occupied``), except those of the
+  channels given to ``keep_always`` (the server's default channel). After a restart every
+  channel is empty: it counts as emptied at its newest message, topic or list entry.
+  There is no timer thread: a channel is checked when someone joins it (``occupied``),
+  and all of them at most every ``SWEEP_INTERVAL`` seconds, from ``record``; ``clock`` is
+  injectable for tests.
+- A channel's bans and mutes (``entries``, ``ListEntry``) are kept too, so a ban outlives a
+  restart; ``net.state`` gives a channel its entries when it is made again.
 - What is forgotten in memory is deleted from the database too: the deletions are queued
   like the rows and written by the next ``persist``, in order with them.
 
@@ -72,6 +75,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from net.connection import BugLog
 from net.outgoing import KeptMessage, Outgoing
@@ -99,6 +103,11 @@ CREATE INDEX IF NOT EXISTS messages_by_channel ON messages (channel, id);
 CREATE TABLE IF NOT EXISTS topics (
     channel TEXT PRIMARY KEY, topic TEXT NOT NULL, set_by TEXT NOT NULL, set_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS channel_lists (  -- bans and mutes: they outlive a restart
+    channel TEXT NOT NULL, mode TEXT NOT NULL, mask TEXT NOT NULL, set_by TEXT NOT NULL,
+    set_at REAL NOT NULL, expires REAL NOT NULL,  -- 0: never
+    PRIMARY KEY (channel, mode, mask)
+);
 CREATE TABLE IF NOT EXISTS senders (  -- the last message number of each Charla client
     alias TEXT PRIMARY KEY, last_seq INTEGER NOT NULL
 );
@@ -110,6 +119,12 @@ KEEP_NEWEST = (
     "(SELECT id FROM messages WHERE channel = ? ORDER BY id DESC LIMIT 1 OFFSET ?)"
 )
 FORGET_TOPIC = "DELETE FROM topics WHERE channel = ?"
+KEEP_ENTRY = "INSERT OR REPLACE INTO channel_lists VALUES (?, ?, ?, ?, ?, ?)"
+FORGET_ENTRY = "DELETE FROM channel_lists WHERE channel = ? AND mode = ? AND mask = ?"
+FORGET_ENTRIES = "DELETE FROM channel_lists WHERE channel = ?"
+#: list entries (bans, mutes) kept per channel, at most: what a channel's mode lists may
+#: hold is bounded by ``net.modes``; this bounds what a damaged or foreign file can load
+MAX_KEPT_ENTRIES = 1000
 #: a deleted message (IRCv3 message redaction): gone from the replay and from the disk
 FORGET_MESSAGE = "DELETE FROM messages WHERE channel = ? AND msgid = ?"
 #: what the kept messages of all channels together may take in memory (``--history-memory``)
@@ -153,6 +168,16 @@ _ROW_ERRORS = (
 )
 
 
+class ListEntry(NamedTuple):
+    """One entry of a channel's ban or mute list, as kept across restarts."""
+
+    mode: str  # the list's mode letter ("b", "q")
+    mask: str
+    set_by: str
+    set_at: float
+    expires: float  # when it ends by itself (seconds since the epoch); 0: never
+
+
 class ChannelHistory:
     """Recent messages per channel in memory, mirrored to SQLite when ``path`` is given."""
 
@@ -174,6 +199,9 @@ class ChannelHistory:
         self._bytes: dict[str, int] = {}  # irc_lower(channel) -> footprint of its messages
         self.held = 0  # footprint of every kept message
         self.topics: dict[str, tuple[str, str, float]] = {}  # irc_lower(channel) -> topic
+        #: irc_lower(channel) -> its ban and mute lists, as loaded; ``net.state`` gives a
+        #: channel its entries when it is made, and says when they change
+        self.entries: dict[str, list[ListEntry]] = {}
         #: irc_lower(channel) -> when it emptied, for channels with something kept
         self._empty_since: dict[str, float] = {}
         self._always: set[str] = set()  # irc_lower(channel) of channels that never expire
@@ -278,6 +306,7 @@ class ChannelHistory:
         self._bytes.clear()
         self.held = 0
         self.topics.clear()
+        self.entries.clear()
         self._empty_since.clear()
 
     def _set_aside(self) -> str:
@@ -318,10 +347,14 @@ class ChannelHistory:
                 self.topics[channel] = (topic, set_by, set_at)
             else:
                 log.warning("history database: skipped the damaged topic of %r", channel)
+        self._load_entries(db)
         for channel, messages in self._channels.items():  # after a restart, all are empty
             self._empty_since[channel] = messages[-1].time
         for channel, (_, _, set_at) in self.topics.items():
             self._empty_since[channel] = max(set_at, self._empty_since.get(channel, 0.0))
+        for channel, entries in self.entries.items():
+            newest = max(entry.set_at for entry in entries)
+            self._empty_since[channel] = max(newest, self._empty_since.get(channel, 0.0))
         for channel in self._always:
             self._empty_since.pop(channel, None)
         self._last_seq = {
@@ -331,6 +364,37 @@ class ChannelHistory:
             and isinstance(last_seq, int)
             and 0 <= last_seq <= MAX_WIRE_NUMBER
         }
+
+    def _load_entries(self, db: sqlite3.Connection) -> None:
+        """The ban and mute lists, checked as carefully as messages (see ``_load``)."""
+        rows = db.execute(
+            "SELECT channel, mode, mask, set_by, set_at, expires FROM channel_lists "
+            "ORDER BY set_at LIMIT ?",
+            (MAX_KEPT_ENTRIES * 100,),
+        )
+        damaged = 0
+        for channel, mode, mask, set_by, set_at, expires in rows:
+            entries = self.entries.get(channel) if isinstance(channel, str) else None
+            if entries is not None and len(entries) >= MAX_KEPT_ENTRIES:
+                continue
+            if not (
+                isinstance(channel, str)
+                and mode in ("b", "q")
+                and isinstance(mask, str)
+                and isinstance(set_by, str)
+                and mask
+                and as_middle_param(mask) == mask
+                and as_middle_param(set_by) == set_by
+                and _kept_time(set_at)
+                and _kept_time(expires)
+            ):
+                damaged += 1
+                continue
+            self.entries.setdefault(channel, []).append(
+                ListEntry(mode, mask, set_by, set_at, expires)
+            )
+        if damaged:
+            log.warning("history database: skipped %d damaged ban or mute entries", damaged)
 
     def persist(self) -> None:
         """Return once every row queued so far is written, or kept for the retry thread
@@ -580,7 +644,7 @@ class ChannelHistory:
 
     def vacated(self, channel_key: str) -> None:
         """The last person left this channel: its history expires ``expiry`` from now."""
-        kept = channel_key in self._channels or channel_key in self.topics
+        kept = any(channel_key in kept for kept in (self._channels, self.topics, self.entries))
         if kept and channel_key not in self._always:
             self._empty_since[channel_key] = self.clock()
 
@@ -623,6 +687,8 @@ class ChannelHistory:
             self._queue(KEEP_NEWEST, (channel_key, channel_key, 0))
         if self.topics.pop(channel_key, None) is not None:
             self._queue(FORGET_TOPIC, (channel_key,))
+        if self.entries.pop(channel_key, None) is not None:
+            self._queue(FORGET_ENTRIES, (channel_key,))
 
     def find(self, channel_key: str, msgid: str) -> KeptMessage | None:
         """The kept message of this channel with this ``msgid`` (None: not kept, or no
@@ -657,6 +723,22 @@ class ChannelHistory:
             "INSERT OR REPLACE INTO topics VALUES (?, ?, ?, ?)",
             (channel_key, topic, set_by, set_at),
         )
+
+    def keep_entry(self, channel_key: str, entry: ListEntry) -> None:
+        """A ban or mute was added to a channel's list (or changed): kept across restarts."""
+        entries = [e for e in self.entries.get(channel_key, ()) if e[:2] != entry[:2]]
+        self.entries[channel_key] = [*entries, entry]
+        self._queue(KEEP_ENTRY, (channel_key, *entry))
+
+    def forget_entry(self, channel_key: str, mode: str, mask: str) -> None:
+        """A ban or mute was lifted (or ran out)."""
+        entries = self.entries.get(channel_key)
+        if entries is None:
+            return
+        entries[:] = [e for e in entries if (e.mode, e.mask) != (mode, mask)]
+        if not entries:
+            del self.entries[channel_key]
+        self._queue(FORGET_ENTRY, (channel_key, mode, mask))
 
     def seen_before(self, alias: str, seq: int) -> bool:
         """Whether message ``seq`` of the client ``alias`` was relayed already (else note it)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from net.history import INSERT_MESSAGE, ChannelHistory
+from net.history import INSERT_MESSAGE, ChannelHistory, ListEntry
 from net.outgoing import Outgoing
 from net.protocol import MAX_CLIENT_TAGS, Message, parse
 from tests.support import IrcClient, started_port
@@ -634,3 +634,64 @@ def test_a_deleted_message_is_gone_from_memory_and_from_the_disk(tmp_path):
     again.open()
     assert [out.message.params[1] for out in again.recent("#a", 10)] == ["m0", "m2"]
     again.close()
+
+
+def test_bans_and_mutes_outlive_a_restart_and_expire_with_their_channel(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    now = [1_700_000_000.0]
+    history = ChannelHistory(size=10, path=path, expiry=3600, clock=lambda: now[0])
+    history.open()
+    history.keep_always("#general")
+    history.keep_entry("#general", ListEntry("b", "pepe!*@*", "profe", now[0], 0.0))
+    history.keep_entry("#general", ListEntry("q", "ana!*@*", "profe", now[0], now[0] + 300))
+    history.keep_entry("#general", ListEntry("q", "ana!*@*", "profe", now[0], now[0] + 600))
+    history.keep_entry("#general", ListEntry("b", "luis!*@*", "profe", now[0], 0.0))
+    history.forget_entry("#general", "b", "luis!*@*")
+    history.keep_entry("#grupo3", ListEntry("b", "eva!*@*", "ana", now[0], 0.0))
+    history.vacated("#grupo3")  # everybody left #grupo3
+    history.persist()
+    history.close()
+
+    now[0] += 1800  # half an hour later, a restart: everything is still there
+    again = ChannelHistory(size=10, path=path, expiry=3600, clock=lambda: now[0])
+    again.keep_always("#general")
+    again.open()
+    assert again.entries["#general"] == [
+        ListEntry("b", "pepe!*@*", "profe", 1_700_000_000.0, 0.0),
+        ListEntry("q", "ana!*@*", "profe", 1_700_000_000.0, 1_700_000_600.0),
+    ]
+    assert again.entries["#grupo3"] == [ListEntry("b", "eva!*@*", "ana", 1_700_000_000.0, 0.0)]
+    now[0] += 3600  # #grupo3 has been empty for longer than the expiry
+    again.expire()
+    assert "#grupo3" not in again.entries and "#general" in again.entries
+    again.persist()
+    again.close()
+
+    third = ChannelHistory(size=10, path=path, expiry=3600, clock=lambda: now[0])
+    third.keep_always("#general")
+    third.open()
+    assert set(third.entries) == {"#general"}
+    third.close()
+
+
+def test_damaged_ban_rows_are_skipped(tmp_path, caplog):
+    path = tmp_path / "h.sqlite3"
+    first = ChannelHistory(size=10, path=path)
+    first.open()
+    first.close()
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.executemany(
+            "INSERT INTO channel_lists VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                ("#a", "b", "x\r\nQUIT #a", "p", 1.0, 0),  # would break a line
+                ("#a", "z", "m!*@*", "p", 1.0, 0),  # no such list
+                ("#a", "b", "ok!*@*", "p", "soon", 0),  # a time that is not one
+                ("#a", "q", "ok!*@*", "p", 1.0, 0),
+            ],
+        )
+    history = ChannelHistory(size=10, path=path, expiry=0)  # 1970: kept for ever
+    with caplog.at_level(logging.WARNING, logger="net.history"):
+        history.open()
+    assert history.entries == {"#a": [ListEntry("q", "ok!*@*", "p", 1.0, 0)]}
+    assert "skipped 3 damaged ban or mute entries" in caplog.text
+    history.close()
