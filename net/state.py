@@ -390,7 +390,7 @@ class Rooms:
             if holder is not None and holder is not session:
                 return False
             out = Outgoing(Message("NICK", [new_nick], source=session.prefix))
-            self._remember_gone_locked(session)
+            self._remember_gone_locked(session, old_key)
             del self._nicks[old_key]
             self._nicks[new_key] = session
             session.nick = new_nick
@@ -691,8 +691,8 @@ class Rooms:
         if not session.registered:
             return []
         session.registered = False
-        self._remember_gone_locked(session)
         key = nick_key(session.nick)
+        self._remember_gone_locked(session, key)
         if self._nicks.get(key) is session:
             del self._nicks[key]
         recipients = self._neighbours_locked(session)
@@ -701,11 +701,10 @@ class Rooms:
         out = Outgoing(Message("QUIT", [reason], source=session.prefix))
         return self._deliver_locked(recipients, out)
 
-    def _remember_gone_locked(self, session: Session) -> None:
-        """Note for WHOWAS that ``session`` leaves its nick: the oldest entry is forgotten
-        past ``WHOWAS_SIZE`` in all, and the oldest under that nick past
-        ``WHOWAS_PER_NICK``."""
-        key = nick_key(session.nick)
+    def _remember_gone_locked(self, session: Session, key: str) -> None:
+        """Note for WHOWAS that ``session`` leaves its nick (``key``: its ``nick_key``): the
+        oldest entry is forgotten past ``WHOWAS_SIZE`` in all, and the oldest under that
+        nick past ``WHOWAS_PER_NICK``."""
         row = GoneRow(
             session.nick, session.username, session.conn.host, session.realname, time.time()
         )
