@@ -7,7 +7,12 @@ rest get ``451``. Replies are queued with ``reply()`` in the order the lines cam
 
 The human text of numerics and ERROR lines stays in English, as on every IRC server:
 clients (the Charla window included) show their own words for each numeric, and
-conformance suites match it. Only what a person reads as content (the MOTD) is translated.
+conformance suites match it. Only what a person reads as content is translated: the
+MOTD, and the text of INFO, ADMIN and HELP.
+
+Beyond chat, it answers the queries IRC clients send on connect or on /commands (AWAY
+with IRCv3 ``away-notify``, WHOWAS, USERHOST, ISON, TIME, VERSION, INFO, ADMIN, HELP,
+LUSERS), after RFC 2812 and Modern IRC; where the two differ (WHOWAS wildcards), Modern.
 
 A line's way through here: ``net.connection`` calls ``on_line`` on the reader thread;
 the handler from ``COMMANDS`` checks it and asks ``net.state.Rooms`` to act (relay,
@@ -17,8 +22,10 @@ join, rename…) or for a snapshot to answer from; replies to this client are qu
 Threading: every handler, and the keepalive timer (``next_deadline``/``on_deadline``),
 runs on the connection's reader thread. Nothing here takes ``Rooms``' lock or reads its
 dicts. ``render`` and ``joined_replies`` are called by ``Rooms`` on other threads, with
-its lock held; they read ``_server_time`` and ``_message_tags``, which ``on_cap`` sets on
-the reader thread (booleans: a relay racing a CAP REQ may use the old value once).
+its lock held; they read ``_server_time``, ``_message_tags`` and ``_away_notify``, which
+``on_cap`` sets on the reader thread (booleans: a relay racing a CAP REQ may use the old
+value once). Another session's ``away`` is read without the lock to answer a private
+message with 301 (see ``net.state``).
 """
 
 from __future__ import annotations
@@ -34,23 +41,26 @@ from net.guard import Verdict
 from net.i18n import tr
 from net.outgoing import Outgoing
 from net.protocol import (
-    CAPABILITIES,
     SEQ_TAG,
+    SERVER_CAPABILITIES,
     SESSION_CAP,
     Message,
     irc_lower,
     is_valid_channel,
     is_valid_nick,
+    mask_match,
     normal_nick,
     parse,
     session_alias,
     session_msgid,
+    split_utf8,
     wire_number,
 )
 from net.render import history_lines, irc_history
 from net.state import (
     Channel,
     ChannelView,
+    GoneRow,
     JoinRefused,
     RedactRefused,
     Rooms,
@@ -72,6 +82,40 @@ NAMES_PER_LINE_BYTES = 400
 #: line (1,000 resent lines cost 50, about a burst and a second). Not zero, so that
 #: nobody can make the server parse lines at full speed by sending one number over again.
 RESENT_LINE_COST = 0.05
+#: nicks one USERHOST answers for (RFC 2812: "up to 5"); the rest are left out
+USERHOST_MAX = 5
+#: nicks one ISON looks up; its reply is kept to NAMES_PER_LINE_BYTES as well
+ISON_MAX = 100
+#: how WHOWAS and TIME write a moment (digits only: no month names in any language)
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S %z"
+#: the syntax HELP gives for each command it knows (protocol words: not translated)
+HELP_SYNTAX = {
+    "ADMIN": "ADMIN",
+    "AWAY": "AWAY [:<message>]  (no message: you are back)",
+    "HELP": "HELP [<command>]",
+    "INFO": "INFO",
+    "ISON": "ISON <nick> [<nick>...]",
+    "JOIN": "JOIN <#channel>[,<#channel>...]  (JOIN 0: leave them all)",
+    "KICK": "KICK <#channel> <nick> [:<reason>]",
+    "LIST": "LIST [<#channel>[,<#channel>...]]",
+    "LUSERS": "LUSERS",
+    "MODE": "MODE <target> [<modes> [<arguments>...]]",
+    "MOTD": "MOTD",
+    "NAMES": "NAMES <#channel>[,<#channel>...]",
+    "NICK": "NICK <nick>",
+    "NOTICE": "NOTICE <target>[,<target>...] :<text>",
+    "PART": "PART <#channel>[,<#channel>...] [:<reason>]",
+    "PING": "PING <token>",
+    "PRIVMSG": "PRIVMSG <target>[,<target>...] :<text>",
+    "QUIT": "QUIT [:<reason>]",
+    "TIME": "TIME",
+    "TOPIC": "TOPIC <#channel> [:<topic>]",
+    "USERHOST": "USERHOST <nick> [<nick>...]  (up to 5)",
+    "VERSION": "VERSION",
+    "WHO": "WHO <mask or #channel>",
+    "WHOIS": "WHOIS <nick>",
+    "WHOWAS": "WHOWAS <nick> [<count>]",
+}
 
 
 class IrcSession(Session):
@@ -84,6 +128,7 @@ class IrcSession(Session):
         self.cap_negotiating = False
         self._server_time = False  # "server-time" in caps, read on every render
         self._message_tags = False  # "message-tags" in caps
+        self._away_notify = False  # "away-notify" in caps
         #: when our keepalive PING went out (``time.monotonic()``); anything received
         #: after it is the answer
         self._ping_sent_at: float | None = None
@@ -117,6 +162,8 @@ class IrcSession(Session):
 
     def render(self, out: Outgoing) -> bytes | None:
         if out.message.command == "TAGMSG" and not self._message_tags:
+            return None
+        if out.message.command == "AWAY" and not self._away_notify:
             return None
         return out.wire(self._server_time, self._message_tags)
 
@@ -214,7 +261,7 @@ class IrcSession(Session):
             if not self.registered:
                 self.cap_negotiating = True
             self.send_message(
-                Message("CAP", [self.name_for_replies, "LS", " ".join(CAPABILITIES)], source)
+                Message("CAP", [self.name_for_replies, "LS", " ".join(SERVER_CAPABILITIES)], source)
             )
         elif sub == "LIST":
             self.send_message(
@@ -225,7 +272,7 @@ class IrcSession(Session):
                 self.cap_negotiating = True
             wanted = message.param(1).split()
             names = [cap.removeprefix("-") for cap in wanted]
-            if wanted and all(name in CAPABILITIES for name in names):
+            if wanted and all(name in SERVER_CAPABILITIES for name in names):
                 for cap in wanted:
                     if cap.startswith("-"):
                         self.caps.discard(cap[1:])
@@ -233,6 +280,7 @@ class IrcSession(Session):
                         self.caps.add(cap)
                 self._server_time = "server-time" in self.caps
                 self._message_tags = "message-tags" in self.caps
+                self._away_notify = "away-notify" in self.caps
                 verdict = "ACK"
             else:
                 verdict = "NAK"
@@ -324,7 +372,15 @@ class IrcSession(Session):
             "This server was created {date}".format(date=created.strftime("%Y-%m-%d %H:%M UTC")),
         )
         self.reply(irc.RPL_MYINFO, config.server_name, VERSION, "i", "n", "o")
+        self._isupport()
+        self.on_lusers(Message("LUSERS"))
+        self.on_motd(Message("MOTD"))
+
+    def _isupport(self) -> None:
+        """The 005 lines: what this server supports (after 004, and after VERSION)."""
+        config = self.settings
         tokens = [
+            f"AWAYLEN={irc.AWAYLEN}",
             "CASEMAPPING=rfc1459",
             f"CHANLIMIT={irc.CHANTYPES}:{config.channels_per_person}",
             "CHANMODES=,,,n",
@@ -338,22 +394,32 @@ class IrcSession(Session):
             f"USERLEN={irc.USERLEN}",
         ]
         self.reply(irc.RPL_ISUPPORT, *tokens, "are supported by this server")
-        self.on_lusers(Message("LUSERS"))
-        self.on_motd(Message("MOTD"))
 
     # -- queries -----------------------------------------------------------------------------
 
     def on_lusers(self, message: Message) -> None:
-        users, channels = self.rooms.counts()
+        """251 to 255 and 265/266, as Modern IRC lists them; one server, nobody invisible."""
+        counts = self.rooms.lusers()
+        users, most = counts.users, counts.most_users
         self.reply(
             irc.RPL_LUSERCLIENT,
             f"There are {users} users and 0 invisible on 1 servers",
         )
-        self.reply(irc.RPL_LUSEROP, "0", "operator(s) online")
-        self.reply(irc.RPL_LUSERCHANNELS, str(channels), "channels formed")
+        self.reply(irc.RPL_LUSEROP, str(counts.teachers), "operator(s) online")
+        unknown = self.rooms.count_unregistered()
+        self.reply(irc.RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
+        self.reply(irc.RPL_LUSERCHANNELS, str(counts.channels), "channels formed")
         self.reply(irc.RPL_LUSERME, f"I have {users} clients and 0 servers")
+        self.reply(
+            irc.RPL_LOCALUSERS, str(users), str(most), f"Current local users {users}, max {most}"
+        )
+        self.reply(
+            irc.RPL_GLOBALUSERS, str(users), str(most), f"Current global users {users}, max {most}"
+        )
 
     def on_motd(self, message: Message) -> None:
+        if not self._is_this_server(message):
+            return
         motd = self.settings.motd
         if motd is None:
             motd = tr(
@@ -589,7 +655,7 @@ class IrcSession(Session):
             row.host,
             self.settings.server_name,
             row.nick,
-            "H",
+            _who_flags(row),
             f"0 {row.realname or row.nick}",
         )
 
@@ -614,7 +680,146 @@ class IrcSession(Session):
             if channels:
                 self.reply(irc.RPL_WHOISCHANNELS, person.nick, " ".join(channels))
             self.reply(irc.RPL_WHOISSERVER, person.nick, self.settings.server_name, "Charla")
+            if person.away:
+                self.reply(irc.RPL_AWAY, person.nick, person.away)
         self.reply(irc.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
+
+    def on_whowas(self, message: Message) -> None:
+        """``WHOWAS <nick> [<count>]``: who had that nick (exactly: Modern IRC allows no
+        wildcards), newest first; ``<count>`` not a positive number: all that are kept."""
+        if not message.params or not message.params[0]:
+            self.reply(irc.ERR_NONICKNAMEGIVEN, "No nickname given")
+            return
+        nick = message.params[0]
+        count = wire_number(message.param(1).lstrip("+")) or 0
+        rows = self.rooms.whowas(nick, count)
+        if not rows:
+            self.reply(irc.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+        for row in rows:
+            self._whowas_entry(row)
+        self.reply(irc.RPL_ENDOFWHOWAS, nick, "End of WHOWAS")
+
+    def _whowas_entry(self, row: GoneRow) -> None:
+        self.reply(irc.RPL_WHOWASUSER, row.nick, row.username, row.host, "*", row.realname)
+        when = datetime.fromtimestamp(row.when).astimezone().strftime(TIME_FORMAT)
+        self.reply(irc.RPL_WHOISSERVER, row.nick, self.settings.server_name, when)
+
+    def on_userhost(self, message: Message) -> None:
+        """``USERHOST <nick>...``: ``nick[*]=(+|-)user@host`` for those here (``*``: a
+        teacher, ``-``: away), up to ``USERHOST_MAX``; unknown nicks are left out."""
+        if self.need_params(message, 1):
+            return
+        nicks = " ".join(message.params).split()[:USERHOST_MAX]
+        replies = [
+            f"{row.nick}{'*' if teacher else ''}={'-' if row.away else '+'}"
+            f"{row.username}@{row.host}"
+            for row, teacher in self.rooms.userhosts(nicks)
+        ]
+        self.reply(irc.RPL_USERHOST, " ".join(replies))
+
+    def on_ison(self, message: Message) -> None:
+        """``ISON <nick>...``: which of them are here, as they spell their nicks; at most
+        ``ISON_MAX`` looked up, and a reply no longer than ``NAMES_PER_LINE_BYTES``."""
+        if self.need_params(message, 1):
+            return
+        nicks = " ".join(message.params).split()[:ISON_MAX]
+        here: list[str] = []
+        size = 0
+        for nick in self.rooms.ison(nicks):
+            size += len(nick.encode()) + 1
+            if size > NAMES_PER_LINE_BYTES:
+                break
+            here.append(nick)
+        self.reply(irc.RPL_ISON, " ".join(here))
+
+    # -- the server itself ---------------------------------------------------------------------
+
+    def _is_this_server(self, message: Message) -> bool:
+        """Whether the optional ``<target>`` of a server query is this server (its name, a
+        mask matching it, or a nick: everyone is on this one server); else replies 402."""
+        target = message.param(0)
+        if not target:
+            return True
+        server_name = self.settings.server_name
+        if mask_match(irc_lower(target), irc_lower(server_name)):
+            return True
+        if "*" not in target and self.rooms.find_session(target) is not None:
+            return True
+        self.reply(irc.ERR_NOSUCHSERVER, target, "No such server")
+        return False
+
+    def on_time(self, message: Message) -> None:
+        if self._is_this_server(message):
+            now = datetime.now().astimezone().strftime(TIME_FORMAT)
+            self.reply(irc.RPL_TIME, self.settings.server_name, now)
+
+    def on_version(self, message: Message) -> None:
+        """351, then the 005 lines (Modern IRC: VERSION tells the ISUPPORT tokens too)."""
+        if self._is_this_server(message):
+            self.reply(
+                irc.RPL_VERSION, VERSION, self.settings.server_name, "Charla, the classroom chat"
+            )
+            self._isupport()
+
+    def on_info(self, message: Message) -> None:
+        if not self._is_this_server(message):
+            return
+        started = datetime.fromtimestamp(self.rooms.created).astimezone().strftime(TIME_FORMAT)
+        text = tr(
+            "Charla {version}: the group chat of a classroom or an office.\n"
+            "Anyone may join it with an IRC program (HexChat, irssi, WeeChat), with the Charla "
+            "window, or with nothing more than nc or telnet.\n"
+            "Written in Python, with its standard library only.\n"
+            "This server has been running since {started}.\n"
+            "HELP lists the commands it knows."
+        ).format(version=VERSION, started=started)
+        for line in text.splitlines():
+            self.reply(irc.RPL_INFO, line)
+        self.reply(irc.RPL_ENDOFINFO, "End of INFO list")
+
+    def on_admin(self, message: Message) -> None:
+        """256 to 259: who runs this server. Charla has no administrator's address to give:
+        the teacher, or whoever started the server, is in the room."""
+        if not self._is_this_server(message):
+            return
+        server_name = self.settings.server_name
+        self.reply(irc.RPL_ADMINME, server_name, "Administrative info")
+        self.reply(irc.RPL_ADMINLOC1, tr("Charla, the chat of this classroom."))
+        self.reply(irc.RPL_ADMINLOC2, tr("Run by whoever started the server: usually the teacher."))
+        self.reply(irc.RPL_ADMINEMAIL, tr("No e-mail address: ask in the room."))
+
+    def on_help(self, message: Message) -> None:
+        """Modern IRC's HELP: 704, 705 lines, 706; a subject it does not know gets 524."""
+        subject = message.param(0).upper()
+        if not subject:
+            known = sorted(HELP_SYNTAX)
+            lines = [
+                "",
+                tr("The commands this server knows:"),
+                *(" ".join(known[i : i + 10]) for i in range(0, len(known), 10)),
+                tr("HELP <command> shows how to use one."),
+            ]
+            subject_param, title = "*", tr("** Charla help **")
+        elif subject in HELP_SYNTAX:
+            lines = ["", HELP_SYNTAX[subject]]
+            subject_param, title = subject, f"** {subject} **"
+        else:
+            self.reply(irc.ERR_HELPNOTFOUND, message.params[0], "No help available on this topic")
+            return
+        self.reply(irc.RPL_HELPSTART, subject_param, title)
+        for line in lines[:-1]:
+            self.reply(irc.RPL_HELPTXT, subject_param, line)
+        self.reply(irc.RPL_ENDOFHELP, subject_param, lines[-1])
+
+    def on_away(self, message: Message) -> None:
+        """``AWAY :<message>`` marks this person away (305/306; cut to ``AWAYLEN`` bytes),
+        ``AWAY`` alone or with an empty message marks them back."""
+        text = split_utf8(message.param(0), irc.AWAYLEN)[0]
+        self.rooms.set_away(self, text)
+        if text:
+            self.reply(irc.RPL_NOWAWAY, "You have been marked as being away")
+        else:
+            self.reply(irc.RPL_UNAWAY, "You are no longer marked as being away")
 
     # -- talking -----------------------------------------------------------------------------
 
@@ -677,6 +882,9 @@ class IrcSession(Session):
                     relayed = Message(message.command, [recipient.nick, text], self.prefix, tags)
                     if self._fits(relayed, notice):
                         self.rooms.send_to_session(recipient, relayed)
+                        away = recipient.away  # read without the lock: see net.state
+                        if away and not notice:
+                            self.reply(irc.RPL_AWAY, recipient.nick, away)
                     continue
                 error = (irc.ERR_NOSUCHNICK, "No such nick/channel")
             if not notice:
@@ -751,6 +959,11 @@ class IrcSession(Session):
         return False
 
 
+def _who_flags(row: WhoRow) -> str:
+    """The flags of a WHO reply (352): ``H`` here or ``G`` gone (away)."""
+    return "G" if row.away else "H"
+
+
 def _distinct_targets(text: str) -> list[str]:
     """The targets of a PRIVMSG or NOTICE, each once (as ``irc_lower`` sees names), first
     spelling kept, in order: ``#general,#GENERAL,bea`` names two.
@@ -776,6 +989,11 @@ COMMANDS: dict[str, Callable[[IrcSession, Message], None]] = {
     "QUIT": IrcSession.on_quit,
     "LUSERS": IrcSession.on_lusers,
     "MOTD": IrcSession.on_motd,
+    "TIME": IrcSession.on_time,
+    "VERSION": IrcSession.on_version,
+    "INFO": IrcSession.on_info,
+    "ADMIN": IrcSession.on_admin,
+    "HELP": IrcSession.on_help,
     "JOIN": IrcSession.on_join,
     "PART": IrcSession.on_part,
     "NAMES": IrcSession.on_names,
@@ -785,6 +1003,10 @@ COMMANDS: dict[str, Callable[[IrcSession, Message], None]] = {
     "MODE": IrcSession.on_mode,
     "WHO": IrcSession.on_who,
     "WHOIS": IrcSession.on_whois,
+    "WHOWAS": IrcSession.on_whowas,
+    "USERHOST": IrcSession.on_userhost,
+    "ISON": IrcSession.on_ison,
+    "AWAY": IrcSession.on_away,
     "PRIVMSG": IrcSession.on_privmsg,
     "NOTICE": IrcSession.on_notice,
     "TAGMSG": IrcSession.on_tagmsg,
@@ -793,6 +1015,12 @@ COMMANDS: dict[str, Callable[[IrcSession, Message], None]] = {
 }
 
 
+#: commands that are also words a person at ``nc`` may type first ("help", "info"): an
+#: IRC client never opens a connection with them (they come after registration), so a
+#: first line that starts with one is a person's
+PEOPLES_FIRST_WORDS = frozenset({"AWAY", "HELP", "INFO", "TIME"})
+
+
 def is_irc_command(command: str) -> bool:
     """Whether a first line's command shows an IRC client (as opposed to a person at ``nc``)."""
-    return command in COMMANDS
+    return command in COMMANDS and command not in PEOPLES_FIRST_WORDS

@@ -43,6 +43,9 @@ NICKLEN = 30
 CHANNELLEN = 50
 TOPICLEN = 390
 USERLEN = 18
+#: an away message is cut to this many UTF-8 bytes (ISUPPORT ``AWAYLEN``), so that the
+#: AWAY line relayed with the longest prefix, and 301 with two nicks, keep to 512 bytes
+AWAYLEN = 200
 CHANTYPES = "#"
 #: distinct targets one PRIVMSG or NOTICE may name (ISUPPORT ``TARGMAX``); each one past
 #: the first costs a line of the sender's flood allowance
@@ -61,6 +64,8 @@ SEQ_TAG = "charla.chat/seq"
 #: IRCv3 message redaction (work in progress, hence the draft/ name): REDACT deletes a message
 REDACTION_CAP = "draft/message-redaction"
 CAPABILITIES = ("batch", "server-time", "message-tags", REDACTION_CAP, SESSION_CAP)
+#: what a Charla server offers in ``CAP LS``: the above, and what only IRC clients use
+SERVER_CAPABILITIES = (*CAPABILITIES, "away-notify")
 
 # ---------------------------------------------------------------------------
 # Numerics (RFC 1459 / RFC 2812 / Modern IRC)
@@ -73,12 +78,23 @@ RPL_ISUPPORT = "005"
 RPL_UMODEIS = "221"
 RPL_LUSERCLIENT = "251"
 RPL_LUSEROP = "252"
+RPL_LUSERUNKNOWN = "253"
 RPL_LUSERCHANNELS = "254"
 RPL_LUSERME = "255"
+RPL_ADMINME = "256"
+RPL_ADMINLOC1 = "257"
+RPL_ADMINLOC2 = "258"
+RPL_ADMINEMAIL = "259"
 RPL_LOCALUSERS = "265"
 RPL_GLOBALUSERS = "266"
+RPL_AWAY = "301"
+RPL_USERHOST = "302"
+RPL_ISON = "303"
+RPL_UNAWAY = "305"
+RPL_NOWAWAY = "306"
 RPL_WHOISUSER = "311"
 RPL_WHOISSERVER = "312"
+RPL_WHOWASUSER = "314"
 RPL_ENDOFWHO = "315"
 RPL_ENDOFWHOIS = "318"
 RPL_WHOISCHANNELS = "319"
@@ -90,19 +106,25 @@ RPL_CREATIONTIME = "329"
 RPL_NOTOPIC = "331"
 RPL_TOPIC = "332"
 RPL_TOPICWHOTIME = "333"
+RPL_VERSION = "351"
 RPL_WHOREPLY = "352"
 RPL_NAMREPLY = "353"
 RPL_ENDOFNAMES = "366"
 RPL_ENDOFBANLIST = "368"
+RPL_ENDOFWHOWAS = "369"
+RPL_INFO = "371"
 RPL_MOTD = "372"
+RPL_ENDOFINFO = "374"
 RPL_MOTDSTART = "375"
 RPL_ENDOFMOTD = "376"
+RPL_TIME = "391"
 ERR_UNKNOWNERROR = "400"
 ERR_NOSUCHNICK = "401"
 ERR_NOSUCHSERVER = "402"
 ERR_NOSUCHCHANNEL = "403"
 ERR_CANNOTSENDTOCHAN = "404"
 ERR_TOOMANYCHANNELS = "405"
+ERR_WASNOSUCHNICK = "406"
 ERR_TOOMANYTARGETS = "407"
 ERR_NORECIPIENT = "411"
 ERR_NOTEXTTOSEND = "412"
@@ -124,6 +146,10 @@ ERR_NOPRIVILEGES = "481"
 ERR_CHANOPRIVSNEEDED = "482"
 ERR_UMODEUNKNOWNFLAG = "501"
 ERR_USERSDONTMATCH = "502"
+ERR_HELPNOTFOUND = "524"
+RPL_HELPSTART = "704"
+RPL_HELPTXT = "705"
+RPL_ENDOFHELP = "706"
 ERR_INVALIDCAPCMD = "410"
 
 # ---------------------------------------------------------------------------

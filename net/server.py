@@ -226,6 +226,7 @@ class ChatServer:
         #: refusals and closed connections: a few lines per address and minute, so one
         #: student cannot flood the operator's console (thread-safe on its own)
         self._by_address = AddressLog()
+        self.rooms.count_unregistered = self.unregistered_count  # for LUSERS' 253
         self._listeners: list[socket.socket] = []
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._acceptor: threading.Thread | None = None
@@ -472,6 +473,11 @@ class ChatServer:
     def user_list(self) -> list[tuple[str, str]]:
         """(nick, address) of everyone registered, sorted by nick."""
         return self.rooms.user_list()
+
+    def unregistered_count(self) -> int:
+        """Connections admitted that have not registered (yet): LUSERS' "unknown"."""
+        with self._connections_lock:
+            return sum(1 for conn in self._connections if not _registered(conn))
 
     def find_session(self, nick: str) -> Session | None:
         """The session registered as ``nick`` (None: nobody)."""

@@ -2,12 +2,13 @@
 
 ``Rooms`` is the one object that owns the state the sessions share, and the one lock
 that guards it. A session never takes that lock or walks its dicts: it asks ``Rooms`` to
-change something (``register``, ``rename``, ``join``, ``part``, ``set_topic``, ``quit``) or
-to relay a message (``send_to_channel``, ``send_to_session``), and it asks for a snapshot
-when it only wants to read (``counts``, ``view``, ``list_rows``, ``who``, ``whois``,
-``channels_of``…). It also holds the password ``guard`` (``net.guard``), which keeps its
-own lock. Replies are built from those snapshots (``ChannelView``, ``WhoRow``);
-a ``Channel`` is a handle that sessions pass back, reading only its ``name`` and
+change something (``register``, ``rename``, ``join``, ``part``, ``set_topic``,
+``set_away``, ``quit``) or to relay a message (``send_to_channel``, ``send_to_session``),
+and it asks for a snapshot when it only wants to read (``counts``, ``lusers``, ``view``,
+``list_rows``, ``who``, ``whois``, ``whowas``, ``userhosts``, ``ison``, ``channels_of``…).
+It also holds the password ``guard`` (``net.guard``), which keeps its own lock. Replies
+are built from those snapshots (``ChannelView``, ``WhoRow``, ``GoneRow``); a ``Channel``
+is a handle that sessions pass back, reading only its ``name`` and
 ``created``, which never change. ``Session`` is the base of every kind of client
 (``net.irc_session``, ``net.plain_session``) and the ``ConnectionHandler`` of its
 connection (``net.connection``); its subclasses turn lines into calls on ``Rooms``. It
@@ -36,12 +37,16 @@ so a late joiner sees nothing old).
 
 Threading rules:
 - ``_lock`` guards ``_nicks``, ``_channels``, every ``Channel`` field, the memory side of
-  ``history``, and each session's ``registered``, ``left``, ``nick`` and ``channels``. It is held to
+  ``history``, the WHOWAS memory (``_gone``, ``_gone_by_nick``: bounded by
+  ``WHOWAS_SIZE`` in all and ``WHOWAS_PER_NICK`` per nick), ``_most_users``, and each
+  session's ``registered``, ``left``, ``nick``, ``channels``, ``account``, ``teacher``
+  and ``away``. It is held to
   change state and to *queue* the resulting messages for their recipients, so everyone
   sees one order of events; it is never held while a socket is read or written, or while
   the history database is written: queued bytes are flushed after it is released.
 - A session's ``nick`` is written under the lock; another thread reading it without the
-  lock (to address a reply) may see it one rename late, which is harmless.
+  lock (to address a reply) may see it one rename late, which is harmless. The same goes
+  for ``away``, read without the lock to answer a private message with ``301``.
 - ``render()`` and ``joined_replies()`` are called with the lock held: they only build
   bytes (no blocking, no socket I/O, no call back into ``Rooms``).
 - Every public method may be called from any thread; each takes the lock at most once
@@ -56,7 +61,8 @@ import os
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import NamedTuple, Protocol
@@ -79,6 +85,10 @@ MAX_CHANNELS = 500
 #: channels that may exist at once having been opened from one address (an IPv6 /64), so
 #: that one student's connections cannot take every channel the server may hold
 CHANNELS_PER_ADDRESS = 50
+#: people WHOWAS remembers after they quit or change nick, in all (the oldest is forgotten
+#: first), and under one nick: a student who reconnects in a loop fills only the latter
+WHOWAS_SIZE = 1000
+WHOWAS_PER_NICK = 8
 
 
 class Settings(Protocol):
@@ -164,6 +174,26 @@ class WhoRow(NamedTuple):
     username: str
     host: str
     realname: str
+    away: str = ""  # their away message ("": here)
+
+
+class GoneRow(NamedTuple):
+    """Someone who had a nick and no longer has it (quit or renamed), for WHOWAS."""
+
+    nick: str
+    username: str
+    host: str
+    realname: str
+    when: float  # time.time() when they left the nick
+
+
+class Lusers(NamedTuple):
+    """The counts LUSERS tells."""
+
+    users: int  # registered people
+    teachers: int  # those of them who are teachers (IRC operators)
+    channels: int
+    most_users: int  # the most registered at once since the server started
 
 
 class Session:
@@ -271,6 +301,16 @@ class Rooms:
         #: in a loop); thread-safe on its own
         self._by_address = AddressLog()
         self._boot_id = os.urandom(4).hex()  # makes server-made msgids unique across runs
+        #: WHOWAS: serial number -> nick_key of who left that nick, oldest first; at most
+        #: WHOWAS_SIZE entries in all
+        self._gone: OrderedDict[int, str] = OrderedDict()
+        #: nick_key(nick) -> (serial, row) of the newest WHOWAS_PER_NICK under it, oldest first
+        self._gone_by_nick: dict[str, deque[tuple[int, GoneRow]]] = {}
+        self._gone_serials = itertools.count()
+        self._most_users = 0  # the most registered at once (LUSERS 265/266)
+        #: how many connections have not registered yet (LUSERS 253): the server's count,
+        #: which the server sets here (it takes the server's own lock, never this one)
+        self.count_unregistered: Callable[[], int] = lambda: 0
         self._msgids = itertools.count(1)
         self.default_channel = Channel(settings.channel)
         self._channels[irc_lower(settings.channel)] = self.default_channel
@@ -334,6 +374,7 @@ class Rooms:
                 ghost, to_flush = holder, self._quit_locked(holder, "Reconnected")
             self._nicks[key] = session
             session.registered = True
+            self._most_users = max(self._most_users, len(self._nicks))
         if ghost is not None:
             if (more := self._by_address.note(session.conn.counted_as)) is not None:
                 log.info(
@@ -361,6 +402,7 @@ class Rooms:
             if holder is not None and holder is not session:
                 return False
             out = Outgoing(Message("NICK", [new_nick], source=session.prefix))
+            self._remember_gone_locked(session, old_key)
             del self._nicks[old_key]
             self._nicks[new_key] = session
             session.nick = new_nick
@@ -405,6 +447,10 @@ class Rooms:
             session.channels[folded] = channel
             out = Outgoing(Message("JOIN", [channel.name], source=session.prefix))
             to_flush = self._deliver_locked(channel.members, out)
+            if session.away:  # IRCv3 away-notify: those who asked learn it with the JOIN
+                away = Outgoing(Message("AWAY", [session.away], source=session.prefix))
+                others = (member for member in channel.members if member is not session)
+                to_flush += self._deliver_locked(others, away)
             recent = self.history.recent(folded, self.settings.history_replay)
             try:
                 session.conn.enqueue(session.joined_replies(self._view_locked(channel), recent))
@@ -421,6 +467,19 @@ class Rooms:
                 return
             to_flush = self._deliver_locked(channel.members, out)
             self._leave_locked(session, channel)
+        flush_soon(to_flush)
+
+    def set_away(self, session: Session, text: str) -> None:
+        """Mark ``session`` away with ``text`` ("": back); those who share a channel with it
+        and asked for IRCv3 ``away-notify`` see an ``AWAY`` line (the others' ``render``
+        drops it)."""
+        params = [text] if text else []
+        out = Outgoing(Message("AWAY", params, source=session.prefix))
+        with self._lock:
+            if session.left or not session.registered or session.away == text:
+                return  # gone, or nothing changes: nobody is told again
+            session.away = text
+            to_flush = self._deliver_locked(self._neighbours_locked(session), out)
         flush_soon(to_flush)
 
     def set_topic(self, session: Session, channel: Channel, topic: str) -> None:
@@ -541,6 +600,31 @@ class Rooms:
         """(registered people, channels)."""
         with self._lock:
             return len(self._nicks), len(self._channels)
+
+    def lusers(self) -> Lusers:
+        with self._lock:
+            teachers = sum(1 for session in self._nicks.values() if session.teacher)
+            return Lusers(len(self._nicks), teachers, len(self._channels), self._most_users)
+
+    def userhosts(self, nicks: Iterable[str]) -> list[tuple[WhoRow, bool]]:
+        """Who each of ``nicks`` is and whether they are a teacher, for those registered,
+        in the order asked."""
+        with self._lock:
+            found = [self._nicks.get(nick_key(nick)) for nick in nicks]
+            return [(_who_row("*", s), s.teacher) for s in found if s is not None]
+
+    def ison(self, nicks: Iterable[str]) -> list[str]:
+        """The nicks, as their holders spell them, of those of ``nicks`` who are here."""
+        with self._lock:
+            found = [self._nicks.get(nick_key(nick)) for nick in nicks]
+            return [session.nick for session in found if session is not None]
+
+    def whowas(self, nick: str, count: int = 0) -> list[GoneRow]:
+        """Who had ``nick`` (as ``nick_key`` sees it) and no longer has it, newest first;
+        at most ``count`` of them (0 or less: all that are remembered)."""
+        with self._lock:
+            rows = [row for _, row in reversed(self._gone_by_nick.get(nick_key(nick), ()))]
+        return rows[:count] if count > 0 else rows
 
     def list_rows(self, wanted: set[str] | None = None) -> list[tuple[str, int, str]]:
         """(name, members, topic) of every channel, or of those whose irc_lower name is wanted."""
@@ -678,6 +762,7 @@ class Rooms:
             return []
         session.registered = False
         key = nick_key(session.nick)
+        self._remember_gone_locked(session, key)
         if self._nicks.get(key) is session:
             del self._nicks[key]
         recipients = self._neighbours_locked(session)
@@ -685,6 +770,27 @@ class Rooms:
             self._leave_locked(session, channel)
         out = Outgoing(Message("QUIT", [reason], source=session.prefix))
         return self._deliver_locked(recipients, out)
+
+    def _remember_gone_locked(self, session: Session, key: str) -> None:
+        """Note for WHOWAS that ``session`` leaves its nick (``key``: its ``nick_key``): the
+        oldest entry is forgotten past ``WHOWAS_SIZE`` in all, and the oldest under that
+        nick past ``WHOWAS_PER_NICK``."""
+        row = GoneRow(
+            session.nick, session.username, session.conn.host, session.realname, time.time()
+        )
+        bucket = self._gone_by_nick.get(key)
+        if bucket is not None and len(bucket) >= WHOWAS_PER_NICK:
+            serial, _ = bucket.popleft()  # this nick's oldest makes room
+            del self._gone[serial]
+        elif len(self._gone) >= WHOWAS_SIZE:
+            _, oldest_key = self._gone.popitem(last=False)  # the oldest of all makes room
+            oldest_bucket = self._gone_by_nick[oldest_key]
+            oldest_bucket.popleft()  # its oldest is that one: both are in leaving order
+            if not oldest_bucket:
+                del self._gone_by_nick[oldest_key]
+        serial = next(self._gone_serials)
+        self._gone[serial] = key
+        self._gone_by_nick.setdefault(key, deque()).append((serial, row))
 
     def _neighbours_locked(self, session: Session) -> dict[Session, None]:
         """Everyone who shares a channel with ``session``, once each, without it."""
@@ -736,4 +842,11 @@ class _Mask(NamedTuple):
 
 
 def _who_row(channel_name: str, session: Session) -> WhoRow:
-    return WhoRow(channel_name, session.nick, session.username, session.conn.host, session.realname)
+    return WhoRow(
+        channel_name,
+        session.nick,
+        session.username,
+        session.conn.host,
+        session.realname,
+        session.away,
+    )

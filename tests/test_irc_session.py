@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from net.irc_session import ISON_MAX, NAMES_PER_LINE_BYTES
 from net.protocol import MAX_CLIENT_TAGS, session_alias
 from tests.support import IrcClient
 
@@ -826,3 +827,220 @@ def test_only_its_author_may_delete_a_message(connect):
     late = connect("late")
     late.send("JOIN #a")
     late.expect(r" NOTICE #a :\[\d\d:\d\d\] ana: mío$")  # still there
+
+
+# -- the standard commands IRC clients send (issue 14) ------------------------------------
+
+
+def test_away_is_acknowledged_answers_private_messages_and_shows_in_whois_who_userhost(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#a")
+    bea.join("#a")
+    ana.send("PRIVMSG bea :¿estás?")
+    assert not any(" 301 " in line for line in ana.sync())
+    bea.send("AWAY :en clase de 10 a 11 ñ")
+    bea.expect(r"^:test\.charla 306 bea :You have been marked as being away$")
+    ana.send("PRIVMSG bea :¿estás?")
+    ana.expect(r"^:test\.charla 301 ana bea :en clase de 10 a 11 ñ$")
+    bea.expect(r"PRIVMSG bea :¿estás\?$")  # delivered all the same
+    ana.send("NOTICE bea :aviso")
+    assert not any(" 301 " in line for line in ana.sync())  # a NOTICE never draws a reply
+    ana.send("WHOIS bea")
+    ana.expect(r" 312 ana bea ")
+    ana.expect(r"^:test\.charla 301 ana bea :en clase de 10 a 11 ñ$")
+    ana.expect(r" 318 ana bea ")
+    ana.send("WHO #a")
+    ana.expect(r" 352 ana #a ~ana 127\.0\.0\.1 test\.charla ana H :0 Real ana$")
+    ana.expect(r" 352 ana #a ~bea 127\.0\.0\.1 test\.charla bea G :0 Real bea$")
+    ana.send("USERHOST bea ana")
+    ana.expect(r"^:test\.charla 302 ana :bea=-~bea@127\.0\.0\.1 ana=\+~ana@127\.0\.0\.1$")
+    bea.send("AWAY")
+    bea.expect(r"^:test\.charla 305 bea :You are no longer marked as being away$")
+    ana.send("PRIVMSG bea :¿y ahora?")
+    ana.send("WHOIS bea")
+    assert not any(" 301 " in line for line in ana.sync())
+    ana.send("WHO bea")
+    ana.expect(r" 352 ana \* ~bea \S+ test\.charla bea H ")
+    bea.send("AWAY :otra vez")
+    bea.expect(r" 306 bea ")
+    bea.send("AWAY :")  # an empty message is "back" too
+    bea.expect(r" 305 bea ")
+
+
+def test_away_notify_reaches_only_channel_neighbours_that_asked_and_comes_with_a_join(connect):
+    notified, plain, stranger = connect(), connect("plain"), connect()
+    notified.register("noti", caps="away-notify")
+    stranger.register("stranger", caps="away-notify")
+    notified.join("#a")
+    plain.join("#a")
+    bea = connect("bea")
+    bea.join("#a")
+    bea.send("AWAY :comiendo")
+    notified.expect(r"^:bea!~bea@127\.0\.0\.1 AWAY :?comiendo$")
+    bea.send("AWAY")
+    notified.expect(r"^:bea!~bea@127\.0\.0\.1 AWAY$")
+    assert not any("AWAY" in line for line in plain.sync() + stranger.sync())
+    bea.send("AWAY :ya vuelvo")
+    bea.expect(r" 306 ")
+    stranger.join("#b")
+    bea.join("#b")  # joining while away: who asked learns it right after the JOIN
+    stranger.expect(r"^:bea!\S+ JOIN :?#b$")
+    stranger.expect(r"^:bea!~bea@127\.0\.0\.1 AWAY :ya vuelvo$")
+
+
+def test_away_notify_is_offered_and_an_away_message_is_cut_to_awaylen_bytes(connect):
+    client = connect()
+    client.send("CAP LS 302")
+    assert "away-notify" in client.expect(r" CAP \* LS :(.*)$").group(1).split()
+    client.send("CAP END")
+    client.register("ana")
+    isupport = " ".join(line for line in client.lines if " 005 " in line)
+    awaylen = int(re.search(r" AWAYLEN=(\d+) ", isupport).group(1))
+    bea = connect("bea")
+    bea.send("AWAY :" + "ñ" * awaylen)
+    bea.expect(r" 306 ")
+    client.send("WHOIS bea")
+    away = client.expect(r" 301 ana bea :(.*)$").group(1)
+    assert away == "ñ" * (awaylen // 2)  # bytes, not characters, and never half an ñ
+
+
+def test_whowas_answers_newest_first_up_to_count_and_says_when_nobody_was(connect):
+    ana = connect("ana")
+    for ident in ("primera", "segunda"):
+        gone = connect()
+        gone.send("NICK Bea")
+        gone.send(f"USER {ident} 0 * :Bea {ident}")
+        gone.expect(r" 001 Bea ")
+        gone.send("QUIT :adiós")
+        gone.expect_closed()
+    ana.send("WHOWAS bea")
+    ana.expect(r"^:test\.charla 314 ana Bea ~segunda 127\.0\.0\.1 \* :Bea segunda$")
+    when = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}"  # when she left, in digits
+    ana.expect(rf"^:test\.charla 312 ana Bea test\.charla :{when}$")
+    ana.expect(r" 314 ana Bea ~primera ")
+    ana.expect(r" 312 ana Bea ")
+    ana.expect(r"^:test\.charla 369 ana bea :End of WHOWAS$")
+    for count, expected in (("1", 1), ("2", 2), ("0", 2), ("-1", 2), ("x", 2)):
+        ana.send(f"WHOWAS Bea {count}")
+        replies = ana.sync()
+        assert sum(" 314 " in line for line in replies) == expected, (count, replies)
+        assert " 369 " in replies[-1]
+    ana.send("NICK ana2")  # a nick left behind by a change counts too
+    ana.send("WHOWAS ana")
+    ana.expect(r" 314 ana2 ana ~ana 127\.0\.0\.1 \* :Real ana$")
+    ana.send("WHOWAS nadie")
+    ana.expect(r"^:test\.charla 406 ana2 nadie :There was no such nickname$")
+    ana.expect(r"^:test\.charla 369 ana2 nadie :")
+    ana.send("WHOWAS b*")  # Modern IRC: no wildcards
+    ana.expect(r" 406 ana2 b\* ")
+    ana.send("WHOWAS")
+    ana.expect(r"^:test\.charla 431 ana2 :No nickname given$")
+    assert not any(" 369 " in line for line in ana.sync())
+
+
+def test_userhost_answers_up_to_five_and_ison_says_who_is_here(connect):
+    ana = connect("ana")
+    for nick in ("b1", "b2", "b3", "b4", "b5", "b6"):
+        connect(nick)
+    ana.send("USERHOST nadie b1 B2 b3 b4 b5 b6")
+    hosts = ana.expect(r" 302 ana :(.*)$").group(1).split()
+    assert [host.split("=")[0] for host in hosts] == ["b1", "b2", "b3", "b4"]
+    assert all(host.endswith("=+~" + host.split("=")[0] + "@127.0.0.1") for host in hosts)
+    ana.send("USERHOST nadie")
+    ana.expect(r"^:test\.charla 302 ana :?$")
+    ana.send("USERHOST")
+    ana.expect(r" 461 ana USERHOST ")
+    ana.send("ISON B1 nadie b6 ANA")
+    ana.expect(r"^:test\.charla 303 ana :b1 b6 ana$")
+    ana.send("ISON :b2 b3")  # irssi sends them as one trailing parameter
+    ana.expect(r"^:test\.charla 303 ana :b2 b3$")
+    ana.send("ISON " + " ".join(["b1"] * 160))  # a line full of names: ISON_MAX looked up
+    assert ana.expect(r" 303 ana :(.*)$").group(1).split() == ["b1"] * ISON_MAX
+    long_nick = "L" * 30
+    connect(long_nick)
+    ana.send("ISON " + " ".join([long_nick] * 15))  # and the reply stays within one line
+    reply = ana.expect(r" 303 ana :(.*)$").group(1)
+    assert len(reply.encode()) <= NAMES_PER_LINE_BYTES
+    assert reply.split() == [long_nick] * (NAMES_PER_LINE_BYTES // 31)
+    ana.send("ISON")
+    ana.expect(r" 461 ana ISON ")
+
+
+def test_time_version_info_and_admin_answer_for_this_server_and_402_for_another(connect):
+    ana = connect("ana")
+    connect("bea")
+    for target in ("", " test.charla", " *.CHARLA", " bea"):
+        ana.send("TIME" + target)
+        ana.expect(r"^:test\.charla 391 ana test\.charla :\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ")
+    ana.send("VERSION")
+    ana.expect(r"^:test\.charla 351 ana charla-\S+ test\.charla :")
+    ana.expect(r"^:test\.charla 005 ana .*\bAWAYLEN=\d+ .* :are supported by this server$")
+    ana.send("INFO")
+    ana.expect(r"^:test\.charla 371 ana :Charla charla-")
+    ana.expect(r"^:test\.charla 374 ana :End of INFO list$")
+    assert all(" 371 ana :" in line for line in ana.lines[-6:-1])
+    ana.send("ADMIN")
+    for numeric in ("256 ana test\\.charla", "257 ana", "258 ana", "259 ana"):
+        ana.expect(rf"^:test\.charla {numeric} :\S")
+    for command in ("TIME", "VERSION", "INFO", "ADMIN", "MOTD"):
+        ana.send(f"{command} otro.servidor")
+        ana.expect(r"^:test\.charla 402 ana otro\.servidor :No such server$")
+    assert not any(" 421 " in line for line in ana.sync())
+
+
+def test_info_and_admin_speak_the_servers_language(connect):
+    from net.i18n import set_language
+
+    set_language("es")  # the autouse fixture sets English back
+    ana = connect("ana")
+    ana.send("INFO")
+    ana.expect(r" 371 ana :Charla charla-\S+: el chat de grupo de una clase")
+    ana.send("ADMIN")
+    ana.expect(r" 259 ana :No hay dirección de correo")
+
+
+def test_help_lists_the_commands_explains_one_and_says_so_when_it_cannot(connect):
+    ana = connect("ana")
+    ana.send("HELP")
+    replies = ana.sync()
+    assert re.search(r"^:test\.charla 704 ana \* :\S", replies[0])
+    assert re.search(r"^:test\.charla 706 ana \* :\S", replies[-1])
+    assert all(" 705 ana * :" in line for line in replies[1:-1])
+    listed = " ".join(line.partition(" :")[2] for line in replies[1:-1]).split()
+    assert {"AWAY", "WHOWAS", "USERHOST", "ISON", "PRIVMSG", "HELP"} <= set(listed)
+    ana.send("HELP whowas")
+    ana.expect(r"^:test\.charla 704 ana WHOWAS :")
+    ana.expect(r"^:test\.charla 705 ana WHOWAS :?$")
+    ana.expect(r"^:test\.charla 706 ana WHOWAS :WHOWAS <nick> \[<count>\]$")
+    ana.send("HELP nosuchthing")
+    ana.expect(r"^:test\.charla 524 ana nosuchthing :")
+
+
+def test_lusers_counts_operators_connections_not_registered_yet_and_the_most_at_once(
+    connect, server
+):
+    ana, bea = connect("ana"), connect("bea")
+    ana.send("LUSERS")
+    ana.expect(r"^:test\.charla 251 ana :There are 2 users and 0 invisible on 1 servers$")
+    ana.expect(r"^:test\.charla 252 ana 0 :")
+    ana.expect(r"^:test\.charla 253 ana 0 :")
+    ana.expect(r"^:test\.charla 254 ana 1 :")
+    ana.expect(r"^:test\.charla 255 ana :I have 2 clients and 0 servers$")
+    ana.expect(r"^:test\.charla 265 ana 2 2 :")
+    ana.expect(r"^:test\.charla 266 ana 2 2 :")
+    waiting = connect()
+    waiting.send("NICK todavia")
+    waiting.send("PING registering")
+    waiting.expect(r"PONG \S+ :?registering$")
+    server.find_session("bea").teacher = True  # the MODES branch's to set; only read here
+    bea.send("QUIT")
+    bea.expect_closed()
+    ana.send("LUSERS")
+    ana.expect(r" 251 ana :There are 1 users ")
+    ana.expect(r" 252 ana 0 ")  # a teacher who left is not counted
+    ana.expect(r" 253 ana 1 ")
+    ana.expect(r" 265 ana 1 2 :Current local users 1, max 2$")
+    ana.expect(r" 266 ana 1 2 :")
+    server.find_session("ana").teacher = True
+    ana.send("LUSERS")
+    ana.expect(r" 252 ana 1 :operator\(s\) online$")

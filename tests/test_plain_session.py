@@ -36,6 +36,16 @@ def test_first_line_that_is_not_irc_makes_a_plain_client(connect):
     client.expect(r"^\*\*\* Hello, Carlos!")
 
 
+@pytest.mark.parametrize("word", ["help", "info", "Time", "away"])
+def test_a_person_whose_first_word_is_also_an_irc_command_is_a_person(connect, word):
+    """HELP, INFO, TIME and AWAY are IRC commands, but no IRC client opens with them, and a
+    person at nc may well type one first."""
+    client = connect(plain=True)
+    client.send(word)
+    client.expect(r"^\*\*\* What is your name\?$")
+    assert not any(" 451 " in line or " 421 " in line for line in client.lines)
+
+
 def test_joins_leaves_actions_and_announcements_are_readable(connect, server):
     bego = plain_user(connect, "bego")
     ana = connect("ana")

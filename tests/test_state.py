@@ -16,7 +16,16 @@ from net.history import ChannelHistory
 from net.outgoing import Outgoing
 from net.protocol import Message
 from net.server import ServerConfig
-from net.state import ChannelView, JoinRefused, Rooms, Session, WhoRow
+from net.state import (
+    WHOWAS_PER_NICK,
+    WHOWAS_SIZE,
+    ChannelView,
+    JoinRefused,
+    Lusers,
+    Rooms,
+    Session,
+    WhoRow,
+)
 
 
 class RecordingConnection:
@@ -270,3 +279,78 @@ def test_who_with_many_distinct_masks_keeps_nothing_behind(rooms):
         rooms.who(f"*{n}?*")
     assert [row.nick for row in rooms.who("?e*")] == ["Bea"]
     assert fnmatch._compile_pattern.cache_info().currsize == 0
+
+
+def test_whowas_remembers_quits_and_renames_newest_first(rooms):
+    ana = person(rooms, "Ana")
+    ana.realname = "Ana Pérez"
+    assert rooms.rename(ana, "ana2")
+    rooms.quit(ana, "Quit")
+    again = person(rooms, "ANA")
+    rooms.quit(again, "Quit")
+    rows = rooms.whowas("aNa")
+    assert [(row.nick, row.realname) for row in rows] == [("ANA", ""), ("Ana", "Ana Pérez")]
+    assert rows[0].when >= rows[1].when
+    assert rooms.whowas("ana", 1) == rows[:1]
+    assert rooms.whowas("ana", -1) == rows == rooms.whowas("ana", 0)
+    assert [row.nick for row in rooms.whowas("ana2")] == ["ana2"]
+    assert rooms.whowas("nadie") == []
+
+
+def test_the_whowas_memory_stays_within_its_bounds_after_many_quits(rooms):
+    """Past WHOWAS_SIZE the oldest is forgotten; one nick that comes and goes in a loop
+    keeps only its newest WHOWAS_PER_NICK, and pushes nobody else out after that."""
+    for number in range(WHOWAS_SIZE + 500):
+        rooms.quit(person(rooms, f"p{number}"), "Quit")
+    assert len(rooms._gone) == WHOWAS_SIZE
+    assert len(rooms._gone_by_nick) == WHOWAS_SIZE
+    assert rooms.whowas("p499") == []
+    assert len(rooms.whowas("p500")) == 1
+    for _ in range(WHOWAS_SIZE * 2):
+        rooms.quit(person(rooms, "bucle"), "Quit")
+    assert len(rooms.whowas("bucle")) == WHOWAS_PER_NICK
+    assert len(rooms._gone) == WHOWAS_SIZE
+    assert sum(len(bucket) for bucket in rooms._gone_by_nick.values()) == WHOWAS_SIZE
+    # the loop took only WHOWAS_PER_NICK places: the rest are still the others'
+    assert rooms.whowas(f"p{500 + WHOWAS_PER_NICK - 1}") == []
+    assert len(rooms.whowas(f"p{500 + WHOWAS_PER_NICK}")) == 1
+
+
+def test_away_is_told_to_neighbours_once_and_shown_in_who_and_userhost(rooms):
+    ana, bea, carla = person(rooms, "ana"), person(rooms, "bea"), person(rooms, "carla")
+    rooms.join(ana, "#x")
+    rooms.join(bea, "#x")
+    rooms.set_away(ana, "en clase")
+    rooms.set_away(ana, "en clase")  # nothing changes: nobody is told again
+    assert [line for line in bea.conn.lines() if " AWAY " in line] == [
+        ":ana!~ana@127.0.0.1 AWAY :en clase"
+    ]
+    assert not any("AWAY" in line for line in ana.conn.lines() + carla.conn.lines())
+    assert rooms.who("#x")[1].away == ""
+    assert rooms.who("#x")[0] == WhoRow("#x", "ana", "~ana", "127.0.0.1", "", "en clase")
+    rooms.join(carla, "#y")
+    rooms.join(ana, "#y")  # joining while away: the channel learns it with the JOIN
+    assert carla.conn.lines()[-2:] == [
+        ":ana!~ana@127.0.0.1 JOIN #y",
+        ":ana!~ana@127.0.0.1 AWAY :en clase",
+    ]
+    assert ana.conn.lines()[-1] == ":ana!~ana@127.0.0.1 JOIN #y"  # not told of itself
+    bea.teacher = True  # MODES' to write; here only to read it back
+    assert rooms.userhosts(["ANA", "nadie", "bea"]) == [
+        (WhoRow("*", "ana", "~ana", "127.0.0.1", "", "en clase"), False),
+        (WhoRow("*", "bea", "~bea", "127.0.0.1", "", ""), True),
+    ]
+    assert rooms.ison(["BEA", "nadie", "Ana"]) == ["bea", "ana"]
+    rooms.set_away(ana, "")
+    assert bea.conn.lines()[-1] == ":ana!~ana@127.0.0.1 AWAY"
+    assert rooms.whois("ana")[0].away == ""
+
+
+def test_lusers_counts_teachers_and_the_most_people_at_once(rooms):
+    person(rooms, "ana")
+    bea = person(rooms, "bea")
+    bea.teacher = True  # MODES' to write; here only to count it
+    assert rooms.lusers() == Lusers(users=2, teachers=1, channels=1, most_users=2)
+    rooms.quit(bea, "Quit")
+    assert rooms.lusers() == Lusers(users=1, teachers=0, channels=1, most_users=2)
+    assert rooms.count_unregistered() == 0  # until a server gives its own count
