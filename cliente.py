@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             choice.nick,
             [args.channel],
             queue.Queue(),
-            password=args.password,
+            password=choice.password or args.password,
+            oper=choice.oper,
         )
         ChatWindow(root, client.start(), settings, args.channel, hosted=choice.hosted)
 

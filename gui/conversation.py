@@ -17,6 +17,7 @@ import re
 import time
 import tkinter as tk
 import webbrowser
+from collections import OrderedDict
 from datetime import date, datetime, timedelta
 from tkinter import font as tkfont
 from tkinter import ttk
@@ -117,6 +118,9 @@ class ConversationView(ttk.Frame):
         self._queued: list = []  # text, tags, text, tags… not yet in the Text
         self._settle_id: str | None = None  # the pending after_idle(settle), if lines wait
         self._follow = True  # the view was at the bottom before them
+        #: msgid -> its author, for the messages shown with an id (their line carries the
+        #: tag ``m:<msgid>``), oldest first; forgotten when their line is trimmed
+        self.authors: OrderedDict[str, str] = OrderedDict()
         self.text.tag_bind("link", "<Button-1>", self._on_link_click)
         self.text.tag_bind("link", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
         self.text.tag_bind("link", "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
@@ -148,6 +152,9 @@ class ConversationView(ttk.Frame):
         )
         text.tag_configure("link", foreground=theme.link, underline=True)
         text.tag_configure("pending", foreground=theme.pending)
+        text.tag_configure("refused", overstrike=True, foreground=theme.muted)
+        text.tag_configure("refusal", foreground=theme.error)
+        text.tag_configure("redacted", foreground=theme.muted)
         text.tag_configure("history", foreground=theme.muted)
         text.tag_configure("marker", foreground=theme.link, justify="center")
         text.tag_configure("found", background=theme.found_background)
@@ -175,9 +182,14 @@ class ConversationView(ttk.Frame):
         highlight: bool = False,
         history: bool = False,
         pending_id: int | None = None,
+        msgid: str = "",
     ) -> None:
-        """One message: ``[10:42] ana: hola`` or ``[10:42] * ana saluda``."""
-        line_tags = ("own",) if own else ("highlight",) if highlight else ()
+        """One message: ``[10:42] ana: hola`` or ``[10:42] * ana saluda``; ``msgid`` (the
+        server's id) lets it be found again, to delete it."""
+        line_tags: tuple[str, ...] = ("own",) if own else ("highlight",) if highlight else ()
+        if msgid:
+            line_tags = (*line_tags, f"m:{msgid}")
+            self.authors[msgid] = nick
         parts: list[tuple[str, tuple[str, ...]]] = [(f"[{clock(when)}] ", ("time", *line_tags))]
         nick_tags = (self._nick_tag(nick), *line_tags)
         if action:
@@ -209,19 +221,72 @@ class ConversationView(ttk.Frame):
             self._edit(lambda: self.text.delete(ranges[0], ranges[-1]))
         self._append([(f"──── {text} ────\n", ("marker",))])
 
-    def mark_delivered(self, message_id: int) -> bool:
-        """Remove the *sending…* mark of message ``message_id``; False if there is none."""
+    def mark_delivered(self, message_id: int, msgid: str = "") -> bool:
+        """Remove the *sending…* mark of message ``message_id`` (and remember the server's
+        ``msgid`` for it); False if there is none."""
         self.flush()
         ranges = self.text.tag_ranges(f"pending-{message_id}")
         if not ranges:
             return False
+        if msgid:
+            self.text.tag_add(f"m:{msgid}", f"{ranges[0]} linestart", f"{ranges[0]} lineend +1c")
+            nick = self.text.get(f"{ranges[0]} linestart", ranges[0]).partition("] ")[2]
+            self.authors[msgid] = nick.partition(":")[0].removeprefix("* ").split(" ")[0]
         self._edit(lambda: self.text.delete(ranges[0], ranges[1]))
         self.text.tag_delete(f"pending-{message_id}")
         return True
 
+    def mark_refused(self, message_id: int, reason: str) -> bool:
+        """The server refused message ``message_id``: its line is struck through and says
+        why, instead of *sending…*; False if there is no such line."""
+        self.flush()
+        ranges = self.text.tag_ranges(f"pending-{message_id}")
+        if not ranges:
+            return False
+        start, end = ranges[0], ranges[1]
+
+        def change() -> None:
+            self.text.tag_add("refused", f"{start} linestart", start)
+            self.text.delete(start, end)
+            self.text.insert(
+                start, " " + tr("(not sent: {reason})").format(reason=reason), "refusal"
+            )
+
+        self._edit(change)
+        self.text.tag_delete(f"pending-{message_id}")
+        return True
+
+    def redact(self, msgid: str, text: str) -> bool:
+        """Replace the message ``msgid`` by ``text`` ("message deleted by …"), keeping its
+        time; False if it is not shown here."""
+        self.flush()
+        ranges = self.text.tag_ranges(f"m:{msgid}")
+        if not ranges:
+            return False
+        start = self.text.index(f"{ranges[0]} linestart")
+        line = self.text.get(start, f"{start} lineend")
+        stamp = line[: line.index("] ") + 2] if "] " in line else ""
+
+        def change() -> None:
+            self.text.delete(start, f"{start} lineend")
+            self.text.insert(start, stamp, ("time",), f"— {text}", ("redacted",))
+
+        self._edit(change)
+        self.text.tag_delete(f"m:{msgid}")
+        self.authors.pop(msgid, None)
+        return True
+
+    def message_at(self, x: int, y: int) -> tuple[str, str] | None:
+        """The (msgid, author) of the message at pixel ``x, y``, if it has an id."""
+        for tag in self.text.tag_names(f"@{x},{y}"):
+            if tag.startswith("m:") and tag[2:] in self.authors:
+                return tag[2:], self.authors[tag[2:]]
+        return None
+
     def clear(self) -> None:
         self._queued.clear()
         self._edit(lambda: self.text.delete("1.0", "end"))
+        self._forget_trimmed()
 
     # -- reading comfort --
 
@@ -326,10 +391,21 @@ class ConversationView(ttk.Frame):
         if lines > self.MAX_LINES:
             cut = lines - self.MAX_LINES + self.TRIM_LINES
             self._edit(lambda: self.text.delete("1.0", f"{cut + 1}.0"))
+            self._forget_trimmed()
         if self._follow:
             self.text.see("end")
         else:
             self.below.place(relx=0.5, rely=1.0, anchor="s", y=-6)
+
+    def _forget_trimmed(self) -> None:
+        """Delete the tags of messages whose lines were trimmed, oldest first, so that the
+        tag table stays as bounded as the scrollback."""
+        while self.authors:
+            msgid = next(iter(self.authors))
+            if self.text.tag_ranges(f"m:{msgid}"):
+                return
+            self.authors.popitem(last=False)
+            self.text.tag_delete(f"m:{msgid}")
 
     def destroy(self) -> None:
         """Cancel a pending settle() first: it must not run on a destroyed Text."""
