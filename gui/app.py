@@ -80,6 +80,7 @@ class ChatWindow:
         self.teacher = False  # our user mode +o: an IRC operator, a teacher everywhere
         self.account = ""  # the account we logged in to, if any
         self.listed: list[str] = []  # the nicks in the nick list, in its order
+        self._not_sent = 0  # ids (-1, -2…) of lines refused by the window itself
         self.pending: dict[int, str] = {}  # message id -> conversation key
         self.replaying: set[str] = set()  # conversations whose history is being shown
         self.unread = 0  # messages that arrived while the user was not looking
@@ -416,10 +417,20 @@ class ChatWindow:
                 ),
             )
             return
-        if irc_lower(target) in self.left:  # removed, or left: say how to come back
-            self.view_for(target).add_system(
+        if irc_lower(target) in self.left:  # removed, or left: shown refused, and how to return
+            self._not_sent -= 1
+            view = self.view_for(target)
+            view.add_message(
                 datetime.now().astimezone(),
-                tr("You are not in {channel}; type /unirse {channel} to go back.").format(
+                self.client.nick,
+                text,
+                own=True,
+                action=action,
+                pending_id=self._not_sent,
+            )
+            view.mark_refused(
+                self._not_sent,
+                tr("you are not in {channel}; type /unirse {channel} to go back").format(
                     channel=target
                 ),
             )
