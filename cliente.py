@@ -109,13 +109,20 @@ def main(argv: list[str] | None = None) -> int:
             password=choice.password or args.password,
             oper=choice.oper,
         )
-        ChatWindow(root, client.start(), settings, args.channel, hosted=choice.hosted)
+        window = ChatWindow(root, client.start(), settings, args.channel, hosted=choice.hosted)
+        if args.host is None:  # opened from the dialog: a wrong password goes back to it
+            window.back_to_dialog = show_dialog
 
-    if args.host is None:
+    def show_dialog(problem: str = "") -> None:
         dialog = ConnectDialog(
             root, settings, lambda choice: (dialog.destroy(), open_window(choice))
         )
         dialog.pack(fill="both", expand=True)
+        if problem:
+            dialog.show_error(problem)
+
+    if args.host is None:
+        show_dialog()
     else:
         problem = None
         if not is_valid_nick(settings.nick):

@@ -22,6 +22,7 @@ import logging
 import queue
 import time
 import tkinter as tk
+from collections.abc import Callable
 from datetime import datetime
 from tkinter import font as tkfont
 from tkinter import messagebox, simpledialog, ttk
@@ -81,6 +82,9 @@ class ChatWindow:
         self.account = ""  # the account we logged in to, if any
         self.listed: list[str] = []  # the nicks in the nick list, in its order
         self._not_sent = 0  # ids (-1, -2…) of lines refused by the window itself
+        #: set when the window was opened from the connect dialog: a login that can never
+        #: work (a wrong password) closes this window and calls it with the reason
+        self.back_to_dialog: Callable[[str], None] | None = None
         self.pending: dict[int, str] = {}  # message id -> conversation key
         self.replaying: set[str] = set()  # conversations whose history is being shown
         self.unread = 0  # messages that arrived while the user was not looking
@@ -512,9 +516,17 @@ class ChatWindow:
             return
         self.close()
 
-    def close(self) -> None:
+    def return_to_dialog(self, reason: str) -> None:
+        """A password was wrong: back to the connect dialog, which shows ``reason``."""
+        callback = self.back_to_dialog
+        if callback is None or self.closed:
+            return
+        self.close(keep_root=True)
+        callback(reason)
+
+    def close(self, *, keep_root: bool = False) -> None:
         """Say goodbye to the server, stop the pump, every timer and every thread, close the
-        window. Safe to call twice."""
+        window (or, ``keep_root``, empty it for the connect dialog). Safe to call twice."""
         if self.closed:
             return
         self.closed = True  # from now on the pump does not re-arm itself
@@ -527,4 +539,13 @@ class ChatWindow:
         # settle(), Tk's own auto-scroll…) would run after the destroy and fail: cancel them.
         for timer in self.root.tk.splitlist(self.root.tk.call("after", "info")):
             self.root.tk.call("after", "cancel", timer)
-        self.root.destroy()
+        if not keep_root:
+            self.root.destroy()
+            return
+        for sequence in self.root.bind():  # ours, all of them: they point at this window
+            self.root.unbind(sequence)
+        for child in self.root.winfo_children():  # the menu bar and popups among them
+            child.destroy()
+        self.root.configure(menu="")
+        self.root.protocol("WM_DELETE_WINDOW", self.root.destroy)
+        self.root.title("Charla")

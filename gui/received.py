@@ -22,6 +22,8 @@ from net.i18n import tr
 from net.protocol import fold_name, irc_lower
 
 FOLDED_FROM_SYMBOLS = frozenset("{}|^")  # what irc_lower makes of [ ] \ ~
+#: the server's password (464) or the account's (SASL 902/904/905) was refused
+WRONG_PASSWORD = frozenset({"464", "902", "904", "905"})
 
 # ``window`` below is a gui.app.ChatWindow (not imported: app imports this module).
 Window = Any
@@ -339,6 +341,9 @@ def on_server_error(window: Window, event: ev.ServerError) -> None:
     about = fold_name(event.target) if event.target else ""
     view = window.views.get(about) or window.view_for(window.current_name())
     view.add_system(_now(), text)
+    if event.code in WRONG_PASSWORD and window.back_to_dialog is not None:
+        # no retry can fix it: back to the dialog, which says why (after this tick)
+        window.root.after(0, window.return_to_dialog, text)
 
 
 def on_closed(window: Window, event: ev.Closed) -> None:

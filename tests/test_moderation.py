@@ -259,6 +259,9 @@ def test_a_registered_nick_asks_for_its_password_and_a_wrong_one_is_said(
         "127.0.0.1", fake.port, "profe", ["#general"], queue.Queue(), policy=FAST_RETRY
     )
     window = ChatWindow(tk.Tk(), client.start(), Settings(nick="profe"))
+    back: list[str] = []
+    window.back_to_dialog = back.append
+    root = window.root
     try:
         peer = fake.accept()
         peer.expect(r"^USER ")
@@ -266,7 +269,7 @@ def test_a_registered_nick_asks_for_its_password_and_a_wrong_one_is_said(
         peer.send(":srv 433 * profe :Nick registrado: entra con su contraseña")
 
         def tick() -> None:
-            window.root.update()
+            root.update()
 
         support.wait_until(lambda: asked, tick=tick)
         assert asked == ["El apodo profe está registrado. Escribe su contraseña para entrar:"]
@@ -280,16 +283,14 @@ def test_a_registered_nick_asks_for_its_password_and_a_wrong_one_is_said(
         payload = base64.b64encode(b"profe\0profe\0mala").decode()
         again.expect(rf"^AUTHENTICATE :?{payload}$")
         again.send(":srv 904 profe :SASL authentication failed")
-        support.wait_until(
-            lambda: (
-                "La contraseña de la cuenta no es correcta."
-                in window.views["#general"].plain_text()
-            ),
-            tick=tick,
-        )
-        support.wait_until(lambda: "Desconectado" in window.status.cget("text"), tick=tick)
+        support.wait_until(lambda: back, tick=tick)  # back to the dialog, with the reason
+        assert back == ["La contraseña de la cuenta no es correcta."]
+        assert window.closed and root.winfo_exists() and root.winfo_children() == []
+        again.expect_closed()  # and that connection is over, with no retry
     finally:
         window.close()
+        if root.winfo_exists():
+            root.destroy()
         fake.close()
 
 
@@ -333,3 +334,23 @@ def test_closing_the_window_that_hosts_the_room_asks_first(
     finally:
         window.close()
         fake.close()
+
+
+def test_a_wrong_room_password_goes_back_to_the_dialog(
+    start_server, display, no_gc_on_worker_threads
+):
+    server = start_server(password="secreto")
+    client = ChatClient(
+        "127.0.0.1", server.port, "ana", ["#general"], queue.Queue(), password="mal"
+    )
+    window = ChatWindow(tk.Tk(), client.start(), Settings(nick="ana"))
+    root = window.root
+    back: list[str] = []
+    window.back_to_dialog = back.append
+    try:
+        support.wait_until(lambda: back, tick=root.update)
+        assert back == ["Wrong password."]
+        assert root.winfo_exists() and root.winfo_children() == []
+    finally:
+        window.close()
+        root.destroy()
