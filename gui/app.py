@@ -82,6 +82,8 @@ class ChatWindow:
         self.account = ""  # the account we logged in to, if any
         self.listed: list[str] = []  # the nicks in the nick list, in its order
         self._not_sent = 0  # ids (-1, -2…) of lines refused by the window itself
+        self.registered = False  # logged in on the current connection
+        self.server_name = ""  # the server's name in its lines ("charla")
         #: set when the window was opened from the connect dialog: a login that can never
         #: work (a wrong password) closes this window and calls it with the reason
         self.back_to_dialog: Callable[[str], None] | None = None

@@ -2,7 +2,7 @@
 
 ``EVENT_HANDLERS`` maps each ``net.events`` class to a function ``(window, event)`` that
 puts it on screen (a line in a conversation, the nick list, the topic, the status line);
-``show_event`` looks one up. Events with no entry (``Connecting``) show nothing. The
+``show_event`` looks one up. Events with no entry show nothing. The
 window (``gui.app.ChatWindow``) owns the widgets and the member lists; these functions
 only read and update them, so each kind of event can be read in one place.
 
@@ -140,11 +140,22 @@ def on_names(window: Window, event: ev.Names) -> None:
         window.class_menu.refresh()
 
 
+def by_whom(window: Window, by: str) -> str:
+    """Who did something, as a person reads it: a nick, or "The server" for the server's
+    own name (a console kick, a timed mute that ran out, a teacher's automatic ``+o``)."""
+    if not by or by == window.server_name or "." in by:
+        return tr("The server")
+    return by
+
+
 def on_member_status(window: Window, event: ev.MemberStatus) -> None:
     window.set_status(event.channel, event.nick, event.mode, event.adding)
     me = fold_name(event.nick) == fold_name(window.client.nick)
+    by = by_whom(window, event.by)
+    if me and window.teacher and by_whom(window, "") == by:
+        return  # a teacher is an operator wherever it goes: nothing to tell
     window.view_for(event.channel).add_system(
-        _now(), moderation.status_sentence(event.mode, event.adding, event.nick, event.by, me)
+        _now(), moderation.status_sentence(event.mode, event.adding, event.nick, by, me)
     )
 
 
@@ -157,7 +168,12 @@ def on_mode_changed(window: Window, event: ev.ModeChanged) -> None:
         else:
             modes.pop(event.mode, None)
     sentence = moderation.mode_sentence(
-        event.mode, event.adding, event.param, event.by, window.client.nick, window.account
+        event.mode,
+        event.adding,
+        event.param,
+        by_whom(window, event.by),
+        window.client.nick,
+        window.account,
     )
     if sentence:
         window.view_for(event.channel).add_system(_now(), sentence)
@@ -190,7 +206,7 @@ def on_user_modes(window: Window, event: ev.UserModes) -> None:
 
 
 def on_redacted(window: Window, event: ev.Redacted) -> None:
-    text = tr("message deleted by {nick}").format(nick=event.by)
+    text = tr("message deleted by {nick}").format(nick=by_whom(window, event.by))
     if event.reason:
         text += f" ({event.reason})"
     view = window.views.get(fold_name(event.target))
@@ -266,7 +282,8 @@ def on_kicked(window: Window, event: ev.Kicked) -> None:
             else tr("{by} removed you from {channel}.")
         )
         window.view_for(event.channel).add_system(
-            _now(), text.format(by=event.by, channel=event.channel, reason=event.reason)
+            _now(),
+            text.format(by=by_whom(window, event.by), channel=event.channel, reason=event.reason),
         )
         window.root.bell()
         return
@@ -277,7 +294,7 @@ def on_kicked(window: Window, event: ev.Kicked) -> None:
         else tr("{by} removed {nick}.")
     )
     window.view_for(event.channel).add_system(
-        _now(), text.format(by=event.by, nick=event.nick, reason=event.reason)
+        _now(), text.format(by=by_whom(window, event.by), nick=event.nick, reason=event.reason)
     )
 
 
@@ -311,7 +328,13 @@ def on_topic(window: Window, event: ev.Topic) -> None:
         )
 
 
+def on_connecting(window: Window, event: ev.Connecting) -> None:
+    window.registered = False
+
+
 def on_registered(window: Window, event: ev.Registered) -> None:
+    window.registered = True
+    window.server_name = event.server_name
     window.connected_as(event.nick)
 
 
@@ -341,7 +364,7 @@ def on_server_error(window: Window, event: ev.ServerError) -> None:
     about = fold_name(event.target) if event.target else ""
     view = window.views.get(about) or window.view_for(window.current_name())
     view.add_system(_now(), text)
-    if event.code in WRONG_PASSWORD and window.back_to_dialog is not None:
+    if event.code in WRONG_PASSWORD and not window.registered and window.back_to_dialog:
         # no retry can fix it: back to the dialog, which says why (after this tick)
         window.root.after(0, window.return_to_dialog, text)
 
@@ -376,6 +399,7 @@ EVENT_HANDLERS: dict[type, Callable[[Window, Any], None]] = {
     ev.UserQuit: on_user_quit,
     ev.NickChanged: on_nick_changed,
     ev.Topic: on_topic,
+    ev.Connecting: on_connecting,
     ev.Registered: on_registered,
     ev.Disconnected: on_disconnected,
     ev.OutboxChanged: on_outbox_changed,

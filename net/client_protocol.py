@@ -307,6 +307,7 @@ class ClientProtocol:
         self.chanmodes = DEFAULT_CHANMODES  # ISUPPORT CHANMODES: types A, B, C, D
         self.user_modes = ""  # our user modes ("o": a teacher)
         self._sasl_started = False  # AUTHENTICATE went out on this connection
+        self._oper_pending = False  # our OPER (hosted room) awaits its answer
 
     # -- output ------------------------------------------------------------------------------
 
@@ -567,6 +568,7 @@ class ClientProtocol:
         for channel in self.channels.values():
             self._send(Message("JOIN", [channel]))
         if self.oper is not None:
+            self._oper_pending = True
             self._send(Message("OPER", list(self.oper)))
         while self._control:
             self._send(self._control.popleft())
@@ -635,12 +637,30 @@ class ClientProtocol:
         self._send(Message("NICK", [fallback]))
         return None
 
-    def _on_password_refused(self, message: Message, now: float) -> str:
+    def _on_password_refused(self, message: Message, now: float) -> str | None:
+        if self.registered:  # RFC 2812: the answer to a wrong OPER password, not PASS
+            if not self._oper_refused(message):
+                self._on_error_numeric(message)
+            return None
         self.fatal = "wrong password"
         self._emit(ev.ServerError(message.command, _last(message)))
         return self.fatal
 
+    def _oper_refused(self, message: Message) -> bool:
+        """Whether ``message`` refuses the OPER we sent for a hosted room (464, 491, or 421
+        from a server without operators): logged, not shown, since the user never typed it."""
+        refuses = message.command in (irc.ERR_PASSWDMISMATCH, "491") or (
+            message.command == irc.ERR_UNKNOWNCOMMAND and message.param(1).upper() == "OPER"
+        )
+        if not (self._oper_pending and refuses):
+            return False
+        self._oper_pending = False
+        log.warning("the server did not make this window the room's teacher: %s", message)
+        return True
+
     def _on_error_numeric(self, message: Message) -> None:
+        if self._oper_refused(message):
+            return
         if self.registered or message.command == irc.ERR_INPUTTOOLONG:
             about = message.param(1) if len(message.params) > 2 else ""
             if message.command in JOIN_REFUSALS and about[:1] in irc.CHANTYPES:
@@ -725,6 +745,7 @@ class ClientProtocol:
 
     def _on_oper(self, message: Message, now: float) -> None:
         """381: we are an operator (a teacher)."""
+        self._oper_pending = False
         self._set_user_modes([(True, "o", "")])
 
     def _on_channel_modes(self, message: Message, now: float) -> None:

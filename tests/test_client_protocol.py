@@ -614,3 +614,15 @@ def test_declining_to_log_in_takes_the_fallback_nick():
     core.skip_login()
     core.connection_made(0.0)
     assert "NICK profe_" in core.take_lines()
+
+
+def test_an_oper_the_server_refuses_is_logged_not_fatal_nor_shown(caplog):
+    core = registered(oper=("charla-host", "x"))  # the welcome sent OPER
+    assert feed(core, ":srv 421 ana OPER :Unknown command") is None  # a server without it
+    assert core.take_events() == []
+    assert "did not make this window the room's teacher" in caplog.text
+    core = registered(oper=("charla-host", "x"))
+    assert feed(core, ":srv 464 ana :Password incorrect") is None  # RFC 2812's OPER answer
+    assert core.fatal is None and core.take_events() == []
+    assert feed(core, ":srv 464 ana :Password incorrect") is None  # not ours: shown
+    assert core.take_events() == [ev.ServerError("464", "Password incorrect")]

@@ -116,7 +116,7 @@ def test_a_teacher_sees_badges_gets_the_class_menu_and_moderates_with_commands(r
     peer.send(":srv MODE #general +o profe")  # the contract: the teacher gets +o
     room.wait(lambda: window.nick_list.get(0, "end") == ("★ profe", "✎ ana", "bea"))
     assert window.class_menu.shown
-    assert "srv te ha hecho ayudante de esta sala." in room.text()
+    assert "El servidor te ha hecho ayudante de esta sala." in room.text()
     assert "Clase" in room.menu_labels(window.menubar)
     assert room.menu_labels(moderation.nick_menu(window, "bea")) == [
         "Mensaje privado",
