@@ -208,9 +208,10 @@ class ConversationView(ttk.Frame):
         """A quiet line: joins, leaves, nick changes, errors."""
         self._append([(f"[{clock(when)}] ", ("time",)), (f"— {text}\n", ("system",))])
 
-    def add_announcement(self, when: datetime, text: str) -> None:
-        """The server's own words: a banner no client can produce."""
-        heading = tr("Announcement from the server")
+    def add_announcement(self, when: datetime, text: str, heading: str = "") -> None:
+        """The server's own words (a banner no client can produce), or a teacher's notice
+        to the room under ``heading``."""
+        heading = heading or tr("Announcement from the server")
         self._append([(f"{heading} · {clock(when)}\n{self._shorten(text)}\n", ("banner",))])
 
     def add_marker(self, text: str) -> None:

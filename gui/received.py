@@ -85,6 +85,17 @@ def on_chat_message(window: Window, event: ev.ChatMessage) -> None:
     elif key in window.replaying:  # history is over: live from here
         window.replaying.discard(key)
         view.add_marker(tr("new messages"))
+    room_notice = event.kind == "notice" and not event.private and not event.history
+    if room_notice and "o" in window.member_status(event.target, event.sender):
+        # a teacher's (or helper's) notice to the room: an announcement, in its own tab
+        view.add_announcement(
+            event.time,
+            event.text,
+            heading=tr("Announcement from {nick}").format(nick=event.sender),
+        )
+        window.root.bell()
+        window.count_unread(name, key)
+        return
     mention = not event.own and mentions(window.client.nick, event.text)
     view.add_message(
         event.time,

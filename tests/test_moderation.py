@@ -199,6 +199,9 @@ def test_a_student_reads_the_rooms_state_and_a_refused_line_stays_visible(rooms)
     peer.send(":srv 404 ana #general :Slow mode: wait 7 more seconds")
     room.wait(lambda: "modo lento: espera 7 s antes de volver a escribir" in room.text())
 
+    peer.send(":profe!p@h NOTICE #general :Mañana no hay clase")  # the teacher's /aviso
+    room.wait(lambda: "Aviso de profe · " in room.text())
+    assert "Mañana no hay clase" in room.text()
     peer.send(":srv MODE #general -q ana!*@*")  # a timed mute ends: the server lifts it
     room.wait(lambda: "Ya puedes volver a escribir: se acabó tu silencio." in room.text())
 
