@@ -165,6 +165,7 @@ _MODERATED = re.compile(r"moderat", re.I)
 _BANNED = re.compile(r"bann|vetad", re.I)
 _OUTSIDE = re.compile(r"external|not (?:on|in) |no estás|fuera", re.I)
 _SECONDS = re.compile(r"\d+")
+_CLOCK = re.compile(r"\b\d{1,2}:\d{2}\b")
 
 
 def refusal_reason(server_text: str) -> str:
@@ -175,6 +176,8 @@ def refusal_reason(server_text: str) -> str:
     >>> from net.i18n import set_language; _ = set_language("en")
     >>> refusal_reason("Slow mode: wait 7 more seconds"), refusal_reason("No external messages")
     ('slow mode: wait 7 s before writing again', 'you are not in this room')
+    >>> refusal_reason("You are muted in #general until 10:45")
+    'you are muted in this room until 10:45'
     """
     if _SLOW.search(server_text):
         seconds = _SECONDS.search(server_text)
@@ -184,6 +187,9 @@ def refusal_reason(server_text: str) -> str:
             )
         return tr("slow mode: wait a little before writing again")
     if _MUTED.search(server_text):
+        until = _CLOCK.search(server_text)
+        if until:  # a timed mute: the contract's reason says until when
+            return tr("you are muted in this room until {time}").format(time=until.group(0))
         return tr("you are muted in this room")
     if _MODERATED.search(server_text):
         return tr("only the teacher and those with voice speak now")
