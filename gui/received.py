@@ -234,6 +234,13 @@ def on_invited(window: Window, event: ev.Invited) -> None:
     )
 
 
+def on_invite_sent(window: Window, event: ev.InviteSent) -> None:
+    window.view_for(event.channel).add_system(
+        _now(),
+        tr("You invited {nick} to {channel}.").format(nick=event.nick, channel=event.channel),
+    )
+
+
 def on_login_needed(window: Window, event: ev.LoginNeeded) -> None:
     window.connection_text = tr("{nick} is a registered nickname: waiting for its password").format(
         nick=event.nick
@@ -400,6 +407,7 @@ EVENT_HANDLERS: dict[type, Callable[[Window, Any], None]] = {
     ev.UserModes: on_user_modes,
     ev.Redacted: on_redacted,
     ev.Invited: on_invited,
+    ev.InviteSent: on_invite_sent,
     ev.LoginNeeded: on_login_needed,
     ev.LoggedIn: on_logged_in,
     ev.Announcement: on_announcement,

@@ -345,6 +345,8 @@ class ClientProtocol:
     def connection_lost(self) -> None:
         """The connection ended: nothing more may be written until the next welcome."""
         self.outbox.requeue()
+        if self.user_modes:  # a teacher's powers end with the connection that had them
+            self._emit(ev.UserModes(""))
         self._new_connection_state(connected=False, now=0.0)
 
     def heard_from_server(self, now: float) -> None:
@@ -758,6 +760,10 @@ class ClientProtocol:
         if self._is_me(message.param(0)):
             self._emit(ev.Invited(message.param(1), message.source_nick or ""))
 
+    def _on_inviting(self, message: Message, now: float) -> None:
+        """341 ``me nick #chan``: our invitation went out."""
+        self._emit(ev.InviteSent(message.param(1), message.param(2)))
+
     def _on_redact(self, message: Message, now: float) -> None:
         """``REDACT <target> <msgid> [:reason]`` (IRCv3 message redaction)."""
         target, by = message.param(0), message.source_nick or message.source or ""
@@ -901,6 +907,7 @@ _HANDLERS: dict[str, _Handler] = {
     irc.RPL_CHANNELMODEIS: ClientProtocol._on_channel_modes,
     "381": ClientProtocol._on_oper,  # RPL_YOUREOPER
     "INVITE": ClientProtocol._on_invite,
+    "341": ClientProtocol._on_inviting,  # RPL_INVITING
     "REDACT": ClientProtocol._on_redact,
     "AUTHENTICATE": ClientProtocol._on_authenticate,
     "900": ClientProtocol._on_logged_in,  # RPL_LOGGEDIN

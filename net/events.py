@@ -196,6 +196,14 @@ class Invited:
 
 
 @dataclass(frozen=True, slots=True)
+class InviteSent:
+    """The server passed our ``INVITE`` on (341)."""
+
+    nick: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
 class LoginNeeded:
     """Our nick is a registered account's: the client waits for ``login(password)``."""
 
@@ -250,6 +258,7 @@ Event = (
     | UserModes
     | Redacted
     | Invited
+    | InviteSent
     | LoginNeeded
     | LoggedIn
 )

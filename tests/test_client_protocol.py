@@ -557,11 +557,13 @@ def test_invite_redact_and_the_hosts_oper_line():
         ":profe!p@h INVITE ana #grupo3",
         ":profe!p@h REDACT #general abc123 :insulto",
         ":bea!b@h REDACT ana m1",
+        ":srv 341 ana carla #general",
     )
     assert core.take_events() == [
         ev.Invited("#grupo3", "profe"),
         ev.Redacted("#general", "abc123", "profe", "insulto"),
         ev.Redacted("bea", "m1", "bea", ""),
+        ev.InviteSent("carla", "#general"),
     ]
 
 
@@ -626,3 +628,13 @@ def test_an_oper_the_server_refuses_is_logged_not_fatal_nor_shown(caplog):
     assert core.fatal is None and core.take_events() == []
     assert feed(core, ":srv 464 ana :Password incorrect") is None  # not ours: shown
     assert core.take_events() == [ev.ServerError("464", "Password incorrect")]
+
+
+def test_a_teachers_powers_end_with_the_connection():
+    core = registered()
+    feed(core, ":srv 381 ana :You are now an IRC operator")
+    assert core.take_events() == [ev.UserModes("o")]
+    core.connection_lost()
+    assert core.take_events() == [ev.UserModes("")]
+    core.connection_lost()  # nothing more to say the second time
+    assert core.take_events() == []

@@ -152,6 +152,8 @@ def test_a_teacher_sees_badges_gets_the_class_menu_and_moderates_with_commands(r
     ]:
         room.type(typed)
         peer.expect(sent)
+    peer.send(":srv 341 profe carla #general")
+    room.wait(lambda: "Has invitado a carla a #general." in room.text())
     assert "KICK #general bea :vetado" in peer.lines  # a ban removes whoever is in
     assert "KICK #general ana :vetado" in peer.lines
     room.type("/silenciarr bea")
