@@ -359,3 +359,41 @@ def test_a_wrong_room_password_goes_back_to_the_dialog(
     finally:
         window.close()
         root.destroy()
+
+
+def test_an_own_message_knows_the_id_the_real_server_relayed_it_with(
+    server, display, no_gc_on_worker_threads
+):
+    windows = []
+    try:
+        for nick in ("ana", "bea"):
+            client = ChatClient(
+                "127.0.0.1", server.port, nick, ["#general"], queue.Queue(), policy=FAST_RETRY
+            )
+            windows.append(ChatWindow(tk.Tk(), client.start(), Settings(nick=nick)))
+        ana, bea = windows
+
+        def wait(condition) -> None:
+            def tick() -> None:
+                for window in windows:
+                    window.root.update()
+
+            support.wait_until(condition, tick=tick)
+
+        wait(lambda: len(bea.nick_list.get(0, "end")) == 2)
+        ana.entry.focus_force()
+        ana.root.update()
+        ana.entry.insert(0, "lo borraré")
+        ana.entry.event_generate("<Return>")
+        wait(lambda: ana.views["#general"].authors and bea.views["#general"].authors)
+        assert ana.views["#general"].authors == bea.views["#general"].authors  # same msgid
+        assert list(ana.views["#general"].authors.values()) == ["ana"]
+        menu = moderation.message_menu(
+            ana, "#general", *next(iter(ana.views["#general"].authors.items()))
+        )
+        assert menu is not None  # her own: she may delete it
+        msgid, author = next(iter(bea.views["#general"].authors.items()))
+        assert moderation.message_menu(bea, "#general", msgid, author) is None  # not bea's
+    finally:
+        for window in windows:
+            window.close()
