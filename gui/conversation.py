@@ -118,9 +118,16 @@ class ConversationView(ttk.Frame):
         self._queued: list = []  # text, tags, text, tags… not yet in the Text
         self._settle_id: str | None = None  # the pending after_idle(settle), if lines wait
         self._follow = True  # the view was at the bottom before them
-        #: msgid -> its author, for the messages shown with an id (their line carries the
-        #: tag ``m:<msgid>``), oldest first; forgotten when their line is trimmed
+        # Messages with an id (to delete them) are found by line number, not by a tag of
+        # their own: a tag per message made each message cost half as much again to show.
+        # Line numbers stay put: lines are only ever removed from the top (trimming, counted
+        # in _trimmed), an old "new messages" line is blanked and hidden, not deleted.
+        self._appended = 0  # lines ever queued: Text line L is appended line L + _trimmed
+        self._trimmed = 0  # lines removed from the top
+        #: msgid -> its author, for the messages shown with an id, in the order they got it
         self.authors: OrderedDict[str, str] = OrderedDict()
+        self._line_of: dict[str, int] = {}  # msgid -> its appended line number
+        self._id_at: dict[int, str] = {}  # appended line number -> msgid
         self.text.tag_bind("link", "<Button-1>", self._on_link_click)
         self.text.tag_bind("link", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
         self.text.tag_bind("link", "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
@@ -158,6 +165,7 @@ class ConversationView(ttk.Frame):
         text.tag_configure("history", foreground=theme.muted)
         text.tag_configure("marker", foreground=theme.link, justify="center")
         text.tag_configure("found", background=theme.found_background)
+        text.tag_configure("gone", elide=True)
         for nick, tag in self._nick_tags.items():
             text.tag_configure(tag, foreground=nick_color(nick, theme))
         text.tag_raise("found")
@@ -186,10 +194,9 @@ class ConversationView(ttk.Frame):
     ) -> None:
         """One message: ``[10:42] ana: hola`` or ``[10:42] * ana saluda``; ``msgid`` (the
         server's id) lets it be found again, to delete it."""
-        line_tags: tuple[str, ...] = ("own",) if own else ("highlight",) if highlight else ()
+        line_tags = ("own",) if own else ("highlight",) if highlight else ()
         if msgid:
-            line_tags = (*line_tags, f"m:{msgid}")
-            self.authors[msgid] = nick
+            self._remember(msgid, nick, self._appended + 1)
         parts: list[tuple[str, tuple[str, ...]]] = [(f"[{clock(when)}] ", ("time", *line_tags))]
         nick_tags = (self._nick_tag(nick), *line_tags)
         if action:
@@ -219,7 +226,14 @@ class ConversationView(ttk.Frame):
         self.flush()
         ranges = self.text.tag_ranges("marker")
         if ranges:
-            self._edit(lambda: self.text.delete(ranges[0], ranges[-1]))
+            start = ranges[0]
+
+            def blank() -> None:  # its line stays, empty and hidden: no line number moves
+                self.text.delete(start, f"{start} lineend")
+                self.text.tag_remove("marker", start, f"{start} +1c")
+                self.text.tag_add("gone", start, f"{start} +1c")
+
+            self._edit(blank)
         self._append([(f"──── {text} ────\n", ("marker",))])
 
     def mark_delivered(self, message_id: int, msgid: str = "") -> bool:
@@ -230,9 +244,9 @@ class ConversationView(ttk.Frame):
         if not ranges:
             return False
         if msgid:
-            self.text.tag_add(f"m:{msgid}", f"{ranges[0]} linestart", f"{ranges[0]} lineend +1c")
             nick = self.text.get(f"{ranges[0]} linestart", ranges[0]).partition("] ")[2]
-            self.authors[msgid] = nick.partition(":")[0].removeprefix("* ").split(" ")[0]
+            author = nick.partition(":")[0].removeprefix("* ").split(" ")[0]
+            self._remember(msgid, author, self._line_number(ranges[0]) + self._trimmed)
         self._edit(lambda: self.text.delete(ranges[0], ranges[1]))
         self.text.tag_delete(f"pending-{message_id}")
         return True
@@ -261,10 +275,10 @@ class ConversationView(ttk.Frame):
         """Replace the message ``msgid`` by ``text`` ("message deleted by …"), keeping its
         time; False if it is not shown here."""
         self.flush()
-        ranges = self.text.tag_ranges(f"m:{msgid}")
-        if not ranges:
+        line_number = self._line_of.get(msgid, 0) - self._trimmed
+        if line_number < 1:
             return False
-        start = self.text.index(f"{ranges[0]} linestart")
+        start = f"{line_number}.0"
         line = self.text.get(start, f"{start} lineend")
         stamp = line[: line.index("] ") + 2] if "] " in line else ""
 
@@ -273,21 +287,35 @@ class ConversationView(ttk.Frame):
             self.text.insert(start, stamp, ("time",), f"— {text}", ("redacted",))
 
         self._edit(change)
-        self.text.tag_delete(f"m:{msgid}")
-        self.authors.pop(msgid, None)
+        self._forget(msgid)
         return True
 
     def message_at(self, x: int, y: int) -> tuple[str, str] | None:
         """The (msgid, author) of the message at pixel ``x, y``, if it has an id."""
-        for tag in self.text.tag_names(f"@{x},{y}"):
-            if tag.startswith("m:") and tag[2:] in self.authors:
-                return tag[2:], self.authors[tag[2:]]
-        return None
+        self.flush()
+        msgid = self._id_at.get(self._line_number(f"@{x},{y}") + self._trimmed)
+        return (msgid, self.authors[msgid]) if msgid else None
 
     def clear(self) -> None:
         self._queued.clear()
         self._edit(lambda: self.text.delete("1.0", "end"))
+        self._trimmed = self._appended
         self._forget_trimmed()
+
+    def _line_number(self, index: str) -> int:
+        return int(self.text.index(index).split(".")[0])
+
+    def _remember(self, msgid: str, author: str, line: int) -> None:
+        self._forget(msgid)
+        self.authors[msgid] = author
+        self._line_of[msgid] = line
+        self._id_at[line] = msgid
+
+    def _forget(self, msgid: str) -> None:
+        self.authors.pop(msgid, None)
+        line = self._line_of.pop(msgid, None)
+        if line is not None:
+            self._id_at.pop(line, None)
 
     # -- reading comfort --
 
@@ -372,6 +400,7 @@ class ConversationView(ttk.Frame):
             self._settle_id = self.after_idle(self.settle)
         queued = self._queued
         for chunk, tags in parts:
+            self._appended += chunk.count("\n")
             if len(queued) > 1 and queued[-1] == tags:  # same look as the last piece: one piece
                 queued[-2] += chunk
             else:
@@ -392,6 +421,7 @@ class ConversationView(ttk.Frame):
         if lines > self.MAX_LINES:
             cut = lines - self.MAX_LINES + self.TRIM_LINES
             self._edit(lambda: self.text.delete("1.0", f"{cut + 1}.0"))
+            self._trimmed += cut
             self._forget_trimmed()
         if self._follow:
             self.text.see("end")
@@ -399,14 +429,10 @@ class ConversationView(ttk.Frame):
             self.below.place(relx=0.5, rely=1.0, anchor="s", y=-6)
 
     def _forget_trimmed(self) -> None:
-        """Delete the tags of messages whose lines were trimmed, oldest first, so that the
-        tag table stays as bounded as the scrollback."""
-        while self.authors:
-            msgid = next(iter(self.authors))
-            if self.text.tag_ranges(f"m:{msgid}"):
-                return
-            self.authors.popitem(last=False)
-            self.text.tag_delete(f"m:{msgid}")
+        """Forget the ids of messages whose lines are gone, so that what is remembered
+        stays as bounded as the scrollback (once per trim: a few thousand entries)."""
+        for msgid in [m for m, line in self._line_of.items() if line <= self._trimmed]:
+            self._forget(msgid)
 
     def destroy(self) -> None:
         """Cancel a pending settle() first: it must not run on a destroyed Text."""
