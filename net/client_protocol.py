@@ -307,6 +307,8 @@ class ClientProtocol:
         self.chanmodes = DEFAULT_CHANMODES  # ISUPPORT CHANMODES: types A, B, C, D
         self.user_modes = ""  # our user modes ("o": a teacher)
         self._sasl_started = False  # AUTHENTICATE went out on this connection
+        self._sasl_over = False  # the login ended (903/907) on this connection
+        self._nick_after_login = False  # our nick was refused as registered before it
         self._oper_pending = False  # our OPER (hosted room) awaits its answer
 
     # -- output ------------------------------------------------------------------------------
@@ -547,7 +549,12 @@ class ClientProtocol:
             self._send(Message("AUTHENTICATE", [piece]))
 
     def _on_sasl_done(self, message: Message, now: float) -> None:
-        """903 logged in, 907 already: registration goes on."""
+        """903 logged in, 907 already: registration goes on (with our nick, if the server
+        refused it before we were logged in)."""
+        self._sasl_over = True
+        if self._nick_after_login:
+            self._nick_after_login = False
+            self._send(Message("NICK", [self.nick]))
         self._end_cap()
 
     def _on_logged_in(self, message: Message, now: float) -> None:
@@ -579,12 +586,16 @@ class ClientProtocol:
             self._nick_retry_at = now + self.nick_retry_interval
 
     def _on_nick_refused(self, message: Message, now: float) -> str | None:
-        if (
+        registered_nick = (
             not self.registered
             and message.command == irc.ERR_NICKNAMEINUSE
-            and _REGISTERED_NICK.search(_last(message))
-            and self.account_password is None
-        ):
+            and _REGISTERED_NICK.search(_last(message)) is not None
+        )
+        if registered_nick and self.account_password is not None and not self._sasl_over:
+            # NICK went out with CAP LS, before we logged in: ask again once we are in
+            self._nick_after_login = True
+            return None
+        if registered_nick and self.account_password is None:
             # An account's nick: ask our user for its password instead of taking another
             # nick; the connection ends and the next one logs in (see ``login``).
             self.awaiting_login = True

@@ -638,3 +638,19 @@ def test_a_teachers_powers_end_with_the_connection():
     assert core.take_events() == [ev.UserModes("")]
     core.connection_lost()  # nothing more to say the second time
     assert core.take_events() == []
+
+
+def test_a_nick_refused_as_registered_before_the_login_is_asked_for_again_after_it():
+    core = new_core("profe", account_password="bien")
+    core.connection_made(0.0)
+    feed(
+        core,
+        ":srv CAP * LS :sasl",
+        ":srv 433 * profe :profe is registered: log in with its password",  # NICK came first
+        ":srv CAP profe ACK :sasl",
+        "AUTHENTICATE +",
+    )
+    assert not core.awaiting_login and core.take_events() == []
+    core.take_lines()
+    feed(core, ":srv 903 profe :SASL authentication successful")
+    assert core.take_lines() == ["NICK profe", "CAP END"]
