@@ -57,6 +57,8 @@ def error_text(code: str, server_text: str) -> str:
         "904": tr("Wrong account password."),
         "905": tr("That password is too long."),
         "906": tr("The login was cancelled."),
+        "FAIL REDACT REDACT_FORBIDDEN": tr("Only its author or a teacher can delete that message."),
+        "FAIL REDACT UNKNOWN_MSGID": tr("That message cannot be deleted any more."),
     }
     return texts.get(code, server_text)
 
@@ -134,8 +136,14 @@ def on_refused(window: Window, event: ev.Refused) -> None:
 
 
 def on_announcement(window: Window, event: ev.Announcement) -> None:
-    window.view_for(window.current_name()).add_announcement(event.time, event.text)
-    window.root.bell()
+    """The server's own words: in the channel they were said in (kept in its history for
+    latecomers), else in the conversation on show."""
+    view = window.view_for(event.target or window.current_name())
+    view.add_announcement(event.time, event.text)
+    if not event.history:
+        window.root.bell()
+        if event.target:
+            window.count_unread(event.target, fold_name(event.target))
 
 
 def on_names(window: Window, event: ev.Names) -> None:

@@ -71,7 +71,7 @@ REDACTION_CAP = "draft/message-redaction"
 #: IRCv3 SASL: asked for only when we have an account password to log in with
 SASL_CAP = "sasl"
 #: capabilities the client asks for when the server offers them
-WANTED_CAPS = (*irc.CAPABILITIES, REDACTION_CAP)
+WANTED_CAPS = tuple(dict.fromkeys((*irc.CAPABILITIES, REDACTION_CAP)))
 #: a SASL payload goes in base64 pieces of this many bytes (IRCv3 ``AUTHENTICATE``)
 SASL_CHUNK = 400
 #: member status modes and their NAMES prefixes until ISUPPORT ``PREFIX`` says otherwise
@@ -775,6 +775,13 @@ class ClientProtocol:
         """341 ``me nick #chan``: our invitation went out."""
         self._emit(ev.InviteSent(message.param(1), message.param(2)))
 
+    def _on_fail(self, message: Message, now: float) -> None:
+        """IRCv3 standard replies, ``FAIL <command> <code> [context…] :text`` (a refused
+        ``REDACT``, ``REGISTER``…): the user reads why."""
+        command, code = message.param(0), message.param(1)
+        about = message.param(2) if len(message.params) > 3 else ""
+        self._emit(ev.ServerError(f"FAIL {command} {code}", _last(message), target=about))
+
     def _on_redact(self, message: Message, now: float) -> None:
         """``REDACT <target> <msgid> [:reason]`` (IRCv3 message redaction)."""
         target, by = message.param(0), message.source_nick or message.source or ""
@@ -884,7 +891,8 @@ class ClientProtocol:
         when = self._time_of(message)
         if message.command == "NOTICE" and "!" not in (message.source or "!"):
             if self.registered:  # the server itself (its operator): not before we are in
-                self._emit(ev.Announcement(text, when))
+                channel = target if target[:1] in irc.CHANTYPES else ""
+                self._emit(ev.Announcement(text, when, channel, history))
             return
         kind = "notice" if message.command == "NOTICE" else "message"
         if text.startswith("\x01") and text.endswith("\x01") and len(text) > 1:
@@ -920,6 +928,7 @@ _HANDLERS: dict[str, _Handler] = {
     "INVITE": ClientProtocol._on_invite,
     "341": ClientProtocol._on_inviting,  # RPL_INVITING
     "REDACT": ClientProtocol._on_redact,
+    "FAIL": ClientProtocol._on_fail,
     "AUTHENTICATE": ClientProtocol._on_authenticate,
     "900": ClientProtocol._on_logged_in,  # RPL_LOGGEDIN
     "903": ClientProtocol._on_sasl_done,  # RPL_SASLSUCCESS

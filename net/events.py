@@ -63,6 +63,8 @@ class Announcement:
 
     text: str
     time: datetime
+    target: str = ""  # the channel it was said in ("": to us in person)
+    history: bool = False  # replayed from the channel's history
 
 
 @dataclass(frozen=True, slots=True)

@@ -268,6 +268,17 @@ def test_actions_notices_private_messages_and_announcements():
     assert (private.kind, private.private, private.own) == ("message", True, False)
     assert (notice.kind, notice.text) == ("notice", "aviso")
     assert isinstance(announcement, ev.Announcement) and announcement.text == "Recreo"
+    assert announcement.target == "#general"  # said in the channel: shown in its tab
+    feed(
+        core,
+        ":srv NOTICE ana :A ti",
+        "FAIL REDACT REDACT_FORBIDDEN #general m1 :You may not delete that message",
+    )
+    in_person, refused = core.take_events()
+    assert (in_person.text, in_person.target) == ("A ti", "")
+    assert refused == ev.ServerError(
+        "FAIL REDACT REDACT_FORBIDDEN", "You may not delete that message", target="#general"
+    )
 
 
 def test_the_outbox_waits_for_the_welcome_and_the_ack():

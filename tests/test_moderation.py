@@ -204,6 +204,11 @@ def test_a_student_reads_the_rooms_state_and_a_refused_line_stays_visible(rooms)
     peer.send(":profe!p@h NOTICE #general :Mañana no hay clase")  # the teacher's /aviso
     room.wait(lambda: "Aviso de profe · " in room.text())
     assert "Mañana no hay clase" in room.text()
+    window.open_conversation("bea")  # a private chat in front: the server's announcement
+    peer.send(":srv NOTICE #general :Mañana, excursión al museo")  # still goes to #general
+    room.wait(lambda: "Mañana, excursión al museo" in room.text())
+    assert "excursión" not in room.text("bea")
+    window.tabs.select(window.views["#general"])
     peer.send(":srv MODE #general -q ana!*@*")  # a timed mute ends: the server lifts it
     room.wait(lambda: "Ya puedes volver a escribir: se acabó tu silencio." in room.text())
 
