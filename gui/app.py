@@ -8,7 +8,7 @@ is arriving, else every ``POLL_MS``), so a burst of messages never freezes the w
 is not kept waiting. What each event shows is in ``gui.received``; what each typed
 command does is in ``gui.commands``; recall, completion and paced paste are in
 ``gui.entry``; the teacher's menus (Clase, right-click on a nick or a message) are in
-``gui.moderation``. The window keeps what those need: each channel member's status
+``gui.classroom``. The window keeps what those need: each channel member's status
 (``statuses``), each channel's modes, the channels we are out of (``left``: a line typed
 there is shown refused, not sent) and whether we are a teacher. An event whose handling
 fails is logged with its traceback and skipped (the window says so once), and the pump
@@ -31,11 +31,11 @@ from datetime import datetime
 from tkinter import font as tkfont
 from tkinter import messagebox, simpledialog, ttk
 
+from gui.classroom import ClassMenu, message_menu, nick_menu
 from gui.commands import run_line
 from gui.connect_dialog import HostedRoom
 from gui.conversation import ConversationView
 from gui.entry import EntryComforts
-from gui.moderation import ClassMenu, message_menu, nick_menu
 from gui.received import show_event
 from gui.settings import Settings, log_file
 from gui.theme import THEMES
@@ -474,7 +474,7 @@ class ChatWindow:
             self.open_conversation(self.listed[selection[0]])
 
     def _on_nick_right_click(self, event: tk.Event) -> None:
-        """The nick's menu (see ``gui.moderation.nick_menu``) under the pointer."""
+        """The nick's menu (see ``gui.classroom.nick_menu``) under the pointer."""
         index = self.nick_list.nearest(event.y)
         if not 0 <= index < len(self.listed):
             return

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gui import moderation
+from gui import classroom
 from net.i18n import tr
 from net.protocol import InvalidMessageError, irc_lower, wire_number
 
@@ -265,7 +265,7 @@ def _nick_and_minutes(args: str) -> tuple[str, int | None, str]:
     """``ana 10 por hablar`` -> ("ana", 10, "por hablar"); minutes None when not a number."""
     words = args.split(maxsplit=2)
     nick = words[0] if words else ""
-    minutes = wire_number(words[1], maximum=moderation.MAX_MINUTES) if len(words) > 1 else 0
+    minutes = wire_number(words[1], maximum=classroom.MAX_MINUTES) if len(words) > 1 else 0
     rest = words[2] if len(words) > 2 else ""
     return nick, minutes, rest
 
@@ -275,7 +275,7 @@ def kick(window: Window, args: str, target: str) -> bool:
         return False
     if _in_channel(window, target):
         nick, _, reason = args.partition(" ")
-        moderation.kick(window, target, nick, reason.strip())
+        classroom.kick(window, target, nick, reason.strip())
     return True
 
 
@@ -284,7 +284,7 @@ def ban(window: Window, args: str, target: str) -> bool:
     if not nick or minutes is None:
         return False
     if _in_channel(window, target):
-        moderation.ban(window, target, nick, minutes, reason)
+        classroom.ban(window, target, nick, minutes, reason)
     return True
 
 
@@ -292,7 +292,7 @@ def unban(window: Window, args: str, target: str) -> bool:
     if not args:
         return False
     if _in_channel(window, target):
-        moderation.unban(window, target, args.split()[0])
+        classroom.unban(window, target, args.split()[0])
     return True
 
 
@@ -301,7 +301,7 @@ def mute(window: Window, args: str, target: str) -> bool:
     if not nick or minutes is None:
         return False
     if _in_channel(window, target):
-        moderation.mute(window, target, nick, minutes)
+        classroom.mute(window, target, nick, minutes)
     return True
 
 
@@ -309,24 +309,24 @@ def unmute(window: Window, args: str, target: str) -> bool:
     if not args:
         return False
     if _in_channel(window, target):
-        moderation.unmute(window, target, args.split()[0])
+        classroom.unmute(window, target, args.split()[0])
     return True
 
 
 def slow(window: Window, args: str, target: str) -> bool:
     word = args.split()[0].lower() if args else ""
-    seconds = 0 if word in OFF_WORDS else wire_number(word, maximum=moderation.MAX_SLOW_SECONDS)
+    seconds = 0 if word in OFF_WORDS else wire_number(word, maximum=classroom.MAX_SLOW_SECONDS)
     if not word or seconds is None:
         return False
     if _in_channel(window, target):
-        moderation.set_slow(window, target, seconds)
+        classroom.set_slow(window, target, seconds)
     return True
 
 
 def moderate(window: Window, args: str, target: str) -> bool:
     if _in_channel(window, target):
         off = bool(args) and args.split()[0].lower() in OFF_WORDS
-        moderation.set_flag(window, target, "m", not off)
+        classroom.set_flag(window, target, "m", not off)
     return True
 
 
@@ -334,7 +334,7 @@ def invite(window: Window, args: str, target: str) -> bool:
     if not args:
         return False
     if _in_channel(window, target):
-        moderation.invite(window, target, args.split()[0])
+        classroom.invite(window, target, args.split()[0])
     return True
 
 
@@ -345,7 +345,7 @@ def _status_command(mode: str) -> Callable[[Window, str, str], bool]:
             return False
         if _in_channel(window, target):
             off = len(words) > 1 and words[1].lower() in OFF_WORDS
-            moderation.set_status(window, target, words[0], mode, not off)
+            classroom.set_status(window, target, words[0], mode, not off)
         return True
 
     return give_or_take
@@ -354,7 +354,7 @@ def _status_command(mode: str) -> Callable[[Window, str, str], bool]:
 def announce(window: Window, args: str, target: str) -> bool:
     if not args:
         return False
-    if not moderation.announce(window, args):
+    if not classroom.announce(window, args):
         window.view_for(target).add_system(_now(), tr("You are in no channel to announce it in."))
     return True
 
@@ -368,7 +368,7 @@ def delete_last(window: Window, _args: str, target: str) -> bool:
     if not mine:
         view.add_system(_now(), tr("Nothing of yours to delete here; right-click a message."))
         return True
-    moderation.delete_message(window, target, mine[-1])
+    classroom.delete_message(window, target, mine[-1])
     return True
 
 

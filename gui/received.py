@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from gui import moderation
+from gui import classroom
 from gui.desktop import flash_taskbar
 from net import events as ev
 from net.i18n import tr
@@ -124,7 +124,7 @@ def on_delivered(window: Window, event: ev.Delivered) -> None:
 
 def on_refused(window: Window, event: ev.Refused) -> None:
     """A line we typed did not reach the room: it stays visible, struck, with the reason."""
-    reason = moderation.refusal_reason(event.text)
+    reason = classroom.refusal_reason(event.text)
     key = window.pending.pop(event.message_id, None)
     view = window.views.get(key) if key else None
     if view is None or not view.mark_refused(event.message_id, reason):
@@ -174,7 +174,7 @@ def on_member_status(window: Window, event: ev.MemberStatus) -> None:
     if me and window.teacher and by_whom(window, "") == by:
         return  # a teacher is an operator wherever it goes: nothing to tell
     window.view_for(event.channel).add_system(
-        _now(), moderation.status_sentence(event.mode, event.adding, event.nick, by, me)
+        _now(), classroom.status_sentence(event.mode, event.adding, event.nick, by, me)
     )
 
 
@@ -186,7 +186,7 @@ def on_mode_changed(window: Window, event: ev.ModeChanged) -> None:
             modes[event.mode] = event.param
         else:
             modes.pop(event.mode, None)
-    sentence = moderation.mode_sentence(
+    sentence = classroom.mode_sentence(
         event.mode,
         event.adding,
         event.param,
@@ -207,7 +207,7 @@ def on_channel_modes(window: Window, event: ev.ChannelModes) -> None:
     known = window.channel_modes.get(key)
     window.channel_modes[key] = modes
     if known != modes:
-        for sentence in moderation.state_sentences(modes):
+        for sentence in classroom.state_sentences(modes):
             window.view_for(event.channel).add_system(_now(), sentence)
     if key == window.current_key:
         window.class_menu.refresh()
@@ -384,7 +384,7 @@ def on_server_error(window: Window, event: ev.ServerError) -> None:
         )
     if event.code == "404" and event.target:
         text = tr("Not sent to {channel}: {reason}.").format(
-            channel=event.target, reason=moderation.refusal_reason(event.text.partition(" ")[2])
+            channel=event.target, reason=classroom.refusal_reason(event.text.partition(" ")[2])
         )
     # in the conversation it is about, when we have one (a channel that refused us)
     about = fold_name(event.target) if event.target else ""

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gui import moderation
+from gui import classroom
 from gui.app import ChatWindow
 from gui.settings import Settings
 from net.client import ChatClient
@@ -113,14 +113,14 @@ def test_a_teacher_sees_badges_gets_the_class_menu_and_moderates_with_commands(r
     window, peer = room.window, room.peer
     room.wait(lambda: window.nick_list.get(0, "end") == ("✎ ana", "bea", "profe"))
     assert not window.class_menu.shown  # not an operator here (yet)
-    assert room.menu_labels(moderation.nick_menu(window, "bea")) == ["Mensaje privado"]
+    assert room.menu_labels(classroom.nick_menu(window, "bea")) == ["Mensaje privado"]
 
     peer.send(":srv MODE #general +o profe")  # the contract: the teacher gets +o
     room.wait(lambda: window.nick_list.get(0, "end") == ("★ profe", "✎ ana", "bea"))
     assert window.class_menu.shown
     assert "El servidor te ha hecho ayudante de esta sala." in room.text()
     assert "Clase" in room.menu_labels(window.menubar)
-    assert room.menu_labels(moderation.nick_menu(window, "bea")) == [
+    assert room.menu_labels(classroom.nick_menu(window, "bea")) == [
         "Mensaje privado",
         "Silenciar",
         "Quitar el silencio",
@@ -130,7 +130,7 @@ def test_a_teacher_sees_badges_gets_the_class_menu_and_moderates_with_commands(r
         "Dar voz",
         "Hacer ayudante",
     ]
-    voiced = room.menu_labels(moderation.nick_menu(window, "ana"))
+    voiced = room.menu_labels(classroom.nick_menu(window, "ana"))
     assert "Quitar la voz" in voiced
 
     for typed, sent in [
@@ -218,7 +218,7 @@ def test_a_student_reads_the_rooms_state_and_a_refused_line_stays_visible(rooms)
     room.wait(lambda: "un insulto" in room.text())
     view = window.views["#general"]
     assert view.authors["m1"] == "bea"
-    assert moderation.message_menu(window, "#general", "m1", "bea") is None  # not hers
+    assert classroom.message_menu(window, "#general", "m1", "bea") is None  # not hers
     peer.send(":profe!p@h REDACT #general m1 :")
     room.wait(lambda: "mensaje eliminado por profe" in room.text())
     assert "un insulto" not in room.text()
@@ -250,7 +250,7 @@ def test_an_own_message_can_be_deleted_by_its_author(rooms):
     assert "Nothing of yours to delete here" in room.text()
     peer.send("@msgid=x9 :ana!u@h PRIVMSG #general :repetido")  # our own, replayed
     room.wait(lambda: "repetido" in room.text())
-    menu = moderation.message_menu(window, "#general", "x9", "ana")
+    menu = classroom.message_menu(window, "#general", "x9", "ana")
     assert menu is not None and room.menu_labels(menu) == ["Delete this message"]
     menu.invoke(0)
     peer.expect(r"^REDACT #general :?x9$")
@@ -395,12 +395,12 @@ def test_an_own_message_knows_the_id_the_real_server_relayed_it_with(
         wait(lambda: ana.views["#general"].authors and bea.views["#general"].authors)
         assert ana.views["#general"].authors == bea.views["#general"].authors  # same msgid
         assert list(ana.views["#general"].authors.values()) == ["ana"]
-        menu = moderation.message_menu(
+        menu = classroom.message_menu(
             ana, "#general", *next(iter(ana.views["#general"].authors.items()))
         )
         assert menu is not None  # her own: she may delete it
         msgid, author = next(iter(bea.views["#general"].authors.items()))
-        assert moderation.message_menu(bea, "#general", msgid, author) is None  # not bea's
+        assert classroom.message_menu(bea, "#general", msgid, author) is None  # not bea's
     finally:
         for window in windows:
             window.close()
