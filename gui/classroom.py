@@ -161,8 +161,8 @@ def status_sentence(mode: str, adding: bool, nick: str, by: str, me: bool) -> st
 
 _SLOW = re.compile(r"slow|lento", re.I)
 _MUTED = re.compile(r"mute|quiet|silenc", re.I)
-_MODERATED = re.compile(r"moderat", re.I)
-_BANNED = re.compile(r"bann|vetad", re.I)
+_MODERATED = re.compile(r"moderat|moderad", re.I)
+_BANNED = re.compile(r"bann|vetad|prohibid", re.I)
 _OUTSIDE = re.compile(r"external|not (?:on|in) |no estás|fuera", re.I)
 _SECONDS = re.compile(r"\d+")
 _CLOCK = re.compile(r"\b\d{1,2}:\d{2}\b")
@@ -178,6 +178,10 @@ def refusal_reason(server_text: str) -> str:
     ('slow mode: wait 7 s before writing again', 'you are not in this room')
     >>> refusal_reason("You are muted in #general until 10:45")
     'you are muted in this room until 10:45'
+    >>> refusal_reason("Estás silenciado en este canal durante 299 s más")
+    'you are muted in this room for 5 minutes more'
+    >>> refusal_reason("El canal está moderado: solo hablan el profesor y quienes tienen voz")
+    'only the teacher and those with voice speak now'
     """
     if _SLOW.search(server_text):
         seconds = _SECONDS.search(server_text)
@@ -188,8 +192,13 @@ def refusal_reason(server_text: str) -> str:
         return tr("slow mode: wait a little before writing again")
     if _MUTED.search(server_text):
         until = _CLOCK.search(server_text)
-        if until:  # a timed mute: the contract's reason says until when
+        if until:  # a timed mute: the reason says until when…
             return tr("you are muted in this room until {time}").format(time=until.group(0))
+        seconds = _SECONDS.search(server_text)
+        if seconds:  # …or for how long still (Charla: "for 299 s more")
+            return tr("you are muted in this room for {time} more").format(
+                time=_duration_text(int(seconds.group(0)))
+            )
         return tr("you are muted in this room")
     if _MODERATED.search(server_text):
         return tr("only the teacher and those with voice speak now")
@@ -201,6 +210,13 @@ def refusal_reason(server_text: str) -> str:
 
 
 # -- the actions: one IRC line each (sent once registered; the server decides) --
+
+
+def _duration_text(seconds: int) -> str:
+    """``45 s``, ``1 minute``, ``5 minutes`` (rounded up), ``2 hours``."""
+    if seconds < 60:
+        return f"{seconds} s"
+    return _minutes_text(-(-seconds // 60))
 
 
 def _minutes_text(minutes: int) -> str:
