@@ -574,11 +574,11 @@ class ClientProtocol:
         self.nick = message.param(0, self.nick)
         self.server_name = message.source or ""
         self._emit(ev.Registered(self.nick, self.server_name))
-        for channel in self.channels.values():
-            self._send(Message("JOIN", [channel]))
-        if self.oper is not None:
+        if self.oper is not None:  # first: a teacher joins as one (no +o afterwards)
             self._oper_pending = True
             self._send(Message("OPER", list(self.oper)))
+        for channel in self.channels.values():
+            self._send(Message("JOIN", [channel]))
         while self._control:
             self._send(self._control.popleft())
         self._flush_outbox()
