@@ -107,7 +107,7 @@ def rooms(display, no_gc_on_worker_threads) -> Iterator:
     fake.close()
 
 
-def test_a_teacher_sees_badges_gets_the_class_menu_and_moderates_with_commands(rooms):
+def test_a_teacher_sees_badges_gets_the_class_menu_and_moderates_with_commands(rooms, monkeypatch):
     set_language("es")
     room = rooms("profe", names="profe +ana bea")
     window, peer = room.window, room.peer
@@ -132,6 +132,15 @@ def test_a_teacher_sees_badges_gets_the_class_menu_and_moderates_with_commands(r
     ]
     voiced = room.menu_labels(classroom.nick_menu(window, "ana"))
     assert "Quitar la voz" in voiced
+    popped: list[list[str]] = []  # a right-click on the list opens the menu of that nick
+    monkeypatch.setattr(
+        tk.Menu, "tk_popup", lambda menu, *_a: popped.append(room.menu_labels(menu))
+    )
+    x, y, _w, h = window.nick_list.bbox(2)  # "bea", after ★ profe and ✎ ana
+    window.nick_list.event_generate("<Button-3>", x=x + 2, y=y + h // 2)
+    assert popped and popped[-1][1:3] == ["Silenciar", "Quitar el silencio"]
+    assert "Dar voz" in popped[-1]  # bea's menu: she has no voice (ana's says "Quitar")
+    assert window.nick_list.curselection() == (2,)
 
     for typed, sent in [
         ("/silenciar bea 5", r"^TQUIET #general 300 :?bea!\*@\*$"),
@@ -235,7 +244,7 @@ def test_a_student_reads_the_rooms_state_and_a_refused_line_stays_visible(rooms)
     assert not any("¿sigo aquí?" in line for line in peer.lines)
 
 
-def test_an_own_message_can_be_deleted_by_its_author(rooms):
+def test_an_own_message_can_be_deleted_by_its_author(rooms, monkeypatch):
     room = rooms("ana", names="ana bea")
     window, peer = room.window, room.peer
     peer.send(":srv CAP ana NEW :charla.chat/session")  # ignored: ids come from the server
@@ -250,9 +259,16 @@ def test_an_own_message_can_be_deleted_by_its_author(rooms):
     assert "Nothing of yours to delete here" in room.text()
     peer.send("@msgid=x9 :ana!u@h PRIVMSG #general :repetido")  # our own, replayed
     room.wait(lambda: "repetido" in room.text())
-    menu = classroom.message_menu(window, "#general", "x9", "ana")
-    assert menu is not None and room.menu_labels(menu) == ["Delete this message"]
-    menu.invoke(0)
+    popped: list[tk.Menu] = []  # right-clicking the message offers to delete it
+    monkeypatch.setattr(tk.Menu, "tk_popup", lambda menu, *_a: popped.append(menu))
+    text = window.views["#general"].text
+    line = next(n for n, t in enumerate(room.text().split("\n"), 1) if "repetido" in t)
+    text.see(f"{line}.0")
+    window.root.update()
+    x, y, _w, h = text.bbox(f"{line}.10")
+    text.event_generate("<Button-3>", x=x + 1, y=y + h // 2)
+    assert popped and room.menu_labels(popped[-1]) == ["Delete this message"]
+    popped[-1].invoke(0)
     peer.expect(r"^REDACT #general :?x9$")
     room.type("/delete")
     peer.expect(r"^REDACT #general :?x9$")
