@@ -18,7 +18,7 @@ from tkinter import messagebox
 from gui import settings as settings_file
 from gui.app import ChatWindow
 from gui.connect_dialog import Choice, ConnectDialog
-from gui.desktop import enable_sharp_text, show_fatal
+from gui.desktop import enable_sharp_text, localize_dialogs, show_fatal
 from gui.icon import set_window_icon
 from net.client import ChatClient
 from net.i18n import set_language, tr
@@ -67,7 +67,7 @@ def log_path() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    set_language(args.lang)
+    language = set_language(args.lang)
     configure_logging()
     path = settings_file.config_dir() / "settings.json"
     settings = settings_file.load(path)
@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     root.title("Charla")
     set_window_icon(root)
+    localize_dialogs(root, language)
 
     def on_unexpected_error(*exc_info: object) -> None:
         logging.getLogger("charla").error("unexpected error", exc_info=exc_info)  # type: ignore[arg-type]
@@ -106,15 +107,23 @@ def main(argv: list[str] | None = None) -> int:
             choice.nick,
             [args.channel],
             queue.Queue(),
-            password=args.password,
+            password=choice.password or args.password,
+            oper=choice.oper,
         )
-        ChatWindow(root, client.start(), settings, args.channel, hosted=choice.hosted)
+        window = ChatWindow(root, client.start(), settings, args.channel, hosted=choice.hosted)
+        if args.host is None:  # opened from the dialog: a wrong password goes back to it
+            window.back_to_dialog = show_dialog
 
-    if args.host is None:
+    def show_dialog(problem: str = "") -> None:
         dialog = ConnectDialog(
             root, settings, lambda choice: (dialog.destroy(), open_window(choice))
         )
         dialog.pack(fill="both", expand=True)
+        if problem:
+            dialog.show_error(problem)
+
+    if args.host is None:
+        show_dialog()
     else:
         problem = None
         if not is_valid_nick(settings.nick):

@@ -7,10 +7,14 @@ pump is one ``after()`` callback that drains the client's event queue in bounded
 is arriving, else every ``POLL_MS``), so a burst of messages never freezes the window and
 is not kept waiting. What each event shows is in ``gui.received``; what each typed
 command does is in ``gui.commands``; recall, completion and paced paste are in
-``gui.entry``. An event whose handling fails is logged with its traceback and skipped
-(the window says so once), and the pump re-arms whatever happens. On close every pending
-``after()`` of the root, the pump's next tick among them, is cancelled before the root is
-destroyed.
+``gui.entry``; the teacher's menus (Clase, right-click on a nick or a message) are in
+``gui.classroom``. The window keeps what those need: each channel member's status
+(``statuses``), each channel's modes, the channels we are out of (``left``: a line typed
+there is shown refused, not sent) and whether we are a teacher. An event whose handling
+fails is logged with its traceback and skipped (the window says so once), and the pump
+re-arms whatever happens. On close every pending ``after()`` of the root, the pump's next
+tick among them, is cancelled before the root is destroyed (or, going back to the connect
+dialog, emptied).
 
 Threading: everything here runs on the Tk main thread; the client's network thread only
 puts events on the queue.
@@ -22,10 +26,12 @@ import logging
 import queue
 import time
 import tkinter as tk
+from collections.abc import Callable
 from datetime import datetime
 from tkinter import font as tkfont
-from tkinter import ttk
+from tkinter import messagebox, simpledialog, ttk
 
+from gui.classroom import ClassMenu, message_menu, nick_menu
 from gui.commands import run_line
 from gui.connect_dialog import HostedRoom
 from gui.conversation import ConversationView
@@ -36,7 +42,7 @@ from gui.theme import THEMES
 from net.client import ChatClient
 from net.i18n import tr
 from net.lan import shareable_endpoints
-from net.protocol import DEFAULT_CHANNEL, irc_lower
+from net.protocol import DEFAULT_CHANNEL, fold_name, irc_lower
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,8 @@ BATCH_SECONDS = 0.010  # the most work one tick of the pump does before letting 
 BURST_EVENTS = 100  # a tick that handled this many is in a burst: look again after 1 ms,
 # not POLL_MS, or a backlog builds up that the rest of the burst waits behind
 CHANNEL_PREFIXES = "#&+!"  # what starts a channel's name on any IRC server (RFC 2811)
+#: the nick list's badges: an operator (the teacher, a helper) and someone with voice
+BADGES = {"o": "★ ", "v": "✎ "}
 
 
 class ChatWindow:
@@ -69,6 +77,20 @@ class ChatWindow:
         self.views: dict[str, ConversationView] = {}  # irc_lower(name) -> its tab
         self.names: dict[str, str] = {}  # irc_lower(name) -> name as shown
         self.members: dict[str, list[str]] = {}  # irc_lower(channel) -> nicks
+        #: irc_lower(channel) -> fold_name(nick) -> status letters ("o", "v", "ov")
+        self.statuses: dict[str, dict[str, str]] = {}
+        #: irc_lower(channel) -> its modes as the server last told: letter -> parameter
+        self.channel_modes: dict[str, dict[str, str]] = {}
+        self.left: set[str] = set()  # irc_lower(channel): channels we left or were removed from
+        self.teacher = False  # our user mode +o: an IRC operator, a teacher everywhere
+        self.account = ""  # the account we logged in to, if any
+        self.listed: list[str] = []  # the nicks in the nick list, in its order
+        self._not_sent = 0  # ids (-1, -2…) of lines refused by the window itself
+        self.registered = False  # logged in on the current connection
+        self.server_name = ""  # the server's name in its lines ("charla")
+        #: set when the window was opened from the connect dialog: a login that can never
+        #: work (a wrong password) closes this window and calls it with the reason
+        self.back_to_dialog: Callable[[str], None] | None = None
         self.pending: dict[int, str] = {}  # message id -> conversation key
         self.replaying: set[str] = set()  # conversations whose history is being shown
         self.unread = 0  # messages that arrived while the user was not looking
@@ -92,7 +114,7 @@ class ChatWindow:
         root = self.root
         root.title("Charla")
         root.geometry(self.settings.geometry)
-        root.protocol("WM_DELETE_WINDOW", self.close)
+        root.protocol("WM_DELETE_WINDOW", self.request_close)
         self.topic = ttk.Label(root, anchor="w", padding=(10, 6))
         self.topic.grid(row=0, column=0, columnspan=2, sticky="ew")
         self.tabs = ttk.Notebook(root)
@@ -103,6 +125,7 @@ class ChatWindow:
         )
         self.nick_list.grid(row=1, column=1, sticky="ns")
         self.nick_list.bind("<Double-Button-1>", self._on_nick_double_click)
+        self.nick_list.bind("<Button-3>", self._on_nick_right_click)
         self.entry = tk.Entry(root, font=self.font, relief="flat")
         self.entry.grid(row=2, column=0, columnspan=2, sticky="ew", padx=6, pady=6, ipady=4)
         self.status = ttk.Label(root, anchor="w", padding=(10, 2))
@@ -140,6 +163,8 @@ class ChatWindow:
             label=tr("Smaller text"), accelerator="Ctrl+-", command=lambda: self._zoom(-1)
         )
         menu.add_cascade(label=tr("View"), menu=view_menu)
+        self.menubar = menu
+        self.class_menu = ClassMenu(self, menu)
         self.root.configure(menu=menu)
 
     def toggle_theme(self) -> None:
@@ -211,6 +236,7 @@ class ChatWindow:
         view = self.views.get(key)
         if view is None:
             view = self.views[key] = ConversationView(self.tabs, self.theme, self.font)
+            view.text.bind("<Button-3>", lambda e, v=view: self._on_message_right_click(v, e))
             self.names[key] = name
             self.tabs.add(view, text=name)
         if select:
@@ -235,16 +261,46 @@ class ChatWindow:
             self.marked.discard(self.current_key)
             self.tabs.tab(self.views[self.current_key], text=name)
         self._show_members(name)
+        self.class_menu.refresh()
 
     def _show_members(self, name: str) -> None:
-        """The nick list: a channel's members, or the two people in a private conversation."""
+        """The nick list: a channel's members, operators (★) first, then those with voice
+        (✎), then everyone else; or the two people in a private conversation."""
         self.nick_list.delete(0, "end")
         if name[:1] in CHANNEL_PREFIXES:
             members = self.members.get(irc_lower(name), [])
         else:
             members = [self.client.nick, name]
-        for nick in sorted(members, key=irc_lower):
-            self.nick_list.insert("end", nick)
+        status = self.statuses.get(irc_lower(name), {})
+
+        def rank(nick: str) -> tuple[int, str]:
+            letters = status.get(fold_name(nick), "")
+            return (0 if "o" in letters else 1 if "v" in letters else 2, irc_lower(nick))
+
+        self.listed = sorted(members, key=rank)
+        for nick in self.listed:
+            letters = status.get(fold_name(nick), "")
+            badge = BADGES["o"] if "o" in letters else BADGES["v"] if "v" in letters else ""
+            self.nick_list.insert("end", badge + nick)
+
+    def member_status(self, channel: str, nick: str) -> str:
+        """``nick``'s status letters in ``channel`` ("o", "v", "ov" or "")."""
+        return self.statuses.get(irc_lower(channel), {}).get(fold_name(nick), "")
+
+    def is_operator(self, channel: str) -> bool:
+        """Whether we may moderate ``channel``: we are a teacher, or an operator there."""
+        if channel[:1] not in CHANNEL_PREFIXES or irc_lower(channel) in self.left:
+            return False
+        return self.teacher or "o" in self.member_status(channel, self.client.nick)
+
+    def set_status(self, channel: str, nick: str, mode: str, adding: bool) -> None:
+        """``nick`` got or lost ``mode`` ("o" or "v") in ``channel``."""
+        statuses = self.statuses.setdefault(irc_lower(channel), {})
+        letters = statuses.get(fold_name(nick), "").replace(mode, "")
+        statuses[fold_name(nick)] = "".join(sorted(letters + mode)) if adding else letters
+        self.refresh_members(channel)
+        if fold_name(nick) == fold_name(self.client.nick):
+            self.class_menu.refresh()
 
     # -- the pump --
 
@@ -305,6 +361,8 @@ class ChatWindow:
             nicks.append(nick)
         elif not present and nick in nicks:
             nicks.remove(nick)
+        if not present:  # who comes back comes back with no status
+            self.statuses.get(irc_lower(channel), {}).pop(fold_name(nick), None)
         self.refresh_members(channel)
 
     def refresh_members(self, channel: str) -> None:
@@ -357,7 +415,7 @@ class ChatWindow:
         """Carry out one line typed in the entry (see ``gui.commands``)."""
         run_line(self, line)
 
-    def send_text(self, target: str, text: str, *, action: bool) -> None:
+    def send_text(self, target: str, text: str, *, action: bool, notice: bool = False) -> None:
         """Send a message (or a ``/me`` action) and show it as *sending…* until delivered;
         one too long for a chat (a whole document pasted on one line) is refused, not
         turned into hundreds of lines the server would have to take."""
@@ -369,7 +427,30 @@ class ChatWindow:
                 ),
             )
             return
-        ids = self.client.action(target, text) if action else self.client.say(target, text)
+        if irc_lower(target) in self.left:  # removed, or left: shown refused, and how to return
+            self._not_sent -= 1
+            view = self.view_for(target)
+            view.add_message(
+                datetime.now().astimezone(),
+                self.client.nick,
+                text,
+                own=True,
+                action=action,
+                pending_id=self._not_sent,
+            )
+            view.mark_refused(
+                self._not_sent,
+                tr("you are not in {channel}; type /unirse {channel} to go back").format(
+                    channel=target
+                ),
+            )
+            return
+        if notice:
+            ids = self.client.notice(target, text)
+        elif action:
+            ids = self.client.action(target, text)
+        else:
+            ids = self.client.say(target, text)
         if not ids:
             return
         key = irc_lower(target)
@@ -389,14 +470,69 @@ class ChatWindow:
 
     def _on_nick_double_click(self, _event: tk.Event) -> None:
         selection = self.nick_list.curselection()
-        if selection:
-            self.open_conversation(self.nick_list.get(selection[0]))
+        if selection and selection[0] < len(self.listed):
+            self.open_conversation(self.listed[selection[0]])
+
+    def _on_nick_right_click(self, event: tk.Event) -> None:
+        """The nick's menu (see ``gui.classroom.nick_menu``) under the pointer."""
+        index = self.nick_list.nearest(event.y)
+        if not 0 <= index < len(self.listed):
+            return
+        self.nick_list.selection_clear(0, "end")
+        self.nick_list.selection_set(index)
+        self.popup = nick_menu(self, self.listed[index])
+        self.popup.tk_popup(event.x_root, event.y_root)
+
+    def _on_message_right_click(self, view: ConversationView, event: tk.Event) -> None:
+        """A message's menu (delete it), for its author and operators."""
+        found = view.message_at(event.x, event.y)
+        key = next((k for k, v in self.views.items() if v is view), self.current_key)
+        menu = found and message_menu(self, self.names.get(key, key), *found)
+        if menu:
+            self.popup = menu
+            menu.tk_popup(event.x_root, event.y_root)
+
+    def ask_account_password(self, nick: str) -> None:
+        """Our nick is a registered account's: ask its password (not shown as typed) and
+        log in; cancelled, the client takes another nick."""
+        password = simpledialog.askstring(
+            "Charla",
+            tr("The nickname {nick} is registered. Type its password to log in:").format(nick=nick),
+            show="•",
+            parent=self.root,
+        )
+        if self.closed:
+            return
+        if password:
+            self.client.login(password)
+        else:
+            self.client.skip_login()
 
     # -- closing --
 
-    def close(self) -> None:
+    def request_close(self) -> None:
+        """The window's close button and ``/salir``: a window that hosts the room asks
+        first, since closing it closes the room for everyone."""
+        if self.hosted is not None and not messagebox.askokcancel(
+            "Charla",
+            tr("The room will close for everyone. Close it?"),
+            icon="warning",
+            parent=self.root,
+        ):
+            return
+        self.close()
+
+    def return_to_dialog(self, reason: str) -> None:
+        """A password was wrong: back to the connect dialog, which shows ``reason``."""
+        callback = self.back_to_dialog
+        if callback is None or self.closed:
+            return
+        self.close(keep_root=True)
+        callback(reason)
+
+    def close(self, *, keep_root: bool = False) -> None:
         """Say goodbye to the server, stop the pump, every timer and every thread, close the
-        window. Safe to call twice."""
+        window (or, ``keep_root``, empty it for the connect dialog). Safe to call twice."""
         if self.closed:
             return
         self.closed = True  # from now on the pump does not re-arm itself
@@ -409,4 +545,13 @@ class ChatWindow:
         # settle(), Tk's own auto-scroll…) would run after the destroy and fail: cancel them.
         for timer in self.root.tk.splitlist(self.root.tk.call("after", "info")):
             self.root.tk.call("after", "cancel", timer)
-        self.root.destroy()
+        if not keep_root:
+            self.root.destroy()
+            return
+        for sequence in self.root.bind():  # ours, all of them: they point at this window
+            self.root.unbind(sequence)
+        for child in self.root.winfo_children():  # the menu bar and popups among them
+            child.destroy()
+        self.root.configure(menu="")
+        self.root.protocol("WM_DELETE_WINDOW", self.root.destroy)
+        self.root.title("Charla")

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from gui import classroom
 from net.i18n import tr
-from net.protocol import InvalidMessageError, irc_lower
+from net.protocol import InvalidMessageError, irc_lower, wire_number
 
 # ``window`` below is a gui.app.ChatWindow (not imported: app imports this module).
 Window = Any
@@ -45,7 +46,34 @@ ALIASES = {
     "/ayuda": "help",
     "/quit": "quit",
     "/salir": "quit",
+    # a channel operator's (the teacher's, a helper's); the server checks every one
+    "/kick": "kick",
+    "/expulsar": "kick",
+    "/ban": "ban",
+    "/vetar": "ban",
+    "/unban": "unban",
+    "/desvetar": "unban",
+    "/mute": "mute",
+    "/silenciar": "mute",
+    "/unmute": "unmute",
+    "/desilenciar": "unmute",
+    "/slow": "slow",
+    "/lento": "slow",
+    "/moderate": "moderate",
+    "/moderar": "moderate",
+    "/invite": "invite",
+    "/invitar": "invite",
+    "/voice": "voice",
+    "/voz": "voice",
+    "/helper": "helper",
+    "/ayudante": "helper",
+    "/announce": "announce",
+    "/aviso": "announce",
+    "/delete": "delete",
+    "/borrar": "delete",
 }
+#: words that turn a mode off: ``/lento off``, ``/moderar no``
+OFF_WORDS = frozenset({"off", "no", "0", "quitar", "fuera", "desactivar"})
 
 
 @dataclass(frozen=True)
@@ -204,11 +232,143 @@ def show_help(window: Window, _args: str, target: str) -> bool:
             "/usuarios (/users) · /limpiar (/clear) · /salir (/quit) or close"
         ),
     )
+    if window.is_operator(target):
+        window.view_for(target).add_system(
+            _now(),
+            tr(
+                "For the teacher: /expulsar (/kick) NAME [reason] · "
+                "/vetar (/ban) NAME [minutes] · /desvetar (/unban) · "
+                "/silenciar (/mute) NAME [minutes] · /desilenciar (/unmute) · "
+                "/lento (/slow) SECONDS|off · /moderar (/moderate) [off] · "
+                "/invitar (/invite) NAME · /voz (/voice) NAME [off] · "
+                "/ayudante (/helper) NAME [off] · /aviso (/announce) TEXT · "
+                "/borrar (/delete); right-click a name or a message for more"
+            ),
+        )
     return True
 
 
 def quit_window(window: Window, _args: str, _target: str) -> bool:
-    window.close()
+    window.request_close()
+    return True
+
+
+def _in_channel(window: Window, target: str) -> bool:
+    """Moderation happens in a channel: in a private conversation, say so."""
+    if target[:1] == "#":
+        return True
+    window.view_for(target).add_system(_now(), tr("That works in a channel, not here."))
+    return False
+
+
+def _nick_and_minutes(args: str) -> tuple[str, int | None, str]:
+    """``ana 10 por hablar`` -> ("ana", 10, "por hablar"); minutes None when not a number."""
+    words = args.split(maxsplit=2)
+    nick = words[0] if words else ""
+    minutes = wire_number(words[1], maximum=classroom.MAX_MINUTES) if len(words) > 1 else 0
+    rest = words[2] if len(words) > 2 else ""
+    return nick, minutes, rest
+
+
+def kick(window: Window, args: str, target: str) -> bool:
+    if not args:
+        return False
+    if _in_channel(window, target):
+        nick, _, reason = args.partition(" ")
+        classroom.kick(window, target, nick, reason.strip())
+    return True
+
+
+def ban(window: Window, args: str, target: str) -> bool:
+    nick, minutes, reason = _nick_and_minutes(args)
+    if not nick or minutes is None:
+        return False
+    if _in_channel(window, target):
+        classroom.ban(window, target, nick, minutes, reason)
+    return True
+
+
+def unban(window: Window, args: str, target: str) -> bool:
+    if not args:
+        return False
+    if _in_channel(window, target):
+        classroom.unban(window, target, args.split()[0])
+    return True
+
+
+def mute(window: Window, args: str, target: str) -> bool:
+    nick, minutes, _ = _nick_and_minutes(args)
+    if not nick or minutes is None:
+        return False
+    if _in_channel(window, target):
+        classroom.mute(window, target, nick, minutes)
+    return True
+
+
+def unmute(window: Window, args: str, target: str) -> bool:
+    if not args:
+        return False
+    if _in_channel(window, target):
+        classroom.unmute(window, target, args.split()[0])
+    return True
+
+
+def slow(window: Window, args: str, target: str) -> bool:
+    word = args.split()[0].lower() if args else ""
+    seconds = 0 if word in OFF_WORDS else wire_number(word, maximum=classroom.MAX_SLOW_SECONDS)
+    if not word or seconds is None:
+        return False
+    if _in_channel(window, target):
+        classroom.set_slow(window, target, seconds)
+    return True
+
+
+def moderate(window: Window, args: str, target: str) -> bool:
+    if _in_channel(window, target):
+        off = bool(args) and args.split()[0].lower() in OFF_WORDS
+        classroom.set_flag(window, target, "m", not off)
+    return True
+
+
+def invite(window: Window, args: str, target: str) -> bool:
+    if not args:
+        return False
+    if _in_channel(window, target):
+        classroom.invite(window, target, args.split()[0])
+    return True
+
+
+def _status_command(mode: str) -> Callable[[Window, str, str], bool]:
+    def give_or_take(window: Window, args: str, target: str) -> bool:
+        words = args.split()
+        if not words:
+            return False
+        if _in_channel(window, target):
+            off = len(words) > 1 and words[1].lower() in OFF_WORDS
+            classroom.set_status(window, target, words[0], mode, not off)
+        return True
+
+    return give_or_take
+
+
+def announce(window: Window, args: str, target: str) -> bool:
+    if not args:
+        return False
+    if not classroom.announce(window, args):
+        window.view_for(target).add_system(_now(), tr("You are in no channel to announce it in."))
+    return True
+
+
+def delete_last(window: Window, _args: str, target: str) -> bool:
+    """``/borrar``: delete our own last message here that the server confirmed (any other
+    message: right-click it)."""
+    view = window.view_for(target)
+    me = window.client.nick
+    mine = [msgid for msgid, author in view.authors.items() if irc_lower(author) == irc_lower(me)]
+    if not mine:
+        view.add_system(_now(), tr("Nothing of yours to delete here; right-click a message."))
+        return True
+    classroom.delete_message(window, target, mine[-1])
     return True
 
 
@@ -228,4 +388,16 @@ COMMANDS: dict[str, Callable[[Window, str, str], bool]] = {
     "clear": clear,
     "help": show_help,
     "quit": quit_window,
+    "kick": kick,
+    "ban": ban,
+    "unban": unban,
+    "mute": mute,
+    "unmute": unmute,
+    "slow": slow,
+    "moderate": moderate,
+    "invite": invite,
+    "voice": _status_command("v"),
+    "helper": _status_command("o"),
+    "announce": announce,
+    "delete": delete_last,
 }

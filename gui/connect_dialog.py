@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import logging
 import queue
+import secrets
 import socket
 import threading
 import tkinter as tk
@@ -47,14 +48,28 @@ class HostedRoom(Protocol):
     def shutdown(self, reason: str = ...) -> None: ...
 
 
-def start_room(port: int, host: str | None = None) -> HostedRoom:
+def start_room(
+    port: int, host: str | None = None, oper: tuple[str, str] | None = None
+) -> HostedRoom:
     """Start a Charla server in this process on ``port``, on every interface (or only on
-    ``host``); raises OSError as ``ChatServer.start`` does."""
+    ``host``); raises OSError as ``ChatServer.start`` does. ``oper`` (name, password) is
+    the credential with which the hosting window makes itself the room's teacher
+    (``OPER``); a server without teachers yet ignores it."""
     from net.server import ChatServer, ServerConfig  # only a window that hosts needs it
 
-    server = ChatServer(ServerConfig(host=host, port=port))
+    try:
+        config = ServerConfig(host=host, port=port, opers=dict([oper]) if oper else {})
+    except TypeError:  # a server from before issue 14's MODES work: no operators
+        config = ServerConfig(host=host, port=port)
+    server = ChatServer(config)
     server.start()
     return server
+
+
+def host_credential() -> tuple[str, str]:
+    """The OPER name and a fresh random password for the teacher of a room opened here:
+    only this process knows it, so only the hosting window becomes the teacher."""
+    return "charla-host", secrets.token_urlsafe(24)
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,8 @@ class Choice:
     port: int
     nick: str
     hosted: HostedRoom | None = None
+    password: str | None = None  # the server's password (PASS), if it has one
+    oper: tuple[str, str] | None = None  # for a hosted room: OPER to become its teacher
 
 
 def parse_address(text: str) -> tuple[str, int] | None:
@@ -98,6 +115,7 @@ class ConnectDialog(ttk.Frame):
         self._answers: queue.Queue[tuple[str, int, str, str]] = queue.Queue()
         self.address = tk.StringVar(value=f"{settings.host}:{settings.port}")
         self.nick = tk.StringVar(value=settings.nick)
+        self.password = tk.StringVar(value="")
         self.mode = tk.StringVar(value="join")
         ttk.Label(self, text=tr("Welcome to Charla"), font=("TkDefaultFont", 16, "bold")).grid(
             row=0, column=0, columnspan=2, sticky="w", pady=(0, 12)
@@ -118,15 +136,21 @@ class ConnectDialog(ttk.Frame):
         ttk.Label(self, text=tr("Your nickname:")).grid(row=4, column=0, sticky="w", pady=(12, 4))
         self.nick_entry = ttk.Entry(self, textvariable=self.nick, width=28)
         self.nick_entry.grid(row=4, column=1, sticky="ew", pady=(12, 4))
+        self.password_label = ttk.Label(self, text=tr("Room password (if it has one):"))
+        self.password_label.grid(row=5, column=0, sticky="w", pady=4)
+        self.password_entry = ttk.Entry(self, textvariable=self.password, width=28, show="•")
+        self.password_entry.grid(row=5, column=1, sticky="ew", pady=4)
         self.error = ttk.Label(self, foreground="#b3261e", wraplength=380)
-        self.error.grid(row=5, column=0, columnspan=2, sticky="w", pady=8)
+        self.error.grid(row=6, column=0, columnspan=2, sticky="w", pady=8)
         self.button = ttk.Button(self, text=tr("Enter"), command=self.submit)
-        self.button.grid(row=6, column=1, sticky="e")
+        self.button.grid(row=7, column=1, sticky="e")
         root.bind("<Return>", lambda _e: self.submit())
         self.nick_entry.focus_set()
 
     def _on_mode(self) -> None:
-        self.address_entry.configure(state="normal" if self.mode.get() == "join" else "disabled")
+        state = "normal" if self.mode.get() == "join" else "disabled"
+        self.address_entry.configure(state=state)
+        self.password_entry.configure(state=state)
 
     def submit(self) -> None:
         nick = self.nick.get().strip()
@@ -183,13 +207,14 @@ class ConnectDialog(ttk.Frame):
                 ).format(address=f"{host}:{port}", problem=problem)
             )
         else:
-            self.on_done(Choice(host, port, nick))
+            self.on_done(Choice(host, port, nick, password=self.password.get() or None))
 
     def _host(self, port: int, nick: str) -> None:
         """Start a room on ``port``, or on one of the next few if another program has it."""
+        oper = host_credential()
         for candidate in range(port, min(port + HOST_PORT_TRIES, 65536)):
             try:
-                server = start_room(candidate)
+                server = start_room(candidate, oper=oper)
             except OSError as exc:
                 if exc.errno in PORT_TAKEN:
                     log.info("port %d is taken; trying the next one for the room", candidate)
@@ -201,7 +226,7 @@ class ConnectDialog(ttk.Frame):
                     )
                 )
                 return
-            self.on_done(Choice("localhost", server.port, nick, hosted=server))
+            self.on_done(Choice("localhost", server.port, nick, hosted=server, oper=oper))
             return
         log.warning("cannot open a room: ports %d to %d are all taken", port, candidate)
         self.show_error(

@@ -17,6 +17,7 @@ import re
 import time
 import tkinter as tk
 import webbrowser
+from collections import OrderedDict
 from datetime import date, datetime, timedelta
 from tkinter import font as tkfont
 from tkinter import ttk
@@ -117,6 +118,16 @@ class ConversationView(ttk.Frame):
         self._queued: list = []  # text, tags, text, tags… not yet in the Text
         self._settle_id: str | None = None  # the pending after_idle(settle), if lines wait
         self._follow = True  # the view was at the bottom before them
+        # Messages with an id (to delete them) are found by line number, not by a tag of
+        # their own: a tag per message made each message cost half as much again to show.
+        # Line numbers stay put: lines are only ever removed from the top (trimming, counted
+        # in _trimmed), an old "new messages" line is blanked and hidden, not deleted.
+        self._appended = 0  # lines ever queued: Text line L is appended line L + _trimmed
+        self._trimmed = 0  # lines removed from the top
+        #: msgid -> its author, for the messages shown with an id, in the order they got it
+        self.authors: OrderedDict[str, str] = OrderedDict()
+        self._line_of: dict[str, int] = {}  # msgid -> its appended line number
+        self._id_at: dict[int, str] = {}  # appended line number -> msgid
         self.text.tag_bind("link", "<Button-1>", self._on_link_click)
         self.text.tag_bind("link", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
         self.text.tag_bind("link", "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
@@ -148,9 +159,13 @@ class ConversationView(ttk.Frame):
         )
         text.tag_configure("link", foreground=theme.link, underline=True)
         text.tag_configure("pending", foreground=theme.pending)
+        text.tag_configure("refused", overstrike=True, foreground=theme.muted)
+        text.tag_configure("refusal", foreground=theme.error)
+        text.tag_configure("redacted", foreground=theme.muted)
         text.tag_configure("history", foreground=theme.muted)
         text.tag_configure("marker", foreground=theme.link, justify="center")
         text.tag_configure("found", background=theme.found_background)
+        text.tag_configure("gone", elide=True)
         for nick, tag in self._nick_tags.items():
             text.tag_configure(tag, foreground=nick_color(nick, theme))
         text.tag_raise("found")
@@ -175,9 +190,13 @@ class ConversationView(ttk.Frame):
         highlight: bool = False,
         history: bool = False,
         pending_id: int | None = None,
+        msgid: str = "",
     ) -> None:
-        """One message: ``[10:42] ana: hola`` or ``[10:42] * ana saluda``."""
+        """One message: ``[10:42] ana: hola`` or ``[10:42] * ana saluda``; ``msgid`` (the
+        server's id) lets it be found again, to delete it."""
         line_tags = ("own",) if own else ("highlight",) if highlight else ()
+        if msgid:
+            self._remember(msgid, nick, self._appended + 1)
         parts: list[tuple[str, tuple[str, ...]]] = [(f"[{clock(when)}] ", ("time", *line_tags))]
         nick_tags = (self._nick_tag(nick), *line_tags)
         if action:
@@ -196,9 +215,10 @@ class ConversationView(ttk.Frame):
         """A quiet line: joins, leaves, nick changes, errors."""
         self._append([(f"[{clock(when)}] ", ("time",)), (f"— {text}\n", ("system",))])
 
-    def add_announcement(self, when: datetime, text: str) -> None:
-        """The server's own words: a banner no client can produce."""
-        heading = tr("Announcement from the server")
+    def add_announcement(self, when: datetime, text: str, heading: str = "") -> None:
+        """The server's own words (a banner no client can produce), or a teacher's notice
+        to the room under ``heading``."""
+        heading = heading or tr("Announcement from the server")
         self._append([(f"{heading} · {clock(when)}\n{self._shorten(text)}\n", ("banner",))])
 
     def add_marker(self, text: str) -> None:
@@ -206,22 +226,96 @@ class ConversationView(ttk.Frame):
         self.flush()
         ranges = self.text.tag_ranges("marker")
         if ranges:
-            self._edit(lambda: self.text.delete(ranges[0], ranges[-1]))
+            start = ranges[0]
+
+            def blank() -> None:  # its line stays, empty and hidden: no line number moves
+                self.text.delete(start, f"{start} lineend")
+                self.text.tag_remove("marker", start, f"{start} +1c")
+                self.text.tag_add("gone", start, f"{start} +1c")
+
+            self._edit(blank)
         self._append([(f"──── {text} ────\n", ("marker",))])
 
-    def mark_delivered(self, message_id: int) -> bool:
-        """Remove the *sending…* mark of message ``message_id``; False if there is none."""
+    def mark_delivered(self, message_id: int, msgid: str = "") -> bool:
+        """Remove the *sending…* mark of message ``message_id`` (and remember the server's
+        ``msgid`` for it); False if there is none."""
         self.flush()
         ranges = self.text.tag_ranges(f"pending-{message_id}")
         if not ranges:
             return False
+        if msgid:
+            nick = self.text.get(f"{ranges[0]} linestart", ranges[0]).partition("] ")[2]
+            author = nick.partition(":")[0].removeprefix("* ").split(" ")[0]
+            self._remember(msgid, author, self._line_number(ranges[0]) + self._trimmed)
         self._edit(lambda: self.text.delete(ranges[0], ranges[1]))
         self.text.tag_delete(f"pending-{message_id}")
         return True
 
+    def mark_refused(self, message_id: int, reason: str) -> bool:
+        """The server refused message ``message_id``: its line is struck through and says
+        why, instead of *sending…*; False if there is no such line."""
+        self.flush()
+        ranges = self.text.tag_ranges(f"pending-{message_id}")
+        if not ranges:
+            return False
+        start, end = ranges[0], ranges[1]
+
+        def change() -> None:
+            self.text.tag_add("refused", f"{start} linestart", start)
+            self.text.delete(start, end)
+            self.text.insert(
+                start, " " + tr("(not sent: {reason})").format(reason=reason), "refusal"
+            )
+
+        self._edit(change)
+        self.text.tag_delete(f"pending-{message_id}")
+        return True
+
+    def redact(self, msgid: str, text: str) -> bool:
+        """Replace the message ``msgid`` by ``text`` ("message deleted by …"), keeping its
+        time; False if it is not shown here."""
+        self.flush()
+        line_number = self._line_of.get(msgid, 0) - self._trimmed
+        if line_number < 1:
+            return False
+        start = f"{line_number}.0"
+        line = self.text.get(start, f"{start} lineend")
+        stamp = line[: line.index("] ") + 2] if "] " in line else ""
+
+        def change() -> None:
+            self.text.delete(start, f"{start} lineend")
+            self.text.insert(start, stamp, ("time",), f"— {text}", ("redacted",))
+
+        self._edit(change)
+        self._forget(msgid)
+        return True
+
+    def message_at(self, x: int, y: int) -> tuple[str, str] | None:
+        """The (msgid, author) of the message at pixel ``x, y``, if it has an id."""
+        self.flush()
+        msgid = self._id_at.get(self._line_number(f"@{x},{y}") + self._trimmed)
+        return (msgid, self.authors[msgid]) if msgid else None
+
     def clear(self) -> None:
         self._queued.clear()
         self._edit(lambda: self.text.delete("1.0", "end"))
+        self._trimmed = self._appended
+        self._forget_trimmed()
+
+    def _line_number(self, index: str) -> int:
+        return int(self.text.index(index).split(".")[0])
+
+    def _remember(self, msgid: str, author: str, line: int) -> None:
+        self._forget(msgid)
+        self.authors[msgid] = author
+        self._line_of[msgid] = line
+        self._id_at[line] = msgid
+
+    def _forget(self, msgid: str) -> None:
+        self.authors.pop(msgid, None)
+        line = self._line_of.pop(msgid, None)
+        if line is not None:
+            self._id_at.pop(line, None)
 
     # -- reading comfort --
 
@@ -306,6 +400,7 @@ class ConversationView(ttk.Frame):
             self._settle_id = self.after_idle(self.settle)
         queued = self._queued
         for chunk, tags in parts:
+            self._appended += chunk.count("\n")
             if len(queued) > 1 and queued[-1] == tags:  # same look as the last piece: one piece
                 queued[-2] += chunk
             else:
@@ -326,10 +421,18 @@ class ConversationView(ttk.Frame):
         if lines > self.MAX_LINES:
             cut = lines - self.MAX_LINES + self.TRIM_LINES
             self._edit(lambda: self.text.delete("1.0", f"{cut + 1}.0"))
+            self._trimmed += cut
+            self._forget_trimmed()
         if self._follow:
             self.text.see("end")
         else:
             self.below.place(relx=0.5, rely=1.0, anchor="s", y=-6)
+
+    def _forget_trimmed(self) -> None:
+        """Forget the ids of messages whose lines are gone, so that what is remembered
+        stays as bounded as the scrollback (once per trim: a few thousand entries)."""
+        for msgid in [m for m, line in self._line_of.items() if line <= self._trimmed]:
+            self._forget(msgid)
 
     def destroy(self) -> None:
         """Cancel a pending settle() first: it must not run on a destroyed Text."""

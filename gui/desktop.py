@@ -21,6 +21,23 @@ log = logging.getLogger(__name__)
 IS_WINDOWS = sys.platform == "win32"
 
 
+def localize_dialogs(root: tk.Tk, language: str) -> bool:
+    """Tk's own dialogs (the buttons of a question: *Sí/No*, *Aceptar/Cancelar*) in
+    ``language``, not the system's: Tk picks its catalog from the system locale at start,
+    so a ``--lang es`` window on an English system asked "Yes/No". Returns whether it was
+    done (False when this Tk has no catalog for it)."""
+    try:
+        root.tk.eval(
+            f"::msgcat::mclocale {language}; "
+            "namespace eval ::tk {::msgcat::mcload [file join $::tk_library msgs]}"
+        )
+        cancel = root.tk.eval("namespace eval ::tk {::msgcat::mc &Cancel}")
+    except tk.TclError:
+        log.info("Tk has no dialog translations for %s", language)
+        return False
+    return language == "en" or cancel != "&Cancel"  # English is Tk's own
+
+
 def enable_sharp_text() -> bool:
     """Windows: tell the system we draw at the screen's real DPI, so text is not blurred by
     scaling. Must run before Tk starts. Returns whether it was done."""

@@ -2,7 +2,7 @@
 
 ``EVENT_HANDLERS`` maps each ``net.events`` class to a function ``(window, event)`` that
 puts it on screen (a line in a conversation, the nick list, the topic, the status line);
-``show_event`` looks one up. Events with no entry (``Connecting``) show nothing. The
+``show_event`` looks one up. Events with no entry show nothing. The
 window (``gui.app.ChatWindow``) owns the widgets and the member lists; these functions
 only read and update them, so each kind of event can be read in one place.
 
@@ -15,12 +15,15 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from gui import classroom
 from gui.desktop import flash_taskbar
 from net import events as ev
 from net.i18n import tr
 from net.protocol import fold_name, irc_lower
 
 FOLDED_FROM_SYMBOLS = frozenset("{}|^")  # what irc_lower makes of [ ] \ ~
+#: the server's password (464) or the account's (SASL 902/904/905) was refused
+WRONG_PASSWORD = frozenset({"464", "902", "904", "905"})
 
 # ``window`` below is a gui.app.ChatWindow (not imported: app imports this module).
 Window = Any
@@ -40,9 +43,22 @@ def error_text(code: str, server_text: str) -> str:
         "417": tr("That message is too long."),
         "432": tr("That nickname is not valid."),
         "433": tr("That nickname is already in use."),
+        "441": tr("That person is not in this room."),
         "442": tr("You are not in that channel."),
+        "443": tr("That person is already in the room."),
         "464": tr("Wrong password."),
-        "482": tr("Only the operator can do that."),
+        "471": tr("The room is full: you cannot come in now."),
+        "473": tr("The room is locked: only those invited can come in. Ask the teacher."),
+        "474": tr("You are banned from this room: you cannot come back in."),
+        "475": tr("This room has a password, and it was not the right one."),
+        "481": tr("Only a teacher can do that."),
+        "482": tr("Only the teacher or a helper of this room can do that."),
+        "902": tr("That account is locked."),
+        "904": tr("Wrong account password."),
+        "905": tr("That password is too long."),
+        "906": tr("The login was cancelled."),
+        "FAIL REDACT REDACT_FORBIDDEN": tr("Only its author or a teacher can delete that message."),
+        "FAIL REDACT UNKNOWN_MSGID": tr("That message cannot be deleted any more."),
     }
     return texts.get(code, server_text)
 
@@ -71,6 +87,17 @@ def on_chat_message(window: Window, event: ev.ChatMessage) -> None:
     elif key in window.replaying:  # history is over: live from here
         window.replaying.discard(key)
         view.add_marker(tr("new messages"))
+    room_notice = event.kind == "notice" and not event.private and not event.history
+    if room_notice and "o" in window.member_status(event.target, event.sender):
+        # a teacher's (or helper's) notice to the room: an announcement, in its own tab
+        view.add_announcement(
+            event.time,
+            event.text,
+            heading=tr("Announcement from {nick}").format(nick=event.sender),
+        )
+        window.root.bell()
+        window.count_unread(name, key)
+        return
     mention = not event.own and mentions(window.client.nick, event.text)
     view.add_message(
         event.time,
@@ -80,6 +107,7 @@ def on_chat_message(window: Window, event: ev.ChatMessage) -> None:
         action=event.kind == "action",
         highlight=mention or event.private,
         history=event.history,
+        msgid=event.msgid,
     )
     if mention or event.private:
         window.root.bell()
@@ -91,20 +119,156 @@ def on_chat_message(window: Window, event: ev.ChatMessage) -> None:
 def on_delivered(window: Window, event: ev.Delivered) -> None:
     key = window.pending.pop(event.message_id, None)
     if key in window.views:
-        window.views[key].mark_delivered(event.message_id)
+        window.views[key].mark_delivered(event.message_id, event.msgid)
+
+
+def on_refused(window: Window, event: ev.Refused) -> None:
+    """A line we typed did not reach the room: it stays visible, struck, with the reason."""
+    reason = classroom.refusal_reason(event.text)
+    key = window.pending.pop(event.message_id, None)
+    view = window.views.get(key) if key else None
+    if view is None or not view.mark_refused(event.message_id, reason):
+        # Not the last piece of what was typed (a long message is sent in pieces): the
+        # line on screen is marked when its last piece is answered; say it here too.
+        window.view_for(event.target).add_system(
+            _now(), tr("A message was not sent: {reason}.").format(reason=reason)
+        )
 
 
 def on_announcement(window: Window, event: ev.Announcement) -> None:
-    window.view_for(window.current_name()).add_announcement(event.time, event.text)
-    window.root.bell()
+    """The server's own words: in the channel they were said in (kept in its history for
+    latecomers), else in the conversation on show."""
+    view = window.view_for(event.target or window.current_name())
+    view.add_announcement(event.time, event.text)
+    if not event.history:
+        window.root.bell()
+        if event.target:
+            window.count_unread(event.target, fold_name(event.target))
 
 
 def on_names(window: Window, event: ev.Names) -> None:
-    window.members[irc_lower(event.channel)] = list(event.nicks)
+    key = irc_lower(event.channel)
+    window.members[key] = list(event.nicks)
+    window.statuses[key] = {
+        fold_name(nick): status
+        for nick, status in zip(event.nicks, event.statuses, strict=False)
+        if status
+    }
     window.refresh_members(event.channel)
+    if key == window.current_key:
+        window.class_menu.refresh()
+
+
+def by_whom(window: Window, by: str) -> str:
+    """Who did something, as a person reads it: a nick, or "The server" for the server's
+    own name (a console kick, a timed mute that ran out, a teacher's automatic ``+o``)."""
+    if not by or by == window.server_name or "." in by:
+        return tr("The server")
+    return by
+
+
+def on_member_status(window: Window, event: ev.MemberStatus) -> None:
+    window.set_status(event.channel, event.nick, event.mode, event.adding)
+    me = fold_name(event.nick) == fold_name(window.client.nick)
+    by = by_whom(window, event.by)
+    if me and window.teacher and by_whom(window, "") == by:
+        return  # a teacher is an operator wherever it goes: nothing to tell
+    window.view_for(event.channel).add_system(
+        _now(), classroom.status_sentence(event.mode, event.adding, event.nick, by, me)
+    )
+
+
+def on_mode_changed(window: Window, event: ev.ModeChanged) -> None:
+    key = irc_lower(event.channel)
+    modes = window.channel_modes.setdefault(key, {})
+    if event.mode not in "bq":  # lists are not modes the room is in
+        if event.adding:
+            modes[event.mode] = event.param
+        else:
+            modes.pop(event.mode, None)
+    sentence = classroom.mode_sentence(
+        event.mode,
+        event.adding,
+        event.param,
+        by_whom(window, event.by),
+        window.client.nick,
+        window.account,
+    )
+    if sentence:
+        window.view_for(event.channel).add_system(_now(), sentence)
+    if key == window.current_key:
+        window.class_menu.refresh()
+
+
+def on_channel_modes(window: Window, event: ev.ChannelModes) -> None:
+    """The modes of a channel we joined: what matters to a newcomer, in words."""
+    key = irc_lower(event.channel)
+    modes = dict(event.modes)
+    known = window.channel_modes.get(key)
+    window.channel_modes[key] = modes
+    if known != modes:
+        for sentence in classroom.state_sentences(modes):
+            window.view_for(event.channel).add_system(_now(), sentence)
+    if key == window.current_key:
+        window.class_menu.refresh()
+
+
+def on_user_modes(window: Window, event: ev.UserModes) -> None:
+    teacher = "o" in event.modes
+    if teacher and not window.teacher:
+        window.view_for(window.current_name()).add_system(
+            _now(),
+            tr("You are a teacher here: the Class menu and right-clicking a name moderate."),
+        )
+    window.teacher = teacher
+    window.class_menu.refresh()
+
+
+def on_redacted(window: Window, event: ev.Redacted) -> None:
+    text = tr("message deleted by {nick}").format(nick=by_whom(window, event.by))
+    if event.reason:
+        text += f" ({event.reason})"
+    view = window.views.get(fold_name(event.target))
+    if view is not None:
+        view.redact(event.msgid, text)
+
+
+def on_invited(window: Window, event: ev.Invited) -> None:
+    window.view_for(window.current_name()).add_system(
+        _now(),
+        tr("{nick} invites you to {channel}: type /unirse {channel}").format(
+            nick=event.by, channel=event.channel
+        ),
+    )
+
+
+def on_invite_sent(window: Window, event: ev.InviteSent) -> None:
+    window.view_for(event.channel).add_system(
+        _now(),
+        tr("You invited {nick} to {channel}.").format(nick=event.nick, channel=event.channel),
+    )
+
+
+def on_login_needed(window: Window, event: ev.LoginNeeded) -> None:
+    window.connection_text = tr("{nick} is a registered nickname: waiting for its password").format(
+        nick=event.nick
+    )
+    window.show_status()
+    # after the pump's tick: the question waits for the user, the pump must not
+    window.root.after(0, window.ask_account_password, event.nick)
+
+
+def on_logged_in(window: Window, event: ev.LoggedIn) -> None:
+    window.account = event.account
+    window.view_for(window.current_name()).add_system(
+        _now(), tr("You are logged in to the account {account}.").format(account=event.account)
+    )
 
 
 def on_joined(window: Window, event: ev.Joined) -> None:
+    if event.me:
+        window.left.discard(irc_lower(event.channel))
+        window.class_menu.refresh()
     window.set_member(event.channel, event.nick, present=True)
     text = tr("You joined {channel}") if event.me else tr("{nick} joined")
     window.view_for(event.channel).add_system(
@@ -113,14 +277,50 @@ def on_joined(window: Window, event: ev.Joined) -> None:
 
 
 def on_parted(window: Window, event: ev.Parted) -> None:
+    if event.me:
+        _left(window, event.channel)
+        window.view_for(event.channel).add_system(
+            _now(), tr("You left {channel}.").format(channel=event.channel)
+        )
+        return
     window.set_member(event.channel, event.nick, present=False)
     window.view_for(event.channel).add_system(_now(), tr("{nick} left").format(nick=event.nick))
 
 
+def _left(window: Window, channel: str) -> None:
+    """We are out of ``channel``: its list empties and nothing typed there is sent."""
+    key = irc_lower(channel)
+    window.left.add(key)
+    window.members[key] = []
+    window.statuses.pop(key, None)
+    window.refresh_members(channel)
+    window.class_menu.refresh()
+
+
 def on_kicked(window: Window, event: ev.Kicked) -> None:
+    """Someone was removed; if it was us, who did it and why, and the window stays out
+    (``net.client_protocol`` does not rejoin a channel we were removed from)."""
+    if event.me:
+        _left(window, event.channel)
+        text = (
+            tr("{by} removed you from {channel}: {reason}")
+            if event.reason and event.reason != event.by
+            else tr("{by} removed you from {channel}.")
+        )
+        window.view_for(event.channel).add_system(
+            _now(),
+            text.format(by=by_whom(window, event.by), channel=event.channel, reason=event.reason),
+        )
+        window.root.bell()
+        return
     window.set_member(event.channel, event.nick, present=False)
+    text = (
+        tr("{by} removed {nick}: {reason}")
+        if event.reason and event.reason != event.by
+        else tr("{by} removed {nick}.")
+    )
     window.view_for(event.channel).add_system(
-        _now(), tr("{nick} was removed ({reason})").format(nick=event.nick, reason=event.reason)
+        _now(), text.format(by=by_whom(window, event.by), nick=event.nick, reason=event.reason)
     )
 
 
@@ -154,7 +354,13 @@ def on_topic(window: Window, event: ev.Topic) -> None:
         )
 
 
+def on_connecting(window: Window, event: ev.Connecting) -> None:
+    window.registered = False
+
+
 def on_registered(window: Window, event: ev.Registered) -> None:
+    window.registered = True
+    window.server_name = event.server_name
     window.connected_as(event.nick)
 
 
@@ -176,7 +382,17 @@ def on_server_error(window: Window, event: ev.ServerError) -> None:
         text = tr("{reason} You are {nick} on this server.").format(
             reason=text, nick=event.fallback
         )
-    window.view_for(window.current_name()).add_system(_now(), text)
+    if event.code == "404" and event.target:
+        text = tr("Not sent to {channel}: {reason}.").format(
+            channel=event.target, reason=classroom.refusal_reason(event.text.partition(" ")[2])
+        )
+    # in the conversation it is about, when we have one (a channel that refused us)
+    about = fold_name(event.target) if event.target else ""
+    view = window.views.get(about) or window.view_for(window.current_name())
+    view.add_system(_now(), text)
+    if event.code in WRONG_PASSWORD and not window.registered and window.back_to_dialog:
+        # no retry can fix it: back to the dialog, which says why (after this tick)
+        window.root.after(0, window.return_to_dialog, text)
 
 
 def on_closed(window: Window, event: ev.Closed) -> None:
@@ -192,6 +408,16 @@ def _now() -> datetime:
 EVENT_HANDLERS: dict[type, Callable[[Window, Any], None]] = {
     ev.ChatMessage: on_chat_message,
     ev.Delivered: on_delivered,
+    ev.Refused: on_refused,
+    ev.MemberStatus: on_member_status,
+    ev.ModeChanged: on_mode_changed,
+    ev.ChannelModes: on_channel_modes,
+    ev.UserModes: on_user_modes,
+    ev.Redacted: on_redacted,
+    ev.Invited: on_invited,
+    ev.InviteSent: on_invite_sent,
+    ev.LoginNeeded: on_login_needed,
+    ev.LoggedIn: on_logged_in,
     ev.Announcement: on_announcement,
     ev.Names: on_names,
     ev.Joined: on_joined,
@@ -200,6 +426,7 @@ EVENT_HANDLERS: dict[type, Callable[[Window, Any], None]] = {
     ev.UserQuit: on_user_quit,
     ev.NickChanged: on_nick_changed,
     ev.Topic: on_topic,
+    ev.Connecting: on_connecting,
     ev.Registered: on_registered,
     ev.Disconnected: on_disconnected,
     ev.OutboxChanged: on_outbox_changed,

@@ -23,6 +23,7 @@ class Theme:
     banner_text: str
     link: str
     pending: str
+    error: str  # why a message of ours was refused
     found_background: str  # search matches
     panel_background: str  # nick list, entry
     nick_colors: tuple[str, ...]  # all readable on ``background``
@@ -39,6 +40,7 @@ LIGHT = Theme(
     banner_text="#4a3200",
     link="#0a58ca",
     pending="#9a6700",
+    error="#b3261e",
     found_background="#ffd33d",
     panel_background="#f6f8fa",
     nick_colors=(
@@ -68,6 +70,7 @@ DARK = Theme(
     banner_text="#fff4cc",
     link="#6cb6ff",
     pending="#e3b341",
+    error="#ff7b72",
     found_background="#9e6a03",
     panel_background="#0d1117",
     nick_colors=(

@@ -117,6 +117,8 @@ class ChatClient:
         events: queue.Queue | None = None,
         *,
         password: str | None = None,
+        account_password: str | None = None,
+        oper: tuple[str, str] | None = None,
         username: str | None = None,
         realname: str = "Charla",
         policy: ReconnectPolicy | None = None,
@@ -148,12 +150,16 @@ class ChatClient:
         Message("USER", [self.username, "0", "*", realname]).format()
         if password is not None:
             Message("PASS", [password]).format()
+        if oper is not None:
+            Message("OPER", list(oper)).format()
         #: the protocol state; only the network thread touches it (``nick`` reads one field)
         self._core = ClientProtocol(
             nick,
             channels,
             session_token=secrets.token_hex(16),
             password=password,
+            account_password=account_password,
+            oper=oper,
             username=self.username,
             realname=realname,
         )
@@ -216,6 +222,28 @@ class ChatClient:
         message = Message("TOPIC", [checked_name(channel), topic])
         message.format()
         self._post(functools.partial(self._core.send_control, message))
+
+    def send_command(self, command: str, *params: str) -> None:
+        """A control line (``KICK #a ana :fuera``, ``MODE #a +m``, ``INVITE ana #a``, ``REDACT
+        #a <msgid>``): checked here, sent once registered. An empty last parameter is left
+        out (``KICK #a ana`` without a reason)."""
+        message = Message(
+            command, list(params[:-1]) + ([params[-1]] if params[-1:] != ("",) else [])
+        )
+        for param in message.params[:-1]:
+            checked_name(param)
+        message.format()
+        self._post(functools.partial(self._core.send_control, message))
+
+    def login(self, password: str) -> None:
+        """Log in to the account our nick belongs to (after a ``LoginNeeded`` event): the
+        client connects again and authenticates with SASL PLAIN."""
+        check_one_line(password)
+        self._post(functools.partial(self._core.login, password))
+
+    def skip_login(self) -> None:
+        """After ``LoginNeeded``: connect again with another nick (ours and ``_``)."""
+        self._post(self._core.skip_login)
 
     def quit(self, reason: str = "") -> None:
         """Say goodbye, stop every thread; returns within about ``close_timeout`` seconds."""
@@ -311,6 +339,10 @@ class ChatClient:
                     attempt = 1  # it worked: the next drop starts the backoff over
                 if self._stopping or self._core.fatal:
                     break
+                if self._core.awaiting_login:
+                    self._wait_for_login()
+                    attempt = 0  # the next try is a new start, not a failure
+                    continue
                 if attempt >= self.policy.max_attempts:
                     reason = f"gave up after {attempt} tries: {reason}"
                     break
@@ -323,6 +355,12 @@ class ChatClient:
         finally:
             self._wake_reader.close()
         self.events.put(ev.Closed(self._core.fatal or reason))
+
+    def _wait_for_login(self) -> None:
+        """Offline until ``login()`` or ``skip_login()`` (or ``quit()``): waiting on the
+        commands, no timer, no connection."""
+        while not self._stopping and self._core.awaiting_login:
+            self._wait_for_commands(60.0)
 
     def _wait_offline(self, delay: float) -> None:
         """Wait before the next try, still taking commands (messages go to the outbox)."""

@@ -3,8 +3,14 @@
 ``ClientProtocol`` is the state machine behind ``net.client.ChatClient``: capability
 negotiation, registration, the fallback nick and taking ours back, the member lists of
 channels, ``chathistory`` batches, dropping messages already shown, and the ``Outbox`` of
-messages waiting for the server's confirmation. It performs no I/O: its owner tells it
-what happened, and takes what it produced.
+messages waiting for the server's confirmation. Issue 14: roles (ISUPPORT ``PREFIX`` and
+``CHANMODES``, status prefixes in NAMES, ``MODE`` changes as ``MemberStatus`` /
+``ModeChanged`` events, our user mode ``+o`` = a teacher), a ``404`` naming which of our
+messages was refused (``Refused``; it leaves the outbox), channels that refuse us (474,
+473…) dropped so nothing rejoins in a loop, ``REDACT`` and ``INVITE`` in, ``OPER`` after
+the welcome for a hosted room, and SASL PLAIN: a ``433`` saying the nick is registered
+makes the client wait (``awaiting_login``) for ``login(password)``. It performs no I/O:
+its owner tells it what happened, and takes what it produced.
 
 - Facts in: ``connection_made(now)``, ``heard_from_server(now)`` (bytes arrived),
   ``receive(message, now)`` (one parsed line; returns a reason when the connection must
@@ -32,6 +38,7 @@ attribute that any thread may read. The checks are pure functions.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import random
@@ -59,8 +66,28 @@ from net.protocol import (
 
 log = logging.getLogger(__name__)
 
+#: IRCv3 message redaction: deleted messages arrive as ``REDACT``, and we may send it
+REDACTION_CAP = "draft/message-redaction"
+#: IRCv3 SASL: asked for only when we have an account password to log in with
+SASL_CAP = "sasl"
 #: capabilities the client asks for when the server offers them
-WANTED_CAPS = irc.CAPABILITIES
+WANTED_CAPS = tuple(dict.fromkeys((*irc.CAPABILITIES, REDACTION_CAP)))
+#: a SASL payload goes in base64 pieces of this many bytes (IRCv3 ``AUTHENTICATE``)
+SASL_CHUNK = 400
+#: member status modes and their NAMES prefixes until ISUPPORT ``PREFIX`` says otherwise
+#: (Charla's, and RFC 1459's: ``(ov)@+``)
+DEFAULT_PREFIX = {"o": "@", "v": "+"}
+#: channel mode types A (lists), B (always a parameter), C (a parameter when set), D (none),
+#: until ISUPPORT ``CHANMODES`` says otherwise (Charla's)
+DEFAULT_CHANMODES = ("bq", "k", "lS", "imnst")
+#: numerics that refuse us a channel: it is forgotten, not joined again at each reconnect
+#: (403 no such channel, 405 too many, 471 full, 473 invite only, 474 banned, 475 key, 476)
+JOIN_REFUSALS = frozenset({"403", "405", "471", "473", "474", "475", "476"})
+#: SASL numerics that end a login attempt for good (902 locked, 904 failed, 905 too long,
+#: 906 aborted, 908 mechanisms): the password was wrong, trying again would not help
+SASL_FAILURES = frozenset({"902", "904", "905", "906", "908"})
+#: a 433 saying the nick belongs to an account ("registered" / "registrado"): log in to it
+_REGISTERED_NICK = re.compile(r"regist", re.I)
 #: ``PING charla-ack-<id>``: its PONG confirms every message up to ``<id>``
 ACK_PREFIX = "charla-ack-"
 #: the token of the PING that checks a silent server is still there
@@ -223,6 +250,8 @@ class ClientProtocol:
         *,
         session_token: str,
         password: str | None = None,
+        account_password: str | None = None,
+        oper: tuple[str, str] | None = None,
         username: str = "charla",
         realname: str = "Charla",
         keepalive_after: float = 15.0,
@@ -232,6 +261,12 @@ class ClientProtocol:
         self.session_token = session_token  # proves to a Charla server we are the same client
         self._alias = session_alias(session_token)  # how our msgids name us
         self.password = password
+        #: the password of the account named like our nick, for SASL PLAIN (None: no login)
+        self.account_password = account_password
+        self.oper = oper  # (name, password) to send OPER with after the welcome
+        #: our nick is an account's and we have no password for it: no connection is made
+        #: until ``login()`` or ``skip_login()``
+        self.awaiting_login = False
         self.username = username
         self.realname = realname
         self.keepalive_after = keepalive_after  # silence before we PING the server
@@ -261,12 +296,20 @@ class ClientProtocol:
         #: our nick refused before the server knew our token (see _on_nick_refused)
         self._refused_before_session: Message | None = None
         self.server_name = ""
-        self._names: dict[str, list[str]] = {}  # folded channel -> nicks being listed
+        #: folded channel -> (nick, status letters) being listed
+        self._names: dict[str, list[tuple[str, str]]] = {}
         self._batches: dict[str, str] = {}  # open batch reference -> its type
         self._last_received = now
         self._probe_sent_at: float | None = None
         self._nick_retry_at = 0.0
         self._nicks_refused = 0  # nicks refused while registering on this connection
+        self.prefixes = dict(DEFAULT_PREFIX)  # status mode letter -> its NAMES prefix
+        self.chanmodes = DEFAULT_CHANMODES  # ISUPPORT CHANMODES: types A, B, C, D
+        self.user_modes = ""  # our user modes ("o": a teacher)
+        self._sasl_started = False  # AUTHENTICATE went out on this connection
+        self._sasl_over = False  # the login ended (903/907) on this connection
+        self._nick_after_login = False  # our nick was refused as registered before it
+        self._oper_pending = False  # our OPER (hosted room) awaits its answer
 
     # -- output ------------------------------------------------------------------------------
 
@@ -304,6 +347,8 @@ class ClientProtocol:
     def connection_lost(self) -> None:
         """The connection ended: nothing more may be written until the next welcome."""
         self.outbox.requeue()
+        if self.user_modes:  # a teacher's powers end with the connection that had them
+            self._emit(ev.UserModes(""))
         self._new_connection_state(connected=False, now=0.0)
 
     def heard_from_server(self, now: float) -> None:
@@ -382,6 +427,17 @@ class ClientProtocol:
         else:
             self._control.append(message)
 
+    def login(self, password: str) -> None:
+        """The user typed the account password our nick needs: the next connection logs in
+        with SASL PLAIN (``account_password``)."""
+        self.account_password = password
+        self.awaiting_login = False
+
+    def skip_login(self) -> None:
+        """The user would rather not log in: take the fallback nick instead."""
+        self.awaiting_login = False
+        self.wanted_nick = self.nick = f"{self.wanted_nick[: irc.NICKLEN - 1]}_"
+
     def goodbye(self, reason: str) -> None:
         self._send(Message("QUIT", [reason or "Charla"]))
 
@@ -432,8 +488,10 @@ class ClientProtocol:
         token = _last(message)
         confirmed = self.outbox.confirm(token)
         if confirmed is not None:
+            session = irc.SESSION_CAP in self.caps
             for message_id in confirmed:
-                self._emit(ev.Delivered(message_id))
+                msgid = session_msgid(self._alias, message_id) if session else ""
+                self._emit(ev.Delivered(message_id, msgid))
             self._flush_outbox()  # room for the next ones
             self._emit_outbox()
 
@@ -444,6 +502,8 @@ class ClientProtocol:
             if message.param(2) == "*":  # more LS lines follow
                 return
             wanted = [cap for cap in WANTED_CAPS if cap in self._offered]
+            if self.account_password is not None and SASL_CAP in self._offered:
+                wanted.append(SASL_CAP)
             if wanted:
                 self._send(Message("CAP", ["REQ", " ".join(wanted)]))
             else:
@@ -456,6 +516,11 @@ class ClientProtocol:
                 if self._refused_before_session is not None:
                     self._refused_before_session = None
                     self._send(Message("NICK", [self.nick]))  # now it knows it is us
+            if SASL_CAP in self.caps and self.account_password is not None:
+                if not self._sasl_started:
+                    self._sasl_started = True
+                    self._send(Message("AUTHENTICATE", ["PLAIN"]))
+                return  # CAP END once the login is over (903)
             self._end_cap()
         elif sub == "NAK":
             self._end_cap()
@@ -468,12 +533,50 @@ class ClientProtocol:
             self._cap_pending = False
             self._send(Message("CAP", ["END"]))
 
+    def _on_authenticate(self, message: Message, now: float) -> None:
+        """``AUTHENTICATE +``: the server waits for our PLAIN credentials (IRCv3 SASL):
+        ``authzid NUL authcid NUL password`` in base64, in pieces of ``SASL_CHUNK``, and a
+        lone ``+`` after a last piece that was exactly full."""
+        if message.param(0) != "+" or self.account_password is None:
+            return
+        account = self.wanted_nick
+        plain = f"{account}\0{account}\0{self.account_password}".encode()
+        encoded = base64.b64encode(plain).decode("ascii")
+        pieces = [encoded[i : i + SASL_CHUNK] for i in range(0, len(encoded), SASL_CHUNK)]
+        if not pieces or len(pieces[-1]) == SASL_CHUNK:
+            pieces.append("+")
+        for piece in pieces:
+            self._send(Message("AUTHENTICATE", [piece]))
+
+    def _on_sasl_done(self, message: Message, now: float) -> None:
+        """903 logged in, 907 already: registration goes on (with our nick, if the server
+        refused it before we were logged in)."""
+        self._sasl_over = True
+        if self._nick_after_login:
+            self._nick_after_login = False
+            self._send(Message("NICK", [self.nick]))
+        self._end_cap()
+
+    def _on_logged_in(self, message: Message, now: float) -> None:
+        """900: ``<nick> <mask> <account> :You are now logged in``."""
+        self._emit(ev.LoggedIn(message.param(2) or self.wanted_nick))
+
+    def _on_sasl_failed(self, message: Message, now: float) -> str:
+        """A wrong password (904) and the like: said once, and no retry with it."""
+        self.account_password = None
+        self.fatal = _last(message) or "login failed"
+        self._emit(ev.ServerError(message.command, _last(message)))
+        return self.fatal
+
     def _on_welcome(self, message: Message, now: float) -> None:
         self.registered = True
         self._cap_pending = False
         self.nick = message.param(0, self.nick)
         self.server_name = message.source or ""
         self._emit(ev.Registered(self.nick, self.server_name))
+        if self.oper is not None:  # first: a teacher joins as one (no +o afterwards)
+            self._oper_pending = True
+            self._send(Message("OPER", list(self.oper)))
         for channel in self.channels.values():
             self._send(Message("JOIN", [channel]))
         while self._control:
@@ -483,6 +586,21 @@ class ClientProtocol:
             self._nick_retry_at = now + self.nick_retry_interval
 
     def _on_nick_refused(self, message: Message, now: float) -> str | None:
+        registered_nick = (
+            not self.registered
+            and message.command == irc.ERR_NICKNAMEINUSE
+            and _REGISTERED_NICK.search(_last(message)) is not None
+        )
+        if registered_nick and self.account_password is not None and not self._sasl_over:
+            # NICK went out with CAP LS, before we logged in: ask again once we are in
+            self._nick_after_login = True
+            return None
+        if registered_nick and self.account_password is None:
+            # An account's nick: ask our user for its password instead of taking another
+            # nick; the connection ends and the next one logs in (see ``login``).
+            self.awaiting_login = True
+            self._emit(ev.LoginNeeded(message.param(1) or self.nick, _last(message)))
+            return "the nickname is registered: waiting for its password"
         if self.registered:
             if not self._is_me(self.wanted_nick):
                 return  # taking our nick back did not work yet: keep the temporary one
@@ -532,14 +650,145 @@ class ClientProtocol:
         self._send(Message("NICK", [fallback]))
         return None
 
-    def _on_password_refused(self, message: Message, now: float) -> str:
+    def _on_password_refused(self, message: Message, now: float) -> str | None:
+        if self.registered:  # RFC 2812: the answer to a wrong OPER password, not PASS
+            if not self._oper_refused(message):
+                self._on_error_numeric(message)
+            return None
         self.fatal = "wrong password"
         self._emit(ev.ServerError(message.command, _last(message)))
         return self.fatal
 
+    def _oper_refused(self, message: Message) -> bool:
+        """Whether ``message`` refuses the OPER we sent for a hosted room (464, 491, or 421
+        from a server without operators): logged, not shown, since the user never typed it."""
+        refuses = message.command in (irc.ERR_PASSWDMISMATCH, "491") or (
+            message.command == irc.ERR_UNKNOWNCOMMAND and message.param(1).upper() == "OPER"
+        )
+        if not (self._oper_pending and refuses):
+            return False
+        self._oper_pending = False
+        log.warning("the server did not make this window the room's teacher: %s", message)
+        return True
+
     def _on_error_numeric(self, message: Message) -> None:
+        if self._oper_refused(message):
+            return
         if self.registered or message.command == irc.ERR_INPUTTOOLONG:
-            self._emit(ev.ServerError(message.command, " ".join(message.params[1:])))
+            about = message.param(1) if len(message.params) > 2 else ""
+            if message.command in JOIN_REFUSALS and about[:1] in irc.CHANTYPES:
+                self.channels.pop(irc_lower(about), None)  # refused: no rejoin loop
+            self._emit(ev.ServerError(message.command, " ".join(message.params[1:]), target=about))
+
+    def _on_cannot_send(self, message: Message, now: float) -> None:
+        """404: the server did not relay a message of ours to that target. It handles our
+        lines in order, so the refused one is the oldest unconfirmed message to that target;
+        it leaves the outbox (it must not be sent again) and the user is told which."""
+        target = message.param(1)
+        for item in self.outbox.unconfirmed:
+            if irc_lower(item.target) == irc_lower(target):
+                self.outbox.unconfirmed.remove(item)
+                self._emit(
+                    ev.Refused(item.message_id, item.target, message.command, _last(message))
+                )
+                self._emit_outbox()
+                return
+        self._on_error_numeric(message)
+
+    def _on_isupport(self, message: Message, now: float) -> None:
+        """005: the status prefixes (``PREFIX=(ov)@+``) and mode types (``CHANMODES``)."""
+        for token in message.params[1:-1]:
+            name, _, value = token.partition("=")
+            if name == "PREFIX":
+                match = re.fullmatch(r"\(([A-Za-z]*)\)(\S*)", value)
+                if match and len(match.group(1)) == len(match.group(2)):
+                    self.prefixes = dict(zip(match.group(1), match.group(2), strict=True))
+            elif name == "CHANMODES":
+                kinds = value.split(",")
+                if len(kinds) >= 4:
+                    self.chanmodes = (kinds[0], kinds[1], kinds[2], kinds[3])
+
+    def _takes_param(self, letter: str, adding: bool) -> bool:
+        lists, always, when_set, _never = self.chanmodes
+        return (
+            letter in self.prefixes
+            or letter in lists
+            or letter in always
+            or (adding and letter in when_set)
+        )
+
+    def _mode_changes(self, modes: str, params: list[str]) -> list[tuple[bool, str, str]]:
+        """``+o-v``, ``[ana, bea]`` -> ``[(True, "o", "ana"), (False, "v", "bea")]``."""
+        changes: list[tuple[bool, str, str]] = []
+        adding, given = True, iter(params)
+        for letter in modes:
+            if letter in "+-":
+                adding = letter == "+"
+                continue
+            param = next(given, "") if self._takes_param(letter, adding) else ""
+            changes.append((adding, letter, param))
+        return changes
+
+    def _on_mode(self, message: Message, now: float) -> None:
+        target, by = message.param(0), message.source_nick or message.source or ""
+        changes = self._mode_changes(message.param(1), message.params[2:])
+        if target[:1] not in irc.CHANTYPES:
+            if self._is_me(target):
+                self._set_user_modes(changes)
+            return
+        for adding, letter, param in changes:
+            if letter in self.prefixes:
+                if param:
+                    self._emit(ev.MemberStatus(target, param, adding, letter, by))
+            else:
+                self._emit(ev.ModeChanged(target, adding, letter, param, by))
+
+    def _set_user_modes(self, changes: Iterable[tuple[bool, str, str]]) -> None:
+        modes = self.user_modes
+        for adding, letter, _param in changes:
+            modes = modes.replace(letter, "") + (letter if adding else "")
+        if modes != self.user_modes:
+            self.user_modes = modes
+            self._emit(ev.UserModes(modes))
+
+    def _on_user_mode_reply(self, message: Message, now: float) -> None:
+        """221: our user modes, all of them."""
+        changes = [(False, letter, "") for letter in self.user_modes]
+        self._set_user_modes(changes + self._mode_changes(message.param(1), []))
+
+    def _on_oper(self, message: Message, now: float) -> None:
+        """381: we are an operator (a teacher)."""
+        self._oper_pending = False
+        self._set_user_modes([(True, "o", "")])
+
+    def _on_channel_modes(self, message: Message, now: float) -> None:
+        """324 ``me #chan +ntS 10``: every mode the channel has."""
+        changes = self._mode_changes(message.param(2), message.params[3:])
+        modes = tuple((letter, param) for adding, letter, param in changes if adding)
+        self._emit(ev.ChannelModes(message.param(1), modes))
+
+    def _on_invite(self, message: Message, now: float) -> None:
+        if self._is_me(message.param(0)):
+            self._emit(ev.Invited(message.param(1), message.source_nick or ""))
+
+    def _on_inviting(self, message: Message, now: float) -> None:
+        """341 ``me nick #chan``: our invitation went out."""
+        self._emit(ev.InviteSent(message.param(1), message.param(2)))
+
+    def _on_fail(self, message: Message, now: float) -> None:
+        """IRCv3 standard replies, ``FAIL <command> <code> [context…] :text`` (a refused
+        ``REDACT``, ``REGISTER``…): the user reads why."""
+        command, code = message.param(0), message.param(1)
+        about = message.param(2) if len(message.params) > 3 else ""
+        self._emit(ev.ServerError(f"FAIL {command} {code}", _last(message), target=about))
+
+    def _on_redact(self, message: Message, now: float) -> None:
+        """``REDACT <target> <msgid> [:reason]`` (IRCv3 message redaction)."""
+        target, by = message.param(0), message.source_nick or message.source or ""
+        if target[:1] not in irc.CHANTYPES and self._is_me(target):
+            target = by  # a private message: the conversation is the other person's
+        if message.param(1):
+            self._emit(ev.Redacted(target, message.param(1), by, message.param(2)))
 
     def _on_error(self, message: Message, now: float) -> str:
         """The server closes the connection. Before the welcome, an ``ERROR`` that says we
@@ -554,6 +803,7 @@ class ClientProtocol:
         channel, who = message.param(0), message.source_nick or ""
         if self._is_me(who):
             self.channels.setdefault(irc_lower(channel), channel)
+            self._send(Message("MODE", [channel]))  # its modes: the window tells its user
         self._emit(ev.Joined(channel, who, self._is_me(who)))
 
     def _on_part(self, message: Message, now: float) -> None:
@@ -592,13 +842,24 @@ class ClientProtocol:
         self._emit(ev.Topic(message.param(1), message.param(2), "", changed=False))
 
     def _on_names_reply(self, message: Message, now: float) -> None:
-        nicks = [nick.lstrip("~&@%+") for nick in _last(message).split()]
-        self._names.setdefault(irc_lower(message.param(2)), []).extend(nicks)
+        """353: nicks with their status prefixes (``@profe +ana``; several with
+        multi-prefix), kept as (nick, letters) until 366."""
+        letter_of = {symbol: letter for letter, symbol in self.prefixes.items()}
+        entries = self._names.setdefault(irc_lower(message.param(2)), [])
+        for word in _last(message).split():
+            nick = word.lstrip("~&@%+" + "".join(letter_of))
+            letters = "".join(letter_of.get(symbol, "") for symbol in word[: len(word) - len(nick)])
+            if nick:
+                entries.append((nick, "".join(sorted(letters))))
 
     def _on_names_end(self, message: Message, now: float) -> None:
         channel = message.param(1)
-        nicks = self._names.pop(irc_lower(channel), [])
-        self._emit(ev.Names(channel, tuple(nicks)))
+        entries = self._names.pop(irc_lower(channel), [])
+        self._emit(
+            ev.Names(
+                channel, tuple(nick for nick, _ in entries), tuple(status for _, status in entries)
+            )
+        )
 
     def _on_batch(self, message: Message, now: float) -> None:
         reference = message.param(0)
@@ -630,7 +891,8 @@ class ClientProtocol:
         when = self._time_of(message)
         if message.command == "NOTICE" and "!" not in (message.source or "!"):
             if self.registered:  # the server itself (its operator): not before we are in
-                self._emit(ev.Announcement(text, when))
+                channel = target if target[:1] in irc.CHANTYPES else ""
+                self._emit(ev.Announcement(text, when, channel, history))
             return
         kind = "notice" if message.command == "NOTICE" else "message"
         if text.startswith("\x01") and text.endswith("\x01") and len(text) > 1:
@@ -657,6 +919,21 @@ _HANDLERS: dict[str, _Handler] = {
     "437": ClientProtocol._on_nick_refused,  # ERR_UNAVAILRESOURCE: nick temporarily held
     irc.ERR_PASSWDMISMATCH: ClientProtocol._on_password_refused,
     "ERROR": ClientProtocol._on_error,
+    irc.RPL_ISUPPORT: ClientProtocol._on_isupport,
+    irc.ERR_CANNOTSENDTOCHAN: ClientProtocol._on_cannot_send,
+    "MODE": ClientProtocol._on_mode,
+    irc.RPL_UMODEIS: ClientProtocol._on_user_mode_reply,
+    irc.RPL_CHANNELMODEIS: ClientProtocol._on_channel_modes,
+    "381": ClientProtocol._on_oper,  # RPL_YOUREOPER
+    "INVITE": ClientProtocol._on_invite,
+    "341": ClientProtocol._on_inviting,  # RPL_INVITING
+    "REDACT": ClientProtocol._on_redact,
+    "FAIL": ClientProtocol._on_fail,
+    "AUTHENTICATE": ClientProtocol._on_authenticate,
+    "900": ClientProtocol._on_logged_in,  # RPL_LOGGEDIN
+    "903": ClientProtocol._on_sasl_done,  # RPL_SASLSUCCESS
+    "907": ClientProtocol._on_sasl_done,  # ERR_SASLALREADY
+    **{code: ClientProtocol._on_sasl_failed for code in SASL_FAILURES},
     "JOIN": ClientProtocol._on_join,
     "PART": ClientProtocol._on_part,
     "KICK": ClientProtocol._on_kick,

@@ -63,6 +63,8 @@ class Announcement:
 
     text: str
     time: datetime
+    target: str = ""  # the channel it was said in ("": to us in person)
+    history: bool = False  # replayed from the channel's history
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +118,9 @@ class Names:
 
     channel: str
     nicks: tuple[str, ...]
+    #: each nick's status letters, in the same order: "o" operator (teacher, helper),
+    #: "v" voice, "ov" both, "" none (from the NAMES prefixes the server's PREFIX names)
+    statuses: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +128,94 @@ class Delivered:
     """The server has received our message ``message_id`` (returned by ``say``/``action``)."""
 
     message_id: int
+    msgid: str = ""  # the id the server relayed it with, when known (Charla: always)
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The server refused our message ``message_id`` to ``target`` (404: muted, slow mode,
+    moderated, banned, not in the channel): it was not relayed and will not be sent again."""
+
+    message_id: int
+    target: str
+    code: str
+    text: str  # the server's reason
+
+
+@dataclass(frozen=True, slots=True)
+class MemberStatus:
+    """``MODE #chan +o/-o/+v/-v nick``: someone's status in a channel changed."""
+
+    channel: str
+    nick: str
+    adding: bool
+    mode: str  # "o" (operator) or "v" (voice)
+    by: str  # who changed it (a nick, or the server's name)
+
+
+@dataclass(frozen=True, slots=True)
+class ModeChanged:
+    """One change of a channel's modes other than status: ``+m``, ``+S 10``, ``+q mask``…"""
+
+    channel: str
+    adding: bool
+    mode: str  # one letter
+    param: str  # "" for modes without one
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelModes:
+    """All of a channel's modes, as the server answered ``MODE #chan`` (324)."""
+
+    channel: str
+    modes: tuple[tuple[str, str], ...]  # (letter, parameter or "")
+
+
+@dataclass(frozen=True, slots=True)
+class UserModes:
+    """Our own user modes now: "o" means we are a teacher (an IRC operator)."""
+
+    modes: str
+
+
+@dataclass(frozen=True, slots=True)
+class Redacted:
+    """A message was deleted (``REDACT``): by its author or a teacher."""
+
+    target: str  # the channel, or the other person's nick for a private message
+    msgid: str
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Invited:
+    """Someone invited us to a channel (``INVITE``)."""
+
+    channel: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
+class InviteSent:
+    """The server passed our ``INVITE`` on (341)."""
+
+    nick: str
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoginNeeded:
+    """Our nick is a registered account's: the client waits for ``login(password)``."""
+
+    nick: str
+    text: str  # the server's words
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedIn:
+    account: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +233,7 @@ class ServerError:
     text: str
     #: for a nick refused while logging in: the one asked for instead ("ana_", "Begona")
     fallback: str = ""
+    target: str = ""  # the channel or nick it is about, when the server names one
 
 
 Event = (
@@ -159,4 +253,14 @@ Event = (
     | Delivered
     | OutboxChanged
     | ServerError
+    | Refused
+    | MemberStatus
+    | ModeChanged
+    | ChannelModes
+    | UserModes
+    | Redacted
+    | Invited
+    | InviteSent
+    | LoginNeeded
+    | LoggedIn
 )

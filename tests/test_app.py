@@ -350,11 +350,16 @@ def test_removed_from_the_channel_the_window_says_so_and_stays_out(open_window, 
     both = [ana, bea]
     wait_until(both, lambda: set(ana.nick_list.get(0, "end")) == {"ana", "bea"})
     assert server.kick("ana", "Fuera por hoy")  # KICK, then the server drops her connection
-    wait_until(both, lambda: "ana was removed (Fuera por hoy)" in conversation(ana))
-    assert ana.nick_list.get(0, "end") == ("bea",)
+    wait_until(both, lambda: "removed you from #general: Fuera por hoy" in conversation(ana))
+    wait_until(both, lambda: "removed ana: Fuera por hoy" in conversation(bea))
+    assert ana.nick_list.get(0, "end") == ()  # she is out: nobody is listed to her
     wait_until(both, lambda: "ana" in dict(server.user_list()))  # back, reconnected
     type_line(ana, "¿sigo en #general?")  # the channel was left: it is not joined again
-    wait_until(both, lambda: "You cannot write in that channel." in conversation(ana))
+    assert "¿sigo en #general? (not sent: you are not in #general; type /unirse #general" in (
+        conversation(ana)
+    )
+    type_line(bea, "sync")
+    wait_until(both, lambda: "sync" in conversation(ana) or "(sending" not in conversation(bea))
     assert "¿sigo en #general?" not in conversation(bea)
 
 

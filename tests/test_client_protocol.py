@@ -6,6 +6,7 @@ asserts the events a window would show and the lines the client would write.
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import datetime, timezone
 
@@ -151,8 +152,8 @@ def test_error_numerics_after_registration_reach_the_user():
     core.take_events()
     feed(core, ":srv 401 ana bob :No such nick/channel", ":srv 482 ana #a :Not operator")
     assert core.take_events() == [
-        ev.ServerError("401", "bob No such nick/channel"),
-        ev.ServerError("482", "#a Not operator"),
+        ev.ServerError("401", "bob No such nick/channel", target="bob"),
+        ev.ServerError("482", "#a Not operator", target="#a"),
     ]
 
 
@@ -189,6 +190,7 @@ def test_joins_and_parts_decide_what_is_rejoined():
     assert core.take_lines() == ["JOIN #nuevo", "PART #general :adiós"]
     feed(core, ":ana!a@h JOIN #invitada")  # joined by the server on our behalf
     feed(core, ":ana!a@h PART #nuevo")
+    assert core.take_lines() == ["MODE #invitada"]  # its modes, to tell the user
     core.connection_lost()
     core.join("#offline")  # remembered, sent after the welcome
     assert core.take_lines() == []
@@ -208,7 +210,7 @@ def test_member_lists_are_gathered_until_their_end():
         ":srv 353 ana = #General :bea",
         ":srv 366 ana #general :End of /NAMES list",
     )
-    assert core.take_events() == [ev.Names("#general", ("profe", "ana", "bea"))]
+    assert core.take_events() == [ev.Names("#general", ("profe", "ana", "bea"), ("o", "v", ""))]
 
 
 def test_history_batches_mark_their_messages():
@@ -266,6 +268,17 @@ def test_actions_notices_private_messages_and_announcements():
     assert (private.kind, private.private, private.own) == ("message", True, False)
     assert (notice.kind, notice.text) == ("notice", "aviso")
     assert isinstance(announcement, ev.Announcement) and announcement.text == "Recreo"
+    assert announcement.target == "#general"  # said in the channel: shown in its tab
+    feed(
+        core,
+        ":srv NOTICE ana :A ti",
+        "FAIL REDACT REDACT_FORBIDDEN #general m1 :You may not delete that message",
+    )
+    in_person, refused = core.take_events()
+    assert (in_person.text, in_person.target) == ("A ti", "")
+    assert refused == ev.ServerError(
+        "FAIL REDACT REDACT_FORBIDDEN", "You may not delete that message", target="#general"
+    )
 
 
 def test_the_outbox_waits_for_the_welcome_and_the_ack():
@@ -471,3 +484,187 @@ def test_a_long_outbox_is_written_a_window_at_a_time_each_ack_letting_more_go():
     assert core.take_lines()[:-1] == [f"PRIVMSG #general :n{i}" for i in ids[40:]]
     feed(core, f":srv PONG srv :charla-ack-{ids[44]}")
     assert [e.message_id for e in core.take_events() if isinstance(e, ev.Delivered)] == ids
+
+
+def test_roles_come_from_prefix_names_and_mode_changes():
+    core = registered()
+    feed(core, ":srv 005 ana PREFIX=(qov)~@+ CHANMODES=bq,k,lS,imnst :are supported")
+    feed(core, ":srv 353 ana = #general :~@jefa @profe +ana bea", ":srv 366 ana #general :End")
+    assert core.take_events() == [
+        ev.Names("#general", ("jefa", "profe", "ana", "bea"), ("oq", "o", "v", ""))
+    ]
+    feed(
+        core,
+        ":profe!p@h MODE #general +ov-v+Sm-l+b bea ana ana 10 bob!*@*",
+        ":srv 324 ana #general +ntSk 30 clave",
+    )
+    assert core.take_events() == [
+        ev.MemberStatus("#general", "bea", True, "o", "profe"),
+        ev.MemberStatus("#general", "ana", True, "v", "profe"),
+        ev.MemberStatus("#general", "ana", False, "v", "profe"),
+        ev.ModeChanged("#general", True, "S", "10", "profe"),
+        ev.ModeChanged("#general", True, "m", "", "profe"),
+        ev.ModeChanged("#general", False, "l", "", "profe"),  # -l takes no parameter
+        ev.ModeChanged("#general", True, "b", "bob!*@*", "profe"),
+        ev.ChannelModes("#general", (("n", ""), ("t", ""), ("S", "30"), ("k", "clave"))),
+    ]
+    feed(core, ":srv MODE ana +o", ":srv 381 ana :You are now a teacher", ":srv 221 ana +i")
+    assert core.take_events() == [ev.UserModes("o"), ev.UserModes("i")]
+    feed(core, ":profe!p@h MODE #general +o")  # no nick given: nothing to change
+    assert core.take_events() == []
+
+
+def test_a_refused_message_is_named_dropped_from_the_outbox_and_never_sent_again():
+    core = registered()
+    for text in ("uno", "dos", "tres"):
+        core.queue_message(PendingMessage(core.outbox.new_id(), "PRIVMSG", "#general", text))
+        core.send_pending()
+    core.take_lines()
+    core.take_events()
+    feed(
+        core,
+        ":srv PONG srv :charla-ack-1",  # "uno" went through
+        ":srv 404 ana #General :Slow mode: wait 10 seconds",  # "dos" did not
+    )
+    assert core.take_events() == [
+        ev.Delivered(1),
+        ev.OutboxChanged(2),
+        ev.Refused(2, "#general", "404", "Slow mode: wait 10 seconds"),
+        ev.OutboxChanged(1),
+    ]
+    core.connection_lost()  # "tres" is sent again after a reconnect, "dos" is not
+    core.connection_made(0.0)
+    feed(core, ":srv 001 ana :Welcome")
+    assert [line for line in core.take_lines() if "PRIVMSG" in line] == ["PRIVMSG #general :tres"]
+    feed(core, ":srv PONG srv :charla-ack-3")
+    feed(core, ":srv 404 ana #general :Cannot send")  # nothing of ours waiting there
+    assert core.take_events()[-1] == ev.ServerError(
+        "404", "#general Cannot send", target="#general"
+    )
+
+
+def test_a_channel_that_refuses_us_is_not_joined_again():
+    core = registered(channels=("#general", "#cerrada"))
+    feed(core, ":srv 474 ana #cerrada :Cannot join channel (+b)")
+    assert core.take_events() == [
+        ev.ServerError("474", "#cerrada Cannot join channel (+b)", target="#cerrada")
+    ]
+    core.connection_lost()
+    core.connection_made(0.0)
+    feed(core, ":srv 001 ana :Welcome")
+    assert [line for line in core.take_lines() if line.startswith("JOIN")] == ["JOIN #general"]
+
+
+def test_invite_redact_and_the_hosts_oper_line():
+    core = new_core(oper=("profe", "s3cr3t"))
+    core.connection_made(0.0)
+    feed(core, ":srv CAP * LS :draft/message-redaction batch")
+    assert core.take_lines()[-1] == "CAP REQ :batch draft/message-redaction"
+    feed(core, ":srv CAP ana ACK :batch draft/message-redaction", ":srv 001 ana :Hi")
+    assert core.take_lines()[-2:] == [
+        "OPER profe :s3cr3t",
+        "JOIN #general",
+    ]  # a teacher joins as one
+    core.take_events()
+    feed(
+        core,
+        ":profe!p@h INVITE ana #grupo3",
+        ":profe!p@h REDACT #general abc123 :insulto",
+        ":bea!b@h REDACT ana m1",
+        ":srv 341 ana carla #general",
+    )
+    assert core.take_events() == [
+        ev.Invited("#grupo3", "profe"),
+        ev.Redacted("#general", "abc123", "profe", "insulto"),
+        ev.Redacted("bea", "m1", "bea", ""),
+        ev.InviteSent("carla", "#general"),
+    ]
+
+
+def test_a_registered_nick_waits_for_its_password_then_logs_in_with_sasl_plain():
+    core = new_core("profe")
+    core.connection_made(0.0)
+    feed(core, ":srv CAP * LS :sasl=PLAIN batch")
+    reason = feed(core, ":srv 433 * profe :profe is registered: log in with its password")
+    assert reason and core.awaiting_login and core.fatal is None
+    assert core.take_events() == [
+        ev.LoginNeeded("profe", "profe is registered: log in with its password")
+    ]
+    core.connection_lost()
+    core.login("contraseña")
+    assert not core.awaiting_login
+    core.connection_made(0.0)
+    core.take_lines()
+    feed(core, ":srv CAP * LS :sasl=PLAIN batch")
+    assert core.take_lines() == ["CAP REQ :batch sasl"]
+    feed(core, ":srv CAP profe ACK :batch sasl")
+    assert core.take_lines() == ["AUTHENTICATE PLAIN"]  # no CAP END before the login
+    feed(core, "AUTHENTICATE +")
+    payload = base64.b64encode("profe\0profe\0contraseña".encode()).decode()
+    assert core.take_lines() == [f"AUTHENTICATE {payload}"]
+    feed(core, ":srv 900 profe profe!c@h profe :You are now logged in", ":srv 903 profe :ok")
+    assert core.take_lines() == ["CAP END"]
+    assert core.take_events() == [ev.LoggedIn("profe")]
+
+
+def test_a_wrong_account_password_ends_for_good_and_long_ones_go_in_pieces():
+    core = new_core("profe", account_password="x" * 600)
+    core.connection_made(0.0)
+    feed(core, ":srv CAP * LS :sasl", ":srv CAP profe ACK :sasl", "AUTHENTICATE +")
+    pieces = [line.split()[1] for line in core.take_lines() if line.startswith("AUTHENTICATE ")]
+    assert [len(p) for p in pieces] == [5, 400, 400, 16]  # PLAIN, then 816 base64 characters
+    assert feed(core, ":srv 904 profe :Wrong password") == "Wrong password"
+    assert core.fatal == "Wrong password" and core.account_password is None
+    assert core.take_events() == [ev.ServerError("904", "Wrong password")]
+    exact = new_core("ab", account_password="c" * 294)  # "ab\0ab\0" + 294: 300 bytes, 400 base64
+    exact.connection_made(0.0)
+    feed(exact, ":srv CAP * LS :sasl", ":srv CAP ab ACK :sasl", "AUTHENTICATE +")
+    assert exact.take_lines()[-1] == "AUTHENTICATE +"  # a full last piece is followed by "+"
+
+
+def test_declining_to_log_in_takes_the_fallback_nick():
+    core = new_core("profe")
+    core.connection_made(0.0)
+    feed(core, ":srv 433 * profe :Nick registrado: entra con su contraseña")
+    core.connection_lost()
+    core.skip_login()
+    core.connection_made(0.0)
+    assert "NICK profe_" in core.take_lines()
+
+
+def test_an_oper_the_server_refuses_is_logged_not_fatal_nor_shown(caplog):
+    core = registered(oper=("charla-host", "x"))  # the welcome sent OPER
+    assert feed(core, ":srv 421 ana OPER :Unknown command") is None  # a server without it
+    assert core.take_events() == []
+    assert "did not make this window the room's teacher" in caplog.text
+    core = registered(oper=("charla-host", "x"))
+    assert feed(core, ":srv 464 ana :Password incorrect") is None  # RFC 2812's OPER answer
+    assert core.fatal is None and core.take_events() == []
+    assert feed(core, ":srv 464 ana :Password incorrect") is None  # not ours: shown
+    assert core.take_events() == [ev.ServerError("464", "Password incorrect")]
+
+
+def test_a_teachers_powers_end_with_the_connection():
+    core = registered()
+    feed(core, ":srv 381 ana :You are now an IRC operator")
+    assert core.take_events() == [ev.UserModes("o")]
+    core.connection_lost()
+    assert core.take_events() == [ev.UserModes("")]
+    core.connection_lost()  # nothing more to say the second time
+    assert core.take_events() == []
+
+
+def test_a_nick_refused_as_registered_before_the_login_is_asked_for_again_after_it():
+    core = new_core("profe", account_password="bien")
+    core.connection_made(0.0)
+    feed(
+        core,
+        ":srv CAP * LS :sasl",
+        ":srv 433 * profe :profe is registered: log in with its password",  # NICK came first
+        ":srv CAP profe ACK :sasl",
+        "AUTHENTICATE +",
+    )
+    assert not core.awaiting_login and core.take_events() == []
+    core.take_lines()
+    feed(core, ":srv 903 profe :SASL authentication successful")
+    assert core.take_lines() == ["NICK profe", "CAP END"]

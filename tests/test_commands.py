@@ -20,6 +20,18 @@ from gui.commands import ALIASES, COMMANDS, Command, Say, Unknown, parse_input
         ("/ayuda", "/help"),
         ("/salir", "/quit"),
         ("/dejar", "/part"),
+        ("/expulsar", "/kick"),
+        ("/vetar", "/ban"),
+        ("/desvetar", "/unban"),
+        ("/silenciar", "/mute"),
+        ("/desilenciar", "/unmute"),
+        ("/lento", "/slow"),
+        ("/moderar", "/moderate"),
+        ("/invitar", "/invite"),
+        ("/voz", "/voice"),
+        ("/ayudante", "/helper"),
+        ("/aviso", "/announce"),
+        ("/borrar", "/delete"),
     ],
 )
 def test_spanish_and_english_spellings_mean_the_same(spanish, english):
@@ -38,6 +50,8 @@ def test_plain_text_close_and_escaped_slash():
 def test_unknown_command_gets_the_closest_one_as_a_hint():
     assert parse_input("/ayudaa") == Unknown("/ayudaa", "/ayuda")
     assert parse_input("/zzzz") == Unknown("/zzzz", "")
+    assert parse_input("/expulsa ana") == Unknown("/expulsa", "/expulsar")
+    assert parse_input("/kik ana") == Unknown("/kik", "/kick")
 
 
 def test_every_command_a_user_can_type_is_carried_out():

@@ -67,6 +67,19 @@ def test_reachable_server_is_chosen(dialog, tk_root, server):
     dialog.submit()
     run_until(tk_root, lambda: dialog.chosen)
     assert (dialog.chosen[0].port, dialog.chosen[0].nick) == (server.port, "ana")
+    assert dialog.chosen[0].password is None  # no password typed: none sent
+
+
+def test_the_rooms_password_is_typed_in_the_dialog_unseen(dialog, tk_root, server):
+    assert dialog.password_entry.cget("show") == "•"
+    dialog.address.set(f"127.0.0.1:{server.port}")
+    dialog.password.set("secreto")
+    dialog.submit()
+    run_until(tk_root, lambda: dialog.chosen)
+    assert dialog.chosen[0].password == "secreto"
+    dialog.mode.set("host")
+    dialog._on_mode()  # hosting: the room has no password to type
+    assert str(dialog.password_entry.cget("state")) == "disabled"
 
 
 def test_host_a_room_starts_a_server_others_can_join(dialog, tk_root):
@@ -76,6 +89,8 @@ def test_host_a_room_starts_a_server_others_can_join(dialog, tk_root):
     host_room(dialog, port)
     room = dialog.chosen[0].hosted
     assert room is not None and room.port == port
+    name, password = dialog.chosen[0].oper  # the window's OPER, to be the room's teacher
+    assert name and len(password) >= 24
     guest = IrcClient(port)
     try:
         guest.register("invitada")

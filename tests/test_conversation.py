@@ -96,3 +96,50 @@ def test_a_view_destroyed_before_it_settles_leaves_no_idle_callback(view, tk_roo
     view.add_message(datetime.now().astimezone(), "ana", "justo antes de cerrar")
     view.destroy()  # settle() would run on a destroyed Text: a Tcl background error
     assert tk_root.tk.splitlist(tk_root.tk.call("after", "info")) == ()
+
+
+def pixel_of(view: ConversationView, index: str) -> tuple[int, int]:
+    view.text.see(index)
+    view.update()
+    x, y, _w, h = view.text.bbox(index)
+    return x + 1, y + h // 2
+
+
+def test_messages_with_ids_are_found_again_after_markers_trimming_and_confirmations(view):
+    now = datetime.now().astimezone()
+    view.add_message(now, "ana", "primera", msgid="a1")
+    view.add_marker("new messages")
+    view.add_message(now, "yo", "mía", own=True, pending_id=3)
+    view.add_message(now, "bea", "segunda", msgid="b1")
+    view.add_marker("new messages")  # the old line is hidden, not removed: nothing moves
+    assert view.plain_text().count("new messages") == 1
+    assert view.mark_delivered(3, msgid="y1")  # confirmed: its id comes with the PONG
+    assert list(view.authors.items()) == [("a1", "ana"), ("b1", "bea"), ("y1", "yo")]
+    line = next(n for n, t in enumerate(view.plain_text().split("\n"), 1) if "segunda" in t)
+    assert view.message_at(*pixel_of(view, f"{line}.12")) == ("b1", "bea")
+    assert view.redact("b1", "message deleted by profe")
+    assert "segunda" not in view.plain_text()
+    assert "— message deleted by profe" in view.plain_text().split("\n")[line - 1]
+    assert not view.redact("b1", "again")  # gone: nothing to do
+    assert view.message_at(*pixel_of(view, f"{line}.12")) is None
+    for number in range(ConversationView.MAX_LINES):  # the first lines are trimmed away
+        view.add_message(now, "carla", f"línea {number}", msgid=f"c{number}")
+    view.settle()
+    assert "a1" not in view.authors and not view.redact("a1", "x")  # forgotten with its line
+    assert len(view.authors) <= ConversationView.MAX_LINES  # bounded like the scrollback
+    last = view.line_count() - 1
+    assert view.message_at(*pixel_of(view, f"{last}.12")) == (
+        f"c{ConversationView.MAX_LINES - 1}",
+        "carla",
+    )
+    assert view.redact(f"c{ConversationView.MAX_LINES - 1}", "deleted")
+    assert view.plain_text().rstrip("\n").endswith("— deleted")
+
+
+def test_a_refused_message_stays_struck_with_its_reason(view):
+    view.add_message(datetime.now().astimezone(), "ana", "¿puedo?", own=True, pending_id=9)
+    assert view.mark_refused(9, "you are muted in this room")
+    assert view.plain_text().endswith("ana: ¿puedo? (not sent: you are muted in this room)\n")
+    assert "refused" in view.text.tag_names("1.10")
+    assert "refusal" in view.text.tag_names("1.end -3c")
+    assert not view.mark_delivered(9) and not view.mark_refused(9, "twice")
