@@ -5,9 +5,16 @@ the network). Before registration only ``PRE_REGISTRATION`` commands are accepte
 rest get ``451``. Replies are queued with ``reply()`` in the order the lines came, so a
 ``PING`` is answered in order with everything else the client caused.
 
-The human text of numerics and ERROR lines stays in English, as on every IRC server:
+The human text of most numerics and ERROR lines stays in English, as on every IRC server:
 clients (the Charla window included) show their own words for each numeric, and
-conformance suites match it. Only what a person reads as content (the MOTD) is translated.
+conformance suites match it. What a person reads as content (the MOTD) is translated, and
+so is every reason a student is refused by the channel's modes (``404`` muted, slow mode,
+moderated; ``474``, ``473``, ``475``, ``471``, ``482``, ``478``, ``696``) and what a
+teacher is told (``381``, ``313``): IRC clients show that text as it is.
+
+Channel modes, KICK, INVITE, OPER and the timed bans (``TBAN``/``TQUIET``) are parsed here
+(``net.modes.parse_changes``) and carried out by ``Rooms`` under its lock, which answers
+with what it refused; each refusal becomes its numeric here.
 
 A line's way through here: ``net.connection`` calls ``on_line`` on the reader thread;
 the handler from ``COMMANDS`` checks it and asks ``net.state.Rooms`` to act (relay,
@@ -32,6 +39,17 @@ from net import protocol as irc
 from net.connection import BugLog, Connection, flush_soon
 from net.guard import Verdict
 from net.i18n import tr
+from net.modes import (
+    CHANMODES,
+    MAX_LIST_ENTRIES,
+    MAX_PARAM_CHANGES,
+    PREFIX,
+    TIMED_MAX,
+    TIMED_MIN,
+    ModeChange,
+    parse_changes,
+    status_prefixes,
+)
 from net.outgoing import Outgoing
 from net.protocol import (
     CAPABILITIES,
@@ -48,7 +66,16 @@ from net.protocol import (
     wire_number,
 )
 from net.render import history_lines, irc_history
-from net.state import Channel, ChannelView, JoinRefused, Rooms, Session, WhoRow
+from net.state import (
+    Channel,
+    ChannelView,
+    JoinRefused,
+    ModeRefused,
+    Rooms,
+    Session,
+    SpeakRefused,
+    WhoRow,
+)
 
 log = logging.getLogger(__name__)
 _bugs = BugLog(log)  # replies that cannot be formatted: bugs, logged rate-limited
@@ -315,16 +342,19 @@ class IrcSession(Session):
             irc.RPL_CREATED,
             "This server was created {date}".format(date=created.strftime("%Y-%m-%d %H:%M UTC")),
         )
-        self.reply(irc.RPL_MYINFO, config.server_name, VERSION, "i", "n", "o")
+        self.reply(irc.RPL_MYINFO, config.server_name, VERSION, "io", "biklmnoqstvS", "bklovqS")
         tokens = [
             "CASEMAPPING=rfc1459",
             f"CHANLIMIT={irc.CHANTYPES}:{config.channels_per_person}",
-            "CHANMODES=,,,n",
+            f"CHANMODES={CHANMODES}",
             f"CHANNELLEN={irc.CHANNELLEN}",
             f"CHANTYPES={irc.CHANTYPES}",
+            "EXTBAN=$,a",
+            f"MAXLIST=bq:{MAX_LIST_ENTRIES}",
+            f"MODES={MAX_PARAM_CHANGES}",
             f"NETWORK={config.network}",
             f"NICKLEN={irc.NICKLEN}",
-            "PREFIX=",
+            f"PREFIX={PREFIX}",
             f"TARGMAX=PRIVMSG:{irc.MAX_TARGETS},NOTICE:{irc.MAX_TARGETS}",
             f"TOPICLEN={irc.TOPICLEN}",
             f"USERLEN={irc.USERLEN}",
@@ -341,7 +371,7 @@ class IrcSession(Session):
             irc.RPL_LUSERCLIENT,
             f"There are {users} users and 0 invisible on 1 servers",
         )
-        self.reply(irc.RPL_LUSEROP, "0", "operator(s) online")
+        self.reply(irc.RPL_LUSEROP, str(self.rooms.teacher_count()), "operator(s) online")
         self.reply(irc.RPL_LUSERCHANNELS, str(channels), "channels formed")
         self.reply(irc.RPL_LUSERME, f"I have {users} clients and 0 servers")
 
@@ -412,13 +442,32 @@ class IrcSession(Session):
                 self.rooms.part(self, channel, "")
             return
         names = message.params[0].split(",")
+        keys = message.param(1).split(",")
         self.conn.charge_flood(len(names) - 1)  # a line that does the work of several
-        for name in names:
+        for number, name in enumerate(names):
             if not is_valid_channel(name):
                 self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
                 continue
-            joined = self.rooms.join(self, name)
-            if joined is JoinRefused.TOO_MANY_FOR_PERSON:
+            joined = self.rooms.join(self, name, keys[number] if number < len(keys) else "")
+            if joined is JoinRefused.BANNED:
+                self.reply(
+                    irc.ERR_BANNEDFROMCHAN, name, tr("Cannot join channel: you are banned (+b)")
+                )
+            elif joined is JoinRefused.INVITE_ONLY:
+                self.reply(
+                    irc.ERR_INVITEONLYCHAN,
+                    name,
+                    tr("Cannot join channel: it is invite only (+i); ask to be invited"),
+                )
+            elif joined is JoinRefused.BAD_KEY:
+                self.reply(
+                    irc.ERR_BADCHANNELKEY,
+                    name,
+                    tr("Cannot join channel: wrong or missing key (+k)"),
+                )
+            elif joined is JoinRefused.FULL:
+                self.reply(irc.ERR_CHANNELISFULL, name, tr("Cannot join channel: it is full (+l)"))
+            elif joined is JoinRefused.TOO_MANY_FOR_PERSON:
                 self.reply(irc.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
             elif joined is JoinRefused.TOO_MANY_FROM_ADDRESS:
                 self.reply(
@@ -445,7 +494,7 @@ class IrcSession(Session):
                     irc.RPL_TOPICWHOTIME, channel.name, channel.topic_by, str(int(channel.topic_at))
                 )
             )
-        lines += self._names_lines(channel)
+        lines += self._names_lines(channel, channel.secret)
         if recent:
             lines += self._history_lines(channel.name, recent)
         return b"".join(lines)
@@ -464,19 +513,23 @@ class IrcSession(Session):
         texts = irc_history(channel_name, history_lines(recent))
         return [Message("NOTICE", [channel_name, text], server_name).to_bytes() for text in texts]
 
-    def _names_lines(self, channel: ChannelView) -> list[bytes]:
-        """353 lines, each well inside 512 bytes, and the closing 366."""
+    def _names_lines(self, channel: ChannelView, secret: bool = False) -> list[bytes]:
+        """353 lines, each well inside 512 bytes, and the closing 366; each nick with the
+        prefix of its status (``@``, ``+``)."""
         lines: list[bytes] = []
         batch: list[str] = []
         size = 0
-        for nick in channel.nicks:
+        symbol = "@" if secret else "="
+        statuses = channel.statuses or ("",) * len(channel.nicks)
+        for bare, status in zip(channel.nicks, statuses, strict=True):
+            nick = status_prefixes(status) + bare if status else bare
             if batch and size + len(nick) + 1 > NAMES_PER_LINE_BYTES:
-                lines.append(self._numeric(irc.RPL_NAMREPLY, "=", channel.name, " ".join(batch)))
+                lines.append(self._numeric(irc.RPL_NAMREPLY, symbol, channel.name, " ".join(batch)))
                 batch, size = [], 0
             batch.append(nick)
             size += len(nick.encode()) + 1
         if batch:
-            lines.append(self._numeric(irc.RPL_NAMREPLY, "=", channel.name, " ".join(batch)))
+            lines.append(self._numeric(irc.RPL_NAMREPLY, symbol, channel.name, " ".join(batch)))
         lines.append(self._numeric(irc.RPL_ENDOFNAMES, channel.name, "End of /NAMES list"))
         return lines
 
@@ -505,10 +558,11 @@ class IrcSession(Session):
             return
         for name in message.params[0].split(","):
             channel = self.rooms.find_channel(name)
-            if channel is None:
+            view = None if channel is None else self.rooms.names_view(channel, self)
+            if view is None:  # no such channel, or a secret one this client is not in
                 self.reply(irc.RPL_ENDOFNAMES, name, "End of /NAMES list")
                 continue
-            self.conn.enqueue(b"".join(self._names_lines(self.rooms.view(channel))))
+            self.conn.enqueue(b"".join(self._names_lines(view, view.secret)))
 
     def on_topic(self, message: Message) -> None:
         if self.need_params(message, 1):
@@ -527,49 +581,216 @@ class IrcSession(Session):
                 self.reply(irc.RPL_NOTOPIC, channel.name, "No topic is set")
             return
         channel = self._my_channel(name)
-        if channel is not None:
-            self.rooms.set_topic(self, channel, message.params[1][: irc.TOPICLEN])
+        if channel is not None and not self.rooms.set_topic(
+            self, channel, message.params[1][: irc.TOPICLEN]
+        ):
+            self.reply(
+                irc.ERR_CHANOPRIVSNEEDED,
+                channel.name,
+                tr("You're not channel operator: the topic is locked (+t)"),
+            )
 
     def on_list(self, message: Message) -> None:
         wanted = (
             {irc_lower(n) for n in message.param(0).split(",") if n} if message.params else None
         )
-        rows = self.rooms.list_rows(wanted)
+        rows = self.rooms.list_rows(wanted, self)
         self.reply(irc.RPL_LISTSTART, "Channel", "Users  Name")
         for name, count, topic in rows:
             self.reply(irc.RPL_LIST, name, str(count), topic)
         self.reply(irc.RPL_LISTEND, "End of /LIST")
 
     def on_kick(self, message: Message) -> None:
+        """``KICK #chan nick[,nick…] [reason]`` (RFC 2812: one channel, several nicks)."""
         if self.need_params(message, 2):
             return
-        if self._my_channel(message.params[0]) is not None:
-            self.reply(irc.ERR_CHANOPRIVSNEEDED, message.params[0], "You're not channel operator")
+        name = message.params[0]
+        channel = self.rooms.find_channel(name)
+        if channel is None:
+            self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+            return
+        reason = message.param(2)[: irc.TOPICLEN]
+        nicks = message.params[1].split(",")[: irc.MAX_TARGETS]
+        self.conn.charge_flood(len(nicks) - 1)
+        for nick in nicks:
+            refused = self.rooms.kick(self, channel, nick, reason)
+            if refused is not None:
+                self._refused(refused, channel.name)
+                if refused.why in ("chanop", "notonchannel"):
+                    return
+
+    def _refused(self, refused: ModeRefused, channel_name: str) -> None:
+        """The numeric for a change, KICK or INVITE that ``Rooms`` did not make."""
+        why, target = refused.why, refused.target
+        if why == "chanop":
+            self.reply(irc.ERR_CHANOPRIVSNEEDED, channel_name, tr("You're not channel operator"))
+        elif why == "notonchannel":
+            self.reply(irc.ERR_NOTONCHANNEL, channel_name, "You're not on that channel")
+        elif why == "nosuchnick":
+            self.reply(irc.ERR_NOSUCHNICK, target, "No such nick/channel")
+        elif why == "notinchannel":
+            self.reply(
+                irc.ERR_USERNOTINCHANNEL, target, channel_name, "They aren't on that channel"
+            )
+        elif why == "onchannel":
+            self.reply(irc.ERR_USERONCHANNEL, target, channel_name, "is already on channel")
+        elif why == "listfull":
+            self.reply(
+                irc.ERR_BANLISTFULL,
+                channel_name,
+                target,
+                tr("The list is full ({count} entries): remove one first").format(
+                    count=MAX_LIST_ENTRIES
+                ),
+            )
+        else:  # "invalid"
+            self.reply(
+                irc.ERR_INVALIDMODEPARAM,
+                channel_name,
+                refused.letter,
+                target or "*",
+                tr("Invalid mode parameter: {why}").format(why=refused.detail),
+            )
 
     def on_mode(self, message: Message) -> None:
         if self.need_params(message, 1):
             return
         target = message.params[0]
         if target[:1] in irc.CHANTYPES:
-            channel = self.rooms.find_channel(target)
-            if channel is None:
-                self.reply(irc.ERR_NOSUCHCHANNEL, target, "No such channel")
-            elif len(message.params) == 1:
-                self.reply(irc.RPL_CHANNELMODEIS, channel.name, "+n")
-                self.reply(irc.RPL_CREATIONTIME, channel.name, str(int(channel.created)))
-            elif message.params[1].lstrip("+") == "b":
-                self.reply(irc.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")
-            else:
-                self.reply(irc.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+            self._channel_mode(target, message.params[1:])
         elif irc_lower(target) != irc_lower(self.nick):
             if self.rooms.find_session(target) is None:
                 self.reply(irc.ERR_NOSUCHNICK, target, "No such nick/channel")
             else:
                 self.reply(irc.ERR_USERSDONTMATCH, "Can't change mode for other users")
         elif len(message.params) == 1:
-            self.reply(irc.RPL_UMODEIS, "+")
-        elif message.params[1].strip("+-") not in ("", "i"):
+            self.reply(irc.RPL_UMODEIS, "+o" if self.rooms.is_teacher(self) else "+")
+        elif message.params[1].strip("+-") not in ("", "i", "o"):
             self.reply(irc.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
+
+    def _channel_mode(self, name: str, params: list[str]) -> None:
+        """``MODE #chan`` (324, 329), ``MODE #chan b`` (the list), ``MODE #chan +mv-o x y``."""
+        channel = self.rooms.find_channel(name)
+        if channel is None or self.rooms.names_view(channel, self) is None:
+            self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+            return
+        if not params:
+            self.reply(irc.RPL_CHANNELMODEIS, channel.name, *self.rooms.mode_reply(self, channel))
+            self.reply(irc.RPL_CREATIONTIME, channel.name, str(int(channel.created)))
+            return
+        parsed = parse_changes(params[0], params[1:])
+        for letter in parsed.unknown:
+            self.reply(irc.ERR_UNKNOWNMODE, letter, tr("is an unknown mode char to me"))
+        for letter in parsed.lists:
+            self._send_list(channel, letter)
+        if parsed.missing:
+            self.reply(irc.ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters")
+        self._change_modes(channel, parsed.changes)
+
+    def _change_modes(
+        self, channel: Channel, changes: list[ModeChange], expires: float | None = None
+    ) -> None:
+        refused = self.rooms.change_modes(self, channel, changes, expires)
+        for one in refused:
+            self._refused(one, channel.name)
+
+    def _send_list(self, channel: Channel, letter: str) -> None:
+        """The bans (367/368) or quiets (728/729) of a channel."""
+        entries = self.rooms.list_entries(channel, letter)
+        for entry in entries:
+            if letter == "b":
+                self.reply(
+                    irc.RPL_BANLIST, channel.name, entry.mask, entry.set_by, str(int(entry.set_at))
+                )
+            else:
+                self.reply(
+                    irc.RPL_QUIETLIST,
+                    channel.name,
+                    "q",
+                    entry.mask,
+                    entry.set_by,
+                    str(int(entry.set_at)),
+                )
+        if letter == "b":
+            self.reply(irc.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")
+        else:
+            self.reply(irc.RPL_ENDOFQUIETLIST, channel.name, "q", "End of channel quiet list")
+
+    def on_timed(self, message: Message) -> None:
+        """``TBAN #chan SECONDS MASK`` and ``TQUIET #chan SECONDS MASK`` (InspIRCd's
+        m_timedbans style): a ban or quiet that the server lifts when the time is up."""
+        if self.need_params(message, 3):
+            return
+        name, seconds, mask = message.params[:3]
+        channel = self.rooms.find_channel(name)
+        if channel is None:
+            self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+            return
+        number = int(seconds) if seconds.isascii() and seconds.isdigit() else 0
+        letter = "b" if message.command == "TBAN" else "q"
+        if not TIMED_MIN <= number <= TIMED_MAX:
+            self._refused(
+                ModeRefused(
+                    "invalid",
+                    seconds,
+                    letter,
+                    tr("the time is {low} to {high} seconds").format(low=TIMED_MIN, high=TIMED_MAX),
+                ),
+                channel.name,
+            )
+            return
+        expires = self.rooms.clock() + number
+        self._change_modes(channel, [ModeChange(True, letter, mask)], expires)
+
+    def on_invite(self, message: Message) -> None:
+        """``INVITE nick #chan``: 341 to the inviter, INVITE to the invitee."""
+        if self.need_params(message, 2):
+            return
+        nick, name = message.params[:2]
+        channel = self.rooms.find_channel(name)
+        if channel is None:  # RFC 2812: the channel need not exist; nothing to let past
+            target = self.rooms.find_session(nick)
+            if target is None:
+                self.reply(irc.ERR_NOSUCHNICK, nick, "No such nick/channel")
+            elif not is_valid_channel(name):
+                self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+            else:
+                self.rooms.send_to_session(
+                    target, Message("INVITE", [target.nick, name], self.prefix)
+                )
+                self.reply(irc.RPL_INVITING, target.nick, name)
+            return
+        invited = self.rooms.invite(self, nick, channel)
+        if isinstance(invited, ModeRefused):
+            self._refused(invited, channel.name)
+        else:
+            self.reply(irc.RPL_INVITING, invited.nick, channel.name)
+
+    def on_oper(self, message: Message) -> None:
+        """``OPER name password`` against ``--oper NAME:PASSWORD``: a teacher (381), a
+        wrong password (464, slowed per address as the server's password is), 491."""
+        if self.need_params(message, 2):
+            return
+        name, password = message.params[:2]
+        opers = self.settings.opers
+        if not opers:
+            self.reply(irc.ERR_NOOPERHOST, tr("No operator (teacher) is configured here"))
+            return
+        verdict = self.rooms.oper_guard.check_against(self.conn.ip, password, opers.get(name))
+        if verdict is Verdict.RIGHT:
+            self.rooms.make_teacher(self)
+            self.reply(irc.RPL_YOUREOPER, tr("You are now a teacher (an IRC operator)"))
+            self.send_message(Message("MODE", [self.nick, "+o"], self.settings.server_name))
+        elif verdict is Verdict.WAIT:
+            wait = self.rooms.oper_guard.wait_seconds(self.conn.ip)
+            self.reply(
+                irc.ERR_PASSWDMISMATCH,
+                tr("Too many wrong passwords from your address: try again in {seconds} s.").format(
+                    seconds=wait
+                ),
+            )
+        else:
+            self.reply(irc.ERR_PASSWDMISMATCH, tr("Password incorrect"))
 
     # -- who is who --------------------------------------------------------------------------
 
@@ -581,13 +802,13 @@ class IrcSession(Session):
             row.host,
             self.settings.server_name,
             row.nick,
-            "H",
+            "H" + ("*" if row.teacher else "") + status_prefixes(row.status),
             f"0 {row.realname or row.nick}",
         )
 
     def on_who(self, message: Message) -> None:
         mask = message.param(0, "*") or "*"
-        self.conn.enqueue(b"".join(self._who_line(row) for row in self.rooms.who(mask)))
+        self.conn.enqueue(b"".join(self._who_line(row) for row in self.rooms.who(mask, self)))
         self.reply(irc.RPL_ENDOFWHO, mask, "End of /WHO list")
 
     def on_whois(self, message: Message) -> None:
@@ -595,7 +816,7 @@ class IrcSession(Session):
             self.reply(irc.ERR_NONICKNAMEGIVEN, "No nickname given")
             return
         nick = message.params[-1]
-        found = self.rooms.whois(nick)
+        found = self.rooms.whois(nick, self)
         if found is None:
             self.reply(irc.ERR_NOSUCHNICK, nick, "No such nick/channel")
         else:
@@ -606,6 +827,8 @@ class IrcSession(Session):
             if channels:
                 self.reply(irc.RPL_WHOISCHANNELS, person.nick, " ".join(channels))
             self.reply(irc.RPL_WHOISSERVER, person.nick, self.settings.server_name, "Charla")
+            if person.teacher:
+                self.reply(irc.RPL_WHOISOPERATOR, person.nick, tr("is a teacher (IRC operator)"))
         self.reply(irc.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
 
     # -- talking -----------------------------------------------------------------------------
@@ -653,15 +876,15 @@ class IrcSession(Session):
             self.conn.charge_flood(len(targets) - 1)
         for target in targets:
             if target[:1] in irc.CHANTYPES:
-                channel, member = self.rooms.lookup_channel(target, self)
+                channel = self.rooms.find_channel(target)
                 if channel is None:
                     error = (irc.ERR_NOSUCHCHANNEL, "No such channel")
-                elif not member:
-                    error = (irc.ERR_CANNOTSENDTOCHAN, "Cannot send to channel")
                 else:
                     relayed = Message(message.command, [channel.name, text], self.prefix, tags)
                     if self._fits(relayed, notice):
-                        self.rooms.send_to_channel(self, channel, relayed)
+                        refused = self.rooms.send_to_channel(self, channel, relayed)
+                        if refused is not None:
+                            self._cannot_send(channel.name, refused)
                     continue
             else:
                 recipient = self.rooms.find_session(target)
@@ -697,17 +920,27 @@ class IrcSession(Session):
         tags = self._client_tags(message)
         target = message.params[0]
         if target[:1] in irc.CHANTYPES:
-            channel, member = self.rooms.lookup_channel(target, self)
-            if channel is not None and member:
-                self.rooms.send_to_channel(
-                    self, channel, Message("TAGMSG", [channel.name], self.prefix, tags)
-                )
+            channel = self.rooms.find_channel(target)
+            if channel is None:
+                self.reply(irc.ERR_NOSUCHCHANNEL, target, "No such channel")
+                return
+            refused = self.rooms.send_to_channel(
+                self, channel, Message("TAGMSG", [channel.name], self.prefix, tags)
+            )
+            if refused is not None:
+                self._cannot_send(channel.name, refused)
         else:
             recipient = self.rooms.find_session(target)
             if recipient is not None:
                 self.rooms.send_to_session(
                     recipient, Message("TAGMSG", [recipient.nick], self.prefix, tags)
                 )
+
+    def _cannot_send(self, channel_name: str, refused: SpeakRefused) -> None:
+        """404 with the reason in words. A NOTICE gets it too: a line refused by the
+        channel's modes is never dropped without a word (Modern IRC allows it; the sender
+        must know its message did not reach the class)."""
+        self.reply(irc.ERR_CANNOTSENDTOCHAN, channel_name, refused.text())
 
     def _fits(self, relayed: Message, notice: bool) -> bool:
         """Whether the relayed line, with our prefix, keeps to 512 bytes (else 417, not cut)."""
@@ -749,6 +982,10 @@ COMMANDS: dict[str, Callable[[IrcSession, Message], None]] = {
     "TOPIC": IrcSession.on_topic,
     "LIST": IrcSession.on_list,
     "KICK": IrcSession.on_kick,
+    "INVITE": IrcSession.on_invite,
+    "OPER": IrcSession.on_oper,
+    "TBAN": IrcSession.on_timed,
+    "TQUIET": IrcSession.on_timed,
     "MODE": IrcSession.on_mode,
     "WHO": IrcSession.on_who,
     "WHOIS": IrcSession.on_whois,

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from net.history import ChannelHistory
+from net.modes import ModeChange
 from net.outgoing import Outgoing
 from net.protocol import Message
 from net.server import ServerConfig
@@ -87,11 +88,11 @@ def test_snapshots_answer_every_query_the_sessions_make(rooms):
     assert rooms.list_rows({"#clase"}) == [("#clase", 2, "Examen el lunes")]
     assert sorted(row[0] for row in rooms.list_rows()) == ["#clase", "#general"]
     assert rooms.who("#CLASE") == [
-        WhoRow("#clase", "Ana", "~ana", "127.0.0.1", ""),
+        WhoRow("#clase", "Ana", "~ana", "127.0.0.1", "", "o"),  # she opened it: its operator
         WhoRow("#clase", "bea", "~bea", "127.0.0.1", ""),
     ]
     assert [row.nick for row in rooms.who("a*")] == ["Ana"]
-    assert rooms.whois("ANA") == (WhoRow("*", "Ana", "~ana", "127.0.0.1", ""), ["#clase"])
+    assert rooms.whois("ANA") == (WhoRow("*", "Ana", "~ana", "127.0.0.1", ""), ["@#clase"])
     assert rooms.whois("nadie") is None
     assert rooms.lookup_channel("#clase", ana) == (channel, True)
     assert rooms.lookup_channel("#general", ana) == (rooms.default_channel, False)
@@ -226,6 +227,7 @@ def test_a_late_joiner_of_an_expired_channel_gets_no_history_and_no_topic():
         ServerConfig(server_name="test.charla"), ChannelHistory(size=10, expiry=60, clock=clock)
     )
     ana, bea = person(rooms, "ana"), person(rooms, "bea")
+    rooms.make_teacher(ana)  # #general's topic is the teachers' (+t)
     for name in ("#secreto", "#general"):
         channel = rooms.join(ana, name)
         rooms.set_topic(ana, channel, f"tema de {name}")
@@ -270,3 +272,42 @@ def test_who_with_many_distinct_masks_keeps_nothing_behind(rooms):
         rooms.who(f"*{n}?*")
     assert [row.nick for row in rooms.who("?e*")] == ["Bea"]
     assert fnmatch._compile_pattern.cache_info().currsize == 0
+
+
+def test_make_teacher_gives_o_where_they_are_and_wherever_they_join(rooms):
+    ana, bea = person(rooms, "ana"), person(rooms, "bea")
+    rooms.join(bea, "#general")
+    rooms.join(ana, "#general")
+    general = rooms.default_channel
+    assert rooms.status_in(ana, general) == ""  # the default channel makes nobody operator
+    rooms.make_teacher(ana)
+    assert bea.conn.lines()[-1] == ":test.charla MODE #general +o :ana"
+    assert rooms.status_in(ana, general) == "o"
+    rooms.join(bea, "#grupo")
+    grupo = rooms.join(ana, "#grupo")
+    assert bea.conn.lines()[-1] == ":test.charla MODE #grupo +o :ana"
+    assert rooms.view(grupo).statuses == ("o", "o")  # bea opened it; ana is a teacher
+    assert rooms.teacher_count() == 1
+
+
+def test_timed_entries_are_lifted_by_expire_due_and_the_channel_is_told(rooms):
+    clock = Clock()
+    rooms.clock = clock
+    woken = []
+    rooms.on_timer_changed = lambda: woken.append(rooms.next_expiry)
+    ana, bea = person(rooms, "ana"), person(rooms, "bea")
+    channel = rooms.join(ana, "#a")
+    rooms.join(bea, "#a")
+    changes = [ModeChange(True, "q", "bea")]
+    assert rooms.change_modes(ana, channel, changes, expires=clock.now + 60) == []
+    assert woken == [clock.now + 60]
+    refused = rooms.send_to_channel(bea, channel, Message("PRIVMSG", ["#a", "hola"], bea.prefix))
+    assert refused is not None and refused.why == "muted" and refused.seconds == 60
+    rooms.expire_due()  # too early: nothing happens
+    assert [e.mask for e in rooms.list_entries(channel, "q")] == ["bea!*@*"]
+    clock.now += 60
+    assert rooms.list_entries(channel, "q") == []  # over at once, before the timer runs
+    rooms.expire_due()
+    assert bea.conn.lines()[-1] == ":test.charla MODE #a -q :bea!*@*"
+    assert rooms.next_expiry == float("inf")
+    assert rooms.send_to_channel(bea, channel, Message("PRIVMSG", ["#a", "ya"], bea.prefix)) is None
