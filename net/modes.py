@@ -21,7 +21,7 @@ choose them.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -203,6 +203,15 @@ class ChannelModes:
     )
     #: for slow mode: a member (any hashable handle) -> when it last spoke (monotonic)
     last_spoke: dict[Hashable, float] = field(default_factory=dict)
+    #: bumped whenever an entry is added, changed or removed: remembered verdicts older
+    #: than it are looked up again
+    version: int = 0
+    #: a member -> (version, who it was then, its ban, its quiet): matching every mask of
+    #: a full list is a Python loop per character, too slow to do for every message in a
+    #: busy class; a member's verdict holds until the lists or its name change
+    _verdicts: dict[Hashable, tuple[int, Hashable, ListEntry | None, ListEntry | None]] = field(
+        default_factory=dict, repr=False
+    )
 
     def describe(self, *, with_key: bool) -> list[str]:
         """The mode string and its parameters, for 324 (the key only for members).
@@ -285,6 +294,7 @@ class ChannelModes:
         mask was there (its expiry is replaced), None when the list is full (478)."""
         entries = self.lists[letter]
         key = irc_lower(entry.mask)
+        self.version += 1
         if key in entries:
             entries[key].expires = entry.expires
             return False
@@ -294,6 +304,7 @@ class ChannelModes:
         return True
 
     def remove_entry(self, letter: str, mask: str) -> ListEntry | None:
+        self.version += 1
         return self.lists[letter].pop(irc_lower(mask), None)
 
     def find(self, letter: str, who: Identity, now: float) -> ListEntry | None:
@@ -317,7 +328,34 @@ class ChannelModes:
         for letter, entries in self.lists.items():
             due = [k for k, e in entries.items() if e.expires is not None and now >= e.expires]
             gone += [(letter, entries.pop(key)) for key in due]
+        if gone:
+            self.version += 1
         return gone
+
+    def barred(
+        self, member: Hashable, tag: Hashable, identity: Callable[[], Identity], now: float
+    ) -> tuple[str, ListEntry] | None:
+        """The ban (``"b"``) or else the quiet (``"q"``) in force that names a member, or
+        None. ``tag`` is what its identity is made of (its nick, user, host, account):
+        the verdict is remembered until the lists or the tag change, or an entry found
+        ends; ``identity()`` is called only when it must be looked up again.
+
+        >>> m = ChannelModes()
+        >>> _ = m.add_entry("q", ListEntry("ana!*@*", "op", 0.0, expires=10.0))
+        >>> who = lambda: Identity.of("ana", "~a", "h")
+        >>> m.barred("s1", "ana", who, 5.0)[0], m.barred("s1", "ana", who, 10.0)
+        ('q', None)
+        """
+        cached = self._verdicts.get(member)
+        if cached is not None and cached[0] == self.version and cached[1] == tag:
+            ban, quiet = cached[2], cached[3]
+            if not _ended(ban, now) and not _ended(quiet, now):
+                return ("b", ban) if ban is not None else ("q", quiet) if quiet else None
+        who = identity()
+        ban = self.find("b", who, now) if self.lists["b"] else None
+        quiet = self.find("q", who, now) if self.lists["q"] else None
+        self._verdicts[member] = (self.version, tag, ban, quiet)
+        return ("b", ban) if ban is not None else ("q", quiet) if quiet else None
 
     def next_expiry(self) -> float | None:
         times = [e.expires for es in self.lists.values() for e in es.values() if e.expires]
@@ -341,6 +379,11 @@ class ChannelModes:
 
     def forget_member(self, member: Hashable) -> None:
         self.last_spoke.pop(member, None)
+        self._verdicts.pop(member, None)
+
+
+def _ended(entry: ListEntry | None, now: float) -> bool:
+    return entry is not None and entry.expires is not None and now >= entry.expires
 
 
 def status_prefixes(status: str, *, multi: bool = False) -> str:

@@ -966,12 +966,22 @@ class Rooms:
         lists = modes.lists
         if lists["b"] or lists["q"]:
             now = self.clock()
-            who = Identity.of(sender.nick, sender.username, sender.conn.host, sender.account)
-            for letter, why in (("b", "banned"), ("q", "muted")):
-                entry = modes.find(letter, who, now) if lists[letter] else None
-                if entry is not None:
-                    left = 0 if entry.expires is None else max(1, round(entry.expires - now))
-                    return SpeakRefused(why, left)
+
+            def identity() -> Identity:
+                return Identity.of(sender.nick, sender.username, sender.conn.host, sender.account)
+
+            if status is None:  # an outsider: not remembered (only members are, boundedly)
+                who = identity()
+                found = next(
+                    ((k, e) for k in "bq" if (e := modes.find(k, who, now)) is not None), None
+                )
+            else:
+                tag = (sender.nick, sender.account)  # user and host never change
+                found = modes.barred(sender, tag, identity, now)
+            if found is not None:
+                letter, entry = found
+                left = 0 if entry.expires is None else max(1, round(entry.expires - now))
+                return SpeakRefused("banned" if letter == "b" else "muted", left)
         if status:  # voice: +m and slow mode do not apply
             return None
         if "m" in modes.flags:
