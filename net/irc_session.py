@@ -296,7 +296,16 @@ class IrcSession(Session):
         elif not self.registered:
             self.nick = nick
             self._try_register()
-        elif nick != self.nick and not self.rooms.rename(self, nick):
+        elif nick == self.nick:
+            return
+        elif (barred := self.rooms.barred_from_renaming(self)) is not None:
+            self.reply(
+                irc.ERR_BANNICKCHANGE,
+                nick,
+                barred,
+                tr("Cannot change nickname while banned or muted on the channel"),
+            )
+        elif not self.rooms.rename(self, nick):
             self.reply(irc.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
 
     def on_user(self, message: Message) -> None:
@@ -570,7 +579,7 @@ class IrcSession(Session):
         name = message.params[0]
         if len(message.params) == 1:
             channel = self.rooms.find_channel(name)
-            if channel is None:
+            if channel is None or self.rooms.names_view(channel, self) is None:  # or secret
                 self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
                 return
             view = self.rooms.view(channel)
@@ -624,6 +633,12 @@ class IrcSession(Session):
         why, target = refused.why, refused.target
         if why == "chanop":
             self.reply(irc.ERR_CHANOPRIVSNEEDED, channel_name, tr("You're not channel operator"))
+        elif why == "teacher":
+            self.reply(
+                irc.ERR_CHANOPRIVSNEEDED,
+                channel_name,
+                tr("{nick} is a teacher: only another teacher may do that").format(nick=target),
+            )
         elif why == "notonchannel":
             self.reply(irc.ERR_NOTONCHANNEL, channel_name, "You're not on that channel")
         elif why == "nosuchnick":

@@ -309,5 +309,11 @@ class PlainSession(Session):
                     name=new_nick, other=self.rooms.suggest_nick(new_nick)
                 )
             )
+        elif nick_key(new_nick) != nick_key(self.nick) and (
+            barred := self.rooms.barred_from_renaming(self)
+        ):
+            self.say(
+                tr("Cannot change nickname while banned or muted on the channel") + f" ({barred})."
+            )
         elif not self.rooms.rename(self, new_nick):
             self.say(tr("The name {name} is taken.").format(name=new_nick))

@@ -71,6 +71,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from typing import NamedTuple, Protocol
 
 from net.connection import NO_DEADLINE, AddressLog, BugLog, Connection, flush_soon
@@ -215,7 +216,8 @@ class SpeakRefused:
 class ModeRefused(NamedTuple):
     """A change of a MODE line (or a KICK, an INVITE) that was not made: ``why`` is one of
     ``chanop`` (482), ``nosuchnick`` (401), ``notinchannel`` (441), ``notonchannel`` (442),
-    ``listfull`` (478), ``invalid`` (696), ``onchannel`` (443); ``target``: the nick, mask
+    ``listfull`` (478), ``invalid`` (696), ``onchannel`` (443), ``teacher`` (482: only a
+    teacher may remove a teacher or take its status); ``target``: the nick, mask
     or letter concerned; ``detail``: the reason of an ``invalid`` one."""
 
     why: str
@@ -426,6 +428,24 @@ class Rooms:
             log.info("%s joined as %s%s", session.conn.ip, session.nick, more)
         return True
 
+    def barred_from_renaming(self, session: Session) -> str | None:
+        """The name of a channel where ``session`` is banned or muted (a nick that is not
+        a channel operator's), which it may not escape by taking another nick; None when
+        it may rename (ERR_BANNICKCHANGE, as Charybdis and Solanum do)."""
+        with self._lock:
+            if session.teacher:
+                return None
+            now = self.clock()
+            for channel in session.channels.values():
+                status = channel.members.get(session, "")
+                lists = channel.modes.lists
+                if "o" in status or not (lists["b"] or lists["q"]):
+                    continue
+                tag = (session.nick, session.account)
+                if channel.modes.barred(session, tag, partial(_identity, session), now):
+                    return channel.name
+        return None
+
     def rename(self, session: Session, new_nick: str) -> bool:
         """Change a registered session's nick and tell everyone who shares a channel."""
         new_key, old_key = nick_key(new_nick), nick_key(session.nick)
@@ -610,6 +630,9 @@ class Rooms:
                     if old is None:
                         refused.append(ModeRefused("notinchannel", target.nick, letter))
                         continue
+                    if target.teacher and not change.adding and not session.teacher:
+                        refused.append(ModeRefused("teacher", target.nick, letter))
+                        continue
                     new = with_status(old, letter, change.adding)
                     if new != old:
                         channel.members[target] = new
@@ -703,6 +726,8 @@ class Rooms:
                 return ModeRefused("nosuchnick", nick)
             if target not in channel.members:
                 return ModeRefused("notinchannel", target.nick)
+            if target.teacher and not session.teacher:  # a student's channel is no exception
+                return ModeRefused("teacher", target.nick)
             out = Outgoing(
                 Message("KICK", [channel.name, target.nick, reason or session.nick], session.prefix)
             )
@@ -947,10 +972,8 @@ class Rooms:
             return JoinRefused.FULL
         if "i" in modes.flags and irc_lower(channel.name) not in session.invited:
             return JoinRefused.INVITE_ONLY
-        if modes.lists["b"]:
-            who = Identity.of(session.nick, session.username, session.conn.host, session.account)
-            if modes.find("b", who, self.clock()) is not None:
-                return JoinRefused.BANNED
+        if modes.lists["b"] and modes.find("b", _identity(session), self.clock()) is not None:
+            return JoinRefused.BANNED
         return None
 
     def _speak_refused_locked(
@@ -966,18 +989,14 @@ class Rooms:
         lists = modes.lists
         if lists["b"] or lists["q"]:
             now = self.clock()
-
-            def identity() -> Identity:
-                return Identity.of(sender.nick, sender.username, sender.conn.host, sender.account)
-
             if status is None:  # an outsider: not remembered (only members are, boundedly)
-                who = identity()
+                who = _identity(sender)
                 found = next(
                     ((k, e) for k in "bq" if (e := modes.find(k, who, now)) is not None), None
                 )
             else:
                 tag = (sender.nick, sender.account)  # user and host never change
-                found = modes.barred(sender, tag, identity, now)
+                found = modes.barred(sender, tag, partial(_identity, sender), now)
             if found is not None:
                 letter, entry = found
                 left = 0 if entry.expires is None else max(1, round(entry.expires - now))
@@ -1074,6 +1093,11 @@ class Rooms:
             frozenset(member.nick for member in channel.members if member.teacher),
             "s" in channel.modes.flags,
         )
+
+
+def _identity(session: Session) -> Identity:
+    """Who ``session`` is, as ban and quiet masks see it."""
+    return Identity.of(session.nick, session.username, session.conn.host, session.account)
 
 
 def _who_row(channel_name: str, session: Session, status: str = "") -> WhoRow:

@@ -385,4 +385,48 @@ def test_a_muted_plain_text_user_is_told_why(teacher_connect):
     pepe.expect(r"changed the channel's modes: \+q pepe!\*@\*$")
     pepe.send("hola")
     pepe.expect(r"Not sent: You are muted in this channel\.$")
-    assert not any("hola" in line for line in profe.sync())
+    pepe.send("/apodo pepito")
+    pepe.expect(r"Cannot change nickname while banned or muted on the channel \(#general\)\.$")
+    assert not any("hola" in line or "pepito" in line for line in profe.sync())
+
+
+def test_a_muted_or_banned_student_cannot_escape_by_changing_nick(connect):
+    ana, bea, carla = connect("ana"), connect("bea"), connect("carla")
+    for client in (ana, bea, carla):
+        client.join("#a")
+    ana.send("MODE #a +q bea")
+    carla.expect(r"MODE #a \+q :?bea!\*@\*$")
+    bea.send("NICK bea2")
+    bea.expect(r" 435 bea bea2 #a :Cannot change nickname while banned or muted")
+    carla.send("NICK carla2")  # not muted: free to
+    carla.expect(r"NICK :?carla2$")
+    ana.send("MODE #a -q bea")
+    carla.expect(r"MODE #a -q :?bea!\*@\*$")
+    bea.send("NICK bea2")
+    bea.expect(r"NICK :?bea2$")
+
+
+def test_a_student_operator_cannot_remove_a_teacher(teacher_connect):
+    bea, profe = teacher_connect("bea"), teacher_connect("profe")
+    make_teacher(profe)
+    bea.join("#grupo")  # bea opened it: its operator
+    profe.join("#grupo")
+    bea.expect(r"MODE #grupo \+o :?profe$")
+    bea.send("KICK #grupo profe")
+    bea.expect(r" 482 bea #grupo :profe is a teacher")
+    bea.send("MODE #grupo -o profe")
+    bea.expect(r" 482 bea #grupo :profe is a teacher")
+    profe.send("MODE #grupo -o bea")
+    bea.expect(r"^:profe!\S+ MODE #grupo -o :?bea$")
+
+
+def test_a_secret_channel_topic_is_not_told_to_outsiders(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#s")
+    ana.send("TOPIC #s :plan secreto")
+    ana.send("MODE #s +s")
+    ana.expect(r"MODE #s :?\+s$")
+    bea.send("TOPIC #s")
+    bea.expect(r" 403 bea #s :")
+    bea.send("MODE #s")
+    bea.expect(r" 403 bea #s :")
