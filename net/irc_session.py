@@ -658,12 +658,12 @@ class IrcSession(Session):
                     count=MAX_LIST_ENTRIES
                 ),
             )
-        else:  # "invalid"
+        else:  # "invalid"; a key is never echoed (others may read this on the screen)
             self.reply(
                 irc.ERR_INVALIDMODEPARAM,
                 channel_name,
                 refused.letter,
-                target or "*",
+                "*" if refused.letter == "k" or not target else target,
                 tr("Invalid mode parameter: {why}").format(why=refused.detail),
             )
 
@@ -758,7 +758,13 @@ class IrcSession(Session):
         self._change_modes(channel, [ModeChange(True, letter, mask)], expires)
 
     def on_invite(self, message: Message) -> None:
-        """``INVITE nick #chan``: 341 to the inviter, INVITE to the invitee."""
+        """``INVITE nick #chan``: 341 to the inviter, INVITE to the invitee; ``INVITE``
+        alone lists the invitations not used yet (336, 337)."""
+        if not message.params:
+            for name in self.rooms.invitations(self):
+                self.reply(irc.RPL_INVITELIST, name)
+            self.reply(irc.RPL_ENDOFINVITELIST, "End of /INVITE list")
+            return
         if self.need_params(message, 2):
             return
         nick, name = message.params[:2]

@@ -113,7 +113,8 @@ param='ana'), ModeChange(adding=False, letter='o', param='bea')]
             changes.append(ModeChange(adding, letter))
             continue
         param = next(remaining, None)
-        if param is None or (param == "" and letter != "k"):
+        # an empty key, limit or slow mode is checked (and refused, 696) like any bad one
+        if param is None or (param == "" and letter not in "klS"):
             if letter in LIST_MODES:
                 if letter not in lists:
                     lists.append(letter)

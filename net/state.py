@@ -479,7 +479,8 @@ class Rooms:
         """Add ``session`` to channel ``name`` (created if new); everyone there sees the JOIN,
         and the joiner its ``joined_replies``. None if the session has left already; a
         ``JoinRefused`` past the channel limits or its modes (``+k``, ``+l``, ``+i``, ``+b``,
-        checked in that order; a teacher passes them all, an invitation passes ``+i``):
+        checked in that order; a teacher passes them all, an invitation passes ``+i`` and
+        ``+l``, as Modern IRC has it, never a ban or the key):
         nothing changes, nobody is told. The creator of a new channel is its operator (not
         of the default one, which exists from the start); a teacher is operator anywhere."""
         folded = irc_lower(name)
@@ -547,6 +548,8 @@ class Rooms:
                 return True
             if "t" in channel.modes.flags and not self._is_op_locked(session, channel):
                 return False
+            if topic == channel.topic:  # the same again: nothing to tell anyone
+                return True
             channel.topic, channel.topic_by, channel.topic_at = topic, session.prefix, out.time
             self.history.set_topic(irc_lower(channel.name), topic, session.prefix, out.time)
             to_flush = self._deliver_locked(channel.members, out)
@@ -762,6 +765,15 @@ class Rooms:
         flush_soon(to_flush)
         return target
 
+    def invitations(self, session: Session) -> list[str]:
+        """The channels ``session`` was invited to and has not joined since (names)."""
+        with self._lock:
+            return [
+                channel.name
+                for key in session.invited
+                if (channel := self._channels.get(key)) is not None
+            ]
+
     def make_teacher(self, session: Session) -> None:
         """Mark ``session`` a teacher: an IRC operator, and channel operator in every
         channel it is in (everyone there sees the MODE) and every one it joins."""
@@ -968,9 +980,10 @@ class Rooms:
         modes = channel.modes
         if modes.key and key != modes.key:
             return JoinRefused.BAD_KEY
-        if modes.limit and len(channel.members) >= modes.limit:
+        invited = irc_lower(channel.name) in session.invited
+        if modes.limit and len(channel.members) >= modes.limit and not invited:
             return JoinRefused.FULL
-        if "i" in modes.flags and irc_lower(channel.name) not in session.invited:
+        if "i" in modes.flags and not invited:
             return JoinRefused.INVITE_ONLY
         if modes.lists["b"] and modes.find("b", _identity(session), self.clock()) is not None:
             return JoinRefused.BANNED

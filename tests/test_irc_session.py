@@ -230,8 +230,12 @@ def test_topic_queries(connect):
     ana.expect(r" 331 ana #t :")
     ana.send("TOPIC #missing")
     ana.expect(r" 403 ana #missing :")
+    ana.send("TOPIC #t :Examen")
+    ana.expect(r"TOPIC #t :Examen$")
+    ana.send("TOPIC #t :Examen")  # the same again: nothing to tell (Modern IRC)
     ana.send("TOPIC #t :")
     ana.expect(r"TOPIC #t :$")
+    assert ana.sync() == []
 
 
 def test_private_messages_and_errors(connect):

@@ -430,3 +430,35 @@ def test_a_secret_channel_topic_is_not_told_to_outsiders(connect):
     bea.expect(r" 403 bea #s :")
     bea.send("MODE #s")
     bea.expect(r" 403 bea #s :")
+
+
+def test_what_conformance_suites_check_of_limits_invites_and_topics(connect):
+    """Modern IRC as irctest checks it: an empty or bad +l is 696 (never 461) and does not
+    shut anyone out; an INVITE lets past +l as well as +i (never a ban or the key); INVITE
+    alone lists one's invitations; the same topic again tells nobody anything."""
+    ana, bea, carla = connect("ana"), connect("bea"), connect("carla")
+    ana.join("#a")
+    for bad in ("0", "-1", "abc", ""):
+        ana.send(f"MODE #a +l :{bad}")
+        ana.expect(r" 696 ana #a l \S+ :Invalid mode parameter")
+    ana.send("MODE #a +k :")
+    ana.expect(r" 696 ana #a k \* :")
+    ana.send("MODE #a +l 1")
+    ana.expect(r"MODE #a \+l :?1$")
+    bea.send("JOIN #a")
+    bea.expect(r" 471 bea #a :")
+    ana.send("INVITE bea #a")
+    bea.expect(r"INVITE bea :?#a$")
+    bea.send("INVITE")
+    bea.expect(r" 336 bea :?#a$")
+    bea.expect(r" 337 bea :")
+    bea.join("#a")
+    bea.send("INVITE")
+    bea.expect(r" 337 bea :")  # used up by the JOIN
+    ana.send("TOPIC #a :tema")
+    bea.expect(r"TOPIC #a :tema$")
+    ana.expect(r"TOPIC #a :tema$")
+    ana.send("TOPIC #a :tema")
+    assert ana.sync() == [] and bea.sync() == []
+    carla.send("JOIN #a")
+    carla.expect(r" 471 carla #a :")
