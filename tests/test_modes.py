@@ -6,12 +6,17 @@ WeeChat send, and what a hostile client could (empty masks, huge numbers, 300 le
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from net.modes import (
     MAX_LIST_ENTRIES,
     MAX_PARAM_CHANGES,
     ChannelModes,
+    Glob,
     Identity,
     InvalidParam,
     ListEntry,
@@ -22,7 +27,7 @@ from net.modes import (
     status_prefixes,
     with_status,
 )
-from net.protocol import irc_lower
+from net.protocol import irc_lower, mask_match
 
 
 def test_parse_changes_keeps_the_order_and_the_signs():
@@ -158,3 +163,27 @@ def test_status_letters_and_prefixes():
     assert status_prefixes("v") == "+"
     assert status_prefixes("ov") == "@"
     assert status_prefixes("ov", multi=True) == "@+"
+
+
+@given(
+    mask=st.text(alphabet="ab*?!@.", max_size=12),
+    name=st.text(alphabet="ab!@.", max_size=12),
+)
+@settings(max_examples=3000, deadline=None, database=None)  # nothing left in the checkout
+def test_glob_agrees_with_mask_match(mask, name):
+    """The linear-time matcher of listed masks answers as ``net.protocol.mask_match``."""
+    assert Glob(mask).matches(name) == mask_match(mask, name)
+
+
+def test_a_list_of_pathological_masks_costs_a_join_little():
+    """100 masks built for the worst case of a naive glob (``*aaaa…ab``) against a long
+    name: matched in C, a join's look-up takes well under a millisecond, not 10 ms."""
+    modes = ChannelModes()
+    for number in range(MAX_LIST_ENTRIES):
+        mask = normal_mask("*" + "a" * 60 + f"b{number}")
+        assert modes.add_entry("b", ListEntry(mask, "op", 0.0))
+    who = Identity.of("a" * 30, "~" + "a" * 17, "a" * 40)
+    started = time.perf_counter()
+    for _ in range(10):
+        assert modes.find("b", who, 0.0) is None
+    assert (time.perf_counter() - started) / 10 < 0.005  # naive: about 0.01 s each
