@@ -67,6 +67,7 @@ from net.protocol import (
 )
 from net.render import history_lines, irc_history
 from net.state import (
+    ENTRIES_PER_ADDRESS,
     Channel,
     ChannelView,
     JoinRefused,
@@ -649,6 +650,16 @@ class IrcSession(Session):
             )
         elif why == "onchannel":
             self.reply(irc.ERR_USERONCHANNEL, target, channel_name, "is already on channel")
+        elif why == "listfull" and refused.detail == "address":
+            self.reply(
+                irc.ERR_BANLISTFULL,
+                channel_name,
+                target,
+                tr(
+                    "Your address has set as many bans and mutes as it may ({count}, all "
+                    "channels together): remove some first"
+                ).format(count=ENTRIES_PER_ADDRESS),
+            )
         elif why == "listfull":
             self.reply(
                 irc.ERR_BANLISTFULL,

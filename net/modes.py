@@ -48,6 +48,9 @@ MAX_PARAM_CHANGES = 4
 KEYLEN = 23
 #: a ban or quiet mask, at most this long (it is stored and shown in lists)
 MASKLEN = 120
+#: ``*`` and ``?`` in one mask, at most (``*!*@10.0.?.*`` has four): each ``?`` piece is a
+#: small compiled pattern kept with the entry, and a list may be full of them
+MAX_WILDCARDS = 10
 SLOW_MIN, SLOW_MAX = 1, 3600  # +S seconds
 LIMIT_MAX = 100_000  # +l
 TIMED_MIN, TIMED_MAX = 1, 604_800  # TBAN / TQUIET seconds (a week)
@@ -138,18 +141,24 @@ def normal_mask(mask: str) -> str | None:
     ('Ana!*@*', 'ana!x@*', '*!*@10.0.0.*', '$a:Ana')
     >>> normal_mask(""), normal_mask("a b"), normal_mask("x" * 200), normal_mask("$a:")
     (None, None, None, None)
+    >>> normal_mask("*!*@10.0.?.*"), normal_mask("a*" * 9)  # at most MAX_WILDCARDS
+    ('*!*@10.0.?.*', None)
     """
     if not mask or len(mask) > MASKLEN or any(c in mask for c in " ,\x00\r\n") or mask[0] == ":":
         return None
     if mask.startswith("$"):
-        return mask if mask.startswith("$a:") and len(mask) > 3 else None
-    if "!" not in mask and "@" not in mask:
-        return f"{mask}!*@*"
-    if "!" not in mask:
-        return f"*!{mask}"
-    if "@" not in mask:
-        return f"{mask}@*"
-    return mask
+        full = mask if mask.startswith("$a:") and len(mask) > 3 else ""
+    elif "!" not in mask and "@" not in mask:
+        full = f"{mask}!*@*"
+    elif "!" not in mask:
+        full = f"*!{mask}"
+    elif "@" not in mask:
+        full = f"{mask}@*"
+    else:
+        full = mask
+    if not full or full.count("*") + full.count("?") > MAX_WILDCARDS:
+        return None
+    return full
 
 
 class Identity(NamedTuple):
@@ -187,9 +196,15 @@ class Glob:
     __slots__ = ("_pieces", "_shortest")
 
     def __init__(self, folded_mask: str) -> None:
-        #: (pattern, length) of each piece between stars
-        self._pieces = [
-            (re.compile(".".join(map(re.escape, piece.split("?"))), re.DOTALL), len(piece))
+        #: (piece, its length) between stars: the text itself, or a regex when it holds a
+        #: ``?`` (a mask has at most MAX_WILDCARDS: a few small patterns per entry)
+        self._pieces: list[tuple[str | re.Pattern[str], int]] = [
+            (
+                re.compile(".".join(map(re.escape, piece.split("?"))), re.DOTALL)
+                if "?" in piece
+                else piece,
+                len(piece),
+            )
             for piece in folded_mask.split("*")
         ]
         self._shortest = sum(length for _, length in self._pieces)
@@ -197,20 +212,33 @@ class Glob:
     def matches(self, name: str) -> bool:
         pieces = self._pieces
         if len(pieces) == 1:
-            return pieces[0][0].fullmatch(name) is not None
+            return len(name) == self._shortest and _at(pieces[0][0], name, 0)
         if len(name) < self._shortest:
             return False
         (first, first_length), (last, last_length) = pieces[0], pieces[-1]
         end = len(name) - last_length  # where the last piece must begin
-        if first.match(name) is None or last.match(name, end) is None:
+        if not _at(first, name, 0) or not _at(last, name, end):
             return False
         start = first_length
-        for piece, _ in pieces[1:-1]:
-            found = piece.search(name, start, end)
-            if found is None:
-                return False
-            start = found.end()
+        for piece, length in pieces[1:-1]:
+            if isinstance(piece, str):
+                found = name.find(piece, start, end)
+                if found < 0:
+                    return False
+                start = found + length
+            else:
+                match = piece.search(name, start, end)
+                if match is None:
+                    return False
+                start = match.end()
         return True
+
+
+def _at(piece: str | re.Pattern[str], name: str, position: int) -> bool:
+    """Whether ``piece`` matches ``name`` at ``position``."""
+    if isinstance(piece, str):
+        return name.startswith(piece, position)
+    return piece.match(name, position) is not None
 
 
 def mask_matches(folded_mask: str, who: Identity) -> bool:
@@ -234,6 +262,9 @@ class ListEntry:
     set_by: str
     set_at: float
     expires: float | None = None
+    #: the address it was set from (``Connection.counted_as``; "" for a teacher), whose
+    #: share of all the lists it counts against
+    set_from: str = ""
     #: the folded mask, made ready to match (its account part for ``$a:``)
     glob: Glob = field(init=False, repr=False, compare=False)
     by_account: bool = field(init=False, repr=False, compare=False)

@@ -47,11 +47,12 @@ so a late joiner sees nothing old).
 
 Threading rules:
 - ``_lock`` guards ``_nicks``, ``_channels``, every ``Channel`` field (its ``modes`` too),
-  ``next_expiry``, the memory side of ``history``, and each session's ``registered``,
-  ``left``, ``nick``, ``channels``, ``invited``, ``teacher``, ``account`` and ``away``.
-  It is held to change state and to *queue* the resulting messages for their recipients, so everyone
-  sees one order of events; it is never held while a socket is read or written, or while
-  the history database is written: queued bytes are flushed after it is released.
+  ``next_expiry``, ``_entries_from``, the memory side of ``history``, and each session's
+  ``registered``, ``left``, ``nick``, ``channels``, ``invited``, ``teacher``, ``account``
+  and ``away``. It is held to change state and to *queue* the resulting messages for their
+  recipients, so everyone sees one order of events; it is never held while a socket is
+  read or written, or while the history database is written: queued bytes are flushed
+  after it is released.
 - A session's ``nick`` is written under the lock; another thread reading it without the
   lock (to address a reply) may see it one rename late, which is harmless.
 - ``render()`` and ``joined_replies()`` are called with the lock held: they only build
@@ -105,6 +106,10 @@ MAX_CHANNELS = 500
 CHANNELS_PER_ADDRESS = 50
 #: channels one person may hold an invitation to at once (the oldest is forgotten first)
 MAX_INVITES = 30
+#: bans and quiets listed at once that were set from one address (an IPv6 /64), in all
+#: channels together, teachers' aside: each list holds 100, but one student opening 50
+#: channels could otherwise make the server hold 10,000 (a few KiB each)
+ENTRIES_PER_ADDRESS = 300
 
 
 class Settings(Protocol):
@@ -333,6 +338,9 @@ class Rooms:
         self._channels: dict[str, Channel] = {}  # irc_lower(name) -> channel
         #: Connection.counted_as -> how many of the channels were opened from it
         self._opened_from: dict[str, int] = {}
+        #: Connection.counted_as -> how many bans and quiets set from it are listed (not
+        #: a teacher's); at most ENTRIES_PER_ADDRESS
+        self._entries_from: dict[str, int] = {}
         #: the kept messages; guarded by _lock (its database has a lock of its own)
         self.history = history
         #: the server's password and who has been guessing it (thread-safe on its own)
@@ -646,17 +654,25 @@ class Rooms:
                         why = tr("not a mask: nick!user@host (* and ? allowed), or $a:account")
                         refused.append(ModeRefused("invalid", param, letter, why))
                     elif change.adding:
-                        entry = ListEntry(mask, session.prefix, time.time(), expires)
+                        source = "" if session.teacher else session.conn.counted_as
+                        entry = ListEntry(mask, session.prefix, time.time(), expires, source)
+                        if source and self._entries_from.get(source, 0) >= ENTRIES_PER_ADDRESS:
+                            # this address's share of every list is used up
+                            refused.append(ModeRefused("listfull", mask, letter, "address"))
+                            continue
                         added = modes.add_entry(letter, entry)
                         if added is None:
                             refused.append(ModeRefused("listfull", mask, letter))
                         elif added or expires is not None:
+                            if added:
+                                self._count_entry_locked(entry, +1)
                             made.append(ModeChange(True, letter, mask))
                     else:
                         entry = modes.remove_entry(letter, mask) or modes.remove_entry(
                             letter, param
                         )
                         if entry is not None:
+                            self._count_entry_locked(entry, -1)
                             made.append(ModeChange(False, letter, entry.mask))
                 else:
                     try:
@@ -813,6 +829,8 @@ class Rooms:
             soonest = NO_DEADLINE
             for channel in self._channels.values():
                 gone = channel.modes.expired(now)
+                for _, entry in gone:
+                    self._count_entry_locked(entry, -1)
                 if gone:
                     made = [ModeChange(False, letter, entry.mask) for letter, entry in gone]
                     for start in range(0, len(made), MAX_PARAM_CHANGES):
@@ -970,6 +988,13 @@ class Rooms:
 
     # -- helpers (``_locked``: call with ``_lock`` held) ---------------------------------
 
+    def _count_entry_locked(self, entry: ListEntry, change: int) -> None:
+        """Count a ban or quiet in (+1) or out (-1) of its address's share."""
+        if entry.set_from:
+            left = self._entries_from.pop(entry.set_from, 0) + change
+            if left > 0:
+                self._entries_from[entry.set_from] = left
+
     @staticmethod
     def _is_op_locked(session: Session, channel: Channel) -> bool:
         return session.teacher or "o" in channel.members.get(session, "")
@@ -1091,6 +1116,9 @@ class Rooms:
                 left = self._opened_from.pop(channel.opened_from, 0) - 1
                 if left > 0:
                     self._opened_from[channel.opened_from] = left
+                for entries in channel.modes.lists.values():
+                    for entry in entries.values():
+                        self._count_entry_locked(entry, -1)
             self.history.vacated(folded)
 
     @staticmethod

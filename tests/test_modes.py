@@ -6,11 +6,14 @@ WeeChat send, and what a hostile client could (empty masks, huge numbers, 300 le
 
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from net.modes import (
     MAX_LIST_ENTRIES,
@@ -28,6 +31,9 @@ from net.modes import (
     with_status,
 )
 from net.protocol import irc_lower, mask_match
+
+# Hypothesis' own files: in the system's temporary folder, not in the checkout
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "charla-hypothesis")
 
 
 def test_parse_changes_keeps_the_order_and_the_signs():

@@ -311,3 +311,22 @@ def test_timed_entries_are_lifted_by_expire_due_and_the_channel_is_told(rooms):
     assert bea.conn.lines()[-1] == ":test.charla MODE #a -q :bea!*@*"
     assert rooms.next_expiry == float("inf")
     assert rooms.send_to_channel(bea, channel, Message("PRIVMSG", ["#a", "ya"], bea.prefix)) is None
+
+
+def test_bans_set_from_one_address_are_bounded_across_channels(rooms, monkeypatch):
+    monkeypatch.setattr("net.state.ENTRIES_PER_ADDRESS", 3)
+    ana, profe = person(rooms, "ana"), person(rooms, "profe")
+    uno, dos = rooms.join(ana, "#uno"), rooms.join(ana, "#dos")
+    bans = [ModeChange(True, "b", f"x{n}") for n in range(2)]
+    assert rooms.change_modes(ana, uno, bans) == []
+    refused = rooms.change_modes(ana, dos, [ModeChange(True, "q", "y"), ModeChange(True, "b", "z")])
+    assert [r.why for r in refused] == ["listfull"]  # the third counts, the fourth does not
+    assert rooms.change_modes(ana, uno, [ModeChange(False, "b", "x0")]) == []
+    assert rooms.change_modes(ana, dos, [ModeChange(True, "b", "z")]) == []  # room again
+    assert rooms.change_modes(ana, dos, [ModeChange(True, "b", "w0")])[0].why == "listfull"
+    rooms.part(ana, uno, "")  # #uno is gone, and its list (x1) with it
+    assert rooms.change_modes(ana, dos, [ModeChange(True, "b", "w0")]) == []
+    rooms.make_teacher(profe)  # a teacher's bans count against nobody
+    rooms.join(profe, "#dos")
+    many = [ModeChange(True, "b", f"t{n}") for n in range(10)]
+    assert rooms.change_modes(profe, dos, many) == []
