@@ -587,7 +587,9 @@ class Rooms:
                 return None
             status = channel.members.get(sender)  # None: an outsider (allowed by -n)
             if status is None or "o" not in status:  # an operator may always speak
-                refused = self._speak_refused_locked(sender, channel, status)
+                refused = self._speak_refused_locked(
+                    sender, channel, status, message.command != "TAGMSG"
+                )
                 if refused is not None:
                     return refused
             to_flush = self._deliver_locked(
@@ -1015,10 +1017,12 @@ class Rooms:
         return None
 
     def _speak_refused_locked(
-        self, sender: Session, channel: Channel, status: str | None
+        self, sender: Session, channel: Channel, status: str | None, counts: bool = True
     ) -> SpeakRefused | None:
         """Whether a non-operator (``status``: its letters, None for an outsider) may speak
-        in ``channel``: +n, +b, +q, +m, +S in that order; a teacher always may."""
+        in ``channel``: +n, +b, +q, +m, +S in that order; a teacher always may. A line
+        that does not ``count`` (a TAGMSG: typing, a reaction) is not held to slow mode,
+        nor takes the turn of the next message."""
         modes = channel.modes
         if sender.teacher:
             return None
@@ -1043,7 +1047,7 @@ class Rooms:
             return None
         if "m" in modes.flags:
             return SpeakRefused("moderated")
-        if modes.slow and status is not None:
+        if modes.slow and status is not None and counts:
             wait = modes.slow_wait(sender, self.clock())
             if wait:
                 return SpeakRefused("slow", wait)

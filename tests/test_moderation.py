@@ -183,11 +183,15 @@ def test_quiet_mutes_one_student_with_the_reason(connect):
 def test_slow_mode_one_message_per_n_seconds_for_those_without_voice(connect, server):
     clock = Clock()
     server.rooms.clock = clock
-    ana, bea, carla = connect("ana"), connect("bea"), connect("carla")
+    ana, bea, carla = connect("ana"), connect(), connect()
+    bea.register("bea", caps="message-tags")
+    carla.register("carla", caps="message-tags")
     for client in (ana, bea, carla):
         client.join("#a")
     ana.send("MODE #a +S 10")
     bea.expect(r"MODE #a \+S :?10$")
+    bea.send("@+typing=active TAGMSG #a")  # typing does not take the message's turn
+    carla.expect(r"^@\+typing=active;\S* :bea!\S+ TAGMSG #a$")
     bea.send("PRIVMSG #a :uno")
     carla.expect(r"PRIVMSG #a :uno$")
     clock.now += 3.5
