@@ -24,8 +24,9 @@ join, rename…) or for a snapshot to answer from; replies to this client are qu
 Threading: every handler, and the keepalive timer (``next_deadline``/``on_deadline``),
 runs on the connection's reader thread. Nothing here takes ``Rooms``' lock or reads its
 dicts. ``render`` and ``joined_replies`` are called by ``Rooms`` on other threads, with
-its lock held; they read ``_server_time`` and ``_message_tags``, which ``on_cap`` sets on
-the reader thread (booleans: a relay racing a CAP REQ may use the old value once).
+its lock held; they read ``_server_time``, ``_message_tags`` and ``_multi_prefix``, which
+``on_cap`` sets on the reader thread (booleans: a relay racing a CAP REQ may use the old
+value once).
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ class IrcSession(Session):
         self.cap_negotiating = False
         self._server_time = False  # "server-time" in caps, read on every render
         self._message_tags = False  # "message-tags" in caps
+        self._multi_prefix = False  # "multi-prefix" in caps: every status prefix, not one
         #: when our keepalive PING went out (``time.monotonic()``); anything received
         #: after it is the answer
         self._ping_sent_at: float | None = None
@@ -253,6 +255,7 @@ class IrcSession(Session):
                         self.caps.add(cap)
                 self._server_time = "server-time" in self.caps
                 self._message_tags = "message-tags" in self.caps
+                self._multi_prefix = "multi-prefix" in self.caps
                 verdict = "ACK"
             else:
                 verdict = "NAK"
@@ -532,7 +535,7 @@ class IrcSession(Session):
         symbol = "@" if secret else "="
         statuses = channel.statuses or ("",) * len(channel.nicks)
         for bare, status in zip(channel.nicks, statuses, strict=True):
-            nick = status_prefixes(status) + bare if status else bare
+            nick = status_prefixes(status, multi=self._multi_prefix) + bare if status else bare
             if batch and size + len(nick) + 1 > NAMES_PER_LINE_BYTES:
                 lines.append(self._numeric(irc.RPL_NAMREPLY, symbol, channel.name, " ".join(batch)))
                 batch, size = [], 0
@@ -834,7 +837,9 @@ class IrcSession(Session):
             row.host,
             self.settings.server_name,
             row.nick,
-            "H" + ("*" if row.teacher else "") + status_prefixes(row.status),
+            "H"
+            + ("*" if row.teacher else "")
+            + status_prefixes(row.status, multi=self._multi_prefix),
             f"0 {row.realname or row.nick}",
         )
 

@@ -58,7 +58,7 @@ SESSION_CAP = "charla.chat/session"
 #: the client's own number for each message, so the server relays it once
 SEQ_TAG = "charla.chat/seq"
 #: what a Charla server implements and a Charla client asks for, in ``CAP LS`` order
-CAPABILITIES = ("batch", "server-time", "message-tags", SESSION_CAP)
+CAPABILITIES = ("batch", "server-time", "message-tags", SESSION_CAP, "multi-prefix")
 
 # ---------------------------------------------------------------------------
 # Numerics (RFC 1459 / RFC 2812 / Modern IRC)

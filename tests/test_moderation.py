@@ -466,3 +466,17 @@ def test_what_conformance_suites_check_of_limits_invites_and_topics(connect):
     assert ana.sync() == [] and bea.sync() == []
     carla.send("JOIN #a")
     carla.expect(r" 471 carla #a :")
+
+
+def test_multi_prefix_shows_every_status(connect):
+    ana, bea = connect("ana"), connect()
+    bea.register("bea", caps="multi-prefix")
+    ana.join("#a")
+    ana.send("MODE #a +v ana")
+    ana.expect(r"MODE #a \+v :?ana$")
+    bea.send("JOIN #a")
+    bea.expect(r" 353 bea = #a :@\+ana bea$")
+    bea.send("WHO #a")
+    bea.expect(r" 352 bea #a ~ana \S+ \S+ ana H@\+ :0 ")
+    ana.send("NAMES #a")
+    ana.expect(r" 353 ana = #a :@ana bea$")  # without the capability: the highest only
