@@ -361,6 +361,7 @@ class IrcSession(Session):
             f"CHANLIMIT={irc.CHANTYPES}:{config.channels_per_person}",
             f"CHANMODES={CHANMODES}",
             f"CHANNELLEN={irc.CHANNELLEN}",
+            f"KICKLEN={irc.KICKLEN}",
             f"CHANTYPES={irc.CHANTYPES}",
             "EXTBAN=$,a",
             f"MAXLIST=bq:{MAX_LIST_ENTRIES}",
@@ -622,7 +623,7 @@ class IrcSession(Session):
         if channel is None:
             self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
             return
-        reason = message.param(2)[: irc.TOPICLEN]
+        reason = message.param(2)[: irc.KICKLEN]
         nicks = message.params[1].split(",")[: irc.MAX_TARGETS]
         self.conn.charge_flood(len(nicks) - 1)
         for nick in nicks:

@@ -42,6 +42,8 @@ MAX_FRAME_BYTES = MAX_LINE_BYTES + MAX_TAG_BYTES
 NICKLEN = 30
 CHANNELLEN = 50
 TOPICLEN = 390
+#: a KICK's reason: the relayed line carries the kicker's prefix, channel and nick too
+KICKLEN = 255
 USERLEN = 18
 CHANTYPES = "#"
 #: distinct targets one PRIVMSG or NOTICE may name (ISUPPORT ``TARGMAX``); each one past

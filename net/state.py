@@ -104,6 +104,9 @@ MAX_CHANNELS = 500
 #: channels that may exist at once having been opened from one address (an IPv6 /64), so
 #: that one student's connections cannot take every channel the server may hold
 CHANNELS_PER_ADDRESS = 50
+#: what a MODE line's changes may take, so the relayed line (with its source, channel
+#: and ``server-time`` tag) stays inside 512 bytes; more changes go on another line
+MODE_LINE_BYTES = 400
 #: channels one person may hold an invitation to at once (the oldest is forgotten first)
 MAX_INVITES = 30
 #: bans and quiets listed at once that were set from one address (an IPv6 /64), in all
@@ -695,20 +698,29 @@ class Rooms:
     def _tell_modes_locked(
         self, channel: Channel, made: list[ModeChange], source: str
     ) -> list[Connection]:
-        """Everyone in ``channel`` sees the changes ``made``, as one MODE line."""
-        if not made:
-            return []
-        text, params, sign = "", [], ""
-        for change in made:
-            wanted = "+" if change.adding else "-"
-            if wanted != sign:
-                text += wanted
-                sign = wanted
-            text += change.letter
-            if change.param:
-                params.append(change.param)
-        out = Outgoing(Message("MODE", [channel.name, text, *params], source))
-        return self._deliver_locked(channel.members, out)
+        """Everyone in ``channel`` sees the changes ``made``, as one MODE line (as few as
+        keep each inside 512 bytes: four long masks and a long prefix would not fit)."""
+        to_flush: list[Connection] = []
+        room = MODE_LINE_BYTES - len(source.encode()) - len(channel.name.encode())
+        while made:
+            text, params, sign, size, taken = "", [], "", 0, 0
+            for change in made:
+                extra = len(change.param.encode()) + 3  # a space, a letter, maybe a sign
+                if taken and size + extra > room:
+                    break
+                wanted = "+" if change.adding else "-"
+                if wanted != sign:
+                    text += wanted
+                    sign = wanted
+                text += change.letter
+                if change.param:
+                    params.append(change.param)
+                size += extra
+                taken += 1
+            made = made[taken:]
+            out = Outgoing(Message("MODE", [channel.name, text, *params], source))
+            to_flush += self._deliver_locked(channel.members, out)
+        return to_flush
 
     def mode_reply(self, session: Session, channel: Channel) -> list[str]:
         """The channel's mode string and parameters (324); the key only for its members."""

@@ -480,3 +480,21 @@ def test_multi_prefix_shows_every_status(connect):
     bea.expect(r" 352 bea #a ~ana \S+ \S+ ana H@\+ :0 ")
     ana.send("NAMES #a")
     ana.expect(r" 353 ana = #a :@ana bea$")  # without the capability: the highest only
+
+
+def test_relayed_kick_and_mode_lines_stay_inside_512_bytes(connect):
+    """The longest nick, username and channel, a KICK reason as long as the line allows,
+    and four long masks in one MODE line: every line relayed fits IRC's 512 bytes (a
+    MODE line is cut in two rather than overflow)."""
+    ana, bea = connect("a" * 30), connect("b" * 30)
+    channel = "#" + "c" * 49
+    ana.join(channel)
+    bea.join(channel)
+    ana.send(f"KICK {channel} {'b' * 30} :" + "r" * 420)
+    kick = bea.expect(r" KICK ").string
+    assert len(kick.encode()) + 2 <= 512 and kick.endswith("r" * 255)
+    masks = [f"x{number}" + "y" * 100 for number in range(4)]
+    ana.send(f"MODE {channel} +bbbb " + " ".join(masks))
+    lines = [ana.expect(r" MODE ").string for _ in range(2)]
+    assert all(len(line.encode()) + 2 <= 512 for line in lines)
+    assert sum(line.count("!*@*") for line in lines) == 4
