@@ -129,6 +129,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "0 to keep it (default: %(default)g)",
     )
     parser.add_argument("--no-history", action="store_true", help="keep no messages at all")
+    parser.add_argument(
+        "--oper",
+        action="append",
+        default=[],
+        metavar="NAME:PASSWORD",
+        help="who may become a teacher (an IRC operator) with OPER NAME PASSWORD; repeatable",
+    )
     parser.add_argument("--lang", choices=("es", "en"), help="language (default: the system's)")
     parser.add_argument(
         "--log-level",
@@ -147,6 +154,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(tr("--history-memory must be between 1 and 1048576 (MiB)"))
     if not 0 <= args.history_expiry <= 10**6:
         parser.error(tr("--history-expiry must be between 0 and 1000000 (minutes)"))
+    for oper in args.oper:
+        name, _, secret = oper.partition(":")
+        if not name or not secret or " " in name:
+            parser.error(tr("--oper takes NAME:PASSWORD (a name without spaces, a password)"))
     return args
 
 
@@ -182,6 +193,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         history_db=None if args.no_history else args.history_db,
         history_memory=int(args.history_memory * 2**20),
         history_expiry=args.history_expiry * 60,
+        opers=dict(oper.partition(":")[::2] for oper in args.oper),
     )
 
 

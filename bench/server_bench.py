@@ -4,7 +4,9 @@ Role: for each scenario (steady, burst, idle) starts a fresh ngIRCd, runs loadge
 against it, stops it, then does the same with a fresh Charla, and finally prints a table
 with both results and the charla/ngircd ratio. ``--only`` runs a single side, ``--quick``
 uses small numbers for smoke tests, ``--json`` prints everything machine-readable.
-``--before DIR`` also runs the Charla of another checkout (say, ``git worktree add
+``--moderated`` runs every Charla with ``moderator.py`` in ``#bench`` (slow mode and a
+quiet list active, every load-generator client given voice). ``--before DIR`` also runs
+the Charla of another checkout (say, ``git worktree add
 ../old HEAD~5``) in the same turns, and adds its column and the charla/before ratio: a
 change's figures before and after, measured side by side in one run.
 
@@ -20,8 +22,10 @@ ngIRCd runs with ``MaxPenaltyTime = 0`` (flood penalties off) to match Charla's
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import select
 import subprocess
 import sys
 import time
@@ -35,6 +39,8 @@ LOG = logging.getLogger("server_bench")
 
 BENCH_DIR = Path(__file__).resolve().parent
 LOADGEN = BENCH_DIR / "loadgen.py"
+MODERATOR = BENCH_DIR / "moderator.py"
+MODERATOR_READY_TIMEOUT = 10.0
 SCENARIOS = ("steady", "burst", "idle")
 LOADGEN_TIMEOUT = 900.0  # hard cap per loadgen process, far above its own deadlines
 
@@ -87,6 +93,31 @@ def run_loadgen(scenario: str, port: int, pid: int, args: list[str]) -> dict[str
     return result
 
 
+@contextlib.contextmanager
+def moderating(port: int) -> Iterator[None]:
+    """``moderator.py`` in #bench for the duration (see its docstring), stopped after."""
+    proc = subprocess.Popen(
+        [sys.executable, str(MODERATOR), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], MODERATOR_READY_TIMEOUT)
+        if not ready or proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("the moderator did not get ready")
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
 def run_one(
     side: str,
     scenario: str,
@@ -94,12 +125,17 @@ def run_one(
     *,
     ngircd_penalties: bool,
     before: Path | None = None,
+    moderated: bool = False,
 ) -> dict[str, Any]:
     """Fresh server, one scenario, server stopped again; errors become {"error": ...}."""
     started = time.monotonic()
     try:
         with running_server(side, penalties=ngircd_penalties, before=before) as (port, pid):
-            result = run_loadgen(scenario, port, pid, args)
+            if moderated and side != "ngircd":
+                with moderating(port):
+                    result = run_loadgen(scenario, port, pid, args)
+            else:
+                result = run_loadgen(scenario, port, pid, args)
     except (AssertionError, OSError, RuntimeError, subprocess.TimeoutExpired) as exc:
         LOG.error("%s/%s failed: %s", side, scenario, exc)
         result = {"scenario": scenario, "error": str(exc).splitlines()[0]}
@@ -237,6 +273,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="also run DIR/servidor.py (another checkout) in the same turns, for a before/after",
     )
+    parser.add_argument(
+        "--moderated",
+        action="store_true",
+        help="Charla with slow mode and a quiet list active in #bench (bench/moderator.py)",
+    )
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
@@ -268,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
                 table_args[scenario],
                 ngircd_penalties=args.ngircd_penalties,
                 before=args.before,
+                moderated=args.moderated,
             )
     rows = build_table(runs)
     config = {
@@ -275,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         "sides": sides,
         "scenarios": scenarios,
         "ngircd_penalties": args.ngircd_penalties,
+        "moderated": args.moderated,
         "loadgen_args": {s: table_args[s] for s in scenarios},
         "total_wall_s": round(time.monotonic() - started, 1),
     }

@@ -38,7 +38,8 @@ BENCH_CHARLA_ARGS = (
     *("--server-name", "bench.charla", "--no-flood-control"),
     *("--max-clients", "5000", "--max-per-ip", "0"),
 )
-#: options this checkout has that older ones (``before``) may not: as those behaved
+#: options this checkout has that older ones (``before``) may not have; given to those
+#: whose servidor.py knows them
 NEW_CHARLA_ARGS = ("--max-unregistered-per-ip", "0")
 
 
@@ -58,8 +59,15 @@ def running_server(
         launcher = running_ngircd(port, penalties=penalties)
     elif side == BEFORE:
         assert before is not None, "side 'before' needs the other checkout's folder"
-        program = (sys.executable, str(before / "servidor.py"))
-        launcher = running_charla(*BENCH_CHARLA_ARGS, *charla_args, port=port, program=program)
+        script = before / "servidor.py"
+        program = (sys.executable, str(script))
+        # as this checkout runs, when that one knows how (else a burst's clients, all from
+        # one address and signing in at once, are closed to make room for each other)
+        known = NEW_CHARLA_ARGS[0] in script.read_text(encoding="utf-8")
+        extra = NEW_CHARLA_ARGS if known else ()
+        launcher = running_charla(
+            *BENCH_CHARLA_ARGS, *extra, *charla_args, port=port, program=program
+        )
     else:
         launcher = running_charla(*BENCH_CHARLA_ARGS, *NEW_CHARLA_ARGS, *charla_args, port=port)
     with launcher as (port, server):

@@ -85,13 +85,31 @@ class PasswordGuard:
         """Whether ``given`` is the password, asked on behalf of a client at ``ip``."""
         if self._password is None:
             return Verdict.RIGHT
+        return self._judge(ip, given, self._password, now)
+
+    def check_against(
+        self, ip: str, given: str | None, expected: str | None, now: float | None = None
+    ) -> Verdict:
+        """Whether ``given`` is ``expected`` (None: nothing is right, e.g. an unknown
+        ``OPER`` name), counted against ``ip`` like a wrong server password: one guard
+        for several secrets (the teachers'), so trying another name goes no faster."""
+        wanted = None if expected is None else expected.encode("utf-8")
+        return self._judge(ip, given, wanted, now)
+
+    def _judge(
+        self, ip: str, given: str | None, password: bytes | None, now: float | None
+    ) -> Verdict:
         now = time.monotonic() if now is None else now
         key = address_key(ip)
         with self._lock:
             failures = self._addresses.get(key)
             if failures is not None and now < failures.locked_until:
                 return Verdict.WAIT
-            right = given is not None and compare_digest(given.encode("utf-8"), self._password)
+            right = (
+                given is not None
+                and password is not None
+                and compare_digest(given.encode("utf-8"), password)
+            )
             if right:
                 self._addresses.pop(key, None)
                 return Verdict.RIGHT

@@ -5,14 +5,21 @@ the network). Before registration only ``PRE_REGISTRATION`` commands are accepte
 rest get ``451``. Replies are queued with ``reply()`` in the order the lines came, so a
 ``PING`` is answered in order with everything else the client caused.
 
-The human text of numerics and ERROR lines stays in English, as on every IRC server:
+The human text of most numerics and ERROR lines stays in English, as on every IRC server:
 clients (the Charla window included) show their own words for each numeric, and
-conformance suites match it. Only what a person reads as content is translated: the
-MOTD, and the text of INFO, ADMIN and HELP.
+conformance suites match it. What a person reads as content is translated: the MOTD, the
+text of INFO, ADMIN and HELP, every reason a student is refused by the channel's modes
+(``404`` muted, slow mode, moderated; ``474``, ``473``, ``475``, ``471``, ``482``,
+``478``, ``696``) and what a teacher is told (``381``, ``313``): IRC clients show that
+text as it is.
 
-Beyond chat, it answers the queries IRC clients send on connect or on /commands (AWAY
-with IRCv3 ``away-notify``, WHOWAS, USERHOST, ISON, TIME, VERSION, INFO, ADMIN, HELP,
-LUSERS), after RFC 2812 and Modern IRC; where the two differ (WHOWAS wildcards), Modern.
+Channel modes, KICK, INVITE, OPER and the timed bans (``TBAN``/``TQUIET``) are parsed here
+(``net.modes.parse_changes``) and carried out by ``Rooms`` under its lock, which answers
+with what it refused; each refusal becomes its numeric here. Beyond chat, it answers the
+queries IRC clients send on connect or on /commands (AWAY with IRCv3 ``away-notify``,
+WHOWAS, USERHOST, ISON, TIME, VERSION, INFO, ADMIN, HELP, LUSERS), after RFC 2812 and
+Modern IRC; where the two differ (WHOWAS wildcards), Modern. A message can be deleted
+(IRCv3 ``REDACT``) by its author, a teacher or a channel operator.
 
 A line's way through here: ``net.connection`` calls ``on_line`` on the reader thread;
 the handler from ``COMMANDS`` checks it and asks ``net.state.Rooms`` to act (relay,
@@ -22,10 +29,10 @@ join, rename…) or for a snapshot to answer from; replies to this client are qu
 Threading: every handler, and the keepalive timer (``next_deadline``/``on_deadline``),
 runs on the connection's reader thread. Nothing here takes ``Rooms``' lock or reads its
 dicts. ``render`` and ``joined_replies`` are called by ``Rooms`` on other threads, with
-its lock held; they read ``_server_time``, ``_message_tags`` and ``_away_notify``, which
-``on_cap`` sets on the reader thread (booleans: a relay racing a CAP REQ may use the old
-value once). Another session's ``away`` is read without the lock to answer a private
-message with 301 (see ``net.state``).
+its lock held; they read ``_server_time``, ``_message_tags``, ``_away_notify`` and
+``_multi_prefix``, which ``on_cap`` sets on the reader thread (booleans: a relay racing a
+CAP REQ may use the old value once). Another session's ``away`` is read without the lock
+to answer a private message with 301 (see ``net.state``).
 """
 
 from __future__ import annotations
@@ -39,6 +46,17 @@ from net import protocol as irc
 from net.connection import BugLog, Connection, flush_soon
 from net.guard import Verdict
 from net.i18n import tr
+from net.modes import (
+    CHANMODES,
+    MAX_LIST_ENTRIES,
+    MAX_PARAM_CHANGES,
+    PREFIX,
+    TIMED_MAX,
+    TIMED_MIN,
+    ModeChange,
+    parse_changes,
+    status_prefixes,
+)
 from net.outgoing import Outgoing
 from net.protocol import (
     SEQ_TAG,
@@ -58,13 +76,16 @@ from net.protocol import (
 )
 from net.render import history_lines, irc_history
 from net.state import (
+    ENTRIES_PER_ADDRESS,
     Channel,
     ChannelView,
     GoneRow,
     JoinRefused,
+    ModeRefused,
     RedactRefused,
     Rooms,
     Session,
+    SpeakRefused,
     WhoRow,
 )
 
@@ -129,6 +150,7 @@ class IrcSession(Session):
         self._server_time = False  # "server-time" in caps, read on every render
         self._message_tags = False  # "message-tags" in caps
         self._away_notify = False  # "away-notify" in caps
+        self._multi_prefix = False  # "multi-prefix" in caps: every status prefix, not one
         #: when our keepalive PING went out (``time.monotonic()``); anything received
         #: after it is the answer
         self._ping_sent_at: float | None = None
@@ -281,6 +303,7 @@ class IrcSession(Session):
                 self._server_time = "server-time" in self.caps
                 self._message_tags = "message-tags" in self.caps
                 self._away_notify = "away-notify" in self.caps
+                self._multi_prefix = "multi-prefix" in self.caps
                 verdict = "ACK"
             else:
                 verdict = "NAK"
@@ -325,7 +348,16 @@ class IrcSession(Session):
         elif not self.registered:
             self.nick = nick
             self._try_register()
-        elif nick != self.nick and not self.rooms.rename(self, nick):
+        elif nick == self.nick:
+            return
+        elif (barred := self.rooms.barred_from_renaming(self)) is not None:
+            self.reply(
+                irc.ERR_BANNICKCHANGE,
+                nick,
+                barred,
+                tr("Cannot change nickname while banned or muted on the channel"),
+            )
+        elif not self.rooms.rename(self, nick):
             self.reply(irc.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
 
     def on_user(self, message: Message) -> None:
@@ -371,7 +403,7 @@ class IrcSession(Session):
             irc.RPL_CREATED,
             "This server was created {date}".format(date=created.strftime("%Y-%m-%d %H:%M UTC")),
         )
-        self.reply(irc.RPL_MYINFO, config.server_name, VERSION, "i", "n", "o")
+        self.reply(irc.RPL_MYINFO, config.server_name, VERSION, "io", "biklmnoqstvS", "bklovqS")
         self._isupport()
         self.on_lusers(Message("LUSERS"))
         self.on_motd(Message("MOTD"))
@@ -383,12 +415,16 @@ class IrcSession(Session):
             f"AWAYLEN={irc.AWAYLEN}",
             "CASEMAPPING=rfc1459",
             f"CHANLIMIT={irc.CHANTYPES}:{config.channels_per_person}",
-            "CHANMODES=,,,n",
+            f"CHANMODES={CHANMODES}",
             f"CHANNELLEN={irc.CHANNELLEN}",
+            f"KICKLEN={irc.KICKLEN}",
             f"CHANTYPES={irc.CHANTYPES}",
+            "EXTBAN=$,a",
+            f"MAXLIST=bq:{MAX_LIST_ENTRIES}",
+            f"MODES={MAX_PARAM_CHANGES}",
             f"NETWORK={config.network}",
             f"NICKLEN={irc.NICKLEN}",
-            "PREFIX=",
+            f"PREFIX={PREFIX}",
             f"TARGMAX=PRIVMSG:{irc.MAX_TARGETS},NOTICE:{irc.MAX_TARGETS}",
             f"TOPICLEN={irc.TOPICLEN}",
             f"USERLEN={irc.USERLEN}",
@@ -486,13 +522,32 @@ class IrcSession(Session):
                 self.rooms.part(self, channel, "")
             return
         names = message.params[0].split(",")
+        keys = message.param(1).split(",")
         self.conn.charge_flood(len(names) - 1)  # a line that does the work of several
-        for name in names:
+        for number, name in enumerate(names):
             if not is_valid_channel(name):
                 self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
                 continue
-            joined = self.rooms.join(self, name)
-            if joined is JoinRefused.TOO_MANY_FOR_PERSON:
+            joined = self.rooms.join(self, name, keys[number] if number < len(keys) else "")
+            if joined is JoinRefused.BANNED:
+                self.reply(
+                    irc.ERR_BANNEDFROMCHAN, name, tr("Cannot join channel: you are banned (+b)")
+                )
+            elif joined is JoinRefused.INVITE_ONLY:
+                self.reply(
+                    irc.ERR_INVITEONLYCHAN,
+                    name,
+                    tr("Cannot join channel: it is invite only (+i); ask to be invited"),
+                )
+            elif joined is JoinRefused.BAD_KEY:
+                self.reply(
+                    irc.ERR_BADCHANNELKEY,
+                    name,
+                    tr("Cannot join channel: wrong or missing key (+k)"),
+                )
+            elif joined is JoinRefused.FULL:
+                self.reply(irc.ERR_CHANNELISFULL, name, tr("Cannot join channel: it is full (+l)"))
+            elif joined is JoinRefused.TOO_MANY_FOR_PERSON:
                 self.reply(irc.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
             elif joined is JoinRefused.TOO_MANY_FROM_ADDRESS:
                 self.reply(
@@ -519,7 +574,7 @@ class IrcSession(Session):
                     irc.RPL_TOPICWHOTIME, channel.name, channel.topic_by, str(int(channel.topic_at))
                 )
             )
-        lines += self._names_lines(channel)
+        lines += self._names_lines(channel, channel.secret)
         if recent:
             lines += self._history_lines(channel.name, recent)
         return b"".join(lines)
@@ -538,19 +593,23 @@ class IrcSession(Session):
         texts = irc_history(channel_name, history_lines(recent))
         return [Message("NOTICE", [channel_name, text], server_name).to_bytes() for text in texts]
 
-    def _names_lines(self, channel: ChannelView) -> list[bytes]:
-        """353 lines, each well inside 512 bytes, and the closing 366."""
+    def _names_lines(self, channel: ChannelView, secret: bool = False) -> list[bytes]:
+        """353 lines, each well inside 512 bytes, and the closing 366; each nick with the
+        prefix of its status (``@``, ``+``)."""
         lines: list[bytes] = []
         batch: list[str] = []
         size = 0
-        for nick in channel.nicks:
+        symbol = "@" if secret else "="
+        statuses = channel.statuses or ("",) * len(channel.nicks)
+        for bare, status in zip(channel.nicks, statuses, strict=True):
+            nick = status_prefixes(status, multi=self._multi_prefix) + bare if status else bare
             if batch and size + len(nick) + 1 > NAMES_PER_LINE_BYTES:
-                lines.append(self._numeric(irc.RPL_NAMREPLY, "=", channel.name, " ".join(batch)))
+                lines.append(self._numeric(irc.RPL_NAMREPLY, symbol, channel.name, " ".join(batch)))
                 batch, size = [], 0
             batch.append(nick)
             size += len(nick.encode()) + 1
         if batch:
-            lines.append(self._numeric(irc.RPL_NAMREPLY, "=", channel.name, " ".join(batch)))
+            lines.append(self._numeric(irc.RPL_NAMREPLY, symbol, channel.name, " ".join(batch)))
         lines.append(self._numeric(irc.RPL_ENDOFNAMES, channel.name, "End of /NAMES list"))
         return lines
 
@@ -579,10 +638,11 @@ class IrcSession(Session):
             return
         for name in message.params[0].split(","):
             channel = self.rooms.find_channel(name)
-            if channel is None:
+            view = None if channel is None else self.rooms.names_view(channel, self)
+            if view is None:  # no such channel, or a secret one this client is not in
                 self.reply(irc.RPL_ENDOFNAMES, name, "End of /NAMES list")
                 continue
-            self.conn.enqueue(b"".join(self._names_lines(self.rooms.view(channel))))
+            self.conn.enqueue(b"".join(self._names_lines(view, view.secret)))
 
     def on_topic(self, message: Message) -> None:
         if self.need_params(message, 1):
@@ -590,7 +650,7 @@ class IrcSession(Session):
         name = message.params[0]
         if len(message.params) == 1:
             channel = self.rooms.find_channel(name)
-            if channel is None:
+            if channel is None or self.rooms.names_view(channel, self) is None:  # or secret
                 self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
                 return
             view = self.rooms.view(channel)
@@ -601,49 +661,238 @@ class IrcSession(Session):
                 self.reply(irc.RPL_NOTOPIC, channel.name, "No topic is set")
             return
         channel = self._my_channel(name)
-        if channel is not None:
-            self.rooms.set_topic(self, channel, message.params[1][: irc.TOPICLEN])
+        if channel is not None and not self.rooms.set_topic(
+            self, channel, message.params[1][: irc.TOPICLEN]
+        ):
+            self.reply(
+                irc.ERR_CHANOPRIVSNEEDED,
+                channel.name,
+                tr("You're not channel operator: the topic is locked (+t)"),
+            )
 
     def on_list(self, message: Message) -> None:
         wanted = (
             {irc_lower(n) for n in message.param(0).split(",") if n} if message.params else None
         )
-        rows = self.rooms.list_rows(wanted)
+        rows = self.rooms.list_rows(wanted, self)
         self.reply(irc.RPL_LISTSTART, "Channel", "Users  Name")
         for name, count, topic in rows:
             self.reply(irc.RPL_LIST, name, str(count), topic)
         self.reply(irc.RPL_LISTEND, "End of /LIST")
 
     def on_kick(self, message: Message) -> None:
+        """``KICK #chan nick[,nick…] [reason]`` (RFC 2812: one channel, several nicks)."""
         if self.need_params(message, 2):
             return
-        if self._my_channel(message.params[0]) is not None:
-            self.reply(irc.ERR_CHANOPRIVSNEEDED, message.params[0], "You're not channel operator")
+        name = message.params[0]
+        channel = self.rooms.find_channel(name)
+        if channel is None:
+            self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+            return
+        reason = message.param(2)[: irc.KICKLEN]
+        nicks = message.params[1].split(",")[: irc.MAX_TARGETS]
+        self.conn.charge_flood(len(nicks) - 1)
+        for nick in nicks:
+            refused = self.rooms.kick(self, channel, nick, reason)
+            if refused is not None:
+                self._refused(refused, channel.name)
+                if refused.why in ("chanop", "notonchannel"):
+                    return
+
+    def _refused(self, refused: ModeRefused, channel_name: str) -> None:
+        """The numeric for a change, KICK or INVITE that ``Rooms`` did not make."""
+        why, target = refused.why, refused.target
+        if why == "chanop":
+            self.reply(irc.ERR_CHANOPRIVSNEEDED, channel_name, tr("You're not channel operator"))
+        elif why == "teacher":
+            self.reply(
+                irc.ERR_CHANOPRIVSNEEDED,
+                channel_name,
+                tr("{nick} is a teacher: only another teacher may do that").format(nick=target),
+            )
+        elif why == "notonchannel":
+            self.reply(irc.ERR_NOTONCHANNEL, channel_name, "You're not on that channel")
+        elif why == "nosuchnick":
+            self.reply(irc.ERR_NOSUCHNICK, target, "No such nick/channel")
+        elif why == "notinchannel":
+            self.reply(
+                irc.ERR_USERNOTINCHANNEL, target, channel_name, "They aren't on that channel"
+            )
+        elif why == "onchannel":
+            self.reply(irc.ERR_USERONCHANNEL, target, channel_name, "is already on channel")
+        elif why == "listfull" and refused.detail == "address":
+            self.reply(
+                irc.ERR_BANLISTFULL,
+                channel_name,
+                target,
+                tr(
+                    "Your address has set as many bans and mutes as it may ({count}, all "
+                    "channels together): remove some first"
+                ).format(count=ENTRIES_PER_ADDRESS),
+            )
+        elif why == "listfull":
+            self.reply(
+                irc.ERR_BANLISTFULL,
+                channel_name,
+                target,
+                tr("The list is full ({count} entries): remove one first").format(
+                    count=MAX_LIST_ENTRIES
+                ),
+            )
+        else:  # "invalid"; a key is never echoed (others may read this on the screen)
+            self.reply(
+                irc.ERR_INVALIDMODEPARAM,
+                channel_name,
+                refused.letter,
+                "*" if refused.letter == "k" or not target else target,
+                tr("Invalid mode parameter: {why}").format(why=refused.detail),
+            )
 
     def on_mode(self, message: Message) -> None:
         if self.need_params(message, 1):
             return
         target = message.params[0]
         if target[:1] in irc.CHANTYPES:
-            channel = self.rooms.find_channel(target)
-            if channel is None:
-                self.reply(irc.ERR_NOSUCHCHANNEL, target, "No such channel")
-            elif len(message.params) == 1:
-                self.reply(irc.RPL_CHANNELMODEIS, channel.name, "+n")
-                self.reply(irc.RPL_CREATIONTIME, channel.name, str(int(channel.created)))
-            elif message.params[1].lstrip("+") == "b":
-                self.reply(irc.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")
-            else:
-                self.reply(irc.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+            self._channel_mode(target, message.params[1:])
         elif irc_lower(target) != irc_lower(self.nick):
             if self.rooms.find_session(target) is None:
                 self.reply(irc.ERR_NOSUCHNICK, target, "No such nick/channel")
             else:
                 self.reply(irc.ERR_USERSDONTMATCH, "Can't change mode for other users")
         elif len(message.params) == 1:
-            self.reply(irc.RPL_UMODEIS, "+")
-        elif message.params[1].strip("+-") not in ("", "i"):
+            self.reply(irc.RPL_UMODEIS, "+o" if self.rooms.is_teacher(self) else "+")
+        elif message.params[1].strip("+-") not in ("", "i", "o"):
             self.reply(irc.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
+
+    def _channel_mode(self, name: str, params: list[str]) -> None:
+        """``MODE #chan`` (324, 329), ``MODE #chan b`` (the list), ``MODE #chan +mv-o x y``."""
+        channel = self.rooms.find_channel(name)
+        if channel is None or self.rooms.names_view(channel, self) is None:
+            self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+            return
+        if not params:
+            self.reply(irc.RPL_CHANNELMODEIS, channel.name, *self.rooms.mode_reply(self, channel))
+            self.reply(irc.RPL_CREATIONTIME, channel.name, str(int(channel.created)))
+            return
+        parsed = parse_changes(params[0], params[1:])
+        for letter in parsed.unknown:
+            self.reply(irc.ERR_UNKNOWNMODE, letter, tr("is an unknown mode char to me"))
+        for letter in parsed.lists:
+            self._send_list(channel, letter)
+        if parsed.missing:
+            self.reply(irc.ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters")
+        self._change_modes(channel, parsed.changes)
+
+    def _change_modes(
+        self, channel: Channel, changes: list[ModeChange], expires: float | None = None
+    ) -> None:
+        refused = self.rooms.change_modes(self, channel, changes, expires)
+        for one in refused:
+            self._refused(one, channel.name)
+
+    def _send_list(self, channel: Channel, letter: str) -> None:
+        """The bans (367/368) or quiets (728/729) of a channel."""
+        entries = self.rooms.list_entries(channel, letter)
+        for entry in entries:
+            if letter == "b":
+                self.reply(
+                    irc.RPL_BANLIST, channel.name, entry.mask, entry.set_by, str(int(entry.set_at))
+                )
+            else:
+                self.reply(
+                    irc.RPL_QUIETLIST,
+                    channel.name,
+                    "q",
+                    entry.mask,
+                    entry.set_by,
+                    str(int(entry.set_at)),
+                )
+        if letter == "b":
+            self.reply(irc.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")
+        else:
+            self.reply(irc.RPL_ENDOFQUIETLIST, channel.name, "q", "End of channel quiet list")
+
+    def on_timed(self, message: Message) -> None:
+        """``TBAN #chan SECONDS MASK`` and ``TQUIET #chan SECONDS MASK`` (InspIRCd's
+        m_timedbans style): a ban or quiet that the server lifts when the time is up."""
+        if self.need_params(message, 3):
+            return
+        name, seconds, mask = message.params[:3]
+        channel = self.rooms.find_channel(name)
+        if channel is None:
+            self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+            return
+        number = int(seconds) if seconds.isascii() and seconds.isdigit() else 0
+        letter = "b" if message.command == "TBAN" else "q"
+        if not TIMED_MIN <= number <= TIMED_MAX:
+            self._refused(
+                ModeRefused(
+                    "invalid",
+                    seconds,
+                    letter,
+                    tr("the time is {low} to {high} seconds").format(low=TIMED_MIN, high=TIMED_MAX),
+                ),
+                channel.name,
+            )
+            return
+        expires = self.rooms.clock() + number
+        self._change_modes(channel, [ModeChange(True, letter, mask)], expires)
+
+    def on_invite(self, message: Message) -> None:
+        """``INVITE nick #chan``: 341 to the inviter, INVITE to the invitee; ``INVITE``
+        alone lists the invitations not used yet (336, 337)."""
+        if not message.params:
+            for name in self.rooms.invitations(self):
+                self.reply(irc.RPL_INVITELIST, name)
+            self.reply(irc.RPL_ENDOFINVITELIST, "End of /INVITE list")
+            return
+        if self.need_params(message, 2):
+            return
+        nick, name = message.params[:2]
+        channel = self.rooms.find_channel(name)
+        if channel is None:  # RFC 2812: the channel need not exist; nothing to let past
+            target = self.rooms.find_session(nick)
+            if target is None:
+                self.reply(irc.ERR_NOSUCHNICK, nick, "No such nick/channel")
+            elif not is_valid_channel(name):
+                self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+            else:
+                self.rooms.send_to_session(
+                    target, Message("INVITE", [target.nick, name], self.prefix)
+                )
+                self.reply(irc.RPL_INVITING, target.nick, name)
+            return
+        invited = self.rooms.invite(self, nick, channel)
+        if isinstance(invited, ModeRefused):
+            self._refused(invited, channel.name)
+        else:
+            self.reply(irc.RPL_INVITING, invited.nick, channel.name)
+
+    def on_oper(self, message: Message) -> None:
+        """``OPER name password`` against ``--oper NAME:PASSWORD``: a teacher (381), a
+        wrong password (464, slowed per address as the server's password is), 491."""
+        if self.need_params(message, 2):
+            return
+        name, password = message.params[:2]
+        opers = self.settings.opers
+        if not opers:
+            self.reply(irc.ERR_NOOPERHOST, tr("No operator (teacher) is configured here"))
+            return
+        verdict = self.rooms.oper_guard.check_against(self.conn.ip, password, opers.get(name))
+        if verdict is Verdict.RIGHT:
+            self.rooms.make_teacher(self)
+            self.reply(irc.RPL_YOUREOPER, tr("You are now a teacher (an IRC operator)"))
+            self.send_message(Message("MODE", [self.nick, "+o"], self.settings.server_name))
+        elif verdict is Verdict.WAIT:
+            wait = self.rooms.oper_guard.wait_seconds(self.conn.ip)
+            self.reply(
+                irc.ERR_PASSWDMISMATCH,
+                tr("Too many wrong passwords from your address: try again in {seconds} s.").format(
+                    seconds=wait
+                ),
+            )
+        else:
+            self.reply(irc.ERR_PASSWDMISMATCH, tr("Password incorrect"))
 
     # -- who is who --------------------------------------------------------------------------
 
@@ -655,13 +904,13 @@ class IrcSession(Session):
             row.host,
             self.settings.server_name,
             row.nick,
-            _who_flags(row),
+            _who_flags(row, multi_prefix=self._multi_prefix),
             f"0 {row.realname or row.nick}",
         )
 
     def on_who(self, message: Message) -> None:
         mask = message.param(0, "*") or "*"
-        self.conn.enqueue(b"".join(self._who_line(row) for row in self.rooms.who(mask)))
+        self.conn.enqueue(b"".join(self._who_line(row) for row in self.rooms.who(mask, self)))
         self.reply(irc.RPL_ENDOFWHO, mask, "End of /WHO list")
 
     def on_whois(self, message: Message) -> None:
@@ -669,7 +918,7 @@ class IrcSession(Session):
             self.reply(irc.ERR_NONICKNAMEGIVEN, "No nickname given")
             return
         nick = message.params[-1]
-        found = self.rooms.whois(nick)
+        found = self.rooms.whois(nick, self)
         if found is None:
             self.reply(irc.ERR_NOSUCHNICK, nick, "No such nick/channel")
         else:
@@ -682,6 +931,8 @@ class IrcSession(Session):
             self.reply(irc.RPL_WHOISSERVER, person.nick, self.settings.server_name, "Charla")
             if person.away:
                 self.reply(irc.RPL_AWAY, person.nick, person.away)
+            if person.teacher:
+                self.reply(irc.RPL_WHOISOPERATOR, person.nick, tr("is a teacher (IRC operator)"))
         self.reply(irc.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
 
     def on_whowas(self, message: Message) -> None:
@@ -866,15 +1117,15 @@ class IrcSession(Session):
             self.conn.charge_flood(len(targets) - 1)
         for target in targets:
             if target[:1] in irc.CHANTYPES:
-                channel, member = self.rooms.lookup_channel(target, self)
+                channel = self.rooms.find_channel(target)
                 if channel is None:
                     error = (irc.ERR_NOSUCHCHANNEL, "No such channel")
-                elif not member:
-                    error = (irc.ERR_CANNOTSENDTOCHAN, "Cannot send to channel")
                 else:
                     relayed = Message(message.command, [channel.name, text], self.prefix, tags)
                     if self._fits(relayed, notice):
-                        self.rooms.send_to_channel(self, channel, relayed)
+                        refused = self.rooms.send_to_channel(self, channel, relayed)
+                        if refused is not None:
+                            self._cannot_send(channel.name, refused)
                     continue
             else:
                 recipient = self.rooms.find_session(target)
@@ -913,11 +1164,15 @@ class IrcSession(Session):
         tags = self._client_tags(message)
         target = message.params[0]
         if target[:1] in irc.CHANTYPES:
-            channel, member = self.rooms.lookup_channel(target, self)
-            if channel is not None and member:
-                self.rooms.send_to_channel(
-                    self, channel, Message("TAGMSG", [channel.name], self.prefix, tags)
-                )
+            channel = self.rooms.find_channel(target)
+            if channel is None:
+                self.reply(irc.ERR_NOSUCHCHANNEL, target, "No such channel")
+                return
+            refused = self.rooms.send_to_channel(
+                self, channel, Message("TAGMSG", [channel.name], self.prefix, tags)
+            )
+            if refused is not None:
+                self._cannot_send(channel.name, refused)
         else:
             recipient = self.rooms.find_session(target)
             if recipient is not None:
@@ -950,6 +1205,12 @@ class IrcSession(Session):
             return
         self.send_message(Message("FAIL", ["REDACT", refused.value, target, msgid, text], source))
 
+    def _cannot_send(self, channel_name: str, refused: SpeakRefused) -> None:
+        """404 with the reason in words. A NOTICE gets it too: a line refused by the
+        channel's modes is never dropped without a word (Modern IRC allows it; the sender
+        must know its message did not reach the class)."""
+        self.reply(irc.ERR_CANNOTSENDTOCHAN, channel_name, refused.text())
+
     def _fits(self, relayed: Message, notice: bool) -> bool:
         """Whether the relayed line, with our prefix, keeps to 512 bytes (else 417, not cut)."""
         if irc.body_length(relayed.format()) <= irc.MAX_LINE_BYTES:
@@ -959,9 +1220,11 @@ class IrcSession(Session):
         return False
 
 
-def _who_flags(row: WhoRow) -> str:
-    """The flags of a WHO reply (352): ``H`` here or ``G`` gone (away)."""
-    return "G" if row.away else "H"
+def _who_flags(row: WhoRow, *, multi_prefix: bool) -> str:
+    """The flags of a WHO reply (352): ``H`` here or ``G`` gone (away), ``*`` a teacher
+    (IRC operator), then the channel status (``@``, ``+``)."""
+    here = "G" if row.away else "H"
+    return here + ("*" if row.teacher else "") + status_prefixes(row.status, multi=multi_prefix)
 
 
 def _distinct_targets(text: str) -> list[str]:
@@ -1000,6 +1263,10 @@ COMMANDS: dict[str, Callable[[IrcSession, Message], None]] = {
     "TOPIC": IrcSession.on_topic,
     "LIST": IrcSession.on_list,
     "KICK": IrcSession.on_kick,
+    "INVITE": IrcSession.on_invite,
+    "OPER": IrcSession.on_oper,
+    "TBAN": IrcSession.on_timed,
+    "TQUIET": IrcSession.on_timed,
     "MODE": IrcSession.on_mode,
     "WHO": IrcSession.on_who,
     "WHOIS": IrcSession.on_whois,

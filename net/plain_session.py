@@ -38,7 +38,7 @@ from net.protocol import (
     split_utf8,
 )
 from net.render import chat_line, history_lines, plain_history, plain_text
-from net.state import Channel, ChannelView, Rooms, Session
+from net.state import Channel, ChannelView, JoinRefused, Rooms, Session
 
 #: telnet option negotiation (IAC …) and other control bytes a terminal may send
 _TELNET_NOISE = re.compile(r"\xff[\xfb-\xfe].|\xff[\xf0-\xfa]|[\x00-\x08\x0b-\x1f\x7f]")
@@ -123,6 +123,10 @@ class PlainSession(Session):
         elif command == "KICK":
             line = tr("{time} * {nick} was removed by the operator ({reason})").format(
                 time=stamp, nick=message.params[1], reason=text
+            )
+        elif command == "MODE" and len(message.params) >= 2 and message.params[0][:1] == "#":
+            line = tr("{time} * {nick} changed the channel's modes: {modes}").format(
+                time=stamp, nick=who or message.source or "", modes=" ".join(message.params[1:])
             )
         else:
             return None
@@ -217,7 +221,12 @@ class PlainSession(Session):
             )
             return
         self._state = "chat"
-        self.rooms.join(self, self.settings.channel)
+        if isinstance(self.rooms.join(self, self.settings.channel), JoinRefused):
+            self.say(
+                tr("You cannot enter {channel} now (banned, or it is closed).").format(
+                    channel=self.settings.channel
+                )
+            )
 
     def _on_chat(self, line: str) -> None:
         word, _, rest = line.partition(" ")
@@ -270,9 +279,12 @@ class PlainSession(Session):
         pieces = split_utf8(text, TEXT_BYTES_PER_MESSAGE)
         self.conn.charge_flood(len(pieces) - 1)  # a long line costs what its pieces would
         for piece in pieces:
-            self.rooms.send_to_channel(
+            refused = self.rooms.send_to_channel(
                 self, channel, Message("PRIVMSG", [channel.name, piece], self.prefix)
             )
+            if refused is not None:  # said, so the person knows it did not go out
+                self.say(tr("Not sent: {why}.").format(why=refused.text()))
+                return
 
     def _private(self, rest: str) -> None:
         nick, _, text = rest.partition(" ")
@@ -296,6 +308,12 @@ class PlainSession(Session):
                 tr("The name {name} is taken. How about {other}?").format(
                     name=new_nick, other=self.rooms.suggest_nick(new_nick)
                 )
+            )
+        elif nick_key(new_nick) != nick_key(self.nick) and (
+            barred := self.rooms.barred_from_renaming(self)
+        ):
+            self.say(
+                tr("Cannot change nickname while banned or muted on the channel") + f" ({barred})."
             )
         elif not self.rooms.rename(self, new_nick):
             self.say(tr("The name {name} is taken.").format(name=new_nick))

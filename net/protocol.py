@@ -42,6 +42,8 @@ MAX_FRAME_BYTES = MAX_LINE_BYTES + MAX_TAG_BYTES
 NICKLEN = 30
 CHANNELLEN = 50
 TOPICLEN = 390
+#: a KICK's reason: the relayed line carries the kicker's prefix, channel and nick too
+KICKLEN = 255
 USERLEN = 18
 #: an away message is cut to this many UTF-8 bytes (ISUPPORT ``AWAYLEN``), so that the
 #: AWAY line relayed with the longest prefix, and 301 with two nicks, keep to 512 bytes
@@ -63,7 +65,7 @@ SEQ_TAG = "charla.chat/seq"
 #: what a Charla server implements and a Charla client asks for, in ``CAP LS`` order
 #: IRCv3 message redaction (work in progress, hence the draft/ name): REDACT deletes a message
 REDACTION_CAP = "draft/message-redaction"
-CAPABILITIES = ("batch", "server-time", "message-tags", REDACTION_CAP, SESSION_CAP)
+CAPABILITIES = ("batch", "server-time", "message-tags", REDACTION_CAP, SESSION_CAP, "multi-prefix")
 #: what a Charla server offers in ``CAP LS``: the above, and what only IRC clients use
 SERVER_CAPABILITIES = (*CAPABILITIES, "away-notify")
 
@@ -113,6 +115,14 @@ RPL_ENDOFNAMES = "366"
 RPL_ENDOFBANLIST = "368"
 RPL_ENDOFWHOWAS = "369"
 RPL_INFO = "371"
+RPL_BANLIST = "367"
+RPL_YOUREOPER = "381"
+RPL_WHOISOPERATOR = "313"
+RPL_INVITING = "341"
+RPL_INVITELIST = "336"
+RPL_ENDOFINVITELIST = "337"
+RPL_QUIETLIST = "728"  # Solanum/Charybdis: the +q list
+RPL_ENDOFQUIETLIST = "729"
 RPL_MOTD = "372"
 RPL_ENDOFINFO = "374"
 RPL_MOTDSTART = "375"
@@ -151,6 +161,15 @@ RPL_HELPSTART = "704"
 RPL_HELPTXT = "705"
 RPL_ENDOFHELP = "706"
 ERR_INVALIDCAPCMD = "410"
+ERR_USERONCHANNEL = "443"
+ERR_BANNICKCHANGE = "435"  # Charybdis/Solanum: no new nick while banned or muted
+ERR_CHANNELISFULL = "471"
+ERR_INVITEONLYCHAN = "473"
+ERR_BANNEDFROMCHAN = "474"
+ERR_BADCHANNELKEY = "475"
+ERR_BANLISTFULL = "478"
+ERR_NOOPERHOST = "491"
+ERR_INVALIDMODEPARAM = "696"
 
 # ---------------------------------------------------------------------------
 # Errors raised when a line cannot be built

@@ -19,7 +19,9 @@ The operator's actions (``announce``, ``kick``, ``user_list``) are thin wrappers
 
 Threading rules:
 - One acceptor thread waits on the listening sockets and admits connections; each
-  connection has its own reader thread (``net.connection``).
+  connection has its own reader thread (``net.connection``). The acceptor is also the
+  server's one timer: it lifts timed bans and quiets (``Rooms.expire_due``) when they end,
+  woken through ``_wake_writer`` when a sooner one is set; no thread per entry.
 - ``_connections_lock`` guards ``_connections``, ``_per_ip``, ``_evicted`` and
   ``_refusing`` (admission counts). It is the server's own, not ``Rooms``' lock: admitting
   a connection never waits for the chat, and the rooms know nothing of sockets not yet
@@ -38,10 +40,12 @@ import select
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from net.connection import (
+    NO_DEADLINE,
     AddressLog,
+    BugLog,
     Connection,
     ConnectionHandler,
     ConnectionLimits,
@@ -56,6 +60,7 @@ from net.protocol import DEFAULT_CHANNEL, DEFAULT_PORT, Message, parse
 from net.state import CHANNELS_PER_ADDRESS, CHANNELS_PER_PERSON, MAX_CHANNELS, Rooms, Session
 
 log = logging.getLogger(__name__)
+_bugs = BugLog(log)  # bugs in the timer's work, logged rate-limited
 
 #: refused connections that may be lingering at once (each holds a thread for about a
 #: second, so its ERROR line reaches the peer); past this, refusals close at once
@@ -106,6 +111,8 @@ class ServerConfig:
     max_channels: int = MAX_CHANNELS  # channels on the server, the default one included
     #: channels that may have been opened from one address (an IPv6 /64) at once
     channels_per_address: int = CHANNELS_PER_ADDRESS
+    #: OPER name -> password: who may become a teacher with ``OPER`` (``--oper``)
+    opers: dict[str, str] = field(default_factory=dict)
 
     def connection_limits(self) -> ConnectionLimits:
         return ConnectionLimits(
@@ -229,6 +236,8 @@ class ChatServer:
         self.rooms.count_unregistered = self.unregistered_count  # for LUSERS' 253
         self._listeners: list[socket.socket] = []
         self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_writer.setblocking(False)  # a wake-up already waiting is enough
+        self.rooms.on_timer_changed = self._wake_timer
         self._acceptor: threading.Thread | None = None
         self._stopping = threading.Event()
         self.stopped = threading.Event()
@@ -300,18 +309,37 @@ class ChatServer:
         self.stopped.set()
         log.info("stopped")
 
+    def _wake_timer(self) -> None:
+        """A timed ban or quiet was set: the acceptor recomputes how long it may sleep."""
+        with contextlib.suppress(OSError):
+            self._wake_writer.send(b"t")
+
     # -- admitting connections ---------------------------------------------------------
 
     def _accept_loop(self) -> None:
+        """Accept connections; also the server's one timer: between accepts it sleeps no
+        later than the soonest end of a timed ban or quiet (``Rooms.next_expiry``), and
+        ``Rooms.on_timer_changed`` wakes it when a sooner one is set."""
         waitables = [*self._listeners, self._wake_reader]
         while not self._stopping.is_set():
+            due = self.rooms.next_expiry  # a float written under Rooms' lock: read as is
+            timeout = None if due == NO_DEADLINE else max(0.0, due - self.rooms.clock())
             try:
-                ready, _, _ = select.select(waitables, [], [])
+                ready, _, _ = select.select(waitables, [], [], timeout)
             except (OSError, ValueError):
                 return
+            if self.rooms.clock() >= self.rooms.next_expiry:
+                try:
+                    self.rooms.expire_due()
+                except Exception as exc:  # a bug: it must not stop the accepting
+                    _bugs.report("lifting timed bans failed", exc)
             for listener in ready:
                 if listener is self._wake_reader:
-                    return
+                    if self._stopping.is_set():
+                        return
+                    with contextlib.suppress(OSError):
+                        self._wake_reader.recv(4096)  # a timer wake-up: look again
+                    continue
                 for _ in range(256):  # drain the backlog, a bounded batch per wake-up
                     try:
                         sock, address = listener.accept()

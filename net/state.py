@@ -26,6 +26,17 @@ When the history stops reaching the disk, and when it reaches it again, ``Channe
 calls ``_history_saving_changed`` (on the thread that found out, without the lock) and
 everyone registered gets a server notice saying so.
 
+Modes and moderation: each ``Channel`` holds its ``ChannelModes`` (``net.modes``, the pure
+logic) and its members' status letters (``members``: session -> ``""``, ``"v"``, ``"o"``,
+``"ov"``). ``join`` enforces ``+k``, ``+l``, ``+i`` and ``+b``; ``send_to_channel`` enforces
+``+n``, ``+b``, ``+q``, ``+m`` and slow mode and answers with a ``SpeakRefused`` (the
+sender is told why, never silently dropped); ``set_topic`` enforces ``+t``;
+``change_modes``, ``kick`` and ``invite`` answer with what they refused (``ModeRefused``).
+A teacher (``make_teacher``) is operator wherever it is. Timed bans and quiets end at
+``next_expiry``; the server's one timer (the acceptor, ``net.server``) calls
+``expire_due`` then, and ``on_timer_changed`` wakes it when a sooner one is set. Slow mode
+and those ends run on ``clock`` (``time.monotonic``; tests set their own).
+
 Channels are bounded: one person may be in ``channels_per_person`` channels (ISUPPORT
 ``CHANLIMIT``), at most ``channels_per_address`` may have been opened from one address
 (so one student cannot take them all), the server holds at most ``max_channels`` (the
@@ -36,14 +47,15 @@ while unless someone joins again (``occupied``, asked before the channel is made
 so a late joiner sees nothing old).
 
 Threading rules:
-- ``_lock`` guards ``_nicks``, ``_channels``, every ``Channel`` field, the memory side of
-  ``history``, the WHOWAS memory (``_gone``, ``_gone_by_nick``: bounded by
-  ``WHOWAS_SIZE`` in all and ``WHOWAS_PER_NICK`` per nick), ``_most_users``, and each
-  session's ``registered``, ``left``, ``nick``, ``channels``, ``account``, ``teacher``
-  and ``away``. It is held to
-  change state and to *queue* the resulting messages for their recipients, so everyone
-  sees one order of events; it is never held while a socket is read or written, or while
-  the history database is written: queued bytes are flushed after it is released.
+- ``_lock`` guards ``_nicks``, ``_channels``, every ``Channel`` field (its ``modes`` too),
+  ``next_expiry``, ``_entries_from``, the memory side of ``history``, the WHOWAS memory
+  (``_gone``, ``_gone_by_nick``: bounded by ``WHOWAS_SIZE`` in all and
+  ``WHOWAS_PER_NICK`` per nick), ``_most_users``, and each session's ``registered``,
+  ``left``, ``nick``, ``channels``, ``invited``, ``teacher``, ``account`` and ``away``.
+  It is held to change state and to *queue* the resulting messages for their
+  recipients, so everyone sees one order of events; it is never held while a socket is
+  read or written, or while the history database is written: queued bytes are flushed
+  after it is released.
 - A session's ``nick`` is written under the lock; another thread reading it without the
   lock (to address a reply) may see it one rename late, which is harmless. The same goes
   for ``away``, read without the lock to answer a private message with ``301``.
@@ -65,12 +77,24 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from typing import NamedTuple, Protocol
 
 from net.connection import NO_DEADLINE, AddressLog, BugLog, Connection, flush_soon
 from net.guard import PasswordGuard
 from net.history import ChannelHistory
 from net.i18n import tr
+from net.modes import (
+    MAX_PARAM_CHANGES,
+    ChannelModes,
+    Identity,
+    InvalidParam,
+    ListEntry,
+    ModeChange,
+    normal_mask,
+    status_prefixes,
+    with_status,
+)
 from net.outgoing import Outgoing
 from net.protocol import Message, irc_lower, is_valid_nick, mask_match, nick_key
 
@@ -89,6 +113,15 @@ CHANNELS_PER_ADDRESS = 50
 #: first), and under one nick: a student who reconnects in a loop fills only the latter
 WHOWAS_SIZE = 1000
 WHOWAS_PER_NICK = 8
+#: what a MODE line's changes may take, so the relayed line (with its source, channel
+#: and ``server-time`` tag) stays inside 512 bytes; more changes go on another line
+MODE_LINE_BYTES = 400
+#: channels one person may hold an invitation to at once (the oldest is forgotten first)
+MAX_INVITES = 30
+#: bans and quiets listed at once that were set from one address (an IPv6 /64), in all
+#: channels together, teachers' aside: each list holds 100, but one student opening 50
+#: channels could otherwise make the server hold 10,000 (a few KiB each)
+ENTRIES_PER_ADDRESS = 300
 
 
 class Settings(Protocol):
@@ -110,6 +143,7 @@ class Settings(Protocol):
     ping_timeout: float
     registration_timeout: float
     plain_registration_timeout: float
+    opers: dict[str, str]  # OPER name -> password (``--oper NAME:PASSWORD``)
 
 
 def alphabetical_key(name: str) -> str:
@@ -132,10 +166,12 @@ class Channel:
     topic: str = ""
     topic_by: str = ""
     topic_at: float = 0.0
-    #: the members, in joining order (a dict used as an ordered set)
-    members: dict[Session, None] = field(default_factory=dict)
+    #: the members, in joining order -> their status letters ("", "v", "o", "ov")
+    members: dict[Session, str] = field(default_factory=dict)
     #: the address (``Connection.counted_as``) of whoever opened it; "" for the default one
     opened_from: str = ""
+    #: flags, key, limit, slow mode, bans and quiets (``net.modes``)
+    modes: ChannelModes = field(default_factory=ChannelModes)
 
 
 @dataclass(frozen=True)
@@ -148,6 +184,9 @@ class ChannelView:
     topic_by: str
     topic_at: float
     nicks: tuple[str, ...]  # the members, in joining order
+    statuses: tuple[str, ...] = ()  # their status letters, in the same order
+    teachers: frozenset[str] = frozenset()  # the nicks of those who are teachers
+    secret: bool = False  # +s
 
 
 class JoinRefused(Enum):
@@ -157,6 +196,51 @@ class JoinRefused(Enum):
     TOO_MANY_ON_SERVER = "max_channels"  # a new channel, and the server holds its maximum
     #: a new channel, and as many as may be were opened from the joiner's address
     TOO_MANY_FROM_ADDRESS = "channels_per_address"
+    BANNED = "banned"  # +b names them (474)
+    INVITE_ONLY = "invite_only"  # +i and not invited (473)
+    BAD_KEY = "bad_key"  # +k and not that key (475)
+    FULL = "full"  # +l reached (471)
+
+
+@dataclass(frozen=True)
+class SpeakRefused:
+    """Why a message to a channel was not relayed (``send_to_channel``): ``why`` is one of
+    ``outside`` (+n), ``moderated`` (+m), ``muted`` (+q), ``banned`` (+b), ``slow`` (+S).
+    ``seconds``: how long to wait (slow mode) or until a timed mute or ban ends (0: none)."""
+
+    why: str
+    seconds: int = 0
+
+    def text(self) -> str:
+        """What the sender reads, in its language (the 404's text, and plain users' line)."""
+        if self.why == "slow":
+            return tr("Slow mode is on: wait {seconds} s before your next message").format(
+                seconds=self.seconds
+            )
+        if self.why == "muted":
+            if self.seconds:
+                return tr("You are muted in this channel for {seconds} s more").format(
+                    seconds=self.seconds
+                )
+            return tr("You are muted in this channel")
+        if self.why == "banned":
+            return tr("You are banned from this channel")
+        if self.why == "moderated":
+            return tr("The channel is moderated: only the teacher and those with voice speak")
+        return tr("Cannot send to channel: you are not in it")
+
+
+class ModeRefused(NamedTuple):
+    """A change of a MODE line (or a KICK, an INVITE) that was not made: ``why`` is one of
+    ``chanop`` (482), ``nosuchnick`` (401), ``notinchannel`` (441), ``notonchannel`` (442),
+    ``listfull`` (478), ``invalid`` (696), ``onchannel`` (443), ``teacher`` (482: only a
+    teacher may remove a teacher or take its status); ``target``: the nick, mask
+    or letter concerned; ``detail``: the reason of an ``invalid`` one."""
+
+    why: str
+    target: str = ""
+    letter: str = ""
+    detail: str = ""
 
 
 class RedactRefused(Enum):
@@ -175,6 +259,8 @@ class WhoRow(NamedTuple):
     host: str
     realname: str
     away: str = ""  # their away message ("": here)
+    status: str = ""  # its status letters in ``channel`` ("" for "*")
+    teacher: bool = False
 
 
 class GoneRow(NamedTuple):
@@ -216,11 +302,14 @@ class Session:
         self.nick = ""  # written under Rooms' lock once registered (see the module docstring)
         self.username = "user"
         self.realname = ""
-        #: the account it logged in to (SASL/REGISTER); guarded by Rooms' lock
+        #: the account it logged in to (SASL/REGISTER), guarded by Rooms' lock
         self.account: str | None = None
-        #: a teacher: IRC operator, channel operator wherever it is; guarded by Rooms' lock
+        #: a teacher: IRC operator, channel operator wherever it is (Rooms' lock)
         self.teacher = False
-        self.away = ""  # its away message ("": here); guarded by Rooms' lock
+        self.away = ""  # its away message ("": here), guarded by Rooms' lock
+        #: irc_lower(channel name) of the channels it was invited to and has not joined
+        #: since (a dict as an ordered set, at most MAX_INVITES; Rooms' lock)
+        self.invited: dict[str, None] = {}
         #: the secret of a client that negotiated charla.chat/session (see net.client),
         #: and its public alias, used in the msgids of its messages
         self.token: str | None = None
@@ -293,10 +382,15 @@ class Rooms:
         self._channels: dict[str, Channel] = {}  # irc_lower(name) -> channel
         #: Connection.counted_as -> how many of the channels were opened from it
         self._opened_from: dict[str, int] = {}
+        #: Connection.counted_as -> how many bans and quiets set from it are listed (not
+        #: a teacher's); at most ENTRIES_PER_ADDRESS
+        self._entries_from: dict[str, int] = {}
         #: the kept messages; guarded by _lock (its database has a lock of its own)
         self.history = history
         #: the server's password and who has been guessing it (thread-safe on its own)
         self.guard = PasswordGuard(settings.password)
+        #: wrong OPER passwords, slowed per address as wrong server passwords are
+        self.oper_guard = PasswordGuard(None)
         #: sign-ins: a few lines per address and minute (one student may sign in and out
         #: in a loop); thread-safe on its own
         self._by_address = AddressLog()
@@ -315,6 +409,13 @@ class Rooms:
         self.default_channel = Channel(settings.channel)
         self._channels[irc_lower(settings.channel)] = self.default_channel
         history.keep_always(irc_lower(settings.channel))
+        #: the soonest end of a timed ban or quiet (``time.monotonic()``; NO_DEADLINE: none).
+        #: Written under the lock; the server's timer reads it without (a float).
+        self.next_expiry = NO_DEADLINE
+        #: the clock of slow mode and of timed bans and quiets (tests may set their own)
+        self.clock: Callable[[], float] = time.monotonic
+        #: called (without the lock) when a timed entry was added, so the timer looks again
+        self.on_timer_changed: Callable[[], None] | None = None
         history.on_saving_changed = self._history_saving_changed
 
     def restore_topics(self) -> None:
@@ -390,6 +491,24 @@ class Rooms:
             log.info("%s joined as %s%s", session.conn.ip, session.nick, more)
         return True
 
+    def barred_from_renaming(self, session: Session) -> str | None:
+        """The name of a channel where ``session`` is banned or muted (a nick that is not
+        a channel operator's), which it may not escape by taking another nick; None when
+        it may rename (ERR_BANNICKCHANGE, as Charybdis and Solanum do)."""
+        with self._lock:
+            if session.teacher:
+                return None
+            now = self.clock()
+            for channel in session.channels.values():
+                status = channel.members.get(session, "")
+                lists = channel.modes.lists
+                if "o" in status or not (lists["b"] or lists["q"]):
+                    continue
+                tag = (session.nick, session.account)
+                if channel.modes.barred(session, tag, partial(_identity, session), now):
+                    return channel.name
+        return None
+
     def rename(self, session: Session, new_nick: str) -> bool:
         """Change a registered session's nick and tell everyone who shares a channel."""
         new_key, old_key = nick_key(new_nick), nick_key(session.nick)
@@ -420,10 +539,14 @@ class Rooms:
 
     # -- channels ---------------------------------------------------------------------
 
-    def join(self, session: Session, name: str) -> Channel | JoinRefused | None:
+    def join(self, session: Session, name: str, key: str = "") -> Channel | JoinRefused | None:
         """Add ``session`` to channel ``name`` (created if new); everyone there sees the JOIN,
         and the joiner its ``joined_replies``. None if the session has left already; a
-        ``JoinRefused`` past the channel limits (nothing changes, nobody is told)."""
+        ``JoinRefused`` past the channel limits or its modes (``+k``, ``+l``, ``+i``, ``+b``,
+        checked in that order; a teacher passes them all, an invitation passes ``+i`` and
+        ``+l``, as Modern IRC has it, never a ban or the key):
+        nothing changes, nobody is told. The creator of a new channel is its operator (not
+        of the default one, which exists from the start); a teacher is operator anywhere."""
         folded = irc_lower(name)
         with self._lock:
             if session.left:  # a line it sent before it was kicked or replaced
@@ -433,6 +556,12 @@ class Rooms:
                 return channel
             if len(session.channels) >= self.settings.channels_per_person:
                 return JoinRefused.TOO_MANY_FOR_PERSON
+            status = "o" if session.teacher else ""
+            created = channel is None
+            if channel is not None and not session.teacher:
+                refused = self._join_refused_locked(session, channel, key)
+                if refused is not None:
+                    return refused
             if channel is None:
                 if len(self._channels) >= self.settings.max_channels:
                     return JoinRefused.TOO_MANY_ON_SERVER
@@ -443,7 +572,9 @@ class Rooms:
                 channel = self._channels[folded] = Channel(name, opened_from=address)
                 self._opened_from[address] = self._opened_from.get(address, 0) + 1
                 self._restore_topic(channel)
-            channel.members[session] = None
+                status = "o"
+            session.invited.pop(folded, None)
+            channel.members[session] = status
             session.channels[folded] = channel
             out = Outgoing(Message("JOIN", [channel.name], source=session.prefix))
             to_flush = self._deliver_locked(channel.members, out)
@@ -451,6 +582,13 @@ class Rooms:
                 away = Outgoing(Message("AWAY", [session.away], source=session.prefix))
                 others = (member for member in channel.members if member is not session)
                 to_flush += self._deliver_locked(others, away)
+            if status and not created:  # a teacher: the others see it is an operator
+                mode = Message(
+                    "MODE", [channel.name, "+o", session.nick], self.settings.server_name
+                )
+                to_flush += self._deliver_locked(
+                    (m for m in channel.members if m is not session), Outgoing(mode)
+                )
             recent = self.history.recent(folded, self.settings.history_replay)
             try:
                 session.conn.enqueue(session.joined_replies(self._view_locked(channel), recent))
@@ -482,15 +620,22 @@ class Rooms:
             to_flush = self._deliver_locked(self._neighbours_locked(session), out)
         flush_soon(to_flush)
 
-    def set_topic(self, session: Session, channel: Channel, topic: str) -> None:
+    def set_topic(self, session: Session, channel: Channel, topic: str) -> bool:
+        """Set the topic; False (nothing changes) when ``+t`` keeps it to operators and
+        ``session`` is none (482)."""
         out = Outgoing(Message("TOPIC", [channel.name, topic], source=session.prefix))
         with self._lock:
             if session.left or session not in channel.members:  # see send_to_channel
-                return
+                return True
+            if "t" in channel.modes.flags and not self._is_op_locked(session, channel):
+                return False
+            if topic == channel.topic:  # the same again: nothing to tell anyone
+                return True
             channel.topic, channel.topic_by, channel.topic_at = topic, session.prefix, out.time
             self.history.set_topic(irc_lower(channel.name), topic, session.prefix, out.time)
             to_flush = self._deliver_locked(channel.members, out)
         flush_soon(to_flush)
+        return True
 
     def redact(
         self, session: Session, channel: Channel, msgid: str, reason: str
@@ -498,7 +643,8 @@ class Rooms:
         """Delete a kept message of ``channel`` (IRCv3 message redaction): gone from the
         history (replay and database), and every member told: with ``REDACT`` those who
         understand it, with a notice from the server the others. Its author may delete it
-        (the same nick from the same host), and so may a teacher; None when done."""
+        (the same nick from the same host), and so may a teacher or a channel operator;
+        None when done."""
         folded = irc_lower(channel.name)
         params = [channel.name, msgid, reason] if reason else [channel.name, msgid]
         redact = Message("REDACT", params, session.prefix)
@@ -510,7 +656,7 @@ class Rooms:
                 return RedactRefused.UNKNOWN_MSGID
             author = _Mask.of(kept.message.source or "")
             own = author.nick_key == nick_key(session.nick) and author.host == session.conn.host
-            if not (own or session.teacher):  # MODES: or a channel operator
+            if not (own or self._is_op_locked(session, channel)):
                 return RedactRefused.REDACT_FORBIDDEN
             self.history.forget(folded, kept)
             out = Outgoing(self._with_msgid(redact))
@@ -540,20 +686,29 @@ class Rooms:
         tags = {**message.tags, "msgid": self.new_msgid()}
         return Message(message.command, message.params, message.source, tags)
 
-    def send_to_channel(self, sender: Session, channel: Channel, message: Message) -> None:
-        """Relay a message to every member of ``channel`` except its sender (and keep it)."""
+    def send_to_channel(
+        self, sender: Session, channel: Channel, message: Message
+    ) -> SpeakRefused | None:
+        """Relay a message to every member of ``channel`` except its sender (and keep it);
+        a ``SpeakRefused`` when the channel's modes do not let ``sender`` speak there."""
         out = Outgoing(self._with_msgid(message))
         with self._lock:
-            # said just before it was kicked or replaced, or left the channel: not relayed
-            # (nor kept, in a channel that may be empty and expiring by now)
-            if sender.left or sender not in channel.members:
-                return
+            if sender.left:  # said just before it was kicked or replaced: not relayed
+                return None
+            status = channel.members.get(sender)  # None: an outsider (allowed by -n)
+            if status is None or "o" not in status:  # an operator may always speak
+                refused = self._speak_refused_locked(
+                    sender, channel, status, message.command != "TAGMSG"
+                )
+                if refused is not None:
+                    return refused
             to_flush = self._deliver_locked(
                 (member for member in channel.members if member is not sender), out
             )
             if message.command != "TAGMSG":
                 self.history.record(irc_lower(channel.name), out)
         flush_soon(to_flush)
+        return None
 
     def send_to_session(self, target: Session, message: Message) -> None:
         """Relay a private message (rendered for ``target`` without the lock: one reader)."""
@@ -565,6 +720,246 @@ class Rooms:
         if data:
             target.conn.enqueue(data)
             flush_soon([target.conn])
+
+    # -- modes, operators and teachers -------------------------------------------------
+
+    def change_modes(
+        self,
+        session: Session,
+        channel: Channel,
+        changes: list[ModeChange],
+        expires: float | None = None,
+    ) -> list[ModeRefused]:
+        """Make the changes of one MODE line that ``session`` may make; everyone in the
+        channel sees those made as one MODE line. Returns the refused ones (an empty
+        list: all made, or nothing to do). ``expires`` (``time.monotonic()``) makes the
+        bans and quiets added here timed (``TBAN``, ``TQUIET``)."""
+        refused: list[ModeRefused] = []
+        made: list[ModeChange] = []
+        with self._lock:
+            if session.left or not changes:
+                return []
+            if not self._is_op_locked(session, channel):
+                return [ModeRefused("chanop", channel.name)]
+            modes = channel.modes
+            for change in changes:
+                letter, param = change.letter, change.param
+                if letter in "ov":
+                    target = self._nicks.get(nick_key(param))
+                    if target is None:
+                        refused.append(ModeRefused("nosuchnick", param, letter))
+                        continue
+                    old = channel.members.get(target)
+                    if old is None:
+                        refused.append(ModeRefused("notinchannel", target.nick, letter))
+                        continue
+                    if target.teacher and not change.adding and not session.teacher:
+                        refused.append(ModeRefused("teacher", target.nick, letter))
+                        continue
+                    new = with_status(old, letter, change.adding)
+                    if new != old:
+                        channel.members[target] = new
+                        made.append(ModeChange(change.adding, letter, target.nick))
+                elif letter in "bq":
+                    mask = normal_mask(param)
+                    if mask is None:
+                        why = tr("not a mask: nick!user@host (* and ? allowed), or $a:account")
+                        refused.append(ModeRefused("invalid", param, letter, why))
+                    elif change.adding:
+                        source = "" if session.teacher else session.conn.counted_as
+                        entry = ListEntry(mask, session.prefix, time.time(), expires, source)
+                        if source and self._entries_from.get(source, 0) >= ENTRIES_PER_ADDRESS:
+                            # this address's share of every list is used up
+                            refused.append(ModeRefused("listfull", mask, letter, "address"))
+                            continue
+                        added = modes.add_entry(letter, entry)
+                        if added is None:
+                            refused.append(ModeRefused("listfull", mask, letter))
+                        elif added or expires is not None:
+                            if added:
+                                self._count_entry_locked(entry, +1)
+                            made.append(ModeChange(True, letter, mask))
+                    else:
+                        entry = modes.remove_entry(letter, mask) or modes.remove_entry(
+                            letter, param
+                        )
+                        if entry is not None:
+                            self._count_entry_locked(entry, -1)
+                            made.append(ModeChange(False, letter, entry.mask))
+                else:
+                    try:
+                        done = modes.apply(change)
+                    except InvalidParam as exc:
+                        refused.append(ModeRefused("invalid", param or "*", letter, str(exc)))
+                        continue
+                    if done is not None:
+                        made.append(done)
+            if expires is not None and made:
+                self._timer_changed_locked(expires)
+            to_flush = self._tell_modes_locked(channel, made, session.prefix)
+        flush_soon(to_flush)
+        if expires is not None and made and self.on_timer_changed is not None:
+            self.on_timer_changed()
+        return refused
+
+    def _tell_modes_locked(
+        self, channel: Channel, made: list[ModeChange], source: str
+    ) -> list[Connection]:
+        """Everyone in ``channel`` sees the changes ``made``, as one MODE line (as few as
+        keep each inside 512 bytes: four long masks and a long prefix would not fit)."""
+        to_flush: list[Connection] = []
+        room = MODE_LINE_BYTES - len(source.encode()) - len(channel.name.encode())
+        while made:
+            text, params, sign, size, taken = "", [], "", 0, 0
+            for change in made:
+                extra = len(change.param.encode()) + 3  # a space, a letter, maybe a sign
+                if taken and size + extra > room:
+                    break
+                wanted = "+" if change.adding else "-"
+                if wanted != sign:
+                    text += wanted
+                    sign = wanted
+                text += change.letter
+                if change.param:
+                    params.append(change.param)
+                size += extra
+                taken += 1
+            made = made[taken:]
+            out = Outgoing(Message("MODE", [channel.name, text, *params], source))
+            to_flush += self._deliver_locked(channel.members, out)
+        return to_flush
+
+    def mode_reply(self, session: Session, channel: Channel) -> list[str]:
+        """The channel's mode string and parameters (324); the key only for its members."""
+        with self._lock:
+            return channel.modes.describe(with_key=session in channel.members)
+
+    def list_entries(self, channel: Channel, letter: str) -> list[ListEntry]:
+        """The bans (``b``) or quiets (``q``) of ``channel`` still in force, oldest first."""
+        now = self.clock()
+        with self._lock:
+            return [
+                entry
+                for entry in channel.modes.lists[letter].values()
+                if entry.expires is None or now < entry.expires
+            ]
+
+    def status_in(self, session: Session, channel: Channel) -> str | None:
+        """``session``'s status letters in ``channel`` (None: not a member)."""
+        with self._lock:
+            return channel.members.get(session)
+
+    def kick(
+        self, session: Session, channel: Channel, nick: str, reason: str
+    ) -> ModeRefused | None:
+        """``session`` removes ``nick`` from ``channel`` (everyone there sees the KICK);
+        a ``ModeRefused`` (442, 482, 401, 441) when it may not or cannot."""
+        with self._lock:
+            if session.left:
+                return None
+            if session not in channel.members and not session.teacher:
+                return ModeRefused("notonchannel", channel.name)
+            if not self._is_op_locked(session, channel):
+                return ModeRefused("chanop", channel.name)
+            target = self._nicks.get(nick_key(nick))
+            if target is None:
+                return ModeRefused("nosuchnick", nick)
+            if target not in channel.members:
+                return ModeRefused("notinchannel", target.nick)
+            if target.teacher and not session.teacher:  # a student's channel is no exception
+                return ModeRefused("teacher", target.nick)
+            out = Outgoing(
+                Message("KICK", [channel.name, target.nick, reason or session.nick], session.prefix)
+            )
+            to_flush = self._deliver_locked(channel.members, out)
+            self._leave_locked(target, channel)
+        flush_soon(to_flush)
+        return None
+
+    def invite(self, session: Session, nick: str, channel: Channel) -> Session | ModeRefused:
+        """``session`` invites ``nick`` to ``channel``: the invitee gets an INVITE and may
+        then join past ``+i`` (only that). Refused: 442, 482 (``+i`` and not an
+        operator), 401, 443 (already there)."""
+        with self._lock:
+            if session.left:
+                return ModeRefused("notonchannel", channel.name)
+            if session not in channel.members and not session.teacher:
+                return ModeRefused("notonchannel", channel.name)
+            if "i" in channel.modes.flags and not self._is_op_locked(session, channel):
+                return ModeRefused("chanop", channel.name)
+            target = self._nicks.get(nick_key(nick))
+            if target is None:
+                return ModeRefused("nosuchnick", nick)
+            if target in channel.members:
+                return ModeRefused("onchannel", target.nick)
+            invited = target.invited
+            invited.pop(irc_lower(channel.name), None)
+            invited[irc_lower(channel.name)] = None
+            while len(invited) > MAX_INVITES:
+                del invited[next(iter(invited))]
+            out = Outgoing(Message("INVITE", [target.nick, channel.name], session.prefix))
+            to_flush = self._deliver_locked([target], out)
+        flush_soon(to_flush)
+        return target
+
+    def invitations(self, session: Session) -> list[str]:
+        """The channels ``session`` was invited to and has not joined since (names)."""
+        with self._lock:
+            return [
+                channel.name
+                for key in session.invited
+                if (channel := self._channels.get(key)) is not None
+            ]
+
+    def make_teacher(self, session: Session) -> None:
+        """Mark ``session`` a teacher: an IRC operator, and channel operator in every
+        channel it is in (everyone there sees the MODE) and every one it joins."""
+        server_name = self.settings.server_name
+        with self._lock:
+            if session.left:
+                return
+            session.teacher = True
+            to_flush: list[Connection] = []
+            for channel in session.channels.values():
+                status = channel.members.get(session, "")
+                if "o" not in status:
+                    channel.members[session] = with_status(status, "o", True)
+                    made = [ModeChange(True, "o", session.nick)]
+                    to_flush += self._tell_modes_locked(channel, made, server_name)
+        flush_soon(to_flush)
+
+    def is_teacher(self, session: Session) -> bool:
+        with self._lock:
+            return session.teacher
+
+    def expire_due(self, now: float | None = None) -> None:
+        """Remove the timed bans and quiets whose time is up; each channel sees
+        ``MODE -b``/``-q`` from the server. Called by the server's timer (``net.server``)
+        when ``next_expiry`` has passed; harmless at any other time."""
+        now = self.clock() if now is None else now
+        server_name = self.settings.server_name
+        to_flush: list[Connection] = []
+        with self._lock:
+            if now < self.next_expiry:
+                return
+            soonest = NO_DEADLINE
+            for channel in self._channels.values():
+                gone = channel.modes.expired(now)
+                for _, entry in gone:
+                    self._count_entry_locked(entry, -1)
+                if gone:
+                    made = [ModeChange(False, letter, entry.mask) for letter, entry in gone]
+                    for start in range(0, len(made), MAX_PARAM_CHANGES):
+                        batch = made[start : start + MAX_PARAM_CHANGES]
+                        to_flush += self._tell_modes_locked(channel, batch, server_name)
+                later = channel.modes.next_expiry()
+                if later is not None:
+                    soonest = min(soonest, later)
+            self.next_expiry = soonest
+        flush_soon(to_flush)
+
+    def _timer_changed_locked(self, expires: float) -> None:
+        self.next_expiry = min(self.next_expiry, expires)
 
     def first_delivery(self, alias: str, seq: int) -> bool:
         """Whether message ``seq`` of the Charla client ``alias`` is new (and note it)."""
@@ -626,35 +1021,56 @@ class Rooms:
             rows = [row for _, row in reversed(self._gone_by_nick.get(nick_key(nick), ()))]
         return rows[:count] if count > 0 else rows
 
-    def list_rows(self, wanted: set[str] | None = None) -> list[tuple[str, int, str]]:
-        """(name, members, topic) of every channel, or of those whose irc_lower name is wanted."""
+    def names_view(self, channel: Channel, asker: Session | None) -> ChannelView | None:
+        """``view``, or None when ``channel`` is secret (+s) and ``asker`` is not in it."""
+        with self._lock:
+            return self._view_locked(channel) if self._visible_locked(channel, asker) else None
+
+    def list_rows(
+        self, wanted: set[str] | None = None, asker: Session | None = None
+    ) -> list[tuple[str, int, str]]:
+        """(name, members, topic) of every channel, or of those whose irc_lower name is
+        wanted; secret ones only for their members (``asker``)."""
         with self._lock:
             return [
                 (channel.name, len(channel.members), channel.topic)
                 for key, channel in self._channels.items()
-                if wanted is None or key in wanted
+                if (wanted is None or key in wanted) and self._visible_locked(channel, asker)
             ]
 
-    def who(self, mask: str) -> list[WhoRow]:
-        """The members of the channel ``mask``, else everyone whose nick matches the glob."""
+    def who(self, mask: str, asker: Session | None = None) -> list[WhoRow]:
+        """The members of the channel ``mask`` (none if it is secret and ``asker`` is not in
+        it), else everyone whose nick matches the glob."""
         folded = irc_lower(mask)
         with self._lock:
             channel = self._channels.get(folded)
             if channel is not None:
-                return [_who_row(channel.name, member) for member in channel.members]
+                if not self._visible_locked(channel, asker):
+                    return []
+                return [
+                    _who_row(channel.name, member, status)
+                    for member, status in channel.members.items()
+                ]
             return [
                 _who_row("*", session)
                 for session in self._nicks.values()
                 if mask_match(folded, irc_lower(session.nick))
             ]
 
-    def whois(self, nick: str) -> tuple[WhoRow, list[str]] | None:
-        """Who ``nick`` is and the names of the channels they are in (None: nobody)."""
+    def whois(self, nick: str, asker: Session | None = None) -> tuple[WhoRow, list[str]] | None:
+        """Who ``nick`` is and the channels they are in, each with the prefix of their
+        status there (``@#clase``), secret ones left out unless ``asker`` is in them
+        (None: nobody)."""
         with self._lock:
             session = self._nicks.get(nick_key(nick))
             if session is None:
                 return None
-            return _who_row("*", session), [c.name for c in session.channels.values()]
+            channels = [
+                status_prefixes(c.members.get(session, "")) + c.name
+                for c in session.channels.values()
+                if self._visible_locked(c, asker)
+            ]
+            return _who_row("*", session), channels
 
     def user_list(self) -> list[tuple[str, str]]:
         """(nick, address) of everyone registered, sorted by nick."""
@@ -735,6 +1151,78 @@ class Rooms:
 
     # -- helpers (``_locked``: call with ``_lock`` held) ---------------------------------
 
+    def _count_entry_locked(self, entry: ListEntry, change: int) -> None:
+        """Count a ban or quiet in (+1) or out (-1) of its address's share."""
+        if entry.set_from:
+            left = self._entries_from.pop(entry.set_from, 0) + change
+            if left > 0:
+                self._entries_from[entry.set_from] = left
+
+    @staticmethod
+    def _is_op_locked(session: Session, channel: Channel) -> bool:
+        return session.teacher or "o" in channel.members.get(session, "")
+
+    def _join_refused_locked(
+        self, session: Session, channel: Channel, key: str
+    ) -> JoinRefused | None:
+        modes = channel.modes
+        if modes.key and key != modes.key:
+            return JoinRefused.BAD_KEY
+        invited = irc_lower(channel.name) in session.invited
+        if modes.limit and len(channel.members) >= modes.limit and not invited:
+            return JoinRefused.FULL
+        if "i" in modes.flags and not invited:
+            return JoinRefused.INVITE_ONLY
+        if modes.lists["b"] and modes.find("b", _identity(session), self.clock()) is not None:
+            return JoinRefused.BANNED
+        return None
+
+    def _speak_refused_locked(
+        self, sender: Session, channel: Channel, status: str | None, counts: bool = True
+    ) -> SpeakRefused | None:
+        """Whether a non-operator (``status``: its letters, None for an outsider) may speak
+        in ``channel``: +n, +b, +q, +m, +S in that order; a teacher always may. A line
+        that does not ``count`` (a TAGMSG: typing, a reaction) is not held to slow mode,
+        nor takes the turn of the next message."""
+        modes = channel.modes
+        if sender.teacher:
+            return None
+        if status is None and ("n" in modes.flags or modes.slow or "m" in modes.flags):
+            return SpeakRefused("outside")
+        lists = modes.lists
+        if lists["b"] or lists["q"]:
+            now = self.clock()
+            if status is None:  # an outsider: not remembered (only members are, boundedly)
+                who = _identity(sender)
+                found = next(
+                    ((k, e) for k in "bq" if (e := modes.find(k, who, now)) is not None), None
+                )
+            else:
+                tag = (sender.nick, sender.account)  # user and host never change
+                found = modes.barred(sender, tag, partial(_identity, sender), now)
+            if found is not None:
+                letter, entry = found
+                left = 0 if entry.expires is None else max(1, round(entry.expires - now))
+                return SpeakRefused("banned" if letter == "b" else "muted", left)
+        if status:  # voice: +m and slow mode do not apply
+            return None
+        if "m" in modes.flags:
+            return SpeakRefused("moderated")
+        if modes.slow and status is not None and counts:
+            wait = modes.slow_wait(sender, self.clock())
+            if wait:
+                return SpeakRefused("slow", wait)
+        return None
+
+    def _visible_locked(self, channel: Channel, session: Session | None) -> bool:
+        """A secret (+s) channel is seen only by its members (and teachers)."""
+        return (
+            "s" not in channel.modes.flags
+            or session is None
+            or session in channel.members
+            or session.teacher
+        )
+
     def _deliver_locked(self, recipients: Iterable[Session], out: Outgoing) -> list[Connection]:
         """Queue ``out`` for each recipient; returns the connections to flush after unlocking.
 
@@ -807,6 +1295,7 @@ class Rooms:
 
     def _leave_locked(self, session: Session, channel: Channel) -> None:
         channel.members.pop(session, None)
+        channel.modes.forget_member(session)
         folded = irc_lower(channel.name)
         session.channels.pop(folded, None)
         if not channel.members and channel is not self.default_channel:
@@ -814,6 +1303,9 @@ class Rooms:
                 left = self._opened_from.pop(channel.opened_from, 0) - 1
                 if left > 0:
                     self._opened_from[channel.opened_from] = left
+                for entries in channel.modes.lists.values():
+                    for entry in entries.values():
+                        self._count_entry_locked(entry, -1)
             self.history.vacated(folded)
 
     @staticmethod
@@ -825,6 +1317,9 @@ class Rooms:
             channel.topic_by,
             channel.topic_at,
             tuple(member.nick for member in channel.members),
+            tuple(channel.members.values()),
+            frozenset(member.nick for member in channel.members if member.teacher),
+            "s" in channel.modes.flags,
         )
 
 
@@ -841,7 +1336,12 @@ class _Mask(NamedTuple):
         return cls(nick, nick_key(nick), rest.partition("@")[2])
 
 
-def _who_row(channel_name: str, session: Session) -> WhoRow:
+def _identity(session: Session) -> Identity:
+    """Who ``session`` is, as ban and quiet masks see it."""
+    return Identity.of(session.nick, session.username, session.conn.host, session.account)
+
+
+def _who_row(channel_name: str, session: Session, status: str = "") -> WhoRow:
     return WhoRow(
         channel_name,
         session.nick,
@@ -849,4 +1349,6 @@ def _who_row(channel_name: str, session: Session) -> WhoRow:
         session.conn.host,
         session.realname,
         session.away,
+        status,
+        session.teacher,
     )

@@ -98,7 +98,7 @@ def test_two_windows_chat_and_see_each_other_come_and_go(open_window):
 
 
 def test_commands_in_spanish_private_tabs_recall_completion_and_the_paste_guard(
-    open_window, monkeypatch
+    open_window, monkeypatch, server
 ):
     ana = open_window("ana")
     bea = open_window("bea")
@@ -119,6 +119,7 @@ def test_commands_in_spanish_private_tabs_recall_completion_and_the_paste_guard(
     type_line(bea, "/apodo beatriz")
     wait_until(both, lambda: "beatriz" in ana.nick_list.get(0, "end"))
     assert "bea is now beatriz" in conversation(ana)
+    server.rooms.make_teacher(server.find_session("ana"))  # #general's topic is theirs (+t)
     type_line(ana, "/tema Examen el lunes")
     wait_until(both, lambda: bea.topic.cget("text") == "Examen el lunes")
 

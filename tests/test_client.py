@@ -73,6 +73,7 @@ def test_two_clients_chat_through_charla(server, make_client):
     bea_events.wait_for(ev.NickChanged, lambda e: (e.old, e.new) == ("ana", "Ana"))
     ana_events.wait_for(ev.NickChanged, lambda e: e.me)
     assert ana.nick == "Ana"
+    server.rooms.make_teacher(server.find_session("Ana"))  # #general's topic is theirs (+t)
     ana.set_topic("#general", "Examen el lunes")
     bea_events.wait_for(ev.Topic, lambda e: e.topic == "Examen el lunes" and e.changed)
     bea.part("#general", "me voy")

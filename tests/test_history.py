@@ -28,10 +28,12 @@ def said(client: IrcClient, channel: str, *texts: str) -> None:
 def test_history_survives_a_restart_of_the_server_process(run_server, tmp_path):
     database = str(tmp_path / "charla.sqlite3")
     command = ("--host", "127.0.0.1", "--port", "0", "--history-db", database)
-    first = run_server(*command)
+    first = run_server(*command, "--oper", "profe:clave")
     ana = IrcClient(started_port(first))
     try:
         ana.register("ana")
+        ana.send("OPER profe clave")  # #general's topic is the teachers' (+t)
+        ana.expect(r" 381 ana :")
         ana.join("#general")
         ana.send("TOPIC #general :Examen el lunes")
         said(ana, "#general", "primero", "segundo ñandú 🐦", "\x01ACTION tercero\x01")

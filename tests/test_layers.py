@@ -26,6 +26,7 @@ NET_LAYERS = {
     "net.lan": 0,
     "net.connection": 1,
     "net.guard": 1,
+    "net.modes": 1,
     "net.outgoing": 1,
     "net.client_protocol": 1,
     "net.history": 2,

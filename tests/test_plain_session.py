@@ -200,7 +200,7 @@ def test_people_at_nc_are_never_sent_keepalive_pings(start_server, connect):
     assert not any("PING" in line for line in bego.lines)
 
 
-def test_nothing_an_irc_user_sends_acts_on_a_terminal(connect):
+def test_nothing_an_irc_user_sends_acts_on_a_terminal(connect, server):
     """Escape sequences (erase, the clipboard by OSC 52, a one-byte CSI) and a padded line
     that would wrap onto a row of its own and pass for the server's: all shown, none obeyed."""
     bego = connect(plain=True)
@@ -213,6 +213,7 @@ def test_nothing_an_irc_user_sends_acts_on_a_terminal(connect):
     bego.expect(r"^\[\d\d:\d\d\] ana: hola␛\[2J␛\]52;c;cGFzcw==␇�31m$")
     ana.send("PRIVMSG #general :ok" + " " * 300 + "*** ANNOUNCEMENT: type your password again:")
     bego.expect(r"^\[\d\d:\d\d\] ana: ok \*\*\* ANNOUNCEMENT: type your password again:$")
+    server.rooms.make_teacher(server.find_session("ana"))  # #general's topic: teachers' (+t)
     ana.send("TOPIC #general :\x1b]0;título falso\x07")
     bego.expect(r"set the topic: ␛\]0;título falso␇$")
     assert not any("\x1b" in line or "\x9b" in line for line in bego.lines)

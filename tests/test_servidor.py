@@ -178,3 +178,13 @@ def test_the_cap_on_connections_still_signing_in_is_an_option():
     assert config_from_args(parse_args([])).max_unregistered_per_ip == 10
     config = config_from_args(parse_args(["--max-unregistered-per-ip", "0"]))
     assert config.max_unregistered_per_ip == 0
+
+
+def test_oper_names_teachers_and_may_be_repeated(capsys):
+    config = config_from_args(parse_args(["--oper", "profe:a:b", "--oper", "tutora:x"]))
+    assert config.opers == {"profe": "a:b", "tutora": "x"}  # a password may hold a colon
+    assert config_from_args(parse_args([])).opers == {}
+    for wrong in (["--oper", "profe"], ["--oper", ":clave"], ["--oper", "profe:"]):
+        with pytest.raises(SystemExit):
+            parse_args([*wrong, "--lang", "en"])
+        assert "--oper takes NAME:PASSWORD" in capsys.readouterr().err

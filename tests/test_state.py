@@ -13,6 +13,7 @@ import time
 import pytest
 
 from net.history import ChannelHistory
+from net.modes import ModeChange
 from net.outgoing import Outgoing
 from net.protocol import Message
 from net.server import ServerConfig
@@ -96,11 +97,11 @@ def test_snapshots_answer_every_query_the_sessions_make(rooms):
     assert rooms.list_rows({"#clase"}) == [("#clase", 2, "Examen el lunes")]
     assert sorted(row[0] for row in rooms.list_rows()) == ["#clase", "#general"]
     assert rooms.who("#CLASE") == [
-        WhoRow("#clase", "Ana", "~ana", "127.0.0.1", ""),
+        WhoRow("#clase", "Ana", "~ana", "127.0.0.1", "", status="o"),  # she opened it: its operator
         WhoRow("#clase", "bea", "~bea", "127.0.0.1", ""),
     ]
     assert [row.nick for row in rooms.who("a*")] == ["Ana"]
-    assert rooms.whois("ANA") == (WhoRow("*", "Ana", "~ana", "127.0.0.1", ""), ["#clase"])
+    assert rooms.whois("ANA") == (WhoRow("*", "Ana", "~ana", "127.0.0.1", ""), ["@#clase"])
     assert rooms.whois("nadie") is None
     assert rooms.lookup_channel("#clase", ana) == (channel, True)
     assert rooms.lookup_channel("#general", ana) == (rooms.default_channel, False)
@@ -235,6 +236,7 @@ def test_a_late_joiner_of_an_expired_channel_gets_no_history_and_no_topic():
         ServerConfig(server_name="test.charla"), ChannelHistory(size=10, expiry=60, clock=clock)
     )
     ana, bea = person(rooms, "ana"), person(rooms, "bea")
+    rooms.make_teacher(ana)  # #general's topic is the teachers' (+t)
     for name in ("#secreto", "#general"):
         channel = rooms.join(ana, name)
         rooms.set_topic(ana, channel, f"tema de {name}")
@@ -327,7 +329,7 @@ def test_away_is_told_to_neighbours_once_and_shown_in_who_and_userhost(rooms):
     ]
     assert not any("AWAY" in line for line in ana.conn.lines() + carla.conn.lines())
     assert rooms.who("#x")[1].away == ""
-    assert rooms.who("#x")[0] == WhoRow("#x", "ana", "~ana", "127.0.0.1", "", "en clase")
+    assert rooms.who("#x")[0] == WhoRow("#x", "ana", "~ana", "127.0.0.1", "", "en clase", "o")
     rooms.join(carla, "#y")
     rooms.join(ana, "#y")  # joining while away: the channel learns it with the JOIN
     assert carla.conn.lines()[-2:] == [
@@ -338,7 +340,7 @@ def test_away_is_told_to_neighbours_once_and_shown_in_who_and_userhost(rooms):
     bea.teacher = True  # MODES' to write; here only to read it back
     assert rooms.userhosts(["ANA", "nadie", "bea"]) == [
         (WhoRow("*", "ana", "~ana", "127.0.0.1", "", "en clase"), False),
-        (WhoRow("*", "bea", "~bea", "127.0.0.1", "", ""), True),
+        (WhoRow("*", "bea", "~bea", "127.0.0.1", "", "", teacher=True), True),
     ]
     assert rooms.ison(["BEA", "nadie", "Ana"]) == ["bea", "ana"]
     rooms.set_away(ana, "")
@@ -354,3 +356,61 @@ def test_lusers_counts_teachers_and_the_most_people_at_once(rooms):
     rooms.quit(bea, "Quit")
     assert rooms.lusers() == Lusers(users=1, teachers=0, channels=1, most_users=2)
     assert rooms.count_unregistered() == 0  # until a server gives its own count
+
+
+def test_make_teacher_gives_o_where_they_are_and_wherever_they_join(rooms):
+    ana, bea = person(rooms, "ana"), person(rooms, "bea")
+    rooms.join(bea, "#general")
+    rooms.join(ana, "#general")
+    general = rooms.default_channel
+    assert rooms.status_in(ana, general) == ""  # the default channel makes nobody operator
+    rooms.make_teacher(ana)
+    assert bea.conn.lines()[-1] == ":test.charla MODE #general +o :ana"
+    assert rooms.status_in(ana, general) == "o"
+    rooms.join(bea, "#grupo")
+    grupo = rooms.join(ana, "#grupo")
+    assert bea.conn.lines()[-1] == ":test.charla MODE #grupo +o :ana"
+    assert rooms.view(grupo).statuses == ("o", "o")  # bea opened it; ana is a teacher
+    assert rooms.lusers().teachers == 1
+
+
+def test_timed_entries_are_lifted_by_expire_due_and_the_channel_is_told(rooms):
+    clock = Clock()
+    rooms.clock = clock
+    woken = []
+    rooms.on_timer_changed = lambda: woken.append(rooms.next_expiry)
+    ana, bea = person(rooms, "ana"), person(rooms, "bea")
+    channel = rooms.join(ana, "#a")
+    rooms.join(bea, "#a")
+    changes = [ModeChange(True, "q", "bea")]
+    assert rooms.change_modes(ana, channel, changes, expires=clock.now + 60) == []
+    assert woken == [clock.now + 60]
+    refused = rooms.send_to_channel(bea, channel, Message("PRIVMSG", ["#a", "hola"], bea.prefix))
+    assert refused is not None and refused.why == "muted" and refused.seconds == 60
+    rooms.expire_due()  # too early: nothing happens
+    assert [e.mask for e in rooms.list_entries(channel, "q")] == ["bea!*@*"]
+    clock.now += 60
+    assert rooms.list_entries(channel, "q") == []  # over at once, before the timer runs
+    rooms.expire_due()
+    assert bea.conn.lines()[-1] == ":test.charla MODE #a -q :bea!*@*"
+    assert rooms.next_expiry == float("inf")
+    assert rooms.send_to_channel(bea, channel, Message("PRIVMSG", ["#a", "ya"], bea.prefix)) is None
+
+
+def test_bans_set_from_one_address_are_bounded_across_channels(rooms, monkeypatch):
+    monkeypatch.setattr("net.state.ENTRIES_PER_ADDRESS", 3)
+    ana, profe = person(rooms, "ana"), person(rooms, "profe")
+    uno, dos = rooms.join(ana, "#uno"), rooms.join(ana, "#dos")
+    bans = [ModeChange(True, "b", f"x{n}") for n in range(2)]
+    assert rooms.change_modes(ana, uno, bans) == []
+    refused = rooms.change_modes(ana, dos, [ModeChange(True, "q", "y"), ModeChange(True, "b", "z")])
+    assert [r.why for r in refused] == ["listfull"]  # the third counts, the fourth does not
+    assert rooms.change_modes(ana, uno, [ModeChange(False, "b", "x0")]) == []
+    assert rooms.change_modes(ana, dos, [ModeChange(True, "b", "z")]) == []  # room again
+    assert rooms.change_modes(ana, dos, [ModeChange(True, "b", "w0")])[0].why == "listfull"
+    rooms.part(ana, uno, "")  # #uno is gone, and its list (x1) with it
+    assert rooms.change_modes(ana, dos, [ModeChange(True, "b", "w0")]) == []
+    rooms.make_teacher(profe)  # a teacher's bans count against nobody
+    rooms.join(profe, "#dos")
+    many = [ModeChange(True, "b", f"t{n}") for n in range(10)]
+    assert rooms.change_modes(profe, dos, many) == []

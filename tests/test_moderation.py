@@ -1,0 +1,500 @@
+"""Moderation end to end, over raw IRC on real sockets: channel operators and teachers,
+MODE (query, flags, lists, several changes per line, each refusal with its numeric),
+KICK, INVITE, bans (also after reconnecting under another nick), quiets, slow mode,
+timed bans, keys, limits, secret channels and OPER. What HexChat, irssi and WeeChat send
+for their operator menus is what these tests send.
+
+Slow mode runs on ``Rooms.clock``, which these tests replace with a clock they move by
+hand, so waiting is never a sleep; the timed ban runs on the server's real timer, and the
+test waits for the ``MODE -b`` line the channel is sent.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from net.modes import MAX_LIST_ENTRIES
+from tests.support import IrcClient
+
+
+class Clock:
+    """A monotonic clock a test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def teacher_server(start_server):
+    return start_server(opers={"profe": "secreto"})
+
+
+@pytest.fixture
+def teacher_connect(teacher_server, connect):
+    def open_client(nick: str | None = None, **kwargs: object) -> IrcClient:
+        return connect(nick, port=teacher_server.port, **kwargs)
+
+    return open_client
+
+
+def make_teacher(client: IrcClient) -> None:
+    client.send("OPER profe secreto")
+    client.expect(rf" 381 {client.nick} :")
+
+
+def test_isupport_advertises_the_modes_and_prefixes(connect):
+    client = connect()
+    client.send("NICK ana")
+    client.send("USER ana 0 * :Ana")
+    isupport = client.expect(r" 005 ana (.*) :are supported").group(1)
+    tokens = dict(token.partition("=")[::2] for token in isupport.split())
+    assert tokens["PREFIX"] == "(ov)@+"
+    assert tokens["CHANMODES"] == "bq,k,lS,imnst"
+    assert tokens["MODES"] == "4"
+    assert tokens["EXTBAN"] == "$,a"
+
+
+def test_the_creator_of_a_channel_is_its_operator_but_nobody_is_in_the_default_one(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.send("JOIN #grupo3")
+    ana.expect(r" 353 ana = #grupo3 :@ana$")
+    bea.join("#grupo3")
+    bea.send("NAMES #grupo3")
+    bea.expect(r" 353 bea = #grupo3 :@ana bea$")
+    ana.send("JOIN #general")
+    ana.expect(r" 353 ana = #general :ana$")
+    bea.send("WHO #grupo3")
+    bea.expect(r" 352 bea #grupo3 ~ana \S+ \S+ ana H@ :0 ")
+    bea.expect(r" 352 bea #grupo3 ~bea \S+ \S+ bea H :0 ")
+    ana.send("MODE #grupo3")
+    ana.expect(r" 324 ana #grupo3 :?\+nt$")
+    ana.expect(r" 329 ana #grupo3 :?\d+$")
+    ana.send("MODE #general +m")  # HexChat's operator menu, by a student in #general
+    ana.expect(r" 482 ana #general :")
+
+
+def test_op_and_voice_several_changes_in_one_line_relayed_as_one(connect):
+    ana, bea, carla = connect("ana"), connect("bea"), connect("carla")
+    for client in (ana, bea, carla):
+        client.join("#a")
+    ana.send("MODE #a +mv-o+o bea ana carla")  # the line is judged by who sent it, whole
+    line = bea.expect(r"^:ana!\S+ MODE #a :?(.*)$").group(1)
+    assert line.replace(":", "") == "+mv-o+o bea ana carla"
+    carla.send("NAMES #a")
+    carla.expect(r" 353 carla = #a :ana \+bea @carla$")
+    bea.send("PRIVMSG #a :tengo voz")  # voiced: speaks under +m
+    carla.expect(r"PRIVMSG #a :tengo voz$")
+    ana.send("PRIVMSG #a :y yo?")  # no longer op, no voice
+    ana.expect(r" 404 ana #a :The channel is moderated")
+    assert not any("y yo" in line for line in carla.sync())
+
+
+def test_each_refused_change_gets_its_numeric(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#a")
+    bea.join("#a")
+    connect("lejos").join("#otro")
+    bea.send("MODE #a +o bea")
+    bea.expect(r" 482 bea #a :")
+    assert bea.sync() == []  # one 482, nothing else
+    ana.send("MODE #a +o nadie")
+    ana.expect(r" 401 ana nadie :")
+    ana.send("MODE #a +o lejos")
+    ana.expect(r" 441 ana lejos #a :")
+    ana.send("MODE #a +X")
+    ana.expect(r" 472 ana X :")
+    ana.send("MODE #a +o")
+    ana.expect(r" 461 ana MODE :")
+    ana.send("MODE #a +k :una clave")
+    ana.expect(r" 696 ana #a k \S+ :Invalid mode parameter")
+    ana.send("MODE #a +S 0")
+    ana.expect(r" 696 ana #a S 0 :Invalid mode parameter: slow mode takes 1 to 3600 seconds")
+    ana.send("MODE #a +b :")
+    ana.send("MODE #nada +m")
+    ana.expect(r" 403 ana #nada :")
+    assert not any(" MODE #a" in line for line in bea.sync())
+
+
+def test_ban_list_and_a_banned_student_reconnecting_under_another_nick(
+    teacher_connect, teacher_server
+):
+    profe, bea = teacher_connect("profe"), teacher_connect("bea")
+    make_teacher(profe)
+    profe.join("#general")
+    bea.join("#general")
+    profe.send("MODE #general +b *!*@127.0.0.1")  # every student on this machine
+    bea.expect(r"^:profe!\S+ MODE #general \+b :?\*!\*@127\.0\.0\.1$")
+    bea.send("PRIVMSG #general :sigo aquí")
+    bea.expect(r" 404 bea #general :You are banned")
+    profe.send("KICK #general bea :fuera")
+    bea.expect(r"^:profe!\S+ KICK #general bea :fuera$")
+    bea.close()
+    again = teacher_connect("otra")
+    again.send("JOIN #general")
+    again.expect(r" 474 otra #general :")
+    profe.send("MODE #general b")
+    profe.expect(r" 367 profe #general \*!\*@127\.0\.0\.1 profe!\S+ :?\d+$")
+    profe.expect(r" 368 profe #general :")
+    profe.send("MODE #general -b *!*@127.0.0.1")
+    profe.expect(r"MODE #general -b :?\*!\*@127\.0\.0\.1$")
+    again.join("#general")
+
+
+def test_a_ban_by_nick_and_the_list_bound(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#a")
+    ana.send("MODE #a +b Bea")  # a bare nick is nick!*@*
+    ana.expect(r"MODE #a \+b :?Bea!\*@\*$")
+    bea.send("JOIN #a")
+    bea.expect(r" 474 bea #a :")
+    for start in range(1, MAX_LIST_ENTRIES, 4):
+        masks = " ".join(f"x{n}!*@*" for n in range(start, min(start + 4, MAX_LIST_ENTRIES)))
+        ana.send(f"MODE #a +bbbb {masks}")
+    ana.sync()
+    ana.send("MODE #a +b uno-mas!*@*")
+    ana.expect(r" 478 ana #a uno-mas!\*@\* :")
+
+
+def test_quiet_mutes_one_student_with_the_reason(connect):
+    ana, bea, carla = connect("ana"), connect("bea"), connect("carla")
+    for client in (ana, bea, carla):
+        client.join("#a")
+    ana.send("MODE #a +q bea")
+    carla.expect(r"MODE #a \+q :?bea!\*@\*$")
+    bea.send("PRIVMSG #a :no me callo")
+    bea.expect(r" 404 bea #a :You are muted in this channel$")
+    bea.send("NOTICE #a :tampoco así")
+    bea.expect(r" 404 bea #a :You are muted")
+    carla.send("PRIVMSG #a :yo sí hablo")
+    bea.expect(r"PRIVMSG #a :yo sí hablo$")
+    ana.send("MODE #a q")
+    ana.expect(r" 728 ana #a q bea!\*@\* ana!\S+ :?\d+$")
+    ana.expect(r" 729 ana #a q :")
+    ana.send("MODE #a -q bea!*@*")
+    carla.expect(r"MODE #a -q :?bea!\*@\*$")
+    bea.send("PRIVMSG #a :ya puedo")
+    carla.expect(r"PRIVMSG #a :ya puedo$")
+    assert not any("no me callo" in line or "tampoco" in line for line in carla.sync())
+
+
+def test_slow_mode_one_message_per_n_seconds_for_those_without_voice(connect, server):
+    clock = Clock()
+    server.rooms.clock = clock
+    ana, bea, carla = connect("ana"), connect(), connect()
+    bea.register("bea", caps="message-tags")
+    carla.register("carla", caps="message-tags")
+    for client in (ana, bea, carla):
+        client.join("#a")
+    ana.send("MODE #a +S 10")
+    bea.expect(r"MODE #a \+S :?10$")
+    bea.send("@+typing=active TAGMSG #a")  # typing does not take the message's turn
+    carla.expect(r"^@\+typing=active;\S* :bea!\S+ TAGMSG #a$")
+    bea.send("PRIVMSG #a :uno")
+    carla.expect(r"PRIVMSG #a :uno$")
+    clock.now += 3.5
+    bea.send("PRIVMSG #a :dos")
+    bea.expect(r" 404 bea #a :Slow mode is on: wait 7 s before your next message$")
+    ana.send("PRIVMSG #a :el operador no espera")
+    ana.send("PRIVMSG #a :ni ahora")
+    carla.expect(r"PRIVMSG #a :ni ahora$")
+    clock.now += 6.5
+    bea.send("PRIVMSG #a :tres")
+    carla.expect(r"PRIVMSG #a :tres$")
+    ana.send("MODE #a -S")
+    carla.expect(r"MODE #a :?-S$")
+    bea.send("PRIVMSG #a :cuatro")
+    carla.expect(r"PRIVMSG #a :cuatro$")
+    assert not any(":dos" in line for line in carla.sync())
+
+
+def test_a_timed_ban_is_lifted_by_the_server(teacher_connect):
+    profe, bea = teacher_connect("profe"), teacher_connect("bea")
+    make_teacher(profe)
+    profe.join("#a")
+    bea.join("#a")
+    profe.send("TQUIET #a 1 bea")
+    bea.expect(r"^:profe!\S+ MODE #a \+q :?bea!\*@\*$")
+    bea.send("PRIVMSG #a :hola")
+    bea.expect(r" 404 bea #a :You are muted in this channel for 1 s more$")
+    profe.send("TBAN #a 1 carla!*@*")
+    bea.expect(r"MODE #a \+b :?carla!\*@\*$")
+    # the server's own timer, no sleep here: the channel is told when the time is up
+    # the two end a few milliseconds apart: one line for both, or one each
+    lifted: set[str] = set()
+    while len(lifted) < 2:
+        line = bea.expect(r"^:test\.charla MODE #a -(\S+) (.*)$", timeout=5)
+        masks = line.group(2).replace(":", "").split()
+        lifted |= {f"{letter} {mask}" for letter, mask in zip(line.group(1), masks, strict=True)}
+    assert lifted == {"q bea!*@*", "b carla!*@*"}
+    bea.send("PRIVMSG #a :ya")
+    profe.expect(r"PRIVMSG #a :ya$")
+    profe.send("TBAN #a 0 x")
+    profe.expect(r" 696 profe #a b 0 :")
+
+
+def test_kick_errors_and_the_kicked_student_is_out(connect):
+    ana, bea, carla = connect("ana"), connect("bea"), connect("carla")
+    ana.join("#a")
+    bea.join("#a")
+    carla.join("#b")
+    bea.send("KICK #a ana")
+    bea.expect(r" 482 bea #a :")
+    carla.send("KICK #a bea")
+    carla.expect(r" 442 carla #a :")
+    ana.send("KICK #a carla")
+    ana.expect(r" 441 ana carla #a :")
+    ana.send("KICK #a nadie")
+    ana.expect(r" 401 ana nadie :")
+    ana.send("KICK #zzz bea")
+    ana.expect(r" 403 ana #zzz :")
+    ana.send("KICK #a bea :a la calle")
+    bea.expect(r"^:ana!\S+ KICK #a bea :a la calle$")
+    ana.expect(r"^:ana!\S+ KICK #a bea :a la calle$")
+    bea.send("PRIVMSG #a :sigo?")
+    bea.expect(r" 404 bea #a :")
+
+
+def test_invite_only_key_and_limit(connect):
+    ana, bea, carla = connect("ana"), connect("bea"), connect("carla")
+    ana.join("#a")
+    ana.send("MODE #a +i")
+    ana.expect(r"MODE #a :?\+i$")
+    bea.send("JOIN #a")
+    bea.expect(r" 473 bea #a :")
+    carla.join("#otro")
+    carla.send("INVITE bea #a")
+    carla.expect(r" 442 carla #a :")
+    ana.send("INVITE nadie #a")
+    ana.expect(r" 401 ana nadie :")
+    ana.send("INVITE bea #a")
+    ana.expect(r" 341 ana bea :?#a$")
+    bea.expect(r"^:ana!\S+ INVITE bea :?#a$")
+    bea.join("#a")
+    ana.send("INVITE bea #a")
+    ana.expect(r" 443 ana bea #a :")
+    bea.send("INVITE carla #a")  # +i: only operators invite
+    bea.expect(r" 482 bea #a :")
+    ana.send("MODE #a -i+kl cerrojo 2")
+    bea.expect(r"MODE #a -i\+kl cerrojo :?2$")
+    carla.send("JOIN #a")
+    carla.expect(r" 475 carla #a :")
+    carla.send("JOIN #a mala")
+    carla.expect(r" 475 carla #a :")
+    ana.send("MODE #a")
+    ana.expect(r" 324 ana #a \+ntkl cerrojo :?2$")
+    carla.send("MODE #a")
+    carla.expect(r" 324 carla #a \+ntkl \* :?2$")  # the key only for members
+    carla.send("JOIN #a cerrojo")
+    carla.expect(r" 471 carla #a :")
+    ana.send("MODE #a -l")
+    bea.expect(r"MODE #a :?-l$")
+    carla.send("JOIN #a cerrojo")
+    carla.expect(r"^:carla!\S+ JOIN :?#a$")
+
+
+def test_topic_is_for_operators_under_t(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#a")
+    bea.join("#a")
+    bea.send("TOPIC #a :mío")
+    bea.expect(r" 482 bea #a :You're not channel operator: the topic is locked")
+    ana.send("MODE #a -t")
+    bea.expect(r"MODE #a :?-t$")
+    bea.send("TOPIC #a :mío")
+    ana.expect(r"TOPIC #a :mío$")
+
+
+def test_no_outside_messages_and_secret_channels(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#a")
+    bea.send("PRIVMSG #a :desde fuera")
+    bea.expect(r" 404 bea #a :Cannot send to channel")
+    ana.send("MODE #a -n+s")
+    ana.expect(r"MODE #a :?-n\+s$")
+    bea.send("PRIVMSG #a :desde fuera")
+    ana.expect(r"PRIVMSG #a :desde fuera$")
+    bea.send("LIST")
+    lines = bea.sync()
+    assert not any(" 322 bea #a " in line for line in lines)
+    bea.send("NAMES #a")
+    bea.expect(r" 366 bea #a :")
+    bea.send("WHO #a")
+    bea.expect(r" 315 bea #a :")
+    bea.send("WHOIS ana")
+    bea.expect(r" 318 bea ana :")
+    seen = bea.sync()
+    assert not any(" 353 " in line or " 352 " in line or " 319 " in line for line in seen)
+    ana.send("NAMES #a")
+    ana.expect(r" 353 ana @ #a :@ana$")
+
+
+def test_oper_makes_a_teacher_who_is_operator_everywhere(teacher_connect):
+    profe, bea = teacher_connect("profe"), teacher_connect("bea")
+    bea.join("#general")
+    bea.join("#grupo")
+    profe.join("#general")
+    profe.send("MODE profe")
+    profe.expect(r" 221 profe :?\+$")
+    make_teacher(profe)
+    bea.expect(r"^:test\.charla MODE #general \+o :?profe$")
+    profe.send("MODE profe")
+    profe.expect(r" 221 profe :?\+o$")
+    profe.send("JOIN #grupo")
+    bea.expect(r"^:test\.charla MODE #grupo \+o :?profe$")
+    bea.send("WHO #grupo")
+    bea.expect(r" 352 bea #grupo ~profe \S+ \S+ profe H\*@ :0 ")
+    bea.send("WHOIS profe")
+    bea.expect(r" 313 bea profe :is a teacher")
+    bea.send("LUSERS")
+    bea.expect(r" 252 bea 1 :")
+    profe.send("MODE #general +m")
+    bea.expect(r"^:profe!\S+ MODE #general :?\+m$")
+    bea.send("PRIVMSG #general :hola")
+    bea.expect(r" 404 bea #general :The channel is moderated")
+    profe.send("KICK #grupo bea :basta")  # not the channel's operator: a teacher
+    bea.expect(r"^:profe!\S+ KICK #grupo bea :basta$")
+
+
+def test_a_wrong_oper_password_is_refused_and_slows_the_address(teacher_connect):
+    ana, bea = teacher_connect("ana"), teacher_connect("bea")
+    ana.send("OPER profe mal")
+    ana.expect(r" 464 ana :Password incorrect$")
+    ana.send("OPER nadie secreto")  # another name goes no faster
+    ana.expect(r" 464 ana :Too many wrong passwords from your address: try again in \d+ s")
+    bea.send("OPER profe secreto")  # the same address: even the right one waits
+    bea.expect(r" 464 bea :Too many wrong passwords")
+    bea.send("OPER")
+    bea.expect(r" 461 bea OPER :")
+    bea.send("MODE bea")
+    bea.expect(r" 221 bea :?\+$")
+
+
+def test_no_oper_configured_is_491(connect):
+    ana = connect("ana")
+    ana.send("OPER profe secreto")
+    ana.expect(r" 491 ana :")
+
+
+def test_a_muted_plain_text_user_is_told_why(teacher_connect):
+    profe = teacher_connect("profe")
+    make_teacher(profe)
+    profe.join("#general")
+    pepe = teacher_connect(plain=True)
+    pepe.send("pepe")
+    pepe.expect(r"^\*\*\* Type a message")
+    profe.send("MODE #general +q pepe")
+    pepe.expect(r"changed the channel's modes: \+q pepe!\*@\*$")
+    pepe.send("hola")
+    pepe.expect(r"Not sent: You are muted in this channel\.$")
+    pepe.send("/apodo pepito")
+    pepe.expect(r"Cannot change nickname while banned or muted on the channel \(#general\)\.$")
+    assert not any("hola" in line or "pepito" in line for line in profe.sync())
+
+
+def test_a_muted_or_banned_student_cannot_escape_by_changing_nick(connect):
+    ana, bea, carla = connect("ana"), connect("bea"), connect("carla")
+    for client in (ana, bea, carla):
+        client.join("#a")
+    ana.send("MODE #a +q bea")
+    carla.expect(r"MODE #a \+q :?bea!\*@\*$")
+    bea.send("NICK bea2")
+    bea.expect(r" 435 bea bea2 #a :Cannot change nickname while banned or muted")
+    carla.send("NICK carla2")  # not muted: free to
+    carla.expect(r"NICK :?carla2$")
+    ana.send("MODE #a -q bea")
+    carla.expect(r"MODE #a -q :?bea!\*@\*$")
+    bea.send("NICK bea2")
+    bea.expect(r"NICK :?bea2$")
+
+
+def test_a_student_operator_cannot_remove_a_teacher(teacher_connect):
+    bea, profe = teacher_connect("bea"), teacher_connect("profe")
+    make_teacher(profe)
+    bea.join("#grupo")  # bea opened it: its operator
+    profe.join("#grupo")
+    bea.expect(r"MODE #grupo \+o :?profe$")
+    bea.send("KICK #grupo profe")
+    bea.expect(r" 482 bea #grupo :profe is a teacher")
+    bea.send("MODE #grupo -o profe")
+    bea.expect(r" 482 bea #grupo :profe is a teacher")
+    profe.send("MODE #grupo -o bea")
+    bea.expect(r"^:profe!\S+ MODE #grupo -o :?bea$")
+
+
+def test_a_secret_channel_topic_is_not_told_to_outsiders(connect):
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#s")
+    ana.send("TOPIC #s :plan secreto")
+    ana.send("MODE #s +s")
+    ana.expect(r"MODE #s :?\+s$")
+    bea.send("TOPIC #s")
+    bea.expect(r" 403 bea #s :")
+    bea.send("MODE #s")
+    bea.expect(r" 403 bea #s :")
+
+
+def test_what_conformance_suites_check_of_limits_invites_and_topics(connect):
+    """Modern IRC as irctest checks it: an empty or bad +l is 696 (never 461) and does not
+    shut anyone out; an INVITE lets past +l as well as +i (never a ban or the key); INVITE
+    alone lists one's invitations; the same topic again tells nobody anything."""
+    ana, bea, carla = connect("ana"), connect("bea"), connect("carla")
+    ana.join("#a")
+    for bad in ("0", "-1", "abc", ""):
+        ana.send(f"MODE #a +l :{bad}")
+        ana.expect(r" 696 ana #a l \S+ :Invalid mode parameter")
+    ana.send("MODE #a +k :")
+    ana.expect(r" 696 ana #a k \* :")
+    ana.send("MODE #a +l 1")
+    ana.expect(r"MODE #a \+l :?1$")
+    bea.send("JOIN #a")
+    bea.expect(r" 471 bea #a :")
+    ana.send("INVITE bea #a")
+    bea.expect(r"INVITE bea :?#a$")
+    bea.send("INVITE")
+    bea.expect(r" 336 bea :?#a$")
+    bea.expect(r" 337 bea :")
+    bea.join("#a")
+    bea.send("INVITE")
+    bea.expect(r" 337 bea :")  # used up by the JOIN
+    ana.send("TOPIC #a :tema")
+    bea.expect(r"TOPIC #a :tema$")
+    ana.expect(r"TOPIC #a :tema$")
+    ana.send("TOPIC #a :tema")
+    assert ana.sync() == [] and bea.sync() == []
+    carla.send("JOIN #a")
+    carla.expect(r" 471 carla #a :")
+
+
+def test_multi_prefix_shows_every_status(connect):
+    ana, bea = connect("ana"), connect()
+    bea.register("bea", caps="multi-prefix")
+    ana.join("#a")
+    ana.send("MODE #a +v ana")
+    ana.expect(r"MODE #a \+v :?ana$")
+    bea.send("JOIN #a")
+    bea.expect(r" 353 bea = #a :@\+ana bea$")
+    bea.send("WHO #a")
+    bea.expect(r" 352 bea #a ~ana \S+ \S+ ana H@\+ :0 ")
+    ana.send("NAMES #a")
+    ana.expect(r" 353 ana = #a :@ana bea$")  # without the capability: the highest only
+
+
+def test_relayed_kick_and_mode_lines_stay_inside_512_bytes(connect):
+    """The longest nick, username and channel, a KICK reason as long as the line allows,
+    and four long masks in one MODE line: every line relayed fits IRC's 512 bytes (a
+    MODE line is cut in two rather than overflow)."""
+    ana, bea = connect("a" * 30), connect("b" * 30)
+    channel = "#" + "c" * 49
+    ana.join(channel)
+    bea.join(channel)
+    ana.send(f"KICK {channel} {'b' * 30} :" + "r" * 420)
+    kick = bea.expect(r" KICK ").string
+    assert len(kick.encode()) + 2 <= 512 and kick.endswith("r" * 255)
+    masks = [f"x{number}" + "y" * 100 for number in range(4)]
+    ana.send(f"MODE {channel} +bbbb " + " ".join(masks))
+    lines = [ana.expect(r" MODE ").string for _ in range(2)]
+    assert all(len(line.encode()) + 2 <= 512 for line in lines)
+    assert sum(line.count("!*@*") for line in lines) == 4
