@@ -59,6 +59,21 @@ SESSION_CAP = "charla.chat/session"
 SEQ_TAG = "charla.chat/seq"
 #: what a Charla server implements and a Charla client asks for, in ``CAP LS`` order
 CAPABILITIES = ("batch", "server-time", "message-tags", SESSION_CAP)
+#: IRCv3 SASL (only the PLAIN mechanism) and account registration (``net.accounts``)
+SASL_CAP = "sasl"
+SASL_MECHANISMS = "PLAIN"
+REGISTER_CAP = "draft/account-registration"
+#: what a Charla server offers, in ``CAP LS`` order, with the value ``CAP LS 302`` shows
+SERVER_CAPABILITIES = {
+    **dict.fromkeys(CAPABILITIES, ""),
+    SASL_CAP: SASL_MECHANISMS,
+    REGISTER_CAP: "before-connect",
+}
+#: an AUTHENTICATE line carries at most this much base64; exactly this much means "more"
+SASL_CHUNK = 400
+#: a whole SASL PLAIN answer, decoded: two names (30 characters, 4 bytes each at most)
+#: and a password (128 bytes), with room to spare
+MAX_SASL_BYTES = 1024
 
 # ---------------------------------------------------------------------------
 # Numerics (RFC 1459 / RFC 2812 / Modern IRC)
@@ -123,6 +138,14 @@ ERR_CHANOPRIVSNEEDED = "482"
 ERR_UMODEUNKNOWNFLAG = "501"
 ERR_USERSDONTMATCH = "502"
 ERR_INVALIDCAPCMD = "410"
+RPL_WHOISACCOUNT = "330"
+RPL_LOGGEDIN = "900"
+RPL_SASLSUCCESS = "903"
+ERR_SASLFAIL = "904"
+ERR_SASLTOOLONG = "905"
+ERR_SASLABORTED = "906"
+ERR_SASLALREADY = "907"
+RPL_SASLMECHS = "908"
 
 # ---------------------------------------------------------------------------
 # Errors raised when a line cannot be built

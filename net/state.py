@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import NamedTuple, Protocol
 
+from net.accounts import AccountStore, is_reserved
 from net.connection import NO_DEADLINE, AddressLog, BugLog, Connection, flush_soon
 from net.guard import PasswordGuard
 from net.history import ChannelHistory
@@ -157,6 +158,15 @@ class WhoRow(NamedTuple):
     username: str
     host: str
     realname: str
+    account: str = ""  # the account they are logged in to ("": none)
+
+
+class NickRefused(Enum):
+    """Why a nick cannot be someone's (``Rooms.nick_refusal``)."""
+
+    RESERVED = "reserved"  # a reserved word or the server's name: 432
+    REGISTERED = "registered"  # an account's, and they are not logged in to it: 433
+    IN_USE = "in use"  # someone else's now: 433
 
 
 class Session:
@@ -179,6 +189,13 @@ class Session:
         self.nick = ""  # written under Rooms' lock once registered (see the module docstring)
         self.username = "user"
         self.realname = ""
+        self.account: str | None = (
+            None  # the account it logged in to (SASL/REGISTER), guarded by Rooms' lock
+        )
+        self.teacher = (
+            False  # a teacher: IRC operator, channel operator wherever it is (Rooms' lock)
+        )
+        self.away = ""  # its away message ("": here), guarded by Rooms' lock
         #: the secret of a client that negotiated charla.chat/session (see net.client),
         #: and its public alias, used in the msgids of its messages
         self.token: str | None = None
@@ -235,10 +252,18 @@ def _same_client(holder: Session, session: Session | None) -> bool:
     return session is not None and holder.token is not None and holder.token == session.token
 
 
+def _owns(session: Session | None, key: str) -> bool:
+    """Whether ``session`` is logged in to the account whose name has ``nick_key`` ``key``
+    (read under Rooms' lock, or by the session's own thread: see ``Rooms.log_in``)."""
+    return session is not None and session.account is not None and nick_key(session.account) == key
+
+
 class Rooms:
     """Nicks, channels and the relay between sessions (see the module docstring)."""
 
-    def __init__(self, settings: Settings, history: ChannelHistory) -> None:
+    def __init__(
+        self, settings: Settings, history: ChannelHistory, accounts: AccountStore | None = None
+    ) -> None:
         self.settings = settings
         self.created = time.time()
         self._lock = threading.Lock()  # guards the state listed in the module docstring
@@ -250,6 +275,9 @@ class Rooms:
         self.history = history
         #: the server's password and who has been guessing it (thread-safe on its own)
         self.guard = PasswordGuard(settings.password)
+        #: the accounts and teachers (``net.accounts``; thread-safe on its own, with a lock
+        #: never taken together with ours): in memory only unless the server gives one
+        self.accounts = accounts if accounts is not None else AccountStore(None)
         #: sign-ins: a few lines per address and minute (one student may sign in and out
         #: in a loop); thread-safe on its own
         self._by_address = AddressLog()
@@ -272,14 +300,40 @@ class Rooms:
 
     # -- nicks ------------------------------------------------------------------------
 
-    def nick_available(self, nick: str, session: Session | None = None) -> bool:
-        """Free, or held by ``session`` itself or by its own earlier connection."""
+    def nick_refusal(self, nick: str, session: Session | None = None) -> NickRefused | None:
+        """Why ``session`` may not have ``nick`` (None: it may). A reserved nick, or one
+        that is an account's, is only for a session logged in to the account of that
+        name; otherwise it must be free, or held by ``session`` itself, by its own earlier
+        connection, or by an earlier connection logged in to that same account."""
         key = nick_key(nick)
-        if self._is_server_name(key):
-            return False
+        refused = self._reserved_for_others(nick, key)
         with self._lock:
+            if refused is not None and not _owns(session, key):
+                return refused
             holder = self._nicks.get(key)
-        return holder is None or holder is session or _same_client(holder, session)
+            if holder is None or holder is session or self._may_replace(holder, session, key):
+                return None
+        return NickRefused.IN_USE
+
+    def nick_available(self, nick: str, session: Session | None = None) -> bool:
+        """Whether ``session`` may have ``nick`` (see ``nick_refusal``)."""
+        return self.nick_refusal(nick, session) is None
+
+    def _reserved_for_others(self, nick: str, key: str) -> NickRefused | None:
+        """RESERVED or REGISTERED if ``nick`` is only for a session logged in to its
+        account (asked without our lock: the accounts have their own)."""
+        if is_reserved(nick, self.settings.server_name):
+            return NickRefused.RESERVED
+        if self.accounts.exists(nick):
+            return NickRefused.REGISTERED
+        return None
+
+    @staticmethod
+    def _may_replace(holder: Session, session: Session | None, key: str) -> bool:
+        """``holder`` is ``session``'s own earlier connection: the same session token, or
+        both logged in to the account this nick belongs to (a teacher back after a Wi-Fi
+        blip takes its nick back from its ghost, and nobody can snipe it meanwhile)."""
+        return _same_client(holder, session) or (_owns(holder, key) and _owns(session, key))
 
     def suggest_nick(self, nick: str) -> str:
         """A free nickname close to ``nick`` (Ana -> Ana2), to offer when it is taken."""
@@ -291,28 +345,26 @@ class Rooms:
                     return candidate
         return f"{base}_{int(time.time()) % 1000}"
 
-    def _is_server_name(self, key: str) -> bool:
-        """Nobody may take the server's own name, nor a look-alike of it: its notices must
-        stay unfakeable (``key``: a ``nick_key``)."""
-        return key == nick_key(self.settings.server_name)
-
     def register(self, session: Session) -> bool:
         """Claim ``session.nick`` for a session finishing registration; False if it is taken.
 
-        If the holder is this client's own earlier connection (same session token), it
-        leaves and the nick passes to ``session`` in the same lock section, so no third
-        client can take it in between; then that old connection is told and closed.
+        If the holder is this client's own earlier connection (same session token, or
+        logged in to the account of that name: ``_may_replace``), it leaves and the nick
+        passes to ``session`` in the same lock section, so no third client can take it in
+        between; then that old connection is told and closed. A reserved or registered
+        nick is refused unless ``session`` is logged in to its account (``nick_refusal``).
         """
         key = nick_key(session.nick)
-        if self._is_server_name(key):
-            return False
+        refused = self._reserved_for_others(session.nick, key)
         ghost, to_flush = None, []
         with self._lock:
             if session.left:  # kicked or replaced while its registration was on its way
                 return False
+            if refused is not None and not _owns(session, key):
+                return False
             holder = self._nicks.get(key)
             if holder is not None:
-                if not _same_client(holder, session):
+                if not self._may_replace(holder, session, key):
                     return False
                 ghost, to_flush = holder, self._quit_locked(holder, "Reconnected")
             self._nicks[key] = session
@@ -335,9 +387,10 @@ class Rooms:
     def rename(self, session: Session, new_nick: str) -> bool:
         """Change a registered session's nick and tell everyone who shares a channel."""
         new_key, old_key = nick_key(new_nick), nick_key(session.nick)
-        if self._is_server_name(new_key):
-            return False
+        refused = self._reserved_for_others(new_nick, new_key)
         with self._lock:
+            if refused is not None and not _owns(session, new_key):
+                return False
             if session.left or self._nicks.get(old_key) is not session:
                 return False  # it has left, and its old nick may be someone else's now
             holder = self._nicks.get(new_key)
@@ -358,6 +411,27 @@ class Rooms:
         with self._lock:
             to_flush = self._quit_locked(session, reason)
         flush_soon(to_flush)
+
+    # -- accounts ---------------------------------------------------------------------
+
+    def log_in(self, session: Session, account: str) -> None:
+        """``session`` proved it owns ``account`` (SASL, REGISTER, a plain-text prompt);
+        a teacher account makes it a teacher (``make_teacher``)."""
+        with self._lock:
+            session.account = account
+        if self.accounts.is_teacher(account):
+            self.make_teacher(session)
+
+    def account_of(self, session: Session) -> str | None:
+        """The account ``session`` is logged in to (None: none)."""
+        with self._lock:
+            return session.account
+
+    def make_teacher(self, session: Session) -> None:
+        """Mark ``session`` a teacher. # MODES extends this (user mode +o, +o in each of
+        its channels, seen by everyone there)."""
+        with self._lock:
+            session.teacher = True
 
     # -- channels ---------------------------------------------------------------------
 
@@ -648,4 +722,11 @@ class Rooms:
 
 
 def _who_row(channel_name: str, session: Session) -> WhoRow:
-    return WhoRow(channel_name, session.nick, session.username, session.conn.host, session.realname)
+    return WhoRow(
+        channel_name,
+        session.nick,
+        session.username,
+        session.conn.host,
+        session.realname,
+        session.account or "",
+    )
