@@ -140,6 +140,8 @@ def password_problem(password: str) -> Refused | None:
 
 
 _hash_slots = threading.BoundedSemaphore(MAX_CONCURRENT_HASHES)
+#: the algorithm new hashes use has been logged (the packaged server's test reads it)
+_algorithm_logged = threading.Event()
 
 
 def hash_password(password: str, salt: bytes | None = None, algorithm: str | None = None) -> str:
@@ -150,6 +152,9 @@ def hash_password(password: str, salt: bytes | None = None, algorithm: str | Non
     secret = password.encode("utf-8", "surrogatepass")
     if algorithm is None:
         algorithm = "scrypt" if hasattr(hashlib, "scrypt") else "pbkdf2_sha256"
+        if not _algorithm_logged.is_set():  # once (twice at worst, in a race: harmless)
+            _algorithm_logged.set()
+            log.info("account passwords are hashed with %s", algorithm)
     with _hash_slots:
         if algorithm == "scrypt":
             digest = hashlib.scrypt(
