@@ -243,6 +243,11 @@ class AccountStore:
             log.warning("accounts database %s unusable (%s): kept in memory only", self.path, exc)
             return
         try:
+            # as the history does: WAL, and no fsync at each commit (a killed process loses
+            # nothing; a power cut at most the last moment). A slow commit here would hold
+            # the file's write lock past the history's short busy timeout.
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(SCHEMA)
             accounts = db.execute("SELECT key, name, hash FROM accounts").fetchall()
             teachers = db.execute("SELECT key, name FROM teachers").fetchall()

@@ -388,7 +388,18 @@ class IrcSession(Session):
             self._sasl = None
             self.reply(irc.ERR_SASLALREADY, "You have already authenticated using SASL")
         elif self._sasl is None:
-            if data.upper() == SASL_MECHANISMS:
+            if (
+                not self.registered
+                and self.rooms.guard.required
+                and (
+                    self.password is None  # no guess made: none counted
+                    or self.rooms.guard.check(self.conn.ip, self.password) is not Verdict.RIGHT
+                )
+            ):
+                # nobody without the server's password may guess account passwords on it,
+                # nor learn one was right (PASS comes before AUTHENTICATE from every client)
+                self.reply(irc.ERR_SASLFAIL, "SASL authentication failed: give PASS first")
+            elif data.upper() == SASL_MECHANISMS:
                 self._sasl = []
                 self.send_message(Message("AUTHENTICATE", ["+"]))
             else:
@@ -432,7 +443,8 @@ class IrcSession(Session):
 
     def _logged_in(self, account: str) -> None:
         self.rooms.log_in(self, account)
-        host = f"{self.nick or '*'}!{self.username}@{self.conn.host}"
+        username = self.username if self.username != "user" else "*"  # no USER yet
+        host = f"{self.nick or '*'}!{username}@{self.conn.host}"
         self.reply(irc.RPL_LOGGEDIN, host, account, f"You are now logged in as {account}")
 
     def on_register(self, message: Message) -> None:

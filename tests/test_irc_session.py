@@ -797,7 +797,7 @@ def register_account(client: IrcClient, nick: str, password: str = ACCOUNT_PASSW
     client.send(f"NICK {nick}")
     client.send(f"REGISTER * * :{password}")
     client.expect(rf"^:test\.charla REGISTER SUCCESS {re.escape(nick)} :")
-    client.expect(rf" 900 \* {re.escape(nick)}!\S+ {re.escape(nick)} :You are now logged in")
+    client.expect(rf" 900 \* {re.escape(nick)}!\*@\S+ {re.escape(nick)} :You are now logged in")
     client.send(f"USER {nick} 0 * :{nick}")
     client.send("CAP END")
     client.expect(rf" 001 {re.escape(nick)} ")
@@ -934,6 +934,9 @@ def test_register_refusals_say_why(start_server, connect):
     early.send("NICK zoe")
     early.send(f"REGISTER * * :{ACCOUNT_PASSWORD}")  # before the server's password
     early.expect(r"^:test\.charla FAIL REGISTER COMPLETE_CONNECTION_REQUIRED zoe :")
+    early.send("CAP REQ sasl")
+    early.send("AUTHENTICATE PLAIN")  # nor may it guess account passwords
+    early.expect(r" 904 \* :SASL authentication failed: give PASS first$")
     zoe = connect(port=server.port)
     zoe.register("zoe", password="clase")
     zoe.send("REGISTER * * corta")
@@ -955,6 +958,13 @@ def test_register_refusals_say_why(start_server, connect):
     other.expect(r" 433 ZOE_ zoe :Nickname is registered")
     other.send(f"REGISTER ZOE_ * :{ACCOUNT_PASSWORD}")
     other.expect(r"^:test\.charla REGISTER SUCCESS ZOE_ :")
+    back = connect(port=server.port)
+    back.send("PASS clase")
+    back.send("CAP REQ sasl")
+    back.send("AUTHENTICATE PLAIN")
+    back.expect(r"^AUTHENTICATE \+$")
+    back.send(f"AUTHENTICATE {plain_answer('zoe', ACCOUNT_PASSWORD)}")
+    back.expect(r" 903 \* :")
 
 
 @pytest.mark.parametrize("nick", ["profesor", "PROFESORA", "Admin", "servidor", "root", "Teacher"])
