@@ -2,7 +2,11 @@
 
 Handlers are looked up in ``COMMANDS`` (an explicit table: nothing else is reachable from
 the network). Before registration only ``PRE_REGISTRATION`` commands are accepted; the
-rest get ``451``. Replies are queued with ``reply()`` in the order the lines came, so a
+rest get ``451``. Accounts (``net.accounts``): ``REGISTER`` (IRCv3
+draft/account-registration, before or after connecting) and SASL ``PLAIN``
+(``AUTHENTICATE``, IRCv3 sasl 3.1/3.2, before or after registration) log a session in; a
+password is checked on the reader thread (about 50 ms of scrypt, which holds no lock
+and lets other threads run). Replies are queued with ``reply()`` in the order the lines came, so a
 ``PING`` is answered in order with everything else the client caused.
 
 The human text of numerics and ERROR lines stays in English, as on every IRC server:

@@ -5,15 +5,23 @@ that guards it. A session never takes that lock or walks its dicts: it asks ``Ro
 change something (``register``, ``rename``, ``join``, ``part``, ``set_topic``, ``quit``) or
 to relay a message (``send_to_channel``, ``send_to_session``), and it asks for a snapshot
 when it only wants to read (``counts``, ``view``, ``list_rows``, ``who``, ``whois``,
-``channels_of``…). It also holds the password ``guard`` (``net.guard``), which keeps its
-own lock. Replies are built from those snapshots (``ChannelView``, ``WhoRow``);
-a ``Channel`` is a handle that sessions pass back, reading only its ``name`` and
-``created``, which never change. ``Session`` is the base of every kind of client
-(``net.irc_session``, ``net.plain_session``) and the ``ConnectionHandler`` of its
-connection (``net.connection``); its subclasses turn lines into calls on ``Rooms``. It
-lives here, not in a module of its own, because it is what ``Rooms`` holds and relays
-to (``render``, ``joined_replies``, ``goodbye``); the settings ``Rooms`` and sessions
+``channels_of``…). It also holds the password ``guard`` (``net.guard``) and the
+``accounts`` (``net.accounts``), each with its own lock, never taken inside ours.
+
+Replies are built from those snapshots (``ChannelView``, ``WhoRow``); a ``Channel`` is a
+handle that sessions pass back, reading only its ``name`` and ``created``, which never
+change. ``Session`` is the base of every kind of client (``net.irc_session``,
+``net.plain_session``) and the ``ConnectionHandler`` of its connection
+(``net.connection``); its subclasses turn lines into calls on ``Rooms``. It lives here,
+not in a module of its own, because it is what ``Rooms`` holds and relays to (``render``,
+``joined_replies``, ``goodbye``); the settings ``Rooms`` and sessions
 read are described by the ``Settings`` protocol, so nothing here imports ``net.server``.
+
+Nicks: a reserved one (``net.accounts.is_reserved``: the server's name, "profesor",
+"admin"… and look-alikes) or one that is an account's is only for a session logged in
+to the account of that name (``nick_refusal``, enforced by ``register`` and ``rename``);
+a session logged in to it takes it back from its own earlier connection. ``log_in``
+records the account a session proved (and makes a teacher account's session a teacher).
 
 The relay, step by step: ``send_to_channel`` builds one ``Outgoing``
 (``net.outgoing``), and under the lock asks each recipient's ``render()`` for its bytes,
@@ -36,7 +44,8 @@ so a late joiner sees nothing old).
 
 Threading rules:
 - ``_lock`` guards ``_nicks``, ``_channels``, every ``Channel`` field, the memory side of
-  ``history``, and each session's ``registered``, ``left``, ``nick`` and ``channels``. It is held to
+  ``history``, and each session's ``registered``, ``left``, ``nick``, ``channels``,
+  ``account``, ``teacher`` and ``away``. It is held to
   change state and to *queue* the resulting messages for their recipients, so everyone
   sees one order of events; it is never held while a socket is read or written, or while
   the history database is written: queued bytes are flushed after it is released.
