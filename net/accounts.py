@@ -358,10 +358,13 @@ class AccountStore:
         password was not even looked at)."""
         if not self.guard.admit(ip, now):
             return Login(Verdict.WAIT, None)
-        with self._lock:
-            found = self._accounts.get(nick_key(normal_nick(name)))
-        right = found is not None and password_matches(password, found[1])
-        self.guard.judged(ip, right, now)
+        right = False
+        try:
+            with self._lock:
+                found = self._accounts.get(nick_key(normal_nick(name)))
+            right = found is not None and password_matches(password, found[1])
+        finally:  # always judged, even by a bug: an address left "being judged" is shut out
+            self.guard.judged(ip, right, now)
         if not right:
             return Login(Verdict.WRONG, None)
         assert found is not None
