@@ -2,8 +2,9 @@
 
 This entry script reads the command line, starts ``net.server.ChatServer`` and, when
 standard input is a terminal, runs the operator console: a line typed there goes to
-everyone as an announcement from the server, and ``/usuarios``, ``/expulsar``, ``/salir``
-(``/users``, ``/kick``, ``/quit``) manage the room. Ctrl+C or SIGTERM stop it cleanly.
+everyone as an announcement from the server, and ``/usuarios``, ``/expulsar``,
+``/profesor``, ``/salir`` (``/users``, ``/kick``, ``/teacher``, ``/quit``) manage the room.
+Ctrl+C or SIGTERM stop it cleanly.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from pathlib import Path
 from net.history import default_database_path
 from net.i18n import set_language, tr
 from net.lan import shareable_endpoints
-from net.protocol import DEFAULT_PORT, is_valid_channel, printable
-from net.server import ChatServer, ServerConfig
+from net.protocol import DEFAULT_PORT, is_valid_channel, is_valid_nick, normal_nick, printable
+from net.server import ChatServer, ServerConfig, TeacherNamed
 
 #: where the password may come from without showing in the process list
 PASSWORD_VARIABLE = "CHARLA_PASSWORD"
@@ -128,13 +129,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="forget the history of a channel (not the default one) empty for this long, "
         "0 to keep it (default: %(default)g)",
     )
-    parser.add_argument("--no-history", action="store_true", help="keep no messages at all")
+    parser.add_argument(
+        "--no-history",
+        action="store_true",
+        help="keep no messages at all (accounts, then, only until the server stops)",
+    )
     parser.add_argument(
         "--oper",
         action="append",
         default=[],
         metavar="NAME:PASSWORD",
         help="who may become a teacher (an IRC operator) with OPER NAME PASSWORD; repeatable",
+    )
+    parser.add_argument(
+        "--teacher",
+        action="append",
+        default=[],
+        metavar="ACCOUNT",
+        help="this account is a teacher (repeatable); /profesor NICK at the console names "
+        "more, kept in the history database",
     )
     parser.add_argument("--lang", choices=("es", "en"), help="language (default: the system's)")
     parser.add_argument(
@@ -158,6 +171,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         name, _, secret = oper.partition(":")
         if not name or not secret or " " in name:
             parser.error(tr("--oper takes NAME:PASSWORD (a name without spaces, a password)"))
+    args.teacher = [normal_nick(name) for name in args.teacher]
+    for name in args.teacher:
+        if not is_valid_nick(name):
+            parser.error(
+                tr("--teacher {name}: an account's name is a valid nick").format(name=name)
+            )
     return args
 
 
@@ -194,6 +213,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         history_memory=int(args.history_memory * 2**20),
         history_expiry=args.history_expiry * 60,
         opers=dict(oper.partition(":")[::2] for oper in args.oper),
+        teachers=tuple(args.teacher),
     )
 
 
@@ -249,12 +269,15 @@ class OperatorConsole:
                 self.write(tr("{nick} was removed.").format(nick=nick))
             else:
                 self.write(tr("Nobody called {nick} is connected.").format(nick=nick))
+        elif command in ("/profesor", "/teacher"):
+            self._teacher(rest.strip())
         elif command in ("/ayuda", "/help"):
             self.write(
                 tr(
                     "Type a line to announce it to everyone. Commands:\n"
                     "  /usuarios (/users)             who is connected\n"
                     "  /expulsar NICK [reason] (/kick) remove someone\n"
+                    "  /profesor [NICK] (/teacher)    make someone a teacher, or list them\n"
                     "  /salir (/quit)                 stop the server"
                 )
             )
@@ -264,6 +287,33 @@ class OperatorConsole:
             count = self.server.announce(line[1:] if line.startswith("//") else line)
             self.write(tr("Announced to {count} people.").format(count=count))
         return True
+
+    def _teacher(self, nick: str) -> None:
+        """``/profesor NICK``: the account NICK is logged in to becomes a teacher's, for
+        good; ``/profesor`` alone lists the teachers."""
+        if not nick:
+            teachers = self.server.teachers()
+            if teachers:
+                self.write(tr("Teachers: {names}").format(names=", ".join(teachers)))
+            else:
+                self.write(tr("No teachers yet. Usage: /profesor NICK"))
+            return
+        done, account = self.server.name_teacher(nick)
+        if done is TeacherNamed.DONE:
+            self.write(
+                tr("{nick} (account {account}) is a teacher.").format(nick=nick, account=account)
+            )
+        elif done is TeacherNamed.NOBODY:
+            self.write(tr("Nobody called {nick} is connected.").format(nick=nick))
+        elif done is TeacherNamed.NO_ACCOUNT:
+            self.write(
+                tr(
+                    "{nick} is not logged in to an account: they must register their name "
+                    "first (in the Charla window, or REGISTER from an IRC client)."
+                ).format(nick=nick)
+            )
+        else:
+            self.write(tr("{nick} could not be made a teacher (see the log).").format(nick=nick))
 
 
 def run_console(console: OperatorConsole, stop: threading.Event) -> None:

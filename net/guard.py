@@ -7,9 +7,13 @@ second up to a minute; while it is locked, every answer is "wait", whatever was 
 so guessing goes no faster with more connections. A right password clears the address.
 Failures are logged once per address per minute, not once per try.
 
-Threading: any reader thread may call ``check``; ``_lock`` guards ``_addresses``, which
-holds at most ``MAX_ADDRESSES`` entries (the oldest are forgotten first). Nothing here
-blocks or touches a socket.
+``GuessGuard`` is that bookkeeping on its own, for secrets that are slow to check (the
+accounts' hashed passwords, ``net.accounts``): ``admit`` a try, check it without a lock,
+then say how it was ``judged``.
+
+Threading: any reader thread may call ``check``, ``admit``, ``judged``; a ``GuessGuard``'s
+``_lock`` guards its ``_addresses``, which hold at most ``MAX_ADDRESSES`` entries (the
+oldest are forgotten first). Nothing here blocks or touches a socket.
 """
 
 from __future__ import annotations
@@ -66,6 +70,71 @@ class _Failures:
     locked_until: float = 0.0
     logged_at: float = float("-inf")
     unlogged: int = 0  # failures since the last log line
+    judging: bool = False  # a try from it is being judged now (a slow hash, maybe)
+
+
+class GuessGuard:
+    """The failures of each address and how long each is locked out (see the module
+    docstring). For a secret that is slow to check (an account's hashed password), a try
+    is ``admit``-ted first, checked without any lock held, and then ``judged``: an address
+    that has failed before is judged one try at a time, so parallel connections guess no
+    faster than one."""
+
+    def __init__(self, what: str = "password") -> None:
+        self._what = what  # what is being guessed, for the log
+        self._lock = threading.Lock()  # guards _addresses
+        #: address_key -> its recent failures, least recently failed first
+        self._addresses: OrderedDict[str, _Failures] = OrderedDict()
+
+    def admit(self, ip: str, now: float | None = None) -> bool:
+        """Whether a try from ``ip`` may be checked now (False: it must wait); every
+        admitted try must be ``judged``."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            failures = self._addresses.get(address_key(ip))
+            if failures is None:
+                return True
+            if now < failures.locked_until or failures.judging:
+                return False
+            failures.judging = True
+            return True
+
+    def judged(self, ip: str, right: bool, now: float | None = None) -> None:
+        """An admitted try from ``ip`` was right (the address is cleared) or wrong (it is
+        locked out for twice as long as last time)."""
+        now = time.monotonic() if now is None else now
+        key = address_key(ip)
+        with self._lock:
+            failures = self._addresses.get(key)
+            if right:
+                self._addresses.pop(key, None)
+                return
+            if failures is None:
+                failures = self._addresses[key] = _Failures()
+                while len(self._addresses) > MAX_ADDRESSES:
+                    self._addresses.popitem(last=False)
+            self._addresses.move_to_end(key)
+            failures.judging = False
+            failures.count += 1
+            failures.unlogged += 1
+            lock = min(LONGEST_LOCK_SECONDS, FIRST_LOCK_SECONDS * 2 ** (failures.count - 1))
+            failures.locked_until = max(failures.locked_until, now + lock)
+            if now - failures.logged_at >= LOG_EVERY_SECONDS:
+                log.warning(
+                    "%d wrong %s(s) from %s; it waits %.0f s before the next try",
+                    failures.unlogged,
+                    self._what,
+                    key,
+                    lock,
+                )
+                failures.logged_at, failures.unlogged = now, 0
+
+    def wait_seconds(self, ip: str, now: float | None = None) -> int:
+        """How long ``ip`` is still locked out, in whole seconds (0: not at all)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            failures = self._addresses.get(address_key(ip))
+            return 0 if failures is None else max(0, math.ceil(failures.locked_until - now))
 
 
 class PasswordGuard:
@@ -73,9 +142,7 @@ class PasswordGuard:
 
     def __init__(self, password: str | None) -> None:
         self._password = None if password is None else password.encode("utf-8")
-        self._lock = threading.Lock()  # guards _addresses
-        #: address_key -> its recent failures, least recently failed first
-        self._addresses: OrderedDict[str, _Failures] = OrderedDict()
+        self._guesses = GuessGuard("password")
 
     @property
     def required(self) -> bool:
@@ -100,41 +167,16 @@ class PasswordGuard:
         self, ip: str, given: str | None, password: bytes | None, now: float | None
     ) -> Verdict:
         now = time.monotonic() if now is None else now
-        key = address_key(ip)
-        with self._lock:
-            failures = self._addresses.get(key)
-            if failures is not None and now < failures.locked_until:
-                return Verdict.WAIT
-            right = (
-                given is not None
-                and password is not None
-                and compare_digest(given.encode("utf-8"), password)
-            )
-            if right:
-                self._addresses.pop(key, None)
-                return Verdict.RIGHT
-            if failures is None:
-                failures = self._addresses[key] = _Failures()
-                while len(self._addresses) > MAX_ADDRESSES:
-                    self._addresses.popitem(last=False)
-            self._addresses.move_to_end(key)
-            failures.count += 1
-            failures.unlogged += 1
-            lock = min(LONGEST_LOCK_SECONDS, FIRST_LOCK_SECONDS * 2 ** (failures.count - 1))
-            failures.locked_until = now + lock
-            if now - failures.logged_at >= LOG_EVERY_SECONDS:
-                log.warning(
-                    "%d wrong password(s) from %s; it waits %.0f s before the next try",
-                    failures.unlogged,
-                    key,
-                    lock,
-                )
-                failures.logged_at, failures.unlogged = now, 0
-        return Verdict.WRONG
+        if not self._guesses.admit(ip, now):
+            return Verdict.WAIT
+        right = (
+            given is not None
+            and password is not None
+            and compare_digest(given.encode("utf-8"), password)
+        )
+        self._guesses.judged(ip, right, now)
+        return Verdict.RIGHT if right else Verdict.WRONG
 
     def wait_seconds(self, ip: str, now: float | None = None) -> int:
         """How long ``ip`` is still locked out, in whole seconds (0: not at all)."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            failures = self._addresses.get(address_key(ip))
-            return 0 if failures is None else max(0, math.ceil(failures.locked_until - now))
+        return self._guesses.wait_seconds(ip, now)

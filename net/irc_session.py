@@ -2,7 +2,11 @@
 
 Handlers are looked up in ``COMMANDS`` (an explicit table: nothing else is reachable from
 the network). Before registration only ``PRE_REGISTRATION`` commands are accepted; the
-rest get ``451``. Replies are queued with ``reply()`` in the order the lines came, so a
+rest get ``451``. Accounts (``net.accounts``): ``REGISTER`` (IRCv3
+draft/account-registration, before or after connecting) and SASL ``PLAIN``
+(``AUTHENTICATE``, IRCv3 sasl 3.1/3.2, before or after registration) log a session in; a
+password is checked on the reader thread (about 50 ms of scrypt, which holds no lock
+and lets other threads run). Replies are queued with ``reply()`` in the order the lines came, so a
 ``PING`` is answered in order with everything else the client caused.
 
 The human text of most numerics and ERROR lines stays in English, as on every IRC server:
@@ -37,12 +41,14 @@ to answer a private message with 301 (see ``net.state``).
 
 from __future__ import annotations
 
+import binascii
 import itertools
 import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
 
 from net import protocol as irc
+from net.accounts import is_reserved
 from net.connection import BugLog, Connection, flush_soon
 from net.guard import Verdict
 from net.i18n import tr
@@ -59,6 +65,10 @@ from net.modes import (
 )
 from net.outgoing import Outgoing
 from net.protocol import (
+    MAX_SASL_BYTES,
+    SASL_CAP,
+    SASL_CHUNK,
+    SASL_MECHANISMS,
     SEQ_TAG,
     SERVER_CAPABILITIES,
     SESSION_CAP,
@@ -67,6 +77,7 @@ from net.protocol import (
     is_valid_channel,
     is_valid_nick,
     mask_match,
+    nick_key,
     normal_nick,
     parse,
     session_alias,
@@ -82,6 +93,7 @@ from net.state import (
     GoneRow,
     JoinRefused,
     ModeRefused,
+    NickRefused,
     RedactRefused,
     Rooms,
     Session,
@@ -92,7 +104,11 @@ from net.state import (
 log = logging.getLogger(__name__)
 _bugs = BugLog(log)  # replies that cannot be formatted: bugs, logged rate-limited
 
-PRE_REGISTRATION = frozenset({"CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT", "SESSION"})
+PRE_REGISTRATION = frozenset(
+    {"CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT", "SESSION", "AUTHENTICATE", "REGISTER"}
+)
+#: the text of a 433 for a nick that is an account's, to someone not logged in to it
+REGISTERED_NICK_TEXT = "Nickname is registered: log in to its account (SASL) with its password"
 VERSION = "charla-0.1"
 #: references of history batches (``BATCH +h1 chathistory``), one counter for the server
 _batch_refs = itertools.count(1)
@@ -151,6 +167,9 @@ class IrcSession(Session):
         self._message_tags = False  # "message-tags" in caps
         self._away_notify = False  # "away-notify" in caps
         self._multi_prefix = False  # "multi-prefix" in caps: every status prefix, not one
+        self._cap_version = 0  # from "CAP LS 302": 302 shows capability values
+        #: the base64 chunks of a SASL PLAIN answer being received (None: no exchange)
+        self._sasl: list[str] | None = None
         #: when our keepalive PING went out (``time.monotonic()``); anything received
         #: after it is the answer
         self._ping_sent_at: float | None = None
@@ -282,8 +301,13 @@ class IrcSession(Session):
         if sub == "LS":
             if not self.registered:
                 self.cap_negotiating = True
+            self._cap_version = max(self._cap_version, wire_number(message.param(1)) or 0)
+            offered = (
+                f"{cap}={value}" if value and self._cap_version >= 302 else cap
+                for cap, value in SERVER_CAPABILITIES.items()
+            )
             self.send_message(
-                Message("CAP", [self.name_for_replies, "LS", " ".join(SERVER_CAPABILITIES)], source)
+                Message("CAP", [self.name_for_replies, "LS", " ".join(offered)], source)
             )
         elif sub == "LIST":
             self.send_message(
@@ -341,11 +365,16 @@ class IrcSession(Session):
         nick = normal_nick(message.params[0])
         if not is_valid_nick(nick):
             self.reply(irc.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
-        elif (self.registered or not self.rooms.guard.required) and not self.rooms.nick_available(
-            nick, self
-        ):  # before the password is known, who is here is not told: registering checks it
-            self.reply(irc.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+            return
+        refused = None
+        if self.registered or not self.rooms.guard.required:
+            # before the password is known, who is here is not told: registering checks it
+            refused = self.rooms.nick_refusal(nick, self)
+        if refused not in (None, NickRefused.REGISTERED) or (self.registered and refused):
+            self._refuse_nick(nick, refused)
         elif not self.registered:
+            # a registered nick waits for registration to end: a SASL login (AUTHENTICATE
+            # usually comes after NICK) may make it this client's
             self.nick = nick
             self._try_register()
         elif nick == self.nick:
@@ -358,6 +387,15 @@ class IrcSession(Session):
                 tr("Cannot change nickname while banned or muted on the channel"),
             )
         elif not self.rooms.rename(self, nick):
+            self._refuse_nick(nick, self.rooms.nick_refusal(nick, self))
+
+    def _refuse_nick(self, nick: str, refused: NickRefused | None) -> None:
+        """432 for a reserved nick; 433 saying why for one in use or registered."""
+        if refused is NickRefused.RESERVED:
+            self.reply(irc.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname: it is reserved")
+        elif refused is NickRefused.REGISTERED:
+            self.reply(irc.ERR_NICKNAMEINUSE, nick, REGISTERED_NICK_TEXT)
+        else:
             self.reply(irc.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
 
     def on_user(self, message: Message) -> None:
@@ -382,8 +420,11 @@ class IrcSession(Session):
             self.conn.enqueue(self.goodbye("Bad password"))
             self.conn.finish("Bad password")
             return
+        if self._sasl is not None:  # CAP END in the middle of a SASL exchange ends it
+            self._sasl = None
+            self.reply(irc.ERR_SASLABORTED, "SASL authentication aborted")
         if not self.rooms.register(self):
-            self.reply(irc.ERR_NICKNAMEINUSE, self.nick, "Nickname is already in use")
+            self._refuse_nick(self.nick, self.rooms.nick_refusal(self.nick, self))
             self.nick = ""
             return
         self._welcome()
@@ -430,6 +471,134 @@ class IrcSession(Session):
             f"USERLEN={irc.USERLEN}",
         ]
         self.reply(irc.RPL_ISUPPORT, *tokens, "are supported by this server")
+
+    # -- accounts: SASL PLAIN and REGISTER ---------------------------------------------------
+
+    def on_authenticate(self, message: Message) -> None:
+        """IRCv3 SASL: ``AUTHENTICATE PLAIN``, then the base64 answer in chunks of 400
+        (a chunk of exactly 400 means more follows; ``+`` is an empty one), ``*`` aborts.
+        Allowed before and after registration, once per connection (907 after that)."""
+        if SASL_CAP not in self.caps:
+            self.reply(irc.ERR_SASLFAIL, "SASL authentication failed: request the sasl capability")
+            return
+        if self.need_params(message, 1):
+            return
+        data = message.params[0]
+        if data == "*":
+            self._sasl = None
+            self.reply(irc.ERR_SASLABORTED, "SASL authentication aborted")
+        elif self.account is not None:
+            self._sasl = None
+            self.reply(irc.ERR_SASLALREADY, "You have already authenticated using SASL")
+        elif self._sasl is None:
+            if (
+                not self.registered
+                and self.rooms.guard.required
+                and (
+                    self.password is None  # no guess made: none counted
+                    or self.rooms.guard.check(self.conn.ip, self.password) is not Verdict.RIGHT
+                )
+            ):
+                # nobody without the server's password may guess account passwords on it,
+                # nor learn one was right (PASS comes before AUTHENTICATE from every client)
+                self.reply(irc.ERR_SASLFAIL, "SASL authentication failed: give PASS first")
+            elif data.upper() == SASL_MECHANISMS:
+                self._sasl = []
+                self.send_message(Message("AUTHENTICATE", ["+"]))
+            else:
+                self.reply(irc.RPL_SASLMECHS, SASL_MECHANISMS, "are available SASL mechanisms")
+                self.reply(irc.ERR_SASLFAIL, "SASL authentication failed")
+        elif len(data) > SASL_CHUNK or (len(self._sasl) + 1) * SASL_CHUNK > MAX_SASL_BYTES * 2:
+            self._sasl = None
+            self.reply(irc.ERR_SASLTOOLONG, "SASL message too long")
+        else:
+            if data != "+":
+                self._sasl.append(data)
+            if len(data) < SASL_CHUNK:  # the last chunk
+                answer, self._sasl = "".join(self._sasl), None
+                self._sasl_plain(answer)
+
+    def _sasl_plain(self, answer: str) -> None:
+        """Check a PLAIN answer (RFC 4616: ``authzid NUL authcid NUL password``, base64)."""
+        try:
+            authzid, authcid, password = (
+                binascii.a2b_base64(answer, strict_mode=True).decode("utf-8").split("\0")
+            )
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            self.reply(irc.ERR_SASLFAIL, "SASL authentication failed: not a PLAIN answer")
+            return
+        if authzid and nick_key(authzid) != nick_key(authcid):
+            self.reply(irc.ERR_SASLFAIL, "SASL authentication failed: one may act only as oneself")
+            return
+        verdict, account = self.rooms.accounts.log_in(self.conn.ip, authcid, password)
+        if verdict is Verdict.WAIT:
+            wait = self.rooms.accounts.wait_seconds(self.conn.ip)
+            self.reply(
+                irc.ERR_SASLFAIL,
+                f"SASL authentication failed: too many wrong passwords from your address: "
+                f"try again in {wait} s",
+            )
+        elif verdict is Verdict.WRONG or account is None:
+            self.reply(irc.ERR_SASLFAIL, "SASL authentication failed")
+        else:
+            self._logged_in(account)
+            self.reply(irc.RPL_SASLSUCCESS, "SASL authentication successful")
+
+    def _logged_in(self, account: str) -> None:
+        self.rooms.log_in(self, account)
+        username = self.username if self.username != "user" else "*"  # no USER yet
+        host = f"{self.nick or '*'}!{username}@{self.conn.host}"
+        self.reply(irc.RPL_LOGGEDIN, host, account, f"You are now logged in as {account}")
+
+    def on_register(self, message: Message) -> None:
+        """draft/account-registration: ``REGISTER <account|*> <email|*> <password>``; the
+        account name is the nick (``*`` says so); success logs the session in."""
+        if len(message.params) < 3 or not all(message.params[:3]):
+            self._fail_register("NEED_MORE_PARAMS", "*", "Usage: REGISTER <account> * <password>")
+            return
+        name, _email, password = message.params[:3]  # no e-mail: nothing is sent anywhere
+        if name == "*":
+            name = self.nick
+        name = normal_nick(name)
+        if self.account is not None:
+            self._fail_register("ALREADY_AUTHENTICATED", self.account, "You are logged in already")
+        elif not self.registered and self.rooms.guard.required:
+            # nobody who has not given the server's password may make accounts on it
+            self._fail_register(
+                "COMPLETE_CONNECTION_REQUIRED", name or "*", "Give the server password first"
+            )
+        elif not self.nick:
+            self._fail_register("NEED_NICK", name or "*", "Choose a nick first (NICK)")
+        elif not is_valid_nick(name) or is_reserved(name, self.settings.server_name):
+            self._fail_register("BAD_ACCOUNT_NAME", name, "That name cannot be an account")
+        elif nick_key(name) != nick_key(self.nick):
+            self._fail_register(
+                "ACCOUNT_NAME_MUST_BE_NICK", name, "The account's name must be your nick"
+            )
+        elif (holder := self.rooms.find_session(name)) is not None and holder is not self:
+            self._fail_register("USERNAME_EXISTS", name, "Someone else is using that nick")
+        else:
+            refused = self.rooms.accounts.register(name, password, self.conn.ip)
+            if refused is None:
+                self.send_message(
+                    Message(
+                        "REGISTER",
+                        ["SUCCESS", name, "Account created: you are logged in"],
+                        self.settings.server_name,
+                    )
+                )
+                self._logged_in(name)
+            else:
+                self._fail_register(refused.code, name, _REGISTER_REFUSALS[refused.code])
+
+    def _fail_register(self, code: str, account: str, text: str) -> None:
+        self.send_message(
+            Message(
+                "FAIL",
+                ["REGISTER", code, irc.as_middle_param(account), text],
+                self.settings.server_name,
+            )
+        )
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -489,6 +658,9 @@ class IrcSession(Session):
                     minutes=round(self.settings.history_expiry / 60), channel=self.settings.channel
                 )
                 motd = f"{motd}\n{forgotten}"
+        if not self.rooms.accounts.on_disk:
+            accounts = tr("Accounts registered here are kept only until the server stops.")
+            motd = f"{motd}\n{accounts}".strip()
         if not motd:
             self.reply(irc.ERR_NOMOTD, "MOTD File is missing")
             return
@@ -933,6 +1105,8 @@ class IrcSession(Session):
                 self.reply(irc.RPL_AWAY, person.nick, person.away)
             if person.teacher:
                 self.reply(irc.RPL_WHOISOPERATOR, person.nick, tr("is a teacher (IRC operator)"))
+            if person.account:
+                self.reply(irc.RPL_WHOISACCOUNT, person.nick, person.account, "is logged in as")
         self.reply(irc.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
 
     def on_whowas(self, message: Message) -> None:
@@ -1220,6 +1394,16 @@ class IrcSession(Session):
         return False
 
 
+#: the text of each FAIL REGISTER code that ``AccountStore.register`` may give
+_REGISTER_REFUSALS = {
+    "ACCOUNT_EXISTS": "That account exists already",
+    "BAD_ACCOUNT_NAME": "That name cannot be an account",
+    "WEAK_PASSWORD": "The password must have at least 8 bytes",
+    "UNACCEPTABLE_PASSWORD": "The password must have at most 128 bytes and no control characters",
+    "TEMPORARILY_UNAVAILABLE": "No more accounts can be made now: try again later",
+}
+
+
 def _who_flags(row: WhoRow, *, multi_prefix: bool) -> str:
     """The flags of a WHO reply (352): ``H`` here or ``G`` gone (away), ``*`` a teacher
     (IRC operator), then the channel status (``@``, ``+``)."""
@@ -1279,6 +1463,8 @@ COMMANDS: dict[str, Callable[[IrcSession, Message], None]] = {
     "TAGMSG": IrcSession.on_tagmsg,
     "REDACT": IrcSession.on_redact,
     "SESSION": IrcSession.on_session,
+    "AUTHENTICATE": IrcSession.on_authenticate,
+    "REGISTER": IrcSession.on_register,
 }
 
 

@@ -1,9 +1,12 @@
 """A person at ``nc``, telnet or a phone "TCP terminal" app: no IRC, just lines of text.
 
 The server asks for a name (and the password, if it has one), joins the person to the
-default channel and from then on every line they type is a message to it. What others
-say arrives as ``[hh:mm] nick: text``; joins, leaves and the operator's announcements
-come as readable lines too. A few slash commands, in Spanish and English, do the rest.
+default channel, and from then on every line they type is a message to it. A name that
+is an account's (``net.accounts``) is theirs once they type its password (not echoed,
+like the server's; ``MAX_ACCOUNT_TRIES`` tries, each wrong one slowed down per address;
+``/otro`` goes back to choosing another name). What others say arrives as
+``[hh:mm] nick: text``; joins, leaves and the operator's announcements come as readable
+lines too. A few slash commands, in Spanish and English, do the rest.
 
 Nobody here is sent keepalive PINGs: a person at ``nc`` would see them as text, and
 would not know to answer. TCP keepalive (set by ``net.server``) finds dead peers instead.
@@ -38,7 +41,7 @@ from net.protocol import (
     split_utf8,
 )
 from net.render import chat_line, history_lines, plain_history, plain_text
-from net.state import Channel, ChannelView, JoinRefused, Rooms, Session
+from net.state import Channel, ChannelView, JoinRefused, NickRefused, Rooms, Session
 
 #: telnet option negotiation (IAC …) and other control bytes a terminal may send
 _TELNET_NOISE = re.compile(r"\xff[\xfb-\xfe].|\xff[\xf0-\xfa]|[\x00-\x08\x0b-\x1f\x7f]")
@@ -53,6 +56,10 @@ ECHO_ON = b"\xff\xfc\x01"
 TEXT_BYTES_PER_MESSAGE = MAX_LINE_BYTES - 120
 
 QUIT_WORDS = {"close", "/salir", "/quit", "/exit"}
+#: tries at an account's password before the connection is closed
+MAX_ACCOUNT_TRIES = 5
+#: typed instead of an account's password: "I'll choose another name"
+OTHER_NAME_WORDS = {"/otro", "/other"}
 
 
 class PlainSession(Session):
@@ -66,6 +73,9 @@ class PlainSession(Session):
         #: the client agreed to let the server echo (a telnet client): it does not show the
         #: password as it is typed, and must be told to echo again afterwards
         self._telnet_echo = False
+        #: the account whose password is asked for (state "account"), and the tries so far
+        self._account_name = ""
+        self._account_tries = 0
         self.say(tr("Welcome to Charla ({server}).").format(server=self.settings.server_name))
         if self._state == "password":
             # Telnet clients stop echoing on IAC WILL ECHO (RFC 857), so the password is
@@ -160,6 +170,8 @@ class PlainSession(Session):
             self._on_name(line)
         elif self._state == "password":
             self._on_password(line)
+        elif self._state == "account":
+            self._on_account_password(line)
         elif line:
             self._on_chat(line)
 
@@ -185,7 +197,13 @@ class PlainSession(Session):
                     "and does not start with a digit. What is your name?"
                 )
             )
-        elif not self.rooms.nick_available(name):
+        elif (refused := self.rooms.nick_refusal(name, self)) is NickRefused.RESERVED:
+            self.say(tr("The name {name} is reserved. What is your name?").format(name=name))
+        elif refused is NickRefused.REGISTERED:
+            self._state, self._account_name = "account", name
+            self._account_tries = 0
+            self._ask_account_password(first=True)
+        elif refused is not None:
             self.say(
                 tr("The name {name} is taken. How about {other}?").format(
                     name=name, other=self.rooms.suggest_nick(name)
@@ -194,6 +212,48 @@ class PlainSession(Session):
         else:
             self.nick = name
             self._enter()
+
+    def _ask_account_password(self, first: bool = False) -> None:
+        self.say(
+            tr(
+                "{name} is a registered name. Its password (or /otro to choose another name):"
+            ).format(name=self._account_name)
+        )
+        if first:  # see __init__: a telnet client stops showing what is typed, till ECHO_ON
+            self.conn.send(ECHO_OFF)
+
+    def _on_account_password(self, password: str) -> None:
+        """The password of the account the typed name belongs to; ``/otro`` gives up (an
+        empty line never gets here: the connection drops those)."""
+        if password.lower() in OTHER_NAME_WORDS:
+            self._back_to_name()
+            return
+        self._account_tries += 1
+        verdict, account = self.rooms.accounts.log_in(self.conn.ip, self._account_name, password)
+        if verdict is Verdict.RIGHT and account is not None:
+            if self._telnet_echo:
+                self.conn.send(ECHO_ON)
+            self.rooms.log_in(self, account)
+            self.nick = account
+            self._enter()
+            return
+        if verdict is Verdict.WAIT:
+            told = tr("Too many wrong passwords from your address: try again in {seconds} s.")
+            told = told.format(seconds=self.rooms.accounts.wait_seconds(self.conn.ip))
+        else:
+            told = tr("Wrong password.")
+        if self._account_tries >= MAX_ACCOUNT_TRIES:
+            self.conn.enqueue(self.goodbye(f"{told} {tr('Goodbye.')}"))
+            self.conn.finish("Bad account password")
+            return
+        self.say(told)
+        self._ask_account_password()
+
+    def _back_to_name(self) -> None:
+        if self._telnet_echo:
+            self.conn.send(ECHO_ON)
+        self._state, self._account_name = "name", ""
+        self.say(tr("What is your name?"))
 
     def _on_password(self, password: str) -> None:
         verdict = self.rooms.guard.check(self.conn.ip, password)
@@ -219,6 +279,7 @@ class PlainSession(Session):
                     name=self.nick, other=self.rooms.suggest_nick(self.nick)
                 )
             )
+            self.nick = ""
             return
         self._state = "chat"
         if isinstance(self.rooms.join(self, self.settings.channel), JoinRefused):
@@ -301,9 +362,21 @@ class PlainSession(Session):
 
     def _rename(self, new_nick: str) -> None:
         new_nick = normal_nick(new_nick)
+        refused = None
+        if is_valid_nick(new_nick) and nick_key(new_nick) != nick_key(self.nick):
+            refused = self.rooms.nick_refusal(new_nick, self)
         if not is_valid_nick(new_nick):
             self.say(tr("Usage: /apodo NEWNAME (letters, digits and - _, at most 30)."))
-        elif nick_key(new_nick) != nick_key(self.nick) and not self.rooms.nick_available(new_nick):
+        elif refused is NickRefused.RESERVED:
+            self.say(tr("The name {name} is reserved.").format(name=new_nick))
+        elif refused is NickRefused.REGISTERED:
+            self.say(
+                tr(
+                    "The name {name} is registered: to use it, leave and come back typing "
+                    "that name and its password."
+                ).format(name=new_nick)
+            )
+        elif refused is not None:
             self.say(
                 tr("The name {name} is taken. How about {other}?").format(
                     name=new_nick, other=self.rooms.suggest_nick(new_nick)

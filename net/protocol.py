@@ -66,8 +66,23 @@ SEQ_TAG = "charla.chat/seq"
 #: IRCv3 message redaction (work in progress, hence the draft/ name): REDACT deletes a message
 REDACTION_CAP = "draft/message-redaction"
 CAPABILITIES = ("batch", "server-time", "message-tags", REDACTION_CAP, SESSION_CAP, "multi-prefix")
-#: what a Charla server offers in ``CAP LS``: the above, and what only IRC clients use
-SERVER_CAPABILITIES = (*CAPABILITIES, "away-notify")
+#: IRCv3 SASL (only the PLAIN mechanism) and account registration (``net.accounts``)
+SASL_CAP = "sasl"
+SASL_MECHANISMS = "PLAIN"
+REGISTER_CAP = "draft/account-registration"
+#: what a Charla server offers, in ``CAP LS`` order, with the value ``CAP LS 302`` shows:
+#: the above, and what only IRC clients use
+SERVER_CAPABILITIES = {
+    **dict.fromkeys(CAPABILITIES, ""),
+    "away-notify": "",
+    SASL_CAP: SASL_MECHANISMS,
+    REGISTER_CAP: "before-connect",
+}
+#: an AUTHENTICATE line carries at most this much base64; exactly this much means "more"
+SASL_CHUNK = 400
+#: a whole SASL PLAIN answer, decoded: two names (30 characters, 4 bytes each at most)
+#: and a password (128 bytes), with room to spare
+MAX_SASL_BYTES = 1024
 
 # ---------------------------------------------------------------------------
 # Numerics (RFC 1459 / RFC 2812 / Modern IRC)
@@ -170,6 +185,14 @@ ERR_BADCHANNELKEY = "475"
 ERR_BANLISTFULL = "478"
 ERR_NOOPERHOST = "491"
 ERR_INVALIDMODEPARAM = "696"
+RPL_WHOISACCOUNT = "330"
+RPL_LOGGEDIN = "900"
+RPL_SASLSUCCESS = "903"
+ERR_SASLFAIL = "904"
+ERR_SASLTOOLONG = "905"
+ERR_SASLABORTED = "906"
+ERR_SASLALREADY = "907"
+RPL_SASLMECHS = "908"
 
 # ---------------------------------------------------------------------------
 # Errors raised when a line cannot be built

@@ -8,14 +8,17 @@ together, from the bottom up:
 - ``net.connection``: the transport of each client (its reader thread, flood gate and
   send queue), configured with ``ConnectionLimits`` taken from ``ServerConfig``;
 - ``net.history``: the kept messages, opened at start and closed at shutdown;
+- ``net.accounts``: the accounts and teachers, kept in the same database file (in memory
+  when there is none), opened after the history (which may have set a damaged file aside);
 - ``net.state.Rooms``: nicks, channels and the relay, shared by every session;
 - ``net.irc_session`` / ``net.plain_session``: one kind of client each. A new
   connection's handler is a ``FirstLineSniffer``: the first line (or a second of silence)
   says which kind it is, and the sniffer makes that session the connection's handler
   (it swaps itself out rather than forwarding, so a line never takes an extra hop).
 
-The operator's actions (``announce``, ``kick``, ``user_list``) are thin wrappers over
-``Rooms``, for ``servidor.py``'s console and for the window that hosts a room.
+The operator's actions (``announce``, ``kick``, ``user_list``, ``name_teacher``,
+``teachers``) are thin wrappers over ``Rooms``, for ``servidor.py``'s console and for the
+window that hosts a room.
 
 Threading rules:
 - One acceptor thread waits on the listening sockets and admits connections; each
@@ -41,7 +44,9 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 
+from net.accounts import AccountStore
 from net.connection import (
     NO_DEADLINE,
     AddressLog,
@@ -113,6 +118,9 @@ class ServerConfig:
     channels_per_address: int = CHANNELS_PER_ADDRESS
     #: OPER name -> password: who may become a teacher with ``OPER`` (``--oper``)
     opers: dict[str, str] = field(default_factory=dict)
+    #: accounts that are teachers from start-up (``--teacher``), beside those named at the
+    #: console, which the database keeps
+    teachers: tuple[str, ...] = ()
 
     def connection_limits(self) -> ConnectionLimits:
         return ConnectionLimits(
@@ -204,6 +212,15 @@ class Refusal:
         return Message("ERROR", [self.text]).to_bytes()
 
 
+class TeacherNamed(Enum):
+    """What ``ChatServer.name_teacher`` did."""
+
+    DONE = "done"
+    NOBODY = "nobody"  # nobody has that nick
+    NO_ACCOUNT = "no account"  # they are not logged in to an account
+    NOT_SAVED = "not saved"  # the teacher table is full, or the disk refused it
+
+
 def _registered(conn: Connection) -> bool:
     """Whether ``conn``'s client has registered (read without ``Rooms``' lock: see above)."""
     handler = conn.handler
@@ -221,7 +238,10 @@ class ChatServer:
             memory=self.config.history_memory,
             expiry=self.config.history_expiry,
         )
-        self.rooms = Rooms(self.config, self.history)
+        #: accounts live in the history's database file (its own tables and connection);
+        #: with no file (``--no-history``), in memory only
+        self.accounts = AccountStore(self.config.history_db)
+        self.rooms = Rooms(self.config, self.history, self.accounts)
         self._limits = self.config.connection_limits()
         self._connections_lock = threading.Lock()  # guards the three fields below
         self._connections: set[Connection] = set()  # admitted and not yet finished
@@ -252,14 +272,31 @@ class ChatServer:
             self._listeners = self._bind()
             self.port = self._listeners[0].getsockname()[1]
             self.history.open()
+            self.accounts.open()
         except BaseException:
             for sock in (*self._listeners, self._wake_reader, self._wake_writer):
                 sock.close()
             raise
         self.rooms.restore_topics()
+        for account in self.config.teachers:
+            self._teacher_from_start(account)
         self._acceptor = threading.Thread(target=self._accept_loop, name="acceptor", daemon=True)
         self._acceptor.start()
         log.info("listening on %s", [s.getsockname()[:2] for s in self._listeners])
+
+    def _teacher_from_start(self, account: str) -> None:
+        """``--teacher ACCOUNT``: kept with the others if the account exists; if not yet,
+        whoever registers it first becomes a teacher, and the operator is warned."""
+        if self.accounts.exists(account):
+            self.accounts.add_teacher(account)
+        elif self.accounts.name_teacher(account):
+            log.warning(
+                "teacher %s has no account yet: register it now (whoever registers it "
+                "first will be a teacher)",
+                account,
+            )
+        else:
+            log.warning("teacher %s cannot be named (not a valid nick, or too many)", account)
 
     def _bind(self) -> list[socket.socket]:
         host, port, backlog = self.config.host, self.config.port, self.config.listen_backlog
@@ -306,6 +343,7 @@ class ChatServer:
         self._wake_reader.close()
         self._wake_writer.close()
         self.history.close()
+        self.accounts.close()
         self.stopped.set()
         log.info("stopped")
 
@@ -506,6 +544,25 @@ class ChatServer:
         """Connections admitted that have not registered (yet): LUSERS' "unknown"."""
         with self._connections_lock:
             return sum(1 for conn in self._connections if not _registered(conn))
+
+    def name_teacher(self, nick: str) -> tuple[TeacherNamed, str]:
+        """Make the account ``nick`` is logged in to a teacher's, for good (the database
+        keeps it), and ``nick`` a teacher now; returns what happened and the account."""
+        session = self.rooms.find_session(nick)
+        if session is None:
+            return TeacherNamed.NOBODY, ""
+        account = self.rooms.account_of(session)
+        if account is None:
+            return TeacherNamed.NO_ACCOUNT, ""
+        if not self.accounts.add_teacher(account):
+            return TeacherNamed.NOT_SAVED, account
+        self.rooms.make_teacher(session)
+        log.info("%s (account %s) is a teacher", session.nick, account)
+        return TeacherNamed.DONE, account
+
+    def teachers(self) -> list[str]:
+        """The teacher accounts' names."""
+        return self.accounts.teachers()
 
     def find_session(self, nick: str) -> Session | None:
         """The session registered as ``nick`` (None: nobody)."""

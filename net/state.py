@@ -6,15 +6,23 @@ change something (``register``, ``rename``, ``join``, ``part``, ``set_topic``,
 ``set_away``, ``quit``) or to relay a message (``send_to_channel``, ``send_to_session``),
 and it asks for a snapshot when it only wants to read (``counts``, ``lusers``, ``view``,
 ``list_rows``, ``who``, ``whois``, ``whowas``, ``userhosts``, ``ison``, ``channels_of``…).
-It also holds the password ``guard`` (``net.guard``), which keeps its own lock. Replies
-are built from those snapshots (``ChannelView``, ``WhoRow``, ``GoneRow``); a ``Channel``
-is a handle that sessions pass back, reading only its ``name`` and
+It also holds the password ``guard`` (``net.guard``) and the ``accounts``
+(``net.accounts``), each with its own lock, never taken inside ours.
+
+Replies are built from those snapshots (``ChannelView``, ``WhoRow``, ``GoneRow``); a
+``Channel`` is a handle that sessions pass back, reading only its ``name`` and
 ``created``, which never change. ``Session`` is the base of every kind of client
 (``net.irc_session``, ``net.plain_session``) and the ``ConnectionHandler`` of its
 connection (``net.connection``); its subclasses turn lines into calls on ``Rooms``. It
 lives here, not in a module of its own, because it is what ``Rooms`` holds and relays
 to (``render``, ``joined_replies``, ``goodbye``); the settings ``Rooms`` and sessions
 read are described by the ``Settings`` protocol, so nothing here imports ``net.server``.
+
+Nicks: a reserved one (``net.accounts.is_reserved``: the server's name, "profesor",
+"admin"… and look-alikes) or one that is an account's is only for a session logged in
+to the account of that name (``nick_refusal``, enforced by ``register`` and ``rename``);
+a session logged in to it takes it back from its own earlier connection. ``log_in``
+records the account a session proved (and makes a teacher account's session a teacher).
 
 The relay, step by step: ``send_to_channel`` builds one ``Outgoing``
 (``net.outgoing``), and under the lock asks each recipient's ``render()`` for its bytes,
@@ -80,6 +88,7 @@ from enum import Enum
 from functools import partial
 from typing import NamedTuple, Protocol
 
+from net.accounts import AccountStore, is_reserved
 from net.connection import NO_DEADLINE, AddressLog, BugLog, Connection, flush_soon
 from net.guard import PasswordGuard
 from net.history import ChannelHistory
@@ -261,6 +270,7 @@ class WhoRow(NamedTuple):
     away: str = ""  # their away message ("": here)
     status: str = ""  # its status letters in ``channel`` ("" for "*")
     teacher: bool = False
+    account: str = ""  # the account they are logged in to ("": none)
 
 
 class GoneRow(NamedTuple):
@@ -280,6 +290,14 @@ class Lusers(NamedTuple):
     teachers: int  # those of them who are teachers (IRC operators)
     channels: int
     most_users: int  # the most registered at once since the server started
+
+
+class NickRefused(Enum):
+    """Why a nick cannot be someone's (``Rooms.nick_refusal``)."""
+
+    RESERVED = "reserved"  # a reserved word or the server's name: 432
+    REGISTERED = "registered"  # an account's, and they are not logged in to it: 433
+    IN_USE = "in use"  # someone else's now: 433
 
 
 class Session:
@@ -371,10 +389,18 @@ def _same_client(holder: Session, session: Session | None) -> bool:
     return session is not None and holder.token is not None and holder.token == session.token
 
 
+def _owns(session: Session | None, key: str) -> bool:
+    """Whether ``session`` is logged in to the account whose name has ``nick_key`` ``key``
+    (read under Rooms' lock, or by the session's own thread: see ``Rooms.log_in``)."""
+    return session is not None and session.account is not None and nick_key(session.account) == key
+
+
 class Rooms:
     """Nicks, channels and the relay between sessions (see the module docstring)."""
 
-    def __init__(self, settings: Settings, history: ChannelHistory) -> None:
+    def __init__(
+        self, settings: Settings, history: ChannelHistory, accounts: AccountStore | None = None
+    ) -> None:
         self.settings = settings
         self.created = time.time()
         self._lock = threading.Lock()  # guards the state listed in the module docstring
@@ -391,6 +417,9 @@ class Rooms:
         self.guard = PasswordGuard(settings.password)
         #: wrong OPER passwords, slowed per address as wrong server passwords are
         self.oper_guard = PasswordGuard(None)
+        #: the accounts and teachers (``net.accounts``; thread-safe on its own, with a lock
+        #: never taken together with ours): in memory only unless the server gives one
+        self.accounts = accounts if accounts is not None else AccountStore(None)
         #: sign-ins: a few lines per address and minute (one student may sign in and out
         #: in a loop); thread-safe on its own
         self._by_address = AddressLog()
@@ -430,14 +459,40 @@ class Rooms:
 
     # -- nicks ------------------------------------------------------------------------
 
-    def nick_available(self, nick: str, session: Session | None = None) -> bool:
-        """Free, or held by ``session`` itself or by its own earlier connection."""
+    def nick_refusal(self, nick: str, session: Session | None = None) -> NickRefused | None:
+        """Why ``session`` may not have ``nick`` (None: it may). A reserved nick, or one
+        that is an account's, is only for a session logged in to the account of that
+        name; otherwise it must be free, or held by ``session`` itself, by its own earlier
+        connection, or by an earlier connection logged in to that same account."""
         key = nick_key(nick)
-        if self._is_server_name(key):
-            return False
+        refused = self._reserved_for_others(nick, key)
         with self._lock:
+            if refused is not None and not _owns(session, key):
+                return refused
             holder = self._nicks.get(key)
-        return holder is None or holder is session or _same_client(holder, session)
+            if holder is None or holder is session or self._may_replace(holder, session, key):
+                return None
+        return NickRefused.IN_USE
+
+    def nick_available(self, nick: str, session: Session | None = None) -> bool:
+        """Whether ``session`` may have ``nick`` (see ``nick_refusal``)."""
+        return self.nick_refusal(nick, session) is None
+
+    def _reserved_for_others(self, nick: str, key: str) -> NickRefused | None:
+        """RESERVED or REGISTERED if ``nick`` is only for a session logged in to its
+        account (asked without our lock: the accounts have their own)."""
+        if is_reserved(nick, self.settings.server_name):
+            return NickRefused.RESERVED
+        if self.accounts.exists(nick):
+            return NickRefused.REGISTERED
+        return None
+
+    @staticmethod
+    def _may_replace(holder: Session, session: Session | None, key: str) -> bool:
+        """``holder`` is ``session``'s own earlier connection: the same session token, or
+        both logged in to the account this nick belongs to (a teacher back after a Wi-Fi
+        blip takes its nick back from its ghost, and nobody can snipe it meanwhile)."""
+        return _same_client(holder, session) or (_owns(holder, key) and _owns(session, key))
 
     def suggest_nick(self, nick: str) -> str:
         """A free nickname close to ``nick`` (Ana -> Ana2), to offer when it is taken."""
@@ -449,28 +504,26 @@ class Rooms:
                     return candidate
         return f"{base}_{int(time.time()) % 1000}"
 
-    def _is_server_name(self, key: str) -> bool:
-        """Nobody may take the server's own name, nor a look-alike of it: its notices must
-        stay unfakeable (``key``: a ``nick_key``)."""
-        return key == nick_key(self.settings.server_name)
-
     def register(self, session: Session) -> bool:
         """Claim ``session.nick`` for a session finishing registration; False if it is taken.
 
-        If the holder is this client's own earlier connection (same session token), it
-        leaves and the nick passes to ``session`` in the same lock section, so no third
-        client can take it in between; then that old connection is told and closed.
+        If the holder is this client's own earlier connection (same session token, or
+        logged in to the account of that name: ``_may_replace``), it leaves and the nick
+        passes to ``session`` in the same lock section, so no third client can take it in
+        between; then that old connection is told and closed. A reserved or registered
+        nick is refused unless ``session`` is logged in to its account (``nick_refusal``).
         """
         key = nick_key(session.nick)
-        if self._is_server_name(key):
-            return False
+        refused = self._reserved_for_others(session.nick, key)
         ghost, to_flush = None, []
         with self._lock:
             if session.left:  # kicked or replaced while its registration was on its way
                 return False
+            if refused is not None and not _owns(session, key):
+                return False
             holder = self._nicks.get(key)
             if holder is not None:
-                if not _same_client(holder, session):
+                if not self._may_replace(holder, session, key):
                     return False
                 ghost, to_flush = holder, self._quit_locked(holder, "Reconnected")
             self._nicks[key] = session
@@ -512,9 +565,10 @@ class Rooms:
     def rename(self, session: Session, new_nick: str) -> bool:
         """Change a registered session's nick and tell everyone who shares a channel."""
         new_key, old_key = nick_key(new_nick), nick_key(session.nick)
-        if self._is_server_name(new_key):
-            return False
+        refused = self._reserved_for_others(new_nick, new_key)
         with self._lock:
+            if refused is not None and not _owns(session, new_key):
+                return False
             if session.left or self._nicks.get(old_key) is not session:
                 return False  # it has left, and its old nick may be someone else's now
             holder = self._nicks.get(new_key)
@@ -536,6 +590,21 @@ class Rooms:
         with self._lock:
             to_flush = self._quit_locked(session, reason)
         flush_soon(to_flush)
+
+    # -- accounts ---------------------------------------------------------------------
+
+    def log_in(self, session: Session, account: str) -> None:
+        """``session`` proved it owns ``account`` (SASL, REGISTER, a plain-text prompt);
+        a teacher account makes it a teacher (``make_teacher``)."""
+        with self._lock:
+            session.account = account
+        if self.accounts.is_teacher(account):
+            self.make_teacher(session)
+
+    def account_of(self, session: Session) -> str | None:
+        """The account ``session`` is logged in to (None: none)."""
+        with self._lock:
+            return session.account
 
     # -- channels ---------------------------------------------------------------------
 
@@ -1351,4 +1420,5 @@ def _who_row(channel_name: str, session: Session, status: str = "") -> WhoRow:
         session.away,
         status,
         session.teacher,
+        session.account or "",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 
@@ -130,9 +131,9 @@ def test_guessing_the_password_is_slow_and_says_nothing_about_who_is_here(start_
     meanwhile is told to wait, right or not. And before the password, a taken nick is not
     told apart from a free one."""
     server = start_server(password="s3cret")
-    connect(port=server.port).register("profesora", password="s3cret")
+    connect(port=server.port).register("profe", password="s3cret")
     spy = connect(port=server.port)
-    spy.send("NICK profesora")  # is she here? no PASS yet
+    spy.send("NICK profe")  # is she here? no PASS yet
     spy.send("PING still-here")
     spy.expect(r"PONG \S+ :?still-here$")
     assert not any(" 433 " in line for line in spy.lines)
@@ -415,17 +416,17 @@ def test_a_message_number_that_is_not_a_number_is_ignored_not_fatal(connect):
 @pytest.mark.parametrize(
     ("impostor", "numeric"),
     [
-        ("PROFESOR", "433"),  # case
-        ("ＰＲＯＦＥＳＯＲ", "432"),  # fullwidth letters
-        ("𝐏rofesor", "432"),  # mathematical bold P
-        ("Prоfesor", "432"),  # Cyrillic о among Latin letters
-        ("Profesor\u3164", "432"),  # an invisible Hangul filler after it
+        ("PROFE", "433"),  # case
+        ("ＰＲＯＦＥ", "432"),  # fullwidth letters
+        ("𝐏rofe", "432"),  # mathematical bold P
+        ("Prоfe", "432"),  # Cyrillic о among Latin letters
+        ("Profe\u3164", "432"),  # an invisible Hangul filler after it
         ("\u3164", "432"),  # a blank-looking nick
-        ("Profesor\u200b", "432"),  # a zero-width space
+        ("Profe\u200b", "432"),  # a zero-width space
     ],
 )
 def test_a_look_alike_of_a_taken_nick_is_not_a_new_nick(connect, impostor, numeric):
-    connect("Profesor")
+    connect("Profe")
     student = connect()
     student.send(f"NICK {impostor}")
     student.expect(rf" {numeric} \* ")
@@ -439,7 +440,7 @@ def test_a_name_in_another_script_that_looks_the_same_is_taken_too(start_server)
         room.send("NICK РОСА")  # all Cyrillic: Р О С А
         room.expect(r" 433 \* РОСА ")
         room.send("NICK charIa")  # the server's own name, with a capital I for the l
-        room.expect(r" 433 \* charIa ")
+        room.expect(r" 432 \* charIa ")
         room.send("NICK Begon\u0303a")  # n + combining tilde: kept as the one ñ
         room.send("USER b 0 * :Begoña")
         room.expect(" 001 Begoña ")
@@ -1049,3 +1050,211 @@ def test_lusers_counts_operators_connections_not_registered_yet_and_the_most_at_
     server.find_session("ana").teacher = True
     ana.send("LUSERS")
     ana.expect(r" 252 ana 1 :operator\(s\) online$")
+
+
+# -- accounts: REGISTER, SASL PLAIN, nick protection, WHOIS 330 -------------------------------
+
+ACCOUNT_PASSWORD = "contraseña de clase"
+
+
+def plain_answer(account: str, password: str, authzid: str = "") -> str:
+    """A SASL PLAIN answer, base64, as a client makes it by hand (RFC 4616)."""
+    return base64.b64encode(f"{authzid}\0{account}\0{password}".encode()).decode()
+
+
+def register_account(client: IrcClient, nick: str, password: str = ACCOUNT_PASSWORD) -> None:
+    """REGISTER before connecting (draft/account-registration=before-connect), then finish."""
+    client.send("CAP LS 302")
+    client.send("CAP REQ :draft/account-registration")
+    client.send(f"NICK {nick}")
+    client.send(f"REGISTER * * :{password}")
+    client.expect(rf"^:test\.charla REGISTER SUCCESS {re.escape(nick)} :")
+    client.expect(rf" 900 \* {re.escape(nick)}!\*@\S+ {re.escape(nick)} :You are now logged in")
+    client.send(f"USER {nick} 0 * :{nick}")
+    client.send("CAP END")
+    client.expect(rf" 001 {re.escape(nick)} ")
+
+
+def sasl_log_in(client: IrcClient, nick: str, answer: str) -> None:
+    """CAP REQ sasl, NICK and USER, AUTHENTICATE PLAIN and ``answer``; CAP END is left to
+    the caller (registration waits for it)."""
+    client.send("CAP LS 302")
+    client.send("CAP REQ sasl")
+    client.send(f"NICK {nick}")
+    client.send(f"USER {nick} 0 * :{nick}")
+    client.send("AUTHENTICATE PLAIN")
+    client.expect(r"^AUTHENTICATE \+$")
+    client.send(f"AUTHENTICATE {answer}")
+
+
+def test_register_then_log_in_with_sasl_plain_from_a_raw_client(connect, server):
+    first = connect()
+    first.send("CAP LS 302")
+    offered = first.expect(r"^:test\.charla CAP \* LS :(.*)$").group(1).split()
+    assert {"sasl=PLAIN", "draft/account-registration=before-connect"} <= set(offered)
+    older = connect()
+    older.send("CAP LS")  # without 302, names only
+    older.expect(r"CAP \* LS :.*\bsasl draft/account-registration$")
+    register_account(first, "ana")
+    watcher = connect("bea")
+    watcher.send("WHOIS ana")
+    watcher.expect(r"^:test\.charla 330 bea ana ana :is logged in as$")
+    watcher.send("WHOIS bea")  # not logged in: no 330
+    watcher.expect(r" 318 bea bea ")
+    assert not any(" 330 bea bea " in line for line in watcher.lines)
+    first.send("QUIT")
+    first.expect_closed()
+    again = connect()
+    sasl_log_in(again, "ana", plain_answer("ana", ACCOUNT_PASSWORD))
+    again.expect(r"^:test\.charla 900 \* ana!~ana@127\.0\.0\.1 ana :You are now logged in as ana$")
+    again.expect(r"^:test\.charla 903 \* :SASL authentication successful$")
+    again.send("CAP END")
+    again.expect(r" 001 ana ")
+    again.send("AUTHENTICATE PLAIN")  # once per connection
+    again.expect(r" 907 ana :")
+
+
+def test_a_wrong_password_fails_is_slowed_down_and_the_nick_stays_protected(connect):
+    ana = connect()
+    register_account(ana, "ana")
+    ana.send("QUIT")
+    ana.expect_closed()
+    guesser = connect()
+    sasl_log_in(guesser, "ana", plain_answer("ana", "adivinanza"))
+    guesser.expect(r" 904 \* :SASL authentication failed$")
+    guesser.send("AUTHENTICATE PLAIN")
+    guesser.expect(r"^AUTHENTICATE \+$")
+    guesser.send(f"AUTHENTICATE {plain_answer('ana', ACCOUNT_PASSWORD)}")  # right, too soon
+    guesser.expect(r" 904 \* :SASL authentication failed: too many wrong passwords .* in 1 s$")
+    guesser.send("CAP END")
+    guesser.expect(r" 433 \* ana :Nickname is registered: log in to its account \(SASL\)")
+    guesser.send("NICK ana_")
+    guesser.expect(r" 001 ana_ ")
+    guesser.send("NICK ANA")  # registered, also as a nick change
+    guesser.expect(r" 433 ana_ ANA :Nickname is registered")
+    stranger = connect()
+    stranger.send("NICK Ana")  # no CAP: refused when registration ends
+    stranger.send("USER a 0 * :a")
+    stranger.expect(r" 433 \* Ana :Nickname is registered")
+
+
+def test_sasl_edge_cases_chunks_abort_unknown_mechanism_and_too_long(connect):
+    name = "漢" * 30  # 90 bytes of UTF-8: with a 118-byte password, exactly 400 of base64
+    owner = connect()
+    register_account(owner, name, "x" * 118)
+    owner.send("QUIT")
+    owner.expect_closed()
+    answer = plain_answer(name, "x" * 118, authzid=name)
+    assert len(answer) == 400
+    client = connect()
+    client.send("CAP REQ sasl")
+    client.send("AUTHENTICATE SCRAM-SHA-256")
+    client.expect(r" 908 \* PLAIN :are available SASL mechanisms$")
+    client.expect(r" 904 \* :")
+    client.send("AUTHENTICATE PLAIN")
+    client.expect(r"^AUTHENTICATE \+$")
+    client.send("AUTHENTICATE *")
+    client.expect(r" 906 \* :SASL authentication aborted$")
+    client.send("AUTHENTICATE PLAIN")
+    client.send("AUTHENTICATE " + "A" * 401)
+    client.expect(r" 905 \* :SASL message too long$")
+    client.send("AUTHENTICATE PLAIN")
+    client.send(f"AUTHENTICATE {plain_answer('otro', 'x' * 118, authzid=name)}")
+    client.expect(r" 904 \* :SASL authentication failed: one may act only as oneself$")
+    client.send("AUTHENTICATE PLAIN")
+    client.send("AUTHENTICATE !!!!")
+    client.expect(r" 904 \* :SASL authentication failed: not a PLAIN answer$")
+    client.send("AUTHENTICATE PLAIN")
+    client.send(f"AUTHENTICATE {answer}")  # 400 exactly: more may follow
+    client.send("AUTHENTICATE +")  # nothing more
+    client.expect(rf" 900 \* \S+ {name} :")
+    client.expect(r" 903 \* :")
+    no_cap = connect()
+    no_cap.send("AUTHENTICATE PLAIN")
+    no_cap.expect(r" 904 \* :SASL authentication failed: request the sasl capability$")
+
+
+def test_logging_in_after_registration_and_taking_the_nick_back_from_a_ghost(connect, server):
+    ana = connect()
+    register_account(ana, "ana")
+    ana.join("#clase")
+    laptop = connect("portatil")  # ana, from a second connection, first as another nick
+    laptop.send("CAP REQ sasl")
+    laptop.send("AUTHENTICATE PLAIN")
+    laptop.expect(r"^AUTHENTICATE \+$")
+    laptop.send(f"AUTHENTICATE {plain_answer('ana', ACCOUNT_PASSWORD)}")
+    laptop.expect(r" 900 portatil portatil!~portatil@127\.0\.0\.1 ana :")
+    laptop.expect(r" 903 portatil :")
+    laptop.send("WHOIS portatil")
+    laptop.expect(r" 330 portatil portatil ana :is logged in as$")
+    laptop.send("NICK ana")  # its own account's nick, held by its own (say, stale) connection
+    laptop.expect(r" 433 portatil ana :Nickname is already in use")  # a live one: not replaced
+    back = connect()  # a reconnect after a Wi-Fi blip: logged in, registering as ana
+    sasl_log_in(back, "ana", plain_answer("ana", ACCOUNT_PASSWORD))
+    back.expect(r" 903 ")
+    back.send("CAP END")
+    back.expect(r" 001 ana ")
+    assert any("Reconnected" in line for line in ana.expect_closed())
+    back.send("WHOIS ana")
+    back.expect(r" 330 ana ana ana :is logged in as$")
+
+
+def test_register_refusals_say_why(start_server, connect):
+    server = start_server(password="clase")
+    early = connect(port=server.port)
+    early.send("CAP REQ draft/account-registration")
+    early.send("NICK zoe")
+    early.send(f"REGISTER * * :{ACCOUNT_PASSWORD}")  # before the server's password
+    early.expect(r"^:test\.charla FAIL REGISTER COMPLETE_CONNECTION_REQUIRED zoe :")
+    early.send("CAP REQ sasl")
+    early.send("AUTHENTICATE PLAIN")  # nor may it guess account passwords
+    early.expect(r" 904 \* :SASL authentication failed: give PASS first$")
+    zoe = connect(port=server.port)
+    zoe.register("zoe", password="clase")
+    zoe.send("REGISTER * * corta")
+    zoe.expect(r"^:test\.charla FAIL REGISTER WEAK_PASSWORD zoe :")
+    zoe.send("REGISTER * * :" + "ñ" * 65)
+    zoe.expect(r"^:test\.charla FAIL REGISTER UNACCEPTABLE_PASSWORD zoe :")
+    zoe.send(f"REGISTER otra * :{ACCOUNT_PASSWORD}")
+    zoe.expect(r"^:test\.charla FAIL REGISTER ACCOUNT_NAME_MUST_BE_NICK otra :")
+    zoe.send("REGISTER zoe *")
+    zoe.expect(r"^:test\.charla FAIL REGISTER NEED_MORE_PARAMS \* :")
+    zoe.send(f"REGISTER * * :{ACCOUNT_PASSWORD}")
+    zoe.expect(r"^:test\.charla REGISTER SUCCESS zoe :")
+    zoe.expect(r" 900 zoe zoe!~zoe@127\.0\.0\.1 zoe :")
+    zoe.send(f"REGISTER * * :{ACCOUNT_PASSWORD}")
+    zoe.expect(r"^:test\.charla FAIL REGISTER ALREADY_AUTHENTICATED zoe :")
+    other = connect(port=server.port)
+    other.register("ZOE_", password="clase")
+    other.send("NICK zoe")
+    other.expect(r" 433 ZOE_ zoe :Nickname is registered")
+    other.send(f"REGISTER ZOE_ * :{ACCOUNT_PASSWORD}")
+    other.expect(r"^:test\.charla REGISTER SUCCESS ZOE_ :")
+    back = connect(port=server.port)
+    back.send("PASS clase")
+    back.send("CAP REQ sasl")
+    back.send("AUTHENTICATE PLAIN")
+    back.expect(r"^AUTHENTICATE \+$")
+    back.send(f"AUTHENTICATE {plain_answer('zoe', ACCOUNT_PASSWORD)}")
+    back.expect(r" 903 \* :")
+
+
+@pytest.mark.parametrize("nick", ["profesor", "PROFESORA", "Admin", "servidor", "root", "Teacher"])
+def test_reserved_nicks_are_refused_with_432(connect, nick):
+    client = connect()
+    client.send(f"NICK {nick}")
+    client.expect(rf" 432 \* {re.escape(nick)} :")
+    client.register("alumno")
+    client.send(f"NICK {nick}")
+    client.expect(rf" 432 alumno {re.escape(nick)} :")
+
+
+def test_a_teacher_account_makes_its_session_a_teacher_when_it_logs_in(start_server, connect):
+    server = start_server(teachers=("profe",))
+    profe = connect(port=server.port)
+    register_account(profe, "profe")
+    assert server.find_session("profe").teacher
+    student = connect("alumno", port=server.port)
+    student.send(f"REGISTER * * :{ACCOUNT_PASSWORD}")
+    student.expect(r"REGISTER SUCCESS alumno ")
+    assert not server.find_session("alumno").teacher

@@ -30,6 +30,7 @@ NET_LAYERS = {
     "net.outgoing": 1,
     "net.client_protocol": 1,
     "net.history": 2,
+    "net.accounts": 2,
     "net.client": 2,
     "net.state": 3,
     "net.render": 3,

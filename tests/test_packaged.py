@@ -182,3 +182,24 @@ def test_the_packaged_server_stops_cleanly_when_told_to(built: Path, tmp_path: P
         assert "Charla se ha detenido." in server.output
     finally:
         server.close()
+
+
+def test_the_packaged_server_hashes_account_passwords(built: Path, tmp_path: Path) -> None:
+    """REGISTER hashes with hashlib.scrypt, which needs OpenSSL inside the program (without
+    it, Python 3.11 falls back on a pure-Python PBKDF2, about 30 times slower)."""
+    server = packaged_server_process(built, tmp_path, "--host", "127.0.0.1", "--port", "0")
+    client = None
+    try:
+        client = IrcClient(started_port(server))
+        client.send("CAP REQ draft/account-registration")
+        client.send("NICK ana")
+        client.send("REGISTER * * :contraseña de clase")
+        client.expect(r"REGISTER SUCCESS ana ", timeout=15)
+        server.expect(r"account passwords are hashed with scrypt$")
+        client.send("USER ana 0 * :Ana")
+        client.send("CAP END")
+        client.expect(r" 001 ana ")
+    finally:
+        if client is not None:
+            client.close()
+        server.close()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from net.i18n import set_language
-from net.plain_session import ECHO_OFF, ECHO_ON, TEXT_BYTES_PER_MESSAGE
+from net.plain_session import ECHO_OFF, ECHO_ON, MAX_ACCOUNT_TRIES, TEXT_BYTES_PER_MESSAGE
 from net.protocol import split_utf8
+from tests.support import wait_until
 
 
 def plain_user(connect, name: str, **kwargs):
@@ -250,3 +251,56 @@ def test_a_person_at_the_prompt_has_longer_than_a_program_to_register(start_serv
     ]
     person.send("ana")  # opened before the program, and still here after it was dropped
     person.expect(r"^\*\*\* Hello, ana! You are in #general\.")
+
+
+def test_a_registered_name_asks_its_password_not_echoed_with_bounded_tries(
+    start_server, connect, monkeypatch
+):
+    monkeypatch.setattr("net.guard.FIRST_LOCK_SECONDS", 0.2)  # the slow-down, made short
+    server = start_server()
+    assert server.accounts.register("profe", "contraseña larga", "10.9.9.9") is None
+    telnet = connect(plain=True, port=server.port)
+    telnet.expect(r"What is your name\?$")
+    telnet.send("PROFE")
+    telnet.expect(r"^\*\*\* PROFE is a registered name\. Its password \(or /otro")
+    assert b"(or /otro to choose another name):\r\n" + ECHO_OFF in telnet.received
+    telnet.send_raw(b"\xff\xfd\x01mala\r\n")  # telnet agrees to stop echoing
+    telnet.expect(r"\*\*\* Wrong password\.$")  # after ECHO_OFF, which nc shows as junk
+    telnet.send("contraseña larga")  # right, but within the slow-down after a wrong one
+    telnet.expect(r"^\*\*\* Too many wrong passwords from your address: try again in 1 s\.$")
+    wait_until(lambda: server.accounts.wait_seconds("127.0.0.1") == 0)
+    telnet.send("contraseña larga")
+    telnet.expect(r"\*\*\* Hello, profe! You are in #general\.")
+    assert ECHO_ON + b"*** Hello, profe!" in telnet.received
+    watcher = connect("bea", port=server.port)
+    watcher.send("WHOIS profe")
+    watcher.expect(r" 330 bea profe profe :is logged in as$")
+
+
+def test_otro_chooses_another_name_and_too_many_tries_end_it(start_server, connect):
+    server = start_server()
+    server.accounts.register("profe", "contraseña larga", "10.9.9.9")
+    nc = connect(plain=True, port=server.port)
+    nc.expect(r"What is your name\?$")
+    nc.send("profe")
+    nc.expect(r"registered name")
+    nc.send("/otro")
+    nc.expect(r"\*\*\* What is your name\?$")
+    nc.send("profesor")
+    nc.expect(r"^\*\*\* The name profesor is reserved\. What is your name\?$")
+    nc.send("profe")
+    for _ in range(MAX_ACCOUNT_TRIES - 1):
+        nc.send("mala")
+        nc.expect(r"\*\*\* (Wrong password|Too many wrong passwords)")
+    nc.send("mala")
+    assert nc.expect_closed()[-1].endswith(" Goodbye.")
+
+
+def test_a_registered_or_reserved_name_cannot_be_taken_with_apodo(start_server, connect):
+    server = start_server()
+    server.accounts.register("profe", "contraseña larga", "10.9.9.9")
+    bea = plain_user(connect, "bea", port=server.port)
+    bea.send("/apodo Profe")
+    bea.expect(r"^\*\*\* The name Profe is registered: to use it, leave and come back")
+    bea.send("/nick admin")
+    bea.expect(r"^\*\*\* The name admin is reserved\.$")

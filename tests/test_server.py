@@ -116,7 +116,7 @@ def test_server_name_cannot_be_taken_as_a_nick(start_server, connect):
     impostor = connect(port=server.port)
     impostor.send("NICK Charla")
     impostor.send("USER x 0 * :x")
-    impostor.expect(r" 433 \* Charla ")
+    impostor.expect(r" 432 \* Charla ")
 
 
 def test_operator_kick_removes_someone_from_every_channel(connect, server):

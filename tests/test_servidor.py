@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import signal
 import socket
 
@@ -188,3 +189,72 @@ def test_oper_names_teachers_and_may_be_repeated(capsys):
         with pytest.raises(SystemExit):
             parse_args([*wrong, "--lang", "en"])
         assert "--oper takes NAME:PASSWORD" in capsys.readouterr().err
+
+
+def _register_account(port: int, nick: str) -> IrcClient:
+    client = IrcClient(port)
+    client.send("CAP LS 302")
+    client.send("CAP REQ draft/account-registration")
+    client.send(f"NICK {nick}")
+    client.send("REGISTER * * :contraseña de clase")
+    client.expect(rf"REGISTER SUCCESS {nick} ")
+    client.send(f"USER {nick} 0 * :{nick}")
+    client.send("CAP END")
+    client.expect(rf" 001 {nick} ")
+    return client
+
+
+def test_profesor_makes_a_logged_in_account_a_teacher_kept_across_a_restart(start_server, tmp_path):
+    database = str(tmp_path / "historial.sqlite3")
+    server = start_server(history_db=database)
+    written: list[str] = []
+    console = OperatorConsole(server, written.append)
+    assert console.handle("/profesor")
+    assert written[-1] == "No teachers yet. Usage: /profesor NICK"
+    ana = _register_account(server.port, "ana")
+    bea = IrcClient(server.port)
+    try:
+        bea.register("bea")
+        assert console.handle("/profesor bea")
+        assert written[-1].startswith("bea is not logged in to an account")
+        assert console.handle("/teacher nadie")
+        assert written[-1] == "Nobody called nadie is connected."
+        assert not server.find_session("ana").teacher
+        assert console.handle("/profesor ANA")
+        assert written[-1] == "ANA (account ana) is a teacher."
+        assert server.find_session("ana").teacher
+        assert console.handle("/profesor")
+        assert written[-1] == "Teachers: ana"
+    finally:
+        ana.close()
+        bea.close()
+    server.shutdown()
+    again = start_server(history_db=database)
+    assert again.teachers() == ["ana"]
+    back = IrcClient(again.port)
+    try:
+        back.send("CAP REQ sasl")
+        back.send("NICK ana")
+        back.send("USER ana 0 * :ana")
+        back.send("AUTHENTICATE PLAIN")
+        back.expect(r"^AUTHENTICATE \+$")
+        back.send(
+            "AUTHENTICATE " + base64.b64encode("\0ana\0contraseña de clase".encode()).decode()
+        )
+        back.expect(r" 903 ")
+        back.send("CAP END")
+        back.expect(r" 001 ana ")
+        assert again.find_session("ana").teacher
+    finally:
+        back.close()
+
+
+def test_teacher_accounts_from_the_command_line(run_server, capsys):
+    config = config_from_args(parse_args(["--teacher", "ana", "--teacher", "Begon\u0303a"]))
+    assert config.teachers == ("ana", "Begoña")
+    with pytest.raises(SystemExit):
+        parse_args(["--teacher", "9x", "--lang", "en"])
+    assert "--teacher 9x: an account's name is a valid nick" in capsys.readouterr().err
+    process = run_server("--host", "127.0.0.1", "--port", "0", "--teacher", "profe")
+    process.expect(r"teacher profe has no account yet: register it now")
+    started_port(process)
