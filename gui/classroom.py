@@ -8,9 +8,8 @@ typed command (``gui.commands``) and is one IRC line the server checks (RFC 2812
 and Charla's ``TBAN``/``TQUIET`` for timed bans and mutes): the window only offers what
 the user may do, the server decides.
 
-For everybody: the channel's modes and each change of them as a sentence in the user's
-language (``mode_sentence``, ``state_sentences``), and why a message was refused
-(``refusal_reason``).
+For everybody: why a message was refused (``refusal_reason``); the channel's modes and
+each change of them as a sentence come from ``net.room_words``, shared with ``nc`` users.
 
 Threading: Tk main thread only (menus, dialogs); the sentence functions are pure.
 """
@@ -24,7 +23,7 @@ from tkinter import simpledialog
 from typing import Any
 
 from net.i18n import tr
-from net.protocol import InvalidMessageError, fold_name, irc_lower, mask_match
+from net.protocol import InvalidMessageError, fold_name, irc_lower
 
 # ``window`` below is a gui.app.ChatWindow (not imported: app imports this module).
 Window = Any
@@ -42,121 +41,6 @@ MAX_MINUTES = 7 * 24 * 60
 def mask_for(nick: str) -> str:
     """The ban or mute mask for one person: ``nick!*@*`` (the contract's bare-nick form)."""
     return f"{nick}!*@*"
-
-
-def who_of(mask: str) -> str:
-    """Who a mask names, as a person reads it: ``ana!*@*`` -> ``ana``, ``$a:ana`` -> ``ana``.
-
-    >>> who_of("ana!*@*"), who_of("$a:profe"), who_of("*!*@10.0.0.*")
-    ('ana', 'profe', '*!*@10.0.0.*')
-    """
-    if mask.startswith("$a:"):
-        return mask[3:]
-    nick, bang, rest = mask.partition("!")
-    return nick if bang and rest == "*@*" and nick else mask
-
-
-def names_me(mask: str, nick: str, account: str = "") -> bool:
-    """Whether a ban or mute mask is about us (by nick, or by our account)."""
-    if mask.startswith("$a:"):
-        return bool(account) and fold_name(mask[3:]) == fold_name(account)
-    if who_of(mask) == mask:  # by address: we cannot tell, so we do not say "you"
-        return False
-    return mask_match(irc_lower(who_of(mask)), irc_lower(nick))
-
-
-def mode_sentence(
-    mode: str, adding: bool, param: str, by: str, me: str, account: str = ""
-) -> str | None:
-    """One change of a channel's modes as a sentence; None for one nobody needs to read.
-
-    >>> from net.i18n import set_language; _ = set_language("en")
-    >>> mode_sentence("S", True, "10", "profe", "ana")
-    'profe put the room in slow mode: one message every 10 s.'
-    >>> mode_sentence("q", True, "ana!*@*", "profe", "ana")
-    'profe muted you: your messages do not reach the room.'
-    """
-    who = who_of(param)
-    about_me = mode in "bq" and names_me(param, me, account)
-    sentences = {
-        ("m", True): tr("{by} muted the class: only the teacher and those with voice speak."),
-        ("m", False): tr("{by} let everyone speak again."),
-        ("S", True): tr("{by} put the room in slow mode: one message every {param} s."),
-        ("S", False): tr("{by} turned slow mode off."),
-        ("i", True): tr("{by} locked the room: only those invited can come in."),
-        ("i", False): tr("{by} opened the room to everyone."),
-        ("t", True): tr("Only the teacher can change the topic now."),
-        ("t", False): tr("Anyone can change the topic now."),
-        ("k", True): tr("{by} gave the room a password."),
-        ("k", False): tr("{by} removed the room's password."),
-        ("l", True): tr("{by} limited the room to {param} people."),
-        ("l", False): tr("{by} removed the room's limit of people."),
-        ("s", True): tr("The room is secret now: it is not listed."),
-        ("s", False): tr("The room is listed again."),
-        ("q", True): (
-            tr("{by} muted you: your messages do not reach the room.")
-            if about_me
-            else tr("{by} muted {who}.")
-        ),
-        ("q", False): (
-            tr("You can write again: your mute is over.")
-            if about_me
-            else tr("{who} can write again.")
-        ),
-        ("b", True): (
-            tr("{by} banned you from this room.") if about_me else tr("{by} banned {who}.")
-        ),
-        ("b", False): tr("{who} may come back to the room."),
-    }
-    sentence = sentences.get((mode, adding))
-    return sentence.format(by=by, param=param, who=who) if sentence else None
-
-
-def state_sentences(modes: dict[str, str]) -> list[str]:
-    """What a newcomer must know of a channel's modes (``MODE #chan`` answered with 324).
-
-    >>> from net.i18n import set_language; _ = set_language("en")
-    >>> for line in state_sentences({"n": "", "t": "", "S": "10", "m": ""}): print(line)
-    Only the teacher and those with voice speak in this room.
-    The room is in slow mode: one message every 10 s.
-    """
-    sentences = []
-    if "m" in modes:
-        sentences.append(tr("Only the teacher and those with voice speak in this room."))
-    if "S" in modes:
-        sentences.append(
-            tr("The room is in slow mode: one message every {seconds} s.").format(
-                seconds=modes["S"]
-            )
-        )
-    if "i" in modes:
-        sentences.append(tr("The room is locked: only those invited can come in."))
-    return sentences
-
-
-def status_sentence(mode: str, adding: bool, nick: str, by: str, me: bool) -> str:
-    """``MODE #chan +o/-o/+v/-v nick`` as a sentence."""
-    if mode == "o":
-        if me:
-            return (
-                tr("{by} made you a helper of this room.")
-                if adding
-                else tr("{by} took away your helper role.")
-            ).format(by=by)
-        return (
-            tr("{by} made {nick} a helper.")
-            if adding
-            else tr("{by} took {nick}'s helper role away.")
-        ).format(by=by, nick=nick)
-    if me:
-        return (
-            tr("{by} gave you voice: you can speak in a muted class.")
-            if adding
-            else tr("{by} took your voice away.")
-        ).format(by=by)
-    return (
-        tr("{by} gave {nick} voice.") if adding else tr("{by} took {nick}'s voice away.")
-    ).format(by=by, nick=nick)
 
 
 _SLOW = re.compile(r"slow|lento", re.I)

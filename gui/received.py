@@ -20,6 +20,7 @@ from gui.desktop import flash_taskbar
 from net import events as ev
 from net.i18n import tr
 from net.protocol import fold_name, irc_lower
+from net.room_words import mode_sentence, state_sentences, status_sentence
 
 FOLDED_FROM_SYMBOLS = frozenset("{}|^")  # what irc_lower makes of [ ] \ ~
 #: the server's password (464) or the account's (SASL 902/904/905) was refused
@@ -174,7 +175,7 @@ def on_member_status(window: Window, event: ev.MemberStatus) -> None:
     if me and window.teacher and by_whom(window, "") == by:
         return  # a teacher is an operator wherever it goes: nothing to tell
     window.view_for(event.channel).add_system(
-        _now(), classroom.status_sentence(event.mode, event.adding, event.nick, by, me)
+        _now(), status_sentence(event.mode, event.adding, event.nick, by, me)
     )
 
 
@@ -186,7 +187,7 @@ def on_mode_changed(window: Window, event: ev.ModeChanged) -> None:
             modes[event.mode] = event.param
         else:
             modes.pop(event.mode, None)
-    sentence = classroom.mode_sentence(
+    sentence = mode_sentence(
         event.mode,
         event.adding,
         event.param,
@@ -207,7 +208,7 @@ def on_channel_modes(window: Window, event: ev.ChannelModes) -> None:
     known = window.channel_modes.get(key)
     window.channel_modes[key] = modes
     if known != modes:
-        for sentence in classroom.state_sentences(modes):
+        for sentence in state_sentences(modes):
             window.view_for(event.channel).add_system(_now(), sentence)
     if key == window.current_key:
         window.class_menu.refresh()

@@ -29,6 +29,7 @@ import time
 from net.connection import Connection
 from net.guard import Verdict
 from net.i18n import tr
+from net.modes import ModeChange
 from net.outgoing import Outgoing
 from net.protocol import (
     MAX_LINE_BYTES,
@@ -41,7 +42,16 @@ from net.protocol import (
     split_utf8,
 )
 from net.render import chat_line, history_lines, plain_history, plain_text
-from net.state import Channel, ChannelView, JoinRefused, NickRefused, Rooms, Session
+from net.room_words import mode_lines
+from net.state import (
+    Channel,
+    ChannelView,
+    JoinRefused,
+    ModeRefused,
+    NickRefused,
+    Rooms,
+    Session,
+)
 
 #: telnet option negotiation (IAC …) and other control bytes a terminal may send
 _TELNET_NOISE = re.compile(r"\xff[\xfb-\xfe].|\xff[\xf0-\xfa]|[\x00-\x08\x0b-\x1f\x7f]")
@@ -56,6 +66,37 @@ ECHO_ON = b"\xff\xfc\x01"
 TEXT_BYTES_PER_MESSAGE = MAX_LINE_BYTES - 120
 
 QUIT_WORDS = {"close", "/salir", "/quit", "/exit"}
+#: what a teacher (or a helper: a channel operator) types, in Spanish and English
+TEACHER_COMMANDS = {
+    "/silenciar": "mute",
+    "/mute": "mute",
+    "/desilenciar": "unmute",
+    "/unmute": "unmute",
+    "/expulsar": "kick",
+    "/kick": "kick",
+    "/vetar": "ban",
+    "/ban": "ban",
+    "/desvetar": "unban",
+    "/unban": "unban",
+    "/voz": "voice",
+    "/voice": "voice",
+    "/lento": "slow",
+    "/slow": "slow",
+    "/moderar": "moderate",
+    "/moderate": "moderate",
+    "/aviso": "announce",
+    "/announce": "announce",
+}
+_USAGE = {
+    "mute": "/silenciar NAME [minutes]",
+    "unmute": "/desilenciar",
+    "kick": "/expulsar NAME [reason]",
+    "ban": "/vetar NAME [minutes]",
+    "unban": "/desvetar",
+    "voice": "/voz",
+}
+#: a timed mute or ban lasts at most a week (``TQUIET``/``TBAN``'s limit)
+MAX_MINUTES = 7 * 24 * 60
 #: tries at an account's password before the connection is closed
 MAX_ACCOUNT_TRIES = 5
 #: typed instead of an account's password: "I'll choose another name"
@@ -135,9 +176,10 @@ class PlainSession(Session):
                 time=stamp, nick=message.params[1], reason=text
             )
         elif command == "MODE" and len(message.params) >= 2 and message.params[0][:1] == "#":
-            line = tr("{time} * {nick} changed the channel's modes: {modes}").format(
-                time=stamp, nick=who or message.source or "", modes=" ".join(message.params[1:])
-            )
+            sentences = mode_lines(message.params, who, self.nick, self.account or "")
+            if not sentences:
+                return None
+            line = "\n".join(f"{stamp} * {sentence}" for sentence in sentences)
         else:
             return None
         return self._line(line)
@@ -318,6 +360,19 @@ class PlainSession(Session):
                     "***   //text                      send a line that starts with /"
                 )
             )
+            if self.rooms.is_operator(self, channel):
+                self.say(
+                    tr(
+                        "For the teacher and helpers:\n"
+                        "***   /silenciar NAME [minutes] (/mute), /desilenciar NAME (/unmute)\n"
+                        "***   /expulsar NAME [reason] (/kick)\n"
+                        "***   /vetar NAME [minutes] (/ban), /desvetar NAME (/unban)\n"
+                        "***   /voz NAME (/voice)          may speak in a muted class\n"
+                        "***   /lento SECONDS|off (/slow)  one message every SECONDS\n"
+                        "***   /moderar [off] (/moderate)  only you and those with voice speak\n"
+                        "***   /aviso TEXT (/announce)     an announcement to the room"
+                    )
+                )
         elif command in ("/privado", "/msg"):
             self._private(rest)
         elif command in ("/yo", "/me"):
@@ -327,6 +382,8 @@ class PlainSession(Session):
             self._rename(rest)
         elif line.startswith("//"):
             self._relay(channel, line[1:])
+        elif command in TEACHER_COMMANDS:
+            self._moderate(TEACHER_COMMANDS[command], channel, rest)
         elif line.startswith("/"):
             self.say(
                 tr("Unknown command {command}. Type /ayuda (/help) for the list.").format(
@@ -336,16 +393,63 @@ class PlainSession(Session):
         else:
             self._relay(channel, line)
 
-    def _relay(self, channel: Channel, text: str) -> None:
+    def _relay(self, channel: Channel, text: str, command: str = "PRIVMSG") -> None:
         pieces = split_utf8(text, TEXT_BYTES_PER_MESSAGE)
         self.conn.charge_flood(len(pieces) - 1)  # a long line costs what its pieces would
         for piece in pieces:
             refused = self.rooms.send_to_channel(
-                self, channel, Message("PRIVMSG", [channel.name, piece], self.prefix)
+                self, channel, Message(command, [channel.name, piece], self.prefix)
             )
             if refused is not None:  # said, so the person knows it did not go out
                 self.say(tr("Not sent: {why}.").format(why=refused.text()))
                 return
+
+    def _moderate(self, action: str, channel: Channel, rest: str) -> None:
+        """A teacher's (or helper's) command, carried out as the IRC command it stands
+        for; ``Rooms`` decides whether this person may, and a refusal is said in words."""
+        first, _, more = rest.partition(" ")
+        more = more.strip()
+        refused: list[ModeRefused] = []
+        if action == "announce":
+            if not rest:
+                self.say(tr("Usage: /aviso TEXT"))
+            elif not self.rooms.is_operator(self, channel):
+                refused = [ModeRefused("chanop", channel.name)]
+            else:
+                self._relay(channel, rest, command="NOTICE")
+        elif action in ("slow", "moderate"):
+            off = first.lower() in ("off", "no", "0")
+            if action == "slow" and not off and not (first.isascii() and first.isdigit()):
+                self.say(tr("Usage: /lento SECONDS, or /lento off"))
+                return
+            letter = "S" if action == "slow" else "m"
+            change = ModeChange(not off, letter, first if letter == "S" and not off else "")
+            refused = self.rooms.change_modes(self, channel, [change])
+        elif not first:
+            self.say(tr("Usage: {command} NAME").format(command=_USAGE[action]))
+            return
+        elif action == "kick":
+            found = self.rooms.kick(self, channel, first, more or self.nick)
+            refused = [found] if found is not None else []
+        else:  # mute, unmute, ban, unban, voice: a mask for a person, maybe for N minutes
+            letter = "b" if action in ("ban", "unban") else "v" if action == "voice" else "q"
+            adding = action in ("ban", "mute", "voice")
+            param = first if letter == "v" else f"{first}!*@*"
+            expires = None
+            if adding and letter != "v" and more:
+                if not (more.isascii() and more.isdigit() and 0 < int(more) <= MAX_MINUTES):
+                    self.say(
+                        tr("The minutes are a number from 1 to {most}.").format(most=MAX_MINUTES)
+                    )
+                    return
+                expires = self.rooms.clock() + int(more) * 60
+            refused = self.rooms.change_modes(
+                self, channel, [ModeChange(adding, letter, param)], expires
+            )
+            if not refused and action == "ban":
+                self.rooms.kick(self, channel, first, tr("banned"))
+        for one in refused:
+            self.say(_refusal_text(one))
 
     def _private(self, rest: str) -> None:
         nick, _, text = rest.partition(" ")
@@ -390,3 +494,17 @@ class PlainSession(Session):
             )
         elif not self.rooms.rename(self, new_nick):
             self.say(tr("The name {name} is taken.").format(name=new_nick))
+
+
+def _refusal_text(refused: ModeRefused) -> str:
+    """Why a teacher's command was not carried out, in words."""
+    why, target = refused.why, refused.target
+    if why in ("chanop", "notonchannel"):
+        return tr("Only the teacher or a helper may do that.")
+    if why == "teacher":
+        return tr("{nick} is a teacher: only another teacher may do that.").format(nick=target)
+    if why in ("nosuchnick", "notinchannel"):
+        return tr("Nobody called {nick} is in the room.").format(nick=target)
+    if why == "listfull":
+        return tr("The list of bans and mutes is full: lift one first.")
+    return tr("That cannot be done: {why}").format(why=refused.detail or target)

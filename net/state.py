@@ -1001,6 +1001,11 @@ class Rooms:
         with self._lock:
             return session.teacher
 
+    def is_operator(self, session: Session, channel: Channel) -> bool:
+        """Whether ``session`` may moderate ``channel``: a teacher, or its operator."""
+        with self._lock:
+            return self._is_op_locked(session, channel)
+
     def expire_due(self, now: float | None = None) -> None:
         """Remove the timed bans and quiets whose time is up; each channel sees
         ``MODE -b``/``-q`` from the server. Called by the server's timer (``net.server``)

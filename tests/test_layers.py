@@ -28,6 +28,7 @@ NET_LAYERS = {
     "net.guard": 1,
     "net.modes": 1,
     "net.outgoing": 1,
+    "net.room_words": 1,
     "net.client_protocol": 1,
     "net.history": 2,
     "net.accounts": 2,
@@ -40,7 +41,7 @@ NET_LAYERS = {
 }
 #: what the client side (and so the window) may use of net/
 CLIENT_SIDE = {"net.client", "net.client_protocol"}
-SHARED = {"net.protocol", "net.i18n", "net.events", "net.lan"}
+SHARED = {"net.protocol", "net.i18n", "net.events", "net.lan", "net.room_words"}
 ENTRY_SCRIPTS = {"servidor", "cliente"}
 
 

@@ -386,7 +386,7 @@ def test_a_muted_plain_text_user_is_told_why(teacher_connect):
     pepe.send("pepe")
     pepe.expect(r"^\*\*\* Type a message")
     profe.send("MODE #general +q pepe")
-    pepe.expect(r"changed the channel's modes: \+q pepe!\*@\*$")
+    pepe.expect(r"\* profe muted you: your messages do not reach the room\.$")
     pepe.send("hola")
     pepe.expect(r"Not sent: You are muted in this channel\.$")
     pepe.send("/apodo pepito")
