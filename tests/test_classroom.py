@@ -19,9 +19,7 @@ from gui import classroom
 from gui.app import ChatWindow
 from gui.settings import Settings
 from net.client import ChatClient
-from net.client_protocol import REDACTION_CAP
 from net.i18n import set_language
-from net.protocol import CAPABILITIES
 from tests import support
 from tests.support import FAST_RETRY, FakeServer, LineClient
 
@@ -384,9 +382,10 @@ def test_a_wrong_room_password_goes_back_to_the_dialog(
         root.destroy()
 
 
-def test_an_own_message_knows_the_id_the_real_server_relayed_it_with(
-    server, display, no_gc_on_worker_threads
-):
+@pytest.fixture
+def ana_and_bea(server, display, no_gc_on_worker_threads):
+    """Two real windows, ana's and bea's, in #general of the real server, and a ``wait``
+    that keeps both windows' Tk loops turning until a condition holds."""
     windows = []
     try:
         for nick in ("ana", "bea"):
@@ -394,7 +393,6 @@ def test_an_own_message_knows_the_id_the_real_server_relayed_it_with(
                 "127.0.0.1", server.port, nick, ["#general"], queue.Queue(), policy=FAST_RETRY
             )
             windows.append(ChatWindow(tk.Tk(), client.start(), Settings(nick=nick)))
-        ana, bea = windows
 
         def wait(condition) -> None:
             def tick() -> None:
@@ -403,65 +401,48 @@ def test_an_own_message_knows_the_id_the_real_server_relayed_it_with(
 
             support.wait_until(condition, tick=tick)
 
-        wait(lambda: len(bea.nick_list.get(0, "end")) == 2)
-        ana.entry.focus_force()
-        ana.root.update()
-        ana.entry.insert(0, "lo borraré")
-        ana.entry.event_generate("<Return>")
-        wait(lambda: ana.views["#general"].authors and bea.views["#general"].authors)
-        assert ana.views["#general"].authors == bea.views["#general"].authors  # same msgid
-        assert list(ana.views["#general"].authors.values()) == ["ana"]
-        menu = classroom.message_menu(
-            ana, "#general", *next(iter(ana.views["#general"].authors.items()))
-        )
-        assert menu is not None  # her own: she may delete it
-        msgid, author = next(iter(bea.views["#general"].authors.items()))
-        assert classroom.message_menu(bea, "#general", msgid, author) is None  # not bea's
+        wait(lambda: len(windows[1].nick_list.get(0, "end")) == 2)
+        yield windows[0], windows[1], wait
     finally:
         for window in windows:
             window.close()
 
 
-@pytest.mark.skipif(
-    REDACTION_CAP not in CAPABILITIES, reason="this server cannot delete messages yet"
-)
+def test_an_own_message_knows_the_id_the_real_server_relayed_it_with(ana_and_bea):
+    ana, bea, wait = ana_and_bea
+    ana.entry.focus_force()
+    ana.root.update()
+    ana.entry.insert(0, "lo borraré")
+    ana.entry.event_generate("<Return>")
+    wait(lambda: ana.views["#general"].authors and bea.views["#general"].authors)
+    assert ana.views["#general"].authors == bea.views["#general"].authors  # same msgid
+    assert list(ana.views["#general"].authors.values()) == ["ana"]
+    menu = classroom.message_menu(
+        ana, "#general", *next(iter(ana.views["#general"].authors.items()))
+    )
+    assert menu is not None  # her own: she may delete it
+    msgid, author = next(iter(bea.views["#general"].authors.items()))
+    assert classroom.message_menu(bea, "#general", msgid, author) is None  # not bea's
+
+
 def test_with_the_real_server_a_deleted_message_vanishes_and_announcements_land_in_general(
-    server, display, no_gc_on_worker_threads
+    server, ana_and_bea
 ):
     set_language("es")
-    windows = []
-    try:
-        for nick in ("ana", "bea"):
-            client = ChatClient(
-                "127.0.0.1", server.port, nick, ["#general"], queue.Queue(), policy=FAST_RETRY
-            )
-            windows.append(ChatWindow(tk.Tk(), client.start(), Settings(nick=nick)))
-        ana, bea = windows
-
-        def wait(condition) -> None:
-            def tick() -> None:
-                for window in windows:
-                    window.root.update()
-
-            support.wait_until(condition, tick=tick)
-
-        wait(lambda: len(bea.nick_list.get(0, "end")) == 2)
-        ana.entry.focus_force()
-        ana.root.update()
-        ana.entry.insert(0, "la respuesta del examen es 42")
-        ana.entry.event_generate("<Return>")
-        wait(lambda: "examen es 42" in bea.views["#general"].plain_text())
-        wait(lambda: ana.views["#general"].authors)  # confirmed: she knows its id
-        ana.entry.insert(0, "/borrar")
-        ana.entry.event_generate("<Return>")
-        wait(lambda: "mensaje eliminado por ana" in bea.views["#general"].plain_text())
-        assert "examen es 42" not in bea.views["#general"].plain_text()
-        msgid = next(iter(bea.views["#general"].authors), "")
-        bea.open_conversation("ana")  # a private chat in front
-        assert server.announce("Mañana no hay clase")
-        wait(lambda: "Mañana no hay clase" in bea.views["#general"].plain_text())
-        assert "Mañana no hay clase" not in bea.views["ana"].plain_text()
-        assert msgid == ""  # the deleted message is forgotten by her window too
-    finally:
-        for window in windows:
-            window.close()
+    ana, bea, wait = ana_and_bea
+    ana.entry.focus_force()
+    ana.root.update()
+    ana.entry.insert(0, "la respuesta del examen es 42")
+    ana.entry.event_generate("<Return>")
+    wait(lambda: "examen es 42" in bea.views["#general"].plain_text())
+    wait(lambda: ana.views["#general"].authors)  # confirmed: she knows its id
+    ana.entry.insert(0, "/borrar")
+    ana.entry.event_generate("<Return>")
+    wait(lambda: "mensaje eliminado por ana" in bea.views["#general"].plain_text())
+    assert "examen es 42" not in bea.views["#general"].plain_text()
+    msgid = next(iter(bea.views["#general"].authors), "")
+    bea.open_conversation("ana")  # a private chat in front
+    assert server.announce("Mañana no hay clase")
+    wait(lambda: "Mañana no hay clase" in bea.views["#general"].plain_text())
+    assert "Mañana no hay clase" not in bea.views["ana"].plain_text()
+    assert msgid == ""  # the deleted message is forgotten by her window too
