@@ -9,6 +9,7 @@ will say, and checks what the window shows and which lines it sends.
 from __future__ import annotations
 
 import base64
+import contextlib
 import queue
 import tkinter as tk
 from collections.abc import Iterator
@@ -382,13 +383,13 @@ def test_a_wrong_room_password_goes_back_to_the_dialog(
         root.destroy()
 
 
-@pytest.fixture
-def ana_and_bea(server, display, no_gc_on_worker_threads):
-    """Two real windows, ana's and bea's, in #general of the real server, and a ``wait``
-    that keeps both windows' Tk loops turning until a condition holds."""
+@contextlib.contextmanager
+def _real_windows(server, nicks):
+    """Real windows for ``nicks`` in #general of the real server, and a ``wait`` that keeps
+    every window's Tk loop turning until a condition holds."""
     windows = []
     try:
-        for nick in ("ana", "bea"):
+        for nick in nicks:
             client = ChatClient(
                 "127.0.0.1", server.port, nick, ["#general"], queue.Queue(), policy=FAST_RETRY
             )
@@ -401,11 +402,69 @@ def ana_and_bea(server, display, no_gc_on_worker_threads):
 
             support.wait_until(condition, tick=tick)
 
-        wait(lambda: len(windows[1].nick_list.get(0, "end")) == 2)
-        yield windows[0], windows[1], wait
+        wait(lambda: len(windows[-1].nick_list.get(0, "end")) == len(nicks))
+        yield (*windows, wait)
     finally:
         for window in windows:
             window.close()
+
+
+@pytest.fixture
+def ana_and_bea(server, display, no_gc_on_worker_threads):
+    with _real_windows(server, ("ana", "bea")) as windows:
+        yield windows
+
+
+@pytest.fixture
+def profe_and_ana(server, display, no_gc_on_worker_threads):
+    with _real_windows(server, ("profe", "ana")) as windows:
+        yield windows
+
+
+def _typed(window, line: str) -> None:
+    window.entry.focus_force()
+    window.root.update()
+    window.entry.delete(0, "end")
+    window.entry.insert(0, line)
+    window.entry.event_generate("<Return>")
+
+
+def test_with_the_real_server_the_teacher_mutes_slows_removes_and_bans_a_student(
+    server, profe_and_ana
+):
+    """Two real windows, a teacher's and a student's, on the real server: every control
+    is seen by the student in words, and a refused line stays visible as refused."""
+    set_language("es")
+    profe, ana, wait = profe_and_ana
+    server.rooms.make_teacher(server.find_session("profe"))  # as /profesor at the console
+    wait(lambda: profe.class_menu.shown)
+    wait(lambda: "★ profe" in ana.nick_list.get(0, "end"))
+    said = ana.views["#general"].plain_text
+
+    _typed(profe, "/silenciar ana 5")
+    wait(lambda: "profe te ha silenciado" in said())
+    _typed(ana, "¿puedo hablar?")
+    wait(lambda: "(no enviado: te han silenciado en esta sala" in said())
+    assert "¿puedo hablar?" not in profe.views["#general"].plain_text()
+    _typed(profe, "/desilenciar ana")
+    wait(lambda: "Ya puedes volver a escribir" in said())
+
+    _typed(profe, "/lento 600")
+    wait(lambda: "un mensaje cada 600 s" in said())
+    _typed(ana, "uno")
+    wait(lambda: "uno" in profe.views["#general"].plain_text())
+    _typed(ana, "dos")
+    wait(lambda: "modo lento: espera" in said())
+    _typed(profe, "/lento off")
+    wait(lambda: "profe ha quitado el modo lento." in said())
+
+    _typed(profe, "/expulsar ana Fuera por hoy")
+    wait(lambda: "profe te ha expulsado de #general: Fuera por hoy" in said())
+    assert ana.nick_list.get(0, "end") == ()
+    _typed(profe, "/vetar ana")
+    wait(lambda: "profe ha vetado a ana." in profe.views["#general"].plain_text())
+    _typed(ana, "/unirse #general")
+    wait(lambda: "Te han vetado en esta sala: no puedes volver a entrar." in said())
 
 
 def test_an_own_message_knows_the_id_the_real_server_relayed_it_with(ana_and_bea):
