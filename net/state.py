@@ -43,7 +43,10 @@ sender is told why, never silently dropped); ``set_topic`` enforces ``+t``;
 A teacher (``make_teacher``) is operator wherever it is. Timed bans and quiets end at
 ``next_expiry``; the server's one timer (the acceptor, ``net.server``) calls
 ``expire_due`` then, and ``on_timer_changed`` wakes it when a sooner one is set. Slow mode
-and those ends run on ``clock`` (``time.monotonic``; tests set their own).
+and those ends run on ``clock`` (``time.monotonic``; tests set their own). Bans and
+quiets are kept by ``history`` too (``_save_entry_locked``, ends on the wall clock), and a
+channel being made gets its own back (``_restore_entries``): they outlive a restart and
+the channel itself, so a banned student cannot make an emptied channel anew to get in.
 
 Channels are bounded: one person may be in ``channels_per_person`` channels (ISUPPORT
 ``CHANLIMIT``), at most ``channels_per_address`` may have been opened from one address
@@ -92,6 +95,7 @@ from net.accounts import AccountStore, is_reserved
 from net.connection import NO_DEADLINE, AddressLog, BugLog, Connection, flush_soon
 from net.guard import PasswordGuard
 from net.history import ChannelHistory
+from net.history import ListEntry as SavedEntry
 from net.i18n import tr
 from net.modes import (
     MAX_PARAM_CHANGES,
@@ -452,6 +456,7 @@ class Rooms:
         with self._lock:
             for channel in self._channels.values():
                 self._restore_topic(channel)
+                self._restore_entries(channel)
 
     def persist_history(self) -> None:
         """Write the kept messages to disk (never under the lock; see ``net.history``)."""
@@ -617,6 +622,7 @@ class Rooms:
         nothing changes, nobody is told. The creator of a new channel is its operator (not
         of the default one, which exists from the start); a teacher is operator anywhere."""
         folded = irc_lower(name)
+        restored_timed = False  # a timed ban or quiet came back with the channel
         with self._lock:
             if session.left:  # a line it sent before it was kicked or replaced
                 return None
@@ -641,6 +647,18 @@ class Rooms:
                 channel = self._channels[folded] = Channel(name, opened_from=address)
                 self._opened_from[address] = self._opened_from.get(address, 0) + 1
                 self._restore_topic(channel)
+                restored_timed = self._restore_entries(channel)
+                banned = (
+                    None if session.teacher else self._join_refused_locked(session, channel, key)
+                )
+                if banned is not None:  # a ban that outlived the channel: it is not made
+                    del self._channels[folded]
+                    if self._opened_from[address] > 1:
+                        self._opened_from[address] -= 1
+                    else:
+                        del self._opened_from[address]
+                    self.history.vacated(folded)
+                    return banned
                 status = "o"
             session.invited.pop(folded, None)
             channel.members[session] = status
@@ -664,6 +682,8 @@ class Rooms:
             except Exception as exc:  # a bug, not the joiner's: it stays in, without these lines
                 _bugs.report(f"what {session.nick} sees on joining {name} failed", exc)
         flush_soon([*to_flush, session.conn])
+        if restored_timed and self.on_timer_changed is not None:
+            self.on_timer_changed()
         return channel
 
     def part(self, session: Session, channel: Channel, reason: str) -> None:
@@ -847,6 +867,7 @@ class Rooms:
                         elif added or expires is not None:
                             if added:
                                 self._count_entry_locked(entry, +1)
+                            self._save_entry_locked(channel, letter, entry)
                             made.append(ModeChange(True, letter, mask))
                     else:
                         entry = modes.remove_entry(letter, mask) or modes.remove_entry(
@@ -854,6 +875,7 @@ class Rooms:
                         )
                         if entry is not None:
                             self._count_entry_locked(entry, -1)
+                            self.history.forget_entry(irc_lower(channel.name), letter, entry.mask)
                             made.append(ModeChange(False, letter, entry.mask))
                 else:
                     try:
@@ -1019,8 +1041,9 @@ class Rooms:
             soonest = NO_DEADLINE
             for channel in self._channels.values():
                 gone = channel.modes.expired(now)
-                for _, entry in gone:
+                for letter, entry in gone:
                     self._count_entry_locked(entry, -1)
+                    self.history.forget_entry(irc_lower(channel.name), letter, entry.mask)
                 if gone:
                     made = [ModeChange(False, letter, entry.mask) for letter, entry in gone]
                     for start in range(0, len(made), MAX_PARAM_CHANGES):
@@ -1361,6 +1384,29 @@ class Rooms:
             neighbours.update(channel.members)
         neighbours.pop(session, None)
         return neighbours
+
+    def _save_entry_locked(self, channel: Channel, letter: str, entry: ListEntry) -> None:
+        """Keep a ban or quiet across restarts (its end, if any, on the wall clock)."""
+        expires = 0.0 if entry.expires is None else time.time() + (entry.expires - self.clock())
+        saved = SavedEntry(letter, entry.mask, entry.set_by, entry.set_at, expires)
+        self.history.keep_entry(irc_lower(channel.name), saved)
+
+    def _restore_entries(self, channel: Channel) -> bool:
+        """Give a channel being made the bans and quiets history kept for it (those whose
+        time ran out meanwhile are forgotten); True if a timed one is back, for the timer.
+        They count against nobody's share: who set them is not connected any more."""
+        folded = irc_lower(channel.name)
+        wall, now, timed = time.time(), self.clock(), False
+        for saved in list(self.history.entries.get(folded, ())):
+            if saved.expires and saved.expires <= wall:
+                self.history.forget_entry(folded, saved.mode, saved.mask)
+                continue
+            expires = None if not saved.expires else now + (saved.expires - wall)
+            entry = ListEntry(saved.mask, saved.set_by, saved.set_at, expires)
+            if channel.modes.add_entry(saved.mode, entry) and expires is not None:
+                self._timer_changed_locked(expires)
+                timed = True
+        return timed
 
     def _restore_topic(self, channel: Channel) -> None:
         saved = self.history.topics.get(irc_lower(channel.name))

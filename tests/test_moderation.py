@@ -498,3 +498,42 @@ def test_relayed_kick_and_mode_lines_stay_inside_512_bytes(connect):
     lines = [ana.expect(r" MODE ").string for _ in range(2)]
     assert all(len(line.encode()) + 2 <= 512 for line in lines)
     assert sum(line.count("!*@*") for line in lines) == 4
+
+
+def test_bans_and_mutes_outlive_a_restart_of_the_server(start_server, connect, tmp_path):
+    """The issue: bans (and mutes) survive a restart, as accounts and topics do; one lifted
+    before stays lifted; and a ban outlives its channel: the banned student cannot make
+    it anew to get in."""
+    database = str(tmp_path / "historial.sqlite3")
+    first = start_server(history_db=database, opers={"profe": "secreto"})
+    profe = connect("profe", port=first.port)
+    make_teacher(profe)
+    profe.join("#general")
+    profe.join("#grupo3")
+    profe.send("MODE #general +bbq pepe luis ana")
+    profe.send("MODE #general -b luis")
+    profe.send("MODE #grupo3 +b eva")
+    profe.expect(r"MODE #grupo3 \+b :?eva!\*@\*$")
+    profe.send("PART #grupo3")  # #grupo3 empties: the channel goes, its ban is kept
+    profe.sync()
+    profe.close()
+    first.shutdown()
+
+    second = start_server(history_db=database)
+    pepe = connect("pepe", port=second.port)
+    pepe.send("JOIN #general")
+    pepe.expect(r" 474 pepe #general ")
+    eva = connect("eva", port=second.port)
+    eva.send("JOIN #grupo3")
+    eva.expect(r" 474 eva #grupo3 ")
+    ana, luis = connect("ana", port=second.port), connect("luis", port=second.port)
+    ana.join("#general")
+    luis.join("#general")
+    ana.send("PRIVMSG #general :hola")
+    ana.expect(r" 404 ana #general :")
+    luis.send("MODE #general b")
+    bans = [line for line in luis.sync() if " 367 " in line]
+    assert [line.split()[4:6] for line in bans] == [["pepe!*@*", "profe!~profe@127.0.0.1"]]
+    luis.send("MODE #general q")
+    quiets = [line.split()[5] for line in luis.sync() if " 728 " in line]
+    assert quiets == ["ana!*@*"]
