@@ -1041,22 +1041,32 @@ class IrcSession(Session):
             self.reply(irc.RPL_INVITING, invited.nick, channel.name)
 
     def on_oper(self, message: Message) -> None:
-        """``OPER name password`` against ``--oper NAME:PASSWORD``: a teacher (381), a
-        wrong password (464, slowed per address as the server's password is), 491."""
+        """``OPER name password`` against ``--oper NAME:PASSWORD``, or a teacher's account
+        and its password: a teacher (381), a wrong password (464, slowed per address as
+        the server's password is), 491 when there is neither."""
         if self.need_params(message, 2):
             return
         name, password = message.params[:2]
         opers = self.settings.opers
-        if not opers:
+        accounts = self.rooms.accounts
+        teacher_account = name not in opers and accounts.is_teacher(name)
+        if not opers and not teacher_account:
             self.reply(irc.ERR_NOOPERHOST, tr("No operator (teacher) is configured here"))
             return
-        verdict = self.rooms.oper_guard.check_against(self.conn.ip, password, opers.get(name))
+        if teacher_account:  # a teacher's account and its password (slowed as logins are)
+            login = accounts.log_in(self.conn.ip, name, password)
+            verdict = login.verdict
+            if verdict is Verdict.RIGHT and login.account is not None:
+                self.rooms.log_in(self, login.account)  # logged in to it, as with SASL
+        else:
+            verdict = self.rooms.oper_guard.check_against(self.conn.ip, password, opers.get(name))
         if verdict is Verdict.RIGHT:
             self.rooms.make_teacher(self)
             self.reply(irc.RPL_YOUREOPER, tr("You are now a teacher (an IRC operator)"))
             self.send_message(Message("MODE", [self.nick, "+o"], self.settings.server_name))
         elif verdict is Verdict.WAIT:
-            wait = self.rooms.oper_guard.wait_seconds(self.conn.ip)
+            guard = accounts if teacher_account else self.rooms.oper_guard
+            wait = guard.wait_seconds(self.conn.ip)
             self.reply(
                 irc.ERR_PASSWDMISMATCH,
                 tr("Too many wrong passwords from your address: try again in {seconds} s.").format(

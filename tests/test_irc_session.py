@@ -1258,3 +1258,26 @@ def test_a_teacher_account_makes_its_session_a_teacher_when_it_logs_in(start_ser
     student.send(f"REGISTER * * :{ACCOUNT_PASSWORD}")
     student.expect(r"REGISTER SUCCESS alumno ")
     assert not server.find_session("alumno").teacher
+
+
+def test_oper_with_a_teachers_account_and_password(start_server, connect):
+    """The issue: OPER with a teacher's account and its password works too (IRC clients
+    that know no SASL, or a teacher on someone else's computer)."""
+    server = start_server(teachers=("profe",))
+    register_account(connect(port=server.port), "profe")
+    tablet = connect("tableta", port=server.port)
+    tablet.send(f"OPER profe :{ACCOUNT_PASSWORD}")
+    tablet.expect(r" 381 tableta :")
+    tablet.expect(r"MODE tableta :?\+o$")
+    assert server.find_session("tableta").teacher
+    other = connect("invitado", port=server.port)
+    other.send("OPER profe mala-contraseña")
+    other.expect(r" 464 invitado :")
+    assert not server.find_session("invitado").teacher
+    other.send(f"OPER profe :{ACCOUNT_PASSWORD}")  # at once: the address waits first
+    other.expect(r" 464 invitado :Too many wrong passwords")
+    student = connect("alumno", port=server.port)
+    student.send(f"REGISTER * * :{ACCOUNT_PASSWORD}")
+    student.expect(r"REGISTER SUCCESS alumno ")
+    student.send(f"OPER alumno :{ACCOUNT_PASSWORD}")  # an account, but not a teacher's
+    student.expect(r" 491 alumno :")
