@@ -19,22 +19,29 @@ Wrong passwords are slowed down per address by a ``net.guard.GuessGuard``, the s
 password's own bookkeeping: a wrong one locks the address out for 1 s, doubling up to a
 minute, and an address that has failed is judged one try at a time.
 
+Names that look alike are one name (``skeleton``: see it for where the line is): a
+reserved word (``RESERVED_NICKS``, and the server's name) and each account's name stand
+for all their look-alikes. ``owner`` finds the account a nick belongs to through an index
+skeleton -> account kept beside the accounts (one look-up per NICK, not a scan), and
+``register`` refuses a name that looks like an existing account's (``EXISTS``).
+
 Bounded: names are valid nicks (``net.protocol.is_valid_nick``) and not reserved
 (``is_reserved``), passwords ``MIN_PASSWORD_BYTES``..``MAX_PASSWORD_BYTES`` bytes of
 UTF-8, at most ``ACCOUNTS_PER_ADDRESS_PER_HOUR`` new accounts from one address (an IPv6
 /64) an hour and ``MAX_ACCOUNTS`` in all, ``MAX_TEACHERS`` teachers.
 
 Threading: every public method may be called from any thread. ``_lock`` guards
-``_accounts``, ``_teachers``, ``_recent`` and the SQLite connection ``_db`` (held while a
-row is written: rare, small writes); it is never held while a password is hashed, and
-never taken together with ``net.state.Rooms``' lock (Rooms asks ``exists`` before taking
-its own). Nothing here touches a socket.
+``_accounts``, ``_skeletons``, ``_teachers``, ``_recent`` and the SQLite connection
+``_db`` (held while a row is written: rare, small writes); it is never held while a
+password is hashed, and never taken together with ``net.state.Rooms``' lock (Rooms asks
+``owner`` before taking its own). Nothing here touches a socket.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -69,21 +76,100 @@ SCRYPT_MAXMEM = 64 * 2**20
 PBKDF2_ITERATIONS = 600_000
 HASH_BYTES = 32
 
-#: nicks nobody may take unless logged in to an account of that name (and the server's
-#: own name); compared by ``nick_key``, so look-alikes count too
+#: nicks nobody may take (nor any look-alike: ``skeleton``) unless logged in to an
+#: account of that name, which only a teacher named beforehand may register (``--teacher``);
+#: the server's own name is one too. The services' names are here because IRC users
+#: trust a message from "NickServ" or "Global" as the server's own.
 RESERVED_NICKS = (
     "servidor",
     "server",
+    "sistema",
+    "system",
     "admin",
     "administrador",
+    "administrator",
     "operador",
     "operator",
+    "moderador",
+    "moderator",
     "profesor",
     "profesora",
+    "profe",
     "teacher",
+    "docente",
+    "maestro",
+    "maestra",
     "root",
+    "global",
+    "chanserv",
+    "nickserv",
+    "operserv",
+    "memoserv",
+    "hostserv",
+    "botserv",
 )
-_RESERVED_KEYS = frozenset(nick_key(nick) for nick in RESERVED_NICKS)
+
+#: what may pad a nick at either end, or be doubled inside it, without making another
+#: name ("profe_", "_profe_", "ana__b" as "ana_b"); one alone inside still counts
+_SEPARATORS = "_-^|\\`[]{}"
+#: letters and digits that pass for others (Unicode TR39's confusables, the ones that
+#: matter in names typed at school: Cyrillic and Greek capitals and small letters that
+#: draw as Latin ones, digits read as letters, and I, l, 1, | as one stroke). Applied
+#: after NFKD (fullwidth and mathematical letters are plain ones by then) and before
+#: casefolding, so a capital and a small letter each map to what they look like (Greek
+#: capital Eta is H, its small eta is n).
+_HOMOGLYPHS = str.maketrans(
+    {
+        # Cyrillic capitals and small letters
+        "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P",
+        "С": "C", "Т": "T", "У": "Y", "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S", "Ӏ": "l",
+        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
+        "ј": "j", "ѕ": "s", "ԁ": "d", "һ": "h", "ԛ": "q", "ԝ": "w", "ӏ": "l", "к": "k",
+        # Greek capitals and small letters
+        "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",
+        "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
+        "α": "a", "ο": "o", "ρ": "p", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "τ": "t",
+        "υ": "u", "χ": "x", "γ": "y", "ω": "w", "η": "n",
+        # Latin letters NFKD leaves alone
+        "ɡ": "g", "ı": "i", "ɩ": "i", "ǀ": "l", "ł": "l", "ø": "o", "đ": "d",
+        # digits read as letters (2, 6 and 9 are not: "ana" and "ana2" are two people)
+        "0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b",
+        # one vertical stroke: I, i, l and | (inside a nick; at its ends | pads)
+        "I": "l", "i": "l", "|": "l",
+    }
+)  # fmt: skip
+#: letter pairs that read as one letter (TR39's "rn" for "m")
+_DIGRAPHS = (("rn", "m"), ("vv", "w"))
+_SEPARATOR_RUNS = re.compile("[" + re.escape(_SEPARATORS) + "]+")
+
+
+def skeleton(nick: str) -> str:
+    """What two nicks look like when someone reads them quickly: equal skeletons are one
+    name (the idea of Unicode TR39's skeleton, with a small table of our own).
+
+    The same name: another case, accents (Begoña, Begona), compatibility forms (Ｐrofe),
+    Cyrillic or Greek look-alikes (ρrofe, Рrofe), digits 0 1 3 4 5 7 8 for o l e a s t b
+    (Pr0f3), I l 1 | for each other, "rn" for "m", and separators padding either end or
+    doubled (profe_, _profe, pro__fe as pro_fe). Another name: any other letter or digit
+    added or changed (ana, ana2, anna), one separator inside (ana_b, anab).
+
+    >>> {skeleton(n) for n in ("profe", "pr0fe", "profe_", "prOfe_", "Pr0f3", "ρrofe", "Ｐrofe")}
+    {'profe'}
+    >>> skeleton("Ana") == skeleton("ana_"), skeleton("ana") == skeleton("ana2")
+    (True, False)
+    >>> skeleton("NickServ") == skeleton("n1ckserv"), skeleton("Begoña") == skeleton("begona")
+    (True, True)
+    """
+    decomposed = unicodedata.normalize("NFKD", nick)
+    letters = "".join(char for char in decomposed if not unicodedata.combining(char))
+    letters = letters.strip(_SEPARATORS) or "_"
+    folded = letters.translate(_HOMOGLYPHS).casefold().translate(_HOMOGLYPHS)
+    for pair, letter in _DIGRAPHS:
+        folded = folded.replace(pair, letter)
+    return _SEPARATOR_RUNS.sub("_", folded)
+
+
+_RESERVED_SKELETONS = frozenset(skeleton(nick) for nick in RESERVED_NICKS)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (  -- one row per account; key: nick_key(name)
@@ -94,13 +180,16 @@ CREATE TABLE IF NOT EXISTS teachers (key TEXT PRIMARY KEY, name TEXT NOT NULL);
 
 
 def is_reserved(nick: str, server_name: str) -> bool:
-    """Whether ``nick`` (or a look-alike) is a reserved word or the server's own name.
+    """Whether ``nick`` (or a look-alike: ``skeleton``) is a reserved word or the server's
+    own name.
 
     >>> is_reserved("PROFESOR", "charla"), is_reserved("сharla", "charla"), is_reserved("ana", "x")
     (True, True, False)
+    >>> is_reserved("Ch4nServ_", "x"), is_reserved("r00t", "x"), is_reserved("profe2", "x")
+    (True, True, False)
     """
-    key = nick_key(nick)
-    return key in _RESERVED_KEYS or key == nick_key(server_name)
+    shape = skeleton(nick)
+    return shape in _RESERVED_SKELETONS or shape == skeleton(server_name)
 
 
 class Refused(Enum):
@@ -223,6 +312,9 @@ class AccountStore:
         self._lock = threading.Lock()  # guards everything below (see the module docstring)
         self._db: sqlite3.Connection | None = None
         self._accounts: dict[str, tuple[str, str]] = {}  # nick_key(name) -> (name, hash)
+        #: skeleton(name) -> nick_key(name) of the account that has it (the first, if an
+        #: older database holds two look-alikes): one look-up per NICK, not a scan
+        self._skeletons: dict[str, str] = {}
         self._teachers: dict[str, str] = {}  # nick_key(name) -> name
         #: address_key -> when its recent accounts were made (time.monotonic()), oldest first
         self._recent: dict[str, deque[float]] = {}
@@ -260,6 +352,7 @@ class AccountStore:
             for _key, name, stored in accounts:
                 if isinstance(name, str) and isinstance(stored, str):
                     self._accounts[nick_key(name)] = (name, stored)
+                    self._skeletons.setdefault(skeleton(name), nick_key(name))
             for _key, name in teachers:
                 if isinstance(name, str):
                     self._teachers[nick_key(name)] = name
@@ -296,6 +389,16 @@ class AccountStore:
         with self._lock:
             return key in self._accounts
 
+    def owner(self, nick: str) -> str | None:
+        """The name of the account ``nick`` belongs to: the account of that name, or else
+        the one whose ``skeleton`` it has (pr0fe is profe's); None: nobody's."""
+        key, shape = nick_key(nick), skeleton(nick)
+        with self._lock:
+            found = self._accounts.get(key)
+            if found is None and (other := self._skeletons.get(shape)) is not None:
+                found = self._accounts.get(other)
+        return None if found is None else found[0]
+
     def name_of(self, name: str) -> str | None:
         """The registered spelling of the account ``name`` (None: there is none)."""
         with self._lock:
@@ -317,14 +420,14 @@ class AccountStore:
         if problem is not None:
             return problem
         now = time.monotonic() if now is None else now
-        key, address = nick_key(name), address_key(ip)
+        key, shape, address = nick_key(name), skeleton(name), address_key(ip)
         with self._lock:
-            refused = self._refusal_locked(key, address, now)
+            refused = self._refusal_locked(key, shape, address, now)
         if refused is not None:  # said before the slow hash, and checked again after it
             return refused
         stored = hash_password(password)  # slow: outside the lock
         with self._lock:
-            refused = self._refusal_locked(key, address, now)
+            refused = self._refusal_locked(key, shape, address, now)
             if refused is not None:
                 return refused
             if not self._write_locked(
@@ -333,12 +436,13 @@ class AccountStore:
             ):
                 return Refused.NOT_SAVED
             self._accounts[key] = (name, stored)
+            self._skeletons[shape] = key
             self._recent.setdefault(address, deque()).append(now)
         log.info("account %s registered from %s", name, address)
         return None
 
-    def _refusal_locked(self, key: str, address: str, now: float) -> Refused | None:
-        if key in self._accounts:
+    def _refusal_locked(self, key: str, shape: str, address: str, now: float) -> Refused | None:
+        if key in self._accounts or shape in self._skeletons:  # it, or a look-alike of it
             return Refused.EXISTS
         if len(self._accounts) >= self.max_accounts:
             return Refused.FULL

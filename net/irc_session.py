@@ -569,7 +569,12 @@ class IrcSession(Session):
             )
         elif not self.nick:
             self._fail_register("NEED_NICK", name or "*", "Choose a nick first (NICK)")
-        elif not is_valid_nick(name) or is_reserved(name, self.settings.server_name):
+        elif not is_valid_nick(name) or (
+            # a reserved word (or a look-alike) is an account only for a teacher named
+            # beforehand with --teacher: "profe" is the teacher's, never a student's
+            is_reserved(name, self.settings.server_name)
+            and not self.rooms.accounts.is_teacher(name)
+        ):
             self._fail_register("BAD_ACCOUNT_NAME", name, "That name cannot be an account")
         elif nick_key(name) != nick_key(self.nick):
             self._fail_register(

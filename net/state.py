@@ -18,10 +18,12 @@ lives here, not in a module of its own, because it is what ``Rooms`` holds and r
 to (``render``, ``joined_replies``, ``goodbye``); the settings ``Rooms`` and sessions
 read are described by the ``Settings`` protocol, so nothing here imports ``net.server``.
 
-Nicks: a reserved one (``net.accounts.is_reserved``: the server's name, "profesor",
-"admin"… and look-alikes) or one that is an account's is only for a session logged in
-to the account of that name (``nick_refusal``, enforced by ``register`` and ``rename``);
-a session logged in to it takes it back from its own earlier connection. ``log_in``
+Nicks: one that is an account's, or looks like it (``net.accounts.skeleton``: "pr0fe",
+"profe_" are "profe"'s), is only for a session logged in to that account; a reserved one
+(``net.accounts.is_reserved``: the server's name, "profe", "admin", "NickServ"… and
+look-alikes) only for a teacher, or for the account of that name if a teacher named with
+``--teacher`` registered it (``nick_refusal``, enforced by ``register`` and ``rename``);
+a session logged in to the account takes the nick back from its own earlier connection. ``log_in``
 records the account a session proved (and makes a teacher account's session a teacher).
 
 The relay, step by step: ``send_to_channel`` builds one ``Outgoing``
@@ -395,8 +397,17 @@ def _same_client(holder: Session, session: Session | None) -> bool:
 
 def _owns(session: Session | None, key: str) -> bool:
     """Whether ``session`` is logged in to the account whose name has ``nick_key`` ``key``
-    (read under Rooms' lock, or by the session's own thread: see ``Rooms.log_in``)."""
+    ("": none) (read under Rooms' lock, or by the session's own thread: see ``Rooms.log_in``)."""
     return session is not None and session.account is not None and nick_key(session.account) == key
+
+
+def _may_take(session: Session | None, refused: NickRefused, owner: str) -> bool:
+    """Whether ``session`` may have a nick refused to others: it is logged in to the
+    account the nick is (``owner``), or the nick is a reserved word and it is a teacher
+    (the hosting window's teacher, made by OPER, may call itself "Profe"); Rooms' lock held."""
+    return _owns(session, owner) or (
+        refused is NickRefused.RESERVED and session is not None and session.teacher
+    )
 
 
 class Rooms:
@@ -470,12 +481,12 @@ class Rooms:
         name; otherwise it must be free, or held by ``session`` itself, by its own earlier
         connection, or by an earlier connection logged in to that same account."""
         key = nick_key(nick)
-        refused = self._reserved_for_others(nick, key)
+        refused, owner = self._reserved_for_others(nick)
         with self._lock:
-            if refused is not None and not _owns(session, key):
+            if refused is not None and not _may_take(session, refused, owner):
                 return refused
             holder = self._nicks.get(key)
-            if holder is None or holder is session or self._may_replace(holder, session, key):
+            if holder is None or holder is session or self._may_replace(holder, session, owner):
                 return None
         return NickRefused.IN_USE
 
@@ -483,21 +494,27 @@ class Rooms:
         """Whether ``session`` may have ``nick`` (see ``nick_refusal``)."""
         return self.nick_refusal(nick, session) is None
 
-    def _reserved_for_others(self, nick: str, key: str) -> NickRefused | None:
-        """RESERVED or REGISTERED if ``nick`` is only for a session logged in to its
-        account (asked without our lock: the accounts have their own)."""
+    def _reserved_for_others(self, nick: str) -> tuple[NickRefused | None, str]:
+        """REGISTERED if ``nick`` or a look-alike (``net.accounts.skeleton``) is an
+        account's, RESERVED if it is a reserved word's, with the ``nick_key`` of the
+        account whose sessions may have it ("": none may; the nick's own key when it is
+        nobody's). Asked without our lock: the accounts have their own."""
+        owner = self.accounts.owner(nick)
+        if owner is not None:
+            return NickRefused.REGISTERED, nick_key(owner)
         if is_reserved(nick, self.settings.server_name):
-            return NickRefused.RESERVED
-        if self.accounts.exists(nick):
-            return NickRefused.REGISTERED
-        return None
+            if self.accounts.is_teacher(nick):  # --teacher profe, not registered yet
+                return NickRefused.REGISTERED, nick_key(nick)
+            return NickRefused.RESERVED, ""
+        return None, nick_key(nick)
 
     @staticmethod
-    def _may_replace(holder: Session, session: Session | None, key: str) -> bool:
+    def _may_replace(holder: Session, session: Session | None, owner: str) -> bool:
         """``holder`` is ``session``'s own earlier connection: the same session token, or
-        both logged in to the account this nick belongs to (a teacher back after a Wi-Fi
-        blip takes its nick back from its ghost, and nobody can snipe it meanwhile)."""
-        return _same_client(holder, session) or (_owns(holder, key) and _owns(session, key))
+        both logged in to the account this nick belongs to (``owner``, its ``nick_key``: a
+        teacher back after a Wi-Fi blip takes its nick back from its ghost, and nobody can
+        snipe it meanwhile)."""
+        return _same_client(holder, session) or (_owns(holder, owner) and _owns(session, owner))
 
     def suggest_nick(self, nick: str) -> str:
         """A free nickname close to ``nick`` (Ana -> Ana2), to offer when it is taken."""
@@ -519,16 +536,16 @@ class Rooms:
         nick is refused unless ``session`` is logged in to its account (``nick_refusal``).
         """
         key = nick_key(session.nick)
-        refused = self._reserved_for_others(session.nick, key)
+        refused, owner = self._reserved_for_others(session.nick)
         ghost, to_flush = None, []
         with self._lock:
             if session.left:  # kicked or replaced while its registration was on its way
                 return False
-            if refused is not None and not _owns(session, key):
+            if refused is not None and not _may_take(session, refused, owner):
                 return False
             holder = self._nicks.get(key)
             if holder is not None:
-                if not self._may_replace(holder, session, key):
+                if not self._may_replace(holder, session, owner):
                     return False
                 ghost, to_flush = holder, self._quit_locked(holder, "Reconnected")
             self._nicks[key] = session
@@ -570,9 +587,9 @@ class Rooms:
     def rename(self, session: Session, new_nick: str) -> bool:
         """Change a registered session's nick and tell everyone who shares a channel."""
         new_key, old_key = nick_key(new_nick), nick_key(session.nick)
-        refused = self._reserved_for_others(new_nick, new_key)
+        refused, owner = self._reserved_for_others(new_nick)
         with self._lock:
-            if refused is not None and not _owns(session, new_key):
+            if refused is not None and not _may_take(session, refused, owner):
                 return False
             if session.left or self._nicks.get(old_key) is not session:
                 return False  # it has left, and its old nick may be someone else's now

@@ -3,6 +3,7 @@ and what the database keeps across a restart."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import pytest
@@ -131,4 +132,91 @@ def test_reserved_names_and_their_look_alikes():
     assert accounts.is_reserved("Profesora", "charla")
     assert accounts.is_reserved("ＡＤＭＩＮ", "charla")  # fullwidth
     assert accounts.is_reserved("CHARLA", "charla")  # the server's own name
-    assert not accounts.is_reserved("profe", "charla")
+    assert not accounts.is_reserved("profe2", "charla")  # another name: a digit added
+    assert not accounts.is_reserved("ana", "charla")
+
+
+@pytest.mark.parametrize(
+    "nick", ["profe", "pr0fe", "profe_", "prOfe_", "Pr0f3", "\u03c1rofe", "_Profe^", "PROFE|"]
+)
+def test_look_alikes_of_a_reserved_word_are_reserved(nick):
+    assert accounts.is_reserved(nick, "charla")
+
+
+@pytest.mark.parametrize(
+    "nick", ["ChanServ", "NickServ", "0perServ", "MemoServ", "HostServ", "BotServ", "Global"]
+)
+def test_the_names_of_irc_services_are_reserved(nick):
+    assert accounts.is_reserved(nick, "charla")
+    assert accounts.is_reserved(nick.upper() + "_", "charla")
+
+
+def test_where_the_line_is_between_one_name_and_another():
+    same = [("Ana", "ana_"), ("ana", "_ana-"), ("ana__b", "ana_b"), ("Begoña", "begona"),
+            ("lucia", "LUC1A"), ("marina", "mar1na"), ("carmen", "carrnen")]  # fmt: skip
+    for one, other in same:
+        assert accounts.skeleton(one) == accounts.skeleton(other), (one, other)
+    different = [("ana", "ana2"), ("ana", "anna"), ("ana_b", "anab"), ("ana", "ama"),
+                 ("eva", "eva9"), ("pedro", "pablo")]  # fmt: skip
+    for one, other in different:
+        assert accounts.skeleton(one) != accounts.skeleton(other), (one, other)
+
+
+def test_an_account_look_alike_of_another_is_refused_and_found_by_its_owner(store):
+    assert store.register("profe", PASSWORD, "10.0.0.1") is None
+    for look_alike in ("pr0fe", "Profe_", "Pr0f3", "PR0FE__"):
+        assert store.register(look_alike, PASSWORD, "10.0.0.2") is Refused.EXISTS
+        assert store.owner(look_alike) == "profe"
+    assert store.owner("profe2") is None and store.register("profe2", PASSWORD, "10.0.0.2") is None
+    assert store.owner("PROFE2_") == "profe2"
+
+
+def test_the_look_alike_index_is_rebuilt_from_the_database(tmp_path):
+    path = tmp_path / "historial.sqlite3"
+    first = AccountStore(path)
+    first.open()
+    first.register("Lucia", PASSWORD, "10.0.0.1")
+    first.close()
+    again = AccountStore(path)
+    again.open()
+    try:
+        assert again.owner("LUC1A_") == "Lucia"
+        assert again.register("lucía", PASSWORD, "10.0.0.2") is Refused.EXISTS
+    finally:
+        again.close()
+
+
+def test_over_irc_look_alikes_of_a_teacher_and_service_names_are_refused(start_server, connect):
+    """The attack on main: with "profe" a teacher's account, a student took pr0fe, profe_,
+    Pr0f3…, and ChanServ, NickServ, Global, root were anyone's."""
+    server = start_server(teachers=("profe",))
+    profe = connect(port=server.port)
+    profe.send("CAP REQ :draft/account-registration")
+    profe.send("NICK profe")
+    profe.send(f"REGISTER * * :{PASSWORD}")
+    profe.expect(r"REGISTER SUCCESS profe ")
+    profe.send("USER profe 0 * :Profe")
+    profe.send("CAP END")
+    profe.expect(r" 001 profe ")
+    student = connect("ana2", port=server.port)
+    for look_alike in ("pr0fe", "profe_", "prOfe_", "Pr0f3", "PROFE", "_Pr0fe^"):
+        student.send(f"NICK {look_alike}")
+        student.expect(rf" 433 ana2 {re.escape(look_alike)} :Nickname is registered")
+    for reserved in ("ChanServ", "NickServ", "Global", "root", "r00t", "Maestra_", "sistema"):
+        student.send(f"NICK {reserved}")
+        student.expect(rf" 432 ana2 {re.escape(reserved)} :Erroneous nickname: it is reserved")
+    student.send("NICK \u03c1rofe")  # a Greek rho among Latin letters: not a nick at all
+    student.expect(r" 432 ana2 \u03c1rofe :")
+    student.send("NICK ana")  # "ana" and "ana2" are two people
+    student.expect(r"^:ana2!\S+ NICK :?ana$")
+    student.send("CAP REQ :draft/account-registration")
+    student.send(f"REGISTER * * :{PASSWORD}")
+    student.expect(r"REGISTER SUCCESS ana ")
+    profe.send("NICK Pr0fe_")  # the account's owner may use its look-alikes
+    profe.expect(r"^:profe!\S+ NICK :?Pr0fe_$")
+    third = connect("maestro2", port=server.port)  # a name with a digit added: allowed
+    third.send("NICK ana_")  # the student's account now: refused
+    third.expect(r" 433 maestro2 ana_ :Nickname is registered")
+    third.send("CAP REQ :draft/account-registration")
+    third.send(f"REGISTER maestra * :{PASSWORD}")  # a reserved word is no student's account
+    third.expect(r"FAIL REGISTER BAD_ACCOUNT_NAME maestra :")

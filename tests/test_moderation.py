@@ -121,25 +121,25 @@ def test_each_refused_change_gets_its_numeric(connect):
 def test_ban_list_and_a_banned_student_reconnecting_under_another_nick(
     teacher_connect, teacher_server
 ):
-    profe, bea = teacher_connect("profe"), teacher_connect("bea")
-    make_teacher(profe)
-    profe.join("#general")
+    tere, bea = teacher_connect("tere"), teacher_connect("bea")
+    make_teacher(tere)
+    tere.join("#general")
     bea.join("#general")
-    profe.send("MODE #general +b *!*@127.0.0.1")  # every student on this machine
-    bea.expect(r"^:profe!\S+ MODE #general \+b :?\*!\*@127\.0\.0\.1$")
+    tere.send("MODE #general +b *!*@127.0.0.1")  # every student on this machine
+    bea.expect(r"^:tere!\S+ MODE #general \+b :?\*!\*@127\.0\.0\.1$")
     bea.send("PRIVMSG #general :sigo aquí")
     bea.expect(r" 404 bea #general :You are banned")
-    profe.send("KICK #general bea :fuera")
-    bea.expect(r"^:profe!\S+ KICK #general bea :fuera$")
+    tere.send("KICK #general bea :fuera")
+    bea.expect(r"^:tere!\S+ KICK #general bea :fuera$")
     bea.close()
     again = teacher_connect("otra")
     again.send("JOIN #general")
     again.expect(r" 474 otra #general :")
-    profe.send("MODE #general b")
-    profe.expect(r" 367 profe #general \*!\*@127\.0\.0\.1 profe!\S+ :?\d+$")
-    profe.expect(r" 368 profe #general :")
-    profe.send("MODE #general -b *!*@127.0.0.1")
-    profe.expect(r"MODE #general -b :?\*!\*@127\.0\.0\.1$")
+    tere.send("MODE #general b")
+    tere.expect(r" 367 tere #general \*!\*@127\.0\.0\.1 tere!\S+ :?\d+$")
+    tere.expect(r" 368 tere #general :")
+    tere.send("MODE #general -b *!*@127.0.0.1")
+    tere.expect(r"MODE #general -b :?\*!\*@127\.0\.0\.1$")
     again.join("#general")
 
 
@@ -211,15 +211,15 @@ def test_slow_mode_one_message_per_n_seconds_for_those_without_voice(connect, se
 
 
 def test_a_timed_ban_is_lifted_by_the_server(teacher_connect):
-    profe, bea = teacher_connect("profe"), teacher_connect("bea")
-    make_teacher(profe)
-    profe.join("#a")
+    tere, bea = teacher_connect("tere"), teacher_connect("bea")
+    make_teacher(tere)
+    tere.join("#a")
     bea.join("#a")
-    profe.send("TQUIET #a 1 bea")
-    bea.expect(r"^:profe!\S+ MODE #a \+q :?bea!\*@\*$")
+    tere.send("TQUIET #a 1 bea")
+    bea.expect(r"^:tere!\S+ MODE #a \+q :?bea!\*@\*$")
     bea.send("PRIVMSG #a :hola")
     bea.expect(r" 404 bea #a :You are muted in this channel for 1 s more$")
-    profe.send("TBAN #a 1 carla!*@*")
+    tere.send("TBAN #a 1 carla!*@*")
     bea.expect(r"MODE #a \+b :?carla!\*@\*$")
     # the server's own timer, no sleep here: the channel is told when the time is up
     # the two end a few milliseconds apart: one line for both, or one each
@@ -230,9 +230,9 @@ def test_a_timed_ban_is_lifted_by_the_server(teacher_connect):
         lifted |= {f"{letter} {mask}" for letter, mask in zip(line.group(1), masks, strict=True)}
     assert lifted == {"q bea!*@*", "b carla!*@*"}
     bea.send("PRIVMSG #a :ya")
-    profe.expect(r"PRIVMSG #a :ya$")
-    profe.send("TBAN #a 0 x")
-    profe.expect(r" 696 profe #a b 0 :")
+    tere.expect(r"PRIVMSG #a :ya$")
+    tere.send("TBAN #a 0 x")
+    tere.expect(r" 696 tere #a b 0 :")
 
 
 def test_kick_errors_and_the_kicked_student_is_out(connect):
@@ -332,35 +332,35 @@ def test_no_outside_messages_and_secret_channels(connect):
 
 
 def test_oper_makes_a_teacher_who_is_operator_everywhere(teacher_connect):
-    profe, bea = teacher_connect("profe"), teacher_connect("bea")
+    tere, bea = teacher_connect("tere"), teacher_connect("bea")
     bea.join("#general")
     bea.join("#grupo")
-    profe.join("#general")
-    profe.send("MODE profe")
-    profe.expect(r" 221 profe :?\+$")
-    make_teacher(profe)
-    bea.expect(r"^:test\.charla MODE #general \+o :?profe$")
-    profe.send("MODE profe")
-    profe.expect(r" 221 profe :?\+o$")
-    profe.send("JOIN #grupo")
-    bea.expect(r"^:test\.charla MODE #grupo \+o :?profe$")
+    tere.join("#general")
+    tere.send("MODE tere")
+    tere.expect(r" 221 tere :?\+$")
+    make_teacher(tere)
+    bea.expect(r"^:test\.charla MODE #general \+o :?tere$")
+    tere.send("MODE tere")
+    tere.expect(r" 221 tere :?\+o$")
+    tere.send("JOIN #grupo")
+    bea.expect(r"^:test\.charla MODE #grupo \+o :?tere$")
     bea.send("WHO #grupo")
-    bea.expect(r" 352 bea #grupo ~profe \S+ \S+ profe H\*@ :0 ")
-    bea.send("WHOIS profe")
-    bea.expect(r" 313 bea profe :is a teacher")
+    bea.expect(r" 352 bea #grupo ~tere \S+ \S+ tere H\*@ :0 ")
+    bea.send("WHOIS tere")
+    bea.expect(r" 313 bea tere :is a teacher")
     bea.send("LUSERS")
     bea.expect(r" 252 bea 1 :")
-    profe.send("MODE #general +m")
-    bea.expect(r"^:profe!\S+ MODE #general :?\+m$")
+    tere.send("MODE #general +m")
+    bea.expect(r"^:tere!\S+ MODE #general :?\+m$")
     bea.send("PRIVMSG #general :hola")
     bea.expect(r" 404 bea #general :The channel is moderated")
-    profe.send("KICK #grupo bea :basta")  # not the channel's operator: a teacher
-    bea.expect(r"^:profe!\S+ KICK #grupo bea :basta$")
+    tere.send("KICK #grupo bea :basta")  # not the channel's operator: a teacher
+    bea.expect(r"^:tere!\S+ KICK #grupo bea :basta$")
 
 
 def test_a_wrong_oper_password_is_refused_and_slows_the_address(teacher_connect):
     ana, bea = teacher_connect("ana"), teacher_connect("bea")
-    ana.send("OPER profe mal")
+    ana.send("OPER tere mal")
     ana.expect(r" 464 ana :Password incorrect$")
     ana.send("OPER nadie secreto")  # another name goes no faster
     ana.expect(r" 464 ana :Too many wrong passwords from your address: try again in \d+ s")
@@ -379,19 +379,19 @@ def test_no_oper_configured_is_491(connect):
 
 
 def test_a_muted_plain_text_user_is_told_why(teacher_connect):
-    profe = teacher_connect("profe")
-    make_teacher(profe)
-    profe.join("#general")
+    tere = teacher_connect("tere")
+    make_teacher(tere)
+    tere.join("#general")
     pepe = teacher_connect(plain=True)
     pepe.send("pepe")
     pepe.expect(r"^\*\*\* Type a message")
-    profe.send("MODE #general +q pepe")
-    pepe.expect(r"\* profe muted you: your messages do not reach the room\.$")
+    tere.send("MODE #general +q pepe")
+    pepe.expect(r"\* tere muted you: your messages do not reach the room\.$")
     pepe.send("hola")
     pepe.expect(r"Not sent: You are muted in this channel\.$")
     pepe.send("/apodo pepito")
     pepe.expect(r"Cannot change nickname while banned or muted on the channel \(#general\)\.$")
-    assert not any("hola" in line or "pepito" in line for line in profe.sync())
+    assert not any("hola" in line or "pepito" in line for line in tere.sync())
 
 
 def test_a_muted_or_banned_student_cannot_escape_by_changing_nick(connect):
@@ -411,17 +411,17 @@ def test_a_muted_or_banned_student_cannot_escape_by_changing_nick(connect):
 
 
 def test_a_student_operator_cannot_remove_a_teacher(teacher_connect):
-    bea, profe = teacher_connect("bea"), teacher_connect("profe")
-    make_teacher(profe)
+    bea, tere = teacher_connect("bea"), teacher_connect("tere")
+    make_teacher(tere)
     bea.join("#grupo")  # bea opened it: its operator
-    profe.join("#grupo")
-    bea.expect(r"MODE #grupo \+o :?profe$")
-    bea.send("KICK #grupo profe")
-    bea.expect(r" 482 bea #grupo :profe is a teacher")
-    bea.send("MODE #grupo -o profe")
-    bea.expect(r" 482 bea #grupo :profe is a teacher")
-    profe.send("MODE #grupo -o bea")
-    bea.expect(r"^:profe!\S+ MODE #grupo -o :?bea$")
+    tere.join("#grupo")
+    bea.expect(r"MODE #grupo \+o :?tere$")
+    bea.send("KICK #grupo tere")
+    bea.expect(r" 482 bea #grupo :tere is a teacher")
+    bea.send("MODE #grupo -o tere")
+    bea.expect(r" 482 bea #grupo :tere is a teacher")
+    tere.send("MODE #grupo -o bea")
+    bea.expect(r"^:tere!\S+ MODE #grupo -o :?bea$")
 
 
 def test_a_secret_channel_topic_is_not_told_to_outsiders(connect):
@@ -506,17 +506,17 @@ def test_bans_and_mutes_outlive_a_restart_of_the_server(start_server, connect, t
     it anew to get in."""
     database = str(tmp_path / "historial.sqlite3")
     first = start_server(history_db=database, opers={"profe": "secreto"})
-    profe = connect("profe", port=first.port)
-    make_teacher(profe)
-    profe.join("#general")
-    profe.join("#grupo3")
-    profe.send("MODE #general +bbq pepe luis ana")
-    profe.send("MODE #general -b luis")
-    profe.send("MODE #grupo3 +b eva")
-    profe.expect(r"MODE #grupo3 \+b :?eva!\*@\*$")
-    profe.send("PART #grupo3")  # #grupo3 empties: the channel goes, its ban is kept
-    profe.sync()
-    profe.close()
+    tere = connect("tere", port=first.port)
+    make_teacher(tere)
+    tere.join("#general")
+    tere.join("#grupo3")
+    tere.send("MODE #general +bbq pepe luis ana")
+    tere.send("MODE #general -b luis")
+    tere.send("MODE #grupo3 +b eva")
+    tere.expect(r"MODE #grupo3 \+b :?eva!\*@\*$")
+    tere.send("PART #grupo3")  # #grupo3 empties: the channel goes, its ban is kept
+    tere.sync()
+    tere.close()
     first.shutdown()
 
     second = start_server(history_db=database)
@@ -533,7 +533,7 @@ def test_bans_and_mutes_outlive_a_restart_of_the_server(start_server, connect, t
     ana.expect(r" 404 ana #general :")
     luis.send("MODE #general b")
     bans = [line for line in luis.sync() if " 367 " in line]
-    assert [line.split()[4:6] for line in bans] == [["pepe!*@*", "profe!~profe@127.0.0.1"]]
+    assert [line.split()[4:6] for line in bans] == [["pepe!*@*", "tere!~tere@127.0.0.1"]]
     luis.send("MODE #general q")
     quiets = [line.split()[5] for line in luis.sync() if " 728 " in line]
     assert quiets == ["ana!*@*"]

@@ -212,7 +212,7 @@ def test_one_address_cannot_open_every_channel_the_server_may_hold():
     assert rooms.join(eve, "#m3") is rooms.find_channel("#m3")
     assert rooms.join(eve, "#m4") is JoinRefused.TOO_MANY_FROM_ADDRESS
     assert rooms.join(eve, "#m1") is rooms.find_channel("#m1")  # an existing one: welcome
-    teacher = person(rooms, "profe")
+    teacher = person(rooms, "tere")
     teacher.conn.counted_as = "10.0.0.2"
     assert rooms.join(teacher, "#profesores") is rooms.find_channel("#profesores")
     rooms.part(mallory, rooms.find_channel("#m2"), "")  # #m2 empties and goes
@@ -399,7 +399,7 @@ def test_timed_entries_are_lifted_by_expire_due_and_the_channel_is_told(rooms):
 
 def test_bans_set_from_one_address_are_bounded_across_channels(rooms, monkeypatch):
     monkeypatch.setattr("net.state.ENTRIES_PER_ADDRESS", 3)
-    ana, profe = person(rooms, "ana"), person(rooms, "profe")
+    ana, tere = person(rooms, "ana"), person(rooms, "tere")
     uno, dos = rooms.join(ana, "#uno"), rooms.join(ana, "#dos")
     bans = [ModeChange(True, "b", f"x{n}") for n in range(2)]
     assert rooms.change_modes(ana, uno, bans) == []
@@ -410,7 +410,7 @@ def test_bans_set_from_one_address_are_bounded_across_channels(rooms, monkeypatc
     assert rooms.change_modes(ana, dos, [ModeChange(True, "b", "w0")])[0].why == "listfull"
     rooms.part(ana, uno, "")  # #uno is gone, and its list (x1) with it
     assert rooms.change_modes(ana, dos, [ModeChange(True, "b", "w0")]) == []
-    rooms.make_teacher(profe)  # a teacher's bans count against nobody
-    rooms.join(profe, "#dos")
+    rooms.make_teacher(tere)  # a teacher's bans count against nobody
+    rooms.join(tere, "#dos")
     many = [ModeChange(True, "b", f"t{n}") for n in range(10)]
-    assert rooms.change_modes(profe, dos, many) == []
+    assert rooms.change_modes(tere, dos, many) == []
