@@ -15,9 +15,13 @@ a password is never logged nor kept. ``hashlib`` is imported at the first hash, 
 start-up: it loads OpenSSL (3.6 MiB), which a server where nobody registers never needs.
 At most ``MAX_CONCURRENT_HASHES`` hashes run at once (each scrypt takes 16 MiB).
 
-Wrong passwords are slowed down per address by a ``net.guard.GuessGuard``, the server
-password's own bookkeeping: a wrong one locks the address out for 1 s, doubling up to a
-minute, and an address that has failed is judged one try at a time.
+Wrong passwords are slowed down by a ``net.guard.GuessGuard``, the server password's own
+bookkeeping, keyed by (address, account): a wrong one locks that address out of that
+account for 1 s, doubling up to a minute, and tries at it are judged one at a time; the
+other students behind the same school address are not held up. Behind that, the address
+has a budget (``net.guard.ADDRESS_FREE_FAILURES``) past which the whole address waits,
+so guessing many accounts from one address stays slow. ``OPER`` passwords go through
+the same ``guard`` (one guard, one rule).
 
 Names that look alike are one name (``skeleton``: see it for where the line is): a
 reserved word (``RESERVED_NICKS``, and the server's name) and each account's name stand
@@ -318,7 +322,8 @@ class AccountStore:
         self._teachers: dict[str, str] = {}  # nick_key(name) -> name
         #: address_key -> when its recent accounts were made (time.monotonic()), oldest first
         self._recent: dict[str, deque[float]] = {}
-        #: wrong passwords, per address (thread-safe on its own)
+        #: wrong passwords, per (address, account) with a budget per address; also the
+        #: OPER passwords' (thread-safe on its own)
         self.guard = GuessGuard("account password")
 
     # -- the database ---------------------------------------------------------------------
@@ -460,23 +465,29 @@ class AccountStore:
         """Whether ``password`` is that of the account ``name``, asked from ``ip``: RIGHT
         (with the account's name), WRONG, or WAIT (the address is locked out for now: the
         password was not even looked at)."""
-        if not self.guard.admit(ip, now):
+        owner = self.owner(normal_nick(name))  # a look-alike's password is its account's
+        key = nick_key(owner if owner is not None else normal_nick(name))
+        if not self.guard.admit(ip, now, key):
             return Login(Verdict.WAIT, None)
         right = False
         try:
             with self._lock:
-                found = self._accounts.get(nick_key(normal_nick(name)))
+                found = self._accounts.get(key)
             right = found is not None and password_matches(password, found[1])
         finally:  # always judged, even by a bug: an address left "being judged" is shut out
-            self.guard.judged(ip, right, now)
+            self.guard.judged(ip, right, now, key)
         if not right:
             return Login(Verdict.WRONG, None)
         assert found is not None
         return Login(Verdict.RIGHT, found[0])
 
-    def wait_seconds(self, ip: str) -> int:
-        """How long ``ip`` must still wait before its next try, in whole seconds."""
-        return self.guard.wait_seconds(ip)
+    def wait_seconds(self, ip: str, name: str) -> int:
+        """How long ``ip`` must still wait before its next try at the account ``name``,
+        in whole seconds."""
+        owner = self.owner(normal_nick(name))
+        return self.guard.wait_seconds(
+            ip, name=nick_key(owner if owner is not None else normal_nick(name))
+        )
 
     # -- teachers -------------------------------------------------------------------------
 

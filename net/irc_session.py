@@ -532,7 +532,7 @@ class IrcSession(Session):
             return
         verdict, account = self.rooms.accounts.log_in(self.conn.ip, authcid, password)
         if verdict is Verdict.WAIT:
-            wait = self.rooms.accounts.wait_seconds(self.conn.ip)
+            wait = self.rooms.accounts.wait_seconds(self.conn.ip, authcid)
             self.reply(
                 irc.ERR_SASLFAIL,
                 f"SASL authentication failed: too many wrong passwords from your address: "
@@ -1064,14 +1064,19 @@ class IrcSession(Session):
             if verdict is Verdict.RIGHT and login.account is not None:
                 self.rooms.log_in(self, login.account)  # logged in to it, as with SASL
         else:
-            verdict = self.rooms.oper_guard.check_against(self.conn.ip, password, opers.get(name))
+            # the accounts' guard: one rule for every password a person gives once connected
+            verdict = accounts.guard.judge_secret(
+                self.conn.ip, f"oper {name}", password, opers.get(name)
+            )
         if verdict is Verdict.RIGHT:
             self.rooms.make_teacher(self)
             self.reply(irc.RPL_YOUREOPER, tr("You are now a teacher (an IRC operator)"))
             self.send_message(Message("MODE", [self.nick, "+o"], self.settings.server_name))
         elif verdict is Verdict.WAIT:
-            guard = accounts if teacher_account else self.rooms.oper_guard
-            wait = guard.wait_seconds(self.conn.ip)
+            if teacher_account:
+                wait = accounts.wait_seconds(self.conn.ip, name)
+            else:
+                wait = accounts.guard.wait_seconds(self.conn.ip, name=f"oper {name}")
             self.reply(
                 irc.ERR_PASSWDMISMATCH,
                 tr("Too many wrong passwords from your address: try again in {seconds} s.").format(

@@ -281,7 +281,9 @@ class PlainSession(Session):
             return
         if verdict is Verdict.WAIT:
             told = tr("Too many wrong passwords from your address: try again in {seconds} s.")
-            told = told.format(seconds=self.rooms.accounts.wait_seconds(self.conn.ip))
+            told = told.format(
+                seconds=self.rooms.accounts.wait_seconds(self.conn.ip, self._account_name)
+            )
         else:
             told = tr("Wrong password.")
         if self._account_tries >= MAX_ACCOUNT_TRIES:

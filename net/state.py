@@ -430,8 +430,6 @@ class Rooms:
         self.history = history
         #: the server's password and who has been guessing it (thread-safe on its own)
         self.guard = PasswordGuard(settings.password)
-        #: wrong OPER passwords, slowed per address as wrong server passwords are
-        self.oper_guard = PasswordGuard(None)
         #: the accounts and teachers (``net.accounts``; thread-safe on its own, with a lock
         #: never taken together with ours): in memory only unless the server gives one
         self.accounts = accounts if accounts is not None else AccountStore(None)

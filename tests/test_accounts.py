@@ -3,6 +3,7 @@ and what the database keeps across a restart."""
 
 from __future__ import annotations
 
+import base64
 import re
 import sqlite3
 
@@ -220,3 +221,31 @@ def test_over_irc_look_alikes_of_a_teacher_and_service_names_are_refused(start_s
     third.send("CAP REQ :draft/account-registration")
     third.send(f"REGISTER maestra * :{PASSWORD}")  # a reserved word is no student's account
     third.expect(r"FAIL REGISTER BAD_ACCOUNT_NAME maestra :")
+
+
+def test_one_student_guessing_does_not_keep_classmates_behind_the_same_address_out(
+    start_server, connect
+):
+    """Everybody in the class comes from 127.0.0.1 here, as behind a school's NAT."""
+    server = start_server()
+    for name in ("ana", "bea"):
+        assert server.accounts.register(name, PASSWORD, "10.9.9.9") is None
+    guesser = connect(port=server.port)
+    guesser.send("CAP REQ sasl")
+    guesser.send("NICK ana")
+    guesser.send("USER x 0 * :x")
+    guesser.send("AUTHENTICATE PLAIN")
+    guesser.expect(r"^AUTHENTICATE \+$")
+    guesser.send("AUTHENTICATE " + base64.b64encode(b"ana\0ana\0adivino").decode())
+    guesser.expect(r" 904 \* :SASL authentication failed$")
+    guesser.send("AUTHENTICATE PLAIN")
+    guesser.send("AUTHENTICATE " + base64.b64encode(f"ana\0ana\0{PASSWORD}".encode()).decode())
+    guesser.expect(r" 904 \* :SASL authentication failed: too many wrong passwords")
+    bea = connect(port=server.port)  # at once, from the same address, her own account
+    bea.send("CAP REQ sasl")
+    bea.send("NICK bea")
+    bea.send("USER bea 0 * :Bea")
+    bea.send("AUTHENTICATE PLAIN")
+    bea.expect(r"^AUTHENTICATE \+$")
+    bea.send("AUTHENTICATE " + base64.b64encode(f"bea\0bea\0{PASSWORD}".encode()).decode())
+    bea.expect(r" 903 \* :SASL authentication successful")

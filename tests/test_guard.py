@@ -54,3 +54,47 @@ def test_what_it_remembers_is_bounded_and_the_log_speaks_once_a_minute(monkeypat
         for attempt in range(50):  # a fast one, refused at once: one line for the minute
             keeper.check("10.8.8.8", "wrong", 1e6 + attempt * 0.01)
     assert len(caplog.records) == 1
+
+
+def test_a_named_secret_slows_that_address_for_that_name_only():
+    """A school behind one NAT address: one student guessing a classmate's password does
+    not keep the other 29 out (before: every login from the address waited)."""
+    keeper = guard.GuessGuard("account password")
+    now = 0.0
+    for _ in range(5):  # as fast as it is let through
+        while not keeper.admit("192.0.2.1", now, "ana"):
+            now += 0.5
+        keeper.judged("192.0.2.1", False, now, "ana")
+    assert keeper.wait_seconds("192.0.2.1", now, "ana") == 16
+    for student in range(30):
+        assert keeper.admit("192.0.2.1", now, f"alumno{student}")
+        keeper.judged("192.0.2.1", True, now, f"alumno{student}")
+    assert not keeper.admit("192.0.2.1", now, "ana")  # the guesser still waits
+
+
+def test_a_spray_over_many_names_from_one_address_is_still_slowed():
+    keeper = guard.GuessGuard("account password")
+    now, made = 0.0, 0
+    while made < 200:
+        name = f"cuenta{made}"
+        if keeper.admit("192.0.2.1", now, name):
+            keeper.judged("192.0.2.1", False, now, name)
+            made += 1
+            if made == guard.ADDRESS_FREE_FAILURES:
+                assert now == 0.0  # the budget: a class's typos cost nothing
+        else:
+            now += 0.5
+    assert now > 60 * 60  # at most about one guess per ADDRESS_FORGIVE_SECONDS after it
+    assert not keeper.admit("192.0.2.1", now, "alumno")  # then the whole address waits
+    assert keeper.wait_seconds("192.0.2.1", now, "alumno") >= 1
+    assert keeper.admit("192.0.2.9", now, "alumno")  # another address does not
+
+
+def test_a_budget_is_forgiven_as_time_passes():
+    keeper = guard.GuessGuard("account password")
+    for number in range(guard.ADDRESS_FREE_FAILURES):  # twenty typos in a morning
+        keeper.judged("192.0.2.1", False, number * 60.0, f"alumno{number}")
+        assert keeper.admit("192.0.2.1", number * 60.0 + 1, "otro")
+        keeper.judged("192.0.2.1", True, number * 60.0 + 1, "otro")
+    keeper.judged("192.0.2.1", False, 1200.0, "uno-mas")
+    assert keeper.admit("192.0.2.1", 1200.0, "otro")  # forgiven meanwhile: no lock

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pytest
 
+from net.guard import ADDRESS_FREE_FAILURES
 from net.modes import MAX_LIST_ENTRIES
 from tests.support import IrcClient
 
@@ -358,14 +359,23 @@ def test_oper_makes_a_teacher_who_is_operator_everywhere(teacher_connect):
     bea.expect(r"^:tere!\S+ KICK #grupo bea :basta$")
 
 
-def test_a_wrong_oper_password_is_refused_and_slows_the_address(teacher_connect):
+def test_a_wrong_oper_password_slows_that_name_from_that_address_then_the_address(
+    teacher_connect,
+):
+    """One guard, one rule (the accounts'): a wrong OPER password makes that address wait
+    for that name; a classmate behind the same address is judged on its own, and past
+    ADDRESS_FREE_FAILURES wrong ones the whole address waits."""
     ana, bea = teacher_connect("ana"), teacher_connect("bea")
-    ana.send("OPER tere mal")
+    ana.send("OPER profe mal")
     ana.expect(r" 464 ana :Password incorrect$")
-    ana.send("OPER nadie secreto")  # another name goes no faster
+    ana.send("OPER profe secreto")  # at once: this name waits, even with the right one
     ana.expect(r" 464 ana :Too many wrong passwords from your address: try again in \d+ s")
-    bea.send("OPER profe secreto")  # the same address: even the right one waits
-    bea.expect(r" 464 bea :Too many wrong passwords")
+    bea.send("OPER nadie secreto")  # another name, the same address: judged on its own
+    bea.expect(r" 464 bea :Password incorrect$")
+    for number in range(ADDRESS_FREE_FAILURES - 1):  # a spray over many names
+        bea.send(f"OPER nombre{number} secreto")
+    bea.send("OPER otro secreto")
+    bea.expect(r" 464 bea :Too many wrong passwords from your address")
     bea.send("OPER")
     bea.expect(r" 461 bea OPER :")
     bea.send("MODE bea")

@@ -268,7 +268,7 @@ def test_a_registered_name_asks_its_password_not_echoed_with_bounded_tries(
     telnet.expect(r"\*\*\* Wrong password\.$")  # after ECHO_OFF, which nc shows as junk
     telnet.send("contraseña larga")  # right, but within the slow-down after a wrong one
     telnet.expect(r"^\*\*\* Too many wrong passwords from your address: try again in 1 s\.$")
-    wait_until(lambda: server.accounts.wait_seconds("127.0.0.1") == 0)
+    wait_until(lambda: server.accounts.wait_seconds("127.0.0.1", "profe") == 0)
     telnet.send("contraseña larga")
     telnet.expect(r"\*\*\* Hello, profe! You are in #general\.")
     assert ECHO_ON + b"*** Hello, profe!" in telnet.received
