@@ -1386,11 +1386,12 @@ class IrcSession(Session):
         target, msgid, reason = message.params[0], message.params[1], message.param(2)
         source = self.settings.server_name
         channel = self.rooms.find_channel(target) if target[:1] in irc.CHANTYPES else None
-        if channel is None:
+        refused = None if channel is None else self.rooms.redact(self, channel, msgid, reason)
+        if channel is None or refused is RedactRefused.INVALID_TARGET:
+            # one answer for no such channel and for one the sender is not in (a +s one too)
             text = "You cannot delete messages from that target"
             self.send_message(Message("FAIL", ["REDACT", "INVALID_TARGET", target, text], source))
             return
-        refused = self.rooms.redact(self, channel, msgid, reason)
         if refused is RedactRefused.UNKNOWN_MSGID:
             text = "This message does not exist or is too old"
         elif refused is RedactRefused.REDACT_FORBIDDEN:

@@ -263,6 +263,9 @@ class RedactRefused(Enum):
 
     UNKNOWN_MSGID = "UNKNOWN_MSGID"  # not kept in that channel (never, or no longer)
     REDACT_FORBIDDEN = "REDACT_FORBIDDEN"  # neither its author nor a teacher or operator
+    #: not a member (nor a teacher): told what a channel that does not exist is told, so
+    #: an outsider learns neither that a message exists nor that a +s channel does
+    INVALID_TARGET = "INVALID_TARGET"
 
 
 class WhoRow(NamedTuple):
@@ -747,14 +750,15 @@ class Rooms:
         """Delete a kept message of ``channel`` (IRCv3 message redaction): gone from the
         history (replay and database), and every member told: with ``REDACT`` those who
         understand it, with a notice from the server the others. Its author may delete it
-        (the same nick from the same host), and so may a teacher or a channel operator;
-        None when done."""
+        (the same nick from the same host), and so may a teacher (in the channel or not)
+        or a channel operator; None when done. Membership is checked first: an outsider
+        gets INVALID_TARGET whether or not the message exists."""
         folded = irc_lower(channel.name)
         params = [channel.name, msgid, reason] if reason else [channel.name, msgid]
         redact = Message("REDACT", params, session.prefix)
         with self._lock:
-            if session.left or session not in channel.members:
-                return RedactRefused.REDACT_FORBIDDEN
+            if session.left or (session not in channel.members and not session.teacher):
+                return RedactRefused.INVALID_TARGET
             kept = self.history.find(folded, msgid)
             if kept is None:
                 return RedactRefused.UNKNOWN_MSGID

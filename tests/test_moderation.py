@@ -547,3 +547,32 @@ def test_bans_and_mutes_outlive_a_restart_of_the_server(start_server, connect, t
     luis.send("MODE #general q")
     quiets = [line.split()[5] for line in luis.sync() if " 728 " in line]
     assert quiets == ["ana!*@*"]
+
+
+def test_redact_tells_an_outsider_nothing_about_a_channel_or_its_messages(teacher_connect):
+    """The attack on main: REDACT on a channel the sender is not in answered
+    REDACT_FORBIDDEN, and a channel that does not exist INVALID_TARGET, so an outsider
+    learnt that a +s channel existed. Now outsiders get one answer, INVALID_TARGET (the
+    IRCv3 message-redaction spec's code for a target one cannot delete from)."""
+    ana, tere = teacher_connect("ana"), teacher_connect("tere")
+    bea = teacher_connect()
+    bea.register("bea", caps="message-tags")
+    ana.send("JOIN #secreto")
+    ana.expect(r" 366 ana #secreto ")
+    ana.send("MODE #secreto +s")
+    ana.expect(r"MODE #secreto :?\+s$")
+    bea.join("#secreto")
+    ana.send("PRIVMSG #secreto :plan secreto")
+    msgid = bea.expect(r"^@\S*msgid=([^; ]+)\S* :ana!\S+ PRIVMSG #secreto :plan secreto$").group(1)
+    bea.send("PART #secreto")
+    bea.expect(r"PART #secreto")
+    answers = []
+    for target, asked in (("#secreto", msgid), ("#secreto", "no-such-id"), ("#nada", msgid)):
+        bea.send(f"REDACT {target} {asked}")
+        line = bea.expect(rf"^:test\.charla FAIL REDACT \S+ {target} .*$").group(0)
+        answers.append(line.replace(target, "#X").replace(asked, "ID"))
+    told = "You cannot delete messages from that target"
+    assert answers == [f":test.charla FAIL REDACT INVALID_TARGET #X :{told}"] * 3
+    make_teacher(tere)  # a teacher may delete anywhere, in the channel or not
+    tere.send(f"REDACT #secreto {msgid} :fuera de lugar")
+    ana.expect(r"^:test\.charla NOTICE #secreto :tere deleted a message from ana: fuera de lugar$")
