@@ -379,7 +379,7 @@ class ChannelHistory:
                 continue
             if not (
                 isinstance(channel, str)
-                and mode in ("b", "q")
+                and mode in ("b", "q", "C")  # bans, mutes, a teachers' claim
                 and isinstance(mask, str)
                 and isinstance(set_by, str)
                 and mask

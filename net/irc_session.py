@@ -1400,6 +1400,25 @@ class IrcSession(Session):
             return
         self.send_message(Message("FAIL", ["REDACT", refused.value, target, msgid, text], source))
 
+    def on_claim(self, message: Message) -> None:
+        """Charla's ``CLAIM #chan`` / ``UNCLAIM #chan``: a teacher makes a channel the
+        teachers' (as the default one is) or gives it back (``Rooms.claim``)."""
+        if self.need_params(message, 1):
+            return
+        name = message.params[0]
+        refused = self.rooms.claim(self, name, claiming=message.command == "CLAIM")
+        if refused == "noprivileges":
+            self.reply(irc.ERR_NOPRIVILEGES, tr("Permission Denied: only a teacher may do that"))
+        elif refused == "nosuchchannel":
+            self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+        elif refused == "default":
+            told = tr(
+                "{channel} is the server's default channel: it always belongs to the teachers"
+            )
+            self.send_message(
+                Message("NOTICE", [self.nick, told.format(channel=name)], self.settings.server_name)
+            )
+
     def _cannot_send(self, channel_name: str, refused: SpeakRefused) -> None:
         """404 with the reason in words. A NOTICE gets it too: a line refused by the
         channel's modes is never dropped without a word (Modern IRC allows it; the sender
@@ -1483,6 +1502,8 @@ COMMANDS: dict[str, Callable[[IrcSession, Message], None]] = {
     "NOTICE": IrcSession.on_notice,
     "TAGMSG": IrcSession.on_tagmsg,
     "REDACT": IrcSession.on_redact,
+    "CLAIM": IrcSession.on_claim,
+    "UNCLAIM": IrcSession.on_claim,
     "SESSION": IrcSession.on_session,
     "AUTHENTICATE": IrcSession.on_authenticate,
     "REGISTER": IrcSession.on_register,

@@ -49,6 +49,8 @@ and those ends run on ``clock`` (``time.monotonic``; tests set their own). Bans 
 quiets are kept by ``history`` too (``_save_entry_locked``, ends on the wall clock), and a
 channel being made gets its own back (``_restore_entries``): they outlive a restart and
 the channel itself, so a banned student cannot make an emptied channel anew to get in.
+A teacher's claim on a channel (``claim``: the channel becomes the teachers', as the
+default one is) is kept the same way, as a ``CLAIM_MODE`` row among them.
 
 Channels are bounded: one person may be in ``channels_per_person`` channels (ISUPPORT
 ``CHANLIMIT``), at most ``channels_per_address`` may have been opened from one address
@@ -137,6 +139,9 @@ MAX_INVITES = 30
 #: channels together, teachers' aside: each list holds 100, but one student opening 50
 #: channels could otherwise make the server hold 10,000 (a few KiB each)
 ENTRIES_PER_ADDRESS = 300
+#: the "mode" under which the history database keeps a teachers' claim on a channel,
+#: beside its bans (b) and mutes (q): one row, mask "*" (see ``Rooms.claim``)
+CLAIM_MODE = "C"
 
 
 class Settings(Protocol):
@@ -638,7 +643,8 @@ class Rooms:
         checked in that order; a teacher passes them all, an invitation passes ``+i`` and
         ``+l``, as Modern IRC has it, never a ban or the key):
         nothing changes, nobody is told. The creator of a new channel is its operator (not
-        of the default one, which exists from the start); a teacher is operator anywhere."""
+        of the default one, which exists from the start, nor of one teachers claimed: see
+        ``claim``); a teacher is operator anywhere."""
         folded = irc_lower(name)
         restored_timed = False  # a timed ban or quiet came back with the channel
         with self._lock:
@@ -677,7 +683,8 @@ class Rooms:
                         del self._opened_from[address]
                     self.history.vacated(folded)
                     return banned
-                status = "o"
+                if session.teacher or not self._claimed_locked(folded):
+                    status = "o"  # the creator rule, but not in a channel teachers claimed
             session.invited.pop(folded, None)
             channel.members[session] = status
             session.channels[folded] = channel
@@ -1046,6 +1053,59 @@ class Rooms:
         """Whether ``session`` may moderate ``channel``: a teacher, or its operator."""
         with self._lock:
             return self._is_op_locked(session, channel)
+
+    def claim(self, session: Session, name: str, claiming: bool = True) -> str | None:
+        """``CLAIM #chan`` (``claiming``) or ``UNCLAIM #chan`` by a teacher: a claimed
+        channel belongs to the teachers, as the default one does: its operators who are
+        not teachers lose ``+o`` (everyone there sees the MODE), whoever makes it anew
+        after it empties is not its operator, and the claim is kept in the history
+        database as bans are (it outlives a restart and an emptied channel, and is
+        forgotten with them when the channel's history expires). Everyone in the channel
+        is told in words, from the server. Refusals: ``"noprivileges"`` (not a teacher:
+        481), ``"nosuchchannel"`` (403), ``"default"`` (the default channel is always
+        the teachers'); None when done (or nothing to change)."""
+        folded = irc_lower(name)
+        server_name = self.settings.server_name
+        with self._lock:
+            if session.left or not session.teacher:
+                return "noprivileges"
+            channel = self._channels.get(folded)
+            if channel is None:
+                return "nosuchchannel"
+            if channel is self.default_channel:
+                return "default"
+            if claiming == self._claimed_locked(folded):
+                return None
+            to_flush: list[Connection] = []
+            if claiming:
+                saved = SavedEntry(CLAIM_MODE, "*", session.prefix, time.time(), 0.0)
+                self.history.keep_entry(folded, saved)
+                made = []
+                for member, status in channel.members.items():
+                    if "o" in status and not member.teacher:
+                        channel.members[member] = with_status(status, "o", False)
+                        made.append(ModeChange(False, "o", member.nick))
+                to_flush += self._tell_modes_locked(channel, made, server_name)
+                told = tr("{teacher} claimed {channel}: it now belongs to the teachers")
+            else:
+                self.history.forget_entry(folded, CLAIM_MODE, "*")
+                told = tr("{teacher} gave {channel} back: it no longer belongs to the teachers")
+            told = told.format(teacher=session.nick, channel=channel.name)
+            notice = Outgoing(Message("NOTICE", [channel.name, told], server_name))
+            recipients = dict.fromkeys(channel.members)
+            recipients[session] = None  # a teacher outside the channel hears it too
+            to_flush += self._deliver_locked(recipients, notice)
+        flush_soon(to_flush)
+        return None
+
+    def is_claimed(self, name: str) -> bool:
+        """Whether teachers claimed the channel ``name`` (the default one: always)."""
+        folded = irc_lower(name)
+        with self._lock:
+            return folded == irc_lower(self.default_channel.name) or self._claimed_locked(folded)
+
+    def _claimed_locked(self, folded: str) -> bool:
+        return any(saved.mode == CLAIM_MODE for saved in self.history.entries.get(folded, ()))
 
     def expire_due(self, now: float | None = None) -> None:
         """Remove the timed bans and quiets whose time is up; each channel sees
@@ -1417,6 +1477,8 @@ class Rooms:
         folded = irc_lower(channel.name)
         wall, now, timed = time.time(), self.clock(), False
         for saved in list(self.history.entries.get(folded, ())):
+            if saved.mode == CLAIM_MODE:  # not a list entry: see claim()
+                continue
             if saved.expires and saved.expires <= wall:
                 self.history.forget_entry(folded, saved.mode, saved.mask)
                 continue

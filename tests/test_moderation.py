@@ -576,3 +576,53 @@ def test_redact_tells_an_outsider_nothing_about_a_channel_or_its_messages(teache
     make_teacher(tere)  # a teacher may delete anywhere, in the channel or not
     tere.send(f"REDACT #secreto {msgid} :fuera de lugar")
     ana.expect(r"^:test\.charla NOTICE #secreto :tere deleted a message from ana: fuera de lugar$")
+
+
+def test_a_teacher_claims_a_students_channel_and_the_claim_outlives_it_and_a_restart(
+    start_server, connect, tmp_path
+):
+    """The issue: "any channel a teacher claims belong[s] to the teachers". CLAIM takes +o
+    from its student operators, and whoever makes it anew after it empties (even after a
+    restart) is not its operator; UNCLAIM gives it back."""
+    database = str(tmp_path / "historial.sqlite3")
+    first = start_server(history_db=database, opers={"profe": "secreto"})
+    ana, bea = connect("ana", port=first.port), connect("bea", port=first.port)
+    tere = connect("tere", port=first.port)
+    ana.send("JOIN #grupo3")
+    ana.expect(r" 353 ana = #grupo3 :@ana$")
+    bea.join("#grupo3")
+    ana.send("CLAIM #grupo3")  # a student, even the channel's operator
+    ana.expect(r" 481 ana :Permission Denied")
+    make_teacher(tere)
+    tere.send("CLAIM #nada")
+    tere.expect(r" 403 tere #nada :")
+    tere.send("CLAIM #general")
+    tere.expect(r"NOTICE tere :#general is the server's default channel")
+    tere.send("CLAIM #grupo3")  # from outside the channel
+    bea.expect(r"^:test\.charla MODE #grupo3 -o :?ana$")
+    told = r"NOTICE #grupo3 :tere claimed #grupo3: it now belongs to the teachers$"
+    bea.expect(rf"^:test\.charla {told}")
+    tere.expect(rf"^:test\.charla {told}")
+    ana.send("MODE #grupo3 +m")
+    ana.expect(r" 482 ana #grupo3 :")
+    for client in (ana, bea):
+        client.send("PART #grupo3")
+        client.expect(r"PART #grupo3")
+    carla = connect("carla", port=first.port)  # the emptied channel made anew
+    carla.send("JOIN #grupo3")
+    carla.expect(r" 353 carla = #grupo3 :carla$")
+    carla.close()
+    first.shutdown()
+
+    second = start_server(history_db=database, opers={"profe": "secreto"})
+    dani = connect("dani", port=second.port)
+    dani.send("JOIN #grupo3")
+    dani.expect(r" 353 dani = #grupo3 :dani$")  # still the teachers' after a restart
+    profe = connect("lola", port=second.port)
+    make_teacher(profe)
+    profe.send("UNCLAIM #grupo3")
+    dani.expect(r"NOTICE #grupo3 :lola gave #grupo3 back: it no longer belongs to the teachers$")
+    dani.send("PART #grupo3")
+    dani.expect(r"PART #grupo3")
+    dani.send("JOIN #grupo3")  # the creator rule again
+    dani.expect(r" 353 dani = #grupo3 :@dani$")
