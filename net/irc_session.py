@@ -88,6 +88,7 @@ from net.protocol import (
 from net.render import history_lines, irc_history
 from net.state import (
     ENTRIES_PER_ADDRESS,
+    USER_QUIT_PREFIX,
     Channel,
     ChannelView,
     GoneRow,
@@ -684,7 +685,8 @@ class IrcSession(Session):
         """Nothing to do: receiving anything already proves the client is alive."""
 
     def on_quit(self, message: Message) -> None:
-        reason = f"Quit: {message.params[0]}" if message.params and message.params[0] else "Quit"
+        given = message.params[0] if message.params else ""
+        reason = f"{USER_QUIT_PREFIX}{given}" if given else "Quit"
         self.rooms.quit(self, reason)
         self.conn.enqueue(self.goodbye(reason))
         self.conn.finish(reason)

@@ -42,15 +42,25 @@ logic) and its members' status letters (``members``: session -> ``""``, ``"v"``,
 ``+n``, ``+b``, ``+q``, ``+m`` and slow mode and answers with a ``SpeakRefused`` (the
 sender is told why, never silently dropped); ``set_topic`` enforces ``+t``;
 ``change_modes``, ``kick`` and ``invite`` answer with what they refused (``ModeRefused``).
-A teacher (``make_teacher``) is operator wherever it is. Timed bans and quiets end at
-``next_expiry``; the server's one timer (the acceptor, ``net.server``) calls
-``expire_due`` then, and ``on_timer_changed`` wakes it when a sooner one is set. Slow mode
-and those ends run on ``clock`` (``time.monotonic``; tests set their own). Bans and
-quiets are kept by ``history`` too (``_save_entry_locked``, ends on the wall clock), and a
-channel being made gets its own back (``_restore_entries``): they outlive a restart and
-the channel itself, so a banned student cannot make an emptied channel anew to get in.
-A teacher's claim on a channel (``claim``: the channel becomes the teachers', as the
-default one is) is kept the same way, as a ``CLAIM_MODE`` row among them.
+A teacher (``make_teacher``) is operator wherever it is.
+What a silence covers: a member who may not speak in a channel (muted, banned, or +m
+without voice) reaches it by no command: PRIVMSG, NOTICE, CTCP ACTION, TAGMSG and each
+channel of a multi-target line go through ``send_to_channel``, and its PART and QUIT
+reasons are dropped (``_silenced_locked``); slow mode holds every line but a TAGMSG
+(typing, a reaction). A mute silences the channel, not private messages: a muted student
+must still be able to ask the teacher, so ``send_to_session`` checks no channel; a
+teacher who needs more removes the student (KICK, a ban). A ban on ``*!*@host`` holds
+for any nick from that host; one on ``nick!*@*`` names a nick, and is dodged by
+reconnecting under another, by design (ban the host, or ``$a:account``).
+Timed bans and quiets end at ``next_expiry``; the server's one timer (the acceptor,
+``net.server``) calls ``expire_due`` then, and ``on_timer_changed`` wakes it when a sooner
+one is set. Slow mode and those ends run on ``clock`` (``time.monotonic``; tests set their
+own). Bans and quiets are kept by ``history`` too (``_save_entry_locked``, ends on the
+wall clock), and a channel being made gets its own back (``_restore_entries``): they
+outlive a restart and the channel itself, so a banned student cannot make an emptied
+channel anew to get in. A teacher's claim on a channel (``claim``: the channel becomes the
+teachers', as the default one is) is kept the same way, as a ``CLAIM_MODE`` row among
+them.
 
 Channels are bounded: one person may be in ``channels_per_person`` channels (ISUPPORT
 ``CHANLIMIT``), at most ``channels_per_address`` may have been opened from one address
@@ -142,6 +152,9 @@ ENTRIES_PER_ADDRESS = 300
 #: the "mode" under which the history database keeps a teachers' claim on a channel,
 #: beside its bans (b) and mutes (q): one row, mask "*" (see ``Rooms.claim``)
 CLAIM_MODE = "C"
+#: how a QUIT reason a person gave starts ("Quit: bye"); one from someone who may not
+#: speak in one of its channels is relayed as plain "Quit"
+USER_QUIT_PREFIX = "Quit: "
 
 
 class Settings(Protocol):
@@ -712,11 +725,15 @@ class Rooms:
         return channel
 
     def part(self, session: Session, channel: Channel, reason: str) -> None:
-        params = [channel.name, reason] if reason else [channel.name]
-        out = Outgoing(Message("PART", params, source=session.prefix))
+        """Leave ``channel``; the reason is dropped when ``session`` may not speak there
+        (muted, banned, +m without voice), or PART-and-rejoin would be a way to talk."""
         with self._lock:
             if session.left or session not in channel.members:
                 return
+            if reason and self._silenced_locked(session, channel):
+                reason = ""
+            params = [channel.name, reason] if reason else [channel.name]
+            out = Outgoing(Message("PART", params, source=session.prefix))
             to_flush = self._deliver_locked(channel.members, out)
             self._leave_locked(session, channel)
         flush_soon(to_flush)
@@ -1390,6 +1407,15 @@ class Rooms:
                 return SpeakRefused("slow", wait)
         return None
 
+    def _silenced_locked(self, session: Session, channel: Channel) -> bool:
+        """Whether ``session``'s words may not reach ``channel`` at all (muted, banned,
+        or +m without voice; slow mode only spaces them out)."""
+        status = channel.members.get(session)
+        if status is None or "o" in status:
+            return False
+        refused = self._speak_refused_locked(session, channel, status, counts=False)
+        return refused is not None and refused.why in ("muted", "banned", "moderated")
+
     def _visible_locked(self, channel: Channel, session: Session | None) -> bool:
         """A secret (+s) channel is seen only by its members (and teachers)."""
         return (
@@ -1430,6 +1456,10 @@ class Rooms:
         if self._nicks.get(key) is session:
             del self._nicks[key]
         recipients = self._neighbours_locked(session)
+        if reason.startswith(USER_QUIT_PREFIX) and any(
+            self._silenced_locked(session, channel) for channel in session.channels.values()
+        ):  # its own words, and it may not speak in one of its channels: not relayed
+            reason = USER_QUIT_PREFIX.rstrip(": ")
         for channel in list(session.channels.values()):
             self._leave_locked(session, channel)
         out = Outgoing(Message("QUIT", [reason], source=session.prefix))

@@ -249,3 +249,27 @@ def test_one_student_guessing_does_not_keep_classmates_behind_the_same_address_o
     bea.expect(r"^AUTHENTICATE \+$")
     bea.send("AUTHENTICATE " + base64.b64encode(f"bea\0bea\0{PASSWORD}".encode()).decode())
     bea.expect(r" 903 \* :SASL authentication successful")
+
+
+def test_a_thousand_register_attempts_from_one_connection_make_one_account(start_server, connect):
+    server = start_server(flood_control=False)
+    client = connect("ana", port=server.port)
+    client.send("CAP REQ :draft/account-registration")
+    client.expect(r" ACK ")
+    for number in range(1000):
+        if number % 3 == 0:
+            client.send(f"REGISTER otra{number} * :{PASSWORD}")  # not its nick
+        elif number % 3 == 1:
+            client.send(f"REGISTER * * corta{number}")  # too short: refused before hashing
+        else:
+            client.send(f"REGISTER * * :{PASSWORD}{number}")  # the first makes ana's
+    client.send("PING fin")
+    client.expect(r"PONG \S+ :?fin$", timeout=30)
+    fails = [line.split()[3] for line in client.lines if " FAIL REGISTER " in line]
+    assert (
+        client.lines.count(":test.charla REGISTER SUCCESS ana :Account created: you are logged in")
+        == 1
+    )
+    assert set(fails) <= {"ACCOUNT_NAME_MUST_BE_NICK", "WEAK_PASSWORD", "ALREADY_AUTHENTICATED"}
+    assert server.accounts.count() == 1
+    assert sum(len(made) for made in server.accounts._recent.values()) == 1

@@ -15,6 +15,7 @@ import pytest
 
 from net.guard import ADDRESS_FREE_FAILURES
 from net.modes import MAX_LIST_ENTRIES
+from net.state import MAX_INVITES, WHOWAS_PER_NICK, WHOWAS_SIZE
 from tests.support import IrcClient
 
 
@@ -626,3 +627,168 @@ def test_a_teacher_claims_a_students_channel_and_the_claim_outlives_it_and_a_res
     dani.expect(r"PART #grupo3")
     dani.send("JOIN #grupo3")  # the creator rule again
     dani.expect(r" 353 dani = #grupo3 :@dani$")
+
+
+# -- evasion: every way a silenced student might still reach the class -------------------
+
+
+def _every_way_to_say(student: IrcClient, channel: str, teacher: str) -> list[str]:
+    """What a silenced student tries: a NOTICE, a TAGMSG (a reaction), a CTCP ACTION and
+    a PRIVMSG to the channel and the teacher at once. Returns the 404 texts it got."""
+    student.send(f"NOTICE {channel} :por notice")
+    student.send(f"@+draft/react=x TAGMSG {channel}")
+    student.send(f"PRIVMSG {channel} :\x01ACTION por action\x01")
+    student.send(f"PRIVMSG {channel},{teacher} :a los dos")
+    return [line for line in student.sync() if f" 404 {student.nick} {channel} :" in line]
+
+
+def _heard(listener: IrcClient, channel: str) -> list[str]:
+    return [
+        line
+        for line in listener.sync()
+        if f" {channel} :" in line or f"TAGMSG {channel}" in line
+        if " PRIVMSG " in line or " NOTICE " in line or " TAGMSG " in line
+    ]
+
+
+@pytest.mark.parametrize("silence", ["+q bea", "+m", "+S 60"])
+def test_a_silenced_student_reaches_the_channel_by_no_other_command(
+    teacher_connect, teacher_server, silence
+):
+    """Muted (+q), the class muted (+m), slow mode (+S, after its one message): NOTICE,
+    TAGMSG, CTCP ACTION and a multi-target PRIVMSG reach nobody in the channel; the
+    teacher, named as a second target, still gets its private copy (a mute silences the
+    channel, not private messages)."""
+    teacher_server.rooms.clock = Clock()
+    tere, carla = teacher_connect("tere"), teacher_connect()
+    carla.register("carla", caps="message-tags")
+    bea = teacher_connect()
+    bea.register("bea", caps="message-tags")
+    make_teacher(tere)
+    for client in (tere, bea, carla):
+        client.join("#general")
+    tere.send(f"MODE #general {silence}")
+    carla.expect(r"MODE #general ")
+    if silence.startswith("+S"):
+        bea.send("PRIVMSG #general :mi mensaje")  # its one message of the minute
+        carla.expect(r"PRIVMSG #general :mi mensaje$")
+    refused = _every_way_to_say(bea, "#general", "tere")
+    tere.expect(r"^:bea!\S+ PRIVMSG tere :a los dos$")
+    heard = _heard(carla, "#general")
+    if silence.startswith("+S"):  # typing and reactions are not held to slow mode
+        assert len(refused) == 3
+        assert [line.split(" ", 2)[2] for line in heard] == ["TAGMSG #general"]
+    else:
+        assert len(refused) == 4
+        assert heard == []
+
+
+def test_a_silenced_students_part_and_quit_reasons_are_not_relayed(teacher_connect):
+    """PART #chan :text and QUIT :text were a way to talk for a muted student (part,
+    rejoin, part again); their words are dropped, the PART and QUIT still seen."""
+    tere, bea, carla = teacher_connect("tere"), teacher_connect("bea"), teacher_connect("carla")
+    make_teacher(tere)
+    for client in (tere, bea, carla):
+        client.join("#general")
+    tere.send("MODE #general +q bea")
+    carla.expect(r"MODE #general \+q :?bea!\*@\*$")
+    bea.send("PART #general :insulto de despedida")
+    assert carla.expect(r"^:bea!\S+ PART #general(.*)$").group(1) == ""
+    bea.join("#general")
+    bea.send("QUIT :otro insulto")
+    assert carla.expect(r"^:bea!\S+ QUIT :?(.*)$").group(1) == "Quit"
+    carla.send("QUIT :adiós a todos")  # one who may speak keeps its words
+    tere.expect(r"^:carla!\S+ QUIT :Quit: adiós a todos$")
+
+
+def test_a_host_ban_holds_under_another_nick_a_nick_ban_is_dodged_by_design(
+    teacher_connect,
+):
+    """A ban on *!*@host holds for any nick from that host; a ban on nick!*@* names a
+    nick, and a student who comes back under another one is not named by it: that is
+    what a nick ban is (use the host, or $a:account for a registered student)."""
+    tere, bea = teacher_connect("tere"), teacher_connect("bea")
+    make_teacher(tere)
+    tere.join("#grupo")
+    bea.join("#grupo")
+    tere.send("MODE #grupo +b bea")
+    tere.send("KICK #grupo bea")
+    bea.expect(r"KICK #grupo bea")
+    bea.close()
+    dodger = teacher_connect("bea2")
+    dodger.join("#grupo")  # a nick ban is dodged by a new nick: by design
+    tere.send("MODE #grupo +b *!*@127.0.0.1")
+    tere.send("KICK #grupo bea2")
+    dodger.expect(r"KICK #grupo bea2")
+    dodger.close()
+    again = teacher_connect("bea3")
+    again.send("JOIN #grupo")
+    again.expect(r" 474 bea3 #grupo :")
+
+
+def test_an_account_mute_holds_on_a_second_connection_of_that_account(start_server, connect):
+    server = start_server(opers={"profe": "secreto"})
+    assert server.accounts.register("bea", "contraseña larga", "10.9.9.9") is None
+    tere = connect("tere", port=server.port)
+    make_teacher(tere)
+    tere.join("#general")
+    first = connect(port=server.port)
+    first.send("CAP REQ sasl")
+    first.send("NICK bea")
+    first.send("USER b 0 * :b")
+    first.send("AUTHENTICATE PLAIN")
+    first.expect(r"AUTHENTICATE \+")
+    first.send("AUTHENTICATE YmVhAGJlYQBjb250cmFzZcOxYSBsYXJnYQ==")  # bea\0bea\0contraseña larga
+    first.expect(r" 903 ")
+    first.send("CAP END")
+    first.expect(r" 001 bea ")
+    first.join("#general")
+    tere.send("MODE #general +q $a:bea")
+    first.expect(r"MODE #general \+q :?\$a:bea$")
+    second = connect(port=server.port)  # the same account, another nick and connection
+    second.send("CAP REQ sasl")
+    second.send("NICK bea_movil")
+    second.send("USER b 0 * :b")
+    second.send("AUTHENTICATE PLAIN")
+    second.expect(r"AUTHENTICATE \+")
+    second.send("AUTHENTICATE YmVhAGJlYQBjb250cmFzZcOxYSBsYXJnYQ==")
+    second.expect(r" 903 ")
+    second.send("CAP END")
+    second.join("#general")
+    second.send("PRIVMSG #general :desde el móvil")
+    second.expect(r" 404 bea_movil #general :You are muted")
+
+
+# -- memory bounds: what one client can make the server hold ------------------------------
+
+
+def test_a_thousand_invites_hold_at_most_max_invites_per_person(start_server, connect):
+    server = start_server(flood_control=False, channels_per_person=MAX_INVITES + 20)
+    ana, bea = connect("ana", port=server.port), connect("bea", port=server.port)
+    for number in range(MAX_INVITES + 10):
+        ana.send(f"JOIN #c{number}")
+    for number in range(1000):  # nobody by those nicks: 401, nothing kept
+        ana.send(f"INVITE nadie{number} #c0")
+    for number in range(MAX_INVITES + 10):
+        ana.send(f"INVITE bea #c{number}")
+    ana.sync()
+    assert len(server.find_session("bea").invited) == MAX_INVITES
+    bea.send("INVITE")  # the newest are kept
+    listed = [line.split()[3].lstrip(":") for line in bea.sync() if " 336 " in line]
+    assert sorted(listed) == sorted(f"#c{n}" for n in range(10, MAX_INVITES + 10))
+
+
+def test_whowas_after_five_thousand_nick_changes_stays_within_its_bounds(start_server, connect):
+    server = start_server(flood_control=False)
+    ana = connect("ana", port=server.port)
+    for number in range(5000):
+        ana.send(f"NICK ana{number % 3000}x")
+    ana.send("NICK ana")
+    ana.expect(r"NICK :?ana$", timeout=30)
+    rooms = server.rooms
+    assert len(rooms._gone) == WHOWAS_SIZE
+    assert all(len(rows) <= WHOWAS_PER_NICK for rows in rooms._gone_by_nick.values())
+    ana.send("WHOWAS ana1990x")  # the newest are remembered, the oldest forgotten
+    ana.expect(r" 314 ana ana1990x ")
+    ana.send("WHOWAS ana2999x")
+    ana.expect(r" 406 ana ana2999x ")
