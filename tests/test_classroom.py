@@ -417,7 +417,7 @@ def ana_and_bea(server, display, no_gc_on_worker_threads):
 
 @pytest.fixture
 def profe_and_ana(server, display, no_gc_on_worker_threads):
-    with _real_windows(server, ("profe", "ana")) as windows:
+    with _real_windows(server, ("tere", "ana")) as windows:  # "profe" is reserved
         yield windows
 
 
@@ -436,13 +436,13 @@ def test_with_the_real_server_the_teacher_mutes_slows_removes_and_bans_a_student
     is seen by the student in words, and a refused line stays visible as refused."""
     set_language("es")
     profe, ana, wait = profe_and_ana
-    server.rooms.make_teacher(server.find_session("profe"))  # as /profesor at the console
+    server.rooms.make_teacher(server.find_session("tere"))  # as /profesor at the console
     wait(lambda: profe.class_menu.shown)
-    wait(lambda: "★ profe" in ana.nick_list.get(0, "end"))
+    wait(lambda: "★ tere" in ana.nick_list.get(0, "end"))
     said = ana.views["#general"].plain_text
 
     _typed(profe, "/silenciar ana 5")
-    wait(lambda: "profe te ha silenciado" in said())
+    wait(lambda: "tere te ha silenciado" in said())
     _typed(ana, "¿puedo hablar?")
     wait(lambda: "(no enviado: te han silenciado en esta sala" in said())
     assert "¿puedo hablar?" not in profe.views["#general"].plain_text()
@@ -456,13 +456,13 @@ def test_with_the_real_server_the_teacher_mutes_slows_removes_and_bans_a_student
     _typed(ana, "dos")
     wait(lambda: "modo lento: espera" in said())
     _typed(profe, "/lento off")
-    wait(lambda: "profe ha quitado el modo lento." in said())
+    wait(lambda: "tere ha quitado el modo lento." in said())
 
     _typed(profe, "/expulsar ana Fuera por hoy")
-    wait(lambda: "profe te ha expulsado de #general: Fuera por hoy" in said())
+    wait(lambda: "tere te ha expulsado de #general: Fuera por hoy" in said())
     assert ana.nick_list.get(0, "end") == ()
     _typed(profe, "/vetar ana")
-    wait(lambda: "profe ha vetado a ana." in profe.views["#general"].plain_text())
+    wait(lambda: "tere ha vetado a ana." in profe.views["#general"].plain_text())
     _typed(ana, "/unirse #general")
     wait(lambda: "Te han vetado en esta sala: no puedes volver a entrar." in said())
 
