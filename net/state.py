@@ -45,13 +45,15 @@ sender is told why, never silently dropped); ``set_topic`` enforces ``+t``;
 A teacher (``make_teacher``) is operator wherever it is.
 What a silence covers: a member who may not speak in a channel (muted, banned, or +m
 without voice) reaches it by no command: PRIVMSG, NOTICE, CTCP ACTION, TAGMSG and each
-channel of a multi-target line go through ``send_to_channel``, and its PART and QUIT
-reasons are dropped (``_silenced_locked``); slow mode holds every line but a TAGMSG
-(typing, a reaction). A mute silences the channel, not private messages: a muted student
-must still be able to ask the teacher, so ``send_to_session`` checks no channel; a
-teacher who needs more removes the student (KICK, a ban). A ban on ``*!*@host`` holds
-for any nick from that host; one on ``nick!*@*`` names a nick, and is dodged by
-reconnecting under another, by design (ban the host, or ``$a:account``).
+channel of a multi-target line go through ``send_to_channel``, its PART and QUIT reasons
+are dropped, it may not set the topic of a ``-t`` channel, and a muted or banned one's
+away text is not sent there (``_silenced_locked``); slow mode holds every line but a
+TAGMSG (typing, a reaction). A mute silences the channel, not private messages: a muted
+student must still be able to ask the teacher, so ``send_to_session`` checks no channel; a
+teacher who needs more removes the student (KICK, a ban). A ban on ``*!*@host`` holds for
+any nick from that host; one on ``nick!*@*`` names a nick, and is dodged by reconnecting
+under another, by design (ban the host, or ``$a:account``); so is a mute on a nick, by
+leaving the channel, renaming and coming back.
 Timed bans and quiets end at ``next_expiry``; the server's one timer (the acceptor,
 ``net.server``) calls ``expire_due`` then, and ``on_timer_changed`` wakes it when a sooner
 one is set. Slow mode and those ends run on ``clock`` (``time.monotonic``; tests set their
@@ -748,17 +750,27 @@ class Rooms:
             if session.left or not session.registered or session.away == text:
                 return  # gone, or nothing changes: nobody is told again
             session.away = text
-            to_flush = self._deliver_locked(self._neighbours_locked(session), out)
+            # not to a channel where it is muted or banned: an away text is words too
+            # (under +m it is: whether someone is away is the class's business)
+            recipients: dict[Session, None] = {}
+            for channel in session.channels.values():
+                if not self._silenced_locked(session, channel, moderated=False):
+                    recipients.update(channel.members)
+            recipients.pop(session, None)
+            to_flush = self._deliver_locked(recipients, out)
         flush_soon(to_flush)
 
     def set_topic(self, session: Session, channel: Channel, topic: str) -> bool:
         """Set the topic; False (nothing changes) when ``+t`` keeps it to operators and
-        ``session`` is none (482)."""
+        ``session`` is none, or when it may not speak there (muted, banned, +m without
+        voice: a topic is words to the channel) (482)."""
         out = Outgoing(Message("TOPIC", [channel.name, topic], source=session.prefix))
         with self._lock:
             if session.left or session not in channel.members:  # see send_to_channel
                 return True
             if "t" in channel.modes.flags and not self._is_op_locked(session, channel):
+                return False
+            if self._silenced_locked(session, channel):
                 return False
             if topic == channel.topic:  # the same again: nothing to tell anyone
                 return True
@@ -1407,14 +1419,17 @@ class Rooms:
                 return SpeakRefused("slow", wait)
         return None
 
-    def _silenced_locked(self, session: Session, channel: Channel) -> bool:
-        """Whether ``session``'s words may not reach ``channel`` at all (muted, banned,
-        or +m without voice; slow mode only spaces them out)."""
+    def _silenced_locked(
+        self, session: Session, channel: Channel, *, moderated: bool = True
+    ) -> bool:
+        """Whether ``session``'s words may not reach ``channel`` at all: muted, banned, or
+        (``moderated``) +m without voice; slow mode only spaces them out."""
         status = channel.members.get(session)
         if status is None or "o" in status:
             return False
         refused = self._speak_refused_locked(session, channel, status, counts=False)
-        return refused is not None and refused.why in ("muted", "banned", "moderated")
+        silencing = ("muted", "banned", "moderated") if moderated else ("muted", "banned")
+        return refused is not None and refused.why in silencing
 
     def _visible_locked(self, channel: Channel, session: Session | None) -> bool:
         """A secret (+s) channel is seen only by its members (and teachers)."""

@@ -792,3 +792,28 @@ def test_whowas_after_five_thousand_nick_changes_stays_within_its_bounds(start_s
     ana.expect(r" 314 ana ana1990x ")
     ana.send("WHOWAS ana2999x")
     ana.expect(r" 406 ana ana2999x ")
+
+
+def test_a_muted_student_sets_no_topic_and_its_away_text_stays_out_of_the_channel(connect):
+    """Two more ways words reached a channel from a muted member: TOPIC in a -t channel,
+    and AWAY :text to those with away-notify. (WHOIS still shows the away text.)"""
+    ana, bea, carla = connect("ana"), connect("bea"), connect()
+    carla.register("carla", caps="away-notify")
+    for client in (ana, bea, carla):
+        client.join("#a")
+    ana.send("MODE #a -t")
+    carla.expect(r"MODE #a :?-t$")
+    ana.send("MODE #a +q bea")
+    carla.expect(r"MODE #a \+q :?bea!\*@\*$")
+    bea.send("TOPIC #a :un insulto")
+    bea.expect(r" 482 bea #a :")
+    bea.send("AWAY :otro insulto")
+    bea.expect(r" 306 bea :")
+    heard = carla.sync()
+    assert not any("insulto" in line for line in heard), heard
+    ana.send("MODE #a -q bea")
+    carla.expect(r"MODE #a -q :?bea!\*@\*$")
+    bea.send("AWAY :ya vuelvo")
+    carla.expect(r"^:bea!\S+ AWAY :ya vuelvo$")
+    bea.send("TOPIC #a :tema nuevo")
+    carla.expect(r"^:bea!\S+ TOPIC #a :tema nuevo$")
