@@ -50,8 +50,9 @@ LOG_EVERY_SECONDS = 60.0
 #: wrong passwords one address may give for named secrets (accounts, OPER names) before
 #: it is locked out as a whole: a class behind one NAT address mistypes, a sprayer does more
 ADDRESS_FREE_FAILURES = 20
-#: one of those is forgiven every this many seconds (120 an hour)
-ADDRESS_FORGIVE_SECONDS = 30.0
+#: one of those is forgiven every this many seconds (60 an hour: a sprayer gets about
+#: as many guesses as the per-address lock allowed before)
+ADDRESS_FORGIVE_SECONDS = 60.0
 
 
 class Verdict(Enum):

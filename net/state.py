@@ -1127,12 +1127,6 @@ class Rooms:
         flush_soon(to_flush)
         return None
 
-    def is_claimed(self, name: str) -> bool:
-        """Whether teachers claimed the channel ``name`` (the default one: always)."""
-        folded = irc_lower(name)
-        with self._lock:
-            return folded == irc_lower(self.default_channel.name) or self._claimed_locked(folded)
-
     def _claimed_locked(self, folded: str) -> bool:
         return any(saved.mode == CLAIM_MODE for saved in self.history.entries.get(folded, ()))
 
