@@ -8,9 +8,11 @@ messages waiting for the server's confirmation. Issue 14: roles (ISUPPORT ``PREF
 ``ModeChanged`` events, our user mode ``+o`` = a teacher), a ``404`` naming which of our
 messages was refused (``Refused``; it leaves the outbox), channels that refuse us (474,
 473…) dropped so nothing rejoins in a loop, ``REDACT`` and ``INVITE`` in, ``OPER`` after
-the welcome for a hosted room, and SASL PLAIN: a ``433`` saying the nick is registered
-makes the client wait (``awaiting_login``) for ``login(password)``. It performs no I/O:
-its owner tells it what happened, and takes what it produced.
+the welcome for a hosted room (whose teacher, refused a reserved nick such as "Profe" at
+registration, comes in under a stand-in and takes it right after its OPER), and SASL
+PLAIN: a ``433`` saying the nick is registered makes the client wait (``awaiting_login``)
+for ``login(password)``. It performs no I/O: its owner tells it what happened, and takes
+what it produced.
 
 - Facts in: ``connection_made(now)``, ``heard_from_server(now)`` (bytes arrived),
   ``receive(message, now)`` (one parsed line; returns a reason when the connection must
@@ -577,6 +579,8 @@ class ClientProtocol:
         if self.oper is not None:  # first: a teacher joins as one (no +o afterwards)
             self._oper_pending = True
             self._send(Message("OPER", list(self.oper)))
+            if not self._is_me(self.wanted_nick):  # a reserved nick, a teacher's once OPER is done
+                self._send(Message("NICK", [self.wanted_nick]))
         for channel in self.channels.values():
             self._send(Message("JOIN", [channel]))
         while self._control:
@@ -633,7 +637,16 @@ class ClientProtocol:
             self.fatal = f"the server accepted none of {MAX_NICKS_REFUSED} nicknames"
             return self.fatal
         wanted = self.wanted_nick
-        if message.command == irc.ERR_ERRONEUSNICKNAME:
+        if (
+            message.command == irc.ERR_ERRONEUSNICKNAME
+            and self.oper is not None
+            and refused == wanted
+            and "reserved" in _last(message)
+        ):
+            # a hosting teacher called "Profe", a reserved word: in under a stand-in nick,
+            # and the nick it wants right after its OPER (a teacher may take it)
+            fallback = f"{wanted[: irc.NICKLEN - 4]}{random.randint(100, 999)}"
+        elif message.command == irc.ERR_ERRONEUSNICKNAME:
             plain = ascii_nick(wanted)
             if refused == plain or plain is None or plain == wanted:
                 self.fatal = f"the server does not accept the nickname {wanted}"

@@ -532,3 +532,18 @@ def test_an_accented_nick_on_ngircd_comes_in_as_plain_ascii(ngircd_port, make_cl
     assert events.wait_for(ev.Registered).nick == "Begona"
     events.wait_for(ev.Joined, lambda e: e.me and e.channel == "#general")
     assert [e.code for e in events.seen if isinstance(e, ev.ServerError)] == ["432"]
+
+
+def test_a_hosting_teacher_gets_a_reserved_nick_once_it_is_a_teacher(start_server, make_client):
+    """A teacher hosting a room calls itself "Profe", a reserved word: refused at
+    registration (432), the window registers under a stand-in nick, sends its OPER and
+    takes "Profe" right after (a teacher may); before, the window gave up."""
+    server = start_server(opers={"charla-host": "s3cr3t"})
+    client, events = make_client(server.port, "Profe", oper=("charla-host", "s3cr3t"))
+    events.wait_for(ev.Registered)
+    events.wait_for(ev.UserModes, lambda e: "o" in e.modes)
+    events.wait_for(ev.NickChanged, lambda e: e.me and e.new == "Profe")
+    assert client.nick == "Profe" and server.find_session("Profe").teacher
+    _student, student_events = make_client(server.port, "Profe")  # a student: no way in
+    closed = student_events.wait_for(ev.Closed)
+    assert closed.reason == "the server does not accept the nickname Profe"
