@@ -37,6 +37,7 @@ from gui.connect_dialog import HostedRoom
 from gui.conversation import ConversationView
 from gui.entry import EntryComforts
 from gui.received import show_event
+from gui.search import SearchBar
 from gui.settings import Settings, log_file
 from gui.theme import THEMES
 from net.client import ChatClient
@@ -129,7 +130,7 @@ class ChatWindow:
         self.entry = tk.Entry(root, font=self.font, relief="flat")
         self.entry.grid(row=2, column=0, columnspan=2, sticky="ew", padx=6, pady=6, ipady=4)
         self.status = ttk.Label(root, anchor="w", padding=(10, 2))
-        self.status.grid(row=3, column=0, columnspan=2, sticky="ew")
+        self.status.grid(row=5, column=0, columnspan=2, sticky="ew")  # the search bar: row 3
         root.rowconfigure(1, weight=1)
         root.columnconfigure(0, weight=1)
         self.entry_comforts = EntryComforts(
@@ -173,30 +174,25 @@ class ChatWindow:
         self._apply_theme()
 
     def _build_search_bar(self) -> None:
-        """Ctrl+F: a line to search the conversation; Enter finds, Escape closes."""
-        self.search_bar = ttk.Frame(self.root, padding=(10, 2))
-        ttk.Label(self.search_bar, text=tr("Search:")).pack(side="left")
-        self.search_entry = ttk.Entry(self.search_bar, width=30)
-        self.search_entry.pack(side="left", padx=6)
-        self.search_result = ttk.Label(self.search_bar)
-        self.search_result.pack(side="left")
-        self.search_entry.bind("<Return>", lambda _e: self.search(self.search_entry.get()))
-        self.search_entry.bind("<Escape>", lambda _e: self.hide_search())
+        """Ctrl+F: the search bar (see ``gui.search``), opened above the status line."""
+        self.search_bar = SearchBar(
+            self.root, lambda: self.views[self.current_key], self.entry.focus_set
+        )
+        self.search_entry = self.search_bar.entry
 
     def show_search(self) -> None:
-        self.search_bar.grid(row=5, column=0, columnspan=2, sticky="ew")
-        self.search_entry.focus_set()
+        self.search_bar.open()
+        self.search_bar.grid(row=3, column=0, columnspan=2, sticky="ew")
 
     def hide_search(self) -> None:
-        self.views[self.current_key].find("")
-        self.search_bar.grid_remove()
-        self.entry.focus_set()
+        self.search_bar.close()
 
     def search(self, pattern: str) -> int:
-        count = self.views[self.current_key].find(pattern)
-        found = tr("1 found") if count == 1 else tr("{count} found").format(count=count)
-        self.search_result.configure(text=found)
-        return count
+        """Search ``pattern`` in the conversation on show, as if typed in the bar."""
+        self.search_entry.delete(0, "end")
+        self.search_entry.insert(0, pattern)
+        self.search_bar.step(-1)
+        return self.search_bar.count
 
     def _build_share_bar(self) -> None:
         """For a room opened here: the address the others must type, and a copy button."""

@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from tkinter import font as tkfont
 from tkinter import ttk
 
+from gui.search import find_all
 from gui.theme import Theme, nick_color
 from net.i18n import tr
 
@@ -77,6 +78,11 @@ APPEND_PROC = """proc charla_append {text args} {
 }"""
 
 
+#: the view's end, as a fraction of the text: within a pixel of 5000 lines (a looser figure
+#: took a user's scroll of a few lines up in a long conversation for "at the bottom")
+AT_BOTTOM = 0.99999
+
+
 def utf16_length(text: str) -> int:
     """How many columns Tk 8.6 counts for ``text`` (two for a character beyond U+FFFF)."""
     return len(text.encode("utf-16-le")) // 2
@@ -88,10 +94,12 @@ class ConversationView(ttk.Frame):
     MAX_LINES = 5000  # scrollback kept; older lines are dropped in blocks
     TRIM_LINES = 500
     MAX_SHOWN_CHARS = 2000  # of one message
+    MAX_FOUND = 10_000  # search matches highlighted
 
     def __init__(self, master: tk.Misc, theme: Theme, text_font: tkfont.Font) -> None:
         super().__init__(master)
         self.theme = theme
+        self.font = text_font  # kept: a Font deletes its Tk font when it is collected
         self.text = tk.Text(
             self,
             wrap="word",
@@ -106,7 +114,7 @@ class ConversationView(ttk.Frame):
             cursor="arrow",
             takefocus=False,
         )
-        scrollbar = ttk.Scrollbar(self, orient="vertical", command=self.text.yview)
+        scrollbar = ttk.Scrollbar(self, orient="vertical", command=self._on_scrollbar)
         self.text.configure(yscrollcommand=lambda *args: self._on_scroll(scrollbar, *args))
         self.text.grid(row=0, column=0, sticky="nsew")
         scrollbar.grid(row=0, column=1, sticky="ns")
@@ -117,7 +125,12 @@ class ConversationView(ttk.Frame):
         self._nick_tags: dict[str, str] = {}  # nick -> its tag, configured in the Text
         self._queued: list = []  # text, tags, text, tags… not yet in the Text
         self._settle_id: str | None = None  # the pending after_idle(settle), if lines wait
-        self._follow = True  # the view was at the bottom before them
+        # Whether the view keeps the newest line in sight. Only the user changes it (the
+        # wheel, the scrollbar, a search, the "below" button): a zoom, a resize or lines
+        # arriving before the tab is laid out move the view, and must not count as the user
+        # leaving the bottom.
+        self.following = True
+        self._refollow_id: str | None = None  # the pending after_idle that scrolls to the end
         # Messages with an id (to delete them) are found by line number, not by a tag of
         # their own: a tag per message made each message cost half as much again to show.
         # Line numbers stay put: lines are only ever removed from the top (trimming, counted
@@ -127,7 +140,11 @@ class ConversationView(ttk.Frame):
         #: msgid -> its author, for the messages shown with an id, in the order they got it
         self.authors: OrderedDict[str, str] = OrderedDict()
         self._line_of: dict[str, int] = {}  # msgid -> its appended line number
+        self.matches: list[tuple[str, str]] = []  # the last find(): Text ranges, oldest first
         self._id_at: dict[int, str] = {}  # appended line number -> msgid
+        for sequence in ("<MouseWheel>", "<Button-4>", "<Button-5>", "<B1-Motion>"):
+            # the Text's own bindings scroll after this one: look once they have
+            self.text.bind(sequence, lambda _e: self.after_idle(self._on_user_scroll), add="+")
         self.text.tag_bind("link", "<Button-1>", self._on_link_click)
         self.text.tag_bind("link", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
         self.text.tag_bind("link", "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
@@ -165,10 +182,14 @@ class ConversationView(ttk.Frame):
         text.tag_configure("history", foreground=theme.muted)
         text.tag_configure("marker", foreground=theme.link, justify="center")
         text.tag_configure("found", background=theme.found_background)
+        text.tag_configure(
+            "found-current", background=theme.text, foreground=theme.background, underline=True
+        )
         text.tag_configure("gone", elide=True)
         for nick, tag in self._nick_tags.items():
             text.tag_configure(tag, foreground=nick_color(nick, theme))
         text.tag_raise("found")
+        text.tag_raise("found-current")
 
     def _nick_tag(self, nick: str) -> str:
         tag = self._nick_tags.get(nick)
@@ -320,41 +341,51 @@ class ConversationView(ttk.Frame):
     # -- reading comfort --
 
     def at_bottom(self) -> bool:
-        return self.text.yview()[1] >= 0.999
+        return self.text.yview()[1] >= AT_BOTTOM
 
     def scroll_to_end(self) -> None:
+        self.following = True
         self.text.see("end")
         self.below.place_forget()
 
-    def find(self, pattern: str, start: str = "end") -> int:
-        """Highlight every match of ``pattern``; show the one before ``start``. Returns how many.
+    def show_index(self, index: str) -> None:
+        """Show ``index`` (a search result): the view stops following the newest line."""
+        self.text.see(index)
+        self.following = self.at_bottom()
+        if not self.following:
+            self.below.place(relx=0.5, rely=1.0, anchor="s", y=-6)
+
+    def find(self, pattern: str) -> int:
+        """Highlight every match of ``pattern``, ignoring case and accents (see
+        ``gui.search``); returns how many (at most ``MAX_FOUND``). ``show_match`` shows one.
 
         Searched in Python, not with ``Text.search``, which crashes Tk 8.6 on text with
         emoji; Tk counts a character beyond U+FFFF as two columns, hence the UTF-16 lengths.
         """
         self.flush()
         self.text.tag_remove("found", "1.0", "end")
+        self.text.tag_remove("found-current", "1.0", "end")
+        self.matches: list[tuple[str, str]] = []  # (start, end) of each, oldest first
         if not pattern:
             return 0
-        needle = pattern.casefold()
-        count = 0
         for number, line in enumerate(self.plain_text().split("\n"), start=1):
-            folded = line.casefold()
-            if len(folded) != len(line):  # casefold changed lengths (ß): match as typed
-                folded, needle_here = line, pattern
-            else:
-                needle_here = needle
-            position = folded.find(needle_here)
-            while position >= 0 and count < 10_000:
-                column = utf16_length(line[:position])
-                width = utf16_length(line[position : position + len(needle_here)])
-                self.text.tag_add("found", f"{number}.{column}", f"{number}.{column + width}")
-                count += 1
-                position = folded.find(needle_here, position + len(needle_here))
-        previous = self.text.tag_prevrange("found", start)
-        if previous:
-            self.text.see(previous[0])
-        return count
+            for start, end in find_all(pattern, line):
+                column = utf16_length(line[:start])
+                width = utf16_length(line[start:end])
+                self.matches.append((f"{number}.{column}", f"{number}.{column + width}"))
+            if len(self.matches) >= self.MAX_FOUND:
+                del self.matches[self.MAX_FOUND :]
+                break
+        if self.matches:
+            self.text.tag_add("found", *(index for match in self.matches for index in match))
+        return len(self.matches)
+
+    def show_match(self, number: int) -> None:
+        """Bring match ``number`` of the last ``find()`` (0: the oldest) into view, marked."""
+        self.text.tag_remove("found-current", "1.0", "end")
+        start, end = self.matches[number]
+        self.text.tag_add("found-current", start, end)
+        self.show_index(start)
 
     def line_count(self) -> int:
         self.flush()
@@ -396,7 +427,6 @@ class ConversationView(ttk.Frame):
         following, trimming and the "below" button wait for ``settle()``, which Tk runs once
         when idle: a burst of lines costs a few Tk calls and one layout, not several each."""
         if self._settle_id is None:
-            self._follow = self.at_bottom()
             self._settle_id = self.after_idle(self.settle)
         queued = self._queued
         for chunk, tags in parts:
@@ -423,7 +453,7 @@ class ConversationView(ttk.Frame):
             self._edit(lambda: self.text.delete("1.0", f"{cut + 1}.0"))
             self._trimmed += cut
             self._forget_trimmed()
-        if self._follow:
+        if self.following:
             self.text.see("end")
         else:
             self.below.place(relx=0.5, rely=1.0, anchor="s", y=-6)
@@ -439,6 +469,9 @@ class ConversationView(ttk.Frame):
         if self._settle_id is not None:
             self.after_cancel(self._settle_id)
             self._settle_id = None
+        if self._refollow_id is not None:
+            self.after_cancel(self._refollow_id)
+            self._refollow_id = None
         super().destroy()
 
     def _edit(self, change) -> None:
@@ -449,8 +482,27 @@ class ConversationView(ttk.Frame):
             self.text.configure(state="disabled")
 
     def _on_scroll(self, scrollbar: ttk.Scrollbar, first: str, last: str) -> None:
+        """The Text's view moved. Following, and no longer at the bottom (the text was
+        zoomed, the window resized, lines laid out late): back to the end, once idle."""
         scrollbar.set(first, last)
-        if float(last) >= 0.999:
+        if float(last) >= AT_BOTTOM:
+            self.below.place_forget()
+        elif self.following and self._refollow_id is None:
+            self._refollow_id = self.after_idle(self._refollow)
+
+    def _refollow(self) -> None:
+        self._refollow_id = None
+        if self.following:
+            self.text.see("end")
+
+    def _on_scrollbar(self, *args: str) -> None:
+        self.text.yview(*args)
+        self._on_user_scroll()
+
+    def _on_user_scroll(self) -> None:
+        """The user moved the view: it follows again only once they are at the bottom."""
+        self.following = self.at_bottom()
+        if self.following:
             self.below.place_forget()
 
     def _on_link_click(self, event: tk.Event) -> None:

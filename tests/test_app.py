@@ -87,8 +87,13 @@ def test_two_windows_chat_and_see_each_other_come_and_go(open_window):
     assert "history" in late.views["#general"].text.tag_names(f"{line}.end-2c")
     late.close()
     both.remove(late)
-    assert ana.search("EXAMEN") == 1
-    assert ana.search_result.cget("text") == "1 found"
+    ana.show_search()
+    assert ana.search("EXÁMEN") == 1  # accents and case do not count
+    assert ana.search_bar.result.cget("text") == "1 result"
+    ana.root.update()
+    bar, status = ana.search_bar.winfo_rooty(), ana.status.winfo_rooty()
+    assert ana.search_bar.winfo_ismapped() and bar < status  # above the status line
+    ana.hide_search()
     ana.toggle_theme()
     assert ana.views["#general"].text.cget("background") == ana.theme.background
     assert ana.settings.theme == "dark"

@@ -63,7 +63,7 @@ def test_scrollback_is_capped_and_the_view_follows_only_at_the_bottom(view, tk_r
     tk_root.update()
     assert view.line_count() <= ConversationView.MAX_LINES
     assert view.at_bottom()
-    view.text.yview_moveto(0.0)
+    view.text.event_generate("<Button-4>", x=20, y=20)  # the user scrolls up (X11's wheel)
     tk_root.update()
     view.add_message(now, "ana", "nueva")
     tk_root.update()
@@ -143,3 +143,51 @@ def test_a_refused_message_stays_struck_with_its_reason(view):
     assert "refused" in view.text.tag_names("1.10")
     assert "refusal" in view.text.tag_names("1.end -3c")
     assert not view.mark_delivered(9) and not view.mark_refused(9, "twice")
+
+
+def fill(view: ConversationView, count: int = 200) -> None:
+    now = datetime.now().astimezone()
+    for number in range(count):
+        view.add_message(now, "ana", f"línea {number} del repaso de ayer")
+
+
+def test_following_the_newest_line_survives_zoom_and_resize(view, tk_root):
+    fill(view)
+    tk_root.update()
+    assert view.at_bottom()
+    view.font.configure(size=22)  # Ctrl+plus, many times
+    tk_root.update()
+    assert view.at_bottom()
+    tk_root.geometry("420x260")  # a smaller window
+    tk_root.update()
+    assert view.at_bottom()
+    assert not view.below.winfo_ismapped()
+
+
+def test_scrolled_up_the_view_stays_and_offers_the_newest_lines(view, tk_root):
+    fill(view)
+    tk_root.update()
+    view.text.event_generate("<Button-4>", x=20, y=20)  # the wheel, up (X11)
+    view.text.event_generate("<Button-4>", x=20, y=20)
+    tk_root.update()
+    assert not view.at_bottom()
+    tk_root.geometry("500x300")
+    tk_root.update()
+    assert not view.at_bottom()  # reading above: a resize does not pull the view down
+    view.add_message(datetime.now().astimezone(), "bea", "nueva")
+    tk_root.update()
+    assert not view.at_bottom() and view.below.winfo_ismapped()
+    view.below.invoke()
+    tk_root.update()
+    assert view.at_bottom() and not view.below.winfo_ismapped()
+
+
+def test_a_view_filled_before_it_is_shown_opens_at_the_newest_line(tk_root):
+    view = ConversationView(tk_root, LIGHT, tkfont.Font(tk_root, size=11))
+    fill(view)  # the history replay, arriving before the tab was ever laid out
+    view.flush()
+    view.settle()
+    view.pack(fill="both", expand=True)
+    tk_root.update()
+    assert view.at_bottom()
+    assert not view.below.winfo_ismapped()
