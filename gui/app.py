@@ -463,6 +463,8 @@ class ChatWindow:
     def _zoom(self, step: int) -> None:
         self.settings.font_size = max(7, min(32, self.settings.font_size + step))
         self.font.configure(size=self.settings.font_size)
+        for view in self.views.values():
+            view.follow_font()
 
     def _on_nick_double_click(self, _event: tk.Event) -> None:
         selection = self.nick_list.curselection()

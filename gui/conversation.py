@@ -3,8 +3,10 @@
 ``ConversationView`` shows messages as ``[hh:mm] nick: text``, each nick in its own
 colour, our own messages shaded and marked *sending…* until the server confirms them,
 joins and leaves in a quieter style, the server's announcements as a banner, links that
-open in the browser, and a "new messages" line. It follows new messages only while the
-user is at the bottom (otherwise a "new messages below" button appears), keeps at most
+open in the browser, a "new messages" line, and IRC formatting (bold, colours…) as text
+styles (see ``gui.formatting``). It keeps the newest line in view, through zooms and
+resizes, until the user scrolls up (then a "new messages below" button appears while new
+lines arrive), and again once they are back at the bottom. It keeps at most
 ``MAX_LINES`` lines, and shows at most ``MAX_SHOWN_CHARS`` of one message, because Tk's
 Text slows down sharply on very long lines.
 
@@ -22,6 +24,7 @@ from datetime import date, datetime, timedelta
 from tkinter import font as tkfont
 from tkinter import ttk
 
+from gui.formatting import configure_tags, derived_fonts, has_codes, styled_pieces
 from gui.search import find_all
 from gui.theme import Theme, nick_color
 from net.i18n import tr
@@ -100,6 +103,7 @@ class ConversationView(ttk.Frame):
         super().__init__(master)
         self.theme = theme
         self.font = text_font  # kept: a Font deletes its Tk font when it is collected
+        self._fonts = derived_fonts(self, text_font)  # bold, italic: IRC formatting
         self.text = tk.Text(
             self,
             wrap="word",
@@ -188,6 +192,7 @@ class ConversationView(ttk.Frame):
         text.tag_configure("gone", elide=True)
         for nick, tag in self._nick_tags.items():
             text.tag_configure(tag, foreground=nick_color(nick, theme))
+        configure_tags(text, theme, self._fonts)
         text.tag_raise("found")
         text.tag_raise("found-current")
 
@@ -226,7 +231,12 @@ class ConversationView(ttk.Frame):
             parts.append((nick, nick_tags))
             parts.append((": ", line_tags))
         body_tags = (*line_tags, "history") if history else line_tags
-        parts += self._with_links(self._shorten(body), body_tags)
+        body = self._shorten(body)
+        if has_codes(body):  # bold, colours… from an IRC client (rare: checked first)
+            for piece, style in styled_pieces(body):
+                parts += self._with_links(piece, (*body_tags, *style))
+        else:
+            parts += self._with_links(body, body_tags)
         if pending_id is not None:
             parts.append((" " + tr("(sending…)"), ("pending", f"pending-{pending_id}", *line_tags)))
         parts.append(("\n", line_tags))
@@ -240,6 +250,8 @@ class ConversationView(ttk.Frame):
         """The server's own words (a banner no client can produce), or a teacher's notice
         to the room under ``heading``."""
         heading = heading or tr("Announcement from the server")
+        if has_codes(text):
+            text = "".join(piece for piece, _style in styled_pieces(text))
         self._append([(f"{heading} · {clock(when)}\n{self._shorten(text)}\n", ("banner",))])
 
     def add_marker(self, text: str) -> None:
@@ -339,6 +351,10 @@ class ConversationView(ttk.Frame):
             self._id_at.pop(line, None)
 
     # -- reading comfort --
+
+    def follow_font(self) -> None:
+        """The text font changed size (a zoom): its bold and italic versions follow."""
+        derived_fonts(self, self.font, self._fonts)
 
     def at_bottom(self) -> bool:
         return self.text.yview()[1] >= AT_BOTTOM
