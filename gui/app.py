@@ -31,6 +31,7 @@ from datetime import datetime
 from tkinter import font as tkfont
 from tkinter import messagebox, simpledialog, ttk
 
+from gui import chrome
 from gui.classroom import ClassMenu, message_menu, nick_menu
 from gui.commands import run_line
 from gui.connect_dialog import HostedRoom
@@ -148,6 +149,7 @@ class ChatWindow:
         if self.hosted is not None:
             self._build_share_bar()
         self._apply_theme()
+        chrome.zoom(self.root, self.settings.font_size)
         self.entry.focus_set()
         self.connection_text = tr("Connecting to {address}…").format(address=self._address())
         self.show_status()
@@ -215,6 +217,7 @@ class ChatWindow:
     def _apply_theme(self) -> None:
         theme = self.theme
         self.root.configure(background=theme.panel_background)
+        chrome.paint(self.root, theme, [self.menubar])  # menus, topic, tabs, status line
         self.nick_list.configure(background=theme.panel_background, foreground=theme.text)
         self.entry.configure(
             background=theme.background, foreground=theme.text, insertbackground=theme.text
@@ -463,6 +466,7 @@ class ChatWindow:
     def _zoom(self, step: int) -> None:
         self.settings.font_size = max(7, min(32, self.settings.font_size + step))
         self.font.configure(size=self.settings.font_size)
+        chrome.zoom(self.root, self.settings.font_size)  # menus, tabs, topic, status line too
         for view in self.views.values():
             view.follow_font()
 

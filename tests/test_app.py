@@ -8,6 +8,8 @@ import subprocess
 import sys
 import tkinter as tk
 from datetime import datetime
+from tkinter import font as tkfont
+from tkinter import ttk
 
 import pytest
 
@@ -96,6 +98,12 @@ def test_two_windows_chat_and_see_each_other_come_and_go(open_window):
     ana.hide_search()
     ana.toggle_theme()
     assert ana.views["#general"].text.cget("background") == ana.theme.background
+    assert str(ana.menubar.cget("background")) == ana.theme.panel_background  # the frame too
+    assert ttk.Style(ana.root).lookup("TNotebook.Tab", "background") == ana.theme.panel_background
+    menu_font = tkfont.nametofont("TkMenuFont", root=ana.root)
+    size = abs(int(menu_font.cget("size")))
+    ana._zoom(5)  # Ctrl+plus five times: the menus and tabs grow with the conversation
+    assert abs(int(menu_font.cget("size"))) > size
     assert ana.settings.theme == "dark"
     bea.close()
     wait_until([ana], lambda: ana.nick_list.get(0, "end") == ("ana",))
