@@ -517,6 +517,8 @@ class ConversationView(ttk.Frame):
 
     def _on_user_scroll(self) -> None:
         """The user moved the view: it follows again only once they are at the bottom."""
+        if not self.winfo_exists():  # closed since the wheel turned (run from after_idle)
+            return
         self.following = self.at_bottom()
         if self.following:
             self.below.place_forget()
