@@ -8,7 +8,8 @@ is arriving, else every ``POLL_MS``), so a burst of messages never freezes the w
 is not kept waiting. What each event shows is in ``gui.received``; what each typed
 command does is in ``gui.commands``; recall, completion and paced paste are in
 ``gui.entry``; the teacher's menus (Clase, right-click on a nick or a message) are in
-``gui.classroom``. The window keeps what those need: each channel member's status
+``gui.classroom``; search is in ``gui.search``, the frame's colours and zoom in
+``gui.chrome``. The window keeps what those need: each channel member's status
 (``statuses``), each channel's modes, the channels we are out of (``left``: a line typed
 there is shown refused, not sent) and whether we are a teacher. An event whose handling
 fails is logged with its traceback and skipped (the window says so once), and the pump

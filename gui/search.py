@@ -152,7 +152,11 @@ class SearchBar(ttk.Frame):
         """Unmark the matches; a view that followed the newest line goes back to it."""
         view = self.current_view()
         view.find("")
-        if self.searched is not None and self.searched[1] is not view:
+        if (
+            self.searched is not None
+            and self.searched[1] is not view
+            and self.searched[1].winfo_exists()  # its tab may have been closed since
+        ):
             self.searched[1].find("")
         self.searched, self.count = None, 0
         self._say()

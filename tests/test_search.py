@@ -94,3 +94,15 @@ def test_closing_the_bar_gives_back_the_newest_line(searching, tk_root):
     font.configure(size=20)  # and zoomed afterwards, it stays there
     tk_root.update()
     assert view.at_bottom()
+
+
+def test_closing_the_bar_after_the_searched_tab_was_closed(tk_root):
+    font = tkfont.Font(tk_root, size=11)
+    views = [ConversationView(tk_root, LIGHT, font) for _ in range(2)]
+    bar = SearchBar(tk_root, lambda: views[-1], lambda: None)
+    views[-1].add_message(datetime.now().astimezone(), "ana", "hola")
+    bar.entry.insert(0, "hola")
+    assert bar.step(-1) == "break" and bar.count == 1
+    views.pop().destroy()  # its tab closed (× or /cerrar) while the bar was open
+    bar.close()  # must not touch the destroyed view
+    assert bar.result.cget("text") == ""
