@@ -159,7 +159,7 @@ class SearchBar(ttk.Frame):
         ):
             self.searched[1].find("")
         self.searched, self.count = None, 0
-        self._say()
+        self.result.configure(text="")
         if self.was_following:
             view.scroll_to_end()
         self.grid_remove()
