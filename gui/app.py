@@ -31,6 +31,7 @@ from datetime import datetime
 from tkinter import font as tkfont
 from tkinter import messagebox, simpledialog, ttk
 
+from gui import tabs
 from gui.classroom import ClassMenu, message_menu, nick_menu
 from gui.commands import run_line
 from gui.connect_dialog import HostedRoom
@@ -100,6 +101,10 @@ class ChatWindow:
         self.connection_text = ""  # the first part of the status line
         self.waiting = 0  # our messages the server has not confirmed yet
         self.focused = True
+        self.offline = False  # the connection was lost and is not back yet
+        self.rejoining: set[str] = set()  # irc_lower(channel): to say "back in" on rejoin
+        #: a stand-in nick the server gave us at login, and why (for the status line)
+        self.nick_note: tuple[str, str] | None = None
         self.closed = False  # close() has run: the root is gone
         self._failure_shown = False  # the window has said once that an event went wrong
         #: what has failed, logged already (a failure met on every tick is logged once)
@@ -139,6 +144,7 @@ class ChatWindow:
         root.bind("<Control-equal>", lambda _e: self._zoom(1))
         root.bind("<Control-minus>", lambda _e: self._zoom(-1))
         root.bind("<Control-f>", lambda _e: self.show_search())
+        tabs.bind_keys(self)
         self._build_search_bar()
         self._build_menu()
         # On the toplevel these fire for every widget inside too: only the window counts.
@@ -219,7 +225,10 @@ class ChatWindow:
     def _apply_theme(self) -> None:
         theme = self.theme
         self.root.configure(background=theme.panel_background)
-        self.nick_list.configure(background=theme.panel_background, foreground=theme.text)
+        self.nick_list.configure(
+            background=theme.panel_background,
+            foreground=theme.muted if self.offline else theme.text,  # grey: nobody reachable
+        )
         self.entry.configure(
             background=theme.background, foreground=theme.text, insertbackground=theme.text
         )
