@@ -145,6 +145,7 @@ class ChatWindow:
         root.bind("<Control-minus>", lambda _e: self._zoom(-1))
         root.bind("<Control-f>", lambda _e: self.show_search())
         tabs.bind_keys(self)
+        tabs.add_close_buttons(self)
         self._build_search_bar()
         self._build_menu()
         # On the toplevel these fire for every widget inside too: only the window counts.

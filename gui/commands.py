@@ -19,7 +19,7 @@ from typing import Any
 
 from gui import classroom, tabs
 from net.i18n import tr
-from net.protocol import InvalidMessageError, irc_lower, wire_number
+from net.protocol import InvalidMessageError, irc_lower, is_valid_nick, wire_number
 
 # ``window`` below is a gui.app.ChatWindow (not imported: app imports this module).
 Window = Any
@@ -163,9 +163,12 @@ def change_nick(window: Window, args: str, target: str) -> bool:
     if not args:
         return False
     if len(args.split()) > 1:  # "Lucía López": not the first word behind the user's back
+        joined = "_".join(args.split())
         window.view_for(target).add_system(
             _now(),
-            tr("A nickname cannot have spaces: try {nick}.").format(nick="_".join(args.split())),
+            tr("A nickname cannot have spaces: try {nick}.").format(nick=joined)
+            if is_valid_nick(joined)
+            else tr("A nickname cannot have spaces."),
         )
         return True
     try:

@@ -1,7 +1,8 @@
 """The conversation tabs as a person handles them: closing one, moving between them, and a
 private tab that goes on with its person when they change their nick.
 
-``close_conversation`` closes a tab (leaving the channel first when it is one); the
+``close_conversation`` closes a tab (leaving the channel first when it is one), as does
+the × on each tab (``add_close_buttons``: a ttk image element in the tab's layout); the
 keys (``bind_keys``) are Ctrl+W to close, Ctrl+Tab / Ctrl+Shift+Tab and Ctrl+PgDn /
 Ctrl+PgUp for the next and previous tab, Alt+1…Alt+9 for the tab in that place; a
 middle click on a tab closes it too. ``follow_nick`` renames a private tab when its
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import tkinter as tk
 from datetime import datetime
+from tkinter import ttk
 from typing import Any
 
 from net.i18n import tr
@@ -46,6 +48,86 @@ def bind_keys(window: Window) -> None:
     window.tabs.bind("<Button-2>", lambda e: _close_clicked(window, e))
 
 
+CLOSE_SIZE = 12  # pixels: the × drawn on each tab
+
+
+def add_close_buttons(window: Window) -> None:
+    """A × on every tab (a ttk image element beside the label): a click on it, pressed and
+    released on the same ×, closes that tab."""
+    style = ttk.Style(window.root)
+    if "Closable.close" not in style.element_names():
+        images = [_cross(window.root, colour) for colour in ("#8c959f", "#cf222e")]
+        window.close_images = images  # Tk forgets an image Python no longer holds
+        style.element_create(
+            "Closable.close", "image", images[0], ("active", images[1]), border=4, sticky=""
+        )
+        style.layout(
+            "Closable.TNotebook.Tab",
+            [
+                (
+                    "Notebook.tab",
+                    {
+                        "sticky": "nswe",
+                        "children": [
+                            (
+                                "Notebook.padding",
+                                {
+                                    "side": "top",
+                                    "sticky": "nswe",
+                                    "children": [
+                                        ("Notebook.label", {"side": "left", "sticky": ""}),
+                                        ("Closable.close", {"side": "left", "sticky": ""}),
+                                    ],
+                                },
+                            )
+                        ],
+                    },
+                )
+            ],
+        )
+    window.tabs.configure(style="Closable.TNotebook")
+    window.tabs.bind("<ButtonPress-1>", lambda e: _press_close(window, e), add=True)
+    window.tabs.bind("<ButtonRelease-1>", lambda e: _release_close(window, e), add=True)
+
+
+def _cross(root: tk.Misc, colour: str) -> tk.PhotoImage:
+    """An × of ``colour``, with a clear margin on its left: apart from the name."""
+    margin = CLOSE_SIZE // 2
+    image = tk.PhotoImage(master=root, width=CLOSE_SIZE + margin, height=CLOSE_SIZE)
+    for i in range(2, CLOSE_SIZE - 2):
+        for j in (i, CLOSE_SIZE - 1 - i):  # two pixels tall: readable at 144 dpi
+            image.put(colour, to=(margin + j, i, margin + j + 1, i + 2))
+    return image
+
+
+def _on_close(window: Window, event: tk.Event) -> int | None:
+    """The index of the tab whose × is under the pointer, if any."""
+    if "close" not in window.tabs.identify(event.x, event.y):
+        return None
+    try:
+        return window.tabs.index(f"@{event.x},{event.y}")
+    except tk.TclError:
+        return None
+
+
+def _press_close(window: Window, event: tk.Event) -> str | None:
+    window.pressed_close = _on_close(window, event)
+    return "break" if window.pressed_close is not None else None  # not a tab change
+
+
+def _release_close(window: Window, event: tk.Event) -> None:
+    pressed, window.pressed_close = getattr(window, "pressed_close", None), None
+    if pressed is not None and _on_close(window, event) == pressed:
+        _close_index(window, pressed)
+
+
+def _close_index(window: Window, index: int) -> None:
+    widget = window.tabs.tabs()[index]
+    key = next((k for k, view in window.views.items() if str(view) == widget), None)
+    if key is not None:
+        close_conversation(window, key)
+
+
 def _step(window: Window, step: int) -> str:
     shown = window.tabs.tabs()
     if shown:
@@ -71,10 +153,7 @@ def _close_clicked(window: Window, event: tk.Event) -> None:
         index = window.tabs.index(f"@{event.x},{event.y}")
     except tk.TclError:  # not on a tab
         return
-    widget = window.tabs.tabs()[index]
-    key = next((k for k, view in window.views.items() if str(view) == widget), None)
-    if key is not None:
-        close_conversation(window, key)
+    _close_index(window, index)
 
 
 def close_conversation(window: Window, key: str) -> bool:

@@ -451,6 +451,8 @@ def test_a_refused_nick_is_said_at_once_and_a_name_with_a_space_is_refused(open_
     )
     type_line(ana, "/apodo Lucía López")
     assert "Un apodo no puede llevar espacios: prueba con Lucía_López." in conversation(ana)
+    type_line(ana, "/apodo Hu go!")  # no suggestion the server would refuse
+    assert conversation(ana).rstrip().endswith("— Un apodo no puede llevar espacios.")
     type_line(ana, "/apodo Lucía")  # a free name still works, and is said
     wait_until(both, lambda: "ana ahora se llama Lucía" in conversation(bea))
     assert ana.client.nick == "Lucía"

@@ -56,3 +56,31 @@ def test_private_tabs_follow_nick_changes_say_who_left_and_close(open_window):
     type_line(ana, "/cerrar")  # the only tab left stays
     assert "#general" in ana.views
     assert "escribe /salir para cerrar Charla" in conversation(ana)
+
+
+def close_button_of(window: ChatWindow, index: int) -> tuple[int, int]:
+    """Where the × of tab ``index`` is drawn, found as a person finds it: by looking."""
+    window.root.update()
+    for y in range(2, 40):
+        for x in range(2, window.tabs.winfo_width()):
+            if "close" in window.tabs.identify(x, y) and window.tabs.index(f"@{x},{y}") == index:
+                return x, y
+    raise AssertionError(f"no × on tab {index}")
+
+
+def test_the_cross_on_a_tab_closes_it_and_a_click_beside_it_only_selects(open_window):
+    ana = open_window("ana")
+    wait_until([ana], lambda: ana.nick_list.get(0, "end") == ("ana",))
+    type_line(ana, "/privado carla hola")
+    type_line(ana, "/privado dani hola")
+    assert list(ana.views) == ["#general", "carla", "dani"]
+    x, y = close_button_of(ana, 1)
+    ana.tabs.event_generate("<ButtonPress-1>", x=x, y=y)
+    ana.tabs.event_generate("<ButtonRelease-1>", x=x + 40, y=y)  # let go elsewhere: nothing
+    ana.root.update()
+    assert list(ana.views) == ["#general", "carla", "dani"]
+    ana.tabs.event_generate("<ButtonPress-1>", x=x, y=y)
+    ana.tabs.event_generate("<ButtonRelease-1>", x=x, y=y)
+    ana.root.update()
+    assert list(ana.views) == ["#general", "dani"]
+    assert ana.tabs.tab(ana.tabs.tabs()[1], "text") == "dani"
