@@ -10,11 +10,13 @@ command does is in ``gui.commands``; recall, completion and paced paste are in
 ``gui.entry``; the teacher's menus (Clase, right-click on a nick or a message) are in
 ``gui.classroom``. The window keeps what those need: each channel member's status
 (``statuses``), each channel's modes, the channels we are out of (``left``: a line typed
-there is shown refused, not sent) and whether we are a teacher. An event whose handling
-fails is logged with its traceback and skipped (the window says so once), and the pump
-re-arms whatever happens. On close every pending ``after()`` of the root, the pump's next
-tick among them, is cancelled before the root is destroyed (or, going back to the connect
-dialog, emptied).
+there is shown refused, not sent), whether we are a teacher, and whether the connection
+is lost (``offline``: the nick list greys; ``rejoining``: the channels that will say "back
+in" rather than "you joined"). Closing and moving between tabs is in ``gui.tabs``. An
+event whose handling fails is logged with its traceback and skipped (the window says so
+once), and the pump re-arms whatever happens. On close every pending ``after()`` of the
+root, the pump's next tick among them, is cancelled before the root is destroyed (or,
+going back to the connect dialog, emptied).
 
 Threading: everything here runs on the Tk main thread; the client's network thread only
 puts events on the queue.
