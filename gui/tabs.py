@@ -48,7 +48,7 @@ def bind_keys(window: Window) -> None:
     window.tabs.bind("<Button-2>", lambda e: _close_clicked(window, e))
 
 
-CLOSE_SIZE = 12  # pixels: the × drawn on each tab
+CLOSE_POINTS = 9  # the size of the × drawn on each tab, in points (12 pixels at 96 dpi)
 
 
 def add_close_buttons(window: Window) -> None:
@@ -56,7 +56,9 @@ def add_close_buttons(window: Window) -> None:
     released on the same ×, closes that tab."""
     style = ttk.Style(window.root)
     if "Closable.close" not in style.element_names():
-        images = [_cross(window.root, colour) for colour in ("#8c959f", "#cf222e")]
+        # in points, so that it grows with the screen's dpi (144 dpi: 18 pixels)
+        size = max(12, round(CLOSE_POINTS * float(window.root.tk.call("tk", "scaling"))))
+        images = [_cross(window.root, colour, size) for colour in ("#8c959f", "#cf222e")]
         window.close_images = images  # Tk forgets an image Python no longer holds
         style.element_create(
             "Closable.close", "image", images[0], ("active", images[1]), border=4, sticky=""
@@ -90,12 +92,12 @@ def add_close_buttons(window: Window) -> None:
     window.tabs.bind("<ButtonRelease-1>", lambda e: _release_close(window, e), add=True)
 
 
-def _cross(root: tk.Misc, colour: str) -> tk.PhotoImage:
-    """An × of ``colour``, with a clear margin on its left: apart from the name."""
-    margin = CLOSE_SIZE // 2
-    image = tk.PhotoImage(master=root, width=CLOSE_SIZE + margin, height=CLOSE_SIZE)
-    for i in range(2, CLOSE_SIZE - 2):
-        for j in (i, CLOSE_SIZE - 1 - i):  # two pixels tall: readable at 144 dpi
+def _cross(root: tk.Misc, colour: str, size: int) -> tk.PhotoImage:
+    """An × of ``colour``, ``size`` pixels, with a clear margin on its left."""
+    margin = size // 2
+    image = tk.PhotoImage(master=root, width=size + margin, height=size)
+    for i in range(2, size - 2):
+        for j in (i, size - 1 - i):  # two pixels tall: readable at 144 dpi
             image.put(colour, to=(margin + j, i, margin + j + 1, i + 2))
     return image
 
