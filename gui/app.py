@@ -11,11 +11,13 @@ command does is in ``gui.commands``; recall, completion and paced paste are in
 ``gui.classroom``; search is in ``gui.search``, the frame's colours and zoom in
 ``gui.chrome``. The window keeps what those need: each channel member's status
 (``statuses``), each channel's modes, the channels we are out of (``left``: a line typed
-there is shown refused, not sent) and whether we are a teacher. An event whose handling
-fails is logged with its traceback and skipped (the window says so once), and the pump
-re-arms whatever happens. On close every pending ``after()`` of the root, the pump's next
-tick among them, is cancelled before the root is destroyed (or, going back to the connect
-dialog, emptied).
+there is shown refused, not sent), whether we are a teacher, and whether the connection
+is lost (``offline``: the nick list greys; ``rejoining``: the channels that will say "back
+in" rather than "you joined"). Closing and moving between tabs is in ``gui.tabs``. An
+event whose handling fails is logged with its traceback and skipped (the window says so
+once), and the pump re-arms whatever happens. On close every pending ``after()`` of the
+root, the pump's next tick among them, is cancelled before the root is destroyed (or,
+going back to the connect dialog, emptied).
 
 Threading: everything here runs on the Tk main thread; the client's network thread only
 puts events on the queue.
@@ -32,7 +34,7 @@ from datetime import datetime
 from tkinter import font as tkfont
 from tkinter import messagebox, simpledialog, ttk
 
-from gui import chrome
+from gui import chrome, tabs
 from gui.classroom import ClassMenu, message_menu, nick_menu
 from gui.commands import run_line
 from gui.connect_dialog import HostedRoom
@@ -103,6 +105,10 @@ class ChatWindow:
         self.connection_text = ""  # the first part of the status line
         self.waiting = 0  # our messages the server has not confirmed yet
         self.focused = True
+        self.offline = False  # the connection was lost and is not back yet
+        self.rejoining: set[str] = set()  # irc_lower(channel): to say "back in" on rejoin
+        #: a stand-in nick the server gave us at login, and why (for the status line)
+        self.nick_note: tuple[str, str] | None = None
         self.closed = False  # close() has run: the root is gone
         self._failure_shown = False  # the window has said once that an event went wrong
         #: what has failed, logged already (a failure met on every tick is logged once)
@@ -142,6 +148,8 @@ class ChatWindow:
         root.bind("<Control-equal>", lambda _e: self._zoom(1))
         root.bind("<Control-minus>", lambda _e: self._zoom(-1))
         root.bind("<Control-f>", lambda _e: self.show_search())
+        tabs.bind_keys(self)
+        tabs.add_close_buttons(self)
         self._build_search_bar()
         self._build_menu()
         # On the toplevel these fire for every widget inside too: only the window counts.
@@ -219,7 +227,10 @@ class ChatWindow:
         theme = self.theme
         self.root.configure(background=theme.panel_background)
         chrome.paint(self.root, theme, [self.menubar])  # menus, topic, tabs, status line
-        self.nick_list.configure(background=theme.panel_background, foreground=theme.text)
+        self.nick_list.configure(
+            background=theme.panel_background,
+            foreground=theme.muted if self.offline else theme.text,  # grey: nobody reachable
+        )
         self.entry.configure(
             background=theme.background, foreground=theme.text, insertbackground=theme.text
         )

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gui import classroom
+from gui import classroom, tabs
 from net.i18n import tr
-from net.protocol import InvalidMessageError, irc_lower, wire_number
+from net.protocol import InvalidMessageError, irc_lower, is_valid_nick, wire_number
 
 # ``window`` below is a gui.app.ChatWindow (not imported: app imports this module).
 Window = Any
@@ -36,6 +36,8 @@ ALIASES = {
     "/unirse": "join",
     "/part": "part",
     "/dejar": "part",
+    "/close": "close",
+    "/cerrar": "close",
     "/topic": "topic",
     "/tema": "topic",
     "/users": "users",
@@ -72,6 +74,7 @@ ALIASES = {
     "/delete": "delete",
     "/borrar": "delete",
 }
+CHANNEL_PREFIXES = tabs.CHANNEL_PREFIXES
 #: words that turn a mode off: ``/lento off``, ``/moderar no``
 OFF_WORDS = frozenset({"off", "no", "0", "quitar", "fuera", "desactivar"})
 
@@ -159,8 +162,17 @@ def _run(window: Window, line: str, target: str) -> None:
 def change_nick(window: Window, args: str, target: str) -> bool:
     if not args:
         return False
+    if len(args.split()) > 1:  # "Lucía López": not the first word behind the user's back
+        joined = "_".join(args.split())
+        window.view_for(target).add_system(
+            _now(),
+            tr("A nickname cannot have spaces: try {nick}.").format(nick=joined)
+            if is_valid_nick(joined)
+            else tr("A nickname cannot have spaces."),
+        )
+        return True
     try:
-        window.client.change_nick(args.split()[0])
+        window.client.change_nick(args)
     except InvalidMessageError:  # not even sendable (":ana"): what the server would say
         window.view_for(target).add_system(_now(), tr("That nickname is not valid."))
     return True
@@ -196,7 +208,15 @@ def join(window: Window, args: str, _target: str) -> bool:
 
 
 def part(window: Window, args: str, target: str) -> bool:
+    if not args and target[:1] not in CHANNEL_PREFIXES:  # a private tab: leaving closes it
+        return close_tab(window, args, target)
     window.client.part(args or target)
+    return True
+
+
+def close_tab(window: Window, _args: str, target: str) -> bool:
+    """``/cerrar``: close this tab (leaving the channel, if it is one)."""
+    tabs.close_conversation(window, irc_lower(target))
     return True
 
 
@@ -383,6 +403,7 @@ COMMANDS: dict[str, Callable[[Window, str, str], bool]] = {
     "msg": message_privately,
     "join": join,
     "part": part,
+    "close": close_tab,
     "topic": set_topic,
     "users": list_users,
     "clear": clear,

@@ -15,13 +15,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from gui import classroom
+from gui import classroom, tabs
 from gui.desktop import flash_taskbar
 from net import events as ev
 from net.i18n import tr
 from net.protocol import fold_name, irc_lower
 from net.room_words import mode_sentence, state_sentences, status_sentence
 
+CHANNEL_PREFIXES = "#&+!"  # as gui.app's (which imports this module)
 FOLDED_FROM_SYMBOLS = frozenset("{}|^")  # what irc_lower makes of [ ] \ ~
 #: the server's password (464) or the account's (SASL 902/904/905) was refused
 WRONG_PASSWORD = frozenset({"464", "902", "904", "905"})
@@ -272,12 +273,18 @@ def on_joined(window: Window, event: ev.Joined) -> None:
         window.class_menu.refresh()
     window.set_member(event.channel, event.nick, present=True)
     text = tr("You joined {channel}") if event.me else tr("{nick} joined")
+    if event.me and irc_lower(event.channel) in window.rejoining:  # after a lost connection
+        window.rejoining.discard(irc_lower(event.channel))
+        text = tr("Back in {channel}")
     window.view_for(event.channel).add_system(
         _now(), text.format(nick=event.nick, channel=event.channel)
     )
 
 
 def on_parted(window: Window, event: ev.Parted) -> None:
+    if event.me and irc_lower(event.channel) not in window.views:  # its tab was closed
+        window.left.add(irc_lower(event.channel))
+        return
     if event.me:
         _left(window, event.channel)
         window.view_for(event.channel).add_system(
@@ -331,10 +338,19 @@ def on_user_quit(window: Window, event: ev.UserQuit) -> None:
         if event.nick in nicks:
             window.set_member(window.names.get(key, key), event.nick, present=False)
             window.views[key].add_system(now, tr("{nick} left").format(nick=event.nick))
+    private = window.views.get(fold_name(event.nick))
+    if private is not None and fold_name(event.nick) not in window.members:
+        private.add_system(
+            now,
+            tr("{nick} has left the chat: what you write here will not reach them.").format(
+                nick=event.nick
+            ),
+        )
 
 
 def on_nick_changed(window: Window, event: ev.NickChanged) -> None:
     now = _now()
+    tabs.follow_nick(window, event.old, event.new)  # a private tab goes on with the person
     for key, nicks in window.members.items():
         if event.old in nicks:
             nicks[nicks.index(event.old)] = event.new
@@ -362,10 +378,42 @@ def on_connecting(window: Window, event: ev.Connecting) -> None:
 def on_registered(window: Window, event: ev.Registered) -> None:
     window.registered = True
     window.server_name = event.server_name
+    if window.offline:  # back after a lost connection: the channels say so as they rejoin
+        window.offline = False
+        window.nick_list.configure(foreground=window.theme.text)
+        for key, view in window.views.items():
+            if key[:1] not in CHANNEL_PREFIXES:
+                view.add_system(_now(), tr("Connected again."))
     window.connected_as(event.nick)
+    note = window.nick_note
+    if note and fold_name(note[0]) == fold_name(event.nick):  # a stand-in nick: say whose
+        window.connection_text += " · " + note[1]
+        window.show_status()
+
+
+def on_nick_refused(window: Window, event: ev.NickRefused) -> None:
+    """Our own ``/apodo`` was refused: said at once, with the name we still have."""
+    reason = (
+        tr("the server does not accept that name")
+        if event.code == "432"
+        else tr("someone is already using it")
+    )
+    window.view_for(window.current_name()).add_system(
+        _now(),
+        tr("You cannot be called {asked}: {reason}. You are still {nick}.").format(
+            asked=event.asked, reason=reason, nick=event.nick
+        ),
+    )
 
 
 def on_disconnected(window: Window, event: ev.Disconnected) -> None:
+    if window.server_name and not window.offline:  # lost, not a first try: say it once
+        window.offline = True
+        window.nick_list.configure(foreground=window.theme.muted)
+        window.rejoining = {key for key in window.views if key[:1] in CHANNEL_PREFIXES}
+        window.rejoining -= window.left
+        for view in window.views.values():
+            view.add_system(_now(), tr("Connection to the server lost… reconnecting."))
     window.connection_text = tr("Reconnecting… attempt {attempt} in {seconds} s").format(
         attempt=event.attempt, seconds=max(1, round(event.retry_in or 0))
     )
@@ -383,6 +431,13 @@ def on_server_error(window: Window, event: ev.ServerError) -> None:
         text = tr("{reason} You are {nick} on this server.").format(
             reason=text, nick=event.fallback
         )
+        refused = event.text.partition(": ")[0]  # "ana: Nickname is already in use -> ana_"
+        note = (
+            tr("{nick} is not accepted here")
+            if event.code == "432"
+            else tr("{nick} was already in use")
+        )
+        window.nick_note = (event.fallback, note.format(nick=refused))
     if event.code == "404" and event.target:
         text = tr("Not sent to {channel}: {reason}.").format(
             channel=event.target, reason=classroom.refusal_reason(event.text.partition(" ")[2])
@@ -398,6 +453,7 @@ def on_server_error(window: Window, event: ev.ServerError) -> None:
 
 def on_closed(window: Window, event: ev.Closed) -> None:
     window.connection_text = tr("Disconnected: {reason}").format(reason=event.reason)
+    window.view_for(window.current_name()).add_system(_now(), window.connection_text)
     window.show_status()
 
 
@@ -432,6 +488,7 @@ EVENT_HANDLERS: dict[type, Callable[[Window, Any], None]] = {
     ev.Disconnected: on_disconnected,
     ev.OutboxChanged: on_outbox_changed,
     ev.ServerError: on_server_error,
+    ev.NickRefused: on_nick_refused,
     ev.Closed: on_closed,
 }
 

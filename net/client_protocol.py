@@ -9,7 +9,9 @@ messages waiting for the server's confirmation. Issue 14: roles (ISUPPORT ``PREF
 messages was refused (``Refused``; it leaves the outbox), channels that refuse us (474,
 473…) dropped so nothing rejoins in a loop, ``REDACT`` and ``INVITE`` in, ``OPER`` after
 the welcome for a hosted room (whose teacher, refused a reserved nick such as "Profe" at
-registration, comes in under a stand-in and takes it right after its OPER), and SASL
+registration, comes in under a stand-in and takes it right after its OPER), our user's
+own ``/apodo`` once registered (refused: a ``NickRefused`` at once, never asked again;
+only a nick the server gave us at registration is taken back later), and SASL
 PLAIN: a ``433`` saying the nick is registered makes the client wait (``awaiting_login``)
 for ``login(password)``. It performs no I/O: its owner tells it what happened, and takes
 what it produced.
@@ -312,6 +314,9 @@ class ClientProtocol:
         self._sasl_over = False  # the login ended (903/907) on this connection
         self._nick_after_login = False  # our nick was refused as registered before it
         self._oper_pending = False  # our OPER (hosted room) awaits its answer
+        #: the nick our user asked for (``/apodo``) once registered, awaiting the answer:
+        #: refused, it is said at once and never asked for again behind their back
+        self._asked_nick: str | None = None
 
     # -- output ------------------------------------------------------------------------------
 
@@ -416,6 +421,10 @@ class ClientProtocol:
             self._send(Message("PART", [channel, reason] if reason else [channel]))
 
     def change_nick(self, nick: str) -> None:
+        if self.registered:  # the server answers: a NICK, or a refusal said to the user
+            self._asked_nick = nick
+            self._send(Message("NICK", [nick]))
+            return
         self.wanted_nick = nick
         if self.connected:
             self._send(Message("NICK", [nick]))
@@ -606,6 +615,11 @@ class ClientProtocol:
             self._emit(ev.LoginNeeded(message.param(1) or self.nick, _last(message)))
             return "the nickname is registered: waiting for its password"
         if self.registered:
+            asked = self._asked_nick
+            if asked is not None and irc_lower(message.param(1)) == irc_lower(asked):
+                self._asked_nick = None  # our user's /apodo: said now, never retried
+                self._emit(ev.NickRefused(asked, message.command, _last(message), self.nick))
+                return
             if not self._is_me(self.wanted_nick):
                 return  # taking our nick back did not work yet: keep the temporary one
             self._emit(ev.ServerError(message.command, _last(message)))
@@ -843,6 +857,9 @@ class ClientProtocol:
         me = self._is_me(old)
         if me:
             self.nick = new
+            if self._asked_nick is not None and irc_lower(new) == irc_lower(self._asked_nick):
+                self._asked_nick = None
+                self.wanted_nick = new  # the name our user chose: the one kept on reconnects
         self._emit(ev.NickChanged(old, new, me))
         if not me and irc_lower(old) == irc_lower(self.wanted_nick):
             self._send(Message("NICK", [self.wanted_nick]))  # its holder took another

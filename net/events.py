@@ -105,6 +105,17 @@ class NickChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class NickRefused:
+    """Our user asked for ``asked`` (``/apodo``) and the server refused it (``code``: 433
+    in use, 432 not valid, 437 held for now); we are still ``nick``."""
+
+    asked: str
+    code: str
+    text: str  # the server's reason
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
 class Topic:
     channel: str
     topic: str
@@ -253,6 +264,7 @@ Event = (
     | Delivered
     | OutboxChanged
     | ServerError
+    | NickRefused
     | Refused
     | MemberStatus
     | ModeChanged

@@ -446,3 +446,64 @@ def test_a_message_too_long_for_a_chat_is_refused_before_it_is_queued(open_windo
     type_line(ana, "y" * 3995 + " cabe")  # 4,000 characters: at the limit, and sent
     wait_until(both, lambda: "cabe" in conversation(bea))
     assert "x" * 100 not in conversation(bea)
+
+
+def test_a_refused_nick_is_said_at_once_and_a_name_with_a_space_is_refused(open_window):
+    set_language("es")
+    ana = open_window("ana")
+    bea = open_window("bea")
+    both = [ana, bea]
+    wait_until(both, lambda: set(ana.nick_list.get(0, "end")) == {"ana", "bea"})
+    type_line(ana, "/apodo bea")
+    wait_until(
+        both,
+        lambda: (
+            "No puedes llamarte bea: ya lo está usando otra persona. Sigues siendo ana."
+            in conversation(ana)
+        ),
+    )
+    type_line(ana, "/apodo Lucía López")
+    assert "Un apodo no puede llevar espacios: prueba con Lucía_López." in conversation(ana)
+    type_line(ana, "/apodo Hu go!")  # no suggestion the server would refuse
+    assert conversation(ana).rstrip().endswith("— Un apodo no puede llevar espacios.")
+    type_line(ana, "/apodo Lucía")  # a free name still works, and is said
+    wait_until(both, lambda: "ana ahora se llama Lucía" in conversation(bea))
+    assert ana.client.nick == "Lucía"
+
+
+def test_a_window_that_logs_in_under_another_nick_keeps_saying_so_at_the_bottom(
+    open_window, connect
+):
+    set_language("es")
+    connect("ana")  # someone already has the nick
+    window = open_window("ana")
+    wait_until([window], lambda: "como ana_" in window.status.cget("text"))
+    assert "ana ya estaba en uso" in window.status.cget("text")
+
+
+def test_losing_the_server_is_said_the_nick_list_greys_and_the_return_too(
+    start_server, display, no_gc_on_worker_threads
+):
+    set_language("es")
+    server = start_server()
+    port = server.port
+    client = ChatClient("127.0.0.1", port, "ana", ["#general"], queue.Queue(), policy=FAST_RETRY)
+    window = ChatWindow(tk.Tk(), client.start(), Settings(nick="ana"))
+    try:
+        wait_until([window], lambda: window.nick_list.get(0, "end") == ("ana",))
+        server.shutdown()
+        wait_until(
+            [window],
+            lambda: (
+                "Se ha perdido la conexión con el servidor… reintentando." in conversation(window)
+            ),
+        )
+        assert window.nick_list.cget("foreground") == window.theme.muted
+        assert window.nick_list.get(0, "end") == ("ana",)  # still there, greyed
+        start_server(port=port)
+        wait_until([window], lambda: "De vuelta en #general" in conversation(window), timeout=15)
+        assert conversation(window).count("Has entrado en #general") == 1
+        assert conversation(window).count("Se ha perdido la conexión") == 1
+        assert window.nick_list.cget("foreground") == window.theme.text
+    finally:
+        window.close()

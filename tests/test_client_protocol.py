@@ -108,12 +108,32 @@ def test_nick_in_use_gets_a_fallback_then_ours_is_asked_for_again():
 
 
 def test_a_holder_renaming_frees_our_nick():
-    core = registered("ana_")
-    core.change_nick("ana")
+    core = new_core()
+    core.connection_made(0.0)
+    feed(core, ":srv 433 * ana :Nickname is already in use", ":srv 001 ana_ :Welcome")
     core.take_lines()
-    feed(core, ":srv 433 ana_ ana :Nickname is already in use")
     feed(core, ":ana!a@h NICK :ana_away")
     assert core.take_lines() == ["NICK ana"]
+
+
+def test_a_nick_our_user_asks_for_and_is_refused_is_said_at_once_and_never_retried():
+    core = registered("ana", nick_retry_interval=5.0)
+    core.change_nick("bea")
+    assert core.take_lines() == ["NICK bea"]
+    feed(core, ":srv 433 ana bea :Nickname is already in use")
+    assert core.take_events() == [ev.NickRefused("bea", "433", "Nickname is already in use", "ana")]
+    core.change_nick("b!a")
+    core.take_lines()
+    feed(core, ":srv 432 ana b!a :Erroneous nickname")
+    assert core.take_events() == [ev.NickRefused("b!a", "432", "Erroneous nickname", "ana")]
+    core.tick(60.0)
+    feed(core, ":bea!b@h QUIT :bye", ":bea!b@h NICK :bea2")
+    assert "NICK bea" not in core.take_lines()  # not behind our user's back
+    assert core.nick == core.wanted_nick == "ana"
+    core.change_nick("Lucia")
+    feed(core, ":ana!a@h NICK :Lucia")
+    assert core.take_events()[-1] == ev.NickChanged("ana", "Lucia", True)
+    assert core.wanted_nick == "Lucia"  # the name kept on the next connection
 
 
 def test_server_ping_is_answered_with_its_token():
