@@ -240,7 +240,11 @@ class IrcSession(Session):
     # -- input ----------------------------------------------------------------------------
 
     def on_line(self, line: str | None) -> None:
-        if line is None or irc.body_length(line) > irc.MAX_LINE_BYTES:
+        if (
+            line is None
+            or irc.body_length(line) > irc.MAX_LINE_BYTES
+            or irc.tag_data_length(line) > irc.MAX_CLIENT_TAG_DATA_BYTES
+        ):
             self.reply(irc.ERR_INPUTTOOLONG, "Input line was too long")
         else:
             try:

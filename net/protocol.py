@@ -33,6 +33,10 @@ from dataclasses import dataclass, field
 MAX_LINE_BYTES = 512
 #: IRCv3 message-tags: the tag section a client sends is at most 4096 bytes.
 MAX_TAG_BYTES = 4096
+#: IRCv3 message-tags, "Size limit": "Clients MUST NOT send messages with tag data
+#: exceeding 4094 bytes" (the section without its leading '@' and trailing space); a line
+#: with more gets 417 ERR_INPUTTOOLONG and is not carried out (never cut).
+MAX_CLIENT_TAG_DATA_BYTES = MAX_TAG_BYTES - 2
 #: client-only tags relayed with one message (IRCv3 sets no number, only the 4096 bytes; a
 #: real client sends two or three, and a thousand tiny ones would cost ~100 KB of memory
 #: for every kept copy of the message)
@@ -410,6 +414,18 @@ def parse(line: str) -> Message:
         params.append(trailing)
     command = params.pop(0).upper()
     return Message(command, params, source or None, tags)
+
+
+def tag_data_length(line: str) -> int:
+    """Bytes of a line's tag data (without the ``@`` and the space): what
+    ``MAX_CLIENT_TAG_DATA_BYTES`` limits; 0 for a line without tags.
+
+    >>> [tag_data_length(t) for t in ("PING x", "@a=b PING x", "@+é=1 TAGMSG #c")]
+    [0, 3, 5]
+    """
+    if not line.startswith("@"):
+        return 0
+    return len(line[1:].partition(" ")[0].encode("utf-8"))
 
 
 def body_length(line: str) -> int:

@@ -341,6 +341,23 @@ def test_relayed_line_that_would_pass_512_bytes_gets_417_not_a_cut(connect):
     assert not any("PRIVMSG" in line for line in bea.sync())
 
 
+def test_tag_data_over_4094_bytes_gets_417_and_is_not_relayed(connect):
+    """IRCv3 message-tags: a client's tag data is at most 4094 bytes; a line with more is
+    answered 417 and not carried out (irctest messages.TagsTestCase.testLineTooLong)."""
+    ana, bea = connect(), connect()
+    ana.register("ana", caps="message-tags")
+    bea.register("bea", caps="message-tags")
+    ana.join("#a")
+    bea.join("#a")
+    ana.sync()
+    at_limit = "+x=" + "a" * (4094 - len("+x="))
+    ana.send(f"@{at_limit} PRIVMSG #a :fits")
+    bea.expect(r"PRIVMSG #a :fits$")
+    ana.send(f"@{at_limit}a PRIVMSG #a :too much")
+    ana.expect(r" 417 ana :")
+    assert not any("too much" in line for line in bea.sync())
+
+
 def test_ipv6_loopback_clients_get_a_parseable_host(start_server, connect):
     server = start_server(host="::1")
     client = IrcClient(server.port, host="::1")
