@@ -1487,6 +1487,8 @@ COMMANDS: dict[str, Callable[[IrcSession, Message], None]] = {
     "INFO": IrcSession.on_info,
     "ADMIN": IrcSession.on_admin,
     "HELP": IrcSession.on_help,
+    # the name InspIRCd and UnrealIRCd give HELP; clients' /helpop sends it
+    "HELPOP": IrcSession.on_help,
     "JOIN": IrcSession.on_join,
     "PART": IrcSession.on_part,
     "NAMES": IrcSession.on_names,

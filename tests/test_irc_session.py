@@ -1039,6 +1039,16 @@ def test_help_lists_the_commands_explains_one_and_says_so_when_it_cannot(connect
     ana.expect(r"^:test\.charla 524 ana nosuchthing :")
 
 
+def test_helpop_is_another_name_for_help(connect):
+    """InspIRCd's and UnrealIRCd's name for HELP (irctest help.py runs both)."""
+    ana = connect("ana")
+    ana.send("HELPOP privmsg")
+    ana.expect(r"^:test\.charla 704 ana PRIVMSG :")
+    ana.expect(r"^:test\.charla 706 ana PRIVMSG :PRIVMSG ")
+    ana.send("HELPOP nosuchthing")
+    ana.expect(r"^:test\.charla 524 ana nosuchthing :")
+
+
 def test_lusers_counts_operators_connections_not_registered_yet_and_the_most_at_once(
     connect, server
 ):
