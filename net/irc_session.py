@@ -471,7 +471,8 @@ class IrcSession(Session):
             f"NETWORK={config.network}",
             f"NICKLEN={irc.NICKLEN}",
             f"PREFIX={PREFIX}",
-            f"TARGMAX=PRIVMSG:{irc.MAX_TARGETS},NOTICE:{irc.MAX_TARGETS}",
+            f"TARGMAX=KICK:{irc.MAX_TARGETS},NAMES:{irc.MAX_TARGETS},"
+            f"NOTICE:{irc.MAX_TARGETS},PRIVMSG:{irc.MAX_TARGETS},WHOWAS:{irc.MAX_TARGETS}",
             f"TOPICLEN={irc.TOPICLEN}",
             f"USERLEN={irc.USERLEN}",
         ]
@@ -816,16 +817,21 @@ class IrcSession(Session):
                 self.rooms.part(self, channel, message.param(1))
 
     def on_names(self, message: Message) -> None:
+        """``NAMES <#chan>[,<#chan>…]``: the 353 lines of each channel (at most
+        ``MAX_TARGETS``, ISUPPORT ``TARGMAX``), then one 366 naming the parameter as
+        given (Modern IRC: one RPL_ENDOFNAMES, with the name, for a channel that does not
+        exist or is secret and not yours; irctest names.py: one for several)."""
         if not message.params or not message.params[0]:
             self.reply(irc.RPL_ENDOFNAMES, "*", "End of /NAMES list")
             return
-        for name in message.params[0].split(","):
+        lines: list[bytes] = []
+        for name in message.params[0].split(",")[: irc.MAX_TARGETS]:
             channel = self.rooms.find_channel(name)
             view = None if channel is None else self.rooms.names_view(channel, self)
-            if view is None:  # no such channel, or a secret one this client is not in
-                self.reply(irc.RPL_ENDOFNAMES, name, "End of /NAMES list")
-                continue
-            self.conn.enqueue(b"".join(self._names_lines(view, view.secret)))
+            if view is not None:  # else no such channel, or a secret one this client is not in
+                lines += self._names_lines(view, view.secret)[:-1]
+        self.conn.enqueue(b"".join(lines))
+        self.reply(irc.RPL_ENDOFNAMES, message.params[0], "End of /NAMES list")
 
     def on_topic(self, message: Message) -> None:
         if self.need_params(message, 1):
@@ -864,22 +870,31 @@ class IrcSession(Session):
         self.reply(irc.RPL_LISTEND, "End of /LIST")
 
     def on_kick(self, message: Message) -> None:
-        """``KICK #chan nick[,nick…] [reason]`` (RFC 2812: one channel, several nicks)."""
+        """``KICK <#chan>[,<#chan>…] <nick>[,<nick>…] [reason]``. RFC 2812 3.2.8: "either
+        one channel parameter and multiple user parameter, or as many channel parameters
+        as there are user parameters"; anything else is 461. At most ``MAX_TARGETS``
+        nicks (ISUPPORT ``TARGMAX``), each kicked with its own KICK line."""
         if self.need_params(message, 2):
             return
-        name = message.params[0]
-        channel = self.rooms.find_channel(name)
-        if channel is None:
-            self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+        names = message.params[0].split(",")
+        nicks = message.params[1].split(",")[: irc.MAX_TARGETS]
+        if len(names) == 1:
+            names = names * len(nicks)
+        elif len(names) != len(message.params[1].split(",")):
+            self.reply(irc.ERR_NEEDMOREPARAMS, "KICK", "Not enough parameters")
             return
         reason = message.param(2)[: irc.KICKLEN]
-        nicks = message.params[1].split(",")[: irc.MAX_TARGETS]
         self.conn.charge_flood(len(nicks) - 1)
-        for nick in nicks:
+        # names may be longer: nicks past MAX_TARGETS were dropped, with their channels
+        for name, nick in zip(names, nicks, strict=False):
+            channel = self.rooms.find_channel(name)
+            if channel is None:
+                self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+                continue
             refused = self.rooms.kick(self, channel, nick, reason)
             if refused is not None:
                 self._refused(refused, channel.name)
-                if refused.why in ("chanop", "notonchannel"):
+                if refused.why in ("chanop", "notonchannel") and len(set(names)) == 1:
                     return
 
     def _refused(self, refused: ModeRefused, channel_name: str) -> None:
@@ -1136,19 +1151,23 @@ class IrcSession(Session):
         self.reply(irc.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
 
     def on_whowas(self, message: Message) -> None:
-        """``WHOWAS <nick> [<count>]``: who had that nick (exactly: Modern IRC allows no
-        wildcards), newest first; ``<count>`` not a positive number: all that are kept."""
+        """``WHOWAS <nick>[,<nick>…] [<count>]``: who had those nicks (exactly: Modern IRC
+        allows no wildcards), newest first, up to ``<count>`` for each (not a positive
+        number: all that are kept); 406 for a nick nobody had; one 369 at the end, naming
+        the parameter as given. At most ``MAX_TARGETS`` nicks (ISUPPORT ``TARGMAX``)."""
         if not message.params or not message.params[0]:
             self.reply(irc.ERR_NONICKNAMEGIVEN, "No nickname given")
             return
-        nick = message.params[0]
         count = wire_number(message.param(1).lstrip("+")) or 0
-        rows = self.rooms.whowas(nick, count)
-        if not rows:
-            self.reply(irc.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
-        for row in rows:
+        found: list[GoneRow] = []
+        for nick in message.params[0].split(",")[: irc.MAX_TARGETS]:
+            rows = self.rooms.whowas(nick, count) if nick else []
+            if not rows:
+                self.reply(irc.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+            found += rows
+        for row in sorted(found, key=lambda row: row.when, reverse=True):
             self._whowas_entry(row)
-        self.reply(irc.RPL_ENDOFWHOWAS, nick, "End of WHOWAS")
+        self.reply(irc.RPL_ENDOFWHOWAS, message.params[0], "End of WHOWAS")
 
     def _whowas_entry(self, row: GoneRow) -> None:
         self.reply(irc.RPL_WHOWASUSER, row.nick, row.username, row.host, "*", row.realname)

@@ -53,7 +53,8 @@ USERLEN = 18
 #: AWAY line relayed with the longest prefix, and 301 with two nicks, keep to 512 bytes
 AWAYLEN = 200
 CHANTYPES = "#"
-#: distinct targets one PRIVMSG or NOTICE may name (ISUPPORT ``TARGMAX``); each one past
+#: distinct targets one PRIVMSG, NOTICE, KICK, NAMES or WHOWAS may name (ISUPPORT
+#: ``TARGMAX``); for PRIVMSG, NOTICE and KICK each one past
 #: the first costs a line of the sender's flood allowance
 MAX_TARGETS = 4
 

@@ -684,7 +684,7 @@ def test_targets_past_targmax_get_407_and_nothing(connect):
     ana.send("NICK ana")
     ana.send("USER ana 0 * :Ana")
     isupport = " ".join(m.group(1) for m in [ana.expect(r" 005 ana (.*) :are supported")])
-    assert "TARGMAX=PRIVMSG:4,NOTICE:4" in isupport.split()
+    assert "TARGMAX=KICK:4,NAMES:4,NOTICE:4,PRIVMSG:4,WHOWAS:4" in isupport.split()
     friends = [connect(nick) for nick in ("bea", "carla", "dani", "eva", "fede")]
     ana.send("PRIVMSG bea,carla,dani,eva,fede,bea :hola a todos")
     ana.expect(r"^:test\.charla 407 ana fede :Too many recipients\. Only 4 processed$")
@@ -695,6 +695,54 @@ def test_targets_past_targmax_get_407_and_nothing(connect):
     friends[3].expect(r"^:ana!\S+ NOTICE eva :aviso$")
     assert ana.sync() == []
     assert not any("aviso" in line for line in friends[4].sync())
+
+
+def test_kick_several_nicks_with_one_channel_or_one_channel_each(connect):
+    """RFC 2812 3.2.8: one channel and several nicks, or as many channels as nicks; one
+    KICK line per nick (irctest kick.py testDoubleKickMessages)."""
+    ana, bea, carla, dani = (connect(nick) for nick in ("ana", "bea", "carla", "dani"))
+    for client in (ana, bea, carla, dani):
+        client.join("#a")
+    ana.sync()
+    ana.send("KICK #a,#a bea,carla :fuera")
+    dani.expect(r"^:ana!\S+ KICK #a bea :fuera$")
+    dani.expect(r"^:ana!\S+ KICK #a carla :fuera$")
+    ana.send("KICK #a,#b dani :fuera")  # two channels, one nick: neither form
+    ana.expect(r"^:test\.charla 461 ana KICK :")
+    assert not any("KICK" in line for line in dani.sync())
+
+
+def test_names_of_several_channels_ends_with_one_366(connect):
+    """353 lines of each channel, then one 366 naming the parameter as given; a channel
+    that does not exist adds nothing (Modern IRC NAMES; irctest names.py)."""
+    ana = connect("ana")
+    ana.join("#a")
+    ana.join("#b")
+    ana.sync()
+    ana.send("NAMES #a,#nope,#b")
+    assert ana.sync() == [
+        ":test.charla 353 ana = #a :@ana",
+        ":test.charla 353 ana = #b :@ana",
+        ":test.charla 366 ana #a,#nope,#b :End of /NAMES list",
+    ]
+
+
+def test_whowas_of_several_nicks_newest_first_and_one_369(connect):
+    ana = connect("ana")
+    for nick in ("bea", "carla"):
+        gone = connect(nick)
+        gone.send("QUIT :adiós")
+        gone.expect(r"^ERROR ")
+    ana.send("WHOWAS bea,nadie,carla")
+    replies = ana.sync()
+    assert [line.split()[1:4] for line in replies] == [
+        ["406", "ana", "nadie"],
+        ["314", "ana", "carla"],
+        ["312", "ana", "carla"],
+        ["314", "ana", "bea"],
+        ["312", "ana", "bea"],
+        ["369", "ana", "bea,nadie,carla"],
+    ]
 
 
 def test_each_target_past_the_first_costs_a_line_of_flood_allowance(start_server, connect):
