@@ -120,6 +120,9 @@ NAMES_PER_LINE_BYTES = 400
 #: line (1,000 resent lines cost 50, about a burst and a second). Not zero, so that
 #: nobody can make the server parse lines at full speed by sending one number over again.
 RESENT_LINE_COST = 0.05
+#: ISUPPORT tokens in one 005 line: with the nick and the closing text, RFC 2812 2.3.1's
+#: fifteen parameters at most (Modern IRC RPL_ISUPPORT: more tokens, more 005 lines)
+ISUPPORT_TOKENS_PER_LINE = 13
 #: nicks one USERHOST answers for (RFC 2812: "up to 5"); the rest are left out
 USERHOST_MAX = 5
 #: nicks one ISON looks up; its reply is kept to NAMES_PER_LINE_BYTES as well
@@ -457,26 +460,31 @@ class IrcSession(Session):
     def _isupport(self) -> None:
         """The 005 lines: what this server supports (after 004, and after VERSION)."""
         config = self.settings
+        # what clients need to read the rest (modes, prefixes, names) comes first: a client
+        # may act on the first 005 line before the second arrives
         tokens = [
-            f"AWAYLEN={irc.AWAYLEN}",
             "CASEMAPPING=rfc1459",
             f"CHANLIMIT={irc.CHANTYPES}:{config.channels_per_person}",
             f"CHANMODES={CHANMODES}",
             f"CHANNELLEN={irc.CHANNELLEN}",
-            f"KICKLEN={irc.KICKLEN}",
             f"CHANTYPES={irc.CHANTYPES}",
+            "ELIST=MNU",
             "EXTBAN=$,a",
-            f"MAXLIST=bq:{MAX_LIST_ENTRIES}",
             f"MODES={MAX_PARAM_CHANGES}",
             f"NETWORK={config.network}",
             f"NICKLEN={irc.NICKLEN}",
             f"PREFIX={PREFIX}",
             f"TARGMAX=KICK:{irc.MAX_TARGETS},NAMES:{irc.MAX_TARGETS},"
             f"NOTICE:{irc.MAX_TARGETS},PRIVMSG:{irc.MAX_TARGETS},WHOWAS:{irc.MAX_TARGETS}",
+            f"MAXLIST=bq:{MAX_LIST_ENTRIES}",
+            f"AWAYLEN={irc.AWAYLEN}",
+            f"KICKLEN={irc.KICKLEN}",
             f"TOPICLEN={irc.TOPICLEN}",
             f"USERLEN={irc.USERLEN}",
         ]
-        self.reply(irc.RPL_ISUPPORT, *tokens, "are supported by this server")
+        for start in range(0, len(tokens), ISUPPORT_TOKENS_PER_LINE):
+            chunk = tokens[start : start + ISUPPORT_TOKENS_PER_LINE]
+            self.reply(irc.RPL_ISUPPORT, *chunk, "are supported by this server")
 
     # -- accounts: SASL PLAIN and REGISTER ---------------------------------------------------
 
@@ -860,10 +868,46 @@ class IrcSession(Session):
             )
 
     def on_list(self, message: Message) -> None:
-        wanted = (
-            {irc_lower(n) for n in message.param(0).split(",") if n} if message.params else None
-        )
-        rows = self.rooms.list_rows(wanted, self)
+        """``LIST [<term>[,<term>…]]``: the channels this client may see (a secret one only
+        to its members). A term is a channel name; or, as ISUPPORT ``ELIST=MNU`` says
+        (Modern IRC, "ELIST Parameter"), a mask (``M``: ``#c*``), a mask not to match
+        (``N``: ``!#c*``) or a number of members (``U``: ``<n`` fewer than n, ``>n`` more).
+        Names and masks widen the list, the others narrow it; at most ``MAX_TARGETS``
+        masks are tried, each on a name of at most ``CHANNELLEN``."""
+        terms = [term for term in message.param(0).split(",") if term]
+        wanted: set[str] = set()
+        masks: list[str] = []
+        not_masks: list[str] = []
+        fewer = more = None
+        for term in terms:
+            if term[0] in "<>":
+                count = wire_number(term[1:])
+                if count is not None and term[0] == "<":
+                    fewer = count if fewer is None else min(fewer, count)
+                elif count is not None:
+                    more = count if more is None else max(more, count)
+            elif term[0] == "!":
+                not_masks.append(irc_lower(term[1:]))
+            elif "*" in term or "?" in term:
+                masks.append(irc_lower(term))
+            else:
+                wanted.add(irc_lower(term))
+        masks, not_masks = masks[: irc.MAX_TARGETS], not_masks[: irc.MAX_TARGETS]
+        widened = bool(wanted or masks)
+        rows = [
+            (name, count, topic)
+            for name, count, topic in self.rooms.list_rows(
+                wanted if widened and not masks else None, self
+            )
+            if (
+                not widened
+                or irc_lower(name) in wanted
+                or any(mask_match(mask, irc_lower(name)) for mask in masks)
+            )
+            and not any(mask_match(mask, irc_lower(name)) for mask in not_masks)
+            and (fewer is None or count < fewer)
+            and (more is None or count > more)
+        ]
         self.reply(irc.RPL_LISTSTART, "Channel", "Users  Name")
         for name, count, topic in rows:
             self.reply(irc.RPL_LIST, name, str(count), topic)

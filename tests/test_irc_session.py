@@ -32,6 +32,23 @@ def test_registration_sends_welcome_isupport_and_motd(connect):
     client.expect(r" 376 Begoña ")
 
 
+def test_isupport_keeps_to_15_parameters_a_line_and_offers_elist(connect):
+    """RFC 2812 2.3.1: at most 15 parameters; the tokens go on as many 005 lines as that
+    takes (Modern IRC RPL_ISUPPORT)."""
+    client = connect()
+    client.send("NICK ana")
+    client.send("USER ana 0 * :Ana")
+    client.expect(r" 376 ana ")
+    lines = [line for line in client.lines if " 005 " in line]
+    tokens = []
+    for line in lines:
+        params = line.partition(" 005 ")[2].partition(" :")[0].split()
+        assert len(params) + 1 <= 15  # the nick, the tokens and the closing text
+        tokens += params[1:]
+    assert "ELIST=MNU" in tokens
+    assert len(tokens) == len(set(tokens)) > 13
+
+
 def test_cap_negotiation_holds_registration_until_cap_end(connect):
     client = connect()
     client.send("CAP LS 302")
@@ -683,7 +700,10 @@ def test_targets_past_targmax_get_407_and_nothing(connect):
     ana = connect()
     ana.send("NICK ana")
     ana.send("USER ana 0 * :Ana")
-    isupport = " ".join(m.group(1) for m in [ana.expect(r" 005 ana (.*) :are supported")])
+    ana.expect(r" 376 ana ")
+    isupport = " ".join(
+        line.partition(" 005 ana ")[2].partition(" :")[0] for line in ana.lines if " 005 " in line
+    )
     assert "TARGMAX=KICK:4,NAMES:4,NOTICE:4,PRIVMSG:4,WHOWAS:4" in isupport.split()
     friends = [connect(nick) for nick in ("bea", "carla", "dani", "eva", "fede")]
     ana.send("PRIVMSG bea,carla,dani,eva,fede,bea :hola a todos")
@@ -695,6 +715,29 @@ def test_targets_past_targmax_get_407_and_nothing(connect):
     friends[3].expect(r"^:ana!\S+ NOTICE eva :aviso$")
     assert ana.sync() == []
     assert not any("aviso" in line for line in friends[4].sync())
+
+
+def test_list_by_mask_not_mask_and_member_count(connect):
+    """ISUPPORT ELIST=MNU (Modern IRC): ``LIST *an1``, ``LIST !*an1``, ``LIST >1``, and
+    a plain name as before."""
+    ana, bea = connect("ana"), connect("bea")
+    for channel in ("#chan1", "#chan2", "#otra"):
+        ana.join(channel)
+    bea.join("#chan2")
+    ana.sync()
+
+    def listed(term: str) -> set[str]:
+        ana.send(f"LIST {term}")
+        return {line.split()[3] for line in ana.sync() if " 322 " in line}
+
+    assert listed("*an1") == {"#chan1"}
+    assert listed("#CH*") == {"#chan1", "#chan2"}
+    assert listed("!#ch*") == {"#otra", "#general"}  # the default channel is always there
+    assert listed(">1") == {"#chan2"}
+    assert listed("<2") == {"#chan1", "#otra", "#general"}
+    assert listed("#ch*,>1") == {"#chan2"}
+    assert listed("#otra") == {"#otra"}
+    assert listed("#nope") == set()
 
 
 def test_kick_several_nicks_with_one_channel_or_one_channel_each(connect):
