@@ -123,6 +123,9 @@ RESENT_LINE_COST = 0.05
 #: ISUPPORT tokens in one 005 line: with the nick and the closing text, RFC 2812 2.3.1's
 #: fifteen parameters at most (Modern IRC RPL_ISUPPORT: more tokens, more 005 lines)
 ISUPPORT_TOKENS_PER_LINE = 13
+#: the fields of a WHOX reply (354), in the order IRCv3 whox gives them: token, channel,
+#: user, IP, host, server, nick, flags, hops, idle, account, op level, realname
+WHOX_FIELDS = "tcuihsnfdlaor"
 #: nicks one USERHOST answers for (RFC 2812: "up to 5"); the rest are left out
 USERHOST_MAX = 5
 #: nicks one ISON looks up; its reply is kept to NAMES_PER_LINE_BYTES as well
@@ -481,6 +484,7 @@ class IrcSession(Session):
             f"KICKLEN={irc.KICKLEN}",
             f"TOPICLEN={irc.TOPICLEN}",
             f"USERLEN={irc.USERLEN}",
+            "WHOX",
         ]
         for start in range(0, len(tokens), ISUPPORT_TOKENS_PER_LINE):
             chunk = tokens[start : start + ISUPPORT_TOKENS_PER_LINE]
@@ -1166,9 +1170,39 @@ class IrcSession(Session):
         )
 
     def on_who(self, message: Message) -> None:
+        """``WHO <mask> [%<fields>[,<token>]]``: 352 for each one matched, or, with IRCv3
+        WHOX's second parameter, 354 with the fields asked for, in ``WHOX_FIELDS`` order;
+        then 315 with the mask as given."""
         mask = message.param(0, "*") or "*"
-        self.conn.enqueue(b"".join(self._who_line(row) for row in self.rooms.who(mask, self)))
+        rows = self.rooms.who(mask, self)
+        fields, _, token = message.param(1).partition(",")
+        if fields.startswith("%"):
+            token = token if token.isascii() and token.isdigit() and len(token) <= 3 else "0"
+            wanted = [field for field in WHOX_FIELDS if field in fields]
+            lines = [self._whox_line(row, wanted, token) for row in rows]
+        else:
+            lines = [self._who_line(row) for row in rows]
+        self.conn.enqueue(b"".join(lines))
         self.reply(irc.RPL_ENDOFWHO, mask, "End of /WHO list")
+
+    def _whox_line(self, row: WhoRow, fields: list[str], token: str) -> bytes:
+        """A 354 (IRCv3 whox) with ``fields``; idle time is not kept (0), nor op levels."""
+        value = {
+            "t": token,
+            "c": row.channel,
+            "u": row.username,
+            "i": row.host,  # hosts are addresses: Charla looks up no names
+            "h": row.host,
+            "s": self.settings.server_name,
+            "n": row.nick,
+            "f": _who_flags(row, multi_prefix=self._multi_prefix),
+            "d": "0",
+            "l": "0",
+            "a": row.account or "0",
+            "o": "n/a",
+            "r": row.realname or row.nick,
+        }
+        return self._numeric(irc.RPL_WHOSPCRPL, *(value[field] for field in fields))
 
     def on_whois(self, message: Message) -> None:
         if not message.params or not message.params[-1]:

@@ -740,6 +740,26 @@ def test_list_by_mask_not_mask_and_member_count(connect):
     assert listed("#nope") == set()
 
 
+def test_whox_gives_the_fields_asked_for_in_their_order_with_the_token(connect):
+    """IRCv3 whox: ``WHO <mask> %<fields>,<token>`` answers 354 with those fields, in the
+    order ``t c u i h s n f d l a o r`` whatever order they were asked in."""
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#a")
+    bea.join("#a")
+    bea.sync()
+    bea.send("WHO ana %rnt,42")
+    assert bea.sync() == [
+        ":test.charla 354 bea 42 ana :Real ana",
+        ":test.charla 315 bea ana :End of /WHO list",
+    ]
+    bea.send("WHO #a %tcuihsnfdlaor,1234")  # a token has at most 3 digits: "0"
+    replies = bea.sync()
+    assert replies[0].split(" ", 3)[3] == (
+        "0 #a ~ana 127.0.0.1 127.0.0.1 test.charla ana H@ 0 0 0 n/a :Real ana"
+    )
+    assert replies[-1] == ":test.charla 315 bea #a :End of /WHO list"
+
+
 def test_kick_several_nicks_with_one_channel_or_one_channel_each(connect):
     """RFC 2812 3.2.8: one channel and several nicks, or as many channels as nicks; one
     KICK line per nick (irctest kick.py testDoubleKickMessages)."""
