@@ -473,13 +473,14 @@ class IrcSession(Session):
             f"CHANTYPES={irc.CHANTYPES}",
             "ELIST=MNU",
             "EXTBAN=$,a",
+            "INVEX",
             f"MODES={MAX_PARAM_CHANGES}",
             f"NETWORK={config.network}",
             f"NICKLEN={irc.NICKLEN}",
             f"PREFIX={PREFIX}",
             f"TARGMAX=KICK:{irc.MAX_TARGETS},NAMES:{irc.MAX_TARGETS},"
             f"NOTICE:{irc.MAX_TARGETS},PRIVMSG:{irc.MAX_TARGETS},WHOWAS:{irc.MAX_TARGETS}",
-            f"MAXLIST=bq:{MAX_LIST_ENTRIES}",
+            f"MAXLIST=bqI:{MAX_LIST_ENTRIES}",
             f"AWAYLEN={irc.AWAYLEN}",
             f"KICKLEN={irc.KICKLEN}",
             f"TOPICLEN={irc.TOPICLEN}",
@@ -1037,8 +1038,19 @@ class IrcSession(Session):
             self._refused(one, channel.name)
 
     def _send_list(self, channel: Channel, letter: str) -> None:
-        """The bans (367/368) or quiets (728/729) of a channel."""
+        """The bans (367/368), quiets (728/729) or invite exceptions (346/347) of a channel."""
         entries = self.rooms.list_entries(channel, letter)
+        if letter == "I":
+            for entry in entries:
+                self.reply(
+                    irc.RPL_INVEXLIST,
+                    channel.name,
+                    entry.mask,
+                    entry.set_by,
+                    str(int(entry.set_at)),
+                )
+            self.reply(irc.RPL_ENDOFINVEXLIST, channel.name, "End of channel invite exception list")
+            return
         for entry in entries:
             if letter == "b":
                 self.reply(

@@ -114,6 +114,7 @@ from net.history import ChannelHistory
 from net.history import ListEntry as SavedEntry
 from net.i18n import tr
 from net.modes import (
+    LIST_MODES,
     MAX_PARAM_CHANGES,
     ChannelModes,
     Identity,
@@ -904,7 +905,7 @@ class Rooms:
                     if new != old:
                         channel.members[target] = new
                         made.append(ModeChange(change.adding, letter, target.nick))
-                elif letter in "bq":
+                elif letter in LIST_MODES:
                     mask = normal_mask(param)
                     if mask is None:
                         why = tr("not a mask: nick!user@host (* and ? allowed), or $a:account")
@@ -981,7 +982,8 @@ class Rooms:
             return channel.modes.describe(with_key=session in channel.members)
 
     def list_entries(self, channel: Channel, letter: str) -> list[ListEntry]:
-        """The bans (``b``) or quiets (``q``) of ``channel`` still in force, oldest first."""
+        """The bans (``b``), quiets (``q``) or invite exceptions (``I``) of ``channel``
+        still in force, oldest first."""
         now = self.clock()
         with self._lock:
             return [
@@ -1371,7 +1373,11 @@ class Rooms:
         if modes.limit and len(channel.members) >= modes.limit and not invited:
             return JoinRefused.FULL
         if "i" in modes.flags and not invited:
-            return JoinRefused.INVITE_ONLY
+            # an invite exception (+I) lets in whom it names, as an INVITE would; not
+            # past a key, a limit or a ban (Modern IRC, "Invite-Exception Channel Mode")
+            exception = modes.lists["I"] and modes.find("I", _identity(session), self.clock())
+            if not exception:
+                return JoinRefused.INVITE_ONLY
         if modes.lists["b"] and modes.find("b", _identity(session), self.clock()) is not None:
             return JoinRefused.BANNED
         return None
