@@ -339,6 +339,7 @@ class IrcSession(Session):
                 self._message_tags = "message-tags" in self.caps
                 self._away_notify = "away-notify" in self.caps
                 self._multi_prefix = "multi-prefix" in self.caps
+                self.echo_message = "echo-message" in self.caps
                 verdict = "ACK"
             else:
                 verdict = "NAK"
@@ -1441,7 +1442,8 @@ class IrcSession(Session):
                 if recipient is not None:
                     relayed = Message(message.command, [recipient.nick, text], self.prefix, tags)
                     if self._fits(relayed, notice):
-                        self.rooms.send_to_session(recipient, relayed)
+                        echo_to = self if self.echo_message else None
+                        self.rooms.send_to_session(recipient, relayed, echo_to)
                         away = recipient.away  # read without the lock: see net.state
                         if away and not notice:
                             self.reply(irc.RPL_AWAY, recipient.nick, away)
@@ -1486,7 +1488,9 @@ class IrcSession(Session):
             recipient = self.rooms.find_session(target)
             if recipient is not None:
                 self.rooms.send_to_session(
-                    recipient, Message("TAGMSG", [recipient.nick], self.prefix, tags)
+                    recipient,
+                    Message("TAGMSG", [recipient.nick], self.prefix, tags),
+                    self if self.echo_message else None,
                 )
 
     def understands_redaction(self) -> bool:

@@ -80,6 +80,7 @@ REGISTER_CAP = "draft/account-registration"
 SERVER_CAPABILITIES = {
     **dict.fromkeys(CAPABILITIES, ""),
     "away-notify": "",
+    "echo-message": "",
     SASL_CAP: SASL_MECHANISMS,
     REGISTER_CAP: "before-connect",
 }

@@ -355,6 +355,9 @@ class Session:
         #: a teacher: IRC operator, channel operator wherever it is (Rooms' lock)
         self.teacher = False
         self.away = ""  # its away message ("": here), guarded by Rooms' lock
+        #: IRCv3 echo-message: its own PRIVMSG, NOTICE and TAGMSG come back to it once
+        #: relayed (a boolean set on its reader thread, read under Rooms' lock)
+        self.echo_message = False
         #: irc_lower(channel name) of the channels it was invited to and has not joined
         #: since (a dict as an ordered set, at most MAX_INVITES; Rooms' lock)
         self.invited: dict[str, None] = {}
@@ -848,23 +851,35 @@ class Rooms:
                 if refused is not None:
                     return refused
             to_flush = self._deliver_locked(
-                (member for member in channel.members if member is not sender), out
+                (
+                    member
+                    for member in channel.members
+                    if member is not sender or sender.echo_message
+                ),
+                out,
             )
             if message.command != "TAGMSG":
                 self.history.record(irc_lower(channel.name), out)
         flush_soon(to_flush)
         return None
 
-    def send_to_session(self, target: Session, message: Message) -> None:
-        """Relay a private message (rendered for ``target`` without the lock: one reader)."""
-        try:
-            data = target.render(Outgoing(self._with_msgid(message)))
-        except Exception as exc:  # a bug: see _deliver_locked
-            _bugs.report(f"{message.command} cannot be rendered for {target.nick}", exc)
-            return
-        if data:
-            target.conn.enqueue(data)
-            flush_soon([target.conn])
+    def send_to_session(
+        self, target: Session, message: Message, echo_to: Session | None = None
+    ) -> None:
+        """Relay a private message (rendered for ``target`` without the lock: one reader),
+        and the same line, msgid included, to ``echo_to`` (its sender, with echo-message)."""
+        out = Outgoing(self._with_msgid(message))
+        for reader in (target, echo_to):
+            if reader is None or (reader is echo_to and echo_to is target):
+                continue
+            try:
+                data = reader.render(out)
+            except Exception as exc:  # a bug: see _deliver_locked
+                _bugs.report(f"{message.command} cannot be rendered for {reader.nick}", exc)
+                continue
+            if data:
+                reader.conn.enqueue(data)
+                flush_soon([reader.conn])
 
     # -- modes, operators and teachers -------------------------------------------------
 

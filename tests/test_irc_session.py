@@ -69,6 +69,34 @@ def test_cap_negotiation_holds_registration_until_cap_end(connect):
     client.expect(r" 410 ana BOGUS :")
 
 
+def test_echo_message_sends_the_sender_its_own_messages_as_relayed(connect):
+    """IRCv3 echo-message: a client that asked gets its PRIVMSG and NOTICE back, with the
+    msgid the others got; one that did not, as before, nothing; a refused one no echo."""
+    ana, bea, carla = connect(), connect(), connect("carla")
+    ana.register("ana", caps="echo-message message-tags")
+    bea.register("bea", caps="message-tags")
+    ana.join("#a")
+    bea.join("#a")
+    bea.sync()
+    ana.send("PRIVMSG #a :hola")
+    echo = ana.expect(r"^@\S*msgid=([^; ]+)\S* :ana!\S+ PRIVMSG #a :hola$")
+    bea.expect(rf"^@\S*msgid={re.escape(echo.group(1))}\S* :ana!\S+ PRIVMSG #a :hola$")
+    ana.send("NOTICE carla :aviso")
+    ana.expect(r":ana!\S+ NOTICE carla :aviso$")
+    carla.expect(r"^:ana!\S+ NOTICE carla :aviso$")
+    bea.send("PRIVMSG #a :y yo")
+    ana.expect(r":bea!\S+ PRIVMSG #a :y yo$")
+    assert not any("y yo" in line for line in bea.sync())
+    ana.send("MODE #a +m")
+    ana.sync()
+    carla.join("#a")
+    carla.send("CAP REQ echo-message")
+    carla.expect(r"CAP carla ACK :?echo-message$")
+    carla.send("PRIVMSG #a :no me oyen")
+    carla.expect(r" 404 carla #a :")
+    assert not any("no me oyen" in line for line in carla.sync())
+
+
 def test_server_time_tag_only_for_clients_that_asked(connect):
     timed, plain = connect(), connect("plain")
     timed.register("timed", caps="server-time")
