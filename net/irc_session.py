@@ -879,7 +879,7 @@ class IrcSession(Session):
         (Modern IRC, "ELIST Parameter"), a mask (``M``: ``#c*``), a mask not to match
         (``N``: ``!#c*``) or a number of members (``U``: ``<n`` fewer than n, ``>n`` more).
         Names and masks widen the list, the others narrow it; at most ``MAX_TARGETS``
-        masks are tried, each on a name of at most ``CHANNELLEN``."""
+        masks in all are tried, none longer than a channel name may be."""
         terms = [term for term in message.param(0).split(",") if term]
         wanted: set[str] = set()
         masks: list[str] = []
@@ -892,13 +892,19 @@ class IrcSession(Session):
                     fewer = count if fewer is None else min(fewer, count)
                 elif count is not None:
                     more = count if more is None else max(more, count)
+            elif len(term) > irc.CHANNELLEN + 1:
+                continue  # no channel name is that long: a mask this long only costs time
             elif term[0] == "!":
                 not_masks.append(irc_lower(term[1:]))
             elif "*" in term or "?" in term:
                 masks.append(irc_lower(term))
             else:
                 wanted.add(irc_lower(term))
-        masks, not_masks = masks[: irc.MAX_TARGETS], not_masks[: irc.MAX_TARGETS]
+        # each mask is tried on every channel: MAX_TARGETS of them in all, and each one
+        # past the first costs a line of flood allowance, as a message's targets do
+        masks = masks[: irc.MAX_TARGETS]
+        not_masks = not_masks[: irc.MAX_TARGETS - len(masks)]
+        self.conn.charge_flood(len(masks) + len(not_masks) - 1)
         widened = bool(wanted or masks)
         rows = [
             (name, count, topic)

@@ -766,6 +766,8 @@ def test_list_by_mask_not_mask_and_member_count(connect):
     assert listed("#ch*,>1") == {"#chan2"}
     assert listed("#otra") == {"#otra"}
     assert listed("#nope") == set()
+    assert listed("*" * 60 + ",#otra") == {"#otra"}  # longer than any name: not tried
+    assert listed("#o*,#x*,#y*,#z*,#c*") == {"#otra"}  # the fifth mask is not tried
 
 
 def test_whox_gives_the_fields_asked_for_in_their_order_with_the_token(connect):
