@@ -140,8 +140,8 @@ HELP_SYNTAX = {
     "INFO": "INFO",
     "ISON": "ISON <nick> [<nick>...]",
     "JOIN": "JOIN <#channel>[,<#channel>...]  (JOIN 0: leave them all)",
-    "KICK": "KICK <#channel> <nick> [:<reason>]",
-    "LIST": "LIST [<#channel>[,<#channel>...]]",
+    "KICK": "KICK <#channel> <nick>[,<nick>...] [:<reason>]",
+    "LIST": "LIST [<#channel or mask>[,...]]  (!<mask>: not those; >N, <N: by members)",
     "LUSERS": "LUSERS",
     "MODE": "MODE <target> [<modes> [<arguments>...]]",
     "MOTD": "MOTD",
@@ -156,9 +156,9 @@ HELP_SYNTAX = {
     "TOPIC": "TOPIC <#channel> [:<topic>]",
     "USERHOST": "USERHOST <nick> [<nick>...]  (up to 5)",
     "VERSION": "VERSION",
-    "WHO": "WHO <mask or #channel>",
+    "WHO": "WHO <mask or #channel> [%<fields>[,<token>]]",
     "WHOIS": "WHOIS <nick>",
-    "WHOWAS": "WHOWAS <nick> [<count>]",
+    "WHOWAS": "WHOWAS <nick>[,<nick>...] [<count>]",
 }
 
 

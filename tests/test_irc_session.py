@@ -1175,7 +1175,7 @@ def test_help_lists_the_commands_explains_one_and_says_so_when_it_cannot(connect
     ana.send("HELP whowas")
     ana.expect(r"^:test\.charla 704 ana WHOWAS :")
     ana.expect(r"^:test\.charla 705 ana WHOWAS :?$")
-    ana.expect(r"^:test\.charla 706 ana WHOWAS :WHOWAS <nick> \[<count>\]$")
+    ana.expect(r"^:test\.charla 706 ana WHOWAS :WHOWAS <nick>\[,<nick>\.\.\.\] \[<count>\]$")
     ana.send("HELP nosuchthing")
     ana.expect(r"^:test\.charla 524 ana nosuchthing :")
 
