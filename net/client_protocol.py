@@ -83,7 +83,7 @@ SASL_CHUNK = 400
 DEFAULT_PREFIX = {"o": "@", "v": "+"}
 #: channel mode types A (lists), B (always a parameter), C (a parameter when set), D (none),
 #: until ISUPPORT ``CHANMODES`` says otherwise (Charla's)
-DEFAULT_CHANMODES = ("bq", "k", "lS", "imnst")
+DEFAULT_CHANMODES = ("bqI", "k", "lS", "imnst")
 #: numerics that refuse us a channel: it is forgotten, not joined again at each reconnect
 #: (403 no such channel, 405 too many, 471 full, 473 invite only, 474 banned, 475 key, 476)
 JOIN_REFUSALS = frozenset({"403", "405", "471", "473", "474", "475", "476"})

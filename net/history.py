@@ -379,7 +379,7 @@ class ChannelHistory:
                 continue
             if not (
                 isinstance(channel, str)
-                and mode in ("b", "q", "C")  # bans, mutes, a teachers' claim
+                and mode in ("b", "q", "I", "C")  # bans, mutes, invite exceptions, a claim
                 and isinstance(mask, str)
                 and isinstance(set_by, str)
                 and mask

@@ -120,6 +120,12 @@ NAMES_PER_LINE_BYTES = 400
 #: line (1,000 resent lines cost 50, about a burst and a second). Not zero, so that
 #: nobody can make the server parse lines at full speed by sending one number over again.
 RESENT_LINE_COST = 0.05
+#: ISUPPORT tokens in one 005 line: with the nick and the closing text, RFC 2812 2.3.1's
+#: fifteen parameters at most (Modern IRC RPL_ISUPPORT: more tokens, more 005 lines)
+ISUPPORT_TOKENS_PER_LINE = 13
+#: the fields of a WHOX reply (354), in the order IRCv3 whox gives them: token, channel,
+#: user, IP, host, server, nick, flags, hops, idle, account, op level, realname
+WHOX_FIELDS = "tcuihsnfdlaor"
 #: nicks one USERHOST answers for (RFC 2812: "up to 5"); the rest are left out
 USERHOST_MAX = 5
 #: nicks one ISON looks up; its reply is kept to NAMES_PER_LINE_BYTES as well
@@ -134,8 +140,8 @@ HELP_SYNTAX = {
     "INFO": "INFO",
     "ISON": "ISON <nick> [<nick>...]",
     "JOIN": "JOIN <#channel>[,<#channel>...]  (JOIN 0: leave them all)",
-    "KICK": "KICK <#channel> <nick> [:<reason>]",
-    "LIST": "LIST [<#channel>[,<#channel>...]]",
+    "KICK": "KICK <#channel> <nick>[,<nick>...] [:<reason>]",
+    "LIST": "LIST [<#channel or mask>[,...]]  (!<mask>: not those; >N, <N: by members)",
     "LUSERS": "LUSERS",
     "MODE": "MODE <target> [<modes> [<arguments>...]]",
     "MOTD": "MOTD",
@@ -150,9 +156,9 @@ HELP_SYNTAX = {
     "TOPIC": "TOPIC <#channel> [:<topic>]",
     "USERHOST": "USERHOST <nick> [<nick>...]  (up to 5)",
     "VERSION": "VERSION",
-    "WHO": "WHO <mask or #channel>",
+    "WHO": "WHO <mask or #channel> [%<fields>[,<token>]]",
     "WHOIS": "WHOIS <nick>",
-    "WHOWAS": "WHOWAS <nick> [<count>]",
+    "WHOWAS": "WHOWAS <nick>[,<nick>...] [<count>]",
 }
 
 
@@ -240,7 +246,11 @@ class IrcSession(Session):
     # -- input ----------------------------------------------------------------------------
 
     def on_line(self, line: str | None) -> None:
-        if line is None or irc.body_length(line) > irc.MAX_LINE_BYTES:
+        if (
+            line is None
+            or irc.body_length(line) > irc.MAX_LINE_BYTES
+            or irc.tag_data_length(line) > irc.MAX_CLIENT_TAG_DATA_BYTES
+        ):
             self.reply(irc.ERR_INPUTTOOLONG, "Input line was too long")
         else:
             try:
@@ -329,6 +339,7 @@ class IrcSession(Session):
                 self._message_tags = "message-tags" in self.caps
                 self._away_notify = "away-notify" in self.caps
                 self._multi_prefix = "multi-prefix" in self.caps
+                self.echo_message = "echo-message" in self.caps
                 verdict = "ACK"
             else:
                 verdict = "NAK"
@@ -453,25 +464,33 @@ class IrcSession(Session):
     def _isupport(self) -> None:
         """The 005 lines: what this server supports (after 004, and after VERSION)."""
         config = self.settings
+        # what clients need to read the rest (modes, prefixes, names) comes first: a client
+        # may act on the first 005 line before the second arrives
         tokens = [
-            f"AWAYLEN={irc.AWAYLEN}",
             "CASEMAPPING=rfc1459",
             f"CHANLIMIT={irc.CHANTYPES}:{config.channels_per_person}",
             f"CHANMODES={CHANMODES}",
             f"CHANNELLEN={irc.CHANNELLEN}",
-            f"KICKLEN={irc.KICKLEN}",
             f"CHANTYPES={irc.CHANTYPES}",
+            "ELIST=MNU",
             "EXTBAN=$,a",
-            f"MAXLIST=bq:{MAX_LIST_ENTRIES}",
+            "INVEX",
             f"MODES={MAX_PARAM_CHANGES}",
             f"NETWORK={config.network}",
             f"NICKLEN={irc.NICKLEN}",
             f"PREFIX={PREFIX}",
-            f"TARGMAX=PRIVMSG:{irc.MAX_TARGETS},NOTICE:{irc.MAX_TARGETS}",
+            f"TARGMAX=KICK:{irc.MAX_TARGETS},NAMES:{irc.MAX_TARGETS},"
+            f"NOTICE:{irc.MAX_TARGETS},PRIVMSG:{irc.MAX_TARGETS},WHOWAS:{irc.MAX_TARGETS}",
+            f"MAXLIST=bqI:{MAX_LIST_ENTRIES}",
+            f"AWAYLEN={irc.AWAYLEN}",
+            f"KICKLEN={irc.KICKLEN}",
             f"TOPICLEN={irc.TOPICLEN}",
             f"USERLEN={irc.USERLEN}",
+            "WHOX",
         ]
-        self.reply(irc.RPL_ISUPPORT, *tokens, "are supported by this server")
+        for start in range(0, len(tokens), ISUPPORT_TOKENS_PER_LINE):
+            chunk = tokens[start : start + ISUPPORT_TOKENS_PER_LINE]
+            self.reply(irc.RPL_ISUPPORT, *chunk, "are supported by this server")
 
     # -- accounts: SASL PLAIN and REGISTER ---------------------------------------------------
 
@@ -812,16 +831,21 @@ class IrcSession(Session):
                 self.rooms.part(self, channel, message.param(1))
 
     def on_names(self, message: Message) -> None:
+        """``NAMES <#chan>[,<#chan>…]``: the 353 lines of each channel (at most
+        ``MAX_TARGETS``, ISUPPORT ``TARGMAX``), then one 366 naming the parameter as
+        given (Modern IRC: one RPL_ENDOFNAMES, with the name, for a channel that does not
+        exist or is secret and not yours; irctest names.py: one for several)."""
         if not message.params or not message.params[0]:
             self.reply(irc.RPL_ENDOFNAMES, "*", "End of /NAMES list")
             return
-        for name in message.params[0].split(","):
+        lines: list[bytes] = []
+        for name in message.params[0].split(",")[: irc.MAX_TARGETS]:
             channel = self.rooms.find_channel(name)
             view = None if channel is None else self.rooms.names_view(channel, self)
-            if view is None:  # no such channel, or a secret one this client is not in
-                self.reply(irc.RPL_ENDOFNAMES, name, "End of /NAMES list")
-                continue
-            self.conn.enqueue(b"".join(self._names_lines(view, view.secret)))
+            if view is not None:  # else no such channel, or a secret one this client is not in
+                lines += self._names_lines(view, view.secret)[:-1]
+        self.conn.enqueue(b"".join(lines))
+        self.reply(irc.RPL_ENDOFNAMES, message.params[0], "End of /NAMES list")
 
     def on_topic(self, message: Message) -> None:
         if self.need_params(message, 1):
@@ -850,32 +874,83 @@ class IrcSession(Session):
             )
 
     def on_list(self, message: Message) -> None:
-        wanted = (
-            {irc_lower(n) for n in message.param(0).split(",") if n} if message.params else None
-        )
-        rows = self.rooms.list_rows(wanted, self)
+        """``LIST [<term>[,<term>…]]``: the channels this client may see (a secret one only
+        to its members). A term is a channel name; or, as ISUPPORT ``ELIST=MNU`` says
+        (Modern IRC, "ELIST Parameter"), a mask (``M``: ``#c*``), a mask not to match
+        (``N``: ``!#c*``) or a number of members (``U``: ``<n`` fewer than n, ``>n`` more).
+        Names and masks widen the list, the others narrow it; at most ``MAX_TARGETS``
+        masks in all are tried, none longer than a channel name may be."""
+        terms = [term for term in message.param(0).split(",") if term]
+        wanted: set[str] = set()
+        masks: list[str] = []
+        not_masks: list[str] = []
+        fewer = more = None
+        for term in terms:
+            if term[0] in "<>":
+                count = wire_number(term[1:])
+                if count is not None and term[0] == "<":
+                    fewer = count if fewer is None else min(fewer, count)
+                elif count is not None:
+                    more = count if more is None else max(more, count)
+            elif len(term) > irc.CHANNELLEN + 1:
+                continue  # no channel name is that long: a mask this long only costs time
+            elif term[0] == "!":
+                not_masks.append(irc_lower(term[1:]))
+            elif "*" in term or "?" in term:
+                masks.append(irc_lower(term))
+            else:
+                wanted.add(irc_lower(term))
+        # each mask is tried on every channel: MAX_TARGETS of them in all, and each one
+        # past the first costs a line of flood allowance, as a message's targets do
+        masks = masks[: irc.MAX_TARGETS]
+        not_masks = not_masks[: irc.MAX_TARGETS - len(masks)]
+        self.conn.charge_flood(len(masks) + len(not_masks) - 1)
+        widened = bool(wanted or masks)
+        rows = [
+            (name, count, topic)
+            for name, count, topic in self.rooms.list_rows(
+                wanted if widened and not masks else None, self
+            )
+            if (
+                not widened
+                or irc_lower(name) in wanted
+                or any(mask_match(mask, irc_lower(name)) for mask in masks)
+            )
+            and not any(mask_match(mask, irc_lower(name)) for mask in not_masks)
+            and (fewer is None or count < fewer)
+            and (more is None or count > more)
+        ]
         self.reply(irc.RPL_LISTSTART, "Channel", "Users  Name")
         for name, count, topic in rows:
             self.reply(irc.RPL_LIST, name, str(count), topic)
         self.reply(irc.RPL_LISTEND, "End of /LIST")
 
     def on_kick(self, message: Message) -> None:
-        """``KICK #chan nick[,nick…] [reason]`` (RFC 2812: one channel, several nicks)."""
+        """``KICK <#chan>[,<#chan>…] <nick>[,<nick>…] [reason]``. RFC 2812 3.2.8: "either
+        one channel parameter and multiple user parameter, or as many channel parameters
+        as there are user parameters"; anything else is 461. At most ``MAX_TARGETS``
+        nicks (ISUPPORT ``TARGMAX``), each kicked with its own KICK line."""
         if self.need_params(message, 2):
             return
-        name = message.params[0]
-        channel = self.rooms.find_channel(name)
-        if channel is None:
-            self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+        names = message.params[0].split(",")
+        nicks = message.params[1].split(",")[: irc.MAX_TARGETS]
+        if len(names) == 1:
+            names = names * len(nicks)
+        elif len(names) != len(message.params[1].split(",")):
+            self.reply(irc.ERR_NEEDMOREPARAMS, "KICK", "Not enough parameters")
             return
         reason = message.param(2)[: irc.KICKLEN]
-        nicks = message.params[1].split(",")[: irc.MAX_TARGETS]
         self.conn.charge_flood(len(nicks) - 1)
-        for nick in nicks:
+        # names may be longer: nicks past MAX_TARGETS were dropped, with their channels
+        for name, nick in zip(names, nicks, strict=False):
+            channel = self.rooms.find_channel(name)
+            if channel is None:
+                self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+                continue
             refused = self.rooms.kick(self, channel, nick, reason)
             if refused is not None:
                 self._refused(refused, channel.name)
-                if refused.why in ("chanop", "notonchannel"):
+                if refused.why in ("chanop", "notonchannel") and len(set(names)) == 1:
                     return
 
     def _refused(self, refused: ModeRefused, channel_name: str) -> None:
@@ -970,8 +1045,19 @@ class IrcSession(Session):
             self._refused(one, channel.name)
 
     def _send_list(self, channel: Channel, letter: str) -> None:
-        """The bans (367/368) or quiets (728/729) of a channel."""
+        """The bans (367/368), quiets (728/729) or invite exceptions (346/347) of a channel."""
         entries = self.rooms.list_entries(channel, letter)
+        if letter == "I":
+            for entry in entries:
+                self.reply(
+                    irc.RPL_INVEXLIST,
+                    channel.name,
+                    entry.mask,
+                    entry.set_by,
+                    str(int(entry.set_at)),
+                )
+            self.reply(irc.RPL_ENDOFINVEXLIST, channel.name, "End of channel invite exception list")
+            return
         for entry in entries:
             if letter == "b":
                 self.reply(
@@ -1103,9 +1189,39 @@ class IrcSession(Session):
         )
 
     def on_who(self, message: Message) -> None:
+        """``WHO <mask> [%<fields>[,<token>]]``: 352 for each one matched, or, with IRCv3
+        WHOX's second parameter, 354 with the fields asked for, in ``WHOX_FIELDS`` order;
+        then 315 with the mask as given."""
         mask = message.param(0, "*") or "*"
-        self.conn.enqueue(b"".join(self._who_line(row) for row in self.rooms.who(mask, self)))
+        rows = self.rooms.who(mask, self)
+        fields, _, token = message.param(1).partition(",")
+        if fields.startswith("%"):
+            token = token if token.isascii() and token.isdigit() and len(token) <= 3 else "0"
+            wanted = [field for field in WHOX_FIELDS if field in fields]
+            lines = [self._whox_line(row, wanted, token) for row in rows]
+        else:
+            lines = [self._who_line(row) for row in rows]
+        self.conn.enqueue(b"".join(lines))
         self.reply(irc.RPL_ENDOFWHO, mask, "End of /WHO list")
+
+    def _whox_line(self, row: WhoRow, fields: list[str], token: str) -> bytes:
+        """A 354 (IRCv3 whox) with ``fields``; idle time is not kept (0), nor op levels."""
+        value = {
+            "t": token,
+            "c": row.channel,
+            "u": row.username,
+            "i": row.host,  # hosts are addresses: Charla looks up no names
+            "h": row.host,
+            "s": self.settings.server_name,
+            "n": row.nick,
+            "f": _who_flags(row, multi_prefix=self._multi_prefix),
+            "d": "0",
+            "l": "0",
+            "a": row.account or "0",
+            "o": "n/a",
+            "r": row.realname or row.nick,
+        }
+        return self._numeric(irc.RPL_WHOSPCRPL, *(value[field] for field in fields))
 
     def on_whois(self, message: Message) -> None:
         if not message.params or not message.params[-1]:
@@ -1132,19 +1248,23 @@ class IrcSession(Session):
         self.reply(irc.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
 
     def on_whowas(self, message: Message) -> None:
-        """``WHOWAS <nick> [<count>]``: who had that nick (exactly: Modern IRC allows no
-        wildcards), newest first; ``<count>`` not a positive number: all that are kept."""
+        """``WHOWAS <nick>[,<nick>…] [<count>]``: who had those nicks (exactly: Modern IRC
+        allows no wildcards), newest first, up to ``<count>`` for each (not a positive
+        number: all that are kept); 406 for a nick nobody had; one 369 at the end, naming
+        the parameter as given. At most ``MAX_TARGETS`` nicks (ISUPPORT ``TARGMAX``)."""
         if not message.params or not message.params[0]:
             self.reply(irc.ERR_NONICKNAMEGIVEN, "No nickname given")
             return
-        nick = message.params[0]
         count = wire_number(message.param(1).lstrip("+")) or 0
-        rows = self.rooms.whowas(nick, count)
-        if not rows:
-            self.reply(irc.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
-        for row in rows:
+        found: list[GoneRow] = []
+        for nick in message.params[0].split(",")[: irc.MAX_TARGETS]:
+            rows = self.rooms.whowas(nick, count) if nick else []
+            if not rows:
+                self.reply(irc.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+            found += rows
+        for row in sorted(found, key=lambda row: row.when, reverse=True):
             self._whowas_entry(row)
-        self.reply(irc.RPL_ENDOFWHOWAS, nick, "End of WHOWAS")
+        self.reply(irc.RPL_ENDOFWHOWAS, message.params[0], "End of WHOWAS")
 
     def _whowas_entry(self, row: GoneRow) -> None:
         self.reply(irc.RPL_WHOWASUSER, row.nick, row.username, row.host, "*", row.realname)
@@ -1328,7 +1448,8 @@ class IrcSession(Session):
                 if recipient is not None:
                     relayed = Message(message.command, [recipient.nick, text], self.prefix, tags)
                     if self._fits(relayed, notice):
-                        self.rooms.send_to_session(recipient, relayed)
+                        echo_to = self if self.echo_message else None
+                        self.rooms.send_to_session(recipient, relayed, echo_to)
                         away = recipient.away  # read without the lock: see net.state
                         if away and not notice:
                             self.reply(irc.RPL_AWAY, recipient.nick, away)
@@ -1373,7 +1494,9 @@ class IrcSession(Session):
             recipient = self.rooms.find_session(target)
             if recipient is not None:
                 self.rooms.send_to_session(
-                    recipient, Message("TAGMSG", [recipient.nick], self.prefix, tags)
+                    recipient,
+                    Message("TAGMSG", [recipient.nick], self.prefix, tags),
+                    self if self.echo_message else None,
                 )
 
     def understands_redaction(self) -> bool:
@@ -1483,6 +1606,8 @@ COMMANDS: dict[str, Callable[[IrcSession, Message], None]] = {
     "INFO": IrcSession.on_info,
     "ADMIN": IrcSession.on_admin,
     "HELP": IrcSession.on_help,
+    # the name InspIRCd and UnrealIRCd give HELP; clients' /helpop sends it
+    "HELPOP": IrcSession.on_help,
     "JOIN": IrcSession.on_join,
     "PART": IrcSession.on_part,
     "NAMES": IrcSession.on_names,

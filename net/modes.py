@@ -4,14 +4,15 @@
 everything here only computes. What lives here:
 
 - the mode letters and their kinds, as ISUPPORT advertises them (``CHANMODES``,
-  ``PREFIX``, ``MODES``): lists ``b`` (bans) and ``q`` (quiets, as Solanum), a key ``k``,
+  ``PREFIX``, ``MODES``): lists ``b`` (bans), ``q`` (quiets, as Solanum) and ``I``
+  (invite exceptions: who may join a ``+i`` channel uninvited), a key ``k``,
   ``l`` (limit) and ``S`` (slow mode, seconds) set with a parameter, the flags ``imnst``,
   and the member statuses ``o`` and ``v``;
 - ``parse_changes``: a ``MODE`` line's mode string and parameters, as a list of changes
   (and what was unknown, or missing its parameter);
 - ``normal_mask`` and ``Identity``: masks (``nick!user@host`` globs, a bare nick meaning
   ``nick!*@*``, ``$a:account`` for an account) and who a person is when matched;
-- ``ChannelModes``: a channel's flags, key, limit, slow mode, its two lists (bounded,
+- ``ChannelModes``: a channel's flags, key, limit, slow mode, its three lists (bounded,
   each entry possibly timed) and who spoke when (for slow mode).
 
 Times: ``set_at`` is wall-clock (``time.time()``, shown to people); ``expires`` and the
@@ -30,17 +31,17 @@ from net.i18n import tr
 from net.protocol import irc_lower
 
 #: ISUPPORT ``CHANMODES``: list modes, always-a-parameter, parameter-when-set, flags
-CHANMODES = "bq,k,lS,imnst"
+CHANMODES = "bqI,k,lS,imnst"
 #: ISUPPORT ``PREFIX``: member statuses and how names show them
 PREFIX = "(ov)@+"
 STATUS_MODES = "ov"
-LIST_MODES = "bq"
+LIST_MODES = "bqI"
 FLAG_MODES = "imnst"
 #: letter -> the prefix NAMES and WHO show for it, strongest first
 STATUS_PREFIXES = {"o": "@", "v": "+"}
 #: what a new channel starts with (the default channel too)
 DEFAULT_FLAGS = frozenset("nt")
-#: entries in one list (``+b`` or ``+q``) of one channel; past it ``478``
+#: entries in one list (``+b``, ``+q`` or ``+I``) of one channel; past it ``478``
 MAX_LIST_ENTRIES = 100
 #: changes that take a parameter in one MODE line (ISUPPORT ``MODES``); more are ignored
 MAX_PARAM_CHANGES = 4

@@ -33,6 +33,10 @@ from dataclasses import dataclass, field
 MAX_LINE_BYTES = 512
 #: IRCv3 message-tags: the tag section a client sends is at most 4096 bytes.
 MAX_TAG_BYTES = 4096
+#: IRCv3 message-tags, "Size limit": "Clients MUST NOT send messages with tag data
+#: exceeding 4094 bytes" (the section without its leading '@' and trailing space); a line
+#: with more gets 417 ERR_INPUTTOOLONG and is not carried out (never cut).
+MAX_CLIENT_TAG_DATA_BYTES = MAX_TAG_BYTES - 2
 #: client-only tags relayed with one message (IRCv3 sets no number, only the 4096 bytes; a
 #: real client sends two or three, and a thousand tiny ones would cost ~100 KB of memory
 #: for every kept copy of the message)
@@ -49,7 +53,8 @@ USERLEN = 18
 #: AWAY line relayed with the longest prefix, and 301 with two nicks, keep to 512 bytes
 AWAYLEN = 200
 CHANTYPES = "#"
-#: distinct targets one PRIVMSG or NOTICE may name (ISUPPORT ``TARGMAX``); each one past
+#: distinct targets one PRIVMSG, NOTICE, KICK, NAMES or WHOWAS may name (ISUPPORT
+#: ``TARGMAX``); for PRIVMSG, NOTICE and KICK each one past
 #: the first costs a line of the sender's flood allowance
 MAX_TARGETS = 4
 
@@ -75,6 +80,7 @@ REGISTER_CAP = "draft/account-registration"
 SERVER_CAPABILITIES = {
     **dict.fromkeys(CAPABILITIES, ""),
     "away-notify": "",
+    "echo-message": "",
     SASL_CAP: SASL_MECHANISMS,
     REGISTER_CAP: "before-connect",
 }
@@ -125,6 +131,7 @@ RPL_TOPIC = "332"
 RPL_TOPICWHOTIME = "333"
 RPL_VERSION = "351"
 RPL_WHOREPLY = "352"
+RPL_WHOSPCRPL = "354"
 RPL_NAMREPLY = "353"
 RPL_ENDOFNAMES = "366"
 RPL_ENDOFBANLIST = "368"
@@ -135,6 +142,9 @@ RPL_YOUREOPER = "381"
 RPL_WHOISOPERATOR = "313"
 RPL_INVITING = "341"
 RPL_INVITELIST = "336"
+#: the +I list (Modern IRC RPL_INVEXLIST / RPL_ENDOFINVEXLIST)
+RPL_INVEXLIST = "346"
+RPL_ENDOFINVEXLIST = "347"
 RPL_ENDOFINVITELIST = "337"
 RPL_QUIETLIST = "728"  # Solanum/Charybdis: the +q list
 RPL_ENDOFQUIETLIST = "729"
@@ -410,6 +420,18 @@ def parse(line: str) -> Message:
         params.append(trailing)
     command = params.pop(0).upper()
     return Message(command, params, source or None, tags)
+
+
+def tag_data_length(line: str) -> int:
+    """Bytes of a line's tag data (without the ``@`` and the space): what
+    ``MAX_CLIENT_TAG_DATA_BYTES`` limits; 0 for a line without tags.
+
+    >>> [tag_data_length(t) for t in ("PING x", "@a=b PING x", "@+é=1 TAGMSG #c")]
+    [0, 3, 5]
+    """
+    if not line.startswith("@"):
+        return 0
+    return len(line[1:].partition(" ")[0].encode("utf-8"))
 
 
 def body_length(line: str) -> int:

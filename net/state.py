@@ -114,6 +114,7 @@ from net.history import ChannelHistory
 from net.history import ListEntry as SavedEntry
 from net.i18n import tr
 from net.modes import (
+    LIST_MODES,
     MAX_PARAM_CHANGES,
     ChannelModes,
     Identity,
@@ -354,6 +355,9 @@ class Session:
         #: a teacher: IRC operator, channel operator wherever it is (Rooms' lock)
         self.teacher = False
         self.away = ""  # its away message ("": here), guarded by Rooms' lock
+        #: IRCv3 echo-message: its own PRIVMSG, NOTICE and TAGMSG come back to it once
+        #: relayed (a boolean set on its reader thread, read under Rooms' lock)
+        self.echo_message = False
         #: irc_lower(channel name) of the channels it was invited to and has not joined
         #: since (a dict as an ordered set, at most MAX_INVITES; Rooms' lock)
         self.invited: dict[str, None] = {}
@@ -847,23 +851,35 @@ class Rooms:
                 if refused is not None:
                     return refused
             to_flush = self._deliver_locked(
-                (member for member in channel.members if member is not sender), out
+                (
+                    member
+                    for member in channel.members
+                    if member is not sender or sender.echo_message
+                ),
+                out,
             )
             if message.command != "TAGMSG":
                 self.history.record(irc_lower(channel.name), out)
         flush_soon(to_flush)
         return None
 
-    def send_to_session(self, target: Session, message: Message) -> None:
-        """Relay a private message (rendered for ``target`` without the lock: one reader)."""
-        try:
-            data = target.render(Outgoing(self._with_msgid(message)))
-        except Exception as exc:  # a bug: see _deliver_locked
-            _bugs.report(f"{message.command} cannot be rendered for {target.nick}", exc)
-            return
-        if data:
-            target.conn.enqueue(data)
-            flush_soon([target.conn])
+    def send_to_session(
+        self, target: Session, message: Message, echo_to: Session | None = None
+    ) -> None:
+        """Relay a private message (rendered for ``target`` without the lock: one reader),
+        and the same line, msgid included, to ``echo_to`` (its sender, with echo-message)."""
+        out = Outgoing(self._with_msgid(message))
+        for reader in (target, echo_to):
+            if reader is None or (reader is echo_to and echo_to is target):
+                continue
+            try:
+                data = reader.render(out)
+            except Exception as exc:  # a bug: see _deliver_locked
+                _bugs.report(f"{message.command} cannot be rendered for {reader.nick}", exc)
+                continue
+            if data:
+                reader.conn.enqueue(data)
+                flush_soon([reader.conn])
 
     # -- modes, operators and teachers -------------------------------------------------
 
@@ -904,7 +920,7 @@ class Rooms:
                     if new != old:
                         channel.members[target] = new
                         made.append(ModeChange(change.adding, letter, target.nick))
-                elif letter in "bq":
+                elif letter in LIST_MODES:
                     mask = normal_mask(param)
                     if mask is None:
                         why = tr("not a mask: nick!user@host (* and ? allowed), or $a:account")
@@ -981,7 +997,8 @@ class Rooms:
             return channel.modes.describe(with_key=session in channel.members)
 
     def list_entries(self, channel: Channel, letter: str) -> list[ListEntry]:
-        """The bans (``b``) or quiets (``q``) of ``channel`` still in force, oldest first."""
+        """The bans (``b``), quiets (``q``) or invite exceptions (``I``) of ``channel``
+        still in force, oldest first."""
         now = self.clock()
         with self._lock:
             return [
@@ -1371,7 +1388,11 @@ class Rooms:
         if modes.limit and len(channel.members) >= modes.limit and not invited:
             return JoinRefused.FULL
         if "i" in modes.flags and not invited:
-            return JoinRefused.INVITE_ONLY
+            # an invite exception (+I) lets in whom it names, as an INVITE would; not
+            # past a key, a limit or a ban (Modern IRC, "Invite-Exception Channel Mode")
+            exception = modes.lists["I"] and modes.find("I", _identity(session), self.clock())
+            if not exception:
+                return JoinRefused.INVITE_ONLY
         if modes.lists["b"] and modes.find("b", _identity(session), self.clock()) is not None:
             return JoinRefused.BANNED
         return None

@@ -32,6 +32,23 @@ def test_registration_sends_welcome_isupport_and_motd(connect):
     client.expect(r" 376 Begoña ")
 
 
+def test_isupport_keeps_to_15_parameters_a_line_and_offers_elist(connect):
+    """RFC 2812 2.3.1: at most 15 parameters; the tokens go on as many 005 lines as that
+    takes (Modern IRC RPL_ISUPPORT)."""
+    client = connect()
+    client.send("NICK ana")
+    client.send("USER ana 0 * :Ana")
+    client.expect(r" 376 ana ")
+    lines = [line for line in client.lines if " 005 " in line]
+    tokens = []
+    for line in lines:
+        params = line.partition(" 005 ")[2].partition(" :")[0].split()
+        assert len(params) + 1 <= 15  # the nick, the tokens and the closing text
+        tokens += params[1:]
+    assert "ELIST=MNU" in tokens
+    assert len(tokens) == len(set(tokens)) > 13
+
+
 def test_cap_negotiation_holds_registration_until_cap_end(connect):
     client = connect()
     client.send("CAP LS 302")
@@ -50,6 +67,34 @@ def test_cap_negotiation_holds_registration_until_cap_end(connect):
     client.expect(r"CAP ana LIST :?server-time$")
     client.send("CAP BOGUS")
     client.expect(r" 410 ana BOGUS :")
+
+
+def test_echo_message_sends_the_sender_its_own_messages_as_relayed(connect):
+    """IRCv3 echo-message: a client that asked gets its PRIVMSG and NOTICE back, with the
+    msgid the others got; one that did not, as before, nothing; a refused one no echo."""
+    ana, bea, carla = connect(), connect(), connect("carla")
+    ana.register("ana", caps="echo-message message-tags")
+    bea.register("bea", caps="message-tags")
+    ana.join("#a")
+    bea.join("#a")
+    bea.sync()
+    ana.send("PRIVMSG #a :hola")
+    echo = ana.expect(r"^@\S*msgid=([^; ]+)\S* :ana!\S+ PRIVMSG #a :hola$")
+    bea.expect(rf"^@\S*msgid={re.escape(echo.group(1))}\S* :ana!\S+ PRIVMSG #a :hola$")
+    ana.send("NOTICE carla :aviso")
+    ana.expect(r":ana!\S+ NOTICE carla :aviso$")
+    carla.expect(r"^:ana!\S+ NOTICE carla :aviso$")
+    bea.send("PRIVMSG #a :y yo")
+    ana.expect(r":bea!\S+ PRIVMSG #a :y yo$")
+    assert not any("y yo" in line for line in bea.sync())
+    ana.send("MODE #a +m")
+    ana.sync()
+    carla.join("#a")
+    carla.send("CAP REQ echo-message")
+    carla.expect(r"CAP carla ACK :?echo-message$")
+    carla.send("PRIVMSG #a :no me oyen")
+    carla.expect(r" 404 carla #a :")
+    assert not any("no me oyen" in line for line in carla.sync())
 
 
 def test_server_time_tag_only_for_clients_that_asked(connect):
@@ -339,6 +384,23 @@ def test_relayed_line_that_would_pass_512_bytes_gets_417_not_a_cut(connect):
     ana.send(f"PRIVMSG #a :{text}")
     ana.expect(r" 417 ana :")
     assert not any("PRIVMSG" in line for line in bea.sync())
+
+
+def test_tag_data_over_4094_bytes_gets_417_and_is_not_relayed(connect):
+    """IRCv3 message-tags: a client's tag data is at most 4094 bytes; a line with more is
+    answered 417 and not carried out (irctest messages.TagsTestCase.testLineTooLong)."""
+    ana, bea = connect(), connect()
+    ana.register("ana", caps="message-tags")
+    bea.register("bea", caps="message-tags")
+    ana.join("#a")
+    bea.join("#a")
+    ana.sync()
+    at_limit = "+x=" + "a" * (4094 - len("+x="))
+    ana.send(f"@{at_limit} PRIVMSG #a :fits")
+    bea.expect(r"PRIVMSG #a :fits$")
+    ana.send(f"@{at_limit}a PRIVMSG #a :too much")
+    ana.expect(r" 417 ana :")
+    assert not any("too much" in line for line in bea.sync())
 
 
 def test_ipv6_loopback_clients_get_a_parseable_host(start_server, connect):
@@ -666,8 +728,11 @@ def test_targets_past_targmax_get_407_and_nothing(connect):
     ana = connect()
     ana.send("NICK ana")
     ana.send("USER ana 0 * :Ana")
-    isupport = " ".join(m.group(1) for m in [ana.expect(r" 005 ana (.*) :are supported")])
-    assert "TARGMAX=PRIVMSG:4,NOTICE:4" in isupport.split()
+    ana.expect(r" 376 ana ")
+    isupport = " ".join(
+        line.partition(" 005 ana ")[2].partition(" :")[0] for line in ana.lines if " 005 " in line
+    )
+    assert "TARGMAX=KICK:4,NAMES:4,NOTICE:4,PRIVMSG:4,WHOWAS:4" in isupport.split()
     friends = [connect(nick) for nick in ("bea", "carla", "dani", "eva", "fede")]
     ana.send("PRIVMSG bea,carla,dani,eva,fede,bea :hola a todos")
     ana.expect(r"^:test\.charla 407 ana fede :Too many recipients\. Only 4 processed$")
@@ -678,6 +743,99 @@ def test_targets_past_targmax_get_407_and_nothing(connect):
     friends[3].expect(r"^:ana!\S+ NOTICE eva :aviso$")
     assert ana.sync() == []
     assert not any("aviso" in line for line in friends[4].sync())
+
+
+def test_list_by_mask_not_mask_and_member_count(connect):
+    """ISUPPORT ELIST=MNU (Modern IRC): ``LIST *an1``, ``LIST !*an1``, ``LIST >1``, and
+    a plain name as before."""
+    ana, bea = connect("ana"), connect("bea")
+    for channel in ("#chan1", "#chan2", "#otra"):
+        ana.join(channel)
+    bea.join("#chan2")
+    ana.sync()
+
+    def listed(term: str) -> set[str]:
+        ana.send(f"LIST {term}")
+        return {line.split()[3] for line in ana.sync() if " 322 " in line}
+
+    assert listed("*an1") == {"#chan1"}
+    assert listed("#CH*") == {"#chan1", "#chan2"}
+    assert listed("!#ch*") == {"#otra", "#general"}  # the default channel is always there
+    assert listed(">1") == {"#chan2"}
+    assert listed("<2") == {"#chan1", "#otra", "#general"}
+    assert listed("#ch*,>1") == {"#chan2"}
+    assert listed("#otra") == {"#otra"}
+    assert listed("#nope") == set()
+    assert listed("*" * 60 + ",#otra") == {"#otra"}  # longer than any name: not tried
+    assert listed("#o*,#x*,#y*,#z*,#c*") == {"#otra"}  # the fifth mask is not tried
+
+
+def test_whox_gives_the_fields_asked_for_in_their_order_with_the_token(connect):
+    """IRCv3 whox: ``WHO <mask> %<fields>,<token>`` answers 354 with those fields, in the
+    order ``t c u i h s n f d l a o r`` whatever order they were asked in."""
+    ana, bea = connect("ana"), connect("bea")
+    ana.join("#a")
+    bea.join("#a")
+    bea.sync()
+    bea.send("WHO ana %rnt,42")
+    assert bea.sync() == [
+        ":test.charla 354 bea 42 ana :Real ana",
+        ":test.charla 315 bea ana :End of /WHO list",
+    ]
+    bea.send("WHO #a %tcuihsnfdlaor,1234")  # a token has at most 3 digits: "0"
+    replies = bea.sync()
+    assert replies[0].split(" ", 3)[3] == (
+        "0 #a ~ana 127.0.0.1 127.0.0.1 test.charla ana H@ 0 0 0 n/a :Real ana"
+    )
+    assert replies[-1] == ":test.charla 315 bea #a :End of /WHO list"
+
+
+def test_kick_several_nicks_with_one_channel_or_one_channel_each(connect):
+    """RFC 2812 3.2.8: one channel and several nicks, or as many channels as nicks; one
+    KICK line per nick (irctest kick.py testDoubleKickMessages)."""
+    ana, bea, carla, dani = (connect(nick) for nick in ("ana", "bea", "carla", "dani"))
+    for client in (ana, bea, carla, dani):
+        client.join("#a")
+    ana.sync()
+    ana.send("KICK #a,#a bea,carla :fuera")
+    dani.expect(r"^:ana!\S+ KICK #a bea :fuera$")
+    dani.expect(r"^:ana!\S+ KICK #a carla :fuera$")
+    ana.send("KICK #a,#b dani :fuera")  # two channels, one nick: neither form
+    ana.expect(r"^:test\.charla 461 ana KICK :")
+    assert not any("KICK" in line for line in dani.sync())
+
+
+def test_names_of_several_channels_ends_with_one_366(connect):
+    """353 lines of each channel, then one 366 naming the parameter as given; a channel
+    that does not exist adds nothing (Modern IRC NAMES; irctest names.py)."""
+    ana = connect("ana")
+    ana.join("#a")
+    ana.join("#b")
+    ana.sync()
+    ana.send("NAMES #a,#nope,#b")
+    assert ana.sync() == [
+        ":test.charla 353 ana = #a :@ana",
+        ":test.charla 353 ana = #b :@ana",
+        ":test.charla 366 ana #a,#nope,#b :End of /NAMES list",
+    ]
+
+
+def test_whowas_of_several_nicks_newest_first_and_one_369(connect):
+    ana = connect("ana")
+    for nick in ("bea", "carla"):
+        gone = connect(nick)
+        gone.send("QUIT :adiós")
+        gone.expect(r"^ERROR ")
+    ana.send("WHOWAS bea,nadie,carla")
+    replies = ana.sync()
+    assert [line.split()[1:4] for line in replies] == [
+        ["406", "ana", "nadie"],
+        ["314", "ana", "carla"],
+        ["312", "ana", "carla"],
+        ["314", "ana", "bea"],
+        ["312", "ana", "bea"],
+        ["369", "ana", "bea,nadie,carla"],
+    ]
 
 
 def test_each_target_past_the_first_costs_a_line_of_flood_allowance(start_server, connect):
@@ -1017,8 +1175,18 @@ def test_help_lists_the_commands_explains_one_and_says_so_when_it_cannot(connect
     ana.send("HELP whowas")
     ana.expect(r"^:test\.charla 704 ana WHOWAS :")
     ana.expect(r"^:test\.charla 705 ana WHOWAS :?$")
-    ana.expect(r"^:test\.charla 706 ana WHOWAS :WHOWAS <nick> \[<count>\]$")
+    ana.expect(r"^:test\.charla 706 ana WHOWAS :WHOWAS <nick>\[,<nick>\.\.\.\] \[<count>\]$")
     ana.send("HELP nosuchthing")
+    ana.expect(r"^:test\.charla 524 ana nosuchthing :")
+
+
+def test_helpop_is_another_name_for_help(connect):
+    """InspIRCd's and UnrealIRCd's name for HELP (irctest help.py runs both)."""
+    ana = connect("ana")
+    ana.send("HELPOP privmsg")
+    ana.expect(r"^:test\.charla 704 ana PRIVMSG :")
+    ana.expect(r"^:test\.charla 706 ana PRIVMSG :PRIVMSG ")
+    ana.send("HELPOP nosuchthing")
     ana.expect(r"^:test\.charla 524 ana nosuchthing :")
 
 

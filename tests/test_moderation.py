@@ -54,7 +54,8 @@ def test_isupport_advertises_the_modes_and_prefixes(connect):
     isupport = client.expect(r" 005 ana (.*) :are supported").group(1)
     tokens = dict(token.partition("=")[::2] for token in isupport.split())
     assert tokens["PREFIX"] == "(ov)@+"
-    assert tokens["CHANMODES"] == "bq,k,lS,imnst"
+    assert tokens["CHANMODES"] == "bqI,k,lS,imnst"
+    assert "INVEX" in tokens
     assert tokens["MODES"] == "4"
     assert tokens["EXTBAN"] == "$,a"
 
@@ -445,6 +446,33 @@ def test_a_secret_channel_topic_is_not_told_to_outsiders(connect):
     bea.expect(r" 403 bea #s :")
     bea.send("MODE #s")
     bea.expect(r" 403 bea #s :")
+
+
+def test_an_invite_exception_lets_in_whom_it_names_on_an_invite_only_channel(connect):
+    """+I (ISUPPORT INVEX; Modern IRC "Invite-Exception Channel Mode"): a +i channel
+    lets in, uninvited, whom an entry names; listed with 346/347; not past a ban."""
+    ana, bea, carla = connect("ana"), connect("bea"), connect("carla")
+    ana.join("#a")
+    ana.send("MODE #a +i")
+    ana.expect(r"MODE #a :?\+i$")
+    ana.send("MODE #a +I Bea!*@*")
+    ana.expect(r"^:ana!\S+ MODE #a \+I :?Bea!\*@\*$")
+    ana.send("MODE #a +I")
+    ana.expect(r"^:test\.charla 346 ana #a Bea!\*@\* ana!\S+ :?\d+$")
+    ana.expect(r"^:test\.charla 347 ana #a :")
+    carla.send("JOIN #a")
+    carla.expect(r" 473 carla #a :")
+    bea.send("JOIN #a")
+    bea.expect(r"^:bea!\S+ JOIN :?#a$")
+    bea.send("PART #a")
+    ana.send("MODE #a +b bea!*@*")  # a ban still keeps out
+    ana.expect(r"MODE #a \+b :?bea!\*@\*$")
+    bea.send("JOIN #a")
+    bea.expect(r" 474 bea #a :")
+    ana.send("MODE #a -b-I bea!*@* bea!*@*")
+    ana.expect(r"MODE #a -bI bea!\*@\* :?Bea!\*@\*$")
+    bea.send("JOIN #a")
+    bea.expect(r" 473 bea #a :")
 
 
 def test_what_conformance_suites_check_of_limits_invites_and_topics(connect):
