@@ -1245,13 +1245,17 @@ class Rooms:
     def list_rows(
         self, wanted: set[str] | None = None, asker: Session | None = None
     ) -> list[tuple[str, int, str]]:
-        """(name, members, topic) of every channel, or of those whose irc_lower name is
-        wanted; secret ones only for their members (``asker``)."""
+        """(name, members, topic) of every channel with someone in it, or of those whose
+        irc_lower name is wanted (named, even if empty); secret ones only for their members
+        (``asker``). The default channel exists before anyone is in it, but a channel
+        nobody is in is not one IRC lists (clients and conformance suites expect a fresh
+        server's LIST to be empty)."""
         with self._lock:
             return [
                 (channel.name, len(channel.members), channel.topic)
                 for key, channel in self._channels.items()
-                if (wanted is None or key in wanted) and self._visible_locked(channel, asker)
+                if (key in wanted if wanted is not None else bool(channel.members))
+                and self._visible_locked(channel, asker)
             ]
 
     def who(self, mask: str, asker: Session | None = None) -> list[WhoRow]:

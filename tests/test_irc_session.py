@@ -760,14 +760,17 @@ def test_list_by_mask_not_mask_and_member_count(connect):
 
     assert listed("*an1") == {"#chan1"}
     assert listed("#CH*") == {"#chan1", "#chan2"}
-    assert listed("!#ch*") == {"#otra", "#general"}  # the default channel is always there
+    assert listed("!#ch*") == {"#otra"}  # the default channel, empty, is not listed...
+    assert listed("#general") == {"#general"}  # ...unless asked for by name
     assert listed(">1") == {"#chan2"}
-    assert listed("<2") == {"#chan1", "#otra", "#general"}
+    assert listed("<2") == {"#chan1", "#otra"}
     assert listed("#ch*,>1") == {"#chan2"}
     assert listed("#otra") == {"#otra"}
     assert listed("#nope") == set()
     assert listed("*" * 60 + ",#otra") == {"#otra"}  # longer than any name: not tried
     assert listed("#o*,#x*,#y*,#z*,#c*") == {"#otra"}  # the fifth mask is not tried
+    bea.join("#general")
+    assert listed("") == {"#chan1", "#chan2", "#otra", "#general"}
 
 
 def test_whox_gives_the_fields_asked_for_in_their_order_with_the_token(connect):
