@@ -446,3 +446,12 @@ def test_a_message_too_long_for_a_chat_is_refused_before_it_is_queued(open_windo
     type_line(ana, "y" * 3995 + " cabe")  # 4,000 characters: at the limit, and sent
     wait_until(both, lambda: "cabe" in conversation(bea))
     assert "x" * 100 not in conversation(bea)
+
+
+def test_the_nick_list_sorts_spanish_names_and_counts_the_people(open_window, connect):
+    ana = open_window("Zoe")
+    for nick in ("Álvaro", "ñu", "nube", "bea"):
+        connect(nick).send("JOIN #general")
+    wait_until([ana], lambda: len(ana.nick_list.get(0, "end")) == 5)
+    assert ana.nick_list.get(0, "end") == ("Álvaro", "bea", "nube", "ñu", "Zoe")
+    assert ana.members_panel.count.cget("text") == "5 people"

@@ -32,6 +32,12 @@ def translatable_strings() -> set[str]:
                 and isinstance(node.args[0], ast.Constant)
             ):
                 found.add(node.args[0].value)
+            if (  # ntr(one, many, count): both forms are read
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "ntr"
+            ):
+                found.update(a.value for a in node.args[:2] if isinstance(a, ast.Constant))
     return found
 
 
