@@ -27,7 +27,7 @@ from tkinter import ttk
 from gui.formatting import configure_tags, derived_fonts, has_codes, styled_pieces
 from gui.search import find_all
 from gui.theme import Theme, nick_color
-from net.i18n import tr
+from net.i18n import ntr, tr
 
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 
@@ -420,7 +420,9 @@ class ConversationView(ttk.Frame):
         return (
             body[: self.MAX_SHOWN_CHARS]
             + " "
-            + tr("[… {count} more characters]").format(count=hidden)
+            + ntr("[… {count} more character]", "[… {count} more characters]", hidden).format(
+                count=hidden
+            )
         )
 
     @staticmethod

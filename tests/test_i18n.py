@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,72 @@ def test_forced_language_wins_and_tr_translates():
     assert i18n.set_language("en") == "en"
     assert i18n.tr("What is your name?") == "What is your name?"
     assert i18n.tr("not in the catalog") == "not in the catalog"
+
+
+def counted_messages() -> tuple[set[str], set[tuple[str, str]]]:
+    """Every ``tr(...)`` literal holding ``{count}``, and every ``ntr(one, many, ...)`` pair."""
+    plain, pairs = set(), set()
+    for path in [ROOT / "servidor.py", ROOT / "cliente.py", *ROOT.glob("net/*.py")]:
+        plain.update(s for s in translatable_strings_in(path) if "{count}" in s)
+    for path in [ROOT / "servidor.py", *ROOT.glob("net/*.py"), *ROOT.glob("gui/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "ntr":
+                pairs.add((node.args[0].value, node.args[1].value))
+    for path in ROOT.glob("gui/*.py"):
+        plain.update(s for s in translatable_strings_in(path) if "{count}" in s)
+    return plain, pairs
+
+
+def translatable_strings_in(path: Path) -> set[str]:
+    return {
+        node.args[0].value
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", "") == "tr"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    }
+
+
+#: counted messages that go through tr(), not ntr(), and why they never read "1 ...s"
+NEVER_ONE = {
+    "{count} hours": "gui/classroom.py says '1 hour' apart",
+    "{count} minutes": "gui/classroom.py says '1 minute' apart",
+    "{count} messages waiting to go out": "gui/app.py says '1 message ...' apart",
+    "{index} of {count} results": "gui/search.py says '1 result' apart",
+    "History of {channel}: the last {count} messages": "net/render.py: '... the last message'",
+    "The last {count} messages:": "net/render.py says 'The last message:' apart",
+    "Send these {count} lines?": "asked for two lines or more only",
+    "That message is too long to send ({count} characters; at most {most}).": "count > most",
+    "The list is full ({count} entries): remove one first": "MAX_LIST_ENTRIES, a constant",
+    "a key has 1 to {count} characters, without spaces or commas": "KEYLEN, a constant",
+}
+
+
+def render(text: str, count: int) -> str:
+    fields = {part.split("}")[0] for part in text.split("{")[1:]}
+    return text.format(**{f: count if f == "count" else "X" for f in fields})
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_every_counted_message_reads_right_at_one_and_at_two(language):
+    """No "1 personas", "1 conectados", "Anunciado a 1 personas": a counted message says
+    its singular through ntr(), or the caller says the singular apart (NEVER_ONE)."""
+    i18n.set_language(language)
+    plain, pairs = counted_messages()
+    assert len(pairs) >= 5
+    plural_at_one = re.compile(r"\b1 \w*s\b")
+    wrong = [
+        render(i18n.tr(one), 1)
+        for one, _many in pairs
+        if plural_at_one.search(render(i18n.tr(one), 1))
+    ]
+    wrong += [
+        render(i18n.tr(text), 1)
+        for text in plain - NEVER_ONE.keys()
+        if plural_at_one.search(render(i18n.tr(text), 1))
+    ]
+    assert wrong == []
+    for _one, many in pairs:
+        assert "2" in render(i18n.tr(many), 2)
+    assert NEVER_ONE.keys() <= plain  # the list names only messages that exist
