@@ -11,6 +11,7 @@ import pytest
 from gui import connect_dialog
 from gui.connect_dialog import HOST_PORT_TRIES, ConnectDialog, parse_address
 from gui.settings import Settings
+from net.i18n import set_language
 from tests import support
 from tests.support import IrcClient
 
@@ -132,3 +133,17 @@ def test_when_every_port_it_tries_is_taken_the_dialog_says_what_to_do(dialog, tk
         host_room(dialog, port)
     assert dialog.chosen == []
     assert "is a room already open here" in dialog.error.cget("text")
+
+
+def test_an_unreachable_server_is_said_all_in_spanish_under_lang_es(dialog, tk_root):
+    set_language("es")
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dialog.address.set(f"127.0.0.1:{port}")
+    dialog.submit()
+    run_until(tk_root, lambda: "No se puede conectar" in str(dialog.error.cget("text")))
+    text = str(dialog.error.cget("text"))
+    assert (
+        f"con 127.0.0.1:{port} (nadie responde en ese puerto)" in text
+    )  # not "(Connection refused)"
