@@ -156,3 +156,52 @@ def test_every_counted_message_reads_right_at_one_and_at_two(language):
     for _one, many in pairs:
         assert "2" in render(i18n.tr(many), 2)
     assert NEVER_ONE.keys() <= plain  # the list names only messages that exist
+
+
+#: where a string is put before someone's eyes: widget texts, dialogs, the conversation,
+#: the status line, the server's console
+SHOWN_BY_KEYWORD = {"text", "label", "title", "message", "detail"}
+SHOWN_BY_CALL = {
+    "add_system", "showerror", "showinfo", "showwarning", "askyesno", "askokcancel",
+    "write", "title", "show_error",
+}  # fmt: skip
+NOT_WORDS = {"Charla"}  # the program's name is the same in every language
+
+
+def untranslated_shown_strings() -> list[str]:
+    """Every literal with letters that reaches one of those places outside tr()/ntr()."""
+
+    def bare(node: ast.AST):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("tr", "ntr"):
+            return
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            words = node.value.strip(" ()·:")
+            if any(c.isalpha() for c in words) and words not in NOT_WORDS:
+                yield node
+            return
+        for child in ast.iter_child_nodes(node):
+            yield from bare(child)
+
+    found = []
+    for path in [ROOT / "servidor.py", ROOT / "cliente.py", *ROOT.glob("gui/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            shown = [k.value for k in node.keywords if k.arg in SHOWN_BY_KEYWORD]
+            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            if name in SHOWN_BY_CALL:
+                shown += node.args
+            found += [
+                f"{path.name}:{s.lineno} {s.value!r}"
+                for value in shown
+                for s in bare(value)
+                if not s.value.startswith("#")  # a colour
+            ]
+    return found
+
+
+def test_no_string_reaches_the_screen_without_going_through_the_catalog():
+    """A label, menu entry, dialog or conversation line written as a bare English literal
+    would stay English under --lang es: every one goes through tr() (and the test above
+    checks that tr()'s strings have their Spanish)."""
+    assert untranslated_shown_strings() == []
