@@ -71,13 +71,18 @@ def start_room(
     """Start a Charla server in this process on ``port``, on every interface (or only on
     ``host``); raises OSError as ``ChatServer.start`` does. ``oper`` (name, password) is
     the credential with which the hosting window makes itself the room's teacher
-    (``OPER``); a server without teachers yet ignores it."""
-    from net.server import ChatServer, ServerConfig  # only a window that hosts needs it
+    (``OPER``); a server without teachers yet ignores it. The room keeps its history (and
+    accounts) in the per-user data folder, the file ``servidor.py`` uses by default, so
+    reopening it brings the conversation back."""
+    from net.server import ChatServer, ServerConfig, default_database_path  # only when hosting
 
+    history_db = str(default_database_path())
     try:
-        config = ServerConfig(host=host, port=port, opers=dict([oper]) if oper else {})
+        config = ServerConfig(
+            host=host, port=port, opers=dict([oper]) if oper else {}, history_db=history_db
+        )
     except TypeError:  # a server from before issue 14's MODES work: no operators
-        config = ServerConfig(host=host, port=port)
+        config = ServerConfig(host=host, port=port, history_db=history_db)
     server = ChatServer(config)
     server.start()
     return server

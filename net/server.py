@@ -57,7 +57,12 @@ from net.connection import (
     wait_for_socket,
 )
 from net.guard import address_key
-from net.history import HISTORY_EXPIRY, HISTORY_MEMORY, ChannelHistory
+from net.history import (
+    HISTORY_EXPIRY,
+    HISTORY_MEMORY,
+    ChannelHistory,
+    default_database_path,  # noqa: F401 -- for the window's hosted room
+)
 from net.i18n import ntr, tr
 from net.irc_session import IrcSession, is_irc_command
 from net.plain_session import PlainSession

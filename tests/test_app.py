@@ -404,7 +404,11 @@ def test_a_window_that_only_joins_rooms_never_loads_the_server(tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", program],
         cwd=ROOT,
-        env={**__import__("os").environ, "XDG_CONFIG_HOME": str(tmp_path)},
+        env={
+            **__import__("os").environ,
+            "XDG_CONFIG_HOME": str(tmp_path),
+            "XDG_DATA_HOME": str(tmp_path),  # the room's history file
+        },
         capture_output=True,
         text=True,
         timeout=30,
