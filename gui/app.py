@@ -167,6 +167,12 @@ class ChatWindow:
         view_menu.add_command(
             label=tr("Smaller text"), accelerator="Ctrl+-", command=lambda: self._zoom(-1)
         )
+        self.comings = tk.BooleanVar(self.root, value=self.settings.comings)
+        view_menu.add_checkbutton(
+            label=tr("Show who joins and leaves"),
+            variable=self.comings,
+            command=lambda: setattr(self.settings, "comings", self.comings.get()),
+        )
         menu.add_cascade(label=tr("View"), menu=view_menu)
         self.menubar = menu
         self.class_menu = ClassMenu(self, menu)

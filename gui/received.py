@@ -271,6 +271,8 @@ def on_joined(window: Window, event: ev.Joined) -> None:
         window.left.discard(irc_lower(event.channel))
         window.class_menu.refresh()
     window.set_member(event.channel, event.nick, present=True)
+    if not (event.me or window.settings.comings):  # hidden from the View menu
+        return
     text = tr("You joined {channel}") if event.me else tr("{nick} joined")
     window.view_for(event.channel).add_system(
         _now(), text.format(nick=event.nick, channel=event.channel)
@@ -285,7 +287,8 @@ def on_parted(window: Window, event: ev.Parted) -> None:
         )
         return
     window.set_member(event.channel, event.nick, present=False)
-    window.view_for(event.channel).add_system(_now(), tr("{nick} left").format(nick=event.nick))
+    if window.settings.comings:
+        window.view_for(event.channel).add_system(_now(), tr("{nick} left").format(nick=event.nick))
 
 
 def _left(window: Window, channel: str) -> None:
@@ -330,7 +333,8 @@ def on_user_quit(window: Window, event: ev.UserQuit) -> None:
     for key, nicks in window.members.items():
         if event.nick in nicks:
             window.set_member(window.names.get(key, key), event.nick, present=False)
-            window.views[key].add_system(now, tr("{nick} left").format(nick=event.nick))
+            if window.settings.comings:
+                window.views[key].add_system(now, tr("{nick} left").format(nick=event.nick))
 
 
 def on_nick_changed(window: Window, event: ev.NickChanged) -> None:

@@ -459,3 +459,26 @@ def test_the_nick_list_sorts_spanish_names_and_counts_the_people(open_window, co
     wait_until([ana], lambda: len(ana.nick_list.get(0, "end")) == 5)
     assert ana.nick_list.get(0, "end") == ("Álvaro", "bea", "nube", "ñu", "Zoe")
     assert ana.members_panel.count.cget("text") == "5 people"
+
+
+def test_who_joins_and_leaves_can_be_hidden_from_the_view_menu(open_window, connect):
+    ana = open_window("ana")
+    wait_until([ana], lambda: ana.nick_list.get(0, "end") == ("ana",))
+    view_menu = ana.menubar.nametowidget(ana.menubar.entrycget("View", "menu"))
+    entry = view_menu.index(received.tr("Show who joins and leaves"))
+    view_menu.invoke(entry)  # a click on the tick: off
+    assert ana.settings.comings is False  # kept with the other settings
+    bea = connect("bea")
+    bea.send("JOIN #general")
+    wait_until([ana], lambda: "bea" in ana.nick_list.get(0, "end"))  # the list still follows
+    bea.send("PART #general")
+    carla = connect("carla")
+    carla.send("JOIN #general")
+    carla.send("PRIVMSG #general :hola")
+    wait_until([ana], lambda: "hola" in conversation(ana))
+    assert ana.nick_list.get(0, "end") == ("ana", "carla")
+    assert "joined" not in conversation(ana).split("You joined")[1]
+    assert " left" not in conversation(ana)
+    view_menu.invoke(entry)  # on again
+    carla.send("PART #general")
+    wait_until([ana], lambda: "carla left" in conversation(ana))
