@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from gui import classroom
+from gui import classroom, comings
 from gui.desktop import flash_taskbar
 from net import events as ev
 from net.i18n import tr
@@ -271,12 +271,12 @@ def on_joined(window: Window, event: ev.Joined) -> None:
         window.left.discard(irc_lower(event.channel))
         window.class_menu.refresh()
     window.set_member(event.channel, event.nick, present=True)
-    if not (event.me or window.settings.comings):  # hidden from the View menu
-        return
-    text = tr("You joined {channel}") if event.me else tr("{nick} joined")
-    window.view_for(event.channel).add_system(
-        _now(), text.format(nick=event.nick, channel=event.channel)
-    )
+    if event.me:
+        window.view_for(event.channel).add_system(
+            _now(), tr("You joined {channel}").format(channel=event.channel)
+        )
+    elif window.settings.comings:  # hidden from the View menu
+        comings.said(window.view_for(event.channel), _now(), event.nick, joined=True)
 
 
 def on_parted(window: Window, event: ev.Parted) -> None:
@@ -288,7 +288,7 @@ def on_parted(window: Window, event: ev.Parted) -> None:
         return
     window.set_member(event.channel, event.nick, present=False)
     if window.settings.comings:
-        window.view_for(event.channel).add_system(_now(), tr("{nick} left").format(nick=event.nick))
+        comings.said(window.view_for(event.channel), _now(), event.nick, joined=False)
 
 
 def _left(window: Window, channel: str) -> None:
@@ -334,7 +334,7 @@ def on_user_quit(window: Window, event: ev.UserQuit) -> None:
         if event.nick in nicks:
             window.set_member(window.names.get(key, key), event.nick, present=False)
             if window.settings.comings:
-                window.views[key].add_system(now, tr("{nick} left").format(nick=event.nick))
+                comings.said(window.views[key], now, event.nick, joined=False)
 
 
 def on_nick_changed(window: Window, event: ev.NickChanged) -> None:

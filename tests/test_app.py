@@ -107,7 +107,7 @@ def test_two_windows_chat_and_see_each_other_come_and_go(open_window):
     assert ana.settings.theme == "dark"
     bea.close()
     wait_until([ana], lambda: ana.nick_list.get(0, "end") == ("ana",))
-    assert "bea left" in conversation(ana)
+    wait_until([ana], lambda: "bea left" in conversation(ana))  # after gui.comings' pause
 
 
 def test_commands_in_spanish_private_tabs_recall_completion_and_the_paste_guard(
