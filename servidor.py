@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from net.history import default_database_path
-from net.i18n import set_language, tr
+from net.i18n import ntr, set_language, tr
 from net.lan import shareable_endpoints
 from net.protocol import DEFAULT_PORT, is_valid_channel, is_valid_nick, normal_nick, printable
 from net.server import ChatServer, ServerConfig, TeacherNamed
@@ -257,7 +257,11 @@ class OperatorConsole:
         if command in ("/usuarios", "/users"):
             people = self.server.user_list()
             self.write(
-                tr("{count} connected: {people}").format(
+                ntr(
+                    "{count} person connected: {people}",
+                    "{count} people connected: {people}",
+                    len(people),
+                ).format(
                     count=len(people), people=", ".join(f"{nick} ({ip})" for nick, ip in people)
                 )
             )
@@ -285,7 +289,11 @@ class OperatorConsole:
             self.write(tr("Unknown command {command}. Type /ayuda (/help).").format(command=word))
         else:
             count = self.server.announce(line[1:] if line.startswith("//") else line)
-            self.write(tr("Announced to {count} people.").format(count=count))
+            self.write(
+                ntr("Announced to {count} person.", "Announced to {count} people.", count).format(
+                    count=count
+                )
+            )
         return True
 
     def _teacher(self, nick: str) -> None:

@@ -40,6 +40,8 @@ from gui.commands import run_line
 from gui.connect_dialog import HostedRoom
 from gui.conversation import ConversationView
 from gui.entry import EntryComforts
+from gui.members import MemberPanel
+from gui.members import order as members_order
 from gui.received import show_event
 from gui.search import SearchBar
 from gui.settings import Settings, log_file
@@ -129,10 +131,9 @@ class ChatWindow:
         self.tabs = ttk.Notebook(root)
         self.tabs.grid(row=1, column=0, sticky="nsew")
         self.tabs.bind("<<NotebookTabChanged>>", lambda _e: self._on_tab_changed())
-        self.nick_list = tk.Listbox(
-            root, width=18, borderwidth=0, activestyle="none", font=self.font
-        )
-        self.nick_list.grid(row=1, column=1, sticky="ns")
+        self.members_panel = MemberPanel(root, self.font)
+        self.members_panel.frame.grid(row=1, column=1, sticky="ns")
+        self.nick_list = self.members_panel.listbox
         self.nick_list.bind("<Double-Button-1>", self._on_nick_double_click)
         self.nick_list.bind("<Button-3>", self._on_nick_right_click)
         self.entry = tk.Entry(root, font=self.font, relief="flat")
@@ -173,6 +174,12 @@ class ChatWindow:
         )
         view_menu.add_command(
             label=tr("Smaller text"), accelerator="Ctrl+-", command=lambda: self._zoom(-1)
+        )
+        self.comings = tk.BooleanVar(self.root, value=self.settings.comings)
+        view_menu.add_checkbutton(
+            label=tr("Show who joins and leaves"),
+            variable=self.comings,
+            command=lambda: setattr(self.settings, "comings", self.comings.get()),
         )
         menu.add_cascade(label=tr("View"), menu=view_menu)
         self.menubar = menu
@@ -276,23 +283,21 @@ class ChatWindow:
 
     def _show_members(self, name: str) -> None:
         """The nick list: a channel's members, operators (★) first, then those with voice
-        (✎), then everyone else; or the two people in a private conversation."""
-        self.nick_list.delete(0, "end")
+        (✎), then everyone else, each group as a Spanish speaker sorts names; or the two
+        people in a private conversation."""
         if name[:1] in CHANNEL_PREFIXES:
             members = self.members.get(irc_lower(name), [])
         else:
             members = [self.client.nick, name]
         status = self.statuses.get(irc_lower(name), {})
 
-        def rank(nick: str) -> tuple[int, str]:
+        def badge(nick: str) -> str:
             letters = status.get(fold_name(nick), "")
-            return (0 if "o" in letters else 1 if "v" in letters else 2, irc_lower(nick))
+            return BADGES["o"] if "o" in letters else BADGES["v"] if "v" in letters else ""
 
-        self.listed = sorted(members, key=rank)
-        for nick in self.listed:
-            letters = status.get(fold_name(nick), "")
-            badge = BADGES["o"] if "o" in letters else BADGES["v"] if "v" in letters else ""
-            self.nick_list.insert("end", badge + nick)
+        ranks = {BADGES["o"]: 0, BADGES["v"]: 1, "": 2}
+        self.listed = members_order(members, lambda nick: ranks[badge(nick)])
+        self.members_panel.show([(badge(nick), nick) for nick in self.listed])
 
     def member_status(self, channel: str, nick: str) -> str:
         """``nick``'s status letters in ``channel`` ("o", "v", "ov" or "")."""

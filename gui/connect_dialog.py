@@ -38,6 +38,23 @@ PORT_TAKEN = {errno.EADDRINUSE, errno.EACCES, getattr(errno, "WSAEACCES", errno.
 CHECK_TIMEOUT = 3.0  # seconds to wait for a server to answer the reachability check
 
 
+def problem_in_words(exc: OSError) -> str:
+    """Why a connection failed, in the window's language (the system's own text,
+    "Connection refused", would be English under --lang es); its text for anything rarer."""
+    if isinstance(exc, socket.gaierror):
+        return tr("that name is not known on this network")
+    if isinstance(exc, TimeoutError):
+        return tr("no answer in time")
+    known = {
+        errno.ECONNREFUSED: tr("nothing answers on that port"),
+        errno.ETIMEDOUT: tr("no answer in time"),
+        errno.EHOSTUNREACH: tr("that computer cannot be reached"),
+        errno.ENETUNREACH: tr("the network cannot be reached"),
+        errno.ECONNRESET: tr("the connection was cut"),
+    }
+    return known.get(exc.errno or 0) or exc.strerror or str(exc)
+
+
 class HostedRoom(Protocol):
     """A room opened in this process: a ``net.server.ChatServer``, named by what the window
     uses of it, so that nothing imports the server until a room is opened."""
@@ -54,13 +71,18 @@ def start_room(
     """Start a Charla server in this process on ``port``, on every interface (or only on
     ``host``); raises OSError as ``ChatServer.start`` does. ``oper`` (name, password) is
     the credential with which the hosting window makes itself the room's teacher
-    (``OPER``); a server without teachers yet ignores it."""
-    from net.server import ChatServer, ServerConfig  # only a window that hosts needs it
+    (``OPER``); a server without teachers yet ignores it. The room keeps its history (and
+    accounts) in the per-user data folder, the file ``servidor.py`` uses by default, so
+    reopening it brings the conversation back."""
+    from net.server import ChatServer, ServerConfig, default_database_path  # only when hosting
 
+    history_db = str(default_database_path())
     try:
-        config = ServerConfig(host=host, port=port, opers=dict([oper]) if oper else {})
+        config = ServerConfig(
+            host=host, port=port, opers=dict([oper]) if oper else {}, history_db=history_db
+        )
     except TypeError:  # a server from before issue 14's MODES work: no operators
-        config = ServerConfig(host=host, port=port)
+        config = ServerConfig(host=host, port=port, history_db=history_db)
     server = ChatServer(config)
     server.start()
     return server
@@ -190,7 +212,7 @@ class ConnectDialog(ttk.Frame):
             socket.create_connection((host, port), timeout=CHECK_TIMEOUT).close()
             self._answers.put((host, port, nick, ""))
         except OSError as exc:
-            self._answers.put((host, port, nick, exc.strerror or str(exc)))
+            self._answers.put((host, port, nick, problem_in_words(exc)))
 
     def _poll(self) -> None:
         try:

@@ -20,6 +20,7 @@ import time
 import tkinter as tk
 import webbrowser
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from tkinter import font as tkfont
 from tkinter import ttk
@@ -27,7 +28,7 @@ from tkinter import ttk
 from gui.formatting import configure_tags, derived_fonts, has_codes, styled_pieces
 from gui.search import find_all
 from gui.theme import Theme, nick_color
-from net.i18n import tr
+from net.i18n import ntr, tr
 
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 
@@ -128,6 +129,8 @@ class ConversationView(ttk.Frame):
         self.tk.eval(APPEND_PROC)
         self._nick_tags: dict[str, str] = {}  # nick -> its tag, configured in the Text
         self._queued: list = []  # text, tags, text, tags… not yet in the Text
+        #: called before any line is added (``gui.comings``: joins waiting to be folded)
+        self.before_append: Callable[[], None] | None = None
         self._settle_id: str | None = None  # the pending after_idle(settle), if lines wait
         # Whether the view keeps the newest line in sight. Only the user changes it (the
         # wheel, the scrollbar, a search, the "below" button): a zoom, a resize or lines
@@ -420,7 +423,9 @@ class ConversationView(ttk.Frame):
         return (
             body[: self.MAX_SHOWN_CHARS]
             + " "
-            + tr("[… {count} more characters]").format(count=hidden)
+            + ntr("[… {count} more character]", "[… {count} more characters]", hidden).format(
+                count=hidden
+            )
         )
 
     @staticmethod
@@ -442,6 +447,8 @@ class ConversationView(ttk.Frame):
         """Queue a line. ``flush()`` puts all queued lines into the Text with one insert, and
         following, trimming and the "below" button wait for ``settle()``, which Tk runs once
         when idle: a burst of lines costs a few Tk calls and one layout, not several each."""
+        if self.before_append is not None:
+            self.before_append()  # clears itself, then appends its own lines first
         if self._settle_id is None:
             self._settle_id = self.after_idle(self.settle)
         queued = self._queued

@@ -2,10 +2,11 @@
 
 ``EntryComforts`` binds keys on the window's ``tk.Entry``: Enter hands the line to
 ``submit``; Up and Down bring back what was typed before; Tab completes the nick being
-typed from the people in the conversation (with ": " at the start of the line, as in
-any chat); pasting several lines asks first, then sends them one by one, ``PASTE_PACE_MS``
-apart, so a paste is never a flood. ``cancel()`` stops a paste still being sent (the
-window calls it on close, so no timer outlives the window).
+typed from the people in the conversation, ignoring case and accents ("al" finds Álvaro;
+": " at the start of the line, as in any chat); Ctrl+A selects the whole line; pasting
+several lines asks first, then sends them one by one, ``PASTE_PACE_MS`` apart, so a
+paste is never a flood. ``cancel()`` stops a paste still being sent (the window calls it
+on close, so no timer outlives the window).
 
 Threading: a helper of Tk widgets; everything runs on the Tk main thread.
 """
@@ -13,14 +14,21 @@ Threading: a helper of Tk widgets; everything runs on the Tk main thread.
 from __future__ import annotations
 
 import tkinter as tk
+import unicodedata
 from collections import deque
 from collections.abc import Callable
 from tkinter import messagebox
 
+from gui.members import spanish_key
 from net.i18n import tr
-from net.protocol import irc_lower
 
 PASTE_PACE_MS = 400  # between the lines of a multi-line paste
+
+
+def plain(text: str) -> str:
+    """``text`` without case or accents, for completion: "Álvaro" -> "alvaro"."""
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 class EntryComforts:
@@ -43,6 +51,8 @@ class EntryComforts:
         entry.bind("<Up>", lambda _e: self.recall(-1))
         entry.bind("<Down>", lambda _e: self.recall(1))
         entry.bind("<Tab>", self._on_tab)
+        for key in ("<Control-a>", "<Control-A>"):  # not Tk's "start of line" (Emacs)
+            entry.bind(key, self._select_all)
         entry.bind("<<Paste>>", self._on_paste)
 
     def _on_return(self, _event: tk.Event | None = None) -> str:
@@ -68,12 +78,17 @@ class EntryComforts:
         text = entry.get()[: entry.index("insert")]
         word = text.split(" ")[-1]
         if word:
-            folded = irc_lower(word)
-            matches = [n for n in self.nicks_here() if irc_lower(n).startswith(folded)]
+            folded = plain(word)
+            matches = [n for n in self.nicks_here() if plain(n).startswith(folded)]
             if matches:
-                completion = sorted(matches, key=irc_lower)[0] + (": " if text == word else " ")
+                completion = min(matches, key=spanish_key) + (": " if text == word else " ")
                 entry.delete(entry.index("insert") - len(word), "insert")
                 entry.insert("insert", completion)
+        return "break"
+
+    def _select_all(self, _event: tk.Event) -> str:
+        self.entry.selection_range(0, "end")
+        self.entry.icursor("end")
         return "break"
 
     def _on_paste(self, _event: tk.Event) -> str | None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from gui import classroom, tabs
+from gui import classroom, comings, tabs
 from gui.desktop import flash_taskbar
 from net import events as ev
 from net.i18n import tr
@@ -272,13 +272,14 @@ def on_joined(window: Window, event: ev.Joined) -> None:
         window.left.discard(irc_lower(event.channel))
         window.class_menu.refresh()
     window.set_member(event.channel, event.nick, present=True)
-    text = tr("You joined {channel}") if event.me else tr("{nick} joined")
-    if event.me and irc_lower(event.channel) in window.rejoining:  # after a lost connection
-        window.rejoining.discard(irc_lower(event.channel))
-        text = tr("Back in {channel}")
-    window.view_for(event.channel).add_system(
-        _now(), text.format(nick=event.nick, channel=event.channel)
-    )
+    if event.me:
+        text = tr("You joined {channel}")
+        if irc_lower(event.channel) in window.rejoining:  # after a lost connection
+            window.rejoining.discard(irc_lower(event.channel))
+            text = tr("Back in {channel}")
+        window.view_for(event.channel).add_system(_now(), text.format(channel=event.channel))
+    elif window.settings.comings:  # hidden from the View menu
+        comings.said(window.view_for(event.channel), _now(), event.nick, joined=True)
 
 
 def on_parted(window: Window, event: ev.Parted) -> None:
@@ -292,7 +293,8 @@ def on_parted(window: Window, event: ev.Parted) -> None:
         )
         return
     window.set_member(event.channel, event.nick, present=False)
-    window.view_for(event.channel).add_system(_now(), tr("{nick} left").format(nick=event.nick))
+    if window.settings.comings:
+        comings.said(window.view_for(event.channel), _now(), event.nick, joined=False)
 
 
 def _left(window: Window, channel: str) -> None:
@@ -337,7 +339,8 @@ def on_user_quit(window: Window, event: ev.UserQuit) -> None:
     for key, nicks in window.members.items():
         if event.nick in nicks:
             window.set_member(window.names.get(key, key), event.nick, present=False)
-            window.views[key].add_system(now, tr("{nick} left").format(nick=event.nick))
+            if window.settings.comings:
+                comings.said(window.views[key], now, event.nick, joined=False)
     private = window.views.get(fold_name(event.nick))
     if private is not None and fold_name(event.nick) not in window.members:
         private.add_system(

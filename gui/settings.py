@@ -35,6 +35,7 @@ class Settings:
     theme: str = "light"
     font_size: int = 11
     geometry: str = "980x640"
+    comings: bool = True  # show "ana joined" / "ana left" lines (a class of 30 may not want them)
 
 
 #: WIDTHxHEIGHT, and maybe +X+Y, as Tk's ``wm geometry`` takes and gives it
@@ -59,6 +60,7 @@ _SENSIBLE = {
     "theme": lambda value: value in THEMES,
     "font_size": lambda value: 7 <= value <= 32,  # what Ctrl+plus/minus allow
     "geometry": usable_geometry,
+    "comings": lambda _value: True,
 }
 
 

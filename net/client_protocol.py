@@ -56,6 +56,7 @@ from datetime import datetime, timezone
 
 from net import events as ev
 from net import protocol as irc
+from net.i18n import tr
 from net.protocol import (
     InvalidMessageError,
     InvalidParameterError,
@@ -682,7 +683,7 @@ class ClientProtocol:
             if not self._oper_refused(message):
                 self._on_error_numeric(message)
             return None
-        self.fatal = "wrong password"
+        self.fatal = tr("wrong password")  # shown as the reason of "Desconectado: …"
         self._emit(ev.ServerError(message.command, _last(message)))
         return self.fatal
 

@@ -1,6 +1,7 @@
 """Translation of every string a person reads: English source strings, Spanish catalog.
 
-``tr("text")`` returns the text in the current language. The Spanish catalog is the
+``tr("text")`` returns the text in the current language; ``ntr(one, many, count)`` picks
+the singular or plural form of a counted message first. The Spanish catalog is the
 gettext file ``net/locale/es.po`` (edit it with any PO editor); it is read once, by the
 small reader below, because the runtime has only the standard library and no ``msgfmt``.
 
@@ -83,3 +84,10 @@ def set_language(language: str | None = None) -> str:
 def tr(message: str) -> str:
     """``message`` in the current language (the English text itself when not translated)."""
     return _catalog.get(message, message)
+
+
+def ntr(one: str, many: str, count: int) -> str:
+    """``one`` when ``count`` is 1, else ``many``, in the current language: both forms are
+    in the catalog, so "1 persona" never reads "1 personas" (Spanish and English share the
+    rule: singular for exactly one)."""
+    return tr(one if count == 1 else many)

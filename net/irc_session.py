@@ -51,7 +51,7 @@ from net import protocol as irc
 from net.accounts import is_reserved
 from net.connection import BugLog, Connection, flush_soon
 from net.guard import Verdict
-from net.i18n import tr
+from net.i18n import ntr, tr
 from net.modes import (
     CHANMODES,
     MAX_LIST_ENTRIES,
@@ -656,7 +656,11 @@ class IrcSession(Session):
                 "Welcome to Charla, the chat of this classroom.\n"
                 "Be kind: what you write in {channel} reaches everyone there."
             ).format(channel=self.settings.channel)
-            limit = tr("You may be in up to {count} channels at once.")
+            limit = ntr(
+                "You may be in only {count} channel at once.",
+                "You may be in up to {count} channels at once.",
+                self.settings.channels_per_person,
+            )
             motd = f"{motd}\n{limit.format(count=self.settings.channels_per_person)}"
         if self.settings.history_size > 0:
             history = self.rooms.history

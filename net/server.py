@@ -57,8 +57,13 @@ from net.connection import (
     wait_for_socket,
 )
 from net.guard import address_key
-from net.history import HISTORY_EXPIRY, HISTORY_MEMORY, ChannelHistory
-from net.i18n import tr
+from net.history import (
+    HISTORY_EXPIRY,
+    HISTORY_MEMORY,
+    ChannelHistory,
+    default_database_path,  # noqa: F401 -- for the window's hosted room
+)
+from net.i18n import ntr, tr
 from net.irc_session import IrcSession, is_irc_command
 from net.plain_session import PlainSession
 from net.protocol import DEFAULT_CHANNEL, DEFAULT_PORT, Message, parse
@@ -413,9 +418,11 @@ class ChatServer:
             if self._stopping.is_set():  # shutdown() has taken its list of connections
                 refusal = "Server shutting down"
             elif len(self._connections) >= config.max_clients:
-                refusal = tr("The server is full ({count} people). Try again later.").format(
-                    count=config.max_clients
-                )
+                refusal = ntr(
+                    "The server is full ({count} person). Try again later.",
+                    "The server is full ({count} people). Try again later.",
+                    config.max_clients,
+                ).format(count=config.max_clients)
             elif config.max_per_ip and len(from_ip) >= config.max_per_ip:
                 refusal = tr("Too many connections from your address (at most {count}).").format(
                     count=config.max_per_ip

@@ -112,7 +112,7 @@ from net.connection import NO_DEADLINE, AddressLog, BugLog, Connection, flush_so
 from net.guard import PasswordGuard
 from net.history import ChannelHistory
 from net.history import ListEntry as SavedEntry
-from net.i18n import tr
+from net.i18n import ntr, tr
 from net.modes import (
     LIST_MODES,
     MAX_PARAM_CHANGES,
@@ -1310,9 +1310,12 @@ class Rooms:
                 "say when it works again."
             )
         elif lost:
-            text = tr(
+            text = ntr(
+                "History is being saved to disk again, but {count} message said meanwhile could "
+                "not be saved.",
                 "History is being saved to disk again, but the {count} oldest messages said "
-                "meanwhile could not be saved."
+                "meanwhile could not be saved.",
+                lost,
             ).format(count=lost)
         else:
             text = tr("History is being saved to disk again: nothing said meanwhile was lost.")

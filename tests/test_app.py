@@ -107,7 +107,7 @@ def test_two_windows_chat_and_see_each_other_come_and_go(open_window):
     assert ana.settings.theme == "dark"
     bea.close()
     wait_until([ana], lambda: ana.nick_list.get(0, "end") == ("ana",))
-    assert "bea left" in conversation(ana)
+    wait_until([ana], lambda: "bea left" in conversation(ana))  # after gui.comings' pause
 
 
 def test_commands_in_spanish_private_tabs_recall_completion_and_the_paste_guard(
@@ -404,7 +404,11 @@ def test_a_window_that_only_joins_rooms_never_loads_the_server(tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", program],
         cwd=ROOT,
-        env={**__import__("os").environ, "XDG_CONFIG_HOME": str(tmp_path)},
+        env={
+            **__import__("os").environ,
+            "XDG_CONFIG_HOME": str(tmp_path),
+            "XDG_DATA_HOME": str(tmp_path),  # the room's history file
+        },
         capture_output=True,
         text=True,
         timeout=30,
@@ -507,3 +511,35 @@ def test_losing_the_server_is_said_the_nick_list_greys_and_the_return_too(
         assert window.nick_list.cget("foreground") == window.theme.text
     finally:
         window.close()
+
+
+def test_the_nick_list_sorts_spanish_names_and_counts_the_people(open_window, connect):
+    ana = open_window("Zoe")
+    for nick in ("Álvaro", "ñu", "nube", "bea"):
+        connect(nick).send("JOIN #general")
+    wait_until([ana], lambda: len(ana.nick_list.get(0, "end")) == 5)
+    assert ana.nick_list.get(0, "end") == ("Álvaro", "bea", "nube", "ñu", "Zoe")
+    assert ana.members_panel.count.cget("text") == "5 people"
+
+
+def test_who_joins_and_leaves_can_be_hidden_from_the_view_menu(open_window, connect):
+    ana = open_window("ana")
+    wait_until([ana], lambda: ana.nick_list.get(0, "end") == ("ana",))
+    view_menu = ana.menubar.nametowidget(ana.menubar.entrycget("View", "menu"))
+    entry = view_menu.index(received.tr("Show who joins and leaves"))
+    view_menu.invoke(entry)  # a click on the tick: off
+    assert ana.settings.comings is False  # kept with the other settings
+    bea = connect("bea")
+    bea.send("JOIN #general")
+    wait_until([ana], lambda: "bea" in ana.nick_list.get(0, "end"))  # the list still follows
+    bea.send("PART #general")
+    carla = connect("carla")
+    carla.send("JOIN #general")
+    carla.send("PRIVMSG #general :hola")
+    wait_until([ana], lambda: "hola" in conversation(ana))
+    assert ana.nick_list.get(0, "end") == ("ana", "carla")
+    assert "joined" not in conversation(ana).split("You joined")[1]
+    assert " left" not in conversation(ana)
+    view_menu.invoke(entry)  # on again
+    carla.send("PART #general")
+    wait_until([ana], lambda: "carla left" in conversation(ana))

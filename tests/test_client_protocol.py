@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from net import events as ev
 from net.client_protocol import ClientProtocol, Outbox, PendingMessage
+from net.i18n import set_language
 from net.protocol import parse, session_alias, session_msgid
 
 TOKEN = "0123456789abcdef" * 2
@@ -688,3 +689,11 @@ def test_a_nick_refused_as_registered_before_the_login_is_asked_for_again_after_
     core.take_lines()
     feed(core, ":srv 903 profe :SASL authentication successful")
     assert core.take_lines() == ["NICK profe", "CAP END"]
+
+
+def test_a_wrong_password_is_said_in_the_windows_language():
+    """The reason shown as "Desconectado: …" is not English under --lang es."""
+    set_language("es")
+    core = new_core(password="mal")
+    core.connection_made(0.0)
+    assert feed(core, ":srv 464 * :Password incorrect") == "contraseña incorrecta"

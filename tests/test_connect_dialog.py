@@ -11,12 +11,16 @@ import pytest
 from gui import connect_dialog
 from gui.connect_dialog import HOST_PORT_TRIES, ConnectDialog, parse_address
 from gui.settings import Settings
+from net.i18n import set_language
 from tests import support
 from tests.support import IrcClient
 
 
 @pytest.fixture
-def dialog(tk_root):
+def dialog(tk_root, tmp_path, monkeypatch):
+    # a hosted room keeps its history in the per-user data folder: this test's, not the user's
+    for variable in ("XDG_DATA_HOME", "LOCALAPPDATA", "HOME"):
+        monkeypatch.setenv(variable, str(tmp_path))
     chosen = []
     view = ConnectDialog(tk_root, Settings(nick="ana"), chosen.append)
     view.pack()
@@ -132,3 +136,44 @@ def test_when_every_port_it_tries_is_taken_the_dialog_says_what_to_do(dialog, tk
         host_room(dialog, port)
     assert dialog.chosen == []
     assert "is a room already open here" in dialog.error.cget("text")
+
+
+def test_an_unreachable_server_is_said_all_in_spanish_under_lang_es(dialog, tk_root):
+    set_language("es")
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dialog.address.set(f"127.0.0.1:{port}")
+    dialog.submit()
+    run_until(tk_root, lambda: "No se puede conectar" in str(dialog.error.cget("text")))
+    text = str(dialog.error.cget("text"))
+    assert (
+        f"con 127.0.0.1:{port} (nadie responde en ese puerto)" in text
+    )  # not "(Connection refused)"
+
+
+def test_a_room_opened_again_brings_its_history_back(dialog, tk_root, tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    host_room(dialog, port)
+    room = dialog.chosen.pop().hosted
+    said = IrcClient(room.port)
+    try:
+        said.register("lucia")
+        said.send("JOIN #general")
+        said.send("PRIVMSG #general :los deberes son para el lunes")
+        said.sync()
+    finally:
+        said.close()
+    room.shutdown()
+    assert (tmp_path / "charla" / "historial.sqlite3").exists()  # where servidor.py keeps it
+    dialog.submit()  # "host a room" again: a new server in this process
+    run_until(tk_root, lambda: dialog.chosen)
+    reader = IrcClient(dialog.chosen[0].hosted.port)
+    try:
+        reader.register("marta")
+        reader.send("JOIN #general")
+        reader.expect(r"los deberes son para el lunes")
+    finally:
+        reader.close()

@@ -77,7 +77,7 @@ def test_operator_console_announces_lists_and_kicks(run_server):
         bea.expect(r"^:aula NOTICE bea :Examen mañana a las 9 📝$")
         process.expect(r"Announced to 2 people\.")
         process.type("/usuarios")
-        process.expect(r"2 connected: ana \(127\.0\.0\.1\), bea \(127\.0\.0\.1\)")
+        process.expect(r"2 people connected: ana \(127\.0\.0\.1\), bea \(127\.0\.0\.1\)")
         process.type("/expulsar bea spam")
         process.expect(r"bea was removed\.")
         assert any("spam" in line for line in bea.expect_closed())
@@ -94,7 +94,7 @@ def test_console_commands_in_process(server, connect):
     console = OperatorConsole(server, written.append)
     connect("ana")
     assert console.handle("/users")
-    assert written[-1] == "1 connected: ana (127.0.0.1)"
+    assert written[-1] == "1 person connected: ana (127.0.0.1)"
     assert console.handle("/kick")
     assert written[-1].startswith("Usage: /expulsar")
     assert console.handle("/kick nadie")
@@ -102,7 +102,7 @@ def test_console_commands_in_process(server, connect):
     assert console.handle("/bailar")
     assert written[-1].startswith("Unknown command /bailar")
     assert console.handle("//bailar no es un comando")
-    assert written[-1] == "Announced to 1 people."
+    assert written[-1] == "Announced to 1 person."
     assert not console.handle("/quit")
 
 
