@@ -42,7 +42,13 @@ from net.protocol import (
     split_utf8,
 )
 from net.render import chat_line, history_lines, plain_history, plain_text
-from net.room_words import mode_lines
+from net.room_words import (
+    closest_command,
+    mode_lines,
+    teacher_help,
+    teacher_names,
+    teacher_usage,
+)
 from net.state import (
     Channel,
     ChannelView,
@@ -66,35 +72,16 @@ ECHO_ON = b"\xff\xfc\x01"
 TEXT_BYTES_PER_MESSAGE = MAX_LINE_BYTES - 120
 
 QUIT_WORDS = {"close", "/salir", "/quit", "/exit"}
-#: what a teacher (or a helper: a channel operator) types, in Spanish and English
-TEACHER_COMMANDS = {
-    "/silenciar": "mute",
-    "/mute": "mute",
-    "/desilenciar": "unmute",
-    "/unmute": "unmute",
-    "/expulsar": "kick",
-    "/kick": "kick",
-    "/vetar": "ban",
-    "/ban": "ban",
-    "/desvetar": "unban",
-    "/unban": "unban",
-    "/voz": "voice",
-    "/voice": "voice",
-    "/lento": "slow",
-    "/slow": "slow",
-    "/moderar": "moderate",
-    "/moderate": "moderate",
-    "/aviso": "announce",
-    "/announce": "announce",
-}
-_USAGE = {
-    "mute": "/silenciar NAME [minutes]",
-    "unmute": "/desilenciar",
-    "kick": "/expulsar NAME [reason]",
-    "ban": "/vetar NAME [minutes]",
-    "unban": "/desvetar",
-    "voice": "/voz",
-}
+#: what a teacher (or a helper: a channel operator) types, in Spanish and English: the
+#: spellings of ``net.room_words.TEACHER_COMMANDS`` that work at nc
+TEACHER_COMMANDS = teacher_names(at_nc=True)
+#: every command a person at nc may type, for the hint when one is mistyped
+KNOWN_COMMANDS = (
+    *QUIT_WORDS - {"close"},
+    *("/usuarios", "/users", "/who", "/ayuda", "/help", "/privado", "/msg", "/yo", "/me"),
+    *("/apodo", "/nick"),
+    *TEACHER_COMMANDS,
+)
 #: a timed mute or ban lasts at most a week (``TQUIET``/``TBAN``'s limit)
 MAX_MINUTES = 7 * 24 * 60
 #: tries at an account's password before the connection is closed
@@ -364,15 +351,9 @@ class PlainSession(Session):
             )
             if self.rooms.is_operator(self, channel):
                 self.say(
-                    tr(
-                        "For the teacher and helpers:\n"
-                        "***   /silenciar NAME [minutes] (/mute), /desilenciar NAME (/unmute)\n"
-                        "***   /expulsar NAME [reason] (/kick)\n"
-                        "***   /vetar NAME [minutes] (/ban), /desvetar NAME (/unban)\n"
-                        "***   /voz NAME (/voice)          may speak in a muted class\n"
-                        "***   /lento SECONDS|off (/slow)  one message every SECONDS\n"
-                        "***   /moderar [off] (/moderate)  only you and those with voice speak\n"
-                        "***   /aviso TEXT (/announce)     an announcement to the room"
+                    "\n".join(
+                        [tr("For the teacher and helpers:")]
+                        + [f"***   {line}" for line in teacher_help(at_nc=True)]
                     )
                 )
         elif command in ("/privado", "/msg"):
@@ -387,8 +368,14 @@ class PlainSession(Session):
         elif command in TEACHER_COMMANDS:
             self._moderate(TEACHER_COMMANDS[command], channel, rest)
         elif line.startswith("/"):
+            hint = closest_command(command, KNOWN_COMMANDS)
             self.say(
-                tr("Unknown command {command}. Type /ayuda (/help) for the list.").format(
+                tr(
+                    "Unknown command {command}. Did you mean {hint}? "
+                    "Type /ayuda (/help) for the list."
+                ).format(command=word, hint=hint)
+                if hint
+                else tr("Unknown command {command}. Type /ayuda (/help) for the list.").format(
                     command=word
                 )
             )
@@ -428,7 +415,7 @@ class PlainSession(Session):
             change = ModeChange(not off, letter, first if letter == "S" and not off else "")
             refused = self.rooms.change_modes(self, channel, [change])
         elif not first:
-            self.say(tr("Usage: {command} NAME").format(command=_USAGE[action]))
+            self.say(tr("Usage: {command}").format(command=teacher_usage(action)))
             return
         elif action == "kick":
             found = self.rooms.kick(self, channel, first, more or self.nick)

@@ -21,6 +21,7 @@ from gui.app import ChatWindow
 from gui.settings import Settings
 from net.client import ChatClient
 from net.i18n import set_language
+from net.room_words import teacher_help
 from tests import support
 from tests.support import FAST_RETRY, FakeServer, LineClient
 
@@ -505,3 +506,22 @@ def test_with_the_real_server_a_deleted_message_vanishes_and_announcements_land_
     wait(lambda: "Mañana no hay clase" in bea.views["#general"].plain_text())
     assert "Mañana no hay clase" not in bea.views["ana"].plain_text()
     assert msgid == ""  # the deleted message is forgotten by her window too
+
+
+def test_the_teachers_help_in_the_window_is_the_shared_table(server, profe_and_ana):
+    """``/ayuda`` in a teacher's window lists every command of
+    ``net.room_words.TEACHER_COMMANDS``, each with its hint and what it does."""
+    set_language("es")
+    profe, ana, wait = profe_and_ana
+    server.rooms.make_teacher(server.find_session("tere"))
+    wait(lambda: profe.class_menu.shown)
+    _typed(profe, "/ayuda")
+    shown = profe.views["#general"].plain_text
+    wait(lambda: "/borrar (/delete) — borra tu último mensaje" in shown())
+    for line in teacher_help():
+        assert line in shown()
+    _typed(ana, "/ayuda")  # a student is not shown the teacher's commands
+    wait(lambda: "/salir (/quit)" in ana.views["#general"].plain_text())
+    assert "/vetar" not in ana.views["#general"].plain_text()
+    _typed(profe, "/vetarr ana")
+    wait(lambda: "¿Querías decir /vetar?" in shown())

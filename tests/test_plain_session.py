@@ -78,8 +78,8 @@ def test_commands_in_spanish_and_english(connect):
     ana.expect(r"^:bego!\S+ PRIVMSG ana :solo para ti$")
     bego.send("/apodo Bego")
     ana.expect(r"^:bego!\S+ NICK :?Bego$")
-    bego.send("/bailar")
-    bego.expect(r"^\*\*\* Unknown command /bailar\. Type /ayuda \(/help\) for the list\.$")
+    bego.send("/xyzzy")  # nothing close to it: no hint
+    bego.expect(r"^\*\*\* Unknown command /xyzzy\. Type /ayuda \(/help\) for the list\.$")
     bego.send("//no es un comando")
     ana.expect(r"PRIVMSG #general :/no es un comando$")
 
@@ -315,7 +315,7 @@ def test_a_teacher_at_nc_governs_the_room_and_everyone_reads_its_state(connect, 
     ana.expect(r"^\*\*\* Only the teacher or a helper may do that\.$")
     server.rooms.make_teacher(server.find_session("tere"))  # as /profesor at the console
     tere.send("/help")
-    tere.expect(r"^\*\*\*   /lento SECONDS\|off \(/slow\)")
+    tere.expect(r"^\*\*\*   /lento \(/slow\) SECONDS\|off — one message every SECONDS$")
     tere.send("/silenciar ana 5")
     ana.expect(r"^\[\d\d:\d\d\] \* tere muted you: your messages do not reach the room\.$")
     lucas.expect(r"^:tere!\S+ MODE #general \+q :?ana!\*@\*$")
@@ -340,3 +340,20 @@ def test_a_teacher_at_nc_governs_the_room_and_everyone_reads_its_state(connect, 
     lucas.expect(r" 474 lucas #general ")
     tere.send("/lento rápido")
     tere.expect(r"^\*\*\* Usage: /lento SECONDS, or /lento off$")
+
+
+def test_a_teacher_at_nc_reads_the_shared_table_and_gets_hints_for_typos(connect, server):
+    """Usage, help and typo hints come from ``net.room_words.TEACHER_COMMANDS``."""
+    tere = plain_user(connect, "tere")
+    server.rooms.make_teacher(server.find_session("tere"))
+    tere.send("/vetar")
+    tere.expect(r"^\*\*\* Usage: /vetar NAME \[minutes\]$")
+    tere.send("/silenciarr ana")
+    tere.expect(
+        r"^\*\*\* Unknown command /silenciarr\. Did you mean /silenciar\? "
+        r"Type /ayuda \(/help\) for the list\.$"
+    )
+    tere.send("/ayuda")
+    tere.expect(r"^\*\*\* For the teacher and helpers:$")
+    tere.expect(r"^\*\*\*   /silenciar \(/mute\) NAME \[minutes\] — their messages do not")
+    tere.expect(r"^\*\*\*   /aviso \(/announce\) TEXT — an announcement to the room$")
