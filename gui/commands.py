@@ -341,6 +341,17 @@ def _status_command(mode: str) -> Callable[[Window, str, str], bool]:
     return give_or_take
 
 
+def claim(window: Window, args: str, target: str) -> bool:
+    """``/reclamar [#canal] [off]``: this channel (or the one named) becomes the teachers'."""
+    words = args.split()
+    channel = words[0] if words and words[0][:1] in CHANNEL_PREFIXES else target
+    off = bool(words) and words[-1].lower() in OFF_WORDS
+    if channel[:1] not in CHANNEL_PREFIXES:
+        return _in_channel(window, target)
+    classroom.claim(window, channel, not off)
+    return True
+
+
 def announce(window: Window, args: str, target: str) -> bool:
     if not args:
         return False
@@ -390,5 +401,6 @@ COMMANDS: dict[str, Callable[[Window, str, str], bool]] = {
     "voice": _status_command("v"),
     "helper": _status_command("o"),
     "announce": announce,
+    "claim": claim,
     "delete": delete_last,
 }

@@ -406,6 +406,22 @@ class PlainSession(Session):
                 refused = [ModeRefused("chanop", channel.name)]
             else:
                 self._relay(channel, rest, command="NOTICE")
+        elif action == "claim":
+            words = rest.split()
+            name = next((word for word in words if word.startswith("#")), channel.name)
+            off = bool(words) and words[-1].lower() in ("off", "no", "0")
+            why = self.rooms.claim(self, name, claiming=not off)
+            if why == "noprivileges":
+                self.say(tr("Only a teacher can do that."))
+            elif why == "nosuchchannel":
+                self.say(tr("There is no room called {channel}.").format(channel=name))
+            elif why == "default":
+                self.say(
+                    tr(
+                        "{channel} is the server's default channel: "
+                        "it always belongs to the teachers"
+                    ).format(channel=name)
+                )
         elif action in ("slow", "moderate"):
             off = first.lower() in ("off", "no", "0")
             if action == "slow" and not off and not (first.isascii() and first.isdigit()):

@@ -94,6 +94,13 @@ TEACHER_COMMANDS: tuple[TeacherCommand, ...] = (
         lambda: tr("an announcement to the room"),
     ),
     TeacherCommand(
+        "claim",
+        "/reclamar",
+        "/claim",
+        lambda: tr("#CHANNEL [off]"),
+        lambda: tr("the room belongs to the teachers (off: give it back)"),
+    ),
+    TeacherCommand(
         "invite",
         "/invitar",
         "/invite",

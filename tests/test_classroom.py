@@ -525,3 +525,25 @@ def test_the_teachers_help_in_the_window_is_the_shared_table(server, profe_and_a
     assert "/vetar" not in ana.views["#general"].plain_text()
     _typed(profe, "/vetarr ana")
     wait(lambda: "¿Querías decir /vetar?" in shown())
+
+
+def test_the_teacher_claims_a_room_from_the_class_menu_and_by_typing(server, profe_and_ana):
+    """ "Reclamar la sala" (and ``/reclamar``) sends ``CLAIM``: the student who made the
+    room loses its operator role and reads who claimed it; a student typing it is refused."""
+    set_language("es")
+    profe, ana, wait = profe_and_ana
+    server.rooms.make_teacher(server.find_session("tere"))
+    wait(lambda: profe.class_menu.shown)
+    _typed(ana, "/unirse #grupo3")  # she made it: its operator
+    wait(lambda: "#grupo3" in ana.views and ana.is_operator("#grupo3"))
+    _typed(ana, "/reclamar")
+    wait(lambda: "Solo un profesor puede hacer eso." in ana.views["#grupo3"].plain_text())
+    _typed(profe, "/unirse #grupo3")
+    wait(lambda: profe.current_name() == "#grupo3" and profe.class_menu.shown)
+    menu = profe.class_menu.menu
+    menu.invoke(menu.index("Claim the room"))  # the window was made before set_language
+    said = ana.views["#grupo3"].plain_text
+    wait(lambda: "tere ha reclamado #grupo3: ahora es de los profesores" in said())
+    wait(lambda: not ana.is_operator("#grupo3"))
+    _typed(profe, "/reclamar off")
+    wait(lambda: "tere ha devuelto #grupo3" in said())

@@ -357,3 +357,23 @@ def test_a_teacher_at_nc_reads_the_shared_table_and_gets_hints_for_typos(connect
     tere.expect(r"^\*\*\* For the teacher and helpers:$")
     tere.expect(r"^\*\*\*   /silenciar \(/mute\) NAME \[minutes\] — their messages do not")
     tere.expect(r"^\*\*\*   /aviso \(/announce\) TEXT — an announcement to the room$")
+
+
+def test_a_teacher_at_nc_claims_a_room_and_a_student_may_not(connect, server):
+    lucas = connect("lucas")
+    lucas.join("#grupo3")  # made it: its operator, as IRC has always done
+    ana = plain_user(connect, "ana")
+    ana.send("/reclamar #grupo3")
+    ana.expect(r"^\*\*\* Only a teacher can do that\.$")
+    tere = plain_user(connect, "tere")
+    server.rooms.make_teacher(server.find_session("tere"))
+    tere.send("/reclamar")
+    tere.expect(r"#general is the server's default channel: it always belongs to the teachers")
+    tere.send("/claim #nada")
+    tere.expect(r"^\*\*\* There is no room called #nada\.$")
+    tere.send("/reclamar #grupo3")
+    lucas.expect(r"^:\S+ MODE #grupo3 -o :?lucas$")
+    lucas.expect(r"NOTICE #grupo3 :tere claimed #grupo3: it now belongs to the teachers$")
+    tere.expect(r"tere claimed #grupo3: it now belongs to the teachers$")
+    tere.send("/reclamar #grupo3 off")
+    lucas.expect(r"NOTICE #grupo3 :tere gave #grupo3 back: it no longer belongs to the teachers$")
