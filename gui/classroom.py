@@ -173,12 +173,28 @@ def claim(window: Window, channel: str, on: bool = True) -> None:
     window.client.send_command("CLAIM" if on else "UNCLAIM", channel)
 
 
+#: an announcement longer than this goes through ``send_text``, which refuses it in words
+#: (``gui.app.MAX_MESSAGE_CHARS``)
+MAX_ANNOUNCEMENT_CHARS = 4000
+
+
 def announce(window: Window, text: str) -> list[str]:
     """An announcement: for now a ``NOTICE`` to each channel we are in (announcements of
-    their own are not designed yet). Returns the channels it went to."""
+    their own are not designed yet). Returns the channels it went to.
+
+    Where we are an operator, our own window shows it as the banner the students see
+    (``gui.received`` shows an operator's notice so); the server's refusal, if any, is
+    still said (``on_refused`` for a line not pending). Elsewhere it is sent as a line
+    that shows *sending…*, then struck with the server's reason."""
     channels = [window.names[key] for key in window.members if key not in window.left]
+    heading = tr("Announcement from {nick}").format(nick=window.client.nick)
     for channel in channels:
-        window.send_text(channel, text, action=False, notice=True)
+        if window.is_operator(channel) and len(text) <= MAX_ANNOUNCEMENT_CHARS:
+            if window.client.notice(channel, text):
+                view = window.view_for(channel)
+                view.add_announcement(datetime.now().astimezone(), text, heading=heading)
+        else:
+            window.send_text(channel, text, action=False, notice=True)
     return channels
 
 

@@ -547,3 +547,28 @@ def test_the_teacher_claims_a_room_from_the_class_menu_and_by_typing(server, pro
     wait(lambda: not ana.is_operator("#grupo3"))
     _typed(profe, "/reclamar off")
     wait(lambda: "tere ha devuelto #grupo3" in said())
+
+
+def _banners(window, channel: str) -> str:
+    """The text of a conversation's banners (announcements), as the eye sees them."""
+    text = window.views[channel].text
+    ranges = text.tag_ranges("banner")
+    return "".join(
+        text.get(start, end) for start, end in zip(ranges[::2], ranges[1::2], strict=True)
+    )
+
+
+def test_the_teachers_own_announcement_is_the_banner_the_students_see(server, profe_and_ana):
+    set_language("es")
+    profe, ana, wait = profe_and_ana
+    server.rooms.make_teacher(server.find_session("tere"))
+    wait(lambda: profe.class_menu.shown)
+    _typed(profe, "/aviso Examen el lunes")
+    wait(lambda: "Examen el lunes" in _banners(ana, "#general"))
+    wait(lambda: "Aviso de tere" in _banners(profe, "#general"))
+    assert "Examen el lunes" in _banners(profe, "#general")
+    assert profe.views["#general"].plain_text().count("Examen el lunes") == 1
+    _typed(ana, "/aviso yo también")  # not an operator: a line of hers, not a banner
+    wait(lambda: "yo también" in profe.views["#general"].plain_text())
+    assert "yo también" in ana.views["#general"].plain_text()
+    assert "yo también" not in _banners(ana, "#general") + _banners(profe, "#general")
