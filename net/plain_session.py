@@ -4,7 +4,9 @@ The server asks for a name (and the password, if it has one), joins the person t
 default channel, and from then on every line they type is a message to it. A name that
 is an account's (``net.accounts``) is theirs once they type its password (not echoed,
 like the server's; ``MAX_ACCOUNT_TRIES`` tries, each wrong one slowed down per address;
-``/otro`` goes back to choosing another name). What others say arrives as
+``/otro`` goes back to choosing another name). ``/registrar`` makes an account for the
+name in use (its password asked twice, not echoed) through ``accounts.register``, as
+``REGISTER`` does. What others say arrives as
 ``[hh:mm] nick: text``; joins, leaves and the operator's announcements come as readable
 lines too. A few slash commands, in Spanish and English, do the rest.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import re
 import time
 
+from net.accounts import MIN_PASSWORD_BYTES, Refused
 from net.connection import Connection
 from net.guard import Verdict
 from net.i18n import tr
@@ -72,6 +75,8 @@ ECHO_ON = b"\xff\xfc\x01"
 TEXT_BYTES_PER_MESSAGE = MAX_LINE_BYTES - 120
 
 QUIT_WORDS = {"close", "/salir", "/quit", "/exit"}
+#: protect one's name with a password (the server's ``REGISTER`` path: ``net.accounts``)
+REGISTER_WORDS = {"/registrar", "/register"}
 #: what a teacher (or a helper: a channel operator) types, in Spanish and English: the
 #: spellings of ``net.room_words.TEACHER_COMMANDS`` that work at nc
 TEACHER_COMMANDS = teacher_names(at_nc=True)
@@ -80,6 +85,7 @@ KNOWN_COMMANDS = (
     *QUIT_WORDS - {"close"},
     *("/usuarios", "/users", "/who", "/ayuda", "/help", "/privado", "/msg", "/yo", "/me"),
     *("/apodo", "/nick"),
+    *REGISTER_WORDS,
     *TEACHER_COMMANDS,
 )
 #: a timed mute or ban lasts at most a week (``TQUIET``/``TBAN``'s limit)
@@ -104,6 +110,8 @@ class PlainSession(Session):
         #: the account whose password is asked for (state "account"), and the tries so far
         self._account_name = ""
         self._account_tries = 0
+        #: ``/registrar``'s first password, till it is typed again
+        self._new_password = ""
         self.say(tr("Welcome to Charla ({server}).").format(server=self.settings.server_name))
         if self._state == "password":
             # Telnet clients stop echoing on IAC WILL ECHO (RFC 857), so the password is
@@ -201,6 +209,8 @@ class PlainSession(Session):
             self._on_password(line)
         elif self._state == "account":
             self._on_account_password(line)
+        elif self._state in ("new_password", "new_password_again"):
+            self._on_new_password(line)
         elif line:
             self._on_chat(line)
 
@@ -280,6 +290,49 @@ class PlainSession(Session):
         self.say(told)
         self._ask_account_password()
 
+    def _start_register(self) -> None:
+        """``/registrar``: the password for an account named as we are, asked twice and not
+        echoed (as the account prompt is); ``accounts.register`` decides, as for
+        ``REGISTER``, and a made account logs us in."""
+        if self.account:
+            self.say(tr("You are logged in as {account} already.").format(account=self.account))
+            return
+        self._state, self._new_password = "new_password", ""
+        self.say(
+            tr(
+                "A password for the account {name} (at least {least} characters; it is not "
+                "shown, or /otro to give up):"
+            ).format(name=self.nick, least=MIN_PASSWORD_BYTES)
+        )
+        self.conn.send(ECHO_OFF)
+
+    def _on_new_password(self, password: str) -> None:
+        if password.lower() in OTHER_NAME_WORDS:
+            self._end_register(tr("No account was made."))
+        elif self._state == "new_password":
+            self._state, self._new_password = "new_password_again", password
+            self.say(tr("The same password again:"))
+        elif password != self._new_password:
+            self._end_register(tr("The two passwords differ: no account was made."))
+        else:
+            refused = self.rooms.accounts.register(self.nick, password, self.conn.ip)
+            if refused is None:
+                self.rooms.log_in(self, self.nick)
+                self._end_register(
+                    tr(
+                        "The account {name} is made, and you are logged in: next time, "
+                        "type your name and this password."
+                    ).format(name=self.nick)
+                )
+            else:
+                self._end_register(_register_refusal_text(refused))
+
+    def _end_register(self, told: str) -> None:
+        self._state, self._new_password = "chat", ""
+        if self._telnet_echo:
+            self.conn.send(ECHO_ON)
+        self.say(told)
+
     def _back_to_name(self) -> None:
         if self._telnet_echo:
             self.conn.send(ECHO_ON)
@@ -345,6 +398,7 @@ class PlainSession(Session):
                     "***   /privado NAME TEXT (/msg)   a private message\n"
                     "***   /yo TEXT (/me)              an action: * you TEXT\n"
                     "***   /apodo NAME (/nick)         change your name\n"
+                    "***   /registrar (/register)      protect your name with a password\n"
                     "***   /salir (/quit) or close     leave the chat\n"
                     "***   //text                      send a line that starts with /"
                 )
@@ -356,6 +410,8 @@ class PlainSession(Session):
                         + [f"***   {line}" for line in teacher_help(at_nc=True)]
                     )
                 )
+        elif command in REGISTER_WORDS:
+            self._start_register()
         elif command in ("/privado", "/msg"):
             self._private(rest)
         elif command in ("/yo", "/me"):
@@ -499,6 +555,21 @@ class PlainSession(Session):
             )
         elif not self.rooms.rename(self, new_nick):
             self.say(tr("The name {name} is taken.").format(name=new_nick))
+
+
+def _register_refusal_text(refused: Refused) -> str:
+    """Why ``/registrar`` made no account, in words."""
+    if refused is Refused.EXISTS:
+        return tr("That name is an account already.")
+    if refused is Refused.BAD_NAME:
+        return tr("That name cannot be an account.")
+    if refused is Refused.WEAK_PASSWORD:
+        return tr(
+            "That password is too short (at least {least} characters): no account was made."
+        ).format(least=MIN_PASSWORD_BYTES)
+    if refused is Refused.UNACCEPTABLE_PASSWORD:
+        return tr("That password is too long or has odd characters: no account was made.")
+    return tr("No accounts can be made now: try again later.")
 
 
 def _refusal_text(refused: ModeRefused) -> str:

@@ -377,3 +377,33 @@ def test_a_teacher_at_nc_claims_a_room_and_a_student_may_not(connect, server):
     tere.expect(r"tere claimed #grupo3: it now belongs to the teachers$")
     tere.send("/reclamar #grupo3 off")
     lucas.expect(r"NOTICE #grupo3 :tere gave #grupo3 back: it no longer belongs to the teachers$")
+
+
+def test_registrar_makes_an_account_asking_the_password_twice_not_echoed(start_server, connect):
+    server = start_server()
+    telnet = plain_user(connect, "lola", port=server.port)
+    telnet.send("/registrar")
+    telnet.expect(r"^\*\*\* A password for the account lola \(at least 8 characters")
+    assert b"to give up):\r\n" + ECHO_OFF in telnet.received
+    telnet.send_raw(b"\xff\xfd\x01corta\r\n")  # telnet agrees to stop echoing
+    telnet.expect(r"\*\*\* The same password again:$")  # after ECHO_OFF: junk to nc
+    telnet.send("corta")
+    telnet.expect(r"\*\*\* That password is too short \(at least 8 characters\)")
+    assert ECHO_ON + b"*** That password is too short" in telnet.received
+    telnet.send("/register")
+    telnet.expect(r"A password for the account lola")
+    telnet.send("una contraseña larga")
+    telnet.send("otra contraseña larga")
+    telnet.expect(r"\*\*\* The two passwords differ: no account was made\.$")
+    telnet.send("/registrar")
+    telnet.send("una contraseña larga")
+    telnet.send("una contraseña larga")
+    telnet.expect(r"\*\*\* The account lola is made, and you are logged in")
+    assert server.accounts.log_in("10.1.1.1", "lola", "una contraseña larga").account == "lola"
+    watcher = connect("bea", port=server.port)
+    watcher.send("WHOIS lola")
+    watcher.expect(r" 330 bea lola lola :is logged in as$")
+    telnet.send("/registrar")
+    telnet.expect(r"^\*\*\* You are logged in as lola already\.$")
+    nobody = [line for line in watcher.lines if "contraseña" in line]
+    assert nobody == []  # the password was never relayed to the room
