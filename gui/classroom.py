@@ -1,7 +1,8 @@
 """The teacher's controls and the room's state in words (issue 14).
 
 For a channel operator (a teacher, or a helper the teacher made one): the **Clase** menu
-(mute the class, slow mode, lock the room and invite, the topic, announcements), the
+(mute the class, slow mode, lock the room and invite, the topic, announcements, claim
+the room for the teachers: ``CLAIM``), the
 right-click menu on a nick (private message, mute for N minutes, remove, ban, voice,
 helper) and on a message (delete it: its author and operators). Each action is also a
 typed command (``gui.commands``) and is one IRC line the server checks (RFC 2812 modes,
@@ -166,12 +167,34 @@ def invite(window: Window, channel: str, nick: str) -> None:
     window.client.send_command("INVITE", nick, channel)
 
 
+def claim(window: Window, channel: str, on: bool = True) -> None:
+    """``CLAIM #chan``: the channel belongs to the teachers (``UNCLAIM``: given back). The
+    server answers 481 to anyone who is not a teacher, and tells the channel in words."""
+    window.client.send_command("CLAIM" if on else "UNCLAIM", channel)
+
+
+#: an announcement longer than this goes through ``send_text``, which refuses it in words
+#: (``gui.app.MAX_MESSAGE_CHARS``)
+MAX_ANNOUNCEMENT_CHARS = 4000
+
+
 def announce(window: Window, text: str) -> list[str]:
     """An announcement: for now a ``NOTICE`` to each channel we are in (announcements of
-    their own are not designed yet). Returns the channels it went to."""
+    their own are not designed yet). Returns the channels it went to.
+
+    Where we are an operator, our own window shows it as the banner the students see
+    (``gui.received`` shows an operator's notice so); the server's refusal, if any, is
+    still said (``on_refused`` for a line not pending). Elsewhere it is sent as a line
+    that shows *sending…*, then struck with the server's reason."""
     channels = [window.names[key] for key in window.members if key not in window.left]
+    heading = tr("Announcement from {nick}").format(nick=window.client.nick)
     for channel in channels:
-        window.send_text(channel, text, action=False, notice=True)
+        if window.is_operator(channel) and len(text) <= MAX_ANNOUNCEMENT_CHARS:
+            if window.client.notice(channel, text):
+                view = window.view_for(channel)
+                view.add_announcement(datetime.now().astimezone(), text, heading=heading)
+        else:
+            window.send_text(channel, text, action=False, notice=True)
     return channels
 
 
@@ -243,6 +266,8 @@ class ClassMenu:
         menu.add_command(label=tr("Clear the topic"), command=self._clear_topic)
         menu.add_separator()
         menu.add_command(label=tr("Announce to everyone…"), command=self._announce)
+        menu.add_separator()
+        menu.add_command(label=tr("Claim the room"), command=self._claim)
 
     def refresh(self) -> None:
         """Show the menu only to an operator of the channel on show; tick what is on."""
@@ -290,6 +315,9 @@ class ClassMenu:
     def _clear_topic(self) -> None:
         window = self.window
         _guarded(window, lambda w, c: w.client.set_topic(c, ""), window.current_name())
+
+    def _claim(self) -> None:
+        _guarded(self.window, claim, self.window.current_name())
 
     def _announce(self) -> None:
         text = ask(self.window, tr("Announcement"), tr("What everyone should read:"))

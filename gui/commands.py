@@ -11,7 +11,6 @@ Threading: ``parse_input`` is a pure function; everything runs on the Tk main th
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ from typing import Any
 from gui import classroom, tabs
 from net.i18n import tr
 from net.protocol import InvalidMessageError, irc_lower, is_valid_nick, wire_number
+from net.room_words import closest_command, teacher_help, teacher_names
 
 # ``window`` below is a gui.app.ChatWindow (not imported: app imports this module).
 Window = Any
@@ -48,31 +48,8 @@ ALIASES = {
     "/ayuda": "help",
     "/quit": "quit",
     "/salir": "quit",
-    # a channel operator's (the teacher's, a helper's); the server checks every one
-    "/kick": "kick",
-    "/expulsar": "kick",
-    "/ban": "ban",
-    "/vetar": "ban",
-    "/unban": "unban",
-    "/desvetar": "unban",
-    "/mute": "mute",
-    "/silenciar": "mute",
-    "/unmute": "unmute",
-    "/desilenciar": "unmute",
-    "/slow": "slow",
-    "/lento": "slow",
-    "/moderate": "moderate",
-    "/moderar": "moderate",
-    "/invite": "invite",
-    "/invitar": "invite",
-    "/voice": "voice",
-    "/voz": "voice",
-    "/helper": "helper",
-    "/ayudante": "helper",
-    "/announce": "announce",
-    "/aviso": "announce",
-    "/delete": "delete",
-    "/borrar": "delete",
+    # a channel operator's (the teacher's, a helper's): the one table both sides read
+    **teacher_names(),
 }
 CHANNEL_PREFIXES = tabs.CHANNEL_PREFIXES
 #: words that turn a mode off: ``/lento off``, ``/moderar no``
@@ -118,8 +95,7 @@ def parse_input(line: str) -> Say | Command | Unknown | None:
     word, _, rest = stripped.partition(" ")
     name = ALIASES.get(word.lower())
     if name is None:
-        close = difflib.get_close_matches(word.lower(), ALIASES, n=1, cutoff=0.6)
-        return Unknown(word, close[0] if close else "")
+        return Unknown(word, closest_command(word, ALIASES))
     return Command(name, rest.strip())
 
 
@@ -255,15 +231,9 @@ def show_help(window: Window, _args: str, target: str) -> bool:
     if window.is_operator(target):
         window.view_for(target).add_system(
             _now(),
-            tr(
-                "For the teacher: /expulsar (/kick) NAME [reason] · "
-                "/vetar (/ban) NAME [minutes] · /desvetar (/unban) · "
-                "/silenciar (/mute) NAME [minutes] · /desilenciar (/unmute) · "
-                "/lento (/slow) SECONDS|off · /moderar (/moderate) [off] · "
-                "/invitar (/invite) NAME · /voz (/voice) NAME [off] · "
-                "/ayudante (/helper) NAME [off] · /aviso (/announce) TEXT · "
-                "/borrar (/delete); right-click a name or a message for more"
-            ),
+            tr("For the teacher (right-click a name or a message for more):")
+            + "\n"
+            + "\n".join(teacher_help()),
         )
     return True
 
@@ -371,6 +341,17 @@ def _status_command(mode: str) -> Callable[[Window, str, str], bool]:
     return give_or_take
 
 
+def claim(window: Window, args: str, target: str) -> bool:
+    """``/reclamar [#canal] [off]``: this channel (or the one named) becomes the teachers'."""
+    words = args.split()
+    channel = words[0] if words and words[0][:1] in CHANNEL_PREFIXES else target
+    off = bool(words) and words[-1].lower() in OFF_WORDS
+    if channel[:1] not in CHANNEL_PREFIXES:
+        return _in_channel(window, target)
+    classroom.claim(window, channel, not off)
+    return True
+
+
 def announce(window: Window, args: str, target: str) -> bool:
     if not args:
         return False
@@ -420,5 +401,6 @@ COMMANDS: dict[str, Callable[[Window, str, str], bool]] = {
     "voice": _status_command("v"),
     "helper": _status_command("o"),
     "announce": announce,
+    "claim": claim,
     "delete": delete_last,
 }

@@ -4,7 +4,9 @@ The server asks for a name (and the password, if it has one), joins the person t
 default channel, and from then on every line they type is a message to it. A name that
 is an account's (``net.accounts``) is theirs once they type its password (not echoed,
 like the server's; ``MAX_ACCOUNT_TRIES`` tries, each wrong one slowed down per address;
-``/otro`` goes back to choosing another name). What others say arrives as
+``/otro`` goes back to choosing another name). ``/registrar`` makes an account for the
+name in use (its password asked twice, not echoed) through ``accounts.register``, as
+``REGISTER`` does. What others say arrives as
 ``[hh:mm] nick: text``; joins, leaves and the operator's announcements come as readable
 lines too. A few slash commands, in Spanish and English, do the rest.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import re
 import time
 
+from net.accounts import MIN_PASSWORD_BYTES, Refused
 from net.connection import Connection
 from net.guard import Verdict
 from net.i18n import tr
@@ -42,7 +45,13 @@ from net.protocol import (
     split_utf8,
 )
 from net.render import chat_line, history_lines, plain_history, plain_text
-from net.room_words import mode_lines
+from net.room_words import (
+    closest_command,
+    mode_lines,
+    teacher_help,
+    teacher_names,
+    teacher_usage,
+)
 from net.state import (
     Channel,
     ChannelView,
@@ -66,35 +75,19 @@ ECHO_ON = b"\xff\xfc\x01"
 TEXT_BYTES_PER_MESSAGE = MAX_LINE_BYTES - 120
 
 QUIT_WORDS = {"close", "/salir", "/quit", "/exit"}
-#: what a teacher (or a helper: a channel operator) types, in Spanish and English
-TEACHER_COMMANDS = {
-    "/silenciar": "mute",
-    "/mute": "mute",
-    "/desilenciar": "unmute",
-    "/unmute": "unmute",
-    "/expulsar": "kick",
-    "/kick": "kick",
-    "/vetar": "ban",
-    "/ban": "ban",
-    "/desvetar": "unban",
-    "/unban": "unban",
-    "/voz": "voice",
-    "/voice": "voice",
-    "/lento": "slow",
-    "/slow": "slow",
-    "/moderar": "moderate",
-    "/moderate": "moderate",
-    "/aviso": "announce",
-    "/announce": "announce",
-}
-_USAGE = {
-    "mute": "/silenciar NAME [minutes]",
-    "unmute": "/desilenciar",
-    "kick": "/expulsar NAME [reason]",
-    "ban": "/vetar NAME [minutes]",
-    "unban": "/desvetar",
-    "voice": "/voz",
-}
+#: protect one's name with a password (the server's ``REGISTER`` path: ``net.accounts``)
+REGISTER_WORDS = {"/registrar", "/register"}
+#: what a teacher (or a helper: a channel operator) types, in Spanish and English: the
+#: spellings of ``net.room_words.TEACHER_COMMANDS`` that work at nc
+TEACHER_COMMANDS = teacher_names(at_nc=True)
+#: every command a person at nc may type, for the hint when one is mistyped
+KNOWN_COMMANDS = (
+    *QUIT_WORDS - {"close"},
+    *("/usuarios", "/users", "/who", "/ayuda", "/help", "/privado", "/msg", "/yo", "/me"),
+    *("/apodo", "/nick"),
+    *REGISTER_WORDS,
+    *TEACHER_COMMANDS,
+)
 #: a timed mute or ban lasts at most a week (``TQUIET``/``TBAN``'s limit)
 MAX_MINUTES = 7 * 24 * 60
 #: tries at an account's password before the connection is closed
@@ -117,6 +110,8 @@ class PlainSession(Session):
         #: the account whose password is asked for (state "account"), and the tries so far
         self._account_name = ""
         self._account_tries = 0
+        #: ``/registrar``'s first password, till it is typed again
+        self._new_password = ""
         self.say(tr("Welcome to Charla ({server}).").format(server=self.settings.server_name))
         if self._state == "password":
             # Telnet clients stop echoing on IAC WILL ECHO (RFC 857), so the password is
@@ -214,6 +209,8 @@ class PlainSession(Session):
             self._on_password(line)
         elif self._state == "account":
             self._on_account_password(line)
+        elif self._state in ("new_password", "new_password_again"):
+            self._on_new_password(line)
         elif line:
             self._on_chat(line)
 
@@ -293,6 +290,49 @@ class PlainSession(Session):
         self.say(told)
         self._ask_account_password()
 
+    def _start_register(self) -> None:
+        """``/registrar``: the password for an account named as we are, asked twice and not
+        echoed (as the account prompt is); ``accounts.register`` decides, as for
+        ``REGISTER``, and a made account logs us in."""
+        if self.account:
+            self.say(tr("You are logged in as {account} already.").format(account=self.account))
+            return
+        self._state, self._new_password = "new_password", ""
+        self.say(
+            tr(
+                "A password for the account {name} (at least {least} characters; it is not "
+                "shown, or /otro to give up):"
+            ).format(name=self.nick, least=MIN_PASSWORD_BYTES)
+        )
+        self.conn.send(ECHO_OFF)
+
+    def _on_new_password(self, password: str) -> None:
+        if password.lower() in OTHER_NAME_WORDS:
+            self._end_register(tr("No account was made."))
+        elif self._state == "new_password":
+            self._state, self._new_password = "new_password_again", password
+            self.say(tr("The same password again:"))
+        elif password != self._new_password:
+            self._end_register(tr("The two passwords differ: no account was made."))
+        else:
+            refused = self.rooms.accounts.register(self.nick, password, self.conn.ip)
+            if refused is None:
+                self.rooms.log_in(self, self.nick)
+                self._end_register(
+                    tr(
+                        "The account {name} is made, and you are logged in: next time, "
+                        "type your name and this password."
+                    ).format(name=self.nick)
+                )
+            else:
+                self._end_register(_register_refusal_text(refused))
+
+    def _end_register(self, told: str) -> None:
+        self._state, self._new_password = "chat", ""
+        if self._telnet_echo:
+            self.conn.send(ECHO_ON)
+        self.say(told)
+
     def _back_to_name(self) -> None:
         if self._telnet_echo:
             self.conn.send(ECHO_ON)
@@ -358,23 +398,20 @@ class PlainSession(Session):
                     "***   /privado NAME TEXT (/msg)   a private message\n"
                     "***   /yo TEXT (/me)              an action: * you TEXT\n"
                     "***   /apodo NAME (/nick)         change your name\n"
+                    "***   /registrar (/register)      protect your name with a password\n"
                     "***   /salir (/quit) or close     leave the chat\n"
                     "***   //text                      send a line that starts with /"
                 )
             )
             if self.rooms.is_operator(self, channel):
                 self.say(
-                    tr(
-                        "For the teacher and helpers:\n"
-                        "***   /silenciar NAME [minutes] (/mute), /desilenciar NAME (/unmute)\n"
-                        "***   /expulsar NAME [reason] (/kick)\n"
-                        "***   /vetar NAME [minutes] (/ban), /desvetar NAME (/unban)\n"
-                        "***   /voz NAME (/voice)          may speak in a muted class\n"
-                        "***   /lento SECONDS|off (/slow)  one message every SECONDS\n"
-                        "***   /moderar [off] (/moderate)  only you and those with voice speak\n"
-                        "***   /aviso TEXT (/announce)     an announcement to the room"
+                    "\n".join(
+                        [tr("For the teacher and helpers:")]
+                        + [f"***   {line}" for line in teacher_help(at_nc=True)]
                     )
                 )
+        elif command in REGISTER_WORDS:
+            self._start_register()
         elif command in ("/privado", "/msg"):
             self._private(rest)
         elif command in ("/yo", "/me"):
@@ -387,8 +424,14 @@ class PlainSession(Session):
         elif command in TEACHER_COMMANDS:
             self._moderate(TEACHER_COMMANDS[command], channel, rest)
         elif line.startswith("/"):
+            hint = closest_command(command, KNOWN_COMMANDS)
             self.say(
-                tr("Unknown command {command}. Type /ayuda (/help) for the list.").format(
+                tr(
+                    "Unknown command {command}. Did you mean {hint}? "
+                    "Type /ayuda (/help) for the list."
+                ).format(command=word, hint=hint)
+                if hint
+                else tr("Unknown command {command}. Type /ayuda (/help) for the list.").format(
                     command=word
                 )
             )
@@ -419,6 +462,22 @@ class PlainSession(Session):
                 refused = [ModeRefused("chanop", channel.name)]
             else:
                 self._relay(channel, rest, command="NOTICE")
+        elif action == "claim":
+            words = rest.split()
+            name = next((word for word in words if word.startswith("#")), channel.name)
+            off = bool(words) and words[-1].lower() in ("off", "no", "0")
+            why = self.rooms.claim(self, name, claiming=not off)
+            if why == "noprivileges":
+                self.say(tr("Only a teacher can do that."))
+            elif why == "nosuchchannel":
+                self.say(tr("There is no room called {channel}.").format(channel=name))
+            elif why == "default":
+                self.say(
+                    tr(
+                        "{channel} is the server's default channel: "
+                        "it always belongs to the teachers"
+                    ).format(channel=name)
+                )
         elif action in ("slow", "moderate"):
             off = first.lower() in ("off", "no", "0")
             if action == "slow" and not off and not (first.isascii() and first.isdigit()):
@@ -428,7 +487,7 @@ class PlainSession(Session):
             change = ModeChange(not off, letter, first if letter == "S" and not off else "")
             refused = self.rooms.change_modes(self, channel, [change])
         elif not first:
-            self.say(tr("Usage: {command} NAME").format(command=_USAGE[action]))
+            self.say(tr("Usage: {command}").format(command=teacher_usage(action)))
             return
         elif action == "kick":
             found = self.rooms.kick(self, channel, first, more or self.nick)
@@ -496,6 +555,21 @@ class PlainSession(Session):
             )
         elif not self.rooms.rename(self, new_nick):
             self.say(tr("The name {name} is taken.").format(name=new_nick))
+
+
+def _register_refusal_text(refused: Refused) -> str:
+    """Why ``/registrar`` made no account, in words."""
+    if refused is Refused.EXISTS:
+        return tr("That name is an account already.")
+    if refused is Refused.BAD_NAME:
+        return tr("That name cannot be an account.")
+    if refused is Refused.WEAK_PASSWORD:
+        return tr(
+            "That password is too short (at least {least} characters): no account was made."
+        ).format(least=MIN_PASSWORD_BYTES)
+    if refused is Refused.UNACCEPTABLE_PASSWORD:
+        return tr("That password is too long or has odd characters: no account was made.")
+    return tr("No accounts can be made now: try again later.")
 
 
 def _refusal_text(refused: ModeRefused) -> str:

@@ -2,14 +2,168 @@
 newcomer must know, as sentences in the reader's language. The Charla window
 (``gui.received``) and a person at ``nc`` (``net.plain_session``) read the same words.
 
+It also holds the one table of the teacher's commands (``TEACHER_COMMANDS``: both
+spellings, the argument hint, the help line), which the window (``gui.commands``) and a
+teacher at ``nc`` (``net.plain_session``) both read, and ``closest_command`` for the hint
+given when a command is mistyped.
+
 Threading: pure functions of their arguments (and the translation catalog), safe on any
 thread; ``net.plain_session`` calls them while ``net.state.Rooms`` holds its lock.
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
 from net.i18n import tr
 from net.protocol import fold_name, irc_lower, mask_match
+
+
+@dataclass(frozen=True)
+class TeacherCommand:
+    """One of the teacher's (or a helper's) commands; the server checks every one."""
+
+    action: str  # canonical name: "mute", "ban", …
+    spanish: str  # "/silenciar"
+    english: str  # "/mute"
+    #: the argument hint and the help line, in the reader's language (called when read:
+    #: the language is chosen after import)
+    hint: Callable[[], str]
+    help: Callable[[], str]
+    #: a teacher at nc can use it too (the rest need the window: a message to point at…)
+    at_nc: bool = True
+
+
+#: every teacher command, in the order the help lists them
+TEACHER_COMMANDS: tuple[TeacherCommand, ...] = (
+    TeacherCommand(
+        "mute",
+        "/silenciar",
+        "/mute",
+        lambda: tr("NAME [minutes]"),
+        lambda: tr("their messages do not reach the room"),
+    ),
+    TeacherCommand(
+        "unmute", "/desilenciar", "/unmute", lambda: tr("NAME"), lambda: tr("they can write again")
+    ),
+    TeacherCommand(
+        "kick",
+        "/expulsar",
+        "/kick",
+        lambda: tr("NAME [reason]"),
+        lambda: tr("out of the room (they may come back)"),
+    ),
+    TeacherCommand(
+        "ban",
+        "/vetar",
+        "/ban",
+        lambda: tr("NAME [minutes]"),
+        lambda: tr("out of the room, and kept out"),
+    ),
+    TeacherCommand(
+        "unban", "/desvetar", "/unban", lambda: tr("NAME"), lambda: tr("they may come back")
+    ),
+    TeacherCommand(
+        "voice",
+        "/voz",
+        "/voice",
+        lambda: tr("NAME [off]"),
+        lambda: tr("may speak in a muted class"),
+    ),
+    TeacherCommand(
+        "slow",
+        "/lento",
+        "/slow",
+        lambda: tr("SECONDS|off"),
+        lambda: tr("one message every SECONDS"),
+    ),
+    TeacherCommand(
+        "moderate",
+        "/moderar",
+        "/moderate",
+        lambda: "[off]",
+        lambda: tr("only you and those with voice speak"),
+    ),
+    TeacherCommand(
+        "announce",
+        "/aviso",
+        "/announce",
+        lambda: tr("TEXT"),
+        lambda: tr("an announcement to the room"),
+    ),
+    TeacherCommand(
+        "claim",
+        "/reclamar",
+        "/claim",
+        lambda: tr("#CHANNEL [off]"),
+        lambda: tr("the room belongs to the teachers (off: give it back)"),
+    ),
+    TeacherCommand(
+        "invite",
+        "/invitar",
+        "/invite",
+        lambda: tr("NAME"),
+        lambda: tr("may come into a locked room"),
+        at_nc=False,
+    ),
+    TeacherCommand(
+        "helper",
+        "/ayudante",
+        "/helper",
+        lambda: tr("NAME [off]"),
+        lambda: tr("helps you run the room"),
+        at_nc=False,
+    ),
+    TeacherCommand(
+        "delete",
+        "/borrar",
+        "/delete",
+        lambda: "",
+        lambda: tr("deletes your last message (right-click any other)"),
+        at_nc=False,
+    ),
+)
+
+
+def teacher_names(at_nc: bool = False) -> dict[str, str]:
+    """Every spelling of a teacher command -> its action (only those usable at nc, if asked).
+
+    >>> teacher_names(at_nc=True)["/vetar"], "/borrar" in teacher_names(at_nc=True)
+    ('ban', False)
+    """
+    return {
+        name: one.action
+        for one in TEACHER_COMMANDS
+        if one.at_nc or not at_nc
+        for name in (one.spanish, one.english)
+    }
+
+
+def teacher_usage(action: str) -> str:
+    """``/silenciar NAME [minutes]``: how a command is typed, in the reader's language."""
+    one = next(one for one in TEACHER_COMMANDS if one.action == action)
+    return f"{one.spanish} {one.hint()}".rstrip()
+
+
+def teacher_help(at_nc: bool = False) -> list[str]:
+    """One line per teacher command: ``/silenciar (/mute) NAME [minutes] — what it does``."""
+    return [
+        f"{one.spanish} ({one.english}) {one.hint()} — {one.help()}".replace("  ", " ")
+        for one in TEACHER_COMMANDS
+        if one.at_nc or not at_nc
+    ]
+
+
+def closest_command(word: str, known: Iterable[str]) -> str:
+    """The command a mistyped one most likely meant, or "".
+
+    >>> closest_command("/silenciarr", ["/silenciar", "/salir"]), closest_command("/x", ["/ban"])
+    ('/silenciar', '')
+    """
+    close = difflib.get_close_matches(word.lower(), list(known), n=1, cutoff=0.6)
+    return close[0] if close else ""
 
 
 def who_of(mask: str) -> str:

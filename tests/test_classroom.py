@@ -21,6 +21,7 @@ from gui.app import ChatWindow
 from gui.settings import Settings
 from net.client import ChatClient
 from net.i18n import set_language
+from net.room_words import teacher_help
 from tests import support
 from tests.support import FAST_RETRY, FakeServer, LineClient
 
@@ -505,3 +506,69 @@ def test_with_the_real_server_a_deleted_message_vanishes_and_announcements_land_
     wait(lambda: "Mañana no hay clase" in bea.views["#general"].plain_text())
     assert "Mañana no hay clase" not in bea.views["ana"].plain_text()
     assert msgid == ""  # the deleted message is forgotten by her window too
+
+
+def test_the_teachers_help_in_the_window_is_the_shared_table(server, profe_and_ana):
+    """``/ayuda`` in a teacher's window lists every command of
+    ``net.room_words.TEACHER_COMMANDS``, each with its hint and what it does."""
+    set_language("es")
+    profe, ana, wait = profe_and_ana
+    server.rooms.make_teacher(server.find_session("tere"))
+    wait(lambda: profe.class_menu.shown)
+    _typed(profe, "/ayuda")
+    shown = profe.views["#general"].plain_text
+    wait(lambda: "/borrar (/delete) — borra tu último mensaje" in shown())
+    for line in teacher_help():
+        assert line in shown()
+    _typed(ana, "/ayuda")  # a student is not shown the teacher's commands
+    wait(lambda: "/salir (/quit)" in ana.views["#general"].plain_text())
+    assert "/vetar" not in ana.views["#general"].plain_text()
+    _typed(profe, "/vetarr ana")
+    wait(lambda: "¿Querías decir /vetar?" in shown())
+
+
+def test_the_teacher_claims_a_room_from_the_class_menu_and_by_typing(server, profe_and_ana):
+    """ "Reclamar la sala" (and ``/reclamar``) sends ``CLAIM``: the student who made the
+    room loses its operator role and reads who claimed it; a student typing it is refused."""
+    set_language("es")
+    profe, ana, wait = profe_and_ana
+    server.rooms.make_teacher(server.find_session("tere"))
+    wait(lambda: profe.class_menu.shown)
+    _typed(ana, "/unirse #grupo3")  # she made it: its operator
+    wait(lambda: "#grupo3" in ana.views and ana.is_operator("#grupo3"))
+    _typed(ana, "/reclamar")
+    wait(lambda: "Solo un profesor puede hacer eso." in ana.views["#grupo3"].plain_text())
+    _typed(profe, "/unirse #grupo3")
+    wait(lambda: profe.current_name() == "#grupo3" and profe.class_menu.shown)
+    menu = profe.class_menu.menu
+    menu.invoke(menu.index("Claim the room"))  # the window was made before set_language
+    said = ana.views["#grupo3"].plain_text
+    wait(lambda: "tere ha reclamado #grupo3: ahora es de los profesores" in said())
+    wait(lambda: not ana.is_operator("#grupo3"))
+    _typed(profe, "/reclamar off")
+    wait(lambda: "tere ha devuelto #grupo3" in said())
+
+
+def _banners(window, channel: str) -> str:
+    """The text of a conversation's banners (announcements), as the eye sees them."""
+    text = window.views[channel].text
+    ranges = text.tag_ranges("banner")
+    return "".join(
+        text.get(start, end) for start, end in zip(ranges[::2], ranges[1::2], strict=True)
+    )
+
+
+def test_the_teachers_own_announcement_is_the_banner_the_students_see(server, profe_and_ana):
+    set_language("es")
+    profe, ana, wait = profe_and_ana
+    server.rooms.make_teacher(server.find_session("tere"))
+    wait(lambda: profe.class_menu.shown)
+    _typed(profe, "/aviso Examen el lunes")
+    wait(lambda: "Examen el lunes" in _banners(ana, "#general"))
+    wait(lambda: "Aviso de tere" in _banners(profe, "#general"))
+    assert "Examen el lunes" in _banners(profe, "#general")
+    assert profe.views["#general"].plain_text().count("Examen el lunes") == 1
+    _typed(ana, "/aviso yo también")  # not an operator: a line of hers, not a banner
+    wait(lambda: "yo también" in profe.views["#general"].plain_text())
+    assert "yo también" in ana.views["#general"].plain_text()
+    assert "yo también" not in _banners(ana, "#general") + _banners(profe, "#general")

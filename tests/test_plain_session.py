@@ -78,8 +78,8 @@ def test_commands_in_spanish_and_english(connect):
     ana.expect(r"^:bego!\S+ PRIVMSG ana :solo para ti$")
     bego.send("/apodo Bego")
     ana.expect(r"^:bego!\S+ NICK :?Bego$")
-    bego.send("/bailar")
-    bego.expect(r"^\*\*\* Unknown command /bailar\. Type /ayuda \(/help\) for the list\.$")
+    bego.send("/xyzzy")  # nothing close to it: no hint
+    bego.expect(r"^\*\*\* Unknown command /xyzzy\. Type /ayuda \(/help\) for the list\.$")
     bego.send("//no es un comando")
     ana.expect(r"PRIVMSG #general :/no es un comando$")
 
@@ -315,7 +315,7 @@ def test_a_teacher_at_nc_governs_the_room_and_everyone_reads_its_state(connect, 
     ana.expect(r"^\*\*\* Only the teacher or a helper may do that\.$")
     server.rooms.make_teacher(server.find_session("tere"))  # as /profesor at the console
     tere.send("/help")
-    tere.expect(r"^\*\*\*   /lento SECONDS\|off \(/slow\)")
+    tere.expect(r"^\*\*\*   /lento \(/slow\) SECONDS\|off — one message every SECONDS$")
     tere.send("/silenciar ana 5")
     ana.expect(r"^\[\d\d:\d\d\] \* tere muted you: your messages do not reach the room\.$")
     lucas.expect(r"^:tere!\S+ MODE #general \+q :?ana!\*@\*$")
@@ -340,3 +340,70 @@ def test_a_teacher_at_nc_governs_the_room_and_everyone_reads_its_state(connect, 
     lucas.expect(r" 474 lucas #general ")
     tere.send("/lento rápido")
     tere.expect(r"^\*\*\* Usage: /lento SECONDS, or /lento off$")
+
+
+def test_a_teacher_at_nc_reads_the_shared_table_and_gets_hints_for_typos(connect, server):
+    """Usage, help and typo hints come from ``net.room_words.TEACHER_COMMANDS``."""
+    tere = plain_user(connect, "tere")
+    server.rooms.make_teacher(server.find_session("tere"))
+    tere.send("/vetar")
+    tere.expect(r"^\*\*\* Usage: /vetar NAME \[minutes\]$")
+    tere.send("/silenciarr ana")
+    tere.expect(
+        r"^\*\*\* Unknown command /silenciarr\. Did you mean /silenciar\? "
+        r"Type /ayuda \(/help\) for the list\.$"
+    )
+    tere.send("/ayuda")
+    tere.expect(r"^\*\*\* For the teacher and helpers:$")
+    tere.expect(r"^\*\*\*   /silenciar \(/mute\) NAME \[minutes\] — their messages do not")
+    tere.expect(r"^\*\*\*   /aviso \(/announce\) TEXT — an announcement to the room$")
+
+
+def test_a_teacher_at_nc_claims_a_room_and_a_student_may_not(connect, server):
+    lucas = connect("lucas")
+    lucas.join("#grupo3")  # made it: its operator, as IRC has always done
+    ana = plain_user(connect, "ana")
+    ana.send("/reclamar #grupo3")
+    ana.expect(r"^\*\*\* Only a teacher can do that\.$")
+    tere = plain_user(connect, "tere")
+    server.rooms.make_teacher(server.find_session("tere"))
+    tere.send("/reclamar")
+    tere.expect(r"#general is the server's default channel: it always belongs to the teachers")
+    tere.send("/claim #nada")
+    tere.expect(r"^\*\*\* There is no room called #nada\.$")
+    tere.send("/reclamar #grupo3")
+    lucas.expect(r"^:\S+ MODE #grupo3 -o :?lucas$")
+    lucas.expect(r"NOTICE #grupo3 :tere claimed #grupo3: it now belongs to the teachers$")
+    tere.expect(r"tere claimed #grupo3: it now belongs to the teachers$")
+    tere.send("/reclamar #grupo3 off")
+    lucas.expect(r"NOTICE #grupo3 :tere gave #grupo3 back: it no longer belongs to the teachers$")
+
+
+def test_registrar_makes_an_account_asking_the_password_twice_not_echoed(start_server, connect):
+    server = start_server()
+    telnet = plain_user(connect, "lola", port=server.port)
+    telnet.send("/registrar")
+    telnet.expect(r"^\*\*\* A password for the account lola \(at least 8 characters")
+    assert b"to give up):\r\n" + ECHO_OFF in telnet.received
+    telnet.send_raw(b"\xff\xfd\x01corta\r\n")  # telnet agrees to stop echoing
+    telnet.expect(r"\*\*\* The same password again:$")  # after ECHO_OFF: junk to nc
+    telnet.send("corta")
+    telnet.expect(r"\*\*\* That password is too short \(at least 8 characters\)")
+    assert ECHO_ON + b"*** That password is too short" in telnet.received
+    telnet.send("/register")
+    telnet.expect(r"A password for the account lola")
+    telnet.send("una contraseña larga")
+    telnet.send("otra contraseña larga")
+    telnet.expect(r"\*\*\* The two passwords differ: no account was made\.$")
+    telnet.send("/registrar")
+    telnet.send("una contraseña larga")
+    telnet.send("una contraseña larga")
+    telnet.expect(r"\*\*\* The account lola is made, and you are logged in")
+    assert server.accounts.log_in("10.1.1.1", "lola", "una contraseña larga").account == "lola"
+    watcher = connect("bea", port=server.port)
+    watcher.send("WHOIS lola")
+    watcher.expect(r" 330 bea lola lola :is logged in as$")
+    telnet.send("/registrar")
+    telnet.expect(r"^\*\*\* You are logged in as lola already\.$")
+    nobody = [line for line in watcher.lines if "contraseña" in line]
+    assert nobody == []  # the password was never relayed to the room
