@@ -266,6 +266,12 @@ class ListEntry:
     #: the address it was set from (``Connection.counted_as``; "" for a teacher), whose
     #: share of all the lists it counts against
     set_from: str = ""
+    #: the person a mask on a nick alone named when it was set while they were here: their
+    #: folded host (unless it was the setter's own: several windows on one machine) and
+    #: account. The entry names them under any nick too, so reconnecting as someone else
+    #: does not get round it; the mask shown stays the nick, as the teacher typed it.
+    person_host: str = ""
+    person_account: str = ""
     #: the folded mask, made ready to match (its account part for ``$a:``)
     glob: Glob = field(init=False, repr=False, compare=False)
     by_account: bool = field(init=False, repr=False, compare=False)
@@ -276,10 +282,20 @@ class ListEntry:
         self.glob = Glob(folded[3:] if self.by_account else folded)
 
     def names(self, who: Identity) -> bool:
-        """Whether this entry's mask names ``who``."""
+        """Whether this entry names ``who``: its mask, or the person it was set on.
+
+        >>> entry = ListEntry("ana!*@*", "op", 0.0, person_host="10.0.0.9", person_account="ana")
+        >>> [entry.names(Identity.of(*who)) for who in (("Ana", "~a", "10.0.0.7"),
+        ...     ("otra", "~a", "10.0.0.9"), ("x", "~x", "10.0.0.5", "Ana"), ("x", "~x", "h"))]
+        [True, True, True, False]
+        """
         if self.by_account:
             return who.account is not None and self.glob.matches(who.account)
-        return self.glob.matches(who.hostmask)
+        if self.glob.matches(who.hostmask):
+            return True
+        if self.person_account and who.account == self.person_account:
+            return True
+        return bool(self.person_host) and who.hostmask.rpartition("@")[2] == self.person_host
 
 
 class InvalidParam(ValueError):

@@ -51,9 +51,10 @@ away text is not sent there (``_silenced_locked``); slow mode holds every line b
 TAGMSG (typing, a reaction). A mute silences the channel, not private messages: a muted
 student must still be able to ask the teacher, so ``send_to_session`` checks no channel; a
 teacher who needs more removes the student (KICK, a ban). A ban on ``*!*@host`` holds for
-any nick from that host; one on ``nick!*@*`` names a nick, and is dodged by reconnecting
-under another, by design (ban the host, or ``$a:account``); so is a mute on a nick, by
-leaving the channel, renaming and coming back.
+any nick from that host; one on ``nick!*@*`` set while that nick is here also holds the
+person (``_note_person_locked``: their host unless it is the setter's, their account), so
+reconnecting under another nick does not dodge it; set on an absent nick, or restored from
+the database, it names the nick alone.
 Timed bans and quiets end at ``next_expiry``; the server's one timer (the acceptor,
 ``net.server``) calls ``expire_due`` then, and ``on_timer_changed`` wakes it when a sooner
 one is set. Slow mode and those ends run on ``clock`` (``time.monotonic``; tests set their
@@ -928,6 +929,7 @@ class Rooms:
                     elif change.adding:
                         source = "" if session.teacher else session.conn.counted_as
                         entry = ListEntry(mask, session.prefix, time.time(), expires, source)
+                        self._note_person_locked(entry, session)
                         if source and self._entries_from.get(source, 0) >= ENTRIES_PER_ADDRESS:
                             # this address's share of every list is used up
                             refused.append(ModeRefused("listfull", mask, letter, "address"))
@@ -963,6 +965,21 @@ class Rooms:
         if expires is not None and made and self.on_timer_changed is not None:
             self.on_timer_changed()
         return refused
+
+    def _note_person_locked(self, entry: ListEntry, setter: Session) -> None:
+        """A ban or mute on ``nick!*@*`` while that nick is here holds the person: their
+        host (not when it is the setter's own) and account go with the entry, so a student
+        does not get round it by coming back under another nick."""
+        nick, _, rest = entry.mask.partition("!")
+        if rest != "*@*" or any(c in nick for c in "*?"):
+            return
+        person = self._nicks.get(nick_key(nick))
+        if person is None or person is setter:
+            return
+        if person.conn.host != setter.conn.host:
+            entry.person_host = irc_lower(person.conn.host)
+        if person.account:
+            entry.person_account = irc_lower(person.account)
 
     def _tell_modes_locked(
         self, channel: Channel, made: list[ModeChange], source: str

@@ -68,12 +68,22 @@ def wait_until(
 class LineClient:
     """A raw TCP client that reads whole lines and waits for the one it expects."""
 
-    def __init__(self, port: int, host: str = "127.0.0.1", rcvbuf: int | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        rcvbuf: int | None = None,
+        source: str | None = None,
+    ) -> None:
+        """``source``: connect from this loopback address (``127.0.0.2``: another machine
+        of the class, as the server sees it)."""
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         if rcvbuf:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         sock.settimeout(DEFAULT_TIMEOUT)
         try:
+            if source is not None:
+                sock.bind((source, 0))
             sock.connect((host, port))
         except BaseException:
             sock.close()

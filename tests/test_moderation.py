@@ -17,6 +17,7 @@ from net.guard import ADDRESS_FREE_FAILURES
 from net.modes import MAX_LIST_ENTRIES
 from net.state import MAX_INVITES, WHOWAS_PER_NICK, WHOWAS_SIZE
 from tests.support import IrcClient
+from tests.test_irc_session import ACCOUNT_PASSWORD, plain_answer, register_account, sasl_log_in
 
 
 class Clock:
@@ -144,6 +145,40 @@ def test_ban_list_and_a_banned_student_reconnecting_under_another_nick(
     tere.send("MODE #general -b *!*@127.0.0.1")
     tere.expect(r"MODE #general -b :?\*!\*@127\.0\.0\.1$")
     again.join("#general")
+
+
+def test_a_ban_on_a_nick_holds_the_person_under_another_nick(teacher_connect):
+    """The window bans ``nick!*@*``: set while the student is here, it holds their machine
+    (not the teacher's own) and their account, so coming back as "otra" does not get in."""
+    tere = teacher_connect("tere")
+    make_teacher(tere)
+    tere.join("#general")
+    bea = teacher_connect("bea", source="127.0.0.2")
+    bea.join("#general")
+    register_account(ana := teacher_connect(), "ana")  # same machine as the teacher
+    ana.join("#general")
+    tere.send("MODE #general +bb bea!*@* ana!*@*")
+    tere.expect(r"MODE #general \+bb bea!\*@\* :?ana!\*@\*$")
+    tere.send("KICK #general bea,ana :fuera")
+    ana.expect(r" KICK #general ana :fuera$")
+    bea.close()
+    ana.close()
+    otra = teacher_connect("otra", source="127.0.0.2")
+    otra.send("JOIN #general")
+    otra.expect(r" 474 otra #general :")
+    again = teacher_connect()
+    sasl_log_in(again, "zoe", plain_answer("ana", ACCOUNT_PASSWORD))
+    again.expect(r" 903 \* :SASL authentication successful")
+    again.send("CAP END")
+    again.send("JOIN #general")
+    again.expect(r" 474 zoe #general :")
+    teacher_connect("luis", source="127.0.0.3").join("#general")  # another machine: in
+    teacher_connect("dani").join("#general")  # the teacher's own machine: in
+    tere.send("MODE #general b")  # the list shows what the teacher typed
+    tere.expect(r" 367 tere #general bea!\*@\* ")
+    tere.send("MODE #general -b bea!*@*")
+    tere.expect(r"MODE #general -b :?bea!\*@\*$")
+    otra.join("#general")
 
 
 def test_a_ban_by_nick_and_the_list_bound(connect):
