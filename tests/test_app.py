@@ -15,6 +15,7 @@ import pytest
 
 from gui import received
 from gui.app import ChatWindow
+from gui.attention import urgency_hint
 from gui.conversation import ConversationView
 from gui.settings import Settings
 from net import events as ev
@@ -507,3 +508,77 @@ def test_losing_the_server_is_said_the_nick_list_greys_and_the_return_too(
         assert window.nick_list.cget("foreground") == window.theme.text
     finally:
         window.close()
+
+
+def test_mentions_and_privates_count_in_the_title_other_lines_mark_the_tab(open_window, connect):
+    ana = open_window("ana")
+    wait_until([ana], lambda: registered(ana))
+    bea = connect("bea")
+    bea.join("#general")
+    ana.root.event_generate("<FocusOut>")  # the window goes behind another
+    assert not ana.focused
+    bea.send("PRIVMSG #general :Hasta mañana a todos")  # "ana" inside a word: nothing
+    wait_until([ana], lambda: "Hasta mañana a todos" in conversation(ana))
+    assert ana.root.title() == "Charla"
+    assert urgency_hint(ana.root) is False
+    bea.send("PRIVMSG #general :ANA, ¿vienes?")
+    wait_until([ana], lambda: ana.root.title() == "(1) Charla")
+    assert urgency_hint(ana.root) is True  # the taskbar points at the window
+    bea.send("PRIVMSG ana :¿me pasas los deberes?")  # a private message calls her too
+    wait_until([ana], lambda: ana.root.title() == "(2) Charla")
+    assert ana.tabs.tab(ana.views["bea"], "text") == "bea (1)"
+    ana.root.event_generate("<FocusIn>")  # back in front, on #general: that is read
+    wait_until([ana], lambda: ana.root.title() == "(1) Charla")
+    assert urgency_hint(ana.root) is False
+    ana.tabs.select(ana.views["bea"])  # and now the private one
+    wait_until([ana], lambda: ana.root.title() == "Charla")
+    assert ana.tabs.tab(ana.views["bea"], "text") == "bea"
+    bea.send("PRIVMSG #general :otra cosa")  # activity elsewhere: the tab, not the title
+    wait_until([ana], lambda: ana.tabs.tab(ana.views["#general"], "text") == "#general •")
+    assert ana.root.title() == "Charla"
+
+
+def test_close_alone_asks_first_and_salir_leaves_at_once(open_window, monkeypatch):
+    set_language("es")
+    ana = open_window("ana")
+    wait_until([ana], lambda: registered(ana))
+    questions: list[str] = []
+    answer = [False]
+    monkeypatch.setattr(
+        "gui.app.messagebox.askyesno",
+        lambda _title, text, **_k: questions.append(text) or answer[0],
+    )
+    type_line(ana, "Close")  # an answer in English class, and "no" to the question
+    assert questions == ["¿Salir de Charla?"]
+    assert not ana.closed
+    answer[0] = True
+    type_line(ana, "close")
+    assert ana.closed
+    bea = open_window("bea")
+    wait_until([bea], lambda: registered(bea))
+    type_line(bea, "/salir")
+    assert bea.closed and len(questions) == 2  # no question
+
+
+def press(widget: tk.Misc, *keysyms: str) -> None:
+    """Keys pressed while ``widget`` has the focus, as the X server delivers them."""
+    widget.focus_force()
+    widget.update()
+    for keysym in keysyms:
+        widget.event_generate("<KeyPress>", keysym=keysym, when="tail")
+    widget.update()
+
+
+def test_typing_after_clicking_a_tab_or_the_conversation_goes_to_the_entry(open_window):
+    ana = open_window("ana")
+    bea = open_window("bea")
+    both = [ana, bea]
+    wait_until(both, lambda: set(ana.nick_list.get(0, "end")) == {"ana", "bea"})
+    press(ana.tabs, "h", "o", "l", "a", "x", "BackSpace")  # the tab strip has the focus
+    assert ana.entry.get() == "hola"
+    press(ana.views["#general"].text, "space", "t", "u", "Return")  # selecting text to copy
+    wait_until(both, lambda: "hola tu" in conversation(bea))
+    assert ana.entry.get() == ""
+    ana.show_search()
+    press(ana.search_entry, "t", "u")  # the search field keeps what is typed in it
+    assert ana.search_entry.get() == "tu" and ana.entry.get() == ""
