@@ -9,7 +9,8 @@ is not kept waiting. What each event shows is in ``gui.received``; what each typ
 command does is in ``gui.commands``; recall, completion and paced paste are in
 ``gui.entry``; the teacher's menus (Clase, right-click on a nick or a message) are in
 ``gui.classroom``; search is in ``gui.search``, the frame's colours and zoom in
-``gui.chrome``. The window keeps what those need: each channel member's status
+``gui.chrome``, mentions, unread counts and the desktop's alert in ``gui.attention``.
+The window keeps what those need: each channel member's status
 (``statuses``), each channel's modes, the channels we are out of (``left``: a line typed
 there is shown refused, not sent), whether we are a teacher, and whether the connection
 is lost (``offline``: the nick list greys; ``rejoining``: the channels that will say "back
@@ -128,6 +129,8 @@ class ChatWindow:
         self.tabs = ttk.Notebook(root)
         self.tabs.grid(row=1, column=0, sticky="nsew")
         self.tabs.bind("<<NotebookTabChanged>>", lambda _e: self._on_tab_changed())
+        # a click on a tab takes the focus (Tk's own binding): give it back to the entry
+        self.tabs.bind("<ButtonRelease-1>", lambda _e: self.entry.focus_set())
         self.nick_list = tk.Listbox(
             root, width=18, borderwidth=0, activestyle="none", font=self.font
         )

@@ -85,17 +85,49 @@ def _xlib() -> ctypes.CDLL | None:
     xlib.XFree.argtypes = [ctypes.c_void_p]
     xlib.XFlush.argtypes = [ctypes.c_void_p]
     xlib.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    window_p = ctypes.POINTER(ctypes.c_ulong)
+    xlib.XQueryTree.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_ulong,
+        window_p,
+        window_p,
+        ctypes.POINTER(ctypes.c_void_p),
+        ctypes.POINTER(ctypes.c_uint),
+    ]
     return xlib
 
 
+def _wrapper(xlib: ctypes.CDLL, display: int, inner: int) -> int:
+    """Tk's wrapper window around the toplevel ``inner``: the one that carries WM_HINTS
+    (``wm frame`` would give the window manager's decoration around it instead)."""
+    root, parent, children, count = (
+        ctypes.c_ulong(),
+        ctypes.c_ulong(),
+        ctypes.c_void_p(),
+        ctypes.c_uint(),
+    )
+    if not xlib.XQueryTree(
+        display,
+        inner,
+        ctypes.byref(root),
+        ctypes.byref(parent),
+        ctypes.byref(children),
+        ctypes.byref(count),
+    ):
+        return 0
+    if children.value:
+        xlib.XFree(children)
+    return parent.value
+
+
 def urgency_hint(root: tk.Tk, on: bool | None = None) -> bool | None:
-    """X11: set the urgency hint of ``root``'s frame to ``on`` (None: only read it).
+    """X11: set the urgency hint of ``root``'s window to ``on`` (None: only read it).
     Returns whether it is set now, or None when there is no X11 to ask."""
     if root.tk.call("tk", "windowingsystem") != "x11":
         return None
     try:
         xlib = _xlib()
-        frame = int(root.wm_frame(), 16)
+        inner = root.winfo_id()
     except (OSError, ValueError, tk.TclError):
         log.debug("no urgency hint here", exc_info=True)
         return None
@@ -107,6 +139,9 @@ def urgency_hint(root: tk.Tk, on: bool | None = None) -> bool | None:
     if not display:
         return None
     try:
+        frame = _wrapper(xlib, display, inner)
+        if not frame:
+            return None
         found = xlib.XGetWMHints(display, frame)
         hints = _WMHints()
         if found:

@@ -97,7 +97,8 @@ def on_chat_message(window: Window, event: ev.ChatMessage) -> None:
     )
     if mention or event.private:
         window.root.bell()
-    window.count_unread(name, key, calling=mention or event.private)
+    # a line replayed from history (at a reconnect) was said before: it is not a new call
+    window.count_unread(name, key, calling=(mention or event.private) and not event.history)
 
 
 def on_delivered(window: Window, event: ev.Delivered) -> None:

@@ -517,6 +517,10 @@ def test_mentions_and_privates_count_in_the_title_other_lines_mark_the_tab(open_
     bea.join("#general")
     ana.root.event_generate("<FocusOut>")  # the window goes behind another
     assert not ana.focused
+    # replayed from history (a reconnect): said before, not a new call
+    ana.client.events.put(
+        ev.ChatMessage("bea", "#general", "ana: ¿y tú?", datetime.now().astimezone(), history=True)
+    )
     bea.send("PRIVMSG #general :Hasta mañana a todos")  # "ana" inside a word: nothing
     wait_until([ana], lambda: "Hasta mañana a todos" in conversation(ana))
     assert ana.root.title() == "Charla"
@@ -574,6 +578,10 @@ def test_typing_after_clicking_a_tab_or_the_conversation_goes_to_the_entry(open_
     bea = open_window("bea")
     both = [ana, bea]
     wait_until(both, lambda: set(ana.nick_list.get(0, "end")) == {"ana", "bea"})
+    press(ana.tabs)  # a click on a tab: Tk gives the tab strip the focus, then
+    ana.tabs.event_generate("<ButtonRelease-1>", x=5, y=5)  # the release gives it back
+    ana.root.update()
+    assert ana.root.focus_get() is ana.entry
     press(ana.tabs, "h", "o", "l", "a", "x", "BackSpace")  # the tab strip has the focus
     assert ana.entry.get() == "hola"
     press(ana.views["#general"].text, "space", "t", "u", "Return")  # selecting text to copy
