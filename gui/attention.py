@@ -34,10 +34,14 @@ _RFC1459 = str.maketrans("[]\\~", "{}|^")
 
 
 @lru_cache(maxsize=8)  # the nick changes seldom: one compiled pattern per nick in use
-def _nick_pattern(nick: str) -> re.Pattern[str]:
+def _nick_pattern(nick: str) -> tuple[str, bool, re.Pattern[str]]:
+    """The folded nick, whether the text must be folded as IRC folds [ ] \\ ~ (only
+    when the nick has one of them), and the pattern that finds it as a whole word."""
+    needle = fold(nick).translate(_RFC1459)
     # A whole word: no letter, digit or "_" right before or after (folded text has no
     # accents left, so \w sees "ñ" in "mañana" as the "n" it became: still a letter).
-    return re.compile(r"(?<!\w)" + re.escape(fold(nick).translate(_RFC1459)) + r"(?!\w)")
+    pattern = re.compile(r"(?<!\w)" + re.escape(needle) + r"(?!\w)")
+    return needle, not set("{}|^").isdisjoint(needle), pattern
 
 
 def mentions(nick: str, text: str) -> bool:
@@ -52,7 +56,13 @@ def mentions(nick: str, text: str) -> bool:
     """
     if not nick:
         return False
-    return _nick_pattern(nick).search(fold(text).translate(_RFC1459)) is not None
+    needle, symbols, pattern = _nick_pattern(nick)
+    folded = fold(text)
+    if symbols:
+        folded = folded.translate(_RFC1459)
+    # Most messages do not contain the nick at all: one substring test answers them (the
+    # message's hot path), the pattern only checks the word's edges.
+    return needle in folded and pattern.search(folded) is not None
 
 
 class _WMHints(ctypes.Structure):
