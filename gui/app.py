@@ -520,7 +520,10 @@ class ChatWindow:
         if (
             confirm
             and self.hosted is None
-            and not messagebox.askyesno("Charla", tr("Quit Charla?"), parent=self.root)
+            # "no" first: an Enter pressed by reflex after "Close" must not quit
+            and not messagebox.askyesno(
+                "Charla", tr("Quit Charla?"), default="no", parent=self.root
+            )
         ):
             return
         if self.hosted is not None and not messagebox.askokcancel(

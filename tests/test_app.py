@@ -550,10 +550,10 @@ def test_close_alone_asks_first_and_salir_leaves_at_once(open_window, monkeypatc
     answer = [False]
     monkeypatch.setattr(
         "gui.app.messagebox.askyesno",
-        lambda _title, text, **_k: questions.append(text) or answer[0],
+        lambda _title, text, **k: questions.append((text, k["default"])) or answer[0],
     )
     type_line(ana, "Close")  # an answer in English class, and "no" to the question
-    assert questions == ["¿Salir de Charla?"]
+    assert questions == [("¿Salir de Charla?", "no")]  # "no" unless they mean it
     assert not ana.closed
     answer[0] = True
     type_line(ana, "close")
