@@ -531,12 +531,19 @@ def test_mentions_and_privates_count_in_the_title_other_lines_mark_the_tab(open_
     bea.send("PRIVMSG ana :¿me pasas los deberes?")  # a private message calls her too
     wait_until([ana], lambda: ana.root.title() == "(2) Charla")
     assert ana.tabs.tab(ana.views["bea"], "text") == "bea (1)"
+    bea.send("NICK beatriz")  # the private tab follows her, with what it had unread
+    wait_until(
+        [ana],
+        lambda: (
+            "beatriz" in ana.views and ana.tabs.tab(ana.views["beatriz"], "text") == "beatriz (1)"
+        ),
+    )
     ana.root.event_generate("<FocusIn>")  # back in front, on #general: that is read
     wait_until([ana], lambda: ana.root.title() == "(1) Charla")
     assert urgency_hint(ana.root) is False
-    ana.tabs.select(ana.views["bea"])  # and now the private one
+    ana.tabs.select(ana.views["beatriz"])  # and now the private one
     wait_until([ana], lambda: ana.root.title() == "Charla")
-    assert ana.tabs.tab(ana.views["bea"], "text") == "bea"
+    assert ana.tabs.tab(ana.views["beatriz"], "text") == "beatriz"
     bea.send("PRIVMSG #general :otra cosa")  # activity elsewhere: the tab, not the title
     wait_until([ana], lambda: ana.tabs.tab(ana.views["#general"], "text") == "#general •")
     assert ana.root.title() == "Charla"
