@@ -9,7 +9,8 @@ is not kept waiting. What each event shows is in ``gui.received``; what each typ
 command does is in ``gui.commands``; recall, completion and paced paste are in
 ``gui.entry``; the teacher's menus (Clase, right-click on a nick or a message) are in
 ``gui.classroom``; search is in ``gui.search``, the frame's colours and zoom in
-``gui.chrome``. The window keeps what those need: each channel member's status
+``gui.chrome``, mentions, unread counts and the desktop's alert in ``gui.attention``.
+The window keeps what those need: each channel member's status
 (``statuses``), each channel's modes, the channels we are out of (``left``: a line typed
 there is shown refused, not sent), whether we are a teacher, and whether the connection
 is lost (``offline``: the nick list greys; ``rejoining``: the channels that will say "back
@@ -35,6 +36,7 @@ from tkinter import font as tkfont
 from tkinter import messagebox, simpledialog, ttk
 
 from gui import chrome, tabs
+from gui.attention import Unread
 from gui.classroom import ClassMenu, message_menu, nick_menu
 from gui.commands import run_line
 from gui.connect_dialog import HostedRoom
@@ -100,10 +102,7 @@ class ChatWindow:
         self.back_to_dialog: Callable[[str], None] | None = None
         self.pending: dict[int, str] = {}  # message id -> conversation key
         self.replaying: set[str] = set()  # conversations whose history is being shown
-        self.unread = 0  # messages that arrived while the user was not looking
-        self.shown_unread = 0  # the count in the title now
         self.current_key = irc_lower(channel)  # the conversation on show
-        self.marked: set[str] = set()  # tabs showing "•" for unread messages
         self.connection_text = ""  # the first part of the status line
         self.waiting = 0  # our messages the server has not confirmed yet
         self.focused = True
@@ -111,6 +110,7 @@ class ChatWindow:
         self.rejoining: set[str] = set()  # irc_lower(channel): to say "back in" on rejoin
         #: a stand-in nick the server gave us at login, and why (for the status line)
         self.nick_note: tuple[str, str] | None = None
+        self.unread = Unread(self)  # what the user has not seen: the title, the tabs' marks
         self.closed = False  # close() has run: the root is gone
         self._failure_shown = False  # the window has said once that an event went wrong
         #: what has failed, logged already (a failure met on every tick is logged once)
@@ -131,6 +131,8 @@ class ChatWindow:
         self.tabs = ttk.Notebook(root)
         self.tabs.grid(row=1, column=0, sticky="nsew")
         self.tabs.bind("<<NotebookTabChanged>>", lambda _e: self._on_tab_changed())
+        # a click on a tab takes the focus (Tk's own binding): give it back to the entry
+        self.tabs.bind("<ButtonRelease-1>", lambda _e: self.entry.focus_set())
         self.members_panel = MemberPanel(root, self.font)
         self.members_panel.frame.grid(row=1, column=1, sticky="ns")
         self.nick_list = self.members_panel.listbox
@@ -145,6 +147,7 @@ class ChatWindow:
         self.entry_comforts = EntryComforts(
             self.entry, self.submit, lambda: self.members.get(self.current_key, [])
         )
+        self.entry_comforts.catch_typing(root)
         root.bind("<Control-plus>", lambda _e: self._zoom(1))
         root.bind("<Control-equal>", lambda _e: self._zoom(1))
         root.bind("<Control-minus>", lambda _e: self._zoom(-1))
@@ -275,9 +278,7 @@ class ChatWindow:
             if str(view) == selected:
                 self.current_key = key
         name = self.current_name()
-        if self.current_key in self.marked:
-            self.marked.discard(self.current_key)
-            self.tabs.tab(self.views[self.current_key], text=name)
+        self.unread.seen(self.current_key)
         self._show_members(name)
         self.class_menu.refresh()
 
@@ -330,7 +331,7 @@ class ChatWindow:
                     view.flush()
                 except Exception:  # one view that cannot take its lines: the others still do
                     self._report_failure(f"showing the lines of {key}", every_tick=True)
-            self._show_unread()
+            self.unread.show()
         except Exception:
             self._report_failure("keeping the window up to date", every_tick=True)
         finally:
@@ -386,29 +387,17 @@ class ChatWindow:
         if irc_lower(channel) == self.current_key:
             self._show_members(channel)
 
-    def count_unread(self, name: str, key: str) -> None:
-        """A message arrived in ``name`` (folded: ``key``): count it unless the user saw it."""
-        if self.focused and key == self.current_key:
-            return
-        self.unread += 1
-        if key != self.current_key and key not in self.marked:
-            self.marked.add(key)
-            self.tabs.tab(self.views[key], text=f"{name} •")
-
-    def _show_unread(self) -> None:
-        """The unread count in the title, changed once per pump tick at most."""
-        if self.unread != self.shown_unread:
-            self.shown_unread = self.unread
-            self.root.title(f"({self.unread}) Charla" if self.unread else "Charla")
+    def count_unread(self, name: str, key: str, *, calling: bool = False) -> None:
+        """A message arrived in ``name`` (folded: ``key``); ``calling``: a mention or a
+        private message (see ``gui.attention.Unread``)."""
+        self.unread.arrived(name, key, calling=calling)
 
     def _on_focus(self, focused: bool) -> None:
-        if focused and not self.focused:
-            self.unread = 0
-            self._show_unread()
-        elif not focused and self.focused:
+        if not focused and self.focused:
             for view in self.views.values():
                 view.add_marker(tr("new messages"))
         self.focused = focused
+        self.unread.focus_changed(focused)
 
     def connected_as(self, nick: str) -> None:
         self.connection_text = tr("Connected to {address} as {nick}").format(
@@ -529,9 +518,19 @@ class ChatWindow:
 
     # -- closing --
 
-    def request_close(self) -> None:
+    def request_close(self, *, confirm: bool = False) -> None:
         """The window's close button and ``/salir``: a window that hosts the room asks
-        first, since closing it closes the room for everyone."""
+        first, since closing it closes the room for everyone; ``confirm`` (the word "close"
+        typed alone, which may have been meant as a message) asks in any case."""
+        if (
+            confirm
+            and self.hosted is None
+            # "no" first: an Enter pressed by reflex after "Close" must not quit
+            and not messagebox.askyesno(
+                "Charla", tr("Quit Charla?"), default="no", parent=self.root
+            )
+        ):
+            return
         if self.hosted is not None and not messagebox.askokcancel(
             "Charla",
             tr("The room will close for everyone. Close it?"),

@@ -70,24 +70,29 @@ class Command:
 
 
 @dataclass(frozen=True)
+class CloseWord:
+    """The word "close" alone: leave, once the user confirms."""
+
+
+@dataclass(frozen=True)
 class Unknown:
     typed: str
     suggestion: str  # the closest command, or ""
 
 
-def parse_input(line: str) -> Say | Command | Unknown | None:
+def parse_input(line: str) -> Say | Command | CloseWord | Unknown | None:
     """Classify one line from the entry; None for an empty one.
 
     >>> parse_input("/apodo Bego"), parse_input("close"), parse_input("//no es comando")
-    (Command(name='nick', args='Bego'), Command(name='quit', args=''), Say(text='/no es comando'))
+    (Command(name='nick', args='Bego'), CloseWord(), Say(text='/no es comando'))
     >>> parse_input("/usuraios")
     Unknown(typed='/usuraios', suggestion='/usuarios')
     """
     stripped = line.strip()
     if not stripped:
         return None
-    if stripped.lower() == "close":  # as in the programs Charla grew from
-        return Command("quit", "")
+    if stripped.lower() == "close":  # as in the programs Charla grew from: asks first, as
+        return CloseWord()  # "Close" may be an answer in English class
     if stripped.startswith("//"):
         return Say(stripped[1:])
     if not stripped.startswith("/"):
@@ -131,6 +136,8 @@ def _run(window: Window, line: str, target: str) -> None:
             f"{tr('Unknown command {command}.').format(command=parsed.typed)} {hint} "
             + tr("Type /ayuda (/help) for the list."),
         )
+    elif isinstance(parsed, CloseWord):
+        window.request_close(confirm=True)
     elif isinstance(parsed, Command) and not COMMANDS[parsed.name](window, parsed.args, target):
         view.add_system(_now(), tr("Type /ayuda (/help) for the list."))
 

@@ -6,23 +6,31 @@ typed from the people in the conversation, ignoring case and accents ("al" finds
 ": " at the start of the line, as in any chat); Ctrl+A selects the whole line; pasting
 several lines asks first, then sends them one by one, ``PASTE_PACE_MS`` apart, so a
 paste is never a flood. ``cancel()`` stops a paste still being sent (the window calls it
-on close, so no timer outlives the window).
+on close, so no timer outlives the window). ``catch_typing(toplevel)``
+sends what is typed anywhere else in the window (after clicking a tab, the nick list or
+the conversation to select text) to the entry, so no keystroke is lost; a field that takes
+typing itself (search) keeps it, and dialogs are other toplevels, never reached.
 
 Threading: a helper of Tk widgets; everything runs on the Tk main thread.
 """
 
 from __future__ import annotations
 
+import sys
 import tkinter as tk
 import unicodedata
 from collections import deque
 from collections.abc import Callable
-from tkinter import messagebox
+from tkinter import messagebox, ttk
 
 from gui.members import spanish_key
 from net.i18n import tr
 
 PASTE_PACE_MS = 400  # between the lines of a multi-line paste
+#: event.state bits of a key meant for the menus, not for the text: Alt (on Windows
+#: AltGr, which types "@" on a Spanish keyboard, is Ctrl+Alt and still types)
+MENU_KEY_STATE = 0x20000 if sys.platform == "win32" else 0x8
+CONTROL_STATE = 0x4
 
 
 def plain(text: str) -> str:
@@ -54,6 +62,36 @@ class EntryComforts:
         for key in ("<Control-a>", "<Control-A>"):  # not Tk's "start of line" (Emacs)
             entry.bind(key, self._select_all)
         entry.bind("<<Paste>>", self._on_paste)
+
+    def catch_typing(self, toplevel: tk.Misc) -> None:
+        """Keys pressed in any widget of ``toplevel`` that does not take typing go to the
+        entry (see the module docstring)."""
+        toplevel.bind("<KeyPress>", self._on_stray_key, add=True)
+
+    def _on_stray_key(self, event: tk.Event) -> str | None:
+        widget = event.widget
+        if widget is self.entry or isinstance(widget, tk.Entry | ttk.Entry):
+            return None  # it typed there already
+        if isinstance(widget, tk.Text) and str(widget.cget("state")) == "normal":
+            return None
+        char = event.char
+        state = int(event.state) if isinstance(event.state, int) else 0
+        if event.keysym in ("Return", "KP_Enter"):
+            self.entry.focus_set()
+            return self._on_return()
+        if event.keysym == "BackSpace":
+            self.entry.focus_set()
+            index = self.entry.index("insert")
+            if index:
+                self.entry.delete(index - 1)
+            return "break"
+        menu_key = state & MENU_KEY_STATE and not state & CONTROL_STATE
+        if not char or not char.isprintable() or menu_key:
+            return None  # Ctrl+C to copy, arrows, Alt+letter for the menus: theirs
+        self.entry.focus_set()
+        self.entry.insert("insert", char)
+        self.entry.xview("insert")
+        return "break"
 
     def _on_return(self, _event: tk.Event | None = None) -> str:
         line = self.entry.get()

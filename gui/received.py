@@ -16,14 +16,13 @@ from datetime import datetime
 from typing import Any
 
 from gui import classroom, comings, tabs
-from gui.desktop import flash_taskbar
+from gui.attention import mentions
 from net import events as ev
 from net.i18n import tr
 from net.protocol import fold_name, irc_lower
 from net.room_words import mode_sentence, state_sentences, status_sentence
 
 CHANNEL_PREFIXES = "#&+!"  # as gui.app's (which imports this module)
-FOLDED_FROM_SYMBOLS = frozenset("{}|^")  # what irc_lower makes of [ ] \ ~
 #: the server's password (464) or the account's (SASL 902/904/905) was refused
 WRONG_PASSWORD = frozenset({"464", "902", "904", "905"})
 
@@ -65,21 +64,6 @@ def error_text(code: str, server_text: str) -> str:
     return texts.get(code, server_text)
 
 
-def mentions(nick: str, text: str) -> bool:
-    """Whether ``text`` contains ``nick``, compared as ``irc_lower`` folds names.
-
-    >>> mentions("Lucía", "¿LUCÍA, vienes?"), mentions("[ana]", "hola {ANA}"), mentions("ana", "x")
-    (True, True, False)
-    """
-    me = fold_name(nick)
-    if text.isascii() and FOLDED_FROM_SYMBOLS.isdisjoint(me):
-        # The same answer without folding the whole text (a message's hot path): on
-        # ASCII, irc_lower only lowers case and turns [ ] \ ~ into { } | ^, none of
-        # which is in our nick.
-        return me in text.lower()
-    return me in irc_lower(text)
-
-
 def on_chat_message(window: Window, event: ev.ChatMessage) -> None:
     name = event.sender if event.private and not event.own else event.target
     key = fold_name(name)
@@ -113,9 +97,8 @@ def on_chat_message(window: Window, event: ev.ChatMessage) -> None:
     )
     if mention or event.private:
         window.root.bell()
-        if not window.focused:
-            flash_taskbar(window.root)
-    window.count_unread(name, key)
+    # a line replayed from history (at a reconnect) was said before: it is not a new call
+    window.count_unread(name, key, calling=(mention or event.private) and not event.history)
 
 
 def on_delivered(window: Window, event: ev.Delivered) -> None:

@@ -175,7 +175,7 @@ def close_conversation(window: Window, key: str) -> bool:
     del window.views[key]
     for table in (window.names, window.members, window.statuses, window.channel_modes):
         table.pop(key, None)
-    window.marked.discard(key)
+    window.unread.forget(key)
     window.replaying.discard(key)
     view.destroy()
     window.entry.focus_set()
@@ -203,11 +203,7 @@ def follow_nick(window: Window, old: str, new: str) -> None:
     if old_key in window.replaying:
         window.replaying.discard(old_key)
         window.replaying.add(new_key)
-    marked = old_key in window.marked
-    if marked:
-        window.marked.discard(old_key)
-        window.marked.add(new_key)
-    window.tabs.tab(view, text=f"{new} •" if marked else new)
+    window.unread.renamed(old_key, new_key)  # the tab's text, with its mark if any
     if window.current_key == old_key:
         window.current_key = new_key
         window.refresh_members(new)

@@ -15,6 +15,7 @@ import pytest
 
 from gui import received
 from gui.app import ChatWindow
+from gui.attention import urgency_hint
 from gui.conversation import ConversationView
 from gui.settings import Settings
 from net import events as ev
@@ -543,3 +544,92 @@ def test_who_joins_and_leaves_can_be_hidden_from_the_view_menu(open_window, conn
     view_menu.invoke(entry)  # on again
     carla.send("PART #general")
     wait_until([ana], lambda: "carla left" in conversation(ana))
+
+
+def test_mentions_and_privates_count_in_the_title_other_lines_mark_the_tab(open_window, connect):
+    ana = open_window("ana")
+    wait_until([ana], lambda: registered(ana))
+    bea = connect("bea")
+    bea.join("#general")
+    ana.root.event_generate("<FocusOut>")  # the window goes behind another
+    assert not ana.focused
+    # replayed from history (a reconnect): said before, not a new call
+    ana.client.events.put(
+        ev.ChatMessage("bea", "#general", "ana: ¿y tú?", datetime.now().astimezone(), history=True)
+    )
+    bea.send("PRIVMSG #general :Hasta mañana a todos")  # "ana" inside a word: nothing
+    wait_until([ana], lambda: "Hasta mañana a todos" in conversation(ana))
+    assert ana.root.title() == "Charla"
+    assert urgency_hint(ana.root) is False
+    bea.send("PRIVMSG #general :ANA, ¿vienes?")
+    wait_until([ana], lambda: ana.root.title() == "(1) Charla")
+    assert urgency_hint(ana.root) is True  # the taskbar points at the window
+    bea.send("PRIVMSG ana :¿me pasas los deberes?")  # a private message calls her too
+    wait_until([ana], lambda: ana.root.title() == "(2) Charla")
+    assert ana.tabs.tab(ana.views["bea"], "text") == "bea (1)"
+    bea.send("NICK beatriz")  # the private tab follows her, with what it had unread
+    wait_until(
+        [ana],
+        lambda: (
+            "beatriz" in ana.views and ana.tabs.tab(ana.views["beatriz"], "text") == "beatriz (1)"
+        ),
+    )
+    ana.root.event_generate("<FocusIn>")  # back in front, on #general: that is read
+    wait_until([ana], lambda: ana.root.title() == "(1) Charla")
+    assert urgency_hint(ana.root) is False
+    ana.tabs.select(ana.views["beatriz"])  # and now the private one
+    wait_until([ana], lambda: ana.root.title() == "Charla")
+    assert ana.tabs.tab(ana.views["beatriz"], "text") == "beatriz"
+    bea.send("PRIVMSG #general :otra cosa")  # activity elsewhere: the tab, not the title
+    wait_until([ana], lambda: ana.tabs.tab(ana.views["#general"], "text") == "#general •")
+    assert ana.root.title() == "Charla"
+
+
+def test_close_alone_asks_first_and_salir_leaves_at_once(open_window, monkeypatch):
+    set_language("es")
+    ana = open_window("ana")
+    wait_until([ana], lambda: registered(ana))
+    questions: list[str] = []
+    answer = [False]
+    monkeypatch.setattr(
+        "gui.app.messagebox.askyesno",
+        lambda _title, text, **k: questions.append((text, k["default"])) or answer[0],
+    )
+    type_line(ana, "Close")  # an answer in English class, and "no" to the question
+    assert questions == [("¿Salir de Charla?", "no")]  # "no" unless they mean it
+    assert not ana.closed
+    answer[0] = True
+    type_line(ana, "close")
+    assert ana.closed
+    bea = open_window("bea")
+    wait_until([bea], lambda: registered(bea))
+    type_line(bea, "/salir")
+    assert bea.closed and len(questions) == 2  # no question
+
+
+def press(widget: tk.Misc, *keysyms: str) -> None:
+    """Keys pressed while ``widget`` has the focus, as the X server delivers them."""
+    widget.focus_force()
+    widget.update()
+    for keysym in keysyms:
+        widget.event_generate("<KeyPress>", keysym=keysym, when="tail")
+    widget.update()
+
+
+def test_typing_after_clicking_a_tab_or_the_conversation_goes_to_the_entry(open_window):
+    ana = open_window("ana")
+    bea = open_window("bea")
+    both = [ana, bea]
+    wait_until(both, lambda: set(ana.nick_list.get(0, "end")) == {"ana", "bea"})
+    press(ana.tabs)  # a click on a tab: Tk gives the tab strip the focus, then
+    ana.tabs.event_generate("<ButtonRelease-1>", x=5, y=5)  # the release gives it back
+    ana.root.update()
+    assert ana.root.focus_get() is ana.entry
+    press(ana.tabs, "h", "o", "l", "a", "x", "BackSpace")  # the tab strip has the focus
+    assert ana.entry.get() == "hola"
+    press(ana.views["#general"].text, "space", "t", "u", "Return")  # selecting text to copy
+    wait_until(both, lambda: "hola tu" in conversation(bea))
+    assert ana.entry.get() == ""
+    ana.show_search()
+    press(ana.search_entry, "t", "u")  # the search field keeps what is typed in it
+    assert ana.search_entry.get() == "tu" and ana.entry.get() == ""

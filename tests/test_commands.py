@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gui.commands import ALIASES, COMMANDS, Command, Say, Unknown, parse_input
+from gui.commands import ALIASES, COMMANDS, CloseWord, Command, Say, Unknown, parse_input
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def test_spanish_and_english_spellings_mean_the_same(spanish, english):
 
 def test_plain_text_close_and_escaped_slash():
     assert parse_input("hola, ¿qué tal?") == Say("hola, ¿qué tal?")
-    assert parse_input("  CLOSE ") == Command("quit", "")
+    assert parse_input("  CLOSE ") == CloseWord()  # the window asks first
     assert parse_input("//etc/passwd no es un comando") == Say("/etc/passwd no es un comando")
     assert parse_input("   ") is None
     assert parse_input("/MSG ana  hola") == Command("msg", "ana  hola")
