@@ -178,6 +178,7 @@ def on_mode_changed(window: Window, event: ev.ModeChanged) -> None:
         by_whom(window, event.by),
         window.client.nick,
         window.account,
+        event.ends,
     )
     if sentence:
         window.view_for(event.channel).add_system(_now(), sentence)

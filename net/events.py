@@ -173,6 +173,7 @@ class ModeChanged:
     mode: str  # one letter
     param: str  # "" for modes without one
     by: str
+    ends: float | None = None  # a timed ban or mute: when it ends (wall clock), if said
 
 
 @dataclass(frozen=True, slots=True)

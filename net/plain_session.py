@@ -35,6 +35,7 @@ from net.i18n import tr
 from net.modes import ModeChange
 from net.outgoing import Outgoing
 from net.protocol import (
+    ENDS_TAG,
     MAX_LINE_BYTES,
     Message,
     decode_line,
@@ -171,7 +172,9 @@ class PlainSession(Session):
                 time=stamp, nick=message.params[1], reason=text
             )
         elif command == "MODE" and len(message.params) >= 2 and message.params[0][:1] == "#":
-            sentences = mode_lines(message.params, who, self.nick, self.account or "")
+            sentences = mode_lines(
+                message.params, who, self.nick, self.account or "", _ends(message)
+            )
             if not sentences:
                 return None
             line = "\n".join(f"{stamp} * {sentence}" for sentence in sentences)
@@ -584,3 +587,9 @@ def _refusal_text(refused: ModeRefused) -> str:
     if why == "listfull":
         return tr("The list of bans and mutes is full: lift one first.")
     return tr("That cannot be done: {why}").format(why=refused.detail or target)
+
+
+def _ends(message: Message) -> float | None:
+    """When a timed ban or mute ends (the server's own ``ENDS_TAG``), or None."""
+    value = message.tags.get(ENDS_TAG)
+    return float(value) if value else None

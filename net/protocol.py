@@ -65,6 +65,9 @@ DEFAULT_PORT = 12345
 DEFAULT_CHANNEL = "#general"
 #: a client proves across reconnects that it is the same client (see ``net.client``)
 SESSION_CAP = "charla.chat/session"
+#: a server tag on the MODE line of a timed ban or mute (``TBAN``/``TQUIET``): when it ends,
+#: in whole seconds since the epoch, so a window can say "for 5 minutes (until 10:42)"
+ENDS_TAG = "charla.chat/ends"
 #: the client's own number for each message, so the server relays it once
 SEQ_TAG = "charla.chat/seq"
 #: what a Charla server implements and a Charla client asks for, in ``CAP LS`` order

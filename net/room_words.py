@@ -14,10 +14,11 @@ thread; ``net.plain_session`` calls them while ``net.state.Rooms`` holds its loc
 from __future__ import annotations
 
 import difflib
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from net.i18n import tr
+from net.i18n import ntr, tr
 from net.protocol import fold_name, irc_lower, mask_match
 
 
@@ -188,7 +189,13 @@ def names_me(mask: str, nick: str, account: str = "") -> bool:
 
 
 def mode_sentence(
-    mode: str, adding: bool, param: str, by: str, me: str, account: str = ""
+    mode: str,
+    adding: bool,
+    param: str,
+    by: str,
+    me: str,
+    account: str = "",
+    ends: float | None = None,
 ) -> str | None:
     """One change of a channel's modes as a sentence; None for one nobody needs to read.
 
@@ -231,7 +238,28 @@ def mode_sentence(
         ("b", False): tr("{who} may come back to the room."),
     }
     sentence = sentences.get((mode, adding))
-    return sentence.format(by=by, param=param, who=who) if sentence else None
+    if sentence is None:
+        return None
+    said = sentence.format(by=by, param=param, who=who)
+    if adding and mode in "bq" and ends is not None:
+        said = f"{said[:-1]} {lasting(ends)}."
+    return said
+
+
+def lasting(ends: float, now: float | None = None) -> str:
+    """How long a timed ban or mute lasts, in words: "for 5 minutes (until 10:42)".
+
+    >>> from net.i18n import set_language; _ = set_language("en")
+    >>> import time; now = time.time()
+    >>> lasting(now + 300, now).split(" (")[0], lasting(now + 30, now).split(" (")[0]
+    ('for 5 minutes', 'for 1 minute')
+    """
+    now = time.time() if now is None else now
+    minutes = max(1, round((ends - now) / 60))
+    clock = time.strftime("%H:%M", time.localtime(ends))
+    return ntr(
+        "for {count} minute (until {clock})", "for {count} minutes (until {clock})", minutes
+    ).format(count=minutes, clock=clock)
 
 
 def state_sentences(modes: dict[str, str]) -> list[str]:
@@ -303,7 +331,9 @@ def mode_changes(modes: str, params: list[str]) -> list[tuple[str, bool, str]]:
     return changes
 
 
-def mode_lines(message_params: list[str], by: str, me: str, account: str = "") -> list[str]:
+def mode_lines(
+    message_params: list[str], by: str, me: str, account: str = "", ends: float | None = None
+) -> list[str]:
     """A relayed channel MODE line as sentences for a person (``by``: who made it, "" for
     the server itself; ``me``: the reader's nick).
 
@@ -317,7 +347,7 @@ def mode_lines(message_params: list[str], by: str, me: str, account: str = "") -
         if letter in "ov":
             sentence = status_sentence(letter, adding, param, by, fold_name(param) == fold_name(me))
         else:
-            sentence = mode_sentence(letter, adding, param, by, me, account)
+            sentence = mode_sentence(letter, adding, param, by, me, account, ends)
         if sentence:
             lines.append(sentence)
     return lines

@@ -127,7 +127,7 @@ from net.modes import (
     with_status,
 )
 from net.outgoing import Outgoing
-from net.protocol import Message, irc_lower, is_valid_nick, mask_match, nick_key
+from net.protocol import ENDS_TAG, Message, irc_lower, is_valid_nick, mask_match, nick_key
 
 log = logging.getLogger(__name__)
 _bugs = BugLog(log)  # messages that cannot be rendered for a recipient: bugs, rate-limited
@@ -960,7 +960,8 @@ class Rooms:
                         made.append(done)
             if expires is not None and made:
                 self._timer_changed_locked(expires)
-            to_flush = self._tell_modes_locked(channel, made, session.prefix)
+            ends = None if expires is None else time.time() + expires - self.clock()
+            to_flush = self._tell_modes_locked(channel, made, session.prefix, ends)
         flush_soon(to_flush)
         if expires is not None and made and self.on_timer_changed is not None:
             self.on_timer_changed()
@@ -982,10 +983,12 @@ class Rooms:
             entry.person_account = irc_lower(person.account)
 
     def _tell_modes_locked(
-        self, channel: Channel, made: list[ModeChange], source: str
+        self, channel: Channel, made: list[ModeChange], source: str, ends: float | None = None
     ) -> list[Connection]:
         """Everyone in ``channel`` sees the changes ``made``, as one MODE line (as few as
-        keep each inside 512 bytes: four long masks and a long prefix would not fit)."""
+        keep each inside 512 bytes: four long masks and a long prefix would not fit).
+        ``ends`` (wall clock) of a timed ban or mute goes with it as the ``ENDS_TAG`` tag."""
+        tags = {} if ends is None else {ENDS_TAG: str(round(ends))}
         to_flush: list[Connection] = []
         room = MODE_LINE_BYTES - len(source.encode()) - len(channel.name.encode())
         while made:
@@ -1004,7 +1007,7 @@ class Rooms:
                 size += extra
                 taken += 1
             made = made[taken:]
-            out = Outgoing(Message("MODE", [channel.name, text, *params], source))
+            out = Outgoing(Message("MODE", [channel.name, text, *params], source, dict(tags)))
             to_flush += self._deliver_locked(channel.members, out)
         return to_flush
 

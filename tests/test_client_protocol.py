@@ -533,6 +533,16 @@ def test_roles_come_from_prefix_names_and_mode_changes():
     assert core.take_events() == [ev.UserModes("o"), ev.UserModes("i")]
     feed(core, ":profe!p@h MODE #general +o")  # no nick given: nothing to change
     assert core.take_events() == []
+    # a timed ban (TBAN) says when it ends; a tag that is not a time is not believed
+    feed(
+        core,
+        "@charla.chat/ends=1796000000 :profe!p@h MODE #general +b ana!*@*",
+        "@charla.chat/ends=ayer :profe!p@h MODE #general +b bea!*@*",
+    )
+    assert core.take_events() == [
+        ev.ModeChanged("#general", True, "b", "ana!*@*", "profe", 1796000000.0),
+        ev.ModeChanged("#general", True, "b", "bea!*@*", "profe"),
+    ]
 
 
 def test_a_refused_message_is_named_dropped_from_the_outbox_and_never_sent_again():

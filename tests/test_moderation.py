@@ -11,6 +11,8 @@ test waits for the ``MODE -b`` line the channel is sent.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from net.guard import ADDRESS_FREE_FAILURES
@@ -271,6 +273,24 @@ def test_a_timed_ban_is_lifted_by_the_server(teacher_connect):
     tere.expect(r"PRIVMSG #a :ya$")
     tere.send("TBAN #a 0 x")
     tere.expect(r" 696 tere #a b 0 :")
+
+
+def test_a_timed_mute_says_when_it_ends_to_clients_that_read_tags(teacher_connect):
+    """The MODE line of TQUIET carries ``charla.chat/ends`` (for the window's "for 5
+    minutes (until 10:42)"); a client without message-tags gets the plain line."""
+    tere, plain = teacher_connect("tere"), teacher_connect("plain")
+    tagged = teacher_connect()
+    tagged.register("eva", caps="message-tags")
+    make_teacher(tere)
+    for client in (tere, plain, tagged):
+        client.join("#a")
+    before = time.time()
+    tere.send("TQUIET #a 300 plain")
+    ends = int(tagged.expect(r"^@charla\.chat/ends=(\d+) :tere!\S+ MODE #a \+q :?plain!").group(1))
+    assert before + 299 <= ends <= time.time() + 301
+    plain.expect(r"^:tere!\S+ MODE #a \+q :?plain!\*@\*$")
+    tere.send("MODE #a +q x!*@*")  # not timed: no end to tell
+    tagged.expect(r"^:tere!\S+ MODE #a \+q :?x!\*@\*$")
 
 
 def test_kick_errors_and_the_kicked_student_is_out(connect):

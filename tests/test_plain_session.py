@@ -317,7 +317,10 @@ def test_a_teacher_at_nc_governs_the_room_and_everyone_reads_its_state(connect, 
     tere.send("/help")
     tere.expect(r"^\*\*\*   /lento \(/slow\) SECONDS\|off — one message every SECONDS$")
     tere.send("/silenciar ana 5")
-    ana.expect(r"^\[\d\d:\d\d\] \* tere muted you: your messages do not reach the room\.$")
+    ana.expect(
+        r"^\[\d\d:\d\d\] \* tere muted you: your messages do not reach the room"
+        r" for 5 minutes \(until \d\d:\d\d\)\.$"
+    )
     lucas.expect(r"^:tere!\S+ MODE #general \+q :?ana!\*@\*$")
     ana.send("¿me oís?")
     ana.expect(r"^\*\*\* .*muted")  # refused, and told so: never silently dropped
