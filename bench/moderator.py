@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
             buffer += chunk
         buffer = buffer.split(marker, 1)[1]
 
-    send("NICK moderador")
-    send("USER moderador 0 * :bench moderator")
+    send("NICK benchop")  # "moderador" is a reserved word (a teacher's)
+    send("USER benchop 0 * :bench moderator")
     lines_until(b" 001 ")
     send(f"JOIN {CHANNEL}")
     lines_until(b" 366 ")
