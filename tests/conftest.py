@@ -147,3 +147,17 @@ def tk_root(display: str, no_gc_on_worker_threads: None) -> Iterator[object]:
     root.geometry("700x400")
     yield root
     root.destroy()
+
+
+@pytest.fixture
+def view(tk_root):
+    """One conversation view (light theme) in the test's Tk root, shown."""
+    from tkinter import font as tkfont
+
+    from gui.conversation import ConversationView
+    from gui.theme import LIGHT
+
+    conversation = ConversationView(tk_root, LIGHT, tkfont.Font(tk_root, size=11))
+    conversation.pack(fill="both", expand=True)
+    tk_root.update()
+    return conversation

@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from tkinter import font as tkfont
-
-import pytest
 
 from gui import comings
 from gui.conversation import ConversationView
-from gui.theme import LIGHT
 from net.i18n import set_language
 from tests import support
-
-
-@pytest.fixture
-def view(tk_root):
-    conversation = ConversationView(tk_root, LIGHT, tkfont.Font(tk_root, size=11))
-    conversation.pack(fill="both", expand=True)
-    tk_root.update()
-    return conversation
 
 
 def lines(view: ConversationView) -> list[str]:

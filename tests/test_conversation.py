@@ -5,18 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from tkinter import font as tkfont
 
-import pytest
-
 from gui.conversation import ConversationView, clock
 from gui.theme import DARK, LIGHT
-
-
-@pytest.fixture
-def view(tk_root):
-    conversation = ConversationView(tk_root, LIGHT, tkfont.Font(tk_root, size=11))
-    conversation.pack(fill="both", expand=True)
-    tk_root.update()
-    return conversation
 
 
 def test_messages_read_like_a_chat_and_keep_every_character(view):
