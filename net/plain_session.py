@@ -172,8 +172,9 @@ class PlainSession(Session):
                 time=stamp, nick=message.params[1], reason=text
             )
         elif command == "MODE" and len(message.params) >= 2 and message.params[0][:1] == "#":
+            by = who if "!" in (message.source or "") else ""  # "": the server itself
             sentences = mode_lines(
-                message.params, who, self.nick, self.account or "", _ends(message)
+                message.params, by, self.nick, self.account or "", _ends(message)
             )
             if not sentences:
                 return None

@@ -285,7 +285,14 @@ def state_sentences(modes: dict[str, str]) -> list[str]:
 
 
 def status_sentence(mode: str, adding: bool, nick: str, by: str, me: bool) -> str:
-    """``MODE #chan +o/-o/+v/-v nick`` as a sentence."""
+    """``MODE #chan +o/-o/+v/-v nick`` as a sentence.
+
+    >>> from net.i18n import set_language; _ = set_language("en")
+    >>> status_sentence("o", True, "tere", "ana", False)
+    'ana made tere a helper.'
+    >>> status_sentence("o", True, "tere", "The server", False)  # a teacher coming in
+    'tere runs this room as a teacher (★).'
+    """
     if mode == "o":
         if me:
             return (
@@ -293,6 +300,8 @@ def status_sentence(mode: str, adding: bool, nick: str, by: str, me: bool) -> st
                 if adding
                 else tr("{by} took away your helper role.")
             ).format(by=by)
+        if adding and by == tr("The server"):  # the server gives +o only to teachers
+            return tr("{nick} runs this room as a teacher (★).").format(nick=nick)
         return (
             tr("{by} made {nick} a helper.")
             if adding

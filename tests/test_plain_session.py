@@ -314,6 +314,7 @@ def test_a_teacher_at_nc_governs_the_room_and_everyone_reads_its_state(connect, 
     ana.send("/silenciar lucas")  # a student may not
     ana.expect(r"^\*\*\* Only the teacher or a helper may do that\.$")
     server.rooms.make_teacher(server.find_session("tere"))  # as /profesor at the console
+    ana.expect(r"^\[\d\d:\d\d\] \* tere runs this room as a teacher \(★\)\.$")
     tere.send("/help")
     tere.expect(r"^\*\*\*   /lento \(/slow\) SECONDS\|off — one message every SECONDS$")
     tere.send("/silenciar ana 5")
