@@ -393,9 +393,9 @@ class ChatWindow:
         self.unread.arrived(name, key, calling=calling)
 
     def _on_focus(self, focused: bool) -> None:
-        if not focused and self.focused:
+        if focused != self.focused:  # behind: unread begin with the next message
             for view in self.views.values():
-                view.add_marker(tr("new messages"))
+                view.mark_unread_from_here("" if focused else tr("new messages"))
         self.focused = focused
         self.unread.focus_changed(focused)
 

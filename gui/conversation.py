@@ -128,6 +128,10 @@ class ConversationView(ttk.Frame):
         self.below = ttk.Button(self, text=tr("▼ New messages below"), command=self.scroll_to_end)
         self.tk.eval(APPEND_PROC)
         self._nick_tags: dict[str, str] = {}  # nick -> its tag, configured in the Text
+        #: the "new messages" line owed before the next message from someone else ("":
+        #: none): set when the window goes behind, so the line marks where the unread
+        #: begin, never an empty end or our own lines
+        self._marker_due = ""
         self._queued: list = []  # text, tags, text, tags… not yet in the Text
         #: called before any line is added (``gui.comings``: joins waiting to be folded)
         self.before_append: Callable[[], None] | None = None
@@ -223,6 +227,10 @@ class ConversationView(ttk.Frame):
     ) -> None:
         """One message: ``[10:42] ana: hola`` or ``[10:42] * ana saluda``; ``msgid`` (the
         server's id) lets it be found again, to delete it."""
+        if own:
+            self._marker_due = ""  # we are here, writing: nothing is unread
+        elif not history:
+            self._place_due_marker()
         line_tags = ("own",) if own else ("highlight",) if highlight else ()
         if msgid:
             self._remember(msgid, nick, self._appended + 1)
@@ -253,9 +261,20 @@ class ConversationView(ttk.Frame):
         """The server's own words (a banner no client can produce), or a teacher's notice
         to the room under ``heading``."""
         heading = heading or tr("Announcement from the server")
+        self._place_due_marker()
         if has_codes(text):
             text = "".join(piece for piece, _style in styled_pieces(text))
         self._append([(f"{heading} · {clock(when)}\n{self._shorten(text)}\n", ("banner",))])
+
+    def mark_unread_from_here(self, text: str) -> None:
+        """Owe the "new messages" line ``text`` to the next message from someone else
+        (the window went behind); "" forgets it (the window is in front again)."""
+        self._marker_due = text
+
+    def _place_due_marker(self) -> None:
+        if self._marker_due:
+            text, self._marker_due = self._marker_due, ""
+            self.add_marker(text)
 
     def add_marker(self, text: str) -> None:
         """The "new messages" line; there is only ever one."""

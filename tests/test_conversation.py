@@ -82,6 +82,27 @@ def test_search_marker_theme_and_clock(view):
     assert view.find("") == 0
 
 
+def test_the_new_messages_line_waits_for_a_message_from_someone_else(view):
+    """The window went behind: the line goes just before the next message from someone
+    else, never at an empty end, and not before our own lines (we are here)."""
+    now = datetime.now().astimezone()
+    view.add_message(now, "ana", "antes")
+    view.mark_unread_from_here("new messages")
+    assert "new messages" not in view.plain_text()  # nothing new: no line at the end
+    view.add_message(now, "yo", "escribo yo", own=True)
+    view.add_message(now, "ana", "¿ves?")  # we wrote after going behind: seen
+    assert "new messages" not in view.plain_text()
+    view.mark_unread_from_here("new messages")
+    view.add_message(now, "bea", "hola", history=True)  # a replay is not news
+    view.add_message(now, "bea", "nuevo")
+    lines = [line.split("] ")[-1] for line in view.plain_text().splitlines()]
+    assert lines[-2:] == ["──── new messages ────", "bea: nuevo"]
+    view.mark_unread_from_here("new messages")
+    view.mark_unread_from_here("")  # in front again before anything came
+    view.add_message(now, "bea", "otro")
+    assert view.plain_text().count("new messages") == 1
+
+
 def test_a_view_destroyed_before_it_settles_leaves_no_idle_callback(view, tk_root):
     view.add_message(datetime.now().astimezone(), "ana", "justo antes de cerrar")
     view.destroy()  # settle() would run on a destroyed Text: a Tcl background error
