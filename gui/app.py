@@ -128,6 +128,8 @@ class ChatWindow:
         root.protocol("WM_DELETE_WINDOW", self.request_close)
         self.topic = ttk.Label(root, anchor="w", padding=(10, 6))
         self.topic.grid(row=0, column=0, columnspan=2, sticky="ew")
+        self.topic.grid_remove()  # shown only for a channel that has a topic
+        self.topics: dict[str, str] = {}  # folded channel -> its topic
         self.tabs = ttk.Notebook(root)
         self.tabs.grid(row=1, column=0, sticky="nsew")
         self.tabs.bind("<<NotebookTabChanged>>", lambda _e: self._on_tab_changed())
@@ -280,7 +282,18 @@ class ChatWindow:
         name = self.current_name()
         self.unread.seen(self.current_key)
         self._show_members(name)
+        self.show_topic()
         self.class_menu.refresh()
+
+    def show_topic(self) -> None:
+        """The topic of the conversation on show above the tabs; no empty band when it
+        has none (a private conversation, a channel without a topic)."""
+        text = self.topics.get(self.current_key, "")
+        self.topic.configure(text=text)
+        if text:
+            self.topic.grid()
+        else:
+            self.topic.grid_remove()
 
     def _show_members(self, name: str) -> None:
         """The nick list: a channel's members, operators (★) first, then those with voice

@@ -350,8 +350,8 @@ def on_nick_changed(window: Window, event: ev.NickChanged) -> None:
 
 
 def on_topic(window: Window, event: ev.Topic) -> None:
-    if irc_lower(event.channel) == window.current_key:
-        window.topic.configure(text=event.topic)
+    window.topics[irc_lower(event.channel)] = event.topic
+    window.show_topic()
     if event.changed:
         window.view_for(event.channel).add_system(
             _now(), tr("{nick} set the topic: {topic}").format(nick=event.by, topic=event.topic)

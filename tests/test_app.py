@@ -136,6 +136,12 @@ def test_commands_in_spanish_private_tabs_recall_completion_and_the_paste_guard(
     server.rooms.make_teacher(server.find_session("ana"))  # #general's topic is theirs (+t)
     type_line(ana, "/tema Examen el lunes")
     wait_until(both, lambda: bea.topic.cget("text") == "Examen el lunes")
+    assert bea.topic.winfo_manager() == "grid"
+    bea.tabs.select(bea.views["ana"])  # a private conversation has no topic: no empty band
+    wait_until(both, lambda: bea.topic.winfo_manager() == "")
+    bea.tabs.select(bea.views["#general"])
+    wait_until(both, lambda: bea.topic.cget("text") == "Examen el lunes")
+    assert bea.topic.winfo_manager() == "grid"
 
     ana.entry.insert(0, "be")  # Tab completes a nick at the start of the line with ": "
     ana.entry.event_generate("<Tab>")
