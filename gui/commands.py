@@ -206,6 +206,9 @@ def close_tab(window: Window, _args: str, target: str) -> bool:
 def set_topic(window: Window, args: str, target: str) -> bool:
     if not args:
         return False
+    if target[:1] not in CHANNEL_PREFIXES:  # a private tab has no topic (not "no such channel")
+        _in_channel(window, target)
+        return True
     window.client.set_topic(target, args)
     return True
 
@@ -232,7 +235,8 @@ def show_help(window: Window, _args: str, target: str) -> bool:
         tr(
             "Commands: /apodo (/nick) NAME · /yo (/me) TEXT · /privado (/msg) NAME TEXT · "
             "/unirse (/join) #CHANNEL · /dejar (/part) · /tema (/topic) TEXT · "
-            "/usuarios (/users) · /limpiar (/clear) · /salir (/quit) or close"
+            "/usuarios (/users) · /limpiar (/clear) · /cerrar (/close) this tab · "
+            "/salir (/quit) Charla"
         ),
     )
     if window.is_operator(target):

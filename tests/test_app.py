@@ -126,6 +126,8 @@ def test_commands_in_spanish_private_tabs_recall_completion_and_the_paste_guard(
     private = bea.views["ana"]
     assert "highlight" in private.text.tag_names("1.0 lineend -2c")
     assert ana.current_name() == "bea"  # /privado took ana to the conversation with bea
+    type_line(ana, "/tema Examen")  # a private conversation has no topic: said so, here
+    assert ana.views["bea"].plain_text().rstrip().endswith("That works in a channel, not here.")
     assert ana.nick_list.get(0, "end") == ("ana", "bea")  # who is in this conversation
 
     ana.tabs.select(ana.views["#general"])
