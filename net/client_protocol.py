@@ -769,7 +769,9 @@ class ClientProtocol:
                 if param:
                     self._emit(ev.MemberStatus(target, param, adding, letter, by))
             else:
-                self._emit(ev.ModeChanged(target, adding, letter, param, by, _ends(message)))
+                self._emit(
+                    ev.ModeChanged(target, adding, letter, param, by, irc.tagged_end(message))
+                )
 
     def _set_user_modes(self, changes: Iterable[tuple[bool, str, str]]) -> None:
         modes = self.user_modes
@@ -978,10 +980,3 @@ _HANDLERS: dict[str, _Handler] = {
     "PRIVMSG": ClientProtocol._on_text,
     "NOTICE": ClientProtocol._on_text,
 }
-
-
-def _ends(message: Message) -> float | None:
-    """When a timed ban or mute ends, from Charla's ``ENDS_TAG`` (None: not said, or not
-    a time: a year 2001..2286 in seconds since the epoch)."""
-    value = message.tags.get(irc.ENDS_TAG, "")
-    return float(value) if value.isascii() and value.isdigit() and len(value) == 10 else None

@@ -35,7 +35,6 @@ from net.i18n import tr
 from net.modes import ModeChange
 from net.outgoing import Outgoing
 from net.protocol import (
-    ENDS_TAG,
     MAX_LINE_BYTES,
     Message,
     decode_line,
@@ -44,6 +43,7 @@ from net.protocol import (
     normal_nick,
     printable,
     split_utf8,
+    tagged_end,
 )
 from net.render import chat_line, history_lines, plain_history, plain_text
 from net.room_words import (
@@ -174,7 +174,7 @@ class PlainSession(Session):
         elif command == "MODE" and len(message.params) >= 2 and message.params[0][:1] == "#":
             by = who if "!" in (message.source or "") else ""  # "": the server itself
             sentences = mode_lines(
-                message.params, by, self.nick, self.account or "", _ends(message)
+                message.params, by, self.nick, self.account or "", tagged_end(message)
             )
             if not sentences:
                 return None
@@ -588,9 +588,3 @@ def _refusal_text(refused: ModeRefused) -> str:
     if why == "listfull":
         return tr("The list of bans and mutes is full: lift one first.")
     return tr("That cannot be done: {why}").format(why=refused.detail or target)
-
-
-def _ends(message: Message) -> float | None:
-    """When a timed ban or mute ends (the server's own ``ENDS_TAG``), or None."""
-    value = message.tags.get(ENDS_TAG)
-    return float(value) if value else None

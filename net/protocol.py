@@ -694,3 +694,16 @@ def session_msgid(alias: str, seq: int) -> str:
     'c-1c031b22d2981-7'
     """
     return f"c-{alias}-{seq}"
+
+
+def tagged_end(message: Message) -> float | None:
+    """When a timed ban or mute ends, from ``ENDS_TAG`` (None: not said, or not a time:
+    ten digits, seconds since the epoch from 2001 to 2286).
+
+    >>> tagged_end(parse("@charla.chat/ends=1796000000 :a!b@c MODE #x +q d!*@*"))
+    1796000000.0
+    >>> tagged_end(parse("@charla.chat/ends=ayer :a!b@c MODE #x +q d!*@*")) is None
+    True
+    """
+    value = message.tags.get(ENDS_TAG, "")
+    return float(value) if value.isascii() and value.isdigit() and len(value) == 10 else None
