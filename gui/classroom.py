@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import tkinter as tk
+from collections.abc import Callable
 from datetime import datetime
 from tkinter import simpledialog
 from typing import Any
@@ -325,6 +326,26 @@ class ClassMenu:
             _guarded(self.window, announce, text)
 
 
+def _timed_menu(
+    parent: tk.Menu,
+    choices: tuple[int, ...],
+    until_lifted: str,
+    window: Window,
+    action: Callable[..., None],
+    channel: str,
+    nick: str,
+) -> tk.Menu:
+    """A submenu of durations for a mute or a ban: "For 5 minutes"…, and ``until_lifted``
+    for 0 (until the teacher lifts it)."""
+    submenu = tk.Menu(parent, tearoff=False)
+    for minutes in choices:
+        label = tr("For {time}").format(time=_minutes_text(minutes)) if minutes else until_lifted
+        submenu.add_command(
+            label=label, command=lambda m=minutes: _guarded(window, action, channel, nick, m)
+        )
+    return submenu
+
+
 def nick_menu(window: Window, nick: str) -> tk.Menu:
     """The right-click menu on a nick in the list: a private message for anyone; for an
     operator of the channel on show, mute, remove, ban, voice and helper too."""
@@ -335,31 +356,19 @@ def nick_menu(window: Window, nick: str) -> tk.Menu:
         return menu
     status = window.statuses.get(irc_lower(channel), {}).get(fold_name(nick), "")
     menu.add_separator()
-    mute_menu = tk.Menu(menu, tearoff=False)
-    for minutes in MUTE_MINUTES:
-        label = (
-            tr("For {time}").format(time=_minutes_text(minutes))
-            if minutes
-            else tr("Until I unmute them")
-        )
-        mute_menu.add_command(
-            label=label, command=lambda m=minutes: _guarded(window, mute, channel, nick, m)
-        )
-    menu.add_cascade(label=tr("Mute"), menu=mute_menu)
+    menu.add_cascade(
+        label=tr("Mute"),
+        menu=_timed_menu(
+            menu, MUTE_MINUTES, tr("Until I unmute them"), window, mute, channel, nick
+        ),
+    )
     menu.add_command(label=tr("Unmute"), command=lambda: _guarded(window, unmute, channel, nick))
     menu.add_separator()
     menu.add_command(label=tr("Remove from the room…"), command=lambda: _kick_asking(window, nick))
-    ban_menu = tk.Menu(menu, tearoff=False)
-    for minutes in BAN_MINUTES:
-        label = (
-            tr("For {time}").format(time=_minutes_text(minutes))
-            if minutes
-            else tr("Until I lift the ban")
-        )
-        ban_menu.add_command(
-            label=label, command=lambda m=minutes: _guarded(window, ban, channel, nick, m)
-        )
-    menu.add_cascade(label=tr("Ban"), menu=ban_menu)
+    menu.add_cascade(
+        label=tr("Ban"),
+        menu=_timed_menu(menu, BAN_MINUTES, tr("Until I lift the ban"), window, ban, channel, nick),
+    )
     menu.add_command(
         label=tr("Lift the ban"), command=lambda: _guarded(window, unban, channel, nick)
     )
