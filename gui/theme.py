@@ -26,6 +26,7 @@ class Theme:
     error: str  # why a message of ours was refused
     found_background: str  # search matches
     panel_background: str  # nick list, entry
+    scrollbar_thumb: str  # the part of a scrollbar that moves, seen on ``background``
     nick_colors: tuple[str, ...]  # all readable on ``background``
 
 
@@ -43,6 +44,7 @@ LIGHT = Theme(
     error="#b3261e",
     found_background="#ffd33d",
     panel_background="#f6f8fa",
+    scrollbar_thumb="#c4ccd4",
     nick_colors=(
         "#b3261e",
         "#0b6e4f",
@@ -73,6 +75,7 @@ DARK = Theme(
     error="#ff7b72",
     found_background="#9e6a03",
     panel_background="#0d1117",
+    scrollbar_thumb="#484f58",
     nick_colors=(
         "#ff7b72",
         "#56d364",

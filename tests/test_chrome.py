@@ -43,3 +43,17 @@ def test_dark_reaches_menus_tabs_and_labels_and_zoom_reaches_their_fonts(tk_root
     assert abs(int(menu_font.cget("size"))) == 2 * before_menu
     chrome.zoom(tk_root, chrome.BASE_SIZE)
     assert abs(int(menu_font.cget("size"))) == before_menu
+
+
+def test_scrollbars_show_their_thumb_in_both_looks_and_widen_on_dense_screens(tk_root):
+    style = ttk.Style(tk_root)
+    for theme in (LIGHT, DARK):
+        chrome.paint(tk_root, theme, [])
+        thumb = style.lookup("TScrollbar", "background")
+        assert thumb == theme.scrollbar_thumb
+        assert thumb != style.lookup("TScrollbar", "troughcolor") == theme.background
+    usual = int(style.lookup("TScrollbar", "arrowsize"))
+    assert usual >= 14  # ttk's own width at 96 dpi, never thinner
+    tk_root.tk.call("tk", "scaling", 2.0)  # 144 dpi
+    chrome.paint(tk_root, DARK, [])
+    assert int(style.lookup("TScrollbar", "arrowsize")) >= 1.5 * 14
