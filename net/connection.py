@@ -8,6 +8,14 @@ or the server's first-line sniffer, which swaps itself for one of them). Output 
 other way: anyone may ``enqueue()`` bytes, and they are written to the socket by
 ``flush()``. The handler owns every timer policy (registration timeout, keepalive PINGs,
 the plain-text sniff): the connection only sleeps until ``handler.next_deadline()``.
+How bytes become lines is the connection's ``framing`` (``InputFraming``): a
+``net.protocol.LineBuffer`` for IRC and plain text; the server starts each connection
+with ``net.web_session.FirstBytes``, which tells an HTTP request by its first bytes and
+otherwise is (and is then replaced by) a ``LineBuffer``. After a WebSocket upgrade the
+framing is a ``MessageStream`` (``use_stream``): it also wraps every line queued with
+``enqueue()`` in a frame (``enqueue_raw()`` bypasses it), answers Pings through the reader
+(``take_control``), and says when the peer's stream ended: the lines it sent before are
+handled first, then the connection finishes with the stream's Close (``end_stream``).
 When the connection ends, its handler becomes ``ENDED`` and the lines still held back by
 the flood gate are dropped: a session points back at its connection, and without that the
 pair (and what they hold) would wait for the cyclic garbage collector.
@@ -49,6 +57,8 @@ Threading rules:
   it unlocked: it only ever goes from None to a reason). It is never held during a
   socket call; ``_flushing`` marks the one thread allowed to write the socket.
 - The batch of connections to flush is per reader thread (``threading.local``).
+- ``framing`` and ``_stream`` are the reader thread's; ``_wrap`` is set once, by the
+  reader, before any session knows the connection (so ``enqueue`` reads it unlocked).
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ from net.irc_session import IrcSession, is_irc_command
 from net.plain_session import PlainSession
 from net.protocol import DEFAULT_CHANNEL, DEFAULT_PORT, Message, parse
 from net.state import CHANNELS_PER_ADDRESS, CHANNELS_PER_PERSON, MAX_CHANNELS, Rooms, Session
-from net.web_session import FirstBytes, HttpSession, WebConfig
+from net.web_session import HEAD_SECONDS, FirstBytes, HttpSession, WebConfig
 
 log = logging.getLogger(__name__)
 _bugs = BugLog(log)  # bugs in the timer's work, logged rate-limited
@@ -132,11 +132,14 @@ class ServerConfig:
     #: origins besides the server's own page whose pages may open a WebSocket
     #: (``--web-allow-origin``: ``scheme://host[:port]``)
     web_allowed_origins: tuple[str, ...] = ()
+    #: for a browser to send its whole request head (slowloris: closed after this)
+    web_request_timeout: float = HEAD_SECONDS
 
     def web_config(self) -> WebConfig:
         return WebConfig(
             enabled=self.web,
             allowed_origins=frozenset(o.lower().rstrip("/") for o in self.web_allowed_origins),
+            head_seconds=self.web_request_timeout,
         )
 
     def connection_limits(self) -> ConnectionLimits:

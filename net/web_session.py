@@ -122,6 +122,8 @@ class WebConfig:
     allowed_origins: frozenset[str] = frozenset()
     #: where the web is when it is not on this port (``--web-port``), for the 404's text
     elsewhere: str = ""
+    #: from connecting to the end of the request head (slowloris: 408 after this)
+    head_seconds: float = HEAD_SECONDS
 
 
 class HttpRequestFraming:
@@ -332,7 +334,7 @@ class HttpSession:
         self.web = web
         self.upgrade = upgrade
         self.framing = framing
-        self._deadline = conn.opened_at + HEAD_SECONDS
+        self._deadline = conn.opened_at + web.head_seconds
 
     # -- ConnectionHandler -------------------------------------------------------------
 
