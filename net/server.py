@@ -601,7 +601,9 @@ class ChatServer:
                 self._refusing -= 1
                 return
             self._count_locked(conn, -1)
-        if (more := self._by_address.note(conn.counted_as)) is not None:
+        if isinstance(conn.handler, HttpSession):  # a page's file: not news for the operator
+            log.debug("%s closed: %s", conn.ip, reason)
+        elif (more := self._by_address.note(conn.counted_as)) is not None:
             log.info("%s closed: %s%s", conn.ip, reason, more)
 
     def _count_locked(self, conn: Connection, change: int) -> None:
