@@ -392,8 +392,8 @@ class HttpSession:
 
     @staticmethod
     def _has_body(request: Request) -> bool:
-        length = request.header("content-length")
-        return "transfer-encoding" in request.headers or (length not in (None, "0"))
+        lengths = request.headers.get("content-length")
+        return "transfer-encoding" in request.headers or lengths not in (None, ["0"])
 
     def _static(self, request: Request, head_only: bool) -> None:
         found = resolve_static(request.target)
