@@ -14,7 +14,12 @@ together, from the bottom up:
 - ``net.irc_session`` / ``net.plain_session``: one kind of client each. A new
   connection's handler is a ``FirstLineSniffer``: the first line (or a second of silence)
   says which kind it is, and the sniffer makes that session the connection's handler
-  (it swaps itself out rather than forwarding, so a line never takes an extra hop).
+  (it swaps itself out rather than forwarding, so a line never takes an extra hop);
+- ``net.web_session``: browsers. Each connection's framing starts as ``FirstBytes``,
+  which tells an HTTP request by its first bytes; the sniffer then hands the connection
+  to an ``HttpSession`` (one static file, or the WebSocket upgrade, after which an
+  ``IrcSession`` takes over). ``--no-web`` answers requests with a short 404;
+  ``--web-port`` adds listeners whose connections are served only if they are HTTP.
 
 The operator's actions (``announce``, ``kick``, ``user_list``, ``name_teacher``,
 ``teachers``) are thin wrappers over ``Rooms``, for ``servidor.py``'s console and for the
@@ -43,7 +48,7 @@ import select
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from net.accounts import AccountStore
@@ -65,9 +70,11 @@ from net.history import (
 )
 from net.i18n import ntr, tr
 from net.irc_session import IrcSession, is_irc_command
+from net.lan import shareable_endpoints
 from net.plain_session import PlainSession
 from net.protocol import DEFAULT_CHANNEL, DEFAULT_PORT, Message, parse
 from net.state import CHANNELS_PER_ADDRESS, CHANNELS_PER_PERSON, MAX_CHANNELS, Rooms, Session
+from net.web_session import HEAD_SECONDS, FirstBytes, HttpSession, WebConfig
 
 log = logging.getLogger(__name__)
 _bugs = BugLog(log)  # bugs in the timer's work, logged rate-limited
@@ -126,6 +133,23 @@ class ServerConfig:
     #: accounts that are teachers from start-up (``--teacher``), beside those named at the
     #: console, which the database keeps
     teachers: tuple[str, ...] = ()
+    #: serve the web chat (HTTP and WebSocket) on the port (``--no-web``: False)
+    web: bool = True
+    #: also serve the web chat on this port, which takes nothing else (``--web-port``;
+    #: 0: one the system picks); None: the one port is enough
+    web_port: int | None = None
+    #: origins besides the server's own page whose pages may open a WebSocket
+    #: (``--web-allow-origin``: ``scheme://host[:port]``)
+    web_allowed_origins: tuple[str, ...] = ()
+    #: for a browser to send its whole request head (slowloris: closed after this)
+    web_request_timeout: float = HEAD_SECONDS
+
+    def web_config(self) -> WebConfig:
+        return WebConfig(
+            enabled=self.web,
+            allowed_origins=frozenset(o.lower().rstrip("/") for o in self.web_allowed_origins),
+            head_seconds=self.web_request_timeout,
+        )
 
     def connection_limits(self) -> ConnectionLimits:
         return ConnectionLimits(
@@ -141,22 +165,66 @@ class ServerConfig:
 class FirstLineSniffer:
     """A new connection's first handler: its first line tells an IRC client (a known IRC
     command) from a person at ``nc`` (anything else, or ``plain_text_after`` seconds of
-    silence). It then makes the right session the connection's handler, for good. Bytes
-    that are waiting when the silence ends are no silence (the reader thread ran late):
-    they are read first, and the silence is given once more."""
+    silence), and its framing (``net.web_session.FirstBytes``) a browser (an HTTP request).
+    It then makes the right session the connection's handler, for good, and gives the
+    connection the plain ``LineBuffer`` inside the framing (the same bytes held, one call
+    less per read). Bytes that are waiting when the silence ends are no silence (the
+    reader thread ran late): they are read first, and the silence is given once more."""
 
-    def __init__(self, rooms: Rooms, conn: Connection, plain_text_after: float) -> None:
+    def __init__(
+        self,
+        rooms: Rooms,
+        conn: Connection,
+        plain_text_after: float,
+        web: WebConfig = WebConfig(),  # noqa: B008 -- immutable
+        chat_port: int | None = None,
+    ) -> None:
+        """``chat_port``: this connection came to the web-only port (``--web-port``), and
+        anything but HTTP is told to go to ``chat_port``."""
         self.rooms = rooms
         self.conn = conn
         self.plain_text_after = plain_text_after
+        self.web = web
+        self.chat_port = chat_port
         self._deadline = conn.opened_at + plain_text_after
         self._waited_for_input = False  # the deadline was put off once for bytes waiting
 
+    def _not_here(self) -> None:
+        """On the web-only port, what is not HTTP is sent to the chat's port."""
+        self.conn.handler = Refusal(
+            self.conn,
+            tr("This port is for the web chat (a browser). Connect to port {port}.").format(
+                port=self.chat_port
+            ),
+        )
+
     def _hand_over(self, session: Session) -> Session:
+        framing = self.conn.framing
+        if isinstance(framing, FirstBytes):
+            framing.settle_as_lines()  # nothing is held back once a line has come
+            self.conn.framing = framing.lines
+        self.conn.handler = session
+        return session
+
+    def _http(self) -> HttpSession | None:
+        """The HTTP session, if the framing saw an HTTP request start."""
+        framing = self.conn.framing
+        if not isinstance(framing, FirstBytes) or framing.http is None:
+            return None
+        session = HttpSession(
+            self.conn, self.web, lambda conn: IrcSession(self.rooms, conn), framing.http
+        )
         self.conn.handler = session
         return session
 
     def on_line(self, line: str | None) -> None:
+        http = self._http()
+        if http is not None:
+            http.on_line(line)
+            return
+        if self.chat_port is not None:
+            self._not_here()
+            return
         kind = PlainSession
         if line is not None:
             with contextlib.suppress(ValueError):
@@ -170,6 +238,8 @@ class FirstLineSniffer:
     def on_deadline(self, now: float) -> None:
         if now < self._deadline:
             return
+        if self._http() is not None:  # a request under way: its own deadline applies
+            return
         if not self._waited_for_input and wait_for_socket(self.conn.sock, write=False, timeout=0):
             # Bytes came in time, but this reader thread first ran after the silence (a
             # loaded server): that is no silence. Read them first; their line decides.
@@ -177,6 +247,11 @@ class FirstLineSniffer:
             self._waited_for_input = True
             self._deadline = now + self.plain_text_after
             return
+        if self.chat_port is not None:
+            self._not_here()
+            return
+        # what the framing held back ("GE", which could have become "GET /") has no line
+        # end, so it stays in the LineBuffer and begins the person's first line
         self._hand_over(PlainSession(self.rooms, self.conn))
 
     def on_batch_done(self) -> None:
@@ -248,6 +323,8 @@ class ChatServer:
         self.accounts = AccountStore(self.config.history_db)
         self.rooms = Rooms(self.config, self.history, self.accounts)
         self._limits = self.config.connection_limits()
+        self._web = self.config.web_config()
+        self._web_only = replace(self._web, enabled=True)  # the --web-port listener's
         self._connections_lock = threading.Lock()  # guards the three fields below
         self._connections: set[Connection] = set()  # admitted and not yet finished
         #: address_key(ip) -> the open connections from it
@@ -260,6 +337,8 @@ class ChatServer:
         self._by_address = AddressLog()
         self.rooms.count_unregistered = self.unregistered_count  # for LUSERS' 253
         self._listeners: list[socket.socket] = []
+        #: the listeners of ``--web-port``, which serve the web chat only
+        self._web_listeners: list[socket.socket] = []
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_writer.setblocking(False)  # a wake-up already waiting is enough
         self.rooms.on_timer_changed = self._wake_timer
@@ -267,6 +346,8 @@ class ChatServer:
         self._stopping = threading.Event()
         self.stopped = threading.Event()
         self.port = self.config.port
+        #: the port of the web chat: ``port``, or ``--web-port``'s; None when it is off
+        self.web_port: int | None = None
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -274,8 +355,16 @@ class ChatServer:
         """Bind and start accepting; raises OSError (port in use…) before any thread starts,
         having closed every socket it opened."""
         try:
-            self._listeners = self._bind()
+            self._listeners = self._bind(self.config.port)
             self.port = self._listeners[0].getsockname()[1]
+            if self.config.web_port is not None:
+                self._web_listeners = self._bind(self.config.web_port)
+                self._listeners += self._web_listeners
+                self.web_port = self._web_listeners[0].getsockname()[1]
+                if not self.config.web:
+                    self._web = replace(self._web, elsewhere=self.web_port)
+            elif self.config.web:
+                self.web_port = self.port
             self.history.open()
             self.accounts.open()
         except BaseException:
@@ -303,8 +392,8 @@ class ChatServer:
         else:
             log.warning("teacher %s cannot be named (not a valid nick, or too many)", account)
 
-    def _bind(self) -> list[socket.socket]:
-        host, port, backlog = self.config.host, self.config.port, self.config.listen_backlog
+    def _bind(self, port: int) -> list[socket.socket]:
+        host, backlog = self.config.host, self.config.listen_backlog
         if host in (None, ""):
             if socket.has_dualstack_ipv6():
                 sockets = [
@@ -336,7 +425,9 @@ class ChatServer:
         with self._connections_lock:
             connections = list(self._connections)
         for conn in connections:
-            conn.send(conn.handler.goodbye(reason))
+            conn.enqueue(conn.handler.goodbye(reason))
+            conn.end_stream(1001)  # a WebSocket's Close: going away
+            conn.flush()
         deadline = time.monotonic() + 1.0
         for conn in connections:
             conn.wait_drained(max(0.0, deadline - time.monotonic()))
@@ -391,9 +482,9 @@ class ChatServer:
                     except OSError as exc:  # EMFILE and the like: keep serving the others
                         log.warning("accept failed: %s", exc)
                         break
-                    self._admit(sock, address)
+                    self._admit(sock, address, web_only=listener in self._web_listeners)
 
-    def _admit(self, sock: socket.socket, address: tuple) -> None:
+    def _admit(self, sock: socket.socket, address: tuple, *, web_only: bool = False) -> None:
         sock.setblocking(False)
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -404,7 +495,9 @@ class ChatServer:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 10)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 6)
-        conn = Connection(sock, address, self._limits, on_finished=self._forget)
+        conn = Connection(
+            sock, address, self._limits, on_finished=self._forget, framing=FirstBytes()
+        )
         # Here, once: parsing the address on each reader thread cost 4 KiB of memory per
         # idle client (2,000 clients: 66.4 MiB instead of 58.3, bench/server_bench.py idle)
         conn.counted_as = address_key(conn.ip)
@@ -432,7 +525,14 @@ class ChatServer:
                 self._count_locked(conn, +1)
                 # started under the lock, so shutdown() never sees a connection without
                 # its handler; its thread waits for the lock only if it ends at once
-                if self._started(conn, FirstLineSniffer(self.rooms, conn, config.plain_text_after)):
+                sniffer = FirstLineSniffer(
+                    self.rooms,
+                    conn,
+                    config.plain_text_after,
+                    self._web_only if web_only else self._web,
+                    chat_port=self.port if web_only else None,
+                )
+                if self._started(conn, sniffer):
                     admitted = True
                 else:
                     self._count_locked(conn, -1)
@@ -506,7 +606,9 @@ class ChatServer:
                 self._refusing -= 1
                 return
             self._count_locked(conn, -1)
-        if (more := self._by_address.note(conn.counted_as)) is not None:
+        if isinstance(conn.handler, HttpSession):  # a page's file: not news for the operator
+            log.debug("%s closed: %s", conn.ip, reason)
+        elif (more := self._by_address.note(conn.counted_as)) is not None:
             log.info("%s closed: %s%s", conn.ip, reason, more)
 
     def _count_locked(self, conn: Connection, change: int) -> None:
@@ -570,6 +672,15 @@ class ChatServer:
     def teachers(self) -> list[str]:
         """The teacher accounts' names."""
         return self.accounts.teachers()
+
+    def web_addresses(self) -> list[str]:
+        """The web chat's addresses to open in a phone's browser, best first (LAN IPv4
+        first: ``http://192.168.1.23:12345``); [] when the web is off. For the start-up
+        banner, the operator's ``/usuarios`` and the window that hosts a room."""
+        if self.web_port is None:
+            return []
+        endpoints = shareable_endpoints(self.config.host, self.web_port)
+        return [f"http://{endpoint}" for endpoint in endpoints or [f"localhost:{self.web_port}"]]
 
     def find_session(self, nick: str) -> Session | None:
         """The session registered as ``nick`` (None: nobody)."""
