@@ -61,6 +61,7 @@ POLL_MS = 20  # how often the pump looks at an empty queue
 BATCH_SECONDS = 0.010  # the most work one tick of the pump does before letting Tk redraw
 BURST_EVENTS = 100  # a tick that handled this many is in a burst: look again after 1 ms,
 # not POLL_MS, or a backlog builds up that the rest of the burst waits behind
+COPIED_MS = 2000  # how long "Copy address" says "Copied ✓" after a click
 CHANNEL_PREFIXES = "#&+!"  # what starts a channel's name on any IRC server (RFC 2811)
 #: the nick list's badges: an operator (the teacher, a helper) and someone with voice
 BADGES = {"o": "★ ", "v": "✎ "}
@@ -76,11 +77,14 @@ class ChatWindow:
         settings: Settings,
         channel: str = DEFAULT_CHANNEL,
         hosted: HostedRoom | None = None,
+        asked_port: int | None = None,
     ) -> None:
         self.root = root
         self.client = client
         self.settings = settings
         self.hosted = hosted  # the room this window opened, closed with it
+        #: a hosted room that moved: the port asked for, which another program held
+        self.asked_port = asked_port
         self.theme = THEMES.get(settings.theme, THEMES["light"])
         self.font = tkfont.Font(root, family="TkDefaultFont", size=settings.font_size)
         self.views: dict[str, ConversationView] = {}  # irc_lower(name) -> its tab
@@ -218,22 +222,58 @@ class ChatWindow:
         return self.search_bar.count
 
     def _build_share_bar(self) -> None:
-        """For a room opened here: the address the others must type, and a copy button."""
-        addresses = shareable_endpoints(None, self.hosted.port) or [f"localhost:{self.hosted.port}"]
-        self.share_text = addresses[0]
+        """For a room opened here: the address the others must type, and a copy button
+        that says it copied. An IPv4 address comes first, alone: the IPv6 ones puzzle
+        students, so they wait behind "More addresses". A room that could not open on the
+        port asked for says so, or whoever was told that port would knock on the wrong one."""
+        port = self.hosted.port
+        self.share_addresses = shareable_endpoints(None, port) or [f"localhost:{port}"]
+        ipv4 = [address for address in self.share_addresses if not address.startswith("[")]
+        self.share_text = (ipv4 or self.share_addresses)[0]
         bar = ttk.Frame(self.root, padding=(10, 4))
         bar.grid(row=4, column=0, columnspan=2, sticky="ew")
-        ttk.Label(
-            bar,
+        bar.columnconfigure(0, weight=1)
+        if self.asked_port:
+            ttk.Label(
+                bar,
+                text=tr("Port {asked} is in use; the room opens on {port}.").format(
+                    asked=self.asked_port, port=port
+                ),
+            ).grid(row=0, column=0, columnspan=3, sticky="w")
+        self.share_label = ttk.Label(bar)
+        self.share_label.grid(row=1, column=0, sticky="w")
+        self._show_addresses([self.share_text])
+        if len(self.share_addresses) > 1:
+            self.more_addresses = ttk.Button(
+                bar, text=tr("More addresses"), command=self._show_all_addresses
+            )
+            self.more_addresses.grid(row=1, column=1, padx=(6, 0))
+        self.copy_button = ttk.Button(bar, text=tr("Copy address"), command=self._copy_address)
+        self.copy_button.grid(row=1, column=2, padx=(6, 0))
+
+    def _show_addresses(self, addresses: list[str]) -> None:
+        self.share_label.configure(
             text=tr("Your room is open. The others connect to: {addresses}").format(
                 addresses="  ".join(addresses)
-            ),
-        ).pack(side="left")
-        ttk.Button(bar, text=tr("Copy address"), command=self._copy_address).pack(side="right")
+            )
+        )
+
+    def _show_all_addresses(self) -> None:
+        """The share bar's every address, the IPv4 ones first (``net.lan`` sorts them)."""
+        self._show_addresses(self.share_addresses)
+        self.more_addresses.grid_remove()
 
     def _copy_address(self) -> None:
+        """Copy the address shown first; the button says "Copied ✓" for a moment, so the
+        user knows the click did something (a clipboard shows nothing by itself)."""
         self.root.clipboard_clear()
         self.root.clipboard_append(self.share_text)
+        self.copy_button.configure(text=tr("Copied ✓"))
+        self.root.after(COPIED_MS, self._copy_button_back)
+
+    def _copy_button_back(self) -> None:
+        if not self.closed:
+            self.copy_button.configure(text=tr("Copy address"))
 
     def _apply_theme(self) -> None:
         theme = self.theme

@@ -641,3 +641,46 @@ def test_typing_after_clicking_a_tab_or_the_conversation_goes_to_the_entry(open_
     ana.show_search()
     press(ana.search_entry, "t", "u")  # the search field keeps what is typed in it
     assert ana.search_entry.get() == "tu" and ana.entry.get() == ""
+
+
+class _Room:
+    """A room this window hosts, as the window sees it: a port, and a shutdown."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def shutdown(self, reason: str = "") -> None:
+        pass
+
+
+def test_a_hosted_room_shares_its_ipv4_address_first_says_copied_and_that_it_moved(
+    display, server, no_gc_on_worker_threads, monkeypatch
+):
+    set_language("es")
+    port = server.port
+    monkeypatch.setattr(
+        "gui.app.shareable_endpoints", lambda _host, p: [f"192.168.1.23:{p}", f"[fd00::2]:{p}"]
+    )
+    monkeypatch.setattr("gui.app.COPIED_MS", 50)
+    client = ChatClient("127.0.0.1", port, "profe", ["#general"], queue.Queue())
+    window = ChatWindow(
+        tk.Tk(), client.start(), Settings(nick="profe"), hosted=_Room(port), asked_port=12345
+    )
+    try:
+        bar = window.share_label.master
+        texts = [str(child.cget("text")) for child in bar.winfo_children()]
+        assert f"El puerto 12345 está ocupado; la sala se abre en el {port}." in texts
+        shown = str(window.share_label.cget("text"))
+        assert shown == f"Tu sala está abierta. Los demás se conectan a: 192.168.1.23:{port}"
+        window.copy_button.invoke()
+        assert window.root.clipboard_get() == f"192.168.1.23:{port}"
+        assert window.copy_button.cget("text") == "Copiado ✓"
+        support.wait_until(
+            lambda: window.copy_button.cget("text") == "Copiar dirección", tick=window.root.update
+        )
+        window.more_addresses.invoke()  # IPv6 on demand, after the IPv4 one
+        shown = str(window.share_label.cget("text"))
+        assert shown.endswith(f"192.168.1.23:{port}  [fd00::2]:{port}")
+        assert not window.more_addresses.winfo_ismapped()
+    finally:
+        window.close()
