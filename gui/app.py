@@ -14,7 +14,8 @@ The window keeps what those need: each channel member's status
 (``statuses``), each channel's modes, the channels we are out of (``left``: a line typed
 there is shown refused, not sent), whether we are a teacher, and whether the connection
 is lost (``offline``: the nick list greys; ``rejoining``: the channels that will say "back
-in" rather than "you joined"). Closing and moving between tabs is in ``gui.tabs``. An
+in" rather than "you joined"; ``joined_lines``: that line, held until the channel's
+history has been replayed above it). Closing and moving between tabs is in ``gui.tabs``. An
 event whose handling fails is logged with its traceback and skipped (the window says so
 once), and the pump re-arms whatever happens. On close every pending ``after()`` of the
 root, the pump's next tick among them, is cancelled before the root is destroyed (or,
@@ -112,6 +113,9 @@ class ChatWindow:
         self.focused = True
         self.offline = False  # the connection was lost and is not back yet
         self.rejoining: set[str] = set()  # irc_lower(channel): to say "back in" on rejoin
+        #: irc_lower(channel) -> (when, line): "You joined #x", waiting for the replay of
+        #: the channel's history, which comes after our JOIN but is older (gui.received)
+        self.joined_lines: dict[str, tuple[datetime, str]] = {}
         #: a stand-in nick the server gave us at login, and why (for the status line)
         self.nick_note: tuple[str, str] | None = None
         self.unread = Unread(self)  # what the user has not seen: the title, the tabs' marks

@@ -684,3 +684,18 @@ def test_a_hosted_room_shares_its_ipv4_address_first_says_copied_and_that_it_mov
         assert not window.more_addresses.winfo_ismapped()
     finally:
         window.close()
+
+
+def test_the_replay_comes_above_you_joined_so_the_times_read_in_order(open_window, connect):
+    bea = connect("bea")
+    bea.send("JOIN #general")
+    bea.send("PRIVMSG #general :lo de ayer, antes de que entraras")
+    bea.sync()
+    ana = open_window("ana")
+    wait_until([ana], lambda: "You joined #general" in conversation(ana))
+    wait_until([ana], lambda: set(ana.nick_list.get(0, "end")) == {"ana", "bea"})
+    bea.send("PRIVMSG #general :en directo")
+    wait_until([ana], lambda: "en directo" in conversation(ana))
+    text = conversation(ana)
+    assert text.index("lo de ayer") < text.index("You joined #general") < text.index("en directo")
+    assert text.count("You joined #general") == 1
