@@ -64,8 +64,12 @@ BURST_EVENTS = 100  # a tick that handled this many is in a burst: look again af
 # not POLL_MS, or a backlog builds up that the rest of the burst waits behind
 COPIED_MS = 2000  # how long "Copy address" says "Copied ✓" after a click
 CHANNEL_PREFIXES = "#&+!"  # what starts a channel's name on any IRC server (RFC 2811)
-#: the nick list's badges: an operator (the teacher, a helper) and someone with voice
-BADGES = {"o": "★ ", "v": "✎ "}
+#: the nick list's badges by status letter, strongest first: an operator (the teacher, a
+#: helper; other servers' owner ``~`` and admin ``&`` are operators and more), a half
+#: operator (``%``, other servers only) and someone with voice
+BADGES = {"q": "★ ", "a": "★ ", "o": "★ ", "h": "☆ ", "v": "✎ "}
+#: the status letters that let their holder moderate a channel
+OPERATOR_LETTERS = "qao"
 
 
 class ChatWindow:
@@ -340,32 +344,41 @@ class ChatWindow:
             self.topic.grid_remove()
 
     def _show_members(self, name: str) -> None:
-        """The nick list: a channel's members, operators (★) first, then those with voice
-        (✎), then everyone else, each group as a Spanish speaker sorts names; or the two
-        people in a private conversation."""
+        """The nick list: a channel's members, operators (★) first, then half operators
+        (☆), those with voice (✎), then everyone else, each group as a Spanish speaker
+        sorts names; or the two people in a private conversation."""
         if name[:1] in CHANNEL_PREFIXES:
             members = self.members.get(irc_lower(name), [])
         else:
             members = [self.client.nick, name]
         status = self.statuses.get(irc_lower(name), {})
 
-        def badge(nick: str) -> str:
-            letters = status.get(fold_name(nick), "")
-            return BADGES["o"] if "o" in letters else BADGES["v"] if "v" in letters else ""
+        letters = list(BADGES)  # strongest first
 
-        ranks = {BADGES["o"]: 0, BADGES["v"]: 1, "": 2}
-        self.listed = members_order(members, lambda nick: ranks[badge(nick)])
-        self.members_panel.show([(badge(nick), nick) for nick in self.listed])
+        def rank(nick: str) -> int:  # the strongest status letter's place; none: last
+            held = status.get(fold_name(nick), "")
+            return next((n for n, letter in enumerate(letters) if letter in held), len(letters))
+
+        self.listed = members_order(members, rank)
+        ranks = [rank(nick) for nick in self.listed]
+        self.members_panel.show(
+            [
+                (BADGES[letters[n]] if n < len(letters) else "", nick)
+                for n, nick in zip(ranks, self.listed, strict=True)
+            ]
+        )
 
     def member_status(self, channel: str, nick: str) -> str:
-        """``nick``'s status letters in ``channel`` ("o", "v", "ov" or "")."""
+        """``nick``'s status letters in ``channel`` ("o", "v", "ov" or ""; on other
+        servers also "h", "a", "q")."""
         return self.statuses.get(irc_lower(channel), {}).get(fold_name(nick), "")
 
     def is_operator(self, channel: str) -> bool:
         """Whether we may moderate ``channel``: we are a teacher, or an operator there."""
         if channel[:1] not in CHANNEL_PREFIXES or irc_lower(channel) in self.left:
             return False
-        return self.teacher or "o" in self.member_status(channel, self.client.nick)
+        status = self.member_status(channel, self.client.nick)
+        return self.teacher or any(letter in status for letter in OPERATOR_LETTERS)
 
     def set_status(self, channel: str, nick: str, mode: str, adding: bool) -> None:
         """``nick`` got or lost ``mode`` ("o" or "v") in ``channel``."""

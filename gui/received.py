@@ -139,6 +139,11 @@ def on_announcement(window: Window, event: ev.Announcement) -> None:
             window.count_unread(event.target, fold_name(event.target))
 
 
+def on_server_notice(window: Window, event: ev.ServerNotice) -> None:
+    """The server's own chatter to us (not an announcement): a quiet line where we are."""
+    window.view_for(window.current_name()).add_system(event.time, event.text)
+
+
 def on_names(window: Window, event: ev.Names) -> None:
     key = irc_lower(event.channel)
     window.members[key] = list(event.nicks)
@@ -487,6 +492,7 @@ EVENT_HANDLERS: dict[type, Callable[[Window, Any], None]] = {
     ev.LoginNeeded: on_login_needed,
     ev.LoggedIn: on_logged_in,
     ev.Announcement: on_announcement,
+    ev.ServerNotice: on_server_notice,
     ev.Names: on_names,
     ev.Joined: on_joined,
     ev.Parted: on_parted,

@@ -5,16 +5,17 @@ negotiation, registration, the fallback nick and taking ours back, the member li
 channels, ``chathistory`` batches, dropping messages already shown, and the ``Outbox`` of
 messages waiting for the server's confirmation. Issue 14: roles (ISUPPORT ``PREFIX`` and
 ``CHANMODES``, status prefixes in NAMES, ``MODE`` changes as ``MemberStatus`` /
-``ModeChanged`` events, our user mode ``+o`` = a teacher), a ``404`` naming which of our
-messages was refused (``Refused``; it leaves the outbox), channels that refuse us (474,
-473…) dropped so nothing rejoins in a loop, ``REDACT`` and ``INVITE`` in, ``OPER`` after
-the welcome for a hosted room (whose teacher, refused a reserved nick such as "Profe" at
-registration, comes in under a stand-in and takes it right after its OPER), our user's
-own ``/apodo`` once registered (refused: a ``NickRefused`` at once, never asked again;
-only a nick the server gave us at registration is taken back later), and SASL
-PLAIN: a ``433`` saying the nick is registered makes the client wait (``awaiting_login``)
-for ``login(password)``. It performs no I/O: its owner tells it what happened, and takes
-what it produced.
+``ModeChanged`` events, our user mode ``+o`` = a teacher), the server's own notices (an
+``Announcement`` when said to a channel or by a Charla server, else a ``ServerNotice``), a
+``404`` naming which of our messages was refused (``Refused``; it leaves the outbox),
+channels that refuse us (474, 473…) dropped so nothing rejoins in a loop, ``REDACT`` and
+``INVITE`` in, ``OPER`` after the welcome for a hosted room (whose teacher, refused a
+reserved nick such as "Profe" at registration, comes in under a stand-in and takes it
+right after its OPER), our user's own ``/apodo`` once registered (refused: a
+``NickRefused`` at once, never asked again; only a nick the server gave us at registration
+is taken back later), and SASL PLAIN: a ``433`` saying the nick is registered makes the
+client wait (``awaiting_login``) for ``login(password)``. It performs no I/O: its owner
+tells it what happened, and takes what it produced.
 
 - Facts in: ``connection_made(now)``, ``heard_from_server(now)`` (bytes arrived),
   ``receive(message, now)`` (one parsed line; returns a reason when the connection must
@@ -912,6 +913,21 @@ class ClientProtocol:
             self._seen.popitem(last=False)
         return True
 
+    def _server_notice(self, target: str, text: str, when: datetime, history: bool) -> None:
+        """A NOTICE from the server itself (no ``nick!user@host`` source, or none at all).
+        An announcement (a banner no one can fake) when said to a channel, as Charla's
+        console announcements are, or said to us by a Charla server once we are in (the
+        console's words to someone in no channel, the history-disk warnings); anything
+        else, such as ngIRCd's "Connection statistics" at QUIT, is the server's chatter:
+        an ordinary line."""
+        if target[:1] in irc.CHANTYPES:
+            if self.registered:
+                self._emit(ev.Announcement(text, when, target, history))
+        elif self.registered and irc.SESSION_CAP in self.caps:
+            self._emit(ev.Announcement(text, when, "", history))
+        else:
+            self._emit(ev.ServerNotice(text, when))
+
     def _on_text(self, message: Message, now: float) -> None:
         if len(message.params) < 2:
             return  # no target or no text: nothing to show
@@ -922,10 +938,8 @@ class ClientProtocol:
         history = self._batches.get(message.tags.get("batch", "")) == "chathistory"
         sender = message.source_nick or ""
         when = self._time_of(message)
-        if message.command == "NOTICE" and "!" not in (message.source or "!"):
-            if self.registered:  # the server itself (its operator): not before we are in
-                channel = target if target[:1] in irc.CHANTYPES else ""
-                self._emit(ev.Announcement(text, when, channel, history))
+        if message.command == "NOTICE" and "!" not in (message.source or ""):
+            self._server_notice(target, text, when, history)
             return
         kind = "notice" if message.command == "NOTICE" else "message"
         if text.startswith("\x01") and text.endswith("\x01") and len(text) > 1:

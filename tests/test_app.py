@@ -699,3 +699,58 @@ def test_the_replay_comes_above_you_joined_so_the_times_read_in_order(open_windo
     text = conversation(ana)
     assert text.index("lo de ayer") < text.index("You joined #general") < text.index("en directo")
     assert text.count("You joined #general") == 1
+
+
+@pytest.fixture
+def ngircd_window(display, no_gc_on_worker_threads):
+    """A real ngIRCd, and ``open_one(nick)``: a window in its #general."""
+    with support.running_ngircd() as (port, ngircd):
+        windows: list[ChatWindow] = []
+
+        def open_one(nick: str) -> ChatWindow:
+            client = ChatClient(
+                "127.0.0.1", port, nick, ["#general"], queue.Queue(), policy=FAST_RETRY
+            )
+            windows.append(ChatWindow(tk.Tk(), client.start(), Settings(nick=nick)))
+            return windows[-1]
+
+        open_one.port, open_one.ngircd = port, ngircd
+        yield open_one
+        for window in windows:
+            window.close()
+
+
+def test_on_ngircd_the_operator_marks_of_every_kind_stay_in_the_nick_list(ngircd_window):
+    """ngIRCd's first joiner gets @, and its PREFIX=(qaohv)~&@%+ has % (half) too."""
+    first = IrcClient(ngircd_window.port)
+    other = IrcClient(ngircd_window.port)
+    try:
+        first.register("profe")
+        first.join("#general")  # the first one in: @
+        other.register("carla")
+        other.join("#general")
+        first.send("MODE #general +h carla")
+        first.sync()
+        ana = ngircd_window("ana")
+        wait_until([ana], lambda: len(ana.nick_list.get(0, "end")) == 3)
+        assert ana.nick_list.get(0, "end") == ("★ profe", "☆ carla", "ana")
+        first.send("MODE #general +v ana")
+        wait_until([ana], lambda: "✎ ana" in ana.nick_list.get(0, "end"))
+        assert "You joined #general" in conversation(ana)
+    finally:
+        first.close()
+        other.close()
+
+
+def test_ngircds_connection_statistics_notice_is_an_ordinary_line_not_a_banner(ngircd_window):
+    ana = ngircd_window("ana")
+    wait_until([ana], lambda: ana.registered and "You joined #general" in conversation(ana))
+    ngircd_window.ngircd.close()  # at shutdown it tells each client its traffic
+    wait_until([ana], lambda: "Connection statistics" in conversation(ana))
+    view = ana.views["#general"]
+    line = next(
+        n for n, t in enumerate(view.plain_text().splitlines(), 1) if "Connection statistics" in t
+    )
+    assert "system" in view.text.tag_names(f"{line}.end-2c")
+    assert "banner" not in view.text.tag_names(f"{line}.end-2c")
+    assert "Announcement from the server" not in conversation(ana)
