@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import signal
 import socket
 
@@ -258,3 +259,52 @@ def test_teacher_accounts_from_the_command_line(run_server, capsys):
     process = run_server("--host", "127.0.0.1", "--port", "0", "--teacher", "profe")
     process.expect(r"teacher profe has no account yet: register it now")
     started_port(process)
+
+
+#: English that a person would read in a numeric's text: none may reach a --lang es user
+ENGLISH = re.compile(
+    r"\b(the|is|are|you|your|no such|end of|not|welcome|there|users?|channels?|nickname)\b",
+    re.IGNORECASE,
+)
+
+
+def test_under_lang_es_the_numerics_a_person_reads_and_the_console_are_spanish(run_server):
+    process = run_server("--host", "127.0.0.1", "--port", "0", "--lang", "es")
+    port = int(process.expect(r"Charla está escuchando en el puerto (\d+)\.").group(1))
+    ana, bea = IrcClient(port), IrcClient(port)
+    try:
+        ana.register("ana")
+        ana.join("#general")
+        bea.send("NICK ana")  # taken
+        bea.expect(r" 433 \* ana :Ese apodo ya está en uso$")
+        bea.register("bea")
+        for line in (
+            "BAILAR",
+            "PRIVMSG nadie :hola",
+            "PART #nada",
+            "TOPIC #general",
+            "AWAY :comiendo",
+            "AWAY",
+            "WHOIS ana",
+            "WHOWAS nadie",
+            "MODE ana +i",
+            "NAMES #general",
+            "LIST",
+            "MOTD",
+            "LUSERS",
+            "JOIN",
+        ):
+            bea.send(line)
+        said = bea.sync()
+    finally:
+        ana.close()
+        bea.close()
+    numerics = [line for line in bea.lines if re.match(r":\S+ \d{3} ", line)]
+    assert len(numerics) > 40
+    english = [
+        line for line in numerics if " :" in line[1:] and ENGLISH.search(line[1:].split(" :", 1)[1])
+    ]
+    assert english == []
+    assert any(" 421 bea BAILAR :Comando desconocido" in line for line in said)
+    process.expect(r"127\.0\.0\.1 ha entrado como bea")
+    process.expect(r"127\.0\.0\.1 se ha ido: ")
