@@ -74,7 +74,7 @@ def on_chat_message(window: Window, event: ev.ChatMessage) -> None:
     if event.history:
         window.replaying.add(key)
     else:
-        if not event.private:
+        if window.joined_lines and not event.private:
             say_joined(window, event.target)  # live: any replay is over
         if key in window.replaying:  # history is over: live from here
             window.replaying.discard(key)

@@ -729,11 +729,12 @@ def test_on_ngircd_the_operator_marks_of_every_kind_stay_in_the_nick_list(ngircd
         first.join("#general")  # the first one in: @
         other.register("carla")
         other.join("#general")
-        first.send("MODE #general +h carla")
+        first.send("MODE #general +hv carla carla")  # multi-prefix: NAMES says %+carla
         first.sync()
         ana = ngircd_window("ana")
         wait_until([ana], lambda: len(ana.nick_list.get(0, "end")) == 3)
         assert ana.nick_list.get(0, "end") == ("★ profe", "☆ carla", "ana")
+        assert ana.member_status("#general", "carla") == "hv"
         first.send("MODE #general +v ana")
         wait_until([ana], lambda: "✎ ana" in ana.nick_list.get(0, "end"))
         assert "You joined #general" in conversation(ana)
