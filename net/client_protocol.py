@@ -94,6 +94,8 @@ JOIN_REFUSALS = frozenset({"403", "405", "471", "473", "474", "475", "476"})
 SASL_FAILURES = frozenset({"902", "904", "905", "906", "908"})
 #: a 433 saying the nick belongs to an account ("registered" / "registrado"): log in to it
 _REGISTERED_NICK = re.compile(r"regist", re.I)
+#: a 432 saying the nick is a reserved word ("reserved" / "reservado"): a teacher may take it
+_RESERVED_NICK = re.compile(r"reserv", re.I)
 #: ``PING charla-ack-<id>``: its PONG confirms every message up to ``<id>``
 ACK_PREFIX = "charla-ack-"
 #: the token of the PING that checks a silent server is still there
@@ -657,7 +659,7 @@ class ClientProtocol:
             message.command == irc.ERR_ERRONEUSNICKNAME
             and self.oper is not None
             and refused == wanted
-            and "reserved" in _last(message)
+            and _RESERVED_NICK.search(_last(message)) is not None
         ):
             # a hosting teacher called "Profe", a reserved word: in under a stand-in nick,
             # and the nick it wants right after its OPER (a teacher may take it)
