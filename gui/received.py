@@ -172,8 +172,32 @@ def on_member_status(window: Window, event: ev.MemberStatus) -> None:
     if me and window.teacher and by_whom(window, "") == by:
         return  # a teacher is an operator wherever it goes: nothing to tell
     window.view_for(event.channel).add_system(
-        _now(), status_sentence(event.mode, event.adding, event.nick, by, me)
+        _now(), member_status_sentence(event.mode, event.adding, event.nick, by, me)
     )
+
+
+def member_status_sentence(mode: str, adding: bool, nick: str, by: str, me: bool) -> str:
+    """A change of someone's status in words: Charla's ``o`` and ``v`` as the server's
+    users read them (``net.room_words``); other servers' owner (``q``) and admin (``a``)
+    as an operator's, their half operator (``h``, ☆) in words of its own.
+
+    >>> from net.i18n import set_language; _ = set_language("en")
+    >>> member_status_sentence("h", True, "ana", "profe", False)
+    'profe gave ana half-operator rights (☆).'
+    """
+    if mode != "h":
+        return status_sentence("o" if mode in "qa" else mode, adding, nick, by, me)
+    if me:
+        return (
+            tr("{by} gave you half-operator rights (☆) in this room.")
+            if adding
+            else tr("{by} took your half-operator rights away.")
+        ).format(by=by)
+    return (
+        tr("{by} gave {nick} half-operator rights (☆).")
+        if adding
+        else tr("{by} took {nick}'s half-operator rights away.")
+    ).format(by=by, nick=nick)
 
 
 def on_mode_changed(window: Window, event: ev.ModeChanged) -> None:

@@ -738,6 +738,10 @@ def test_on_ngircd_the_operator_marks_of_every_kind_stay_in_the_nick_list(ngircd
         first.send("MODE #general +v ana")
         wait_until([ana], lambda: "✎ ana" in ana.nick_list.get(0, "end"))
         assert "You joined #general" in conversation(ana)
+        first.send("MODE #general +h ana")
+        wait_until([ana], lambda: "☆ ana" in ana.nick_list.get(0, "end"))
+        said = conversation(ana).rstrip()
+        assert said.endswith("profe gave you half-operator rights (☆) in this room.")
     finally:
         first.close()
         other.close()
