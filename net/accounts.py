@@ -325,7 +325,7 @@ class AccountStore:
         self._recent: dict[str, deque[float]] = {}
         #: wrong passwords, per (address, account) with a budget per address; also the
         #: OPER passwords' (thread-safe on its own)
-        self.guard = GuessGuard("account password")
+        self.guard = GuessGuard(tr("account password"))
 
     # -- the database ---------------------------------------------------------------------
 

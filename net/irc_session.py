@@ -428,9 +428,11 @@ class IrcSession(Session):
         if verdict is not Verdict.RIGHT:
             if verdict is Verdict.WAIT:
                 wait = self.rooms.guard.wait_seconds(self.conn.ip)
-                why = f"Too many wrong passwords from your address: try again in {wait} s"
+                why = tr(
+                    "Too many wrong passwords from your address: try again in {seconds} s."
+                ).format(seconds=wait)
             else:
-                why = "Password incorrect"
+                why = tr("Password incorrect")
             self.reply(irc.ERR_PASSWDMISMATCH, why)
             self.conn.enqueue(self.goodbye("Bad password"))
             self.conn.finish("Bad password")

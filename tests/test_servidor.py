@@ -308,3 +308,20 @@ def test_under_lang_es_the_numerics_a_person_reads_and_the_console_are_spanish(r
     assert any(" 421 bea BAILAR :Comando desconocido" in line for line in said)
     process.expect(r"127\.0\.0\.1 ha entrado como bea")
     process.expect(r"127\.0\.0\.1 se ha ido: ")
+
+
+def test_under_lang_es_a_wrong_server_password_is_said_and_logged_in_spanish(run_server):
+    process = run_server(
+        "--host", "127.0.0.1", "--port", "0", "--lang", "es", "--password", "secreto"
+    )
+    port = int(process.expect(r"Charla está escuchando en el puerto (\d+)\.").group(1))
+    for said in (r" 464 \* :Contraseña incorrecta$", r" 464 \* :Demasiadas contraseñas"):
+        guess = IrcClient(port)
+        try:
+            guess.send("PASS mal")
+            guess.send("NICK ana")
+            guess.send("USER ana 0 * :ana")
+            guess.expect(said)
+        finally:
+            guess.close()
+    process.expect(r"1 fallo\(s\) de contraseña desde 127\.0\.0\.1; espera 1 s")
