@@ -594,47 +594,51 @@ class IrcSession(Session):
         """draft/account-registration: ``REGISTER <account|*> <email|*> <password>``; the
         account name is the nick (``*`` says so); success logs the session in."""
         if len(message.params) < 3 or not all(message.params[:3]):
-            self._fail_register("NEED_MORE_PARAMS", "*", "Usage: REGISTER <account> * <password>")
+            self._fail_register(
+                "NEED_MORE_PARAMS", "*", tr("Usage: REGISTER <account> * <password>")
+            )
             return
         name, _email, password = message.params[:3]  # no e-mail: nothing is sent anywhere
         if name == "*":
             name = self.nick
         name = normal_nick(name)
         if self.account is not None:
-            self._fail_register("ALREADY_AUTHENTICATED", self.account, "You are logged in already")
+            self._fail_register(
+                "ALREADY_AUTHENTICATED", self.account, tr("You are logged in already")
+            )
         elif not self.registered and self.rooms.guard.required:
             # nobody who has not given the server's password may make accounts on it
             self._fail_register(
-                "COMPLETE_CONNECTION_REQUIRED", name or "*", "Give the server password first"
+                "COMPLETE_CONNECTION_REQUIRED", name or "*", tr("Give the server password first")
             )
         elif not self.nick:
-            self._fail_register("NEED_NICK", name or "*", "Choose a nick first (NICK)")
+            self._fail_register("NEED_NICK", name or "*", tr("Choose a nick first (NICK)"))
         elif not is_valid_nick(name) or (
             # a reserved word (or a look-alike) is an account only for a teacher named
             # beforehand with --teacher: "profe" is the teacher's, never a student's
             is_reserved(name, self.settings.server_name)
             and not self.rooms.accounts.is_teacher(name)
         ):
-            self._fail_register("BAD_ACCOUNT_NAME", name, "That name cannot be an account")
+            self._fail_register("BAD_ACCOUNT_NAME", name, tr("That name cannot be an account"))
         elif nick_key(name) != nick_key(self.nick):
             self._fail_register(
-                "ACCOUNT_NAME_MUST_BE_NICK", name, "The account's name must be your nick"
+                "ACCOUNT_NAME_MUST_BE_NICK", name, tr("The account's name must be your nick")
             )
         elif (holder := self.rooms.find_session(name)) is not None and holder is not self:
-            self._fail_register("USERNAME_EXISTS", name, "Someone else is using that nick")
+            self._fail_register("USERNAME_EXISTS", name, tr("Someone else is using that nick"))
         else:
             refused = self.rooms.accounts.register(name, password, self.conn.ip)
             if refused is None:
                 self.send_message(
                     Message(
                         "REGISTER",
-                        ["SUCCESS", name, "Account created: you are logged in"],
+                        ["SUCCESS", name, tr("Account created: you are logged in")],
                         self.settings.server_name,
                     )
                 )
                 self._logged_in(name)
             else:
-                self._fail_register(refused.code, name, _REGISTER_REFUSALS[refused.code])
+                self._fail_register(refused.code, name, _register_refusal(refused.code))
 
     def _fail_register(self, code: str, account: str, text: str) -> None:
         self.send_message(
@@ -843,7 +847,7 @@ class IrcSession(Session):
             size += len(nick.encode()) + 1
         if batch:
             lines.append(self._numeric(irc.RPL_NAMREPLY, symbol, channel.name, " ".join(batch)))
-        lines.append(self._numeric(irc.RPL_ENDOFNAMES, channel.name, "End of /NAMES list"))
+        lines.append(self._numeric(irc.RPL_ENDOFNAMES, channel.name, tr("End of /NAMES list")))
         return lines
 
     def _my_channel(self, name: str) -> Channel | None:
@@ -1603,14 +1607,18 @@ class IrcSession(Session):
         return False
 
 
-#: the text of each FAIL REGISTER code that ``AccountStore.register`` may give
-_REGISTER_REFUSALS = {
-    "ACCOUNT_EXISTS": "That account exists already",
-    "BAD_ACCOUNT_NAME": "That name cannot be an account",
-    "WEAK_PASSWORD": "The password must have at least 8 bytes",
-    "UNACCEPTABLE_PASSWORD": "The password must have at most 128 bytes and no control characters",
-    "TEMPORARILY_UNAVAILABLE": "No more accounts can be made now: try again later",
-}
+def _register_refusal(code: str) -> str:
+    """The text of each FAIL REGISTER code that ``AccountStore.register`` may give, in the
+    server's language (asked for at each use: the language is set after imports)."""
+    return {
+        "ACCOUNT_EXISTS": tr("That account exists already"),
+        "BAD_ACCOUNT_NAME": tr("That name cannot be an account"),
+        "WEAK_PASSWORD": tr("The password must have at least 8 bytes"),
+        "UNACCEPTABLE_PASSWORD": tr(
+            "The password must have at most 128 bytes and no control characters"
+        ),
+        "TEMPORARILY_UNAVAILABLE": tr("No more accounts can be made now: try again later"),
+    }[code]
 
 
 def _who_flags(row: WhoRow, *, multi_prefix: bool) -> str:

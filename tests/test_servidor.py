@@ -293,6 +293,7 @@ def test_under_lang_es_the_numerics_a_person_reads_and_the_console_are_spanish(r
             "MOTD",
             "LUSERS",
             "JOIN",
+            "REGISTER * * corta",
         ):
             bea.send(line)
         said = bea.sync()
@@ -306,6 +307,7 @@ def test_under_lang_es_the_numerics_a_person_reads_and_the_console_are_spanish(r
     ]
     assert english == []
     assert any(" 421 bea BAILAR :Comando desconocido" in line for line in said)
+    assert any(line.endswith(":La contraseña tiene que tener al menos 8 bytes") for line in said)
     process.expect(r"127\.0\.0\.1 ha entrado como bea")
     process.expect(r"127\.0\.0\.1 se ha ido: ")
 
