@@ -110,7 +110,14 @@ def main(argv: list[str] | None = None) -> int:
             password=choice.password or args.password,
             oper=choice.oper,
         )
-        window = ChatWindow(root, client.start(), settings, args.channel, hosted=choice.hosted)
+        window = ChatWindow(
+            root,
+            client.start(),
+            settings,
+            args.channel,
+            hosted=choice.hosted,
+            asked_port=choice.asked_port,
+        )
         if args.host is None:  # opened from the dialog: a wrong password goes back to it
             window.back_to_dialog = show_dialog
 

@@ -14,7 +14,8 @@ The window keeps what those need: each channel member's status
 (``statuses``), each channel's modes, the channels we are out of (``left``: a line typed
 there is shown refused, not sent), whether we are a teacher, and whether the connection
 is lost (``offline``: the nick list greys; ``rejoining``: the channels that will say "back
-in" rather than "you joined"). Closing and moving between tabs is in ``gui.tabs``. An
+in" rather than "you joined"; ``joined_lines``: that line, held until the channel's
+history has been replayed above it). Closing and moving between tabs is in ``gui.tabs``. An
 event whose handling fails is logged with its traceback and skipped (the window says so
 once), and the pump re-arms whatever happens. On close every pending ``after()`` of the
 root, the pump's next tick among them, is cancelled before the root is destroyed (or,
@@ -61,9 +62,14 @@ POLL_MS = 20  # how often the pump looks at an empty queue
 BATCH_SECONDS = 0.010  # the most work one tick of the pump does before letting Tk redraw
 BURST_EVENTS = 100  # a tick that handled this many is in a burst: look again after 1 ms,
 # not POLL_MS, or a backlog builds up that the rest of the burst waits behind
+COPIED_MS = 2000  # how long "Copy address" says "Copied ✓" after a click
 CHANNEL_PREFIXES = "#&+!"  # what starts a channel's name on any IRC server (RFC 2811)
-#: the nick list's badges: an operator (the teacher, a helper) and someone with voice
-BADGES = {"o": "★ ", "v": "✎ "}
+#: the nick list's badges by status letter, strongest first: an operator (the teacher, a
+#: helper; other servers' owner ``~`` and admin ``&`` are operators and more), a half
+#: operator (``%``, other servers only) and someone with voice
+BADGES = {"q": "★ ", "a": "★ ", "o": "★ ", "h": "☆ ", "v": "✎ "}
+#: the status letters that let their holder moderate a channel
+OPERATOR_LETTERS = "qao"
 
 
 class ChatWindow:
@@ -76,11 +82,14 @@ class ChatWindow:
         settings: Settings,
         channel: str = DEFAULT_CHANNEL,
         hosted: HostedRoom | None = None,
+        asked_port: int | None = None,
     ) -> None:
         self.root = root
         self.client = client
         self.settings = settings
         self.hosted = hosted  # the room this window opened, closed with it
+        #: a hosted room that moved: the port asked for, which another program held
+        self.asked_port = asked_port
         self.theme = THEMES.get(settings.theme, THEMES["light"])
         self.font = tkfont.Font(root, family="TkDefaultFont", size=settings.font_size)
         self.views: dict[str, ConversationView] = {}  # irc_lower(name) -> its tab
@@ -108,6 +117,9 @@ class ChatWindow:
         self.focused = True
         self.offline = False  # the connection was lost and is not back yet
         self.rejoining: set[str] = set()  # irc_lower(channel): to say "back in" on rejoin
+        #: irc_lower(channel) -> (when, line): "You joined #x", waiting for the replay of
+        #: the channel's history, which comes after our JOIN but is older (gui.received)
+        self.joined_lines: dict[str, tuple[datetime, str]] = {}
         #: a stand-in nick the server gave us at login, and why (for the status line)
         self.nick_note: tuple[str, str] | None = None
         self.unread = Unread(self)  # what the user has not seen: the title, the tabs' marks
@@ -218,22 +230,58 @@ class ChatWindow:
         return self.search_bar.count
 
     def _build_share_bar(self) -> None:
-        """For a room opened here: the address the others must type, and a copy button."""
-        addresses = shareable_endpoints(None, self.hosted.port) or [f"localhost:{self.hosted.port}"]
-        self.share_text = addresses[0]
+        """For a room opened here: the address the others must type, and a copy button
+        that says it copied. An IPv4 address comes first, alone: the IPv6 ones puzzle
+        students, so they wait behind "More addresses". A room that could not open on the
+        port asked for says so, or whoever was told that port would knock on the wrong one."""
+        port = self.hosted.port
+        self.share_addresses = shareable_endpoints(None, port) or [f"localhost:{port}"]
+        ipv4 = [address for address in self.share_addresses if not address.startswith("[")]
+        self.share_text = (ipv4 or self.share_addresses)[0]
         bar = ttk.Frame(self.root, padding=(10, 4))
         bar.grid(row=4, column=0, columnspan=2, sticky="ew")
-        ttk.Label(
-            bar,
+        bar.columnconfigure(0, weight=1)
+        if self.asked_port:
+            ttk.Label(
+                bar,
+                text=tr("Port {asked} is in use; the room opens on {port}.").format(
+                    asked=self.asked_port, port=port
+                ),
+            ).grid(row=0, column=0, columnspan=3, sticky="w")
+        self.share_label = ttk.Label(bar)
+        self.share_label.grid(row=1, column=0, sticky="w")
+        self._show_addresses([self.share_text])
+        if len(self.share_addresses) > 1:
+            self.more_addresses = ttk.Button(
+                bar, text=tr("More addresses"), command=self._show_all_addresses
+            )
+            self.more_addresses.grid(row=1, column=1, padx=(6, 0))
+        self.copy_button = ttk.Button(bar, text=tr("Copy address"), command=self._copy_address)
+        self.copy_button.grid(row=1, column=2, padx=(6, 0))
+
+    def _show_addresses(self, addresses: list[str]) -> None:
+        self.share_label.configure(
             text=tr("Your room is open. The others connect to: {addresses}").format(
                 addresses="  ".join(addresses)
-            ),
-        ).pack(side="left")
-        ttk.Button(bar, text=tr("Copy address"), command=self._copy_address).pack(side="right")
+            )
+        )
+
+    def _show_all_addresses(self) -> None:
+        """The share bar's every address, the IPv4 ones first (``net.lan`` sorts them)."""
+        self._show_addresses(self.share_addresses)
+        self.more_addresses.grid_remove()
 
     def _copy_address(self) -> None:
+        """Copy the address shown first; the button says "Copied ✓" for a moment, so the
+        user knows the click did something (a clipboard shows nothing by itself)."""
         self.root.clipboard_clear()
         self.root.clipboard_append(self.share_text)
+        self.copy_button.configure(text=tr("Copied ✓"))
+        self.root.after(COPIED_MS, self._copy_button_back)
+
+    def _copy_button_back(self) -> None:
+        if not self.closed:
+            self.copy_button.configure(text=tr("Copy address"))
 
     def _apply_theme(self) -> None:
         theme = self.theme
@@ -296,32 +344,41 @@ class ChatWindow:
             self.topic.grid_remove()
 
     def _show_members(self, name: str) -> None:
-        """The nick list: a channel's members, operators (★) first, then those with voice
-        (✎), then everyone else, each group as a Spanish speaker sorts names; or the two
-        people in a private conversation."""
+        """The nick list: a channel's members, operators (★) first, then half operators
+        (☆), those with voice (✎), then everyone else, each group as a Spanish speaker
+        sorts names; or the two people in a private conversation."""
         if name[:1] in CHANNEL_PREFIXES:
             members = self.members.get(irc_lower(name), [])
         else:
             members = [self.client.nick, name]
         status = self.statuses.get(irc_lower(name), {})
 
-        def badge(nick: str) -> str:
-            letters = status.get(fold_name(nick), "")
-            return BADGES["o"] if "o" in letters else BADGES["v"] if "v" in letters else ""
+        letters = list(BADGES)  # strongest first
 
-        ranks = {BADGES["o"]: 0, BADGES["v"]: 1, "": 2}
-        self.listed = members_order(members, lambda nick: ranks[badge(nick)])
-        self.members_panel.show([(badge(nick), nick) for nick in self.listed])
+        def rank(nick: str) -> int:  # the strongest status letter's place; none: last
+            held = status.get(fold_name(nick), "")
+            return next((n for n, letter in enumerate(letters) if letter in held), len(letters))
+
+        self.listed = members_order(members, rank)
+        ranks = [rank(nick) for nick in self.listed]
+        self.members_panel.show(
+            [
+                (BADGES[letters[n]] if n < len(letters) else "", nick)
+                for n, nick in zip(ranks, self.listed, strict=True)
+            ]
+        )
 
     def member_status(self, channel: str, nick: str) -> str:
-        """``nick``'s status letters in ``channel`` ("o", "v", "ov" or "")."""
+        """``nick``'s status letters in ``channel`` ("o", "v", "ov" or ""; on other
+        servers also "h", "a", "q")."""
         return self.statuses.get(irc_lower(channel), {}).get(fold_name(nick), "")
 
     def is_operator(self, channel: str) -> bool:
         """Whether we may moderate ``channel``: we are a teacher, or an operator there."""
         if channel[:1] not in CHANNEL_PREFIXES or irc_lower(channel) in self.left:
             return False
-        return self.teacher or "o" in self.member_status(channel, self.client.nick)
+        status = self.member_status(channel, self.client.nick)
+        return self.teacher or any(letter in status for letter in OPERATOR_LETTERS)
 
     def set_status(self, channel: str, nick: str, mode: str, adding: bool) -> None:
         """``nick`` got or lost ``mode`` ("o" or "v") in ``channel``."""

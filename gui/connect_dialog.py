@@ -104,6 +104,8 @@ class Choice:
     hosted: HostedRoom | None = None
     password: str | None = None  # the server's password (PASS), if it has one
     oper: tuple[str, str] | None = None  # for a hosted room: OPER to become its teacher
+    #: for a hosted room that moved: the port asked for, which another program holds
+    asked_port: int | None = None
 
 
 def parse_address(text: str) -> tuple[str, int] | None:
@@ -170,9 +172,12 @@ class ConnectDialog(ttk.Frame):
         self.nick_entry.focus_set()
 
     def _on_mode(self) -> None:
-        state = "normal" if self.mode.get() == "join" else "disabled"
+        joining = self.mode.get() == "join"
+        state = "normal" if joining else "disabled"
         self.address_entry.configure(state=state)
         self.password_entry.configure(state=state)
+        # the button says what it will do: hosting opens a room, it enters none
+        self.button.configure(text=tr("Enter") if joining else tr("Open the room"))
 
     def submit(self) -> None:
         nick = self.nick.get().strip()
@@ -248,7 +253,10 @@ class ConnectDialog(ttk.Frame):
                     )
                 )
                 return
-            self.on_done(Choice("localhost", server.port, nick, hosted=server, oper=oper))
+            moved = port if server.port != port else None  # said in the window's share bar
+            self.on_done(
+                Choice("localhost", server.port, nick, hosted=server, oper=oper, asked_port=moved)
+            )
             return
         log.warning("cannot open a room: ports %d to %d are all taken", port, candidate)
         self.show_error(

@@ -23,6 +23,9 @@ from net.protocol import fold_name, irc_lower
 from net.room_words import mode_sentence, state_sentences, status_sentence
 
 CHANNEL_PREFIXES = "#&+!"  # as gui.app's (which imports this module)
+#: the longest "You joined #x" waits for the channel's replay, should the server never
+#: answer the MODE query the client sends right after joining (see ``on_joined``)
+JOINED_LINE_WAIT_MS = 3000
 #: the server's password (464) or the account's (SASL 902/904/905) was refused
 WRONG_PASSWORD = frozenset({"464", "902", "904", "905"})
 
@@ -70,9 +73,12 @@ def on_chat_message(window: Window, event: ev.ChatMessage) -> None:
     view = window.views.get(key) or window.view_for(name)
     if event.history:
         window.replaying.add(key)
-    elif key in window.replaying:  # history is over: live from here
-        window.replaying.discard(key)
-        view.add_marker(tr("new messages"))
+    else:
+        if window.joined_lines and not event.private:
+            say_joined(window, event.target)  # live: any replay is over
+        if key in window.replaying:  # history is over: live from here
+            window.replaying.discard(key)
+            view.add_marker(tr("new messages"))
     room_notice = event.kind == "notice" and not event.private and not event.history
     if room_notice and "o" in window.member_status(event.target, event.sender):
         # a teacher's (or helper's) notice to the room: an announcement, in its own tab
@@ -123,12 +129,19 @@ def on_refused(window: Window, event: ev.Refused) -> None:
 def on_announcement(window: Window, event: ev.Announcement) -> None:
     """The server's own words: in the channel they were said in (kept in its history for
     latecomers), else in the conversation on show."""
+    if event.target and not event.history:
+        say_joined(window, event.target)  # live: any replay is over
     view = window.view_for(event.target or window.current_name())
     view.add_announcement(event.time, event.text)
     if not event.history:
         window.root.bell()
         if event.target:
             window.count_unread(event.target, fold_name(event.target))
+
+
+def on_server_notice(window: Window, event: ev.ServerNotice) -> None:
+    """The server's own chatter to us (not an announcement): a quiet line where we are."""
+    window.view_for(window.current_name()).add_system(event.time, event.text)
 
 
 def on_names(window: Window, event: ev.Names) -> None:
@@ -159,8 +172,32 @@ def on_member_status(window: Window, event: ev.MemberStatus) -> None:
     if me and window.teacher and by_whom(window, "") == by:
         return  # a teacher is an operator wherever it goes: nothing to tell
     window.view_for(event.channel).add_system(
-        _now(), status_sentence(event.mode, event.adding, event.nick, by, me)
+        _now(), member_status_sentence(event.mode, event.adding, event.nick, by, me)
     )
+
+
+def member_status_sentence(mode: str, adding: bool, nick: str, by: str, me: bool) -> str:
+    """A change of someone's status in words: Charla's ``o`` and ``v`` as the server's
+    users read them (``net.room_words``); other servers' owner (``q``) and admin (``a``)
+    as an operator's, their half operator (``h``, ☆) in words of its own.
+
+    >>> from net.i18n import set_language; _ = set_language("en")
+    >>> member_status_sentence("h", True, "ana", "profe", False)
+    'profe gave ana half-operator rights (☆).'
+    """
+    if mode != "h":
+        return status_sentence("o" if mode in "qa" else mode, adding, nick, by, me)
+    if me:
+        return (
+            tr("{by} gave you half-operator rights (☆) in this room.")
+            if adding
+            else tr("{by} took your half-operator rights away.")
+        ).format(by=by)
+    return (
+        tr("{by} gave {nick} half-operator rights (☆).")
+        if adding
+        else tr("{by} took {nick}'s half-operator rights away.")
+    ).format(by=by, nick=nick)
 
 
 def on_mode_changed(window: Window, event: ev.ModeChanged) -> None:
@@ -188,6 +225,7 @@ def on_mode_changed(window: Window, event: ev.ModeChanged) -> None:
 
 def on_channel_modes(window: Window, event: ev.ChannelModes) -> None:
     """The modes of a channel we joined: what matters to a newcomer, in words."""
+    say_joined(window, event.channel)  # the replay, if any, is over: see on_joined
     key = irc_lower(event.channel)
     modes = dict(event.modes)
     known = window.channel_modes.get(key)
@@ -257,13 +295,28 @@ def on_joined(window: Window, event: ev.Joined) -> None:
         window.class_menu.refresh()
     window.set_member(event.channel, event.nick, present=True)
     if event.me:
+        key = irc_lower(event.channel)
         text = tr("You joined {channel}")
-        if irc_lower(event.channel) in window.rejoining:  # after a lost connection
-            window.rejoining.discard(irc_lower(event.channel))
+        if key in window.rejoining:  # after a lost connection
+            window.rejoining.discard(key)
             text = tr("Back in {channel}")
-        window.view_for(event.channel).add_system(_now(), text.format(channel=event.channel))
+        # The channel's history is replayed after our JOIN, with older times: the line
+        # waits below it, until the answer to the MODE query the client sends on joining
+        # (which comes after all the server sent for the JOIN), or a live message.
+        window.view_for(event.channel)  # the tab opens now
+        window.joined_lines[key] = (_now(), text.format(channel=event.channel))
+        window.root.after(JOINED_LINE_WAIT_MS, say_joined, window, event.channel)
     elif window.settings.comings:  # hidden from the View menu
         comings.said(window.view_for(event.channel), _now(), event.nick, joined=True)
+
+
+def say_joined(window: Window, channel: str) -> None:
+    """Show the "You joined" line held for ``channel`` by ``on_joined``, if any is due."""
+    key = irc_lower(channel)
+    due = window.joined_lines.pop(key, None)
+    view = window.views.get(key)  # None: its tab was closed meanwhile, nothing to say
+    if due is not None and view is not None and not window.closed:
+        view.add_system(*due)
 
 
 def on_parted(window: Window, event: ev.Parted) -> None:
@@ -463,6 +516,7 @@ EVENT_HANDLERS: dict[type, Callable[[Window, Any], None]] = {
     ev.LoginNeeded: on_login_needed,
     ev.LoggedIn: on_logged_in,
     ev.Announcement: on_announcement,
+    ev.ServerNotice: on_server_notice,
     ev.Names: on_names,
     ev.Joined: on_joined,
     ev.Parted: on_parted,

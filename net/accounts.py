@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from net.guard import GuessGuard, Verdict, address_key
+from net.i18n import tr
 from net.protocol import is_valid_nick, nick_key, normal_nick
 
 log = logging.getLogger(__name__)
@@ -247,7 +248,7 @@ def hash_password(password: str, salt: bytes | None = None, algorithm: str | Non
         algorithm = "scrypt" if hasattr(hashlib, "scrypt") else "pbkdf2_sha256"
         if not _algorithm_logged.is_set():  # once (twice at worst, in a race: harmless)
             _algorithm_logged.set()
-            log.info("account passwords are hashed with %s", algorithm)
+            log.info(tr("account passwords are hashed with %s"), algorithm)
     with _hash_slots:
         if algorithm == "scrypt":
             digest = hashlib.scrypt(
@@ -324,20 +325,22 @@ class AccountStore:
         self._recent: dict[str, deque[float]] = {}
         #: wrong passwords, per (address, account) with a budget per address; also the
         #: OPER passwords' (thread-safe on its own)
-        self.guard = GuessGuard("account password")
+        self.guard = GuessGuard(tr("account password"))
 
     # -- the database ---------------------------------------------------------------------
 
     def open(self) -> None:
         """Load the accounts and teachers the database kept (if there is one, and usable)."""
         if self.path is None:
-            log.info("accounts are kept in memory only: they end when the server stops")
+            log.info(tr("accounts are kept in memory only: they end when the server stops"))
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, check_same_thread=False, timeout=2.0)
         except (sqlite3.Error, OSError) as exc:
-            log.warning("accounts database %s unusable (%s): kept in memory only", self.path, exc)
+            log.warning(
+                tr("accounts database %s unusable (%s): kept in memory only"), self.path, exc
+            )
             return
         try:
             # as the history does: WAL, and no fsync at each commit (a killed process loses
@@ -350,7 +353,9 @@ class AccountStore:
             teachers = db.execute("SELECT key, name FROM teachers").fetchall()
         except sqlite3.Error as exc:
             db.close()
-            log.warning("accounts database %s unusable (%s): kept in memory only", self.path, exc)
+            log.warning(
+                tr("accounts database %s unusable (%s): kept in memory only"), self.path, exc
+            )
             return
         with self._lock:
             self._db = db
@@ -361,7 +366,7 @@ class AccountStore:
             for _key, name in teachers:
                 if isinstance(name, str):
                     self._teachers[nick_key(name)] = name
-        log.info("accounts: %d, teachers: %d (in %s)", len(accounts), len(teachers), self.path)
+        log.info(tr("accounts: %d, teachers: %d (in %s)"), len(accounts), len(teachers), self.path)
 
     @property
     def on_disk(self) -> bool:
@@ -382,7 +387,7 @@ class AccountStore:
             with self._db:
                 self._db.execute(sql, values)
         except sqlite3.Error as exc:
-            log.warning("accounts database: a change could not be saved (%s)", exc)
+            log.warning(tr("accounts database: a change could not be saved (%s)"), exc)
             return False
         return True
 
@@ -443,7 +448,7 @@ class AccountStore:
             self._accounts[key] = (name, stored)
             self._skeletons[shape] = key
             self._recent.setdefault(address, deque()).append(now)
-        log.info("account %s registered from %s", name, address)
+        log.info(tr("account %s registered from %s"), name, address)
         return None
 
     def _refusal_locked(self, key: str, shape: str, address: str, now: float) -> Refused | None:

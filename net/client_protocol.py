@@ -5,16 +5,17 @@ negotiation, registration, the fallback nick and taking ours back, the member li
 channels, ``chathistory`` batches, dropping messages already shown, and the ``Outbox`` of
 messages waiting for the server's confirmation. Issue 14: roles (ISUPPORT ``PREFIX`` and
 ``CHANMODES``, status prefixes in NAMES, ``MODE`` changes as ``MemberStatus`` /
-``ModeChanged`` events, our user mode ``+o`` = a teacher), a ``404`` naming which of our
-messages was refused (``Refused``; it leaves the outbox), channels that refuse us (474,
-473…) dropped so nothing rejoins in a loop, ``REDACT`` and ``INVITE`` in, ``OPER`` after
-the welcome for a hosted room (whose teacher, refused a reserved nick such as "Profe" at
-registration, comes in under a stand-in and takes it right after its OPER), our user's
-own ``/apodo`` once registered (refused: a ``NickRefused`` at once, never asked again;
-only a nick the server gave us at registration is taken back later), and SASL
-PLAIN: a ``433`` saying the nick is registered makes the client wait (``awaiting_login``)
-for ``login(password)``. It performs no I/O: its owner tells it what happened, and takes
-what it produced.
+``ModeChanged`` events, our user mode ``+o`` = a teacher), the server's own notices (an
+``Announcement`` when said to a channel or by a Charla server, else a ``ServerNotice``), a
+``404`` naming which of our messages was refused (``Refused``; it leaves the outbox),
+channels that refuse us (474, 473…) dropped so nothing rejoins in a loop, ``REDACT`` and
+``INVITE`` in, ``OPER`` after the welcome for a hosted room (whose teacher, refused a
+reserved nick such as "Profe" at registration, comes in under a stand-in and takes it
+right after its OPER), our user's own ``/apodo`` once registered (refused: a
+``NickRefused`` at once, never asked again; only a nick the server gave us at registration
+is taken back later), and SASL PLAIN: a ``433`` saying the nick is registered makes the
+client wait (``awaiting_login``) for ``login(password)``. It performs no I/O: its owner
+tells it what happened, and takes what it produced.
 
 - Facts in: ``connection_made(now)``, ``heard_from_server(now)`` (bytes arrived),
   ``receive(message, now)`` (one parsed line; returns a reason when the connection must
@@ -93,6 +94,8 @@ JOIN_REFUSALS = frozenset({"403", "405", "471", "473", "474", "475", "476"})
 SASL_FAILURES = frozenset({"902", "904", "905", "906", "908"})
 #: a 433 saying the nick belongs to an account ("registered" / "registrado"): log in to it
 _REGISTERED_NICK = re.compile(r"regist", re.I)
+#: a 432 saying the nick is a reserved word ("reserved" / "reservado"): a teacher may take it
+_RESERVED_NICK = re.compile(r"reserv", re.I)
 #: ``PING charla-ack-<id>``: its PONG confirms every message up to ``<id>``
 ACK_PREFIX = "charla-ack-"
 #: the token of the PING that checks a silent server is still there
@@ -656,7 +659,7 @@ class ClientProtocol:
             message.command == irc.ERR_ERRONEUSNICKNAME
             and self.oper is not None
             and refused == wanted
-            and "reserved" in _last(message)
+            and _RESERVED_NICK.search(_last(message)) is not None
         ):
             # a hosting teacher called "Profe", a reserved word: in under a stand-in nick,
             # and the nick it wants right after its OPER (a teacher may take it)
@@ -912,6 +915,21 @@ class ClientProtocol:
             self._seen.popitem(last=False)
         return True
 
+    def _server_notice(self, target: str, text: str, when: datetime, history: bool) -> None:
+        """A NOTICE from the server itself (no ``nick!user@host`` source, or none at all).
+        An announcement (a banner no one can fake) when said to a channel, as Charla's
+        console announcements are, or said to us by a Charla server once we are in (the
+        console's words to someone in no channel, the history-disk warnings); anything
+        else, such as ngIRCd's "Connection statistics" at QUIT, is the server's chatter:
+        an ordinary line."""
+        if target[:1] in irc.CHANTYPES:
+            if self.registered:
+                self._emit(ev.Announcement(text, when, target, history))
+        elif self.registered and irc.SESSION_CAP in self.caps:
+            self._emit(ev.Announcement(text, when, "", history))
+        else:
+            self._emit(ev.ServerNotice(text, when))
+
     def _on_text(self, message: Message, now: float) -> None:
         if len(message.params) < 2:
             return  # no target or no text: nothing to show
@@ -922,10 +940,8 @@ class ClientProtocol:
         history = self._batches.get(message.tags.get("batch", "")) == "chathistory"
         sender = message.source_nick or ""
         when = self._time_of(message)
-        if message.command == "NOTICE" and "!" not in (message.source or "!"):
-            if self.registered:  # the server itself (its operator): not before we are in
-                channel = target if target[:1] in irc.CHANTYPES else ""
-                self._emit(ev.Announcement(text, when, channel, history))
+        if message.command == "NOTICE" and "!" not in (message.source or ""):
+            self._server_notice(target, text, when, history)
             return
         kind = "notice" if message.command == "NOTICE" else "message"
         if text.startswith("\x01") and text.endswith("\x01") and len(text) > 1:

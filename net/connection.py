@@ -74,6 +74,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from net.i18n import tr
 from net.protocol import LineBuffer, decode_line
 
 log = logging.getLogger(__name__)
@@ -321,10 +322,9 @@ class AddressLog(_QuietLog):
         if count <= self.FIRST_LINES:
             return ""
         if _is_power_of_ten(count):
-            return (
-                f" ({count} such lines about this address in {round(since)} s;"
-                " the others not logged)"
-            )
+            return tr(
+                " ({count} such lines about this address in {seconds} s; the others not logged)"
+            ).format(count=count, seconds=round(since))
         return None
 
 

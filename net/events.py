@@ -68,6 +68,16 @@ class Announcement:
 
 
 @dataclass(frozen=True, slots=True)
+class ServerNotice:
+    """A notice from the server to us alone that is no announcement: another server's
+    own chatter (ngIRCd's "Connection statistics: …", "*** Looking up your hostname"),
+    before or after registration. Shown as an ordinary line, not as a banner."""
+
+    text: str
+    time: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Joined:
     channel: str
     nick: str

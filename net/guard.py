@@ -39,6 +39,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
 
+from net.i18n import tr
+
 log = logging.getLogger(__name__)
 
 #: addresses remembered at once; a flood of new ones only forgets the oldest
@@ -160,7 +162,7 @@ class GuessGuard:
             failures.locked_until = max(failures.locked_until, now + lock)
             if name is None and now - failures.logged_at >= LOG_EVERY_SECONDS:
                 log.warning(
-                    "%d wrong %s(s) from %s; it waits %.0f s before the next try",
+                    tr("%d wrong %s(s) from %s; it waits %.0f s before the next try"),
                     failures.unlogged,
                     self._what,
                     address,
@@ -188,11 +190,13 @@ class GuessGuard:
             budget.locked_until = max(budget.locked_until, now + lock)
         if now - budget.logged_at >= LOG_EVERY_SECONDS or beyond == 1:
             log.warning(
-                "%d wrong %s(s) from %s%s",
+                tr("%d wrong %s(s) from %s%s"),
                 budget.unlogged,
                 self._what,
                 address,
-                f"; the whole address waits {lock:.0f} s" if lock else "",
+                tr("; the whole address waits {seconds} s").format(seconds=round(lock))
+                if lock
+                else "",
             )
             budget.logged_at, budget.unlogged = now, 0
 
@@ -235,7 +239,7 @@ class PasswordGuard:
 
     def __init__(self, password: str | None) -> None:
         self._password = password
-        self._guesses = GuessGuard("password")
+        self._guesses = GuessGuard(tr("password"))
 
     @property
     def required(self) -> bool:

@@ -78,6 +78,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from net.connection import BugLog
+from net.i18n import tr
 from net.outgoing import KeptMessage, Outgoing
 from net.protocol import (
     MAX_WIRE_NUMBER,
@@ -251,13 +252,13 @@ class ChannelHistory:
             self._db = self._connect()
         except sqlite3.OperationalError as exc:  # locked, read-only, cannot be opened
             log.warning(
-                "history database %s unusable (%s): history kept in memory only", self.path, exc
+                tr("history database %s unusable (%s): history kept in memory only"), self.path, exc
             )
             return
         except sqlite3.DatabaseError as exc:  # not a database, or a damaged one
             aside = self._set_aside()
             log.warning(
-                "history database %s was damaged (%s); set aside as %s, a new one started",
+                tr("history database %s was damaged (%s); set aside as %s, a new one started"),
                 self.path,
                 exc,
                 aside,
@@ -266,17 +267,17 @@ class ChannelHistory:
                 self._db = self._connect()
             except sqlite3.Error as again:
                 log.warning(
-                    "history database %s unusable (%s): history kept in memory only",
+                    tr("history database %s unusable (%s): history kept in memory only"),
                     self.path,
                     again,
                 )
                 return
         except OSError as exc:  # its folder cannot be made
             log.warning(
-                "history database %s unusable (%s): history kept in memory only", self.path, exc
+                tr("history database %s unusable (%s): history kept in memory only"), self.path, exc
             )
             return
-        log.info("history database: %s", self.path)
+        log.info(tr("history database: %s"), self.path)
         self._file_id = self._identify_file()
         self._forget_stale()
 
@@ -439,8 +440,10 @@ class ChannelHistory:
                 return None
             self._failing = True
             log.warning(
-                "history is not being saved to disk (%s); the chat goes on, up to %d rows "
-                "wait in memory and saving is retried",
+                tr(
+                    "history is not being saved to disk (%s); the chat goes on, up to %d rows "
+                    "wait in memory and saving is retried"
+                ),
                 exc,
                 MAX_UNSAVED_ROWS,
             )
@@ -458,7 +461,7 @@ class ChannelHistory:
         self._retry_thread = None
         with self._rows_lock:
             lost, self._lost = self._lost, 0
-        log.info("history is saved to disk again (%d messages could not be kept)", lost)
+        log.info(tr("history is saved to disk again (%d messages could not be kept)"), lost)
         self._changes += 1
         return (self._changes, True, lost)
 
@@ -570,7 +573,7 @@ class ChannelHistory:
                 with self._rows_lock:
                     unsaved = sum(1 for sql, _ in self._rows if sql is INSERT_MESSAGE)
                     unsaved += self._lost
-                log.warning("history: %d messages could not be saved to disk", unsaved)
+                log.warning(tr("history: %d messages could not be saved to disk"), unsaved)
             if self._db is not None:
                 self._db.close()
                 self._db = None
@@ -654,7 +657,7 @@ class ChannelHistory:
         since = self._empty_since.pop(channel_key, None)
         if since is not None and self.expiry > 0 and since + self.expiry <= self.clock():
             self._forget_channel(channel_key)
-            log.info("history: forgot %s, empty for over %d min", channel_key, self._minutes)
+            log.info(tr("history: forgot %s, empty for over %d min"), channel_key, self._minutes)
 
     def expire(self, now: float | None = None) -> None:
         """Forget every channel that has been empty for ``expiry`` seconds or more."""
@@ -668,7 +671,7 @@ class ChannelHistory:
             self._forget_channel(channel_key)
         if expired:
             log.info(
-                "history: forgot %s, empty for over %d min",
+                tr("history: forgot %s, empty for over %d min"),
                 expired[0] if len(expired) == 1 else f"{len(expired)} channels",
                 self._minutes,
             )

@@ -108,8 +108,6 @@ _bugs = BugLog(log)  # replies that cannot be formatted: bugs, logged rate-limit
 PRE_REGISTRATION = frozenset(
     {"CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT", "SESSION", "AUTHENTICATE", "REGISTER"}
 )
-#: the text of a 433 for a nick that is an account's, to someone not logged in to it
-REGISTERED_NICK_TEXT = "Nickname is registered: log in to its account (SASL) with its password"
 VERSION = "charla-0.1"
 #: references of history batches (``BATCH +h1 chathistory``), one counter for the server
 _batch_refs = itertools.count(1)
@@ -251,7 +249,7 @@ class IrcSession(Session):
             or irc.body_length(line) > irc.MAX_LINE_BYTES
             or irc.tag_data_length(line) > irc.MAX_CLIENT_TAG_DATA_BYTES
         ):
-            self.reply(irc.ERR_INPUTTOOLONG, "Input line was too long")
+            self.reply(irc.ERR_INPUTTOOLONG, tr("Input line was too long"))
         else:
             try:
                 message = parse(line)
@@ -262,11 +260,11 @@ class IrcSession(Session):
                 self._refuse_line_break(message)
             elif handler is None:
                 if self.registered:
-                    self.reply(irc.ERR_UNKNOWNCOMMAND, message.command, "Unknown command")
+                    self.reply(irc.ERR_UNKNOWNCOMMAND, message.command, tr("Unknown command"))
                 else:
-                    self.reply(irc.ERR_NOTREGISTERED, "You have not registered")
+                    self.reply(irc.ERR_NOTREGISTERED, tr("You have not registered"))
             elif not self.registered and message.command not in PRE_REGISTRATION:
-                self.reply(irc.ERR_NOTREGISTERED, "You have not registered")
+                self.reply(irc.ERR_NOTREGISTERED, tr("You have not registered"))
             else:
                 handler(self, message)
         flush_soon([self.conn])
@@ -292,14 +290,14 @@ class IrcSession(Session):
             self.reply(
                 irc.ERR_UNKNOWNERROR,
                 message.command,
-                "Line refused: a CR, LF or NUL inside it would break it",
+                tr("Line refused: a CR, LF or NUL inside it would break it"),
             )
 
     def need_params(self, message: Message, count: int) -> bool:
         """True (after replying 461) when ``message`` has fewer than ``count`` parameters."""
         if len(message.params) >= count and all(message.params[:count]):
             return False
-        self.reply(irc.ERR_NEEDMOREPARAMS, message.command, "Not enough parameters")
+        self.reply(irc.ERR_NEEDMOREPARAMS, message.command, tr("Not enough parameters"))
         return True
 
     # -- registration ---------------------------------------------------------------------
@@ -351,20 +349,20 @@ class IrcSession(Session):
                 self.cap_negotiating = False
                 self._try_register()
         else:
-            self.reply(irc.ERR_INVALIDCAPCMD, message.params[0], "Invalid CAP command")
+            self.reply(irc.ERR_INVALIDCAPCMD, message.params[0], tr("Invalid CAP command"))
 
     def on_pass(self, message: Message) -> None:
         if self.registered:
-            self.reply(irc.ERR_ALREADYREGISTERED, "You may not reregister")
+            self.reply(irc.ERR_ALREADYREGISTERED, tr("You may not reregister"))
         elif not self.need_params(message, 1):
             self.password = message.params[0]
 
     def on_session(self, message: Message) -> None:
         """``SESSION <token>``: the secret that lets a reconnecting client reclaim its nick."""
         if SESSION_CAP not in self.caps:
-            self.reply(irc.ERR_UNKNOWNCOMMAND, "SESSION", "Unknown command")
+            self.reply(irc.ERR_UNKNOWNCOMMAND, "SESSION", tr("Unknown command"))
         elif self.registered:
-            self.reply(irc.ERR_ALREADYREGISTERED, "You may not reregister")
+            self.reply(irc.ERR_ALREADYREGISTERED, tr("You may not reregister"))
         elif not self.need_params(message, 1):
             token = message.params[0]
             if 16 <= len(token) <= 64 and token.isalnum():
@@ -372,11 +370,11 @@ class IrcSession(Session):
 
     def on_nick(self, message: Message) -> None:
         if not message.params or not message.params[0]:
-            self.reply(irc.ERR_NONICKNAMEGIVEN, "No nickname given")
+            self.reply(irc.ERR_NONICKNAMEGIVEN, tr("No nickname given"))
             return
         nick = normal_nick(message.params[0])
         if not is_valid_nick(nick):
-            self.reply(irc.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
+            self.reply(irc.ERR_ERRONEUSNICKNAME, nick, tr("Erroneous nickname"))
             return
         refused = None
         if self.registered or not self.rooms.guard.required:
@@ -404,15 +402,20 @@ class IrcSession(Session):
     def _refuse_nick(self, nick: str, refused: NickRefused | None) -> None:
         """432 for a reserved nick; 433 saying why for one in use or registered."""
         if refused is NickRefused.RESERVED:
-            self.reply(irc.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname: it is reserved")
+            self.reply(irc.ERR_ERRONEUSNICKNAME, nick, tr("Erroneous nickname: it is reserved"))
         elif refused is NickRefused.REGISTERED:
-            self.reply(irc.ERR_NICKNAMEINUSE, nick, REGISTERED_NICK_TEXT)
+            # the client (net.client_protocol) finds "regist" in it, in either language
+            self.reply(
+                irc.ERR_NICKNAMEINUSE,
+                nick,
+                tr("Nickname is registered: log in to its account (SASL) with its password"),
+            )
         else:
-            self.reply(irc.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+            self.reply(irc.ERR_NICKNAMEINUSE, nick, tr("Nickname is already in use"))
 
     def on_user(self, message: Message) -> None:
         if self.registered:
-            self.reply(irc.ERR_ALREADYREGISTERED, "You may not reregister")
+            self.reply(irc.ERR_ALREADYREGISTERED, tr("You may not reregister"))
         elif not self.need_params(message, 4):
             self.username = "~" + message.params[0][: irc.USERLEN - 1]
             self.realname = message.params[3]
@@ -425,16 +428,18 @@ class IrcSession(Session):
         if verdict is not Verdict.RIGHT:
             if verdict is Verdict.WAIT:
                 wait = self.rooms.guard.wait_seconds(self.conn.ip)
-                why = f"Too many wrong passwords from your address: try again in {wait} s"
+                why = tr(
+                    "Too many wrong passwords from your address: try again in {seconds} s."
+                ).format(seconds=wait)
             else:
-                why = "Password incorrect"
+                why = tr("Password incorrect")
             self.reply(irc.ERR_PASSWDMISMATCH, why)
             self.conn.enqueue(self.goodbye("Bad password"))
             self.conn.finish("Bad password")
             return
         if self._sasl is not None:  # CAP END in the middle of a SASL exchange ends it
             self._sasl = None
-            self.reply(irc.ERR_SASLABORTED, "SASL authentication aborted")
+            self.reply(irc.ERR_SASLABORTED, tr("SASL authentication aborted"))
         if not self.rooms.register(self):
             self._refuse_nick(self.nick, self.rooms.nick_refusal(self.nick, self))
             self.nick = ""
@@ -446,15 +451,19 @@ class IrcSession(Session):
         created = datetime.fromtimestamp(self.rooms.created, timezone.utc)
         self.reply(
             irc.RPL_WELCOME,
-            f"Welcome to {config.network}, {self.prefix}",
+            tr("Welcome to {network}, {prefix}").format(network=config.network, prefix=self.prefix),
         )
         self.reply(
             irc.RPL_YOURHOST,
-            f"Your host is {config.server_name}, running version {VERSION}",
+            tr("Your host is {server}, running version {version}").format(
+                server=config.server_name, version=VERSION
+            ),
         )
         self.reply(
             irc.RPL_CREATED,
-            "This server was created {date}".format(date=created.strftime("%Y-%m-%d %H:%M UTC")),
+            tr("This server was created {date}").format(
+                date=created.strftime("%Y-%m-%d %H:%M UTC")
+            ),
         )
         self.reply(irc.RPL_MYINFO, config.server_name, VERSION, "io", "biklmnoqstvS", "bklovqS")
         self._isupport()
@@ -490,7 +499,7 @@ class IrcSession(Session):
         ]
         for start in range(0, len(tokens), ISUPPORT_TOKENS_PER_LINE):
             chunk = tokens[start : start + ISUPPORT_TOKENS_PER_LINE]
-            self.reply(irc.RPL_ISUPPORT, *chunk, "are supported by this server")
+            self.reply(irc.RPL_ISUPPORT, *chunk, tr("are supported by this server"))
 
     # -- accounts: SASL PLAIN and REGISTER ---------------------------------------------------
 
@@ -499,17 +508,19 @@ class IrcSession(Session):
         (a chunk of exactly 400 means more follows; ``+`` is an empty one), ``*`` aborts.
         Allowed before and after registration, once per connection (907 after that)."""
         if SASL_CAP not in self.caps:
-            self.reply(irc.ERR_SASLFAIL, "SASL authentication failed: request the sasl capability")
+            self.reply(
+                irc.ERR_SASLFAIL, tr("SASL authentication failed: request the sasl capability")
+            )
             return
         if self.need_params(message, 1):
             return
         data = message.params[0]
         if data == "*":
             self._sasl = None
-            self.reply(irc.ERR_SASLABORTED, "SASL authentication aborted")
+            self.reply(irc.ERR_SASLABORTED, tr("SASL authentication aborted"))
         elif self.account is not None:
             self._sasl = None
-            self.reply(irc.ERR_SASLALREADY, "You have already authenticated using SASL")
+            self.reply(irc.ERR_SASLALREADY, tr("You have already authenticated using SASL"))
         elif self._sasl is None:
             if (
                 not self.registered
@@ -521,16 +532,16 @@ class IrcSession(Session):
             ):
                 # nobody without the server's password may guess account passwords on it,
                 # nor learn one was right (PASS comes before AUTHENTICATE from every client)
-                self.reply(irc.ERR_SASLFAIL, "SASL authentication failed: give PASS first")
+                self.reply(irc.ERR_SASLFAIL, tr("SASL authentication failed: give PASS first"))
             elif data.upper() == SASL_MECHANISMS:
                 self._sasl = []
                 self.send_message(Message("AUTHENTICATE", ["+"]))
             else:
-                self.reply(irc.RPL_SASLMECHS, SASL_MECHANISMS, "are available SASL mechanisms")
-                self.reply(irc.ERR_SASLFAIL, "SASL authentication failed")
+                self.reply(irc.RPL_SASLMECHS, SASL_MECHANISMS, tr("are available SASL mechanisms"))
+                self.reply(irc.ERR_SASLFAIL, tr("SASL authentication failed"))
         elif len(data) > SASL_CHUNK or (len(self._sasl) + 1) * SASL_CHUNK > MAX_SASL_BYTES * 2:
             self._sasl = None
-            self.reply(irc.ERR_SASLTOOLONG, "SASL message too long")
+            self.reply(irc.ERR_SASLTOOLONG, tr("SASL message too long"))
         else:
             if data != "+":
                 self._sasl.append(data)
@@ -545,76 +556,89 @@ class IrcSession(Session):
                 binascii.a2b_base64(answer, strict_mode=True).decode("utf-8").split("\0")
             )
         except (binascii.Error, UnicodeDecodeError, ValueError):
-            self.reply(irc.ERR_SASLFAIL, "SASL authentication failed: not a PLAIN answer")
+            self.reply(irc.ERR_SASLFAIL, tr("SASL authentication failed: not a PLAIN answer"))
             return
         if authzid and nick_key(authzid) != nick_key(authcid):
-            self.reply(irc.ERR_SASLFAIL, "SASL authentication failed: one may act only as oneself")
+            self.reply(
+                irc.ERR_SASLFAIL, tr("SASL authentication failed: one may act only as oneself")
+            )
             return
         verdict, account = self.rooms.accounts.log_in(self.conn.ip, authcid, password)
         if verdict is Verdict.WAIT:
             wait = self.rooms.accounts.wait_seconds(self.conn.ip, authcid)
             self.reply(
                 irc.ERR_SASLFAIL,
-                f"SASL authentication failed: too many wrong passwords from your address: "
-                f"try again in {wait} s",
+                tr(
+                    "SASL authentication failed: too many wrong passwords from your address: "
+                    "try again in {seconds} s"
+                ).format(seconds=wait),
             )
         elif verdict is Verdict.WRONG or account is None:
-            self.reply(irc.ERR_SASLFAIL, "SASL authentication failed")
+            self.reply(irc.ERR_SASLFAIL, tr("SASL authentication failed"))
         else:
             self._logged_in(account)
-            self.reply(irc.RPL_SASLSUCCESS, "SASL authentication successful")
+            self.reply(irc.RPL_SASLSUCCESS, tr("SASL authentication successful"))
 
     def _logged_in(self, account: str) -> None:
         self.rooms.log_in(self, account)
         username = self.username if self.username != "user" else "*"  # no USER yet
         host = f"{self.nick or '*'}!{username}@{self.conn.host}"
-        self.reply(irc.RPL_LOGGEDIN, host, account, f"You are now logged in as {account}")
+        self.reply(
+            irc.RPL_LOGGEDIN,
+            host,
+            account,
+            tr("You are now logged in as {account}").format(account=account),
+        )
 
     def on_register(self, message: Message) -> None:
         """draft/account-registration: ``REGISTER <account|*> <email|*> <password>``; the
         account name is the nick (``*`` says so); success logs the session in."""
         if len(message.params) < 3 or not all(message.params[:3]):
-            self._fail_register("NEED_MORE_PARAMS", "*", "Usage: REGISTER <account> * <password>")
+            self._fail_register(
+                "NEED_MORE_PARAMS", "*", tr("Usage: REGISTER <account> * <password>")
+            )
             return
         name, _email, password = message.params[:3]  # no e-mail: nothing is sent anywhere
         if name == "*":
             name = self.nick
         name = normal_nick(name)
         if self.account is not None:
-            self._fail_register("ALREADY_AUTHENTICATED", self.account, "You are logged in already")
+            self._fail_register(
+                "ALREADY_AUTHENTICATED", self.account, tr("You are logged in already")
+            )
         elif not self.registered and self.rooms.guard.required:
             # nobody who has not given the server's password may make accounts on it
             self._fail_register(
-                "COMPLETE_CONNECTION_REQUIRED", name or "*", "Give the server password first"
+                "COMPLETE_CONNECTION_REQUIRED", name or "*", tr("Give the server password first")
             )
         elif not self.nick:
-            self._fail_register("NEED_NICK", name or "*", "Choose a nick first (NICK)")
+            self._fail_register("NEED_NICK", name or "*", tr("Choose a nick first (NICK)"))
         elif not is_valid_nick(name) or (
             # a reserved word (or a look-alike) is an account only for a teacher named
             # beforehand with --teacher: "profe" is the teacher's, never a student's
             is_reserved(name, self.settings.server_name)
             and not self.rooms.accounts.is_teacher(name)
         ):
-            self._fail_register("BAD_ACCOUNT_NAME", name, "That name cannot be an account")
+            self._fail_register("BAD_ACCOUNT_NAME", name, tr("That name cannot be an account"))
         elif nick_key(name) != nick_key(self.nick):
             self._fail_register(
-                "ACCOUNT_NAME_MUST_BE_NICK", name, "The account's name must be your nick"
+                "ACCOUNT_NAME_MUST_BE_NICK", name, tr("The account's name must be your nick")
             )
         elif (holder := self.rooms.find_session(name)) is not None and holder is not self:
-            self._fail_register("USERNAME_EXISTS", name, "Someone else is using that nick")
+            self._fail_register("USERNAME_EXISTS", name, tr("Someone else is using that nick"))
         else:
             refused = self.rooms.accounts.register(name, password, self.conn.ip)
             if refused is None:
                 self.send_message(
                     Message(
                         "REGISTER",
-                        ["SUCCESS", name, "Account created: you are logged in"],
+                        ["SUCCESS", name, tr("Account created: you are logged in")],
                         self.settings.server_name,
                     )
                 )
                 self._logged_in(name)
             else:
-                self._fail_register(refused.code, name, _REGISTER_REFUSALS[refused.code])
+                self._fail_register(refused.code, name, _register_refusal(refused.code))
 
     def _fail_register(self, code: str, account: str, text: str) -> None:
         self.send_message(
@@ -633,18 +657,24 @@ class IrcSession(Session):
         users, most = counts.users, counts.most_users
         self.reply(
             irc.RPL_LUSERCLIENT,
-            f"There are {users} users and 0 invisible on 1 servers",
+            tr("There are {users} users and 0 invisible on 1 servers").format(users=users),
         )
-        self.reply(irc.RPL_LUSEROP, str(counts.teachers), "operator(s) online")
+        self.reply(irc.RPL_LUSEROP, str(counts.teachers), tr("operator(s) online"))
         unknown = self.rooms.count_unregistered()
-        self.reply(irc.RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
-        self.reply(irc.RPL_LUSERCHANNELS, str(counts.channels), "channels formed")
-        self.reply(irc.RPL_LUSERME, f"I have {users} clients and 0 servers")
+        self.reply(irc.RPL_LUSERUNKNOWN, str(unknown), tr("unknown connection(s)"))
+        self.reply(irc.RPL_LUSERCHANNELS, str(counts.channels), tr("channels formed"))
+        self.reply(irc.RPL_LUSERME, tr("I have {users} clients and 0 servers").format(users=users))
         self.reply(
-            irc.RPL_LOCALUSERS, str(users), str(most), f"Current local users {users}, max {most}"
+            irc.RPL_LOCALUSERS,
+            str(users),
+            str(most),
+            tr("Current local users {users}, max {most}").format(users=users, most=most),
         )
         self.reply(
-            irc.RPL_GLOBALUSERS, str(users), str(most), f"Current global users {users}, max {most}"
+            irc.RPL_GLOBALUSERS,
+            str(users),
+            str(most),
+            tr("Current global users {users}, max {most}").format(users=users, most=most),
         )
 
     def on_motd(self, message: Message) -> None:
@@ -691,13 +721,15 @@ class IrcSession(Session):
             accounts = tr("Accounts registered here are kept only until the server stops.")
             motd = f"{motd}\n{accounts}".strip()
         if not motd:
-            self.reply(irc.ERR_NOMOTD, "MOTD File is missing")
+            self.reply(irc.ERR_NOMOTD, tr("MOTD File is missing"))
             return
         server_name = self.settings.server_name
-        self.reply(irc.RPL_MOTDSTART, f"- {server_name} Message of the day - ")
+        self.reply(
+            irc.RPL_MOTDSTART, tr("- {server} Message of the day - ").format(server=server_name)
+        )
         for text in motd.splitlines() or [""]:
             self.reply(irc.RPL_MOTD, f"- {text}")
-        self.reply(irc.RPL_ENDOFMOTD, "End of /MOTD command.")
+        self.reply(irc.RPL_ENDOFMOTD, tr("End of /MOTD command."))
 
     def on_ping(self, message: Message) -> None:
         if not self.need_params(message, 1):
@@ -728,7 +760,7 @@ class IrcSession(Session):
         self.conn.charge_flood(len(names) - 1)  # a line that does the work of several
         for number, name in enumerate(names):
             if not is_valid_channel(name):
-                self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+                self.reply(irc.ERR_NOSUCHCHANNEL, name, tr("No such channel"))
                 continue
             joined = self.rooms.join(self, name, keys[number] if number < len(keys) else "")
             if joined is JoinRefused.BANNED:
@@ -750,20 +782,23 @@ class IrcSession(Session):
             elif joined is JoinRefused.FULL:
                 self.reply(irc.ERR_CHANNELISFULL, name, tr("Cannot join channel: it is full (+l)"))
             elif joined is JoinRefused.TOO_MANY_FOR_PERSON:
-                self.reply(irc.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
+                self.reply(irc.ERR_TOOMANYCHANNELS, name, tr("You have joined too many channels"))
             elif joined is JoinRefused.TOO_MANY_FROM_ADDRESS:
                 self.reply(
                     irc.ERR_TOOMANYCHANNELS,
                     name,
-                    f"Too many channels were opened from your address "
-                    f"({self.settings.channels_per_address}): join one that exists",
+                    tr(
+                        "Too many channels were opened from your address ({count}): "
+                        "join one that exists"
+                    ).format(count=self.settings.channels_per_address),
                 )
             elif joined is JoinRefused.TOO_MANY_ON_SERVER:
                 self.reply(
                     irc.ERR_TOOMANYCHANNELS,
                     name,
-                    f"The server has too many channels ({self.settings.max_channels}): "
-                    "join one that exists",
+                    tr("The server has too many channels ({count}): join one that exists").format(
+                        count=self.settings.max_channels
+                    ),
                 )
 
     def joined_replies(self, channel: ChannelView, recent: list[Outgoing]) -> bytes:
@@ -812,16 +847,16 @@ class IrcSession(Session):
             size += len(nick.encode()) + 1
         if batch:
             lines.append(self._numeric(irc.RPL_NAMREPLY, symbol, channel.name, " ".join(batch)))
-        lines.append(self._numeric(irc.RPL_ENDOFNAMES, channel.name, "End of /NAMES list"))
+        lines.append(self._numeric(irc.RPL_ENDOFNAMES, channel.name, tr("End of /NAMES list")))
         return lines
 
     def _my_channel(self, name: str) -> Channel | None:
         """The channel ``name`` if this session is on it; else replies 403 or 442."""
         channel, member = self.rooms.lookup_channel(name, self)
         if channel is None:
-            self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+            self.reply(irc.ERR_NOSUCHCHANNEL, name, tr("No such channel"))
         elif not member:
-            self.reply(irc.ERR_NOTONCHANNEL, name, "You're not on that channel")
+            self.reply(irc.ERR_NOTONCHANNEL, name, tr("You're not on that channel"))
         else:
             return channel
         return None
@@ -840,7 +875,7 @@ class IrcSession(Session):
         given (Modern IRC: one RPL_ENDOFNAMES, with the name, for a channel that does not
         exist or is secret and not yours; irctest names.py: one for several)."""
         if not message.params or not message.params[0]:
-            self.reply(irc.RPL_ENDOFNAMES, "*", "End of /NAMES list")
+            self.reply(irc.RPL_ENDOFNAMES, "*", tr("End of /NAMES list"))
             return
         lines: list[bytes] = []
         for name in message.params[0].split(",")[: irc.MAX_TARGETS]:
@@ -849,7 +884,7 @@ class IrcSession(Session):
             if view is not None:  # else no such channel, or a secret one this client is not in
                 lines += self._names_lines(view, view.secret)[:-1]
         self.conn.enqueue(b"".join(lines))
-        self.reply(irc.RPL_ENDOFNAMES, message.params[0], "End of /NAMES list")
+        self.reply(irc.RPL_ENDOFNAMES, message.params[0], tr("End of /NAMES list"))
 
     def on_topic(self, message: Message) -> None:
         if self.need_params(message, 1):
@@ -858,14 +893,14 @@ class IrcSession(Session):
         if len(message.params) == 1:
             channel = self.rooms.find_channel(name)
             if channel is None or self.rooms.names_view(channel, self) is None:  # or secret
-                self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+                self.reply(irc.ERR_NOSUCHCHANNEL, name, tr("No such channel"))
                 return
             view = self.rooms.view(channel)
             if view.topic:
                 self.reply(irc.RPL_TOPIC, view.name, view.topic)
                 self.reply(irc.RPL_TOPICWHOTIME, view.name, view.topic_by, str(int(view.topic_at)))
             else:
-                self.reply(irc.RPL_NOTOPIC, channel.name, "No topic is set")
+                self.reply(irc.RPL_NOTOPIC, channel.name, tr("No topic is set"))
             return
         channel = self._my_channel(name)
         if channel is not None and not self.rooms.set_topic(
@@ -924,10 +959,10 @@ class IrcSession(Session):
             and (fewer is None or count < fewer)
             and (more is None or count > more)
         ]
-        self.reply(irc.RPL_LISTSTART, "Channel", "Users  Name")
+        self.reply(irc.RPL_LISTSTART, "Channel", tr("Users  Name"))
         for name, count, topic in rows:
             self.reply(irc.RPL_LIST, name, str(count), topic)
-        self.reply(irc.RPL_LISTEND, "End of /LIST")
+        self.reply(irc.RPL_LISTEND, tr("End of /LIST"))
 
     def on_kick(self, message: Message) -> None:
         """``KICK <#chan>[,<#chan>…] <nick>[,<nick>…] [reason]``. RFC 2812 3.2.8: "either
@@ -941,7 +976,7 @@ class IrcSession(Session):
         if len(names) == 1:
             names = names * len(nicks)
         elif len(names) != len(message.params[1].split(",")):
-            self.reply(irc.ERR_NEEDMOREPARAMS, "KICK", "Not enough parameters")
+            self.reply(irc.ERR_NEEDMOREPARAMS, "KICK", tr("Not enough parameters"))
             return
         reason = message.param(2)[: irc.KICKLEN]
         self.conn.charge_flood(len(nicks) - 1)
@@ -949,7 +984,7 @@ class IrcSession(Session):
         for name, nick in zip(names, nicks, strict=False):
             channel = self.rooms.find_channel(name)
             if channel is None:
-                self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+                self.reply(irc.ERR_NOSUCHCHANNEL, name, tr("No such channel"))
                 continue
             refused = self.rooms.kick(self, channel, nick, reason)
             if refused is not None:
@@ -969,15 +1004,15 @@ class IrcSession(Session):
                 tr("{nick} is a teacher: only another teacher may do that").format(nick=target),
             )
         elif why == "notonchannel":
-            self.reply(irc.ERR_NOTONCHANNEL, channel_name, "You're not on that channel")
+            self.reply(irc.ERR_NOTONCHANNEL, channel_name, tr("You're not on that channel"))
         elif why == "nosuchnick":
-            self.reply(irc.ERR_NOSUCHNICK, target, "No such nick/channel")
+            self.reply(irc.ERR_NOSUCHNICK, target, tr("No such nick/channel"))
         elif why == "notinchannel":
             self.reply(
-                irc.ERR_USERNOTINCHANNEL, target, channel_name, "They aren't on that channel"
+                irc.ERR_USERNOTINCHANNEL, target, channel_name, tr("They aren't on that channel")
             )
         elif why == "onchannel":
-            self.reply(irc.ERR_USERONCHANNEL, target, channel_name, "is already on channel")
+            self.reply(irc.ERR_USERONCHANNEL, target, channel_name, tr("is already on channel"))
         elif why == "listfull" and refused.detail == "address":
             self.reply(
                 irc.ERR_BANLISTFULL,
@@ -1014,19 +1049,19 @@ class IrcSession(Session):
             self._channel_mode(target, message.params[1:])
         elif irc_lower(target) != irc_lower(self.nick):
             if self.rooms.find_session(target) is None:
-                self.reply(irc.ERR_NOSUCHNICK, target, "No such nick/channel")
+                self.reply(irc.ERR_NOSUCHNICK, target, tr("No such nick/channel"))
             else:
-                self.reply(irc.ERR_USERSDONTMATCH, "Can't change mode for other users")
+                self.reply(irc.ERR_USERSDONTMATCH, tr("Can't change mode for other users"))
         elif len(message.params) == 1:
             self.reply(irc.RPL_UMODEIS, "+o" if self.rooms.is_teacher(self) else "+")
         elif message.params[1].strip("+-") not in ("", "i", "o"):
-            self.reply(irc.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
+            self.reply(irc.ERR_UMODEUNKNOWNFLAG, tr("Unknown MODE flag"))
 
     def _channel_mode(self, name: str, params: list[str]) -> None:
         """``MODE #chan`` (324, 329), ``MODE #chan b`` (the list), ``MODE #chan +mv-o x y``."""
         channel = self.rooms.find_channel(name)
         if channel is None or self.rooms.names_view(channel, self) is None:
-            self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+            self.reply(irc.ERR_NOSUCHCHANNEL, name, tr("No such channel"))
             return
         if not params:
             self.reply(irc.RPL_CHANNELMODEIS, channel.name, *self.rooms.mode_reply(self, channel))
@@ -1038,7 +1073,7 @@ class IrcSession(Session):
         for letter in parsed.lists:
             self._send_list(channel, letter)
         if parsed.missing:
-            self.reply(irc.ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters")
+            self.reply(irc.ERR_NEEDMOREPARAMS, "MODE", tr("Not enough parameters"))
         self._change_modes(channel, parsed.changes)
 
     def _change_modes(
@@ -1060,7 +1095,9 @@ class IrcSession(Session):
                     entry.set_by,
                     str(int(entry.set_at)),
                 )
-            self.reply(irc.RPL_ENDOFINVEXLIST, channel.name, "End of channel invite exception list")
+            self.reply(
+                irc.RPL_ENDOFINVEXLIST, channel.name, tr("End of channel invite exception list")
+            )
             return
         for entry in entries:
             if letter == "b":
@@ -1077,9 +1114,9 @@ class IrcSession(Session):
                     str(int(entry.set_at)),
                 )
         if letter == "b":
-            self.reply(irc.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")
+            self.reply(irc.RPL_ENDOFBANLIST, channel.name, tr("End of channel ban list"))
         else:
-            self.reply(irc.RPL_ENDOFQUIETLIST, channel.name, "q", "End of channel quiet list")
+            self.reply(irc.RPL_ENDOFQUIETLIST, channel.name, "q", tr("End of channel quiet list"))
 
     def on_timed(self, message: Message) -> None:
         """``TBAN #chan SECONDS MASK`` and ``TQUIET #chan SECONDS MASK`` (InspIRCd's
@@ -1089,7 +1126,7 @@ class IrcSession(Session):
         name, seconds, mask = message.params[:3]
         channel = self.rooms.find_channel(name)
         if channel is None:
-            self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+            self.reply(irc.ERR_NOSUCHCHANNEL, name, tr("No such channel"))
             return
         number = int(seconds) if seconds.isascii() and seconds.isdigit() else 0
         letter = "b" if message.command == "TBAN" else "q"
@@ -1113,7 +1150,7 @@ class IrcSession(Session):
         if not message.params:
             for name in self.rooms.invitations(self):
                 self.reply(irc.RPL_INVITELIST, name)
-            self.reply(irc.RPL_ENDOFINVITELIST, "End of /INVITE list")
+            self.reply(irc.RPL_ENDOFINVITELIST, tr("End of /INVITE list"))
             return
         if self.need_params(message, 2):
             return
@@ -1122,9 +1159,9 @@ class IrcSession(Session):
         if channel is None:  # RFC 2812: the channel need not exist; nothing to let past
             target = self.rooms.find_session(nick)
             if target is None:
-                self.reply(irc.ERR_NOSUCHNICK, nick, "No such nick/channel")
+                self.reply(irc.ERR_NOSUCHNICK, nick, tr("No such nick/channel"))
             elif not is_valid_channel(name):
-                self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+                self.reply(irc.ERR_NOSUCHCHANNEL, name, tr("No such channel"))
             else:
                 self.rooms.send_to_session(
                     target, Message("INVITE", [target.nick, name], self.prefix)
@@ -1206,7 +1243,7 @@ class IrcSession(Session):
         else:
             lines = [self._who_line(row) for row in rows]
         self.conn.enqueue(b"".join(lines))
-        self.reply(irc.RPL_ENDOFWHO, mask, "End of /WHO list")
+        self.reply(irc.RPL_ENDOFWHO, mask, tr("End of /WHO list"))
 
     def _whox_line(self, row: WhoRow, fields: list[str], token: str) -> bytes:
         """A 354 (IRCv3 whox) with ``fields``; idle time is not kept (0), nor op levels."""
@@ -1229,12 +1266,12 @@ class IrcSession(Session):
 
     def on_whois(self, message: Message) -> None:
         if not message.params or not message.params[-1]:
-            self.reply(irc.ERR_NONICKNAMEGIVEN, "No nickname given")
+            self.reply(irc.ERR_NONICKNAMEGIVEN, tr("No nickname given"))
             return
         nick = message.params[-1]
         found = self.rooms.whois(nick, self)
         if found is None:
-            self.reply(irc.ERR_NOSUCHNICK, nick, "No such nick/channel")
+            self.reply(irc.ERR_NOSUCHNICK, nick, tr("No such nick/channel"))
         else:
             person, channels = found
             self.reply(
@@ -1248,8 +1285,8 @@ class IrcSession(Session):
             if person.teacher:
                 self.reply(irc.RPL_WHOISOPERATOR, person.nick, tr("is a teacher (IRC operator)"))
             if person.account:
-                self.reply(irc.RPL_WHOISACCOUNT, person.nick, person.account, "is logged in as")
-        self.reply(irc.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
+                self.reply(irc.RPL_WHOISACCOUNT, person.nick, person.account, tr("is logged in as"))
+        self.reply(irc.RPL_ENDOFWHOIS, nick, tr("End of /WHOIS list"))
 
     def on_whowas(self, message: Message) -> None:
         """``WHOWAS <nick>[,<nick>…] [<count>]``: who had those nicks (exactly: Modern IRC
@@ -1257,18 +1294,18 @@ class IrcSession(Session):
         number: all that are kept); 406 for a nick nobody had; one 369 at the end, naming
         the parameter as given. At most ``MAX_TARGETS`` nicks (ISUPPORT ``TARGMAX``)."""
         if not message.params or not message.params[0]:
-            self.reply(irc.ERR_NONICKNAMEGIVEN, "No nickname given")
+            self.reply(irc.ERR_NONICKNAMEGIVEN, tr("No nickname given"))
             return
         count = wire_number(message.param(1).lstrip("+")) or 0
         found: list[GoneRow] = []
         for nick in message.params[0].split(",")[: irc.MAX_TARGETS]:
             rows = self.rooms.whowas(nick, count) if nick else []
             if not rows:
-                self.reply(irc.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+                self.reply(irc.ERR_WASNOSUCHNICK, nick, tr("There was no such nickname"))
             found += rows
         for row in sorted(found, key=lambda row: row.when, reverse=True):
             self._whowas_entry(row)
-        self.reply(irc.RPL_ENDOFWHOWAS, message.params[0], "End of WHOWAS")
+        self.reply(irc.RPL_ENDOFWHOWAS, message.params[0], tr("End of WHOWAS"))
 
     def _whowas_entry(self, row: GoneRow) -> None:
         self.reply(irc.RPL_WHOWASUSER, row.nick, row.username, row.host, "*", row.realname)
@@ -1316,7 +1353,7 @@ class IrcSession(Session):
             return True
         if "*" not in target and self.rooms.find_session(target) is not None:
             return True
-        self.reply(irc.ERR_NOSUCHSERVER, target, "No such server")
+        self.reply(irc.ERR_NOSUCHSERVER, target, tr("No such server"))
         return False
 
     def on_time(self, message: Message) -> None:
@@ -1328,7 +1365,10 @@ class IrcSession(Session):
         """351, then the 005 lines (Modern IRC: VERSION tells the ISUPPORT tokens too)."""
         if self._is_this_server(message):
             self.reply(
-                irc.RPL_VERSION, VERSION, self.settings.server_name, "Charla, the classroom chat"
+                irc.RPL_VERSION,
+                VERSION,
+                self.settings.server_name,
+                tr("Charla, the classroom chat"),
             )
             self._isupport()
 
@@ -1346,7 +1386,7 @@ class IrcSession(Session):
         ).format(version=VERSION, started=started)
         for line in text.splitlines():
             self.reply(irc.RPL_INFO, line)
-        self.reply(irc.RPL_ENDOFINFO, "End of INFO list")
+        self.reply(irc.RPL_ENDOFINFO, tr("End of INFO list"))
 
     def on_admin(self, message: Message) -> None:
         """256 to 259: who runs this server. Charla has no administrator's address to give:
@@ -1354,7 +1394,7 @@ class IrcSession(Session):
         if not self._is_this_server(message):
             return
         server_name = self.settings.server_name
-        self.reply(irc.RPL_ADMINME, server_name, "Administrative info")
+        self.reply(irc.RPL_ADMINME, server_name, tr("Administrative info"))
         self.reply(irc.RPL_ADMINLOC1, tr("Charla, the chat of this classroom."))
         self.reply(irc.RPL_ADMINLOC2, tr("Run by whoever started the server: usually the teacher."))
         self.reply(irc.RPL_ADMINEMAIL, tr("No e-mail address: ask in the room."))
@@ -1375,7 +1415,9 @@ class IrcSession(Session):
             lines = ["", HELP_SYNTAX[subject]]
             subject_param, title = subject, f"** {subject} **"
         else:
-            self.reply(irc.ERR_HELPNOTFOUND, message.params[0], "No help available on this topic")
+            self.reply(
+                irc.ERR_HELPNOTFOUND, message.params[0], tr("No help available on this topic")
+            )
             return
         self.reply(irc.RPL_HELPSTART, subject_param, title)
         for line in lines[:-1]:
@@ -1388,9 +1430,9 @@ class IrcSession(Session):
         text = split_utf8(message.param(0), irc.AWAYLEN)[0]
         self.rooms.set_away(self, text)
         if text:
-            self.reply(irc.RPL_NOWAWAY, "You have been marked as being away")
+            self.reply(irc.RPL_NOWAWAY, tr("You have been marked as being away"))
         else:
-            self.reply(irc.RPL_UNAWAY, "You are no longer marked as being away")
+            self.reply(irc.RPL_UNAWAY, tr("You are no longer marked as being away"))
 
     # -- talking -----------------------------------------------------------------------------
 
@@ -1406,12 +1448,12 @@ class IrcSession(Session):
             if not notice:
                 self.reply(
                     irc.ERR_NORECIPIENT,
-                    f"No recipient given ({message.command})",
+                    tr("No recipient given ({command})").format(command=message.command),
                 )
             return
         if len(message.params) < 2 or not message.params[1]:
             if not notice:
-                self.reply(irc.ERR_NOTEXTTOSEND, "No text to send")
+                self.reply(irc.ERR_NOTEXTTOSEND, tr("No text to send"))
             return
         text = message.params[1]
         seq = wire_number(message.tags.get(SEQ_TAG, "")) if self.alias else None
@@ -1431,7 +1473,9 @@ class IrcSession(Session):
                     self.reply(
                         irc.ERR_TOOMANYTARGETS,
                         extra,
-                        f"Too many recipients. Only {irc.MAX_TARGETS} processed",
+                        tr("Too many recipients. Only {count} processed").format(
+                            count=irc.MAX_TARGETS
+                        ),
                     )
             targets = targets[: irc.MAX_TARGETS]
             self.conn.charge_flood(len(targets) - 1)
@@ -1439,7 +1483,7 @@ class IrcSession(Session):
             if target[:1] in irc.CHANTYPES:
                 channel = self.rooms.find_channel(target)
                 if channel is None:
-                    error = (irc.ERR_NOSUCHCHANNEL, "No such channel")
+                    error = (irc.ERR_NOSUCHCHANNEL, tr("No such channel"))
                 else:
                     relayed = Message(message.command, [channel.name, text], self.prefix, tags)
                     if self._fits(relayed, notice):
@@ -1458,7 +1502,7 @@ class IrcSession(Session):
                         if away and not notice:
                             self.reply(irc.RPL_AWAY, recipient.nick, away)
                     continue
-                error = (irc.ERR_NOSUCHNICK, "No such nick/channel")
+                error = (irc.ERR_NOSUCHNICK, tr("No such nick/channel"))
             if not notice:
                 self.reply(error[0], target, error[1])
 
@@ -1487,7 +1531,7 @@ class IrcSession(Session):
         if target[:1] in irc.CHANTYPES:
             channel = self.rooms.find_channel(target)
             if channel is None:
-                self.reply(irc.ERR_NOSUCHCHANNEL, target, "No such channel")
+                self.reply(irc.ERR_NOSUCHCHANNEL, target, tr("No such channel"))
                 return
             refused = self.rooms.send_to_channel(
                 self, channel, Message("TAGMSG", [channel.name], self.prefix, tags)
@@ -1518,13 +1562,13 @@ class IrcSession(Session):
         refused = None if channel is None else self.rooms.redact(self, channel, msgid, reason)
         if channel is None or refused is RedactRefused.INVALID_TARGET:
             # one answer for no such channel and for one the sender is not in (a +s one too)
-            text = "You cannot delete messages from that target"
+            text = tr("You cannot delete messages from that target")
             self.send_message(Message("FAIL", ["REDACT", "INVALID_TARGET", target, text], source))
             return
         if refused is RedactRefused.UNKNOWN_MSGID:
-            text = "This message does not exist or is too old"
+            text = tr("This message does not exist or is too old")
         elif refused is RedactRefused.REDACT_FORBIDDEN:
-            text = "You are not authorised to delete this message"
+            text = tr("You are not authorised to delete this message")
         else:
             return
         self.send_message(Message("FAIL", ["REDACT", refused.value, target, msgid, text], source))
@@ -1539,7 +1583,7 @@ class IrcSession(Session):
         if refused == "noprivileges":
             self.reply(irc.ERR_NOPRIVILEGES, tr("Permission Denied: only a teacher may do that"))
         elif refused == "nosuchchannel":
-            self.reply(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+            self.reply(irc.ERR_NOSUCHCHANNEL, name, tr("No such channel"))
         elif refused == "default":
             told = tr(
                 "{channel} is the server's default channel: it always belongs to the teachers"
@@ -1559,18 +1603,22 @@ class IrcSession(Session):
         if irc.body_length(relayed.format()) <= irc.MAX_LINE_BYTES:
             return True
         if not notice:
-            self.reply(irc.ERR_INPUTTOOLONG, "Input line was too long")
+            self.reply(irc.ERR_INPUTTOOLONG, tr("Input line was too long"))
         return False
 
 
-#: the text of each FAIL REGISTER code that ``AccountStore.register`` may give
-_REGISTER_REFUSALS = {
-    "ACCOUNT_EXISTS": "That account exists already",
-    "BAD_ACCOUNT_NAME": "That name cannot be an account",
-    "WEAK_PASSWORD": "The password must have at least 8 bytes",
-    "UNACCEPTABLE_PASSWORD": "The password must have at most 128 bytes and no control characters",
-    "TEMPORARILY_UNAVAILABLE": "No more accounts can be made now: try again later",
-}
+def _register_refusal(code: str) -> str:
+    """The text of each FAIL REGISTER code that ``AccountStore.register`` may give, in the
+    server's language (asked for at each use: the language is set after imports)."""
+    return {
+        "ACCOUNT_EXISTS": tr("That account exists already"),
+        "BAD_ACCOUNT_NAME": tr("That name cannot be an account"),
+        "WEAK_PASSWORD": tr("The password must have at least 8 bytes"),
+        "UNACCEPTABLE_PASSWORD": tr(
+            "The password must have at most 128 bytes and no control characters"
+        ),
+        "TEMPORARILY_UNAVAILABLE": tr("No more accounts can be made now: try again later"),
+    }[code]
 
 
 def _who_flags(row: WhoRow, *, multi_prefix: bool) -> str:

@@ -376,7 +376,7 @@ class ChatServer:
             self._teacher_from_start(account)
         self._acceptor = threading.Thread(target=self._accept_loop, name="acceptor", daemon=True)
         self._acceptor.start()
-        log.info("listening on %s", [s.getsockname()[:2] for s in self._listeners])
+        log.info(tr("listening on %s"), [s.getsockname()[:2] for s in self._listeners])
 
     def _teacher_from_start(self, account: str) -> None:
         """``--teacher ACCOUNT``: kept with the others if the account exists; if not yet,
@@ -385,12 +385,14 @@ class ChatServer:
             self.accounts.add_teacher(account)
         elif self.accounts.name_teacher(account):
             log.warning(
-                "teacher %s has no account yet: register it now (whoever registers it "
-                "first will be a teacher)",
+                tr(
+                    "teacher %s has no account yet: register it now (whoever registers it "
+                    "first will be a teacher)"
+                ),
                 account,
             )
         else:
-            log.warning("teacher %s cannot be named (not a valid nick, or too many)", account)
+            log.warning(tr("teacher %s cannot be named (not a valid nick, or too many)"), account)
 
     def _bind(self, port: int) -> list[socket.socket]:
         host, backlog = self.config.host, self.config.listen_backlog
@@ -441,7 +443,7 @@ class ChatServer:
         self.history.close()
         self.accounts.close()
         self.stopped.set()
-        log.info("stopped")
+        log.info(tr("stopped"))
 
     def _wake_timer(self) -> None:
         """A timed ban or quiet was set: the acceptor recomputes how long it may sleep."""
@@ -480,7 +482,7 @@ class ChatServer:
                     except (BlockingIOError, InterruptedError):
                         break
                     except OSError as exc:  # EMFILE and the like: keep serving the others
-                        log.warning("accept failed: %s", exc)
+                        log.warning(tr("accept failed: %s"), exc)
                         break
                     self._admit(sock, address, web_only=listener in self._web_listeners)
 
@@ -549,7 +551,7 @@ class ChatServer:
                 self._evict(evicted)
             return
         if (more := self._by_address.note(conn.counted_as)) is not None:
-            log.info("refused %s: %s%s", conn.ip, refusal, more)
+            log.info(tr("refused %s: %s%s"), conn.ip, refusal, more)
         if lingering and self._started(conn, Refusal(conn, refusal)):
             return
         if lingering:
@@ -566,7 +568,7 @@ class ChatServer:
         try:
             conn.start(handler)
         except RuntimeError as exc:  # "can't start new thread"
-            log.warning("cannot serve %s: %s", conn.ip, exc)
+            log.warning(tr("cannot serve %s: %s"), conn.ip, exc)
             return False
         return True
 
@@ -594,7 +596,7 @@ class ChatServer:
             " (at most {count}): the one waiting longest is closed."
         ).format(count=self.config.max_unregistered_per_ip)
         if (more := self._by_address.note(conn.counted_as)) is not None:
-            log.info("closing %s: %s%s", conn.ip, reason, more)
+            log.info(tr("closing %s: %s%s"), conn.ip, reason, more)
         conn.send(conn.handler.goodbye(reason))
         conn.close_when_sent(reason)
 
@@ -609,7 +611,7 @@ class ChatServer:
         if isinstance(conn.handler, HttpSession):  # a page's file: not news for the operator
             log.debug("%s closed: %s", conn.ip, reason)
         elif (more := self._by_address.note(conn.counted_as)) is not None:
-            log.info("%s closed: %s%s", conn.ip, reason, more)
+            log.info(tr("%s closed: %s%s"), conn.ip, reason, more)
 
     def _count_locked(self, conn: Connection, change: int) -> None:
         """Count ``conn`` in (+1) or out (-1) of the connections and of its address's share
@@ -666,7 +668,7 @@ class ChatServer:
         if not self.accounts.add_teacher(account):
             return TeacherNamed.NOT_SAVED, account
         self.rooms.make_teacher(session)
-        log.info("%s (account %s) is a teacher", session.nick, account)
+        log.info(tr("%s (account %s) is a teacher"), session.nick, account)
         return TeacherNamed.DONE, account
 
     def teachers(self) -> list[str]:

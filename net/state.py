@@ -580,7 +580,7 @@ class Rooms:
         if ghost is not None:
             if (more := self._by_address.note(session.conn.counted_as)) is not None:
                 log.info(
-                    "%s reclaims %s from its earlier connection%s",
+                    tr("%s reclaims %s from its earlier connection%s"),
                     session.conn.ip,
                     session.nick,
                     more,
@@ -589,7 +589,7 @@ class Rooms:
             ghost.conn.send(ghost.goodbye("Reconnected"))
             ghost.conn.close_when_sent("Reconnected")
         if (more := self._by_address.note(session.conn.counted_as)) is not None:
-            log.info("%s joined as %s%s", session.conn.ip, session.nick, more)
+            log.info(tr("%s joined as %s%s"), session.conn.ip, session.nick, more)
         return True
 
     def barred_from_renaming(self, session: Session) -> str | None:

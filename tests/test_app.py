@@ -641,3 +641,121 @@ def test_typing_after_clicking_a_tab_or_the_conversation_goes_to_the_entry(open_
     ana.show_search()
     press(ana.search_entry, "t", "u")  # the search field keeps what is typed in it
     assert ana.search_entry.get() == "tu" and ana.entry.get() == ""
+
+
+class _Room:
+    """A room this window hosts, as the window sees it: a port, and a shutdown."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def shutdown(self, reason: str = "") -> None:
+        pass
+
+
+def test_a_hosted_room_shares_its_ipv4_address_first_says_copied_and_that_it_moved(
+    display, server, no_gc_on_worker_threads, monkeypatch
+):
+    set_language("es")
+    port = server.port
+    monkeypatch.setattr(
+        "gui.app.shareable_endpoints", lambda _host, p: [f"192.168.1.23:{p}", f"[fd00::2]:{p}"]
+    )
+    monkeypatch.setattr("gui.app.COPIED_MS", 50)
+    client = ChatClient("127.0.0.1", port, "profe", ["#general"], queue.Queue())
+    window = ChatWindow(
+        tk.Tk(), client.start(), Settings(nick="profe"), hosted=_Room(port), asked_port=12345
+    )
+    try:
+        bar = window.share_label.master
+        texts = [str(child.cget("text")) for child in bar.winfo_children()]
+        assert f"El puerto 12345 está ocupado; la sala se abre en el {port}." in texts
+        shown = str(window.share_label.cget("text"))
+        assert shown == f"Tu sala está abierta. Los demás se conectan a: 192.168.1.23:{port}"
+        window.copy_button.invoke()
+        assert window.root.clipboard_get() == f"192.168.1.23:{port}"
+        assert window.copy_button.cget("text") == "Copiado ✓"
+        support.wait_until(
+            lambda: window.copy_button.cget("text") == "Copiar dirección", tick=window.root.update
+        )
+        window.more_addresses.invoke()  # IPv6 on demand, after the IPv4 one
+        shown = str(window.share_label.cget("text"))
+        assert shown.endswith(f"192.168.1.23:{port}  [fd00::2]:{port}")
+        assert not window.more_addresses.winfo_ismapped()
+    finally:
+        window.close()
+
+
+def test_the_replay_comes_above_you_joined_so_the_times_read_in_order(open_window, connect):
+    bea = connect("bea")
+    bea.send("JOIN #general")
+    bea.send("PRIVMSG #general :lo de ayer, antes de que entraras")
+    bea.sync()
+    ana = open_window("ana")
+    wait_until([ana], lambda: "You joined #general" in conversation(ana))
+    wait_until([ana], lambda: set(ana.nick_list.get(0, "end")) == {"ana", "bea"})
+    bea.send("PRIVMSG #general :en directo")
+    wait_until([ana], lambda: "en directo" in conversation(ana))
+    text = conversation(ana)
+    assert text.index("lo de ayer") < text.index("You joined #general") < text.index("en directo")
+    assert text.count("You joined #general") == 1
+
+
+@pytest.fixture
+def ngircd_window(display, no_gc_on_worker_threads):
+    """A real ngIRCd, and ``open_one(nick)``: a window in its #general."""
+    with support.running_ngircd() as (port, ngircd):
+        windows: list[ChatWindow] = []
+
+        def open_one(nick: str) -> ChatWindow:
+            client = ChatClient(
+                "127.0.0.1", port, nick, ["#general"], queue.Queue(), policy=FAST_RETRY
+            )
+            windows.append(ChatWindow(tk.Tk(), client.start(), Settings(nick=nick)))
+            return windows[-1]
+
+        open_one.port, open_one.ngircd = port, ngircd
+        yield open_one
+        for window in windows:
+            window.close()
+
+
+def test_on_ngircd_the_operator_marks_of_every_kind_stay_in_the_nick_list(ngircd_window):
+    """ngIRCd's first joiner gets @, and its PREFIX=(qaohv)~&@%+ has % (half) too."""
+    first = IrcClient(ngircd_window.port)
+    other = IrcClient(ngircd_window.port)
+    try:
+        first.register("profe")
+        first.join("#general")  # the first one in: @
+        other.register("carla")
+        other.join("#general")
+        first.send("MODE #general +hv carla carla")  # multi-prefix: NAMES says %+carla
+        first.sync()
+        ana = ngircd_window("ana")
+        wait_until([ana], lambda: len(ana.nick_list.get(0, "end")) == 3)
+        assert ana.nick_list.get(0, "end") == ("★ profe", "☆ carla", "ana")
+        assert ana.member_status("#general", "carla") == "hv"
+        first.send("MODE #general +v ana")
+        wait_until([ana], lambda: "✎ ana" in ana.nick_list.get(0, "end"))
+        assert "You joined #general" in conversation(ana)
+        first.send("MODE #general +h ana")
+        wait_until([ana], lambda: "☆ ana" in ana.nick_list.get(0, "end"))
+        said = conversation(ana).rstrip()
+        assert said.endswith("profe gave you half-operator rights (☆) in this room.")
+    finally:
+        first.close()
+        other.close()
+
+
+def test_ngircds_connection_statistics_notice_is_an_ordinary_line_not_a_banner(ngircd_window):
+    ana = ngircd_window("ana")
+    wait_until([ana], lambda: ana.registered and "You joined #general" in conversation(ana))
+    ngircd_window.ngircd.close()  # at shutdown it tells each client its traffic
+    wait_until([ana], lambda: "Connection statistics" in conversation(ana))
+    view = ana.views["#general"]
+    line = next(
+        n for n, t in enumerate(view.plain_text().splitlines(), 1) if "Connection statistics" in t
+    )
+    assert "system" in view.text.tag_names(f"{line}.end-2c")
+    assert "banner" not in view.text.tag_names(f"{line}.end-2c")
+    assert "Announcement from the server" not in conversation(ana)

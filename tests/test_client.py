@@ -18,6 +18,7 @@ import pytest
 from net import events as ev
 from net.client import ChatClient, ReconnectPolicy
 from net.client_protocol import InvalidNameError
+from net.i18n import set_language
 from net.protocol import EmbeddedNewlineError, InvalidParameterError
 from net.server import ChatServer
 from tests.support import (
@@ -534,10 +535,15 @@ def test_an_accented_nick_on_ngircd_comes_in_as_plain_ascii(ngircd_port, make_cl
     assert [e.code for e in events.seen if isinstance(e, ev.ServerError)] == ["432"]
 
 
-def test_a_hosting_teacher_gets_a_reserved_nick_once_it_is_a_teacher(start_server, make_client):
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_a_hosting_teacher_gets_a_reserved_nick_once_it_is_a_teacher(
+    start_server, make_client, language
+):
     """A teacher hosting a room calls itself "Profe", a reserved word: refused at
     registration (432), the window registers under a stand-in nick, sends its OPER and
-    takes "Profe" right after (a teacher may); before, the window gave up."""
+    takes "Profe" right after (a teacher may); before, the window gave up. The room a
+    window hosts speaks the window's language: the 432 reads "reservado" in Spanish."""
+    set_language(language)
     server = start_server(opers={"charla-host": "s3cr3t"})
     client, events = make_client(server.port, "Profe", oper=("charla-host", "s3cr3t"))
     events.wait_for(ev.Registered)

@@ -273,7 +273,7 @@ def test_a_history_replay_of_messages_already_shown_is_dropped():
 def test_actions_notices_private_messages_and_announcements():
     core = new_core()
     core.connection_made(0.0)
-    feed(core, ":srv NOTICE * :*** Looking up your hostname")  # before the welcome: not shown
+    feed(core, ":srv CAP * LS :charla.chat/session", ":srv CAP ana ACK :charla.chat/session")
     feed(core, ":srv 001 ana :Welcome")
     core.take_events()
     feed(
@@ -292,14 +292,31 @@ def test_actions_notices_private_messages_and_announcements():
     assert announcement.target == "#general"  # said in the channel: shown in its tab
     feed(
         core,
-        ":srv NOTICE ana :A ti",
+        ":srv NOTICE ana :A ti",  # a Charla server's console, to someone in no channel
         "FAIL REDACT REDACT_FORBIDDEN #general m1 :You may not delete that message",
     )
     in_person, refused = core.take_events()
+    assert isinstance(in_person, ev.Announcement)
     assert (in_person.text, in_person.target) == ("A ti", "")
     assert refused == ev.ServerError(
         "FAIL REDACT REDACT_FORBIDDEN", "You may not delete that message", target="#general"
     )
+
+
+def test_another_servers_notices_to_us_are_ordinary_lines_not_announcements():
+    """ngIRCd's chatter, before the welcome and at QUIT, is no banner (interop.md B5)."""
+    core = new_core()
+    core.connection_made(0.0)
+    feed(core, ":irc.local NOTICE * :*** Looking up your hostname", "NOTICE AUTH :*** Hola")
+    feed(core, ":irc.local 001 ana :Welcome")
+    feed(core, ":irc.local NOTICE ana :Connection statistics: client 0.1 kb, server 1.4 kb.")
+    notices = [e for e in core.take_events() if not isinstance(e, ev.Registered)]
+    assert [type(e) for e in notices] == [ev.ServerNotice] * 3
+    assert [e.text for e in notices] == [
+        "*** Looking up your hostname",
+        "*** Hola",
+        "Connection statistics: client 0.1 kb, server 1.4 kb.",
+    ]
 
 
 def test_the_outbox_waits_for_the_welcome_and_the_ack():

@@ -93,6 +93,7 @@ def test_host_a_room_starts_a_server_others_can_join(dialog, tk_root):
     host_room(dialog, port)
     room = dialog.chosen[0].hosted
     assert room is not None and room.port == port
+    assert dialog.chosen[0].asked_port is None  # where it was asked for: nothing to say
     name, password = dialog.chosen[0].oper  # the window's OPER, to be the room's teacher
     assert name and len(password) >= 24
     guest = IrcClient(port)
@@ -100,6 +101,21 @@ def test_host_a_room_starts_a_server_others_can_join(dialog, tk_root):
         guest.register("invitada")
     finally:
         guest.close()
+
+
+def test_the_button_says_open_the_room_when_hosting(dialog, tk_root):
+    set_language("es")
+    view = ConnectDialog(tk_root, Settings(nick="ana"), lambda _choice: None)
+    try:
+        assert view.button.cget("text") == "Entrar"
+        view.mode.set("host")
+        view._on_mode()  # what a click on "Abrir una sala en este ordenador" runs
+        assert view.button.cget("text") == "Abrir sala"
+        view.mode.set("join")
+        view._on_mode()
+        assert view.button.cget("text") == "Entrar"
+    finally:
+        view.destroy()
 
 
 def host_room(dialog: ConnectDialog, port: int) -> None:
@@ -123,6 +139,7 @@ def test_a_room_whose_port_is_taken_opens_on_the_next_free_one(dialog, tk_root):
         host_room(dialog, port)
         room = dialog.chosen[0].hosted
         assert room is not None and port < room.port <= port + HOST_PORT_TRIES
+        assert dialog.chosen[0].asked_port == port  # for the window to say it moved
         guest = IrcClient(room.port)
         try:
             guest.register("invitada")

@@ -126,6 +126,9 @@ NEVER_ONE = {
     "That message is too long to send ({count} characters; at most {most}).": "count > most",
     "The list is full ({count} entries): remove one first": "MAX_LIST_ENTRIES, a constant",
     "a key has 1 to {count} characters, without spaces or commas": "KEYLEN, a constant",
+    " ({count} such lines about this address in {seconds} s; the others not logged)": (
+        "net/connection.py: a power of ten, 10 or more"
+    ),
 }
 
 

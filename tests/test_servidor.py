@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import signal
 import socket
 
@@ -305,3 +306,71 @@ def test_no_web_says_no_web_address(run_server):
     process.type("/salir")
     assert process.wait(timeout=5) == 0
     assert not any("On a phone" in line for line in process.output)
+
+
+#: English that a person would read in a numeric's text: none may reach a --lang es user
+ENGLISH = re.compile(
+    r"\b(the|is|are|you|your|no such|end of|not|welcome|there|users?|channels?|nickname)\b",
+    re.IGNORECASE,
+)
+
+
+def test_under_lang_es_the_numerics_a_person_reads_and_the_console_are_spanish(run_server):
+    process = run_server("--host", "127.0.0.1", "--port", "0", "--lang", "es")
+    port = int(process.expect(r"Charla está escuchando en el puerto (\d+)\.").group(1))
+    ana, bea = IrcClient(port), IrcClient(port)
+    try:
+        ana.register("ana")
+        ana.join("#general")
+        bea.send("NICK ana")  # taken
+        bea.expect(r" 433 \* ana :Ese apodo ya está en uso$")
+        bea.register("bea")
+        for line in (
+            "BAILAR",
+            "PRIVMSG nadie :hola",
+            "PART #nada",
+            "TOPIC #general",
+            "AWAY :comiendo",
+            "AWAY",
+            "WHOIS ana",
+            "WHOWAS nadie",
+            "MODE ana +i",
+            "NAMES #general",
+            "LIST",
+            "MOTD",
+            "LUSERS",
+            "JOIN",
+            "REGISTER * * corta",
+        ):
+            bea.send(line)
+        said = bea.sync()
+    finally:
+        ana.close()
+        bea.close()
+    numerics = [line for line in bea.lines if re.match(r":\S+ \d{3} ", line)]
+    assert len(numerics) > 40
+    english = [
+        line for line in numerics if " :" in line[1:] and ENGLISH.search(line[1:].split(" :", 1)[1])
+    ]
+    assert english == []
+    assert any(" 421 bea BAILAR :Comando desconocido" in line for line in said)
+    assert any(line.endswith(":La contraseña tiene que tener al menos 8 bytes") for line in said)
+    process.expect(r"127\.0\.0\.1 ha entrado como bea")
+    process.expect(r"127\.0\.0\.1 se ha ido: ")
+
+
+def test_under_lang_es_a_wrong_server_password_is_said_and_logged_in_spanish(run_server):
+    process = run_server(
+        "--host", "127.0.0.1", "--port", "0", "--lang", "es", "--password", "secreto"
+    )
+    port = int(process.expect(r"Charla está escuchando en el puerto (\d+)\.").group(1))
+    for said in (r" 464 \* :Contraseña incorrecta$", r" 464 \* :Demasiadas contraseñas"):
+        guess = IrcClient(port)
+        try:
+            guess.send("PASS mal")
+            guess.send("NICK ana")
+            guess.send("USER ana 0 * :ana")
+            guess.expect(said)
+        finally:
+            guess.close()
+    process.expect(r"1 fallo\(s\) de contraseña desde 127\.0\.0\.1; espera 1 s")
