@@ -233,11 +233,13 @@ class ChatWindow:
         """For a room opened here: the address the others must type, and a copy button
         that says it copied. An IPv4 address comes first, alone: the IPv6 ones puzzle
         students, so they wait behind "More addresses". A room that could not open on the
-        port asked for says so, or whoever was told that port would knock on the wrong one."""
+        port asked for says so, or whoever was told that port would knock on the wrong one.
+        Phones open the web address (the room's own server serves the page), shown below."""
         port = self.hosted.port
         self.share_addresses = shareable_endpoints(None, port) or [f"localhost:{port}"]
         ipv4 = [address for address in self.share_addresses if not address.startswith("[")]
         self.share_text = (ipv4 or self.share_addresses)[0]
+        self.web_addresses = self.hosted.web_addresses()  # LAN IPv4 first; [] without web
         bar = ttk.Frame(self.root, padding=(10, 4))
         bar.grid(row=4, column=0, columnspan=2, sticky="ew")
         bar.columnconfigure(0, weight=1)
@@ -250,8 +252,11 @@ class ChatWindow:
             ).grid(row=0, column=0, columnspan=3, sticky="w")
         self.share_label = ttk.Label(bar)
         self.share_label.grid(row=1, column=0, sticky="w")
-        self._show_addresses([self.share_text])
-        if len(self.share_addresses) > 1:
+        self.phone_label = ttk.Label(bar)
+        if self.web_addresses:
+            self.phone_label.grid(row=2, column=0, columnspan=3, sticky="w")
+        self._show_addresses([self.share_text], self.web_addresses[:1])
+        if len(self.share_addresses) > 1 or len(self.web_addresses) > 1:
             self.more_addresses = ttk.Button(
                 bar, text=tr("More addresses"), command=self._show_all_addresses
             )
@@ -259,16 +264,19 @@ class ChatWindow:
         self.copy_button = ttk.Button(bar, text=tr("Copy address"), command=self._copy_address)
         self.copy_button.grid(row=1, column=2, padx=(6, 0))
 
-    def _show_addresses(self, addresses: list[str]) -> None:
+    def _show_addresses(self, addresses: list[str], web_addresses: list[str]) -> None:
         self.share_label.configure(
             text=tr("Your room is open. The others connect to: {addresses}").format(
                 addresses="  ".join(addresses)
             )
         )
+        self.phone_label.configure(
+            text=tr("On a phone: {addresses}").format(addresses="  ".join(web_addresses))
+        )
 
     def _show_all_addresses(self) -> None:
         """The share bar's every address, the IPv4 ones first (``net.lan`` sorts them)."""
-        self._show_addresses(self.share_addresses)
+        self._show_addresses(self.share_addresses, self.web_addresses)
         self.more_addresses.grid_remove()
 
     def _copy_address(self) -> None:

@@ -579,7 +579,7 @@ class ClientProtocol:
     def _on_sasl_failed(self, message: Message, now: float) -> str:
         """A wrong password (904) and the like: said once, and no retry with it."""
         self.account_password = None
-        self.fatal = _last(message) or "login failed"
+        self.fatal = _last(message) or tr("login failed")
         self._emit(ev.ServerError(message.command, _last(message)))
         return self.fatal
 
@@ -652,7 +652,7 @@ class ClientProtocol:
         refused = message.param(1)
         self._nicks_refused += 1
         if self._nicks_refused > MAX_NICKS_REFUSED:
-            self.fatal = f"the server accepted none of {MAX_NICKS_REFUSED} nicknames"
+            self.fatal = tr("the server accepted none of the nicknames tried")
             return self.fatal
         wanted = self.wanted_nick
         if (
@@ -667,7 +667,10 @@ class ClientProtocol:
         elif message.command == irc.ERR_ERRONEUSNICKNAME:
             plain = ascii_nick(wanted)
             if refused == plain or plain is None or plain == wanted:
-                self.fatal = f"the server does not accept the nickname {wanted}"
+                # its own words say why (Charla's: a word kept for teachers), in its language
+                self.fatal = tr("the server does not accept the nickname {nick} ({why})").format(
+                    nick=wanted, why=_last(message)
+                )
                 return self.fatal
             self.wanted_nick = fallback = plain
         else:

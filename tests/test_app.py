@@ -649,6 +649,9 @@ class _Room:
     def __init__(self, port: int) -> None:
         self.port = port
 
+    def web_addresses(self) -> list[str]:
+        return [f"http://192.168.1.23:{self.port}", f"http://[fd00::2]:{self.port}"]
+
     def shutdown(self, reason: str = "") -> None:
         pass
 
@@ -672,6 +675,8 @@ def test_a_hosted_room_shares_its_ipv4_address_first_says_copied_and_that_it_mov
         assert f"El puerto 12345 está ocupado; la sala se abre en el {port}." in texts
         shown = str(window.share_label.cget("text"))
         assert shown == f"Tu sala está abierta. Los demás se conectan a: 192.168.1.23:{port}"
+        phones = str(window.phone_label.cget("text"))
+        assert phones == f"En el móvil: http://192.168.1.23:{port}"
         window.copy_button.invoke()
         assert window.root.clipboard_get() == f"192.168.1.23:{port}"
         assert window.copy_button.cget("text") == "Copiado ✓"
@@ -681,6 +686,8 @@ def test_a_hosted_room_shares_its_ipv4_address_first_says_copied_and_that_it_mov
         window.more_addresses.invoke()  # IPv6 on demand, after the IPv4 one
         shown = str(window.share_label.cget("text"))
         assert shown.endswith(f"192.168.1.23:{port}  [fd00::2]:{port}")
+        phones = str(window.phone_label.cget("text"))
+        assert phones.endswith(f"http://192.168.1.23:{port}  http://[fd00::2]:{port}")
         assert not window.more_addresses.winfo_ismapped()
     finally:
         window.close()

@@ -330,6 +330,9 @@ class FakeRoom:
     def __init__(self) -> None:
         self.closed_with: list[str] = []
 
+    def web_addresses(self) -> list[str]:
+        return []
+
     def shutdown(self, reason: str = "") -> None:
         self.closed_with.append(reason)
 

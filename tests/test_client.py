@@ -552,4 +552,9 @@ def test_a_hosting_teacher_gets_a_reserved_nick_once_it_is_a_teacher(
     assert client.nick == "Profe" and server.find_session("Profe").teacher
     _student, student_events = make_client(server.port, "Profe")  # a student: no way in
     closed = student_events.wait_for(ev.Closed)
-    assert closed.reason == "the server does not accept the nickname Profe"
+    refused = {
+        "en": "the server does not accept the nickname",
+        "es": "el servidor no acepta el apodo",
+    }
+    assert closed.reason.startswith(f"{refused[language]} Profe (")
+    assert "reserv" in closed.reason  # the server says why: a word kept for teachers

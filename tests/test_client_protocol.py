@@ -473,7 +473,8 @@ def test_a_nick_the_server_calls_invalid_becomes_plain_ascii_once_then_we_stop()
     strict.connection_made(0.0)
     feed(strict, ":srv 432 * Begoña :Erroneous nickname")
     reason = feed(strict, ":srv 432 * Begona :Erroneous nickname")
-    assert reason == strict.fatal == "the server does not accept the nickname Begona"
+    assert reason == strict.fatal
+    assert reason == "the server does not accept the nickname Begona (Erroneous nickname)"
     chinese = new_core("李")
     chinese.connection_made(0.0)
     assert feed(chinese, ":srv 432 * 李 :Erroneous nickname") == chinese.fatal
