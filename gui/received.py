@@ -278,7 +278,8 @@ def on_parted(window: Window, event: ev.Parted) -> None:
         return
     window.set_member(event.channel, event.nick, present=False)
     if window.settings.comings:
-        comings.said(window.view_for(event.channel), _now(), event.nick, joined=False)
+        view = window.view_for(event.channel)
+        comings.said(view, _now(), event.nick, joined=False, reason=event.reason)
 
 
 def _left(window: Window, channel: str) -> None:
@@ -324,7 +325,7 @@ def on_user_quit(window: Window, event: ev.UserQuit) -> None:
         if event.nick in nicks:
             window.set_member(window.names.get(key, key), event.nick, present=False)
             if window.settings.comings:
-                comings.said(window.views[key], now, event.nick, joined=False)
+                comings.said(window.views[key], now, event.nick, False, event.reason)
     private = window.views.get(fold_name(event.nick))
     if private is not None and fold_name(event.nick) not in window.members:
         private.add_system(

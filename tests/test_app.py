@@ -641,3 +641,18 @@ def test_typing_after_clicking_a_tab_or_the_conversation_goes_to_the_entry(open_
     ana.show_search()
     press(ana.search_entry, "t", "u")  # the search field keeps what is typed in it
     assert ana.search_entry.get() == "tu" and ana.entry.get() == ""
+
+
+def test_leave_and_quit_reasons_reach_the_conversation(open_window, connect):
+    ana = open_window("ana")
+    wait_until([ana], lambda: registered(ana))
+    bea, carla = connect("bea"), connect("carla")
+    for who in (bea, carla):
+        who.send("JOIN #general")
+    wait_until([ana], lambda: len(ana.nick_list.get(0, "end")) == 3)
+    bea.send("PART #general :vuelvo luego")
+    carla.send("QUIT :me voy a comer")
+    wait_until([ana], lambda: "(me voy a comer)" in conversation(ana))
+    # four comings and goings at once: one folded line, each with its reason
+    left = conversation(ana).split("2 people left: ")[1]  # in the order the server relayed
+    assert sorted(left.strip().split(", ")) == ["bea (vuelvo luego)", "carla (me voy a comer)"]
