@@ -19,8 +19,10 @@ What it guarantees:
   again after a reconnect, in order. Charla's server drops a repeat it has already seen
   (the ``charla.chat/seq`` tag), so nothing arrives twice; other servers may show a
   message twice if the connection died after they received it but before they confirmed.
-- Long messages are split on character boundaries so that every relayed line fits the
-  512-byte limit.
+- Long messages are split so that every relayed line fits the 512-byte limit: between
+  words, the space starting the next line (where a server that trims trailing spaces,
+  such as ngIRCd, keeps it), else between graphemes (``net.text_cuts``); rejoined, the
+  pieces are exactly what was typed.
 
 The ``charla.chat/session`` capability: a client that negotiated it sends
 ``SESSION <token>`` before registering, where the token is a random secret it keeps for
@@ -65,7 +67,8 @@ from dataclasses import dataclass
 from net import events as ev
 from net import protocol as irc
 from net.client_protocol import ClientProtocol, PendingMessage, check_one_line, checked_name
-from net.protocol import LineBuffer, Message, decode_line, parse, split_utf8
+from net.protocol import LineBuffer, Message, decode_line, parse
+from net.text_cuts import split_words
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +270,7 @@ class ChatClient:
         limit = irc.MAX_LINE_BYTES - 2 - overhead - HOST_ALLOWANCE - (9 if action else 0)
         bodies: list[str] = []
         for line in text.replace("\r\n", "\n").split("\n"):
-            for piece in split_utf8(line, max(limit, 32)) if line else []:
+            for piece in split_words(line, max(limit, 32)) if line else []:
                 body = f"\x01ACTION {piece}\x01" if action else piece
                 Message(command, [target, body]).format()  # raises here, not on the network
                 bodies.append(body)

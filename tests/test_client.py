@@ -99,6 +99,29 @@ def test_long_message_is_split_on_character_boundaries_in_order(server, make_cli
     assert received == text
 
 
+@pytest.mark.parametrize("kind", ["charla", "ngircd"])
+def test_a_long_message_is_cut_between_words_and_no_space_is_lost(kind, request, make_client):
+    """interop review B7: ngIRCd trims a line's trailing spaces, so a cut after a space lost
+    it ("programación,¿vale?"); the space now starts the next line, where it survives."""
+    if kind == "ngircd":
+        port = request.getfixturevalue("ngircd_port")
+    else:
+        port = request.getfixturevalue("server").port
+    ana, ana_events = make_client(port, "ana")
+    ana_events.wait_for(ev.Joined, lambda e: e.me)
+    _bea, bea_events = make_client(port, "bea")
+    bea_events.wait_for(ev.Names, lambda e: set(e.nicks) == {"ana", "bea"})
+    text = ("Mañana habrá examen de programación, ¿vale? 👋🏽 👩‍🏫 " * 30).strip()
+    ids = ana.say("#general", text)
+    assert len(ids) > 3
+    pieces = [bea_events.wait_for(ev.ChatMessage, timeout=20).text for _ in ids]
+    assert "".join(pieces) == text  # not a character lost
+    words = set(text.split())
+    for piece in pieces:
+        assert set(piece.split()) <= words  # every cut between two words
+        assert not piece.endswith(" ")
+
+
 def test_messages_typed_while_offline_are_sent_after_connecting(start_server, make_client):
     with socket.socket() as probe:  # a port where nothing listens yet
         probe.bind(("127.0.0.1", 0))
