@@ -107,6 +107,7 @@ class ChatWindow:
         self.waiting = 0  # our messages the server has not confirmed yet
         self.focused = True
         self.offline = False  # the connection was lost and is not back yet
+        self.motd = ""  # the server's welcome last shown (shown again only if it changes)
         self.rejoining: set[str] = set()  # irc_lower(channel): to say "back in" on rejoin
         #: a stand-in nick the server gave us at login, and why (for the status line)
         self.nick_note: tuple[str, str] | None = None

@@ -8,7 +8,8 @@ styles (see ``gui.formatting``). It keeps the newest line in view, through zooms
 resizes, until the user scrolls up (then a "new messages below" button appears while new
 lines arrive), and again once they are back at the bottom. It keeps at most
 ``MAX_LINES`` lines, and shows at most ``MAX_SHOWN_CHARS`` of one message, because Tk's
-Text slows down sharply on very long lines.
+Text slows down sharply on very long lines. A line can unfold: the server's welcome is
+one line "… ▸" until clicked (``add_folded``).
 
 Threading: a Tk widget; every method runs on the Tk main thread.
 """
@@ -30,6 +31,7 @@ from gui.search import find_all
 from gui.theme import Theme, nick_color
 from net.i18n import ntr, tr
 
+FOLDED, UNFOLDED = "▸", "▾"  # the end of a line that unfolds, before and after a click
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 
 
@@ -128,6 +130,7 @@ class ConversationView(ttk.Frame):
         self.below = ttk.Button(self, text=tr("▼ New messages below"), command=self.scroll_to_end)
         self.tk.eval(APPEND_PROC)
         self._nick_tags: dict[str, str] = {}  # nick -> its tag, configured in the Text
+        self._folds = 0  # lines that unfold (add_folded), numbered from 1
         #: the "new messages" line owed before the next message from someone else ("":
         #: none): set when the window goes behind, so the line marks where the unread
         #: begin, never an empty end or our own lines
@@ -159,6 +162,9 @@ class ConversationView(ttk.Frame):
         self.text.tag_bind("link", "<Button-1>", self._on_link_click)
         self.text.tag_bind("link", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
         self.text.tag_bind("link", "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
+        for clickable in ("fold",):
+            self.text.tag_bind(clickable, "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
+            self.text.tag_bind(clickable, "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
         self.apply_theme(theme)
 
     # -- looks --
@@ -256,6 +262,43 @@ class ConversationView(ttk.Frame):
     def add_system(self, when: datetime, text: str) -> None:
         """A quiet line: joins, leaves, nick changes, errors."""
         self._append([(f"[{clock(when)}] ", ("time",)), (f"— {text}\n", ("system",))])
+
+    def add_folded(self, when: datetime, title: str, body: str) -> None:
+        """A quiet line ``title ▸`` that unfolds ``body`` below it when clicked (the
+        server's welcome); the body's lines are in the Text, hidden, so no line moves."""
+        self._folds += 1
+        tag, hidden = f"fold-{self._folds}", f"folded-{self._folds}"
+        self.text.tag_configure(hidden, elide=True, lmargin1=40, lmargin2=40)
+        number = self._folds
+        self.text.tag_bind(tag, "<Button-1>", lambda _e: self.toggle_fold(number))
+        body = "\n".join(  # bold, colours…: only the words (line by line: keep the breaks)
+            "".join(piece for piece, _style in styled_pieces(line)) if has_codes(line) else line
+            for line in body.split("\n")
+        )
+        self._append(
+            [
+                (f"[{clock(when)}] ", ("time",)),
+                (f"— {title} {FOLDED}\n", ("system", "fold", tag)),
+                (f"{body}\n", ("system", hidden)),
+            ]
+        )
+
+    def toggle_fold(self, number: int) -> bool:
+        """Unfold (or fold again) the ``number``-th folded line; True if now unfolded."""
+        self.flush()
+        hidden, ranges = f"folded-{number}", self.text.tag_ranges(f"fold-{number}")
+        unfold = bool(int(self.text.tag_cget(hidden, "elide") or 0))
+        self.text.tag_configure(hidden, elide=not unfold)
+        if ranges:
+            arrow = self.text.index(f"{ranges[1]} -2c")  # the title ends "▸\n"
+            tags = self.text.tag_names(arrow)
+
+            def turn() -> None:
+                self.text.delete(arrow)
+                self.text.insert(arrow, UNFOLDED if unfold else FOLDED, tags)
+
+            self._edit(turn)
+        return unfold
 
     def add_announcement(self, when: datetime, text: str, heading: str = "") -> None:
         """The server's own words (a banner no client can produce), or a teacher's notice

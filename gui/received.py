@@ -101,6 +101,17 @@ def on_chat_message(window: Window, event: ev.ChatMessage) -> None:
     window.count_unread(name, key, calling=(mention or event.private) and not event.history)
 
 
+def on_motd(window: Window, event: ev.Motd) -> None:
+    """The server's welcome: one folded line at the first login, and after a reconnect
+    only if it changed."""
+    text = "\n".join(event.lines)
+    if text == window.motd:
+        return
+    window.motd = text
+    title = tr("Welcome message from the server")
+    window.view_for(window.current_name()).add_folded(_now(), title, text)
+
+
 def on_delivered(window: Window, event: ev.Delivered) -> None:
     key = window.pending.pop(event.message_id, None)
     if key in window.views:
@@ -473,6 +484,7 @@ EVENT_HANDLERS: dict[type, Callable[[Window, Any], None]] = {
     ev.Topic: on_topic,
     ev.Connecting: on_connecting,
     ev.Registered: on_registered,
+    ev.Motd: on_motd,
     ev.Disconnected: on_disconnected,
     ev.OutboxChanged: on_outbox_changed,
     ev.ServerError: on_server_error,

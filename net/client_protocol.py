@@ -14,7 +14,7 @@ own ``/apodo`` once registered (refused: a ``NickRefused`` at once, never asked 
 only a nick the server gave us at registration is taken back later), and SASL
 PLAIN: a ``433`` saying the nick is registered makes the client wait (``awaiting_login``)
 for ``login(password)``. It performs no I/O: its owner tells it what happened, and takes
-what it produced.
+what it produced. The server's welcome (MOTD: 375, 372…, 376) comes out as one ``Motd``.
 
 - Facts in: ``connection_made(now)``, ``heard_from_server(now)`` (bytes arrived),
   ``receive(message, now)`` (one parsed line; returns a reason when the connection must
@@ -99,6 +99,8 @@ ACK_PREFIX = "charla-ack-"
 KEEPALIVE_TOKEN = "charla-keepalive"
 #: how many message ids the client remembers, to drop what history replays twice
 REMEMBERED_MSGIDS = 20_000
+#: lines of the server's welcome (MOTD) kept, at most: a server may send any number
+MAX_MOTD_LINES = 100
 
 
 #: messages written but not yet confirmed, at most: a server's flood control lets a burst
@@ -304,6 +306,7 @@ class ClientProtocol:
         #: folded channel -> (nick, status letters) being listed
         self._names: dict[str, list[tuple[str, str]]] = {}
         self._batches: dict[str, str] = {}  # open batch reference -> its type
+        self._motd: list[str] | None = None  # the welcome's lines, between 375 and 376
         self._last_received = now
         self._probe_sent_at: float | None = None
         self._nick_retry_at = 0.0
@@ -894,6 +897,23 @@ class ClientProtocol:
             )
         )
 
+    def _on_motd_start(self, message: Message, now: float) -> None:
+        self._motd = []
+
+    def _on_motd_line(self, message: Message, now: float) -> None:
+        """372: one line of the welcome, without the ``- `` every server puts first."""
+        if self._motd is not None and len(self._motd) < MAX_MOTD_LINES:
+            text = _last(message)
+            self._motd.append(text[2:] if text.startswith("- ") else text.removeprefix("-"))
+
+    def _on_motd_end(self, message: Message, now: float) -> None:
+        if self._motd is not None:
+            lines, self._motd = self._motd, None
+            while lines and not lines[-1].strip():
+                lines.pop()
+            if lines:
+                self._emit(ev.Motd(tuple(lines)))
+
     def _on_batch(self, message: Message, now: float) -> None:
         reference = message.param(0)
         if reference.startswith("+"):
@@ -977,6 +997,9 @@ _HANDLERS: dict[str, _Handler] = {
     irc.RPL_NAMREPLY: ClientProtocol._on_names_reply,
     irc.RPL_ENDOFNAMES: ClientProtocol._on_names_end,
     "BATCH": ClientProtocol._on_batch,
+    irc.RPL_MOTDSTART: ClientProtocol._on_motd_start,
+    irc.RPL_MOTD: ClientProtocol._on_motd_line,
+    irc.RPL_ENDOFMOTD: ClientProtocol._on_motd_end,
     "PRIVMSG": ClientProtocol._on_text,
     "NOTICE": ClientProtocol._on_text,
 }

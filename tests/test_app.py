@@ -656,3 +656,30 @@ def test_leave_and_quit_reasons_reach_the_conversation(open_window, connect):
     # four comings and goings at once: one folded line, each with its reason
     left = conversation(ana).split("2 people left: ")[1]  # in the order the server relayed
     assert sorted(left.strip().split(", ")) == ["bea (vuelvo luego)", "carla (me voy a comer)"]
+
+
+def test_the_servers_welcome_is_folded_once_and_again_only_when_it_changed(
+    start_server, display, no_gc_on_worker_threads
+):
+    set_language("es")
+    server = start_server(motd="Sé amable en #general.")
+    port = server.port
+    client = ChatClient("127.0.0.1", port, "ana", ["#general"], queue.Queue(), policy=FAST_RETRY)
+    window = ChatWindow(tk.Tk(), client.start(), Settings(nick="ana"))
+    title = "Mensaje de bienvenida del servidor ▸"
+    try:
+        wait_until([window], lambda: "Has entrado en #general" in conversation(window))
+        assert conversation(window).count(title) == 1
+        view = window.views["#general"]
+        assert view.toggle_fold(1)  # unfolds
+        assert "Sé amable en #general." in conversation(window)
+        server.shutdown()
+        again = start_server(port=port, motd="Sé amable en #general.")  # the same: not again
+        wait_until([window], lambda: "De vuelta en #general" in conversation(window), timeout=15)
+        assert conversation(window).count("Mensaje de bienvenida del servidor") == 1
+        again.shutdown()
+        start_server(port=port, motd="Hoy hay examen.")  # changed: shown, folded
+        wait_until([window], lambda: conversation(window).count(title) == 1, timeout=15)
+        assert conversation(window).count("Mensaje de bienvenida del servidor") == 2
+    finally:
+        window.close()

@@ -11,7 +11,7 @@ import time
 from datetime import datetime, timezone
 
 from net import events as ev
-from net.client_protocol import ClientProtocol, Outbox, PendingMessage
+from net.client_protocol import MAX_MOTD_LINES, ClientProtocol, Outbox, PendingMessage
 from net.i18n import set_language
 from net.protocol import parse, session_alias, session_msgid
 
@@ -707,3 +707,22 @@ def test_a_wrong_password_is_said_in_the_windows_language():
     core = new_core(password="mal")
     core.connection_made(0.0)
     assert feed(core, ":srv 464 * :Password incorrect") == "contraseña incorrecta"
+
+
+def test_the_servers_welcome_comes_out_as_one_event_bounded():
+    core = registered()
+    feed(
+        core,
+        ":srv 375 ana :- srv Message of the day - ",
+        ":srv 372 ana :- Sé amable: lo lee todo el mundo.",
+        ":srv 372 ana :-   sangrado",
+        ":srv 372 ana :-",
+        ":srv 376 ana :End of /MOTD command.",
+    )
+    assert core.take_events() == [ev.Motd(("Sé amable: lo lee todo el mundo.", "  sangrado"))]
+    feed(core, ":srv 372 ana :- a stray line", ":srv 376 ana :End")  # no 375: nothing
+    assert core.take_events() == []
+    feed(core, ":srv 375 ana :- start", *[f":srv 372 ana :- {n}" for n in range(500)])
+    feed(core, ":srv 376 ana :End")
+    [motd] = core.take_events()
+    assert len(motd.lines) == MAX_MOTD_LINES

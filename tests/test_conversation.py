@@ -202,3 +202,27 @@ def test_a_view_filled_before_it_is_shown_opens_at_the_newest_line(tk_root):
     tk_root.update()
     assert view.at_bottom()
     assert not view.below.winfo_ismapped()
+
+
+def test_a_folded_line_unfolds_on_a_click_and_folds_again(view, tk_root):
+    now = datetime.now().astimezone()
+    view.add_system(now, "antes")
+    view.add_folded(now, "Welcome message from the server", "Sé \x02amable\x02.\nSegunda línea")
+    view.add_system(now, "después")
+    view.flush()
+    tk_root.update()
+
+    def shown() -> bool:  # the welcome's two lines (3 and 4) are drawn
+        view.update()
+        return all(view.text.dlineinfo(f"{line}.0")[3] > 0 for line in (3, 4))  # height
+
+    assert not shown()
+    assert "Welcome message from the server ▸" in view.plain_text()
+    x, y = pixel_of(view, "2.15")
+    view.text.event_generate("<Motion>", x=x, y=y)  # the pointer over the line, a click
+    view.text.event_generate("<Button-1>", x=x, y=y)
+    tk_root.update()
+    assert shown() and "Sé amable.\nSegunda línea\n" in view.plain_text()
+    assert "Welcome message from the server ▾" in view.plain_text()
+    assert view.toggle_fold(1) is False  # folded again
+    assert not shown() and view.plain_text().splitlines()[-1].endswith("— después")
