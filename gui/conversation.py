@@ -99,7 +99,8 @@ class ConversationView(ttk.Frame):
 
     MAX_LINES = 5000  # scrollback kept; older lines are dropped in blocks
     TRIM_LINES = 500
-    MAX_SHOWN_CHARS = 2000  # of one message
+    MAX_SHOWN_CHARS = 2000  # of one message, until "show all" is clicked
+    MAX_EXPANDABLE = 200  # cut messages whose hidden end is kept for "show all"
     MAX_FOUND = 10_000  # search matches highlighted
 
     def __init__(self, master: tk.Misc, theme: Theme, text_font: tkfont.Font) -> None:
@@ -131,6 +132,9 @@ class ConversationView(ttk.Frame):
         self.tk.eval(APPEND_PROC)
         self._nick_tags: dict[str, str] = {}  # nick -> its tag, configured in the Text
         self._folds = 0  # lines that unfold (add_folded), numbered from 1
+        self._mores = 0  # messages cut at MAX_SHOWN_CHARS, numbered from 1
+        #: their hidden ends (and the body's tags), the newest MAX_EXPANDABLE
+        self._hidden: OrderedDict[int, tuple[str, tuple[str, ...]]] = OrderedDict()
         #: the "new messages" line owed before the next message from someone else ("":
         #: none): set when the window goes behind, so the line marks where the unread
         #: begin, never an empty end or our own lines
@@ -162,7 +166,8 @@ class ConversationView(ttk.Frame):
         self.text.tag_bind("link", "<Button-1>", self._on_link_click)
         self.text.tag_bind("link", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
         self.text.tag_bind("link", "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
-        for clickable in ("fold",):
+        self.text.tag_bind("more", "<Button-1>", self._on_more_click)
+        for clickable in ("fold", "more"):
             self.text.tag_bind(clickable, "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
             self.text.tag_bind(clickable, "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
         self.apply_theme(theme)
@@ -192,6 +197,7 @@ class ConversationView(ttk.Frame):
             spacing3=6,
         )
         text.tag_configure("link", foreground=theme.link, underline=True)
+        text.tag_configure("more", foreground=theme.link, underline=True)
         text.tag_configure("pending", foreground=theme.pending)
         text.tag_configure("refused", overstrike=True, foreground=theme.muted)
         text.tag_configure("refusal", foreground=theme.error)
@@ -248,16 +254,60 @@ class ConversationView(ttk.Frame):
             parts.append((nick, nick_tags))
             parts.append((": ", line_tags))
         body_tags = (*line_tags, "history") if history else line_tags
-        body = self._shorten(body)
-        if has_codes(body):  # bold, colours… from an IRC client (rare: checked first)
-            for piece, style in styled_pieces(body):
-                parts += self._with_links(piece, (*body_tags, *style))
-        else:
-            parts += self._with_links(body, body_tags)
+        rest = ""
+        if len(body) > self.MAX_SHOWN_CHARS:  # the rest waits for a click on "show all"
+            body, rest = body[: self.MAX_SHOWN_CHARS], body[self.MAX_SHOWN_CHARS :]
+        parts += self._body_parts(body, body_tags)
+        if rest:
+            parts += self._more_parts(rest, body_tags)
         if pending_id is not None:
             parts.append((" " + tr("(sending…)"), ("pending", f"pending-{pending_id}", *line_tags)))
         parts.append(("\n", line_tags))
         self._append(parts)
+
+    def _body_parts(self, body: str, tags: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+        if has_codes(body):  # bold, colours… from an IRC client (rare: checked first)
+            parts: list[tuple[str, tuple[str, ...]]] = []
+            for piece, style in styled_pieces(body):
+                parts += self._with_links(piece, (*tags, *style))
+            return parts
+        return self._with_links(body, tags)
+
+    def _more_parts(self, rest: str, tags: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+        """ " [… 1289 more characters] show all": a click puts ``rest`` in its place."""
+        self._mores += 1
+        self._hidden[self._mores] = (rest, tags)
+        if len(self._hidden) > self.MAX_EXPANDABLE:
+            self._hidden.popitem(last=False)
+        count = len(rest)
+        more = ntr("[… {count} more character]", "[… {count} more characters]", count)
+        number = f"more-{self._mores}"  # marks both: a click replaces both
+        return [
+            (f" {more.format(count=count)} ", (*tags, "system", number)),
+            (tr("show all"), (*tags, "more", number)),
+        ]
+
+    def expand(self, index: str) -> bool:
+        """Show the whole of the cut message whose "show all" is at ``index``; False if
+        there is none there (or it is forgotten)."""
+        self.flush()
+        number = next(
+            (int(t[5:]) for t in self.text.tag_names(index) if t.startswith("more-")), None
+        )
+        found = self._hidden.pop(number, None) if number is not None else None
+        ranges = self.text.tag_ranges(f"more-{number}")
+        if found is None or not ranges:
+            return False
+        rest, tags = found
+        pieces = [item for part in self._body_parts(rest, tags) for item in part]
+
+        def change() -> None:
+            self.text.delete(ranges[0], ranges[1])
+            self.text.insert(ranges[0], *pieces)
+
+        self._edit(change)
+        self.text.tag_delete(f"more-{number}")
+        return True
 
     def add_system(self, when: datetime, text: str) -> None:
         """A quiet line: joins, leaves, nick changes, errors."""
@@ -591,6 +641,9 @@ class ConversationView(ttk.Frame):
         self.following = self.at_bottom()
         if self.following:
             self.below.place_forget()
+
+    def _on_more_click(self, event: tk.Event) -> None:
+        self.expand(self.text.index(f"@{event.x},{event.y}"))
 
     def _on_link_click(self, event: tk.Event) -> None:
         index = self.text.index(f"@{event.x},{event.y}")

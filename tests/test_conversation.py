@@ -226,3 +226,30 @@ def test_a_folded_line_unfolds_on_a_click_and_folds_again(view, tk_root):
     assert "Welcome message from the server ▾" in view.plain_text()
     assert view.toggle_fold(1) is False  # folded again
     assert not shown() and view.plain_text().splitlines()[-1].endswith("— después")
+
+
+def test_a_long_message_cut_at_2000_characters_shows_all_on_a_click(view, tk_root):
+    now = datetime.now().astimezone()
+    text = " ".join(f"palabra{n} 👋🏽 https://example.org/{n}" for n in range(200))  # ~6,800
+    view.add_message(now, "ana", text, own=True, pending_id=7)
+    view.add_message(now, "bea", "z" * 2500 + " fin")
+    view.add_system(now, "después")
+    view.flush()
+    assert "show all" in view.plain_text() and text not in view.plain_text()
+    lines = view.line_count()
+    start = view.text.tag_ranges("more")[0]  # ana's "show all"
+    view.following = False  # the user scrolled up to it
+    x, y = pixel_of(view, f"{start} +2c")
+    view.text.event_generate("<Motion>", x=x, y=y)
+    view.text.event_generate("<Button-1>", x=x, y=y)
+    tk_root.update()
+    shown = view.plain_text().splitlines()
+    assert shown[0].split("] ", 1)[1] == f"ana: {text} (sending…)"  # every character, in place
+    assert "own" in view.text.tag_names("1.end -3c")  # the rest looks like the start
+    assert view.line_count() == lines
+    assert view.mark_delivered(7)
+    assert view.plain_text().splitlines()[0].endswith("https://example.org/199")
+    assert shown[1].endswith("[… 504 more characters] show all")  # bea's: still cut
+    assert view.expand(view.text.index(view.text.tag_ranges("more")[0]))
+    assert view.plain_text().splitlines()[1].endswith("z fin")
+    assert not view.text.tag_ranges("more")
