@@ -9,7 +9,8 @@ resizes, until the user scrolls up (then a "new messages below" button appears w
 lines arrive), and again once they are back at the bottom. It keeps at most
 ``MAX_LINES`` lines, and shows at most ``MAX_SHOWN_CHARS`` of one message, because Tk's
 Text slows down sharply on very long lines. A line can unfold: the server's welcome is
-one line "… ▸" until clicked (``add_folded``).
+one line "… ▸" until clicked (``add_folded``). A skin tone or an emoji joiner, which Tk
+8.6 would draw as a box, is hidden but kept (``gui.emoji``).
 
 Threading: a Tk widget; every method runs on the Tk main thread.
 """
@@ -26,6 +27,7 @@ from datetime import date, datetime, timedelta
 from tkinter import font as tkfont
 from tkinter import ttk
 
+from gui.emoji import hidden_parts
 from gui.formatting import configure_tags, derived_fonts, has_codes, styled_pieces
 from gui.search import find_all
 from gui.theme import Theme, nick_color
@@ -92,6 +94,25 @@ AT_BOTTOM = 0.99999
 def utf16_length(text: str) -> int:
     """How many columns Tk 8.6 counts for ``text`` (two for a character beyond U+FFFF)."""
     return len(text.encode("utf-16-le")) // 2
+
+
+def _drawable(text: str, tags: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+    """``text`` in pieces, what Tk 8.6 would draw as a box of its own (a skin tone, a
+    joiner: ``gui.emoji``) under the elided tag "emoji-part": hidden, but still there to be
+    copied and searched."""
+    hidden = hidden_parts(text)
+    if not hidden:
+        return [(text, tags)]
+    pieces: list[tuple[str, tuple[str, ...]]] = []
+    position = 0
+    for start, end in hidden:
+        if start > position:
+            pieces.append((text[position:start], tags))
+        pieces.append((text[start:end], (*tags, "emoji-part")))
+        position = end
+    if position < len(text):
+        pieces.append((text[position:], tags))
+    return pieces
 
 
 class ConversationView(ttk.Frame):
@@ -209,6 +230,7 @@ class ConversationView(ttk.Frame):
             "found-current", background=theme.text, foreground=theme.background, underline=True
         )
         text.tag_configure("gone", elide=True)
+        text.tag_configure("emoji-part", elide=True)  # see gui.emoji
         for nick, tag in self._nick_tags.items():
             text.tag_configure(tag, foreground=nick_color(nick, theme))
         configure_tags(text, theme, self._fonts)
@@ -270,8 +292,11 @@ class ConversationView(ttk.Frame):
             parts: list[tuple[str, tuple[str, ...]]] = []
             for piece, style in styled_pieces(body):
                 parts += self._with_links(piece, (*tags, *style))
+        else:
+            parts = self._with_links(body, tags)
+        if body.isascii():
             return parts
-        return self._with_links(body, tags)
+        return [piece for chunk, chunk_tags in parts for piece in _drawable(chunk, chunk_tags)]
 
     def _more_parts(self, rest: str, tags: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
         """ " [… 1289 more characters] show all": a click puts ``rest`` in its place."""
