@@ -279,6 +279,11 @@ class ConversationView(ttk.Frame):
         rest = ""
         if len(body) > self.MAX_SHOWN_CHARS:  # the rest waits for a click on "show all"
             body, rest = body[: self.MAX_SHOWN_CHARS], body[self.MAX_SHOWN_CHARS :]
+        if body.startswith(" ") and not action:
+            # the next line of a long message (net.text_cuts starts it with the space that
+            # separates it from the one before): "bea: programación", not "bea:  programación"
+            parts.append((" ", (*body_tags, "emoji-part")))
+            body = body[1:]
         parts += self._body_parts(body, body_tags)
         if rest:
             parts += self._more_parts(rest, body_tags)

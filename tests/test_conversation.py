@@ -253,3 +253,14 @@ def test_a_long_message_cut_at_2000_characters_shows_all_on_a_click(view, tk_roo
     assert view.expand(view.text.index(view.text.tag_ranges("more")[0]))
     assert view.plain_text().splitlines()[1].endswith("z fin")
     assert not view.text.tag_ranges("more")
+
+
+def test_the_next_line_of_a_long_message_does_not_read_as_a_double_space(view, tk_root):
+    now = datetime.now().astimezone()
+    view.add_message(now, "bea", " programación, ¿vale?")  # as net.text_cuts starts it
+    view.add_message(now, "bea", "programación, ¿vale?")
+    view.flush()
+    tk_root.update()
+    widths = [view.text.dlineinfo(f"{line}.0")[2] for line in (1, 2)]
+    assert widths[0] == widths[1]
+    assert "bea:  programación" in view.plain_text()  # copied as it came
