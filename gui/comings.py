@@ -94,6 +94,8 @@ def why(nick: str, reason: str) -> str:
     """
     reason = _CONTROLS.sub("", reason).strip()  # IRC bold, colours…: only the words
     reason = reason.removeprefix("Quit:").removeprefix("Part:").strip()
+    if len(reason) > 1 and reason[0] == reason[-1] == '"':  # ngIRCd quotes a quit reason
+        reason = reason[1:-1].strip()
     if not reason or reason.casefold() == nick.casefold() or _NOISE.fullmatch(reason):
         return ""
     if _LOST.fullmatch(reason):

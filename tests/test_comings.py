@@ -6,8 +6,11 @@ from datetime import datetime
 
 from gui import comings
 from gui.conversation import ConversationView
+from net import events as ev
+from net.client import ChatClient
 from net.i18n import set_language
 from tests import support
+from tests.support import FAST_RETRY, IrcClient
 
 
 def lines(view: ConversationView) -> list[str]:
@@ -94,6 +97,34 @@ def test_what_is_noise_in_a_reason():
         comings.why("ana", "Quit: \x02adiós\x02, \x0304hasta\x03 mañana") == "adiós, hasta mañana"
     )
     assert comings.why("ana", "Quit: me voy a comer") == "me voy a comer"
+    assert comings.why("ana", '"me voy a comer"') == "me voy a comer"  # ngIRCd's quotes
+    assert comings.why("ana", '"Client Quit"') == ""
     assert comings.why("ana", "leaving for lunch") == "leaving for lunch"  # words a person wrote
     long = comings.why("ana", "x" * 400)
     assert len(long) == comings.REASON_SHOWN and long.endswith("…")
+
+
+def test_ngircds_quit_and_part_reasons_read_as_people_wrote_them(ngircd_port):
+    client = ChatClient("127.0.0.1", ngircd_port, "ana", ["#general"], policy=FAST_RETRY)
+    events = support.Events(client.start())
+    others = [IrcClient(ngircd_port) for _ in range(3)]
+    try:
+        events.wait_for(ev.Joined, lambda e: e.me)
+        for other, nick in zip(others, ("bea", "carla", "dani"), strict=True):
+            other.register(nick)
+            other.send("JOIN #general")
+            events.wait_for(ev.Joined, lambda e, n=nick: e.nick == n)
+        others[0].send("QUIT :me voy a comer")
+        others[1].send("QUIT")
+        others[2].send("PART #general :vuelvo luego")
+        said = [
+            events.wait_for(ev.UserQuit, lambda e: e.nick == "bea"),
+            events.wait_for(ev.UserQuit, lambda e: e.nick == "carla"),
+            events.wait_for(ev.Parted, lambda e: e.nick == "dani"),
+        ]
+        shown = [comings.why(event.nick, event.reason) for event in said]
+        assert shown == ["me voy a comer", "", "vuelvo luego"], [e.reason for e in said]
+    finally:
+        for other in others:
+            other.close()
+        client.quit()
