@@ -8,17 +8,25 @@ piece is cut inside, but only between graphemes (what a person sees as one chara
 "ñ" written as n + a combining tilde, 👋🏽 with its skin tone, 👩‍🏫 joined with ZWJ, a
 flag's two letters), and never inside a UTF-8 character.
 
+``Rejoiner`` is the other end: a Charla client marks each line of a long message but the
+last with the client-only tag ``CONTINUES_TAG`` (sent only where the server relays
+``message-tags``), and the receiving client puts the lines back together into one
+message, within bounds (see the class).
+
 ``grapheme_break(text, index)`` says whether ``text`` may be cut before ``text[index]``:
 an approximation of Unicode's extended grapheme clusters (UAX #29) that covers what a
 class writes (combining marks, variation selectors, emoji modifiers and ZWJ sequences,
 tag sequences, regional-indicator pairs, Hangul jamo), in the standard library only.
 
-Threading: pure functions; call them from any thread.
+Threading: pure functions; call them from any thread. A ``Rejoiner`` belongs to the one
+thread that drives its owner (``net.client_protocol``'s); it takes no lock.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
 
 #: where a line may be cut between words: before one of these (not a no-break space)
 SPACES = " \t"
@@ -110,3 +118,76 @@ def _best_cut(text: str, start: int, end: int) -> int:
         if grapheme_break(text, cut):
             return cut
     return max(end, start + 1)  # one grapheme longer than a line: between characters
+
+
+# -- the receiving side: the pieces put back together --------------------------------------
+
+#: the client-only tag on each line of a long message but its last: "more follows"
+CONTINUES_TAG = "+charla.chat/continues"
+#: a message whose last piece has not come after this long is shown as it is (seconds)
+REJOIN_WAIT = 3.0
+#: a message rejoined is shown once this long, even if more is announced (characters)
+REJOIN_MAX_CHARS = 8000
+#: messages being rejoined at once, at most (then the oldest is shown as it is)
+REJOIN_MAX_OPEN = 32
+
+_T = TypeVar("_T")
+
+
+class Rejoiner(Generic[_T]):
+    """Pieces of long messages put back together, per sender and conversation (``key``).
+
+    ``add`` takes one piece, with whether more follows (``CONTINUES_TAG``), and returns the
+    messages complete now as (what the first piece carried, the whole text). A message is
+    also given out as it is when it grows past ``REJOIN_MAX_CHARS``, when more than
+    ``REJOIN_MAX_OPEN`` are open, when ``due(now)`` finds it waited ``REJOIN_WAIT``, or
+    when its sender leaves (``take``); so a sender that announces more and sends nothing
+    delays its own words a little, and nobody else's.
+
+    >>> joiner = Rejoiner()
+    >>> joiner.add("bea", "first", "Mañana hay", True, 0.0), joiner.deadline()
+    ([], 3.0)
+    >>> joiner.add("bea", "second", " examen", False, 0.5)
+    [('first', 'Mañana hay examen')]
+    """
+
+    def __init__(self) -> None:
+        #: key -> (when its first piece came, what that piece carried, the texts, characters)
+        self._open: dict[Hashable, tuple[float, _T, list[str], int]] = {}
+
+    def add(
+        self, key: Hashable, first: _T, text: str, more: bool, now: float
+    ) -> list[tuple[_T, str]]:
+        entry = self._open.pop(key, None)
+        if entry is None:
+            if not more:
+                return [(first, text)]
+            entry = (now, first, [], 0)
+        since, head, texts, size = entry
+        texts.append(text)
+        size += len(text)
+        if not more or size >= REJOIN_MAX_CHARS:
+            return [(head, "".join(texts))]
+        self._open[key] = (since, head, texts, size)
+        if len(self._open) > REJOIN_MAX_OPEN:
+            oldest = next(iter(self._open))
+            return self.take(lambda k: k == oldest)
+        return []
+
+    def take(self, which: Callable[[Hashable], bool]) -> list[tuple[_T, str]]:
+        """The open messages whose key ``which`` accepts, as they are (oldest first)."""
+        taken = []
+        for key in [key for key in self._open if which(key)]:
+            _since, head, texts, _size = self._open.pop(key)
+            taken.append((head, "".join(texts)))
+        return taken
+
+    def due(self, now: float) -> list[tuple[_T, str]]:
+        """The open messages that waited ``REJOIN_WAIT`` for their end."""
+        return self.take(lambda key: self._open[key][0] + REJOIN_WAIT <= now)
+
+    def deadline(self) -> float | None:
+        """When ``due`` has something to give next (None: nothing open)."""
+        if not self._open:
+            return None
+        return min(since for since, *_ in self._open.values()) + REJOIN_WAIT

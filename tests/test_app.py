@@ -457,7 +457,10 @@ def test_a_message_too_long_for_a_chat_is_refused_before_it_is_queued(open_windo
     wait_until(both, lambda: "That message is too long to send (480000" in conversation(ana))
     assert "waiting" not in ana.status.cget("text")
     type_line(ana, "y" * 3995 + " cabe")  # 4,000 characters: at the limit, and sent
-    wait_until(both, lambda: "cabe" in conversation(bea))
+    wait_until(both, lambda: "show all" in conversation(bea))  # one message, cut at 2,000
+    view = bea.views["#general"]
+    assert view.expand(view.text.index(view.text.tag_ranges("more")[0]))
+    assert "y cabe" in conversation(bea)
     assert "x" * 100 not in conversation(bea)
 
 
@@ -683,3 +686,19 @@ def test_the_servers_welcome_is_folded_once_and_again_only_when_it_changed(
         assert conversation(window).count("Mensaje de bienvenida del servidor") == 2
     finally:
         window.close()
+
+
+def test_a_long_message_from_another_window_is_one_message_cut_with_show_all(open_window):
+    ana = open_window("ana")
+    bea = open_window("bea")
+    both = [ana, bea]
+    wait_until(both, lambda: set(ana.nick_list.get(0, "end")) == {"ana", "bea"})
+    text = " ".join(f"palabra{n} 👋🏽" for n in range(250))  # 3,389 characters, 9 lines
+    bea.send_text("#general", text, action=False)
+    wait_until(both, lambda: "show all" in conversation(ana))
+    [line] = [t for t in conversation(ana).splitlines() if "palabra0 " in t]
+    assert line.endswith("more characters] show all") and "palabra249" not in line
+    view = ana.views["#general"]
+    assert view.expand(view.text.index(view.text.tag_ranges("more")[0]))
+    [line] = [t for t in conversation(ana).splitlines() if "palabra0 " in t]
+    assert line.split("bea: ", 1)[1] == text  # one message, every character

@@ -5,7 +5,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from net.text_cuts import grapheme_break, split_words
+from net.text_cuts import (
+    REJOIN_MAX_CHARS,
+    REJOIN_MAX_OPEN,
+    REJOIN_WAIT,
+    Rejoiner,
+    grapheme_break,
+    split_words,
+)
 
 #: what a class writes, cut-prone pieces included: accents written both ways, toned and
 #: ZWJ emoji, flags, keycaps, spaces in runs
@@ -69,3 +76,18 @@ def test_a_word_longer_than_a_line_is_cut_between_graphemes():
         assert not piece.startswith(("\u0303", "\U0001f3fd", "\u200d", "🏫"))
         assert not piece.endswith("\u200d")
         assert piece.count("\U0001f1ea") == piece.count("\U0001f1f8")  # whole flags
+
+
+def test_the_rejoiner_gives_out_what_it_holds_within_its_bounds():
+    joiner: Rejoiner[str] = Rejoiner()
+    assert joiner.add("a", "a1", "solo", False, 0.0) == [("a1", "solo")]
+    assert joiner.deadline() is None
+    for number in range(REJOIN_MAX_OPEN):  # as many senders at once as it holds
+        assert joiner.add(number, f"{number}", "x", True, float(number)) == []
+    assert joiner.add("late", "late", "y", True, 99.0) == [("0", "x")]  # the oldest goes
+    assert joiner.deadline() == 1.0 + REJOIN_WAIT
+    assert joiner.due(2.0 + REJOIN_WAIT) == [("1", "x"), ("2", "x")]
+    assert joiner.take(lambda key: key == "late") == [("late", "y")]
+    big = "z" * 1000
+    taken = [joiner.add("big", "b", big, True, 0.0) for _ in range(REJOIN_MAX_CHARS // 1000)]
+    assert taken[-1] == [("b", big * (REJOIN_MAX_CHARS // 1000))] and not any(taken[:-1])
