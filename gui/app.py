@@ -42,6 +42,7 @@ from gui.classroom import ClassMenu, message_menu, nick_menu
 from gui.commands import run_line
 from gui.connect_dialog import HostedRoom
 from gui.conversation import ConversationView
+from gui.emoji import EmojiPicker
 from gui.entry import EntryComforts
 from gui.members import MemberPanel
 from gui.members import order as members_order
@@ -116,6 +117,7 @@ class ChatWindow:
         self.waiting = 0  # our messages the server has not confirmed yet
         self.focused = True
         self.offline = False  # the connection was lost and is not back yet
+        self.motd = ""  # the server's welcome last shown (shown again only if it changes)
         self.rejoining: set[str] = set()  # irc_lower(channel): to say "back in" on rejoin
         #: irc_lower(channel) -> (when, line): "You joined #x", waiting for the replay of
         #: the channel's history, which comes after our JOIN but is older (gui.received)
@@ -153,7 +155,9 @@ class ChatWindow:
         self.nick_list.bind("<Double-Button-1>", self._on_nick_double_click)
         self.nick_list.bind("<Button-3>", self._on_nick_right_click)
         self.entry = tk.Entry(root, font=self.font, relief="flat")
-        self.entry.grid(row=2, column=0, columnspan=2, sticky="ew", padx=6, pady=6, ipady=4)
+        self.entry.grid(row=2, column=0, sticky="ew", padx=6, pady=6, ipady=4)
+        self.emoji = EmojiPicker(root, self.entry, self.font, lambda: self.theme)
+        self.emoji.button.grid(row=2, column=1, sticky="w", pady=6)
         self.status = ttk.Label(root, anchor="w", padding=(10, 2))
         self.status.grid(row=5, column=0, columnspan=2, sticky="ew")  # the search bar: row 3
         root.rowconfigure(1, weight=1)

@@ -8,7 +8,9 @@ styles (see ``gui.formatting``). It keeps the newest line in view, through zooms
 resizes, until the user scrolls up (then a "new messages below" button appears while new
 lines arrive), and again once they are back at the bottom. It keeps at most
 ``MAX_LINES`` lines, and shows at most ``MAX_SHOWN_CHARS`` of one message, because Tk's
-Text slows down sharply on very long lines.
+Text slows down sharply on very long lines. A line can unfold: the server's welcome is
+one line "… ▸" until clicked (``add_folded``). A skin tone or an emoji joiner, which Tk
+8.6 would draw as a box, is hidden but kept (``gui.emoji``).
 
 Threading: a Tk widget; every method runs on the Tk main thread.
 """
@@ -25,11 +27,13 @@ from datetime import date, datetime, timedelta
 from tkinter import font as tkfont
 from tkinter import ttk
 
+from gui.emoji import hidden_parts
 from gui.formatting import configure_tags, derived_fonts, has_codes, styled_pieces
 from gui.search import find_all
 from gui.theme import Theme, nick_color
 from net.i18n import ntr, tr
 
+FOLDED, UNFOLDED = "▸", "▾"  # the end of a line that unfolds, before and after a click
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 
 
@@ -92,12 +96,32 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def _drawable(text: str, tags: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+    """``text`` in pieces, what Tk 8.6 would draw as a box of its own (a skin tone, a
+    joiner: ``gui.emoji``) under the elided tag "emoji-part": hidden, but still there to be
+    copied and searched."""
+    hidden = hidden_parts(text)
+    if not hidden:
+        return [(text, tags)]
+    pieces: list[tuple[str, tuple[str, ...]]] = []
+    position = 0
+    for start, end in hidden:
+        if start > position:
+            pieces.append((text[position:start], tags))
+        pieces.append((text[start:end], (*tags, "emoji-part")))
+        position = end
+    if position < len(text):
+        pieces.append((text[position:], tags))
+    return pieces
+
+
 class ConversationView(ttk.Frame):
     """See the module docstring."""
 
     MAX_LINES = 5000  # scrollback kept; older lines are dropped in blocks
     TRIM_LINES = 500
-    MAX_SHOWN_CHARS = 2000  # of one message
+    MAX_SHOWN_CHARS = 2000  # of one message, until "show all" is clicked
+    MAX_EXPANDABLE = 200  # cut messages whose hidden end is kept for "show all"
     MAX_FOUND = 10_000  # search matches highlighted
 
     def __init__(self, master: tk.Misc, theme: Theme, text_font: tkfont.Font) -> None:
@@ -128,6 +152,10 @@ class ConversationView(ttk.Frame):
         self.below = ttk.Button(self, text=tr("▼ New messages below"), command=self.scroll_to_end)
         self.tk.eval(APPEND_PROC)
         self._nick_tags: dict[str, str] = {}  # nick -> its tag, configured in the Text
+        self._folds = 0  # lines that unfold (add_folded), numbered from 1
+        self._mores = 0  # messages cut at MAX_SHOWN_CHARS, numbered from 1
+        #: their hidden ends (and the body's tags), the newest MAX_EXPANDABLE
+        self._hidden: OrderedDict[int, tuple[str, tuple[str, ...]]] = OrderedDict()
         #: the "new messages" line owed before the next message from someone else ("":
         #: none): set when the window goes behind, so the line marks where the unread
         #: begin, never an empty end or our own lines
@@ -159,6 +187,10 @@ class ConversationView(ttk.Frame):
         self.text.tag_bind("link", "<Button-1>", self._on_link_click)
         self.text.tag_bind("link", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
         self.text.tag_bind("link", "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
+        self.text.tag_bind("more", "<Button-1>", self._on_more_click)
+        for clickable in ("fold", "more"):
+            self.text.tag_bind(clickable, "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
+            self.text.tag_bind(clickable, "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
         self.apply_theme(theme)
 
     # -- looks --
@@ -186,6 +218,7 @@ class ConversationView(ttk.Frame):
             spacing3=6,
         )
         text.tag_configure("link", foreground=theme.link, underline=True)
+        text.tag_configure("more", foreground=theme.link, underline=True)
         text.tag_configure("pending", foreground=theme.pending)
         text.tag_configure("refused", overstrike=True, foreground=theme.muted)
         text.tag_configure("refusal", foreground=theme.error)
@@ -197,6 +230,7 @@ class ConversationView(ttk.Frame):
             "found-current", background=theme.text, foreground=theme.background, underline=True
         )
         text.tag_configure("gone", elide=True)
+        text.tag_configure("emoji-part", elide=True)  # see gui.emoji
         for nick, tag in self._nick_tags.items():
             text.tag_configure(tag, foreground=nick_color(nick, theme))
         configure_tags(text, theme, self._fonts)
@@ -242,20 +276,109 @@ class ConversationView(ttk.Frame):
             parts.append((nick, nick_tags))
             parts.append((": ", line_tags))
         body_tags = (*line_tags, "history") if history else line_tags
-        body = self._shorten(body)
-        if has_codes(body):  # bold, colours… from an IRC client (rare: checked first)
-            for piece, style in styled_pieces(body):
-                parts += self._with_links(piece, (*body_tags, *style))
-        else:
-            parts += self._with_links(body, body_tags)
+        rest = ""
+        if len(body) > self.MAX_SHOWN_CHARS:  # the rest waits for a click on "show all"
+            body, rest = body[: self.MAX_SHOWN_CHARS], body[self.MAX_SHOWN_CHARS :]
+        if body.startswith(" ") and not action:
+            # the next line of a long message (net.text_cuts starts it with the space that
+            # separates it from the one before): "bea: programación", not "bea:  programación"
+            parts.append((" ", (*body_tags, "emoji-part")))
+            body = body[1:]
+        parts += self._body_parts(body, body_tags)
+        if rest:
+            parts += self._more_parts(rest, body_tags)
         if pending_id is not None:
             parts.append((" " + tr("(sending…)"), ("pending", f"pending-{pending_id}", *line_tags)))
         parts.append(("\n", line_tags))
         self._append(parts)
 
+    def _body_parts(self, body: str, tags: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+        if has_codes(body):  # bold, colours… from an IRC client (rare: checked first)
+            parts: list[tuple[str, tuple[str, ...]]] = []
+            for piece, style in styled_pieces(body):
+                parts += self._with_links(piece, (*tags, *style))
+        else:
+            parts = self._with_links(body, tags)
+        if body.isascii():
+            return parts
+        return [piece for chunk, chunk_tags in parts for piece in _drawable(chunk, chunk_tags)]
+
+    def _more_parts(self, rest: str, tags: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+        """ " [… 1289 more characters] show all": a click puts ``rest`` in its place."""
+        self._mores += 1
+        self._hidden[self._mores] = (rest, tags)
+        if len(self._hidden) > self.MAX_EXPANDABLE:
+            self._hidden.popitem(last=False)
+        count = len(rest)
+        more = ntr("[… {count} more character]", "[… {count} more characters]", count)
+        number = f"more-{self._mores}"  # marks both: a click replaces both
+        return [
+            (f" {more.format(count=count)} ", (*tags, "system", number)),
+            (tr("show all"), (*tags, "more", number)),
+        ]
+
+    def expand(self, index: str) -> bool:
+        """Show the whole of the cut message whose "show all" is at ``index``; False if
+        there is none there (or it is forgotten)."""
+        self.flush()
+        number = next(
+            (int(t[5:]) for t in self.text.tag_names(index) if t.startswith("more-")), None
+        )
+        found = self._hidden.pop(number, None) if number is not None else None
+        ranges = self.text.tag_ranges(f"more-{number}")
+        if found is None or not ranges:
+            return False
+        rest, tags = found
+        pieces = [item for part in self._body_parts(rest, tags) for item in part]
+
+        def change() -> None:
+            self.text.delete(ranges[0], ranges[1])
+            self.text.insert(ranges[0], *pieces)
+
+        self._edit(change)
+        self.text.tag_delete(f"more-{number}")
+        return True
+
     def add_system(self, when: datetime, text: str) -> None:
         """A quiet line: joins, leaves, nick changes, errors."""
         self._append([(f"[{clock(when)}] ", ("time",)), (f"— {text}\n", ("system",))])
+
+    def add_folded(self, when: datetime, title: str, body: str) -> None:
+        """A quiet line ``title ▸`` that unfolds ``body`` below it when clicked (the
+        server's welcome); the body's lines are in the Text, hidden, so no line moves."""
+        self._folds += 1
+        tag, hidden = f"fold-{self._folds}", f"folded-{self._folds}"
+        self.text.tag_configure(hidden, elide=True, lmargin1=40, lmargin2=40)
+        number = self._folds
+        self.text.tag_bind(tag, "<Button-1>", lambda _e: self.toggle_fold(number))
+        body = "\n".join(  # bold, colours…: only the words (line by line: keep the breaks)
+            "".join(piece for piece, _style in styled_pieces(line)) if has_codes(line) else line
+            for line in body.split("\n")
+        )
+        self._append(
+            [
+                (f"[{clock(when)}] ", ("time",)),
+                (f"— {title} {FOLDED}\n", ("system", "fold", tag)),
+                (f"{body}\n", ("system", hidden)),
+            ]
+        )
+
+    def toggle_fold(self, number: int) -> bool:
+        """Unfold (or fold again) the ``number``-th folded line; True if now unfolded."""
+        self.flush()
+        hidden, ranges = f"folded-{number}", self.text.tag_ranges(f"fold-{number}")
+        unfold = bool(int(self.text.tag_cget(hidden, "elide") or 0))
+        self.text.tag_configure(hidden, elide=not unfold)
+        if ranges:
+            arrow = self.text.index(f"{ranges[1]} -2c")  # the title ends "▸\n"
+            tags = self.text.tag_names(arrow)
+
+            def turn() -> None:
+                self.text.delete(arrow)
+                self.text.insert(arrow, UNFOLDED if unfold else FOLDED, tags)
+
+            self._edit(turn)
+        return unfold
 
     def add_announcement(self, when: datetime, text: str, heading: str = "") -> None:
         """The server's own words (a banner no client can produce), or a teacher's notice
@@ -548,6 +671,9 @@ class ConversationView(ttk.Frame):
         self.following = self.at_bottom()
         if self.following:
             self.below.place_forget()
+
+    def _on_more_click(self, event: tk.Event) -> None:
+        self.expand(self.text.index(f"@{event.x},{event.y}"))
 
     def _on_link_click(self, event: tk.Event) -> None:
         index = self.text.index(f"@{event.x},{event.y}")

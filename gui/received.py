@@ -107,6 +107,17 @@ def on_chat_message(window: Window, event: ev.ChatMessage) -> None:
     window.count_unread(name, key, calling=(mention or event.private) and not event.history)
 
 
+def on_motd(window: Window, event: ev.Motd) -> None:
+    """The server's welcome: one folded line at the first login, and after a reconnect
+    only if it changed."""
+    text = "\n".join(event.lines)
+    if text == window.motd:
+        return
+    window.motd = text
+    title = tr("Welcome message from the server")
+    window.view_for(window.current_name()).add_folded(_now(), title, text)
+
+
 def on_delivered(window: Window, event: ev.Delivered) -> None:
     key = window.pending.pop(event.message_id, None)
     if key in window.views:
@@ -331,7 +342,8 @@ def on_parted(window: Window, event: ev.Parted) -> None:
         return
     window.set_member(event.channel, event.nick, present=False)
     if window.settings.comings:
-        comings.said(window.view_for(event.channel), _now(), event.nick, joined=False)
+        view = window.view_for(event.channel)
+        comings.said(view, _now(), event.nick, joined=False, reason=event.reason)
 
 
 def _left(window: Window, channel: str) -> None:
@@ -377,7 +389,7 @@ def on_user_quit(window: Window, event: ev.UserQuit) -> None:
         if event.nick in nicks:
             window.set_member(window.names.get(key, key), event.nick, present=False)
             if window.settings.comings:
-                comings.said(window.views[key], now, event.nick, joined=False)
+                comings.said(window.views[key], now, event.nick, False, event.reason)
     private = window.views.get(fold_name(event.nick))
     if private is not None and fold_name(event.nick) not in window.members:
         private.add_system(
@@ -526,6 +538,7 @@ EVENT_HANDLERS: dict[type, Callable[[Window, Any], None]] = {
     ev.Topic: on_topic,
     ev.Connecting: on_connecting,
     ev.Registered: on_registered,
+    ev.Motd: on_motd,
     ev.Disconnected: on_disconnected,
     ev.OutboxChanged: on_outbox_changed,
     ev.ServerError: on_server_error,

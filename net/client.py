@@ -19,8 +19,11 @@ What it guarantees:
   again after a reconnect, in order. Charla's server drops a repeat it has already seen
   (the ``charla.chat/seq`` tag), so nothing arrives twice; other servers may show a
   message twice if the connection died after they received it but before they confirmed.
-- Long messages are split on character boundaries so that every relayed line fits the
-  512-byte limit.
+- Long messages are split so that every relayed line fits the 512-byte limit: between
+  words, the space starting the next line (where a server that trims trailing spaces,
+  such as ngIRCd, keeps it), else between graphemes (``net.text_cuts``); rejoined, the
+  pieces are exactly what was typed. Where the server relays ``message-tags``, each line
+  but the last says more follows, and a Charla client receiving them shows one message.
 
 The ``charla.chat/session`` capability: a client that negotiated it sends
 ``SESSION <token>`` before registering, where the token is a random secret it keeps for
@@ -65,7 +68,8 @@ from dataclasses import dataclass
 from net import events as ev
 from net import protocol as irc
 from net.client_protocol import ClientProtocol, PendingMessage, check_one_line, checked_name
-from net.protocol import LineBuffer, Message, decode_line, parse, split_utf8
+from net.protocol import LineBuffer, Message, decode_line, parse
+from net.text_cuts import split_words
 
 log = logging.getLogger(__name__)
 
@@ -265,14 +269,18 @@ class ChatClient:
     def _queue_text(self, command: str, target: str, text: str, *, action: bool) -> list[int]:
         overhead = len(f":{self.nick}!~{self.username}@ {command} {target} :".encode())
         limit = irc.MAX_LINE_BYTES - 2 - overhead - HOST_ALLOWANCE - (9 if action else 0)
-        bodies: list[str] = []
+        bodies: list[tuple[str, bool]] = []  # (line, whether the next one continues it)
         for line in text.replace("\r\n", "\n").split("\n"):
-            for piece in split_utf8(line, max(limit, 32)) if line else []:
+            pieces = split_words(line, max(limit, 32)) if line else []
+            for number, piece in enumerate(pieces, start=1):
                 body = f"\x01ACTION {piece}\x01" if action else piece
                 Message(command, [target, body]).format()  # raises here, not on the network
-                bodies.append(body)
+                bodies.append((body, number < len(pieces)))
         outbox = self._core.outbox
-        items = [PendingMessage(outbox.new_id(), command, target, body) for body in bodies]
+        items = [
+            PendingMessage(outbox.new_id(), command, target, body, continues)
+            for body, continues in bodies
+        ]
         if items:
             self._post(functools.partial(self._queue_messages, items))
         return [item.message_id for item in items]

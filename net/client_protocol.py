@@ -15,7 +15,10 @@ right after its OPER), our user's own ``/apodo`` once registered (refused: a
 ``NickRefused`` at once, never asked again; only a nick the server gave us at registration
 is taken back later), and SASL PLAIN: a ``433`` saying the nick is registered makes the
 client wait (``awaiting_login``) for ``login(password)``. It performs no I/O: its owner
-tells it what happened, and takes what it produced.
+tells it what happened, and takes what it produced. The server's welcome (MOTD: 375,
+372…, 376) comes out as one ``Motd``; the lines of a long message from another Charla
+client as one ``ChatMessage`` (``net.text_cuts.Rejoiner``: the lines but the last carry
+``CONTINUES_TAG``, ours too).
 
 - Facts in: ``connection_made(now)``, ``heard_from_server(now)`` (bytes arrived),
   ``receive(message, now)`` (one parsed line; returns a reason when the connection must
@@ -45,6 +48,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import logging
 import random
 import re
@@ -69,6 +73,7 @@ from net.protocol import (
     session_msgid,
     wire_number,
 )
+from net.text_cuts import CONTINUES_TAG, Rejoiner
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +107,8 @@ ACK_PREFIX = "charla-ack-"
 KEEPALIVE_TOKEN = "charla-keepalive"
 #: how many message ids the client remembers, to drop what history replays twice
 REMEMBERED_MSGIDS = 20_000
+#: lines of the server's welcome (MOTD) kept, at most: a server may send any number
+MAX_MOTD_LINES = 100
 
 
 #: messages written but not yet confirmed, at most: a server's flood control lets a burst
@@ -174,6 +181,7 @@ class PendingMessage:
     command: str  # PRIVMSG or NOTICE
     target: str
     text: str
+    continues: bool = False  # a piece of a long message, and not its last
 
 
 class Outbox:
@@ -292,6 +300,8 @@ class ClientProtocol:
         self._outbox_grew = False  # messages were queued since the last send_pending()
         self._events: list[ev.Event] = []
         self._lines: list[str] = []
+        #: the pieces of long messages received, until their last (``net.text_cuts``)
+        self._rejoiner: Rejoiner[ev.ChatMessage] = Rejoiner()
         self._new_connection_state(connected=False, now=0.0)
 
     def _new_connection_state(self, *, connected: bool, now: float) -> None:
@@ -307,6 +317,7 @@ class ClientProtocol:
         #: folded channel -> (nick, status letters) being listed
         self._names: dict[str, list[tuple[str, str]]] = {}
         self._batches: dict[str, str] = {}  # open batch reference -> its type
+        self._motd: list[str] | None = None  # the welcome's lines, between 375 and 376
         self._last_received = now
         self._probe_sent_at: float | None = None
         self._nick_retry_at = 0.0
@@ -358,6 +369,7 @@ class ClientProtocol:
     def connection_lost(self) -> None:
         """The connection ended: nothing more may be written until the next welcome."""
         self.outbox.requeue()
+        self._emit_rejoined(self._rejoiner.take(lambda _key: True))
         if self.user_modes:  # a teacher's powers end with the connection that had them
             self._emit(ev.UserModes(""))
         self._new_connection_state(connected=False, now=0.0)
@@ -384,10 +396,12 @@ class ClientProtocol:
             wake = self._last_received + self.keepalive_after
         if self.registered and not self._is_me(self.wanted_nick):
             wake = min(wake, self._nick_retry_at)
-        return wake
+        rejoin = self._rejoiner.deadline()
+        return wake if rejoin is None else min(wake, rejoin)
 
     def tick(self, now: float) -> str | None:
         """Run the timers; returns why the connection must end when the server went silent."""
+        self._emit_rejoined(self._rejoiner.due(now))  # long messages whose end never came
         if self._probe_sent_at is not None:
             if now >= self._probe_sent_at + self.keepalive_timeout:
                 silence = now - self._last_received
@@ -473,6 +487,8 @@ class ClientProtocol:
             if irc.SESSION_CAP in self.caps:
                 tags[irc.SEQ_TAG] = str(item.message_id)
                 self._first_sight(session_msgid(self._alias, item.message_id))
+            if item.continues and "message-tags" in self.caps:  # the receiver rejoins them
+                tags[CONTINUES_TAG] = ""
             self._send(Message(item.command, [item.target, item.text], tags=tags))
         self._send(Message("PING", [self.outbox.ack_token()]))
 
@@ -844,6 +860,7 @@ class ClientProtocol:
 
     def _on_part(self, message: Message, now: float) -> None:
         channel, who = message.param(0), message.source_nick or ""
+        self._rejoined_from(who)
         if self._is_me(who):
             self.channels.pop(irc_lower(channel), None)
         self._emit(ev.Parted(channel, who, message.param(1), self._is_me(who)))
@@ -857,12 +874,14 @@ class ClientProtocol:
 
     def _on_quit(self, message: Message, now: float) -> None:
         who = message.source_nick or ""
+        self._rejoined_from(who)
         self._emit(ev.UserQuit(who, message.param(0)))
         if irc_lower(who) == irc_lower(self.wanted_nick) and not self._is_me(who):
             self._send(Message("NICK", [self.wanted_nick]))  # our nick was just freed
 
     def _on_nick(self, message: Message, now: float) -> None:
         old, new = message.source_nick or "", message.param(0)
+        self._rejoined_from(old)
         me = self._is_me(old)
         if me:
             self.nick = new
@@ -899,6 +918,23 @@ class ClientProtocol:
                 channel, tuple(nick for nick, _ in entries), tuple(status for _, status in entries)
             )
         )
+
+    def _on_motd_start(self, message: Message, now: float) -> None:
+        self._motd = []
+
+    def _on_motd_line(self, message: Message, now: float) -> None:
+        """372: one line of the welcome, without the ``- `` every server puts first."""
+        if self._motd is not None and len(self._motd) < MAX_MOTD_LINES:
+            text = _last(message)
+            self._motd.append(text[2:] if text.startswith("- ") else text.removeprefix("-"))
+
+    def _on_motd_end(self, message: Message, now: float) -> None:
+        if self._motd is not None:
+            lines, self._motd = self._motd, None
+            while lines and not lines[-1].strip():
+                lines.pop()
+            if lines:
+                self._emit(ev.Motd(tuple(lines)))
 
     def _on_batch(self, message: Message, now: float) -> None:
         reference = message.param(0)
@@ -954,7 +990,21 @@ class ClientProtocol:
             kind, text = "action", rest
         private = target[:1] not in irc.CHANTYPES
         own = self._is_me(sender)
-        self._emit(ev.ChatMessage(sender, target, text, when, kind, private, own, history, msgid))
+        piece = ev.ChatMessage(sender, target, text, when, kind, private, own, history, msgid)
+        key = (irc_lower(sender), irc_lower(target), kind, history)
+        more = CONTINUES_TAG in message.tags
+        self._emit_rejoined(self._rejoiner.add(key, piece, text, more, now))
+
+    def _emit_rejoined(self, messages: list[tuple[ev.ChatMessage, str]]) -> None:
+        """Messages put back together (``net.text_cuts.Rejoiner``): the first piece's
+        time and id, the whole text."""
+        for first, text in messages:
+            self._emit(first if first.text == text else dataclasses.replace(first, text=text))
+
+    def _rejoined_from(self, nick: str) -> None:
+        """``nick`` leaves or changes name: what it was sending in pieces is shown now."""
+        folded = irc_lower(nick)
+        self._emit_rejoined(self._rejoiner.take(lambda key: key[0] == folded))
 
 
 _Handler = Callable[[ClientProtocol, Message, float], "str | None"]
@@ -996,6 +1046,9 @@ _HANDLERS: dict[str, _Handler] = {
     irc.RPL_NAMREPLY: ClientProtocol._on_names_reply,
     irc.RPL_ENDOFNAMES: ClientProtocol._on_names_end,
     "BATCH": ClientProtocol._on_batch,
+    irc.RPL_MOTDSTART: ClientProtocol._on_motd_start,
+    irc.RPL_MOTD: ClientProtocol._on_motd_line,
+    irc.RPL_ENDOFMOTD: ClientProtocol._on_motd_end,
     "PRIVMSG": ClientProtocol._on_text,
     "NOTICE": ClientProtocol._on_text,
 }

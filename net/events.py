@@ -29,6 +29,13 @@ class Registered:
 
 
 @dataclass(frozen=True, slots=True)
+class Motd:
+    """The server's welcome (message of the day), as it sends it at each login."""
+
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Disconnected:
     reason: str
     retry_in: float | None  # seconds until the next try; None: no more tries

@@ -457,7 +457,10 @@ def test_a_message_too_long_for_a_chat_is_refused_before_it_is_queued(open_windo
     wait_until(both, lambda: "That message is too long to send (480000" in conversation(ana))
     assert "waiting" not in ana.status.cget("text")
     type_line(ana, "y" * 3995 + " cabe")  # 4,000 characters: at the limit, and sent
-    wait_until(both, lambda: "cabe" in conversation(bea))
+    wait_until(both, lambda: "show all" in conversation(bea))  # one message, cut at 2,000
+    view = bea.views["#general"]
+    assert view.expand(view.text.index(view.text.tag_ranges("more")[0]))
+    assert "y cabe" in conversation(bea)
     assert "x" * 100 not in conversation(bea)
 
 
@@ -548,7 +551,7 @@ def test_who_joins_and_leaves_can_be_hidden_from_the_view_menu(open_window, conn
     wait_until([ana], lambda: "hola" in conversation(ana))
     assert ana.nick_list.get(0, "end") == ("ana", "carla")
     assert "joined" not in conversation(ana).split("You joined")[1]
-    assert " left" not in conversation(ana)
+    assert " left" not in conversation(ana).split("You joined")[1]  # (the welcome has one)
     view_menu.invoke(entry)  # on again
     carla.send("PART #general")
     wait_until([ana], lambda: "carla left" in conversation(ana))
@@ -693,6 +696,48 @@ def test_a_hosted_room_shares_its_ipv4_address_first_says_copied_and_that_it_mov
         window.close()
 
 
+def test_leave_and_quit_reasons_reach_the_conversation(open_window, connect):
+    ana = open_window("ana")
+    wait_until([ana], lambda: registered(ana))
+    bea, carla = connect("bea"), connect("carla")
+    for who in (bea, carla):
+        who.send("JOIN #general")
+    wait_until([ana], lambda: len(ana.nick_list.get(0, "end")) == 3)
+    bea.send("PART #general :vuelvo luego")
+    carla.send("QUIT :me voy a comer")
+    wait_until([ana], lambda: "(me voy a comer)" in conversation(ana))
+    # four comings and goings at once: one folded line, each with its reason
+    left = conversation(ana).split("2 people left: ")[1]  # in the order the server relayed
+    assert sorted(left.strip().split(", ")) == ["bea (vuelvo luego)", "carla (me voy a comer)"]
+
+
+def test_the_servers_welcome_is_folded_once_and_again_only_when_it_changed(
+    start_server, display, no_gc_on_worker_threads
+):
+    set_language("es")
+    server = start_server(motd="Sé amable en #general.")
+    port = server.port
+    client = ChatClient("127.0.0.1", port, "ana", ["#general"], queue.Queue(), policy=FAST_RETRY)
+    window = ChatWindow(tk.Tk(), client.start(), Settings(nick="ana"))
+    title = "Mensaje de bienvenida del servidor ▸"
+    try:
+        wait_until([window], lambda: "Has entrado en #general" in conversation(window))
+        assert conversation(window).count(title) == 1
+        view = window.views["#general"]
+        assert view.toggle_fold(1)  # unfolds
+        assert "Sé amable en #general." in conversation(window)
+        server.shutdown()
+        again = start_server(port=port, motd="Sé amable en #general.")  # the same: not again
+        wait_until([window], lambda: "De vuelta en #general" in conversation(window), timeout=15)
+        assert conversation(window).count("Mensaje de bienvenida del servidor") == 1
+        again.shutdown()
+        start_server(port=port, motd="Hoy hay examen.")  # changed: shown, folded
+        wait_until([window], lambda: conversation(window).count(title) == 1, timeout=15)
+        assert conversation(window).count("Mensaje de bienvenida del servidor") == 2
+    finally:
+        window.close()
+
+
 def test_the_replay_comes_above_you_joined_so_the_times_read_in_order(open_window, connect):
     bea = connect("bea")
     bea.send("JOIN #general")
@@ -766,3 +811,19 @@ def test_ngircds_connection_statistics_notice_is_an_ordinary_line_not_a_banner(n
     assert "system" in view.text.tag_names(f"{line}.end-2c")
     assert "banner" not in view.text.tag_names(f"{line}.end-2c")
     assert "Announcement from the server" not in conversation(ana)
+
+
+def test_a_long_message_from_another_window_is_one_message_cut_with_show_all(open_window):
+    ana = open_window("ana")
+    bea = open_window("bea")
+    both = [ana, bea]
+    wait_until(both, lambda: set(ana.nick_list.get(0, "end")) == {"ana", "bea"})
+    text = " ".join(f"palabra{n} 👋🏽" for n in range(250))  # 3,389 characters, 9 lines
+    bea.send_text("#general", text, action=False)
+    wait_until(both, lambda: "show all" in conversation(ana))
+    [line] = [t for t in conversation(ana).splitlines() if "palabra0 " in t]
+    assert line.endswith("more characters] show all") and "palabra249" not in line
+    view = ana.views["#general"]
+    assert view.expand(view.text.index(view.text.tag_ranges("more")[0]))
+    [line] = [t for t in conversation(ana).splitlines() if "palabra0 " in t]
+    assert line.split("bea: ", 1)[1] == text  # one message, every character

@@ -88,16 +88,59 @@ def test_announcements_from_the_server(server, make_client):
     assert events.wait_for(ev.Announcement).text == "Recreo"
 
 
-def test_long_message_is_split_on_character_boundaries_in_order(server, make_client):
+def test_long_message_is_split_in_order_and_shown_whole_to_a_charla_client(server, make_client):
     ana, ana_events = make_client(server.port, "ana")
     ana_events.wait_for(ev.Joined, lambda e: e.me)
     _bea, bea_events = make_client(server.port, "bea")
     bea_events.wait_for(ev.Names, lambda e: set(e.nicks) == {"ana", "bea"})
-    text = "ñandú 🐦 " * 300  # 3,300 characters, about 4,500 bytes
-    ids = ana.say("#general", text)
-    assert len(ids) > 8
-    received = "".join(bea_events.wait_for(ev.ChatMessage).text for _ in ids)
-    assert received == text
+    watcher = IrcClient(server.port)  # an IRC client without message-tags: the lines
+    try:
+        watcher.register("watcher")
+        watcher.join("#general")
+        text = "ñandú 🐦 " * 300  # 3,300 characters, about 4,500 bytes
+        ids = ana.say("#general", text)
+        assert len(ids) > 8
+        whole = bea_events.wait_for(ev.ChatMessage)  # rejoined: one message
+        assert (whole.sender, whole.text) == ("ana", text)
+        lines = [watcher.expect(r"PRIVMSG #general :(.*)$").group(1) for _ in ids]
+        assert "".join(lines) == text and "charla.chat/continues" not in "".join(lines)
+        ana.say("#general", "corto")
+        assert bea_events.wait_for(ev.ChatMessage).text == "corto"
+    finally:
+        watcher.close()
+
+
+@pytest.mark.parametrize("kind", ["charla", "ngircd"])
+def test_a_long_message_is_cut_between_words_and_no_space_is_lost(kind, request, make_client):
+    """interop review B7: ngIRCd trims a line's trailing spaces, so a cut after a space lost
+    it ("programación,¿vale?"); the space now starts the next line, where it survives."""
+    if kind == "ngircd":
+        port = request.getfixturevalue("ngircd_port")
+    else:
+        port = request.getfixturevalue("server").port
+    ana, ana_events = make_client(port, "ana")
+    ana_events.wait_for(ev.Joined, lambda e: e.me)
+    _bea, bea_events = make_client(port, "bea")
+    bea_events.wait_for(ev.Names, lambda e: set(e.nicks) == {"ana", "bea"})
+    watcher = IrcClient(port)  # an IRC client without message-tags: the lines themselves
+    try:
+        watcher.register("watcher")
+        watcher.join("#general")
+        text = ("Mañana habrá examen de programación, ¿vale? 👋🏽 👩\u200d🏫 " * 30).strip()
+        ids = ana.say("#general", text)
+        assert len(ids) > 3
+        pieces = [watcher.expect(r"PRIVMSG #general :(.*)$", timeout=20).group(1) for _ in ids]
+        got = [bea_events.wait_for(ev.ChatMessage, timeout=20).text]
+        if kind == "ngircd":  # no message-tags there: each line is a message of its own
+            got += [bea_events.wait_for(ev.ChatMessage, timeout=20).text for _ in ids[1:]]
+        assert got == (pieces if kind == "ngircd" else [text])  # Charla: one message again
+    finally:
+        watcher.close()
+    assert "".join(pieces) == text  # not a character lost
+    words = set(text.split())
+    for piece in pieces:
+        assert set(piece.split()) <= words  # every cut between two words
+        assert not piece.endswith(" ")
 
 
 def test_messages_typed_while_offline_are_sent_after_connecting(start_server, make_client):

@@ -11,9 +11,10 @@ import time
 from datetime import datetime, timezone
 
 from net import events as ev
-from net.client_protocol import ClientProtocol, Outbox, PendingMessage
+from net.client_protocol import MAX_MOTD_LINES, ClientProtocol, Outbox, PendingMessage
 from net.i18n import set_language
 from net.protocol import parse, session_alias, session_msgid
+from net.text_cuts import REJOIN_WAIT
 
 TOKEN = "0123456789abcdef" * 2
 CAPS = "batch server-time message-tags charla.chat/session"
@@ -725,3 +726,58 @@ def test_a_wrong_password_is_said_in_the_windows_language():
     core = new_core(password="mal")
     core.connection_made(0.0)
     assert feed(core, ":srv 464 * :Password incorrect") == "contraseña incorrecta"
+
+
+def test_the_servers_welcome_comes_out_as_one_event_bounded():
+    core = registered()
+    feed(
+        core,
+        ":srv 375 ana :- srv Message of the day - ",
+        ":srv 372 ana :- Sé amable: lo lee todo el mundo.",
+        ":srv 372 ana :-   sangrado",
+        ":srv 372 ana :-",
+        ":srv 376 ana :End of /MOTD command.",
+    )
+    assert core.take_events() == [ev.Motd(("Sé amable: lo lee todo el mundo.", "  sangrado"))]
+    feed(core, ":srv 372 ana :- a stray line", ":srv 376 ana :End")  # no 375: nothing
+    assert core.take_events() == []
+    feed(core, ":srv 375 ana :- start", *[f":srv 372 ana :- {n}" for n in range(500)])
+    feed(core, ":srv 376 ana :End")
+    [motd] = core.take_events()
+    assert len(motd.lines) == MAX_MOTD_LINES
+
+
+def test_the_lines_of_a_long_message_are_marked_and_put_back_together():
+    core = registered(caps="message-tags")
+    item = PendingMessage(core.outbox.new_id(), "PRIVMSG", "#general", "Mañana hay", True)
+    core.queue_message(item)
+    core.queue_message(PendingMessage(core.outbox.new_id(), "PRIVMSG", "#general", " examen"))
+    core.send_pending()
+    lines = core.take_lines()
+    assert lines[:2] == [
+        "@+charla.chat/continues PRIVMSG #general :Mañana hay",
+        "PRIVMSG #general : examen",
+    ]
+    more = "@+charla.chat/continues;msgid=m{n} :bea!b@h PRIVMSG #general :"
+    core.take_events()
+    feed(core, more.format(n=1) + "Mañana hay", now=1.0)
+    feed(core, ":carla!c@h PRIVMSG #general :entre medias", now=1.1)  # someone else: at once
+    assert texts(core.take_events()) == ["entre medias"]
+    feed(core, ":bea!b@h PRIVMSG #general : examen", now=1.2)
+    [whole] = core.take_events()
+    assert (whole.sender, whole.text, whole.msgid) == ("bea", "Mañana hay examen", "m1")
+    feed(core, more.format(n=2) + "sin final", now=2.0)  # the end never comes
+    assert core.take_events() == [] and core.next_deadline() <= 2.0 + REJOIN_WAIT
+    core.tick(2.0 + REJOIN_WAIT)
+    assert texts(core.take_events()) == ["sin final"]
+    feed(core, more.format(n=3) + "me voy", now=3.0)
+    feed(core, ":bea!b@h QUIT :adiós", now=3.1)  # what she was saying comes before she goes
+    events = core.take_events()
+    assert texts(events[:1]) == ["me voy"] and isinstance(events[1], ev.UserQuit)
+
+
+def test_without_message_tags_no_line_is_marked():
+    core = registered()
+    core.queue_message(PendingMessage(core.outbox.new_id(), "PRIVMSG", "#general", "uno", True))
+    core.send_pending()
+    assert core.take_lines()[0] == "PRIVMSG #general :uno"

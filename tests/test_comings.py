@@ -6,8 +6,11 @@ from datetime import datetime
 
 from gui import comings
 from gui.conversation import ConversationView
+from net import events as ev
+from net.client import ChatClient
 from net.i18n import set_language
 from tests import support
+from tests.support import FAST_RETRY, IrcClient
 
 
 def lines(view: ConversationView) -> list[str]:
@@ -40,3 +43,88 @@ def test_a_few_are_said_one_by_one_and_never_after_what_came_later(view, tk_root
     support.wait_until(lambda: "dani joined" in view.plain_text(), tick=tk_root.update)
     assert lines(view)[-1] == "— dani joined"
     assert comings.folded(["Eva"], joined=True) == "1 person joined: Eva"
+
+
+def test_leave_and_quit_reasons_are_shown_and_noise_is_not(view, tk_root):
+    set_language("es")
+    now = datetime.now().astimezone()
+    comings.said(view, now, "Ana", joined=False, reason="Quit: se va a casa")
+    comings.said(view, now, "Bea", joined=False, reason="Ping timeout: 240 seconds")
+    comings.said(view, now, "Carla", joined=False, reason="Client Quit")
+    support.wait_until(lambda: view.plain_text(), tick=tk_root.update)
+    assert lines(view) == [
+        "— Ana se ha ido (se va a casa)",
+        "— Bea se ha ido (se perdió la conexión)",
+        "— Carla se ha ido",
+    ]
+    names = ["Dani", "Eva", "Fede", "Gala"]  # a folded run keeps each one's reason
+    reasons = ["me voy", "Leaving", "Fede", "irc1.local irc2.local"]
+    for nick, reason in zip(names, reasons, strict=True):
+        comings.said(view, now, nick, joined=False, reason=reason)
+    support.wait_until(lambda: "4 personas" in view.plain_text(), tick=tk_root.update)
+    assert lines(view)[-1] == (
+        "— 4 personas se han ido: Dani (me voy), Eva, Fede, Gala (se perdió la conexión)"
+    )
+
+
+def test_what_is_noise_in_a_reason():
+    noise = [
+        "",
+        "  ",
+        "ana",
+        "ANA",
+        "Quit",
+        "Quit: ",
+        "Client Quit",
+        "Leaving",
+        "Leaving.",
+        "Charla",
+        "WeeChat 3.8",
+        "HexChat 2.16.1",
+        "\x02\x02",
+    ]
+    assert [comings.why("ana", reason) for reason in noise] == [""] * len(noise)
+    lost = [
+        "Remote host closed the connection",
+        "Ping timeout: 240 seconds",
+        "Read error: Connection reset by peer",
+        "Connection closed",
+        "irc1.local irc2.local",
+        "*.net *.split",
+    ]
+    assert {comings.why("ana", reason) for reason in lost} == {"connection lost"}
+    assert (
+        comings.why("ana", "Quit: \x02adiós\x02, \x0304hasta\x03 mañana") == "adiós, hasta mañana"
+    )
+    assert comings.why("ana", "Quit: me voy a comer") == "me voy a comer"
+    assert comings.why("ana", '"me voy a comer"') == "me voy a comer"  # ngIRCd's quotes
+    assert comings.why("ana", '"Client Quit"') == ""
+    assert comings.why("ana", "leaving for lunch") == "leaving for lunch"  # words a person wrote
+    long = comings.why("ana", "x" * 400)
+    assert len(long) == comings.REASON_SHOWN and long.endswith("…")
+
+
+def test_ngircds_quit_and_part_reasons_read_as_people_wrote_them(ngircd_port):
+    client = ChatClient("127.0.0.1", ngircd_port, "ana", ["#general"], policy=FAST_RETRY)
+    events = support.Events(client.start())
+    others = [IrcClient(ngircd_port) for _ in range(3)]
+    try:
+        events.wait_for(ev.Joined, lambda e: e.me)
+        for other, nick in zip(others, ("bea", "carla", "dani"), strict=True):
+            other.register(nick)
+            other.send("JOIN #general")
+            events.wait_for(ev.Joined, lambda e, n=nick: e.nick == n)
+        others[0].send("QUIT :me voy a comer")
+        others[1].send("QUIT")
+        others[2].send("PART #general :vuelvo luego")
+        said = [
+            events.wait_for(ev.UserQuit, lambda e: e.nick == "bea"),
+            events.wait_for(ev.UserQuit, lambda e: e.nick == "carla"),
+            events.wait_for(ev.Parted, lambda e: e.nick == "dani"),
+        ]
+        shown = [comings.why(event.nick, event.reason) for event in said]
+        assert shown == ["me voy a comer", "", "vuelvo luego"], [e.reason for e in said]
+    finally:
+        for other in others:
+            other.close()
+        client.quit()

@@ -202,3 +202,65 @@ def test_a_view_filled_before_it_is_shown_opens_at_the_newest_line(tk_root):
     tk_root.update()
     assert view.at_bottom()
     assert not view.below.winfo_ismapped()
+
+
+def test_a_folded_line_unfolds_on_a_click_and_folds_again(view, tk_root):
+    now = datetime.now().astimezone()
+    view.add_system(now, "antes")
+    view.add_folded(now, "Welcome message from the server", "Sé \x02amable\x02.\nSegunda línea")
+    view.add_system(now, "después")
+    view.flush()
+    tk_root.update()
+
+    def shown() -> bool:  # the welcome's two lines (3 and 4) are drawn
+        view.update()
+        return all(view.text.dlineinfo(f"{line}.0")[3] > 0 for line in (3, 4))  # height
+
+    assert not shown()
+    assert "Welcome message from the server ▸" in view.plain_text()
+    x, y = pixel_of(view, "2.15")
+    view.text.event_generate("<Motion>", x=x, y=y)  # the pointer over the line, a click
+    view.text.event_generate("<Button-1>", x=x, y=y)
+    tk_root.update()
+    assert shown() and "Sé amable.\nSegunda línea\n" in view.plain_text()
+    assert "Welcome message from the server ▾" in view.plain_text()
+    assert view.toggle_fold(1) is False  # folded again
+    assert not shown() and view.plain_text().splitlines()[-1].endswith("— después")
+
+
+def test_a_long_message_cut_at_2000_characters_shows_all_on_a_click(view, tk_root):
+    now = datetime.now().astimezone()
+    text = " ".join(f"palabra{n} 👋🏽 https://example.org/{n}" for n in range(200))  # ~6,800
+    view.add_message(now, "ana", text, own=True, pending_id=7)
+    view.add_message(now, "bea", "z" * 2500 + " fin")
+    view.add_system(now, "después")
+    view.flush()
+    assert "show all" in view.plain_text() and text not in view.plain_text()
+    lines = view.line_count()
+    start = view.text.tag_ranges("more")[0]  # ana's "show all"
+    view.following = False  # the user scrolled up to it
+    x, y = pixel_of(view, f"{start} +2c")
+    view.text.event_generate("<Motion>", x=x, y=y)
+    view.text.event_generate("<Button-1>", x=x, y=y)
+    tk_root.update()
+    shown = view.plain_text().splitlines()
+    assert shown[0].split("] ", 1)[1] == f"ana: {text} (sending…)"  # every character, in place
+    assert "own" in view.text.tag_names("1.end -3c")  # the rest looks like the start
+    assert view.line_count() == lines
+    assert view.mark_delivered(7)
+    assert view.plain_text().splitlines()[0].endswith("https://example.org/199")
+    assert shown[1].endswith("[… 504 more characters] show all")  # bea's: still cut
+    assert view.expand(view.text.index(view.text.tag_ranges("more")[0]))
+    assert view.plain_text().splitlines()[1].endswith("z fin")
+    assert not view.text.tag_ranges("more")
+
+
+def test_the_next_line_of_a_long_message_does_not_read_as_a_double_space(view, tk_root):
+    now = datetime.now().astimezone()
+    view.add_message(now, "bea", " programación, ¿vale?")  # as net.text_cuts starts it
+    view.add_message(now, "bea", "programación, ¿vale?")
+    view.flush()
+    tk_root.update()
+    widths = [view.text.dlineinfo(f"{line}.0")[2] for line in (1, 2)]
+    assert widths[0] == widths[1]
+    assert "bea:  programación" in view.plain_text()  # copied as it came

@@ -24,6 +24,7 @@ NET_LAYERS = {
     "net.i18n": 0,
     "net.events": 0,
     "net.lan": 0,
+    "net.text_cuts": 0,
     "net.connection": 1,
     "net.websocket": 1,
     "net.guard": 1,
@@ -43,7 +44,7 @@ NET_LAYERS = {
 }
 #: what the client side (and so the window) may use of net/
 CLIENT_SIDE = {"net.client", "net.client_protocol"}
-SHARED = {"net.protocol", "net.i18n", "net.events", "net.lan", "net.room_words"}
+SHARED = {"net.protocol", "net.i18n", "net.events", "net.lan", "net.room_words", "net.text_cuts"}
 ENTRY_SCRIPTS = {"servidor", "cliente"}
 
 
