@@ -200,8 +200,10 @@ def announce(window: Window, text: str) -> list[str]:
 
 
 def delete_message(window: Window, target: str, msgid: str) -> None:
-    """``REDACT`` (IRCv3 message redaction): the server removes it for everyone."""
-    window.client.send_command("REDACT", target, msgid, "")
+    """``REDACT`` (IRCv3 message redaction): the server removes it for everyone; a long
+    message, sent as several lines, line by line, or its end would stay in the history."""
+    for piece in window.view_for(target).pieces_of(msgid):
+        window.client.send_command("REDACT", target, piece, "")
 
 
 # -- menus --

@@ -179,6 +179,9 @@ class ConversationView(ttk.Frame):
         #: msgid -> its author, for the messages shown with an id, in the order they got it
         self.authors: OrderedDict[str, str] = OrderedDict()
         self._line_of: dict[str, int] = {}  # msgid -> its appended line number
+        #: msgid -> the ids of the later lines of the long message it starts (one message
+        #: on screen: deleting it deletes them all); bounded like _line_of, by trimming
+        self._more_ids: dict[str, tuple[str, ...]] = {}
         self.matches: list[tuple[str, str]] = []  # the last find(): Text ranges, oldest first
         self._id_at: dict[int, str] = {}  # appended line number -> msgid
         for sequence in ("<MouseWheel>", "<Button-4>", "<Button-5>", "<B1-Motion>"):
@@ -258,9 +261,11 @@ class ConversationView(ttk.Frame):
         history: bool = False,
         pending_id: int | None = None,
         msgid: str = "",
+        more_msgids: tuple[str, ...] = (),
     ) -> None:
         """One message: ``[10:42] ana: hola`` or ``[10:42] * ana saluda``; ``msgid`` (the
-        server's id) lets it be found again, to delete it."""
+        server's id) lets it be found again, to delete it, with ``more_msgids``: the ids of
+        the later lines of a long message (``pieces_of``)."""
         if own:
             self._marker_due = ""  # we are here, writing: nothing is unread
         elif not history:
@@ -268,6 +273,10 @@ class ConversationView(ttk.Frame):
         line_tags = ("own",) if own else ("highlight",) if highlight else ()
         if msgid:
             self._remember(msgid, nick, self._appended + 1)
+            if more_msgids:
+                self._more_ids[msgid] = more_msgids
+                for later in more_msgids:  # a deletion of a later line finds this one
+                    self._line_of[later] = self._appended + 1
         parts: list[tuple[str, tuple[str, ...]]] = [(f"[{clock(when)}] ", ("time", *line_tags))]
         nick_tags = (self._nick_tag(nick), *line_tags)
         if action:
@@ -468,6 +477,10 @@ class ConversationView(ttk.Frame):
         self._forget(msgid)
         return True
 
+    def pieces_of(self, msgid: str) -> list[str]:
+        """``msgid`` and the ids of its message's later lines, all to delete together."""
+        return [msgid, *self._more_ids.get(msgid, ())]
+
     def message_at(self, x: int, y: int) -> tuple[str, str] | None:
         """The (msgid, author) of the message at pixel ``x, y``, if it has an id."""
         self.flush()
@@ -491,8 +504,9 @@ class ConversationView(ttk.Frame):
 
     def _forget(self, msgid: str) -> None:
         self.authors.pop(msgid, None)
+        self._more_ids.pop(msgid, None)
         line = self._line_of.pop(msgid, None)
-        if line is not None:
+        if line is not None and self._id_at.get(line) == msgid:  # not a later line's id
             self._id_at.pop(line, None)
 
     # -- reading comfort --

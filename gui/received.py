@@ -100,6 +100,7 @@ def on_chat_message(window: Window, event: ev.ChatMessage) -> None:
         highlight=mention or event.private,
         history=event.history,
         msgid=event.msgid,
+        more_msgids=event.more_msgids,
     )
     if mention or event.private:
         window.root.bell()

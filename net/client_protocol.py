@@ -995,11 +995,16 @@ class ClientProtocol:
         more = CONTINUES_TAG in message.tags
         self._emit_rejoined(self._rejoiner.add(key, piece, text, more, now))
 
-    def _emit_rejoined(self, messages: list[tuple[ev.ChatMessage, str]]) -> None:
+    def _emit_rejoined(
+        self, messages: list[tuple[ev.ChatMessage, str, tuple[ev.ChatMessage, ...]]]
+    ) -> None:
         """Messages put back together (``net.text_cuts.Rejoiner``): the first piece's
-        time and id, the whole text."""
-        for first, text in messages:
-            self._emit(first if first.text == text else dataclasses.replace(first, text=text))
+        time and id, the whole text, and the later pieces' ids (to delete all of it)."""
+        for first, text, later in messages:
+            if later:
+                more_msgids = tuple(piece.msgid for piece in later if piece.msgid)
+                first = dataclasses.replace(first, text=text, more_msgids=more_msgids)
+            self._emit(first)
 
     def _rejoined_from(self, nick: str) -> None:
         """``nick`` leaves or changes name: what it was sending in pieces is shown now."""

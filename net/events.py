@@ -62,6 +62,8 @@ class ChatMessage:
     own: bool = False  # our own message, replayed by the server's history
     history: bool = False  # replayed from the server's history, not said just now
     msgid: str = ""  # the server's id for it ("" when the server gives none)
+    #: a long message's later lines' ids (``net.text_cuts``): deleting it deletes them too
+    more_msgids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,8 +138,9 @@ class Rejoiner(Generic[_T]):
     """Pieces of long messages put back together, per sender and conversation (``key``).
 
     ``add`` takes one piece, with whether more follows (``CONTINUES_TAG``), and returns the
-    messages complete now as (what the first piece carried, the whole text). A message is
-    also given out as it is when it grows past ``REJOIN_MAX_CHARS``, when more than
+    messages complete now as (what the first piece carried, the whole text, what the later
+    pieces carried: their ids, so that deleting the message deletes all of it). A message
+    is also given out as it is when it grows past ``REJOIN_MAX_CHARS``, when more than
     ``REJOIN_MAX_OPEN`` are open, when ``due(now)`` finds it waited ``REJOIN_WAIT``, or
     when its sender leaves (``take``); so a sender that announces more and sends nothing
     delays its own words a little, and nobody else's.
@@ -148,41 +149,42 @@ class Rejoiner(Generic[_T]):
     >>> joiner.add("bea", "first", "Mañana hay", True, 0.0), joiner.deadline()
     ([], 3.0)
     >>> joiner.add("bea", "second", " examen", False, 0.5)
-    [('first', 'Mañana hay examen')]
+    [('first', 'Mañana hay examen', ('second',))]
     """
 
     def __init__(self) -> None:
-        #: key -> (when its first piece came, what that piece carried, the texts, characters)
-        self._open: dict[Hashable, tuple[float, _T, list[str], int]] = {}
+        #: key -> (when its first piece came, what each piece carried, the texts, characters)
+        self._open: dict[Hashable, tuple[float, list[_T], list[str], int]] = {}
 
     def add(
-        self, key: Hashable, first: _T, text: str, more: bool, now: float
-    ) -> list[tuple[_T, str]]:
+        self, key: Hashable, carried: _T, text: str, more: bool, now: float
+    ) -> list[tuple[_T, str, tuple[_T, ...]]]:
         entry = self._open.pop(key, None)
         if entry is None:
             if not more:
-                return [(first, text)]
-            entry = (now, first, [], 0)
-        since, head, texts, size = entry
+                return [(carried, text, ())]
+            entry = (now, [], [], 0)
+        since, pieces, texts, size = entry
+        pieces.append(carried)
         texts.append(text)
         size += len(text)
         if not more or size >= REJOIN_MAX_CHARS:
-            return [(head, "".join(texts))]
-        self._open[key] = (since, head, texts, size)
+            return [(pieces[0], "".join(texts), tuple(pieces[1:]))]
+        self._open[key] = (since, pieces, texts, size)
         if len(self._open) > REJOIN_MAX_OPEN:
             oldest = next(iter(self._open))
             return self.take(lambda k: k == oldest)
         return []
 
-    def take(self, which: Callable[[Hashable], bool]) -> list[tuple[_T, str]]:
+    def take(self, which: Callable[[Hashable], bool]) -> list[tuple[_T, str, tuple[_T, ...]]]:
         """The open messages whose key ``which`` accepts, as they are (oldest first)."""
         taken = []
         for key in [key for key in self._open if which(key)]:
-            _since, head, texts, _size = self._open.pop(key)
-            taken.append((head, "".join(texts)))
+            _since, pieces, texts, _size = self._open.pop(key)
+            taken.append((pieces[0], "".join(texts), tuple(pieces[1:])))
         return taken
 
-    def due(self, now: float) -> list[tuple[_T, str]]:
+    def due(self, now: float) -> list[tuple[_T, str, tuple[_T, ...]]]:
         """The open messages that waited ``REJOIN_WAIT`` for their end."""
         return self.take(lambda key: self._open[key][0] + REJOIN_WAIT <= now)
 

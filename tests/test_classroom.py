@@ -575,3 +575,28 @@ def test_the_teachers_own_announcement_is_the_banner_the_students_see(server, pr
     wait(lambda: "yo también" in profe.views["#general"].plain_text())
     assert "yo también" in ana.views["#general"].plain_text()
     assert "yo también" not in _banners(ana, "#general") + _banners(profe, "#general")
+
+
+def test_the_teacher_deletes_all_of_a_long_message_not_only_its_first_line(server, profe_and_ana):
+    """A long message travels as several lines (``net.text_cuts``), shown as one: the
+    teacher's "delete" removes every line of it, so a late joiner's history has none."""
+    profe, ana, wait = profe_and_ana
+    server.rooms.make_teacher(server.find_session("tere"))
+    wait(lambda: profe.class_menu.shown)
+    text = " ".join(f"insulto{n}" for n in range(200))  # 1,789 characters: several lines
+    _typed(ana, text)
+    view = profe.views["#general"]
+    wait(lambda: any(len(view.pieces_of(msgid)) > 1 for msgid in view.authors))
+    [msgid] = [msgid for msgid in view.authors if len(view.pieces_of(msgid)) > 1]
+    classroom.delete_message(profe, "#general", msgid)
+    wait(lambda: "insulto0" not in view.plain_text())
+    late = support.IrcClient(server.port)
+    try:
+        late.send("CAP REQ :server-time batch message-tags")
+        late.send("CAP END")
+        late.register("leo")
+        late.join("#general")
+        late.sync()
+        assert not [line for line in late.lines if "insulto" in line]
+    finally:
+        late.close()

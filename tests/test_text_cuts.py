@@ -80,14 +80,16 @@ def test_a_word_longer_than_a_line_is_cut_between_graphemes():
 
 def test_the_rejoiner_gives_out_what_it_holds_within_its_bounds():
     joiner: Rejoiner[str] = Rejoiner()
-    assert joiner.add("a", "a1", "solo", False, 0.0) == [("a1", "solo")]
+    assert joiner.add("a", "a1", "solo", False, 0.0) == [("a1", "solo", ())]
     assert joiner.deadline() is None
     for number in range(REJOIN_MAX_OPEN):  # as many senders at once as it holds
         assert joiner.add(number, f"{number}", "x", True, float(number)) == []
-    assert joiner.add("late", "late", "y", True, 99.0) == [("0", "x")]  # the oldest goes
+    assert joiner.add("late", "late", "y", True, 99.0) == [("0", "x", ())]  # the oldest goes
     assert joiner.deadline() == 1.0 + REJOIN_WAIT
-    assert joiner.due(2.0 + REJOIN_WAIT) == [("1", "x"), ("2", "x")]
-    assert joiner.take(lambda key: key == "late") == [("late", "y")]
+    assert joiner.due(2.0 + REJOIN_WAIT) == [("1", "x", ()), ("2", "x", ())]
+    assert joiner.take(lambda key: key == "late") == [("late", "y", ())]
     big = "z" * 1000
-    taken = [joiner.add("big", "b", big, True, 0.0) for _ in range(REJOIN_MAX_CHARS // 1000)]
-    assert taken[-1] == [("b", big * (REJOIN_MAX_CHARS // 1000))] and not any(taken[:-1])
+    pieces = REJOIN_MAX_CHARS // 1000
+    taken = [joiner.add("big", f"b{n}", big, True, 0.0) for n in range(pieces)]
+    later = tuple(f"b{n}" for n in range(1, pieces))  # their ids: deleting it deletes all
+    assert taken[-1] == [("b0", big * pieces, later)] and not any(taken[:-1])
