@@ -376,7 +376,13 @@ class ChatServer:
             self._teacher_from_start(account)
         self._acceptor = threading.Thread(target=self._accept_loop, name="acceptor", daemon=True)
         self._acceptor.start()
-        log.info(tr("listening on %s"), [s.getsockname()[:2] for s in self._listeners])
+        bound = [s.getsockname()[:2] for s in self._listeners]  # ("::", 12345), ("0.0.0.0", …)
+        log.info(
+            tr("listening on %s"),
+            ", ".join(
+                f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in bound
+            ),
+        )
 
     def _teacher_from_start(self, account: str) -> None:
         """``--teacher ACCOUNT``: kept with the others if the account exists; if not yet,
