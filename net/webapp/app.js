@@ -52,6 +52,7 @@
       wrongRoomPassword: "La contraseña de la sala no es correcta.",
       needAccountPassword: "Ese nombre está registrado: escribe su contraseña.",
       wrongAccountPassword: "La contraseña de la cuenta no es correcta.",
+      waitAccount: (s) => "Demasiadas contraseñas equivocadas: prueba otra vez dentro de " + s + " s.",
       refusedEntry: (why) => "El servidor no te deja entrar: " + why,
       noWebSocket: "Este navegador no puede conectarse (no tiene WebSocket).",
       announcement: "Aviso del servidor",
@@ -103,6 +104,7 @@
       wrongRoomPassword: "The room's password is not right.",
       needAccountPassword: "That name is registered: type its password.",
       wrongAccountPassword: "The account's password is not right.",
+      waitAccount: (s) => "Too many wrong passwords: try again in " + s + " s.",
       refusedEntry: (why) => "The server does not let you in: " + why,
       noWebSocket: "This browser cannot connect (it has no WebSocket).",
       announcement: "Announcement from the server",
@@ -670,6 +672,8 @@
     PRIVMSG: onText,
     NOTICE: onText,
     REDACT: onRedact,
+    // IRCv3 standard replies: a refused REDACT and the like, said in the conversation
+    FAIL: (m) => systemLine(state.active, m.params[m.params.length - 1] || "", "error"),
   };
 
   function receive(message) {
@@ -701,9 +705,10 @@
     }
   }
 
-  function saslFailed() {
+  function saslFailed(m) {
     state.accountPassword = null;
-    refuse(W.wrongAccountPassword, "account-password-row");
+    const wait = /try again in (\d+) s/.exec(m.params[m.params.length - 1] || "");
+    refuse(wait ? W.waitAccount(wait[1]) : W.wrongAccountPassword, "account-password-row");
   }
 
   /** Entry refused for a reason the user must fix: back to the name prompt. */
@@ -1195,6 +1200,11 @@
     const node = messageNode({ when, nick: state.nick, text, kind, own: true, msgid: msgidOf(item.id), history: false });
     node.dataset.ownId = String(item.id);
     node.dataset.nick = state.nick;
+    if (kind === "notice" && conv.channel && amOperator(conv.name)) {
+      // a teacher's notice to the room is an announcement: shown as the students see it
+      node.classList.add("announcement");
+      node.insertBefore(el("strong", "heading", W.announcementFrom(state.nick) + ": "), node.querySelector(".text"));
+    }
     node.classList.add("pending");
     node.setAttribute("aria-busy", "true");
     node.querySelector(".state").textContent = W.sending;
@@ -1288,7 +1298,13 @@
   function openNickMenu(opener, nick) {
     const conv = state.convs.get(state.active);
     const entries = [];
-    if (!isMe(nick)) entries.push([W.privateTo, () => { activate(conversation(nick).key); $("text").focus(); }]);
+    if (!isMe(nick)) {
+      entries.push([W.privateTo, () => {
+        activate(conversation(nick).key);
+        if (matchMedia("(max-width: 759px)").matches) closeDrawer(); // it covered the talk
+        $("text").focus();
+      }]);
+    }
     if (conv && conv.channel && amOperator(conv.name) && !isMe(nick)) {
       const channel = conv.name;
       entries.push([W.mute, () => send("MODE", [channel, "+q", nick + "!*@*"])]);
@@ -1444,6 +1460,8 @@
       const text = $("announce-text").value.trim();
       if (text) teacherAnnounce(text);
       $("announce-text").value = "";
+      $("class-panel").hidden = true;
+      $("class-button").setAttribute("aria-expanded", "false");
     });
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && !$("menu").hidden) closeMenu();
@@ -1485,6 +1503,11 @@
       $("nick").value = state.nick || last;
       $("nick").focus();
     }
+  }
+
+  function closeDrawer() {
+    $("members").hidden = true;
+    $("members-button").setAttribute("aria-expanded", "false");
   }
 
   function toggler(buttonId, panelId) {
