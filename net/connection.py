@@ -8,6 +8,14 @@ or the server's first-line sniffer, which swaps itself for one of them). Output 
 other way: anyone may ``enqueue()`` bytes, and they are written to the socket by
 ``flush()``. The handler owns every timer policy (registration timeout, keepalive PINGs,
 the plain-text sniff): the connection only sleeps until ``handler.next_deadline()``.
+How bytes become lines is the connection's ``framing`` (``InputFraming``): a
+``net.protocol.LineBuffer`` for IRC and plain text; the server starts each connection
+with ``net.web_session.FirstBytes``, which tells an HTTP request by its first bytes and
+otherwise is (and is then replaced by) a ``LineBuffer``. After a WebSocket upgrade the
+framing is a ``MessageStream`` (``use_stream``): it also wraps every line queued with
+``enqueue()`` in a frame (``enqueue_raw()`` bypasses it), answers Pings through the reader
+(``take_control``), and says when the peer's stream ended: the lines it sent before are
+handled first, then the connection finishes with the stream's Close (``end_stream``).
 When the connection ends, its handler becomes ``ENDED`` and the lines still held back by
 the flood gate are dropped: a session points back at its connection, and without that the
 pair (and what they hold) would wait for the cyclic garbage collector.
@@ -49,6 +57,8 @@ Threading rules:
   it unlocked: it only ever goes from None to a reason). It is never held during a
   socket call; ``_flushing`` marks the one thread allowed to write the socket.
 - The batch of connections to flush is per reader thread (``threading.local``).
+- ``framing`` and ``_stream`` are the reader thread's; ``_wrap`` is set once, by the
+  reader, before any session knows the connection (so ``enqueue`` reads it unlocked).
 """
 
 from __future__ import annotations
@@ -100,6 +110,32 @@ class ConnectionHandler(Protocol):
 
     def goodbye(self, reason: str) -> bytes:
         """The last line to send before closing the connection for ``reason``."""
+
+
+class InputFraming(Protocol):
+    """How the reader thread cuts what it reads into lines: ``net.protocol.LineBuffer``
+    for IRC and plain text, or one that also knows HTTP and WebSocket."""
+
+    def feed(self, data: bytes) -> list[bytes | None]:
+        """The complete lines in ``data`` (None: one over the limit)."""
+
+
+class MessageStream(InputFraming, Protocol):
+    """A framing that wraps output and talks back on its own (WebSocket:
+    ``net.websocket.WebSocketStream``). ``feed``, ``take_control`` and ``ended`` are the
+    reader thread's; ``wrap`` and ``farewell`` may be called from any thread."""
+
+    #: why the peer's stream is over (its close, or its protocol error); None while open
+    ended: str | None
+
+    def wrap(self, data: bytes) -> bytes:
+        """Whole CRLF lines a session queued, framed for the wire."""
+
+    def take_control(self) -> bytes:
+        """What to send at once, unwrapped (a Pong), after a ``feed``; b"" if nothing."""
+
+    def farewell(self, code: int | None = None, reason: str = "") -> bytes:
+        """The last bytes before closing (a Close frame), once; b"" after."""
 
 
 class _Ended:
@@ -346,6 +382,7 @@ class Connection:
         address: tuple,
         limits: ConnectionLimits,
         on_finished: Callable[[Connection, str], None] | None = None,
+        framing: InputFraming | None = None,
     ) -> None:
         self.sock = sock
         self.ip: str = address[0].removeprefix("::ffff:")
@@ -364,6 +401,17 @@ class Connection:
         self._gate = (
             FloodGate(limits.flood_burst, limits.flood_rate) if limits.flood_control else None
         )
+        #: cuts input into lines; the reader thread's, swapped by the handler on it
+        #: (``use_stream``), and may be replaced by a cheaper one that holds the same state
+        self.framing: InputFraming = framing if framing is not None else LineBuffer()
+        #: a framing that also wraps output (WebSocket); None for IRC and plain text
+        self._stream: MessageStream | None = None
+        #: ``_stream.wrap``, read unlocked by ``enqueue`` (set once, before anyone but the
+        #: reader can know of this connection: see ``use_stream``)
+        self._wrap: Callable[[bytes], bytes] | None = None
+        #: why the stream ended while lines were still held back: the reader hands them
+        #: over first, then finishes (a WebSocket client's last message, then its Close)
+        self._ending: str | None = None
         #: lines read but not handled yet (held back by the flood gate); None when empty,
         #: so an idle connection does not keep a deque
         self._pending: deque[bytes | None] | None = None
@@ -404,10 +452,27 @@ class Connection:
         if self._gate is not None and lines > 0:
             self._gate.refund(lines)
 
+    def use_stream(self, stream: MessageStream) -> None:
+        """From the reader thread, while no session knows this connection yet (an HTTP
+        upgrade): from now on input is cut and output wrapped by ``stream``. What is
+        already queued (the 101 response) goes out as it is."""
+        self.framing = stream
+        self._stream = stream
+        with self._out_lock:
+            self._wrap = stream.wrap
+
     # -- output, from any thread -------------------------------------------------
 
     def enqueue(self, data: bytes) -> None:
-        """Queue bytes without touching the socket (safe under a shared lock)."""
+        """Queue bytes without touching the socket (safe under a shared lock); they are
+        whole lines, framed on the way if this connection wraps its output (WebSocket)."""
+        wrap = self._wrap
+        if wrap is not None:
+            data = wrap(data)
+        self.enqueue_raw(data)
+
+    def enqueue_raw(self, data: bytes) -> None:
+        """Queue bytes as they are: ``enqueue`` without the framing."""
         with self._out_lock:
             if self._dead:
                 return
@@ -520,8 +585,16 @@ class Connection:
         with contextlib.suppress(OSError, ValueError):
             self.sock.shutdown(socket.SHUT_RDWR)
 
+    def end_stream(self, code: int | None = None, reason: str = "") -> None:
+        """From any thread: queue the stream's last bytes (a WebSocket Close frame with
+        ``code``, 1000 by default), once; nothing for IRC and plain text."""
+        stream = self._stream
+        if stream is not None:
+            self.enqueue_raw(stream.farewell(code, reason))
+
     def close_gracefully(self, reason: str, timeout: float = 1.0) -> None:
         """From any thread: let queued output (an ERROR line) go out, then end the connection."""
+        self.end_stream()
         self.wait_drained(timeout)
         self.abort(reason)
 
@@ -537,15 +610,17 @@ class Connection:
             daemon=True,
         ).start()
 
-    def finish(self, reason: str, *, tell_peer: bool = False) -> None:
-        """From the reader thread: end after queued output, closing our side first (see run).
+    def finish(self, reason: str, *, tell_peer: bool = False, timeout: float = 1.0) -> None:
+        """From the reader thread: end after queued output (waiting up to ``timeout``
+        seconds for it), closing our side first (see run).
 
         With ``tell_peer``, the handler's goodbye line (an IRC ``ERROR``) says why first.
         """
         if tell_peer:
             self.enqueue(self.handler.goodbye(reason))
+        self.end_stream()
         self._end_batch()  # mid-batch (a QUIT): save, then let the held output go first
-        self.wait_drained(1.0)
+        self.wait_drained(timeout)
         self._set_close_reason(reason)
         self._linger = True
 
@@ -601,13 +676,15 @@ class Connection:
     def _serve(self) -> None:
         """Read, frame and hand over lines until the connection ends; sleep until input,
         the flood gate's next token or the handler's deadline, whichever comes first."""
-        buffer = LineBuffer()
         while self._close_reason is None:
             now = time.monotonic()
             if self._pending:
                 self._handle_pending(now)
                 if self._close_reason is not None:
                     return
+            if self._ending is not None and not self._pending:
+                self.finish(self._ending)
+                return
             deadline = self.handler.next_deadline()
             if now >= deadline:  # checked after every read too: input cannot put it off
                 self.handler.on_deadline(now)
@@ -625,7 +702,9 @@ class Connection:
             if not data:
                 return
             self.last_received = time.monotonic()
-            lines = buffer.feed(data)
+            lines = self.framing.feed(data)
+            if self._stream is not None:
+                self._after_stream_read(self._stream)
             self._pending_bytes += sum(len(line) for line in lines if line)
             if self._pending is None:
                 self._pending = deque(lines)
@@ -638,6 +717,15 @@ class Connection:
                 self._pending = None  # given back now, not when the goodbye is out
                 self._pending_bytes = 0
                 self.finish("Excess Flood", tell_peer=True)
+
+    def _after_stream_read(self, stream: MessageStream) -> None:
+        """Answer a WebSocket Ping at once; note that the peer's stream has ended."""
+        control = stream.take_control()
+        if control:
+            self.enqueue_raw(control)
+            self.flush()
+        if stream.ended is not None and self._ending is None:
+            self._ending = stream.ended
 
     def _handle_pending(self, now: float) -> None:
         """Hand over the lines the flood gate lets through, then write what they queued:

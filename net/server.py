@@ -68,6 +68,7 @@ from net.irc_session import IrcSession, is_irc_command
 from net.plain_session import PlainSession
 from net.protocol import DEFAULT_CHANNEL, DEFAULT_PORT, Message, parse
 from net.state import CHANNELS_PER_ADDRESS, CHANNELS_PER_PERSON, MAX_CHANNELS, Rooms, Session
+from net.web_session import HEAD_SECONDS, FirstBytes, HttpSession, WebConfig
 
 log = logging.getLogger(__name__)
 _bugs = BugLog(log)  # bugs in the timer's work, logged rate-limited
@@ -126,6 +127,20 @@ class ServerConfig:
     #: accounts that are teachers from start-up (``--teacher``), beside those named at the
     #: console, which the database keeps
     teachers: tuple[str, ...] = ()
+    #: serve the web chat (HTTP and WebSocket) on the port (``--no-web``: False)
+    web: bool = True
+    #: origins besides the server's own page whose pages may open a WebSocket
+    #: (``--web-allow-origin``: ``scheme://host[:port]``)
+    web_allowed_origins: tuple[str, ...] = ()
+    #: for a browser to send its whole request head (slowloris: closed after this)
+    web_request_timeout: float = HEAD_SECONDS
+
+    def web_config(self) -> WebConfig:
+        return WebConfig(
+            enabled=self.web,
+            allowed_origins=frozenset(o.lower().rstrip("/") for o in self.web_allowed_origins),
+            head_seconds=self.web_request_timeout,
+        )
 
     def connection_limits(self) -> ConnectionLimits:
         return ConnectionLimits(
@@ -141,22 +156,50 @@ class ServerConfig:
 class FirstLineSniffer:
     """A new connection's first handler: its first line tells an IRC client (a known IRC
     command) from a person at ``nc`` (anything else, or ``plain_text_after`` seconds of
-    silence). It then makes the right session the connection's handler, for good. Bytes
-    that are waiting when the silence ends are no silence (the reader thread ran late):
-    they are read first, and the silence is given once more."""
+    silence), and its framing (``net.web_session.FirstBytes``) a browser (an HTTP request).
+    It then makes the right session the connection's handler, for good, and gives the
+    connection the plain ``LineBuffer`` inside the framing (the same bytes held, one call
+    less per read). Bytes that are waiting when the silence ends are no silence (the
+    reader thread ran late): they are read first, and the silence is given once more."""
 
-    def __init__(self, rooms: Rooms, conn: Connection, plain_text_after: float) -> None:
+    def __init__(
+        self,
+        rooms: Rooms,
+        conn: Connection,
+        plain_text_after: float,
+        web: WebConfig = WebConfig(),  # noqa: B008 -- immutable
+    ) -> None:
         self.rooms = rooms
         self.conn = conn
         self.plain_text_after = plain_text_after
+        self.web = web
         self._deadline = conn.opened_at + plain_text_after
         self._waited_for_input = False  # the deadline was put off once for bytes waiting
 
     def _hand_over(self, session: Session) -> Session:
+        framing = self.conn.framing
+        if isinstance(framing, FirstBytes):
+            framing.settle_as_lines()  # nothing is held back once a line has come
+            self.conn.framing = framing.lines
+        self.conn.handler = session
+        return session
+
+    def _http(self) -> HttpSession | None:
+        """The HTTP session, if the framing saw an HTTP request start."""
+        framing = self.conn.framing
+        if not isinstance(framing, FirstBytes) or framing.http is None:
+            return None
+        session = HttpSession(
+            self.conn, self.web, lambda conn: IrcSession(self.rooms, conn), framing.http
+        )
         self.conn.handler = session
         return session
 
     def on_line(self, line: str | None) -> None:
+        http = self._http()
+        if http is not None:
+            http.on_line(line)
+            return
         kind = PlainSession
         if line is not None:
             with contextlib.suppress(ValueError):
@@ -170,6 +213,8 @@ class FirstLineSniffer:
     def on_deadline(self, now: float) -> None:
         if now < self._deadline:
             return
+        if self._http() is not None:  # a request under way: its own deadline applies
+            return
         if not self._waited_for_input and wait_for_socket(self.conn.sock, write=False, timeout=0):
             # Bytes came in time, but this reader thread first ran after the silence (a
             # loaded server): that is no silence. Read them first; their line decides.
@@ -177,6 +222,8 @@ class FirstLineSniffer:
             self._waited_for_input = True
             self._deadline = now + self.plain_text_after
             return
+        # what the framing held back ("GE", which could have become "GET /") has no line
+        # end, so it stays in the LineBuffer and begins the person's first line
         self._hand_over(PlainSession(self.rooms, self.conn))
 
     def on_batch_done(self) -> None:
@@ -248,6 +295,7 @@ class ChatServer:
         self.accounts = AccountStore(self.config.history_db)
         self.rooms = Rooms(self.config, self.history, self.accounts)
         self._limits = self.config.connection_limits()
+        self._web = self.config.web_config()
         self._connections_lock = threading.Lock()  # guards the three fields below
         self._connections: set[Connection] = set()  # admitted and not yet finished
         #: address_key(ip) -> the open connections from it
@@ -336,7 +384,9 @@ class ChatServer:
         with self._connections_lock:
             connections = list(self._connections)
         for conn in connections:
-            conn.send(conn.handler.goodbye(reason))
+            conn.enqueue(conn.handler.goodbye(reason))
+            conn.end_stream(1001)  # a WebSocket's Close: going away
+            conn.flush()
         deadline = time.monotonic() + 1.0
         for conn in connections:
             conn.wait_drained(max(0.0, deadline - time.monotonic()))
@@ -404,7 +454,9 @@ class ChatServer:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 10)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 6)
-        conn = Connection(sock, address, self._limits, on_finished=self._forget)
+        conn = Connection(
+            sock, address, self._limits, on_finished=self._forget, framing=FirstBytes()
+        )
         # Here, once: parsing the address on each reader thread cost 4 KiB of memory per
         # idle client (2,000 clients: 66.4 MiB instead of 58.3, bench/server_bench.py idle)
         conn.counted_as = address_key(conn.ip)
@@ -432,7 +484,9 @@ class ChatServer:
                 self._count_locked(conn, +1)
                 # started under the lock, so shutdown() never sees a connection without
                 # its handler; its thread waits for the lock only if it ends at once
-                if self._started(conn, FirstLineSniffer(self.rooms, conn, config.plain_text_after)):
+                if self._started(
+                    conn, FirstLineSniffer(self.rooms, conn, config.plain_text_after, self._web)
+                ):
                     admitted = True
                 else:
                     self._count_locked(conn, -1)

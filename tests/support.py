@@ -21,6 +21,7 @@ imports ``bench/``.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import queue
@@ -28,6 +29,7 @@ import re
 import selectors
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -38,6 +40,7 @@ from pathlib import Path
 
 from net import events as ev
 from net.client import ChatClient, ReconnectPolicy
+from net.websocket import OP_BINARY, OP_CLOSE, OP_TEXT, encode_frame
 
 DEFAULT_TIMEOUT = 5.0
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,6 +117,14 @@ class LineClient:
         self.sock.sendall(line.encode("utf-8") + b"\r\n")
 
     def _read_more(self, deadline: float) -> bool:
+        if not self._read_more_bytes(deadline):
+            return False
+        *complete, self._buffer = self._buffer.split(b"\n")
+        self.lines += [raw.rstrip(b"\r").decode("utf-8", "replace") for raw in complete]
+        return True
+
+    def _read_more_bytes(self, deadline: float) -> bool:
+        """Read what comes before ``deadline`` into ``_buffer``; False: nothing (or closed)."""
         remaining = deadline - time.monotonic()
         if remaining <= 0 or self.closed:
             return False
@@ -129,8 +140,6 @@ class LineClient:
             return False
         self.received += data
         self._buffer += data
-        *complete, self._buffer = self._buffer.split(b"\n")
-        self.lines += [raw.rstrip(b"\r").decode("utf-8", "replace") for raw in complete]
         return True
 
     def expect(self, pattern: str, timeout: float = DEFAULT_TIMEOUT) -> re.Match[str]:
@@ -205,6 +214,108 @@ class IrcClient(LineClient):
         self.send(f"PING {token}")
         self.expect(rf"PONG \S+ :?{token}$")
         return self.lines[start : self._read_upto - 1]
+
+
+class WebSocketClient(IrcClient):
+    """A raw WebSocket client (RFC 6455, written here so every frame can be made wrong on
+    purpose): ``send(line)`` sends one masked text message, and every text or binary
+    message received is one of ``lines``, so ``expect``, ``register`` and ``sync`` work as
+    for ``IrcClient``. Control frames received go to ``controls`` as (opcode, payload);
+    a Close sets ``close_code`` and ends the stream."""
+
+    def __init__(
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        *,
+        path: str = "/",
+        headers: dict[str, str] | None = None,
+        protocols: str | None = "text.ircv3.net",
+        **kwargs: object,
+    ) -> None:
+        super().__init__(port, host, **kwargs)
+        self.key = base64.b64encode(os.urandom(16)).decode()
+        sent = {
+            "Host": f"{host}:{port}",
+            "Upgrade": "websocket",
+            "Connection": "Upgrade",
+            "Sec-WebSocket-Key": self.key,
+            "Sec-WebSocket-Version": "13",
+            "Origin": f"http://{host}:{port}",
+        }
+        if protocols is not None:
+            sent["Sec-WebSocket-Protocol"] = protocols
+        sent.update(headers or {})
+        request = f"GET {path} HTTP/1.1\r\n" + "".join(
+            f"{name}: {value}\r\n" for name, value in sent.items() if value is not None
+        )
+        self.sock.sendall(request.encode() + b"\r\n")
+        self.controls: list[tuple[int, bytes]] = []
+        self.close_code: int | None = None
+        self.response = self._read_response()
+        self.upgraded = self.response.startswith("HTTP/1.1 101 ")
+
+    def _read_response(self) -> str:
+        deadline = time.monotonic() + DEFAULT_TIMEOUT
+        while b"\r\n\r\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no HTTP response; got {self._buffer!r}")
+            self.sock.settimeout(remaining)
+            data = self.sock.recv(65536)
+            if not data:
+                break
+            self._buffer += data
+        head, _, self._buffer = self._buffer.partition(b"\r\n\r\n")
+        return head.decode("latin-1")
+
+    def send_frame(
+        self, opcode: int, payload: bytes, *, fin: bool = True, masked: bool = True
+    ) -> None:
+        mask = os.urandom(4) if masked else None
+        self.sock.sendall(encode_frame(opcode, payload, fin=fin, mask=mask))
+
+    def send(self, line: str) -> None:
+        self.send_frame(OP_TEXT, line.encode("utf-8"))
+
+    def _read_more(self, deadline: float) -> bool:
+        while True:
+            frame = self._take_frame()
+            if frame is not None:
+                opcode, payload = frame
+                if opcode in (OP_TEXT, OP_BINARY):
+                    self.lines.append(payload.decode("utf-8", "replace"))
+                    return True
+                self.controls.append((opcode, payload))
+                if opcode == OP_CLOSE:
+                    self.close_code = struct.unpack("!H", payload[:2])[0] if payload else 1005
+                    with contextlib.suppress(OSError):
+                        self.sock.sendall(encode_frame(OP_CLOSE, payload[:2], mask=b"abcd"))
+                    self.closed = True
+                    return False
+                continue
+            if not super()._read_more_bytes(deadline):
+                return False
+
+    def _take_frame(self) -> tuple[int, bytes] | None:
+        """One whole frame off the buffer (the server's are never masked)."""
+        buffer = self._buffer
+        if len(buffer) < 2:
+            return None
+        length, offset = buffer[1] & 0x7F, 2
+        if length == 126:
+            if len(buffer) < 4:
+                return None
+            (length,), offset = struct.unpack_from("!H", buffer, 2), 4
+        elif length == 127:
+            if len(buffer) < 10:
+                return None
+            (length,), offset = struct.unpack_from("!Q", buffer, 2), 10
+        if len(buffer) < offset + length:
+            return None
+        assert buffer[0] & 0x80 and not buffer[1] & 0x80, "server frames: whole, unmasked"
+        self._buffer = buffer[offset + length :]
+        return buffer[0] & 0x0F, bytes(buffer[offset : offset + length])
 
 
 #: reconnect at once and then quickly, so tests of losing the server take a second, not 30
