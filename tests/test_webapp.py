@@ -7,12 +7,19 @@ browser is quit at teardown by the ``open_page`` fixture.
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+from pathlib import Path
+
 import pytest
 
 from net.protocol import session_alias
-from tests.support import ROOT
+from tests.support import ROOT, IrcClient, free_port
 
 WEBAPP = ROOT / "net" / "webapp"
+#: the longest wait for something to show in a page (a 2-core machine running the suite)
+WAIT_SECONDS = 10.0
 
 
 def test_the_page_names_its_messages_as_the_server_does(open_page) -> None:
@@ -48,3 +55,320 @@ def test_nothing_is_inline_and_user_text_never_becomes_html(path: str) -> None:
         "javascript:",
     ):
         assert forbidden not in text, (path, forbidden)
+
+
+# ---------------------------------------------------------------------------
+# The page against a real server
+
+
+def _wait(page, condition, timeout: float = WAIT_SECONDS):
+    """Wait, bounded, for ``condition(page)`` to be true in the page's DOM."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(page, timeout, poll_frequency=0.05).until(condition)
+
+
+def _enter(page, port: int, nick: str) -> None:
+    """Open the page the server serves, type a name, and wait until it is in."""
+    from selenium.webdriver.common.by import By
+
+    page.get(f"http://127.0.0.1:{port}/")
+    page.find_element(By.ID, "nick").send_keys(nick + "\n")
+    _wait(page, lambda p: p.execute_script("return window.charla.state().registered"))
+
+
+def _say(page, text: str) -> None:
+    """Type ``text`` and press Enter (set whole: a browser types 100,000 keys slowly)."""
+    page.execute_script(
+        "const box = document.getElementById('text'); box.value = arguments[0];"
+        "document.getElementById('send').click();",
+        text,
+    )
+
+
+def _shown(page) -> str:
+    """What the conversation on show says, as text."""
+    return page.execute_script(
+        "return document.querySelector('.log:not([hidden])')?.textContent ?? ''"
+    )
+
+
+def _lines(page) -> list[str]:
+    """Each line of the conversation on show (without its ``[hh:mm]``)."""
+    return page.execute_script(
+        "return Array.from(document.querySelectorAll('.log:not([hidden]) > li'),"
+        " (li) => li.textContent.replace(/^\\[\\d\\d:\\d\\d\\] /, ''))"
+    )
+
+
+def _members(page) -> str:
+    """The nick list of the conversation on show (hidden in a drawer on a phone)."""
+    return page.execute_script("return document.getElementById('member-list').textContent")
+
+
+def _pending(page) -> int:
+    return page.execute_script("return document.querySelectorAll('.pending').length")
+
+
+def _showing(text: str):
+    return lambda page: text in _shown(page)
+
+
+def _screenshot(page, name: str, folder: Path) -> Path:
+    """A PNG of the page, in ``folder`` (and in ``$CHARLA_SCREENSHOTS``, for a person to
+    look at)."""
+    path = folder / name
+    page.save_screenshot(str(path))
+    extra = os.environ.get("CHARLA_SCREENSHOTS")
+    if extra:
+        Path(extra).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(extra) / name)
+    return path
+
+
+def test_two_pages_and_an_irc_client_chat(server, connect, open_page, tmp_path: Path) -> None:
+    ana = open_page()
+    beto = open_page(language="es")
+    _enter(ana, server.port, "Ana")
+    _enter(beto, server.port, "Beto")
+    carla = connect("carla")
+    carla.join("#general")
+
+    _say(ana, "hola, beto 👋 https://example.org/tarea?x=1")
+    carla.expect(r"^:Ana!\S+ PRIVMSG #general :hola, beto 👋 https://example.org/tarea\?x=1$")
+    _wait(beto, _showing("Ana: hola, beto 👋"))
+    _wait(ana, lambda page: _pending(page) == 0)  # confirmed by the server
+    line = beto.execute_script(
+        "const li = [...document.querySelectorAll('.msg')].pop();"
+        "const a = li.querySelector('a');"
+        "return [li.className, li.querySelector('time').textContent, a.href, a.rel];"
+    )
+    assert "mention" in line[0]  # "beto" names Beto, whatever the case
+    assert re.fullmatch(r"\[\d\d:\d\d\]", line[1])
+    assert line[2:] == ["https://example.org/tarea?x=1", "noopener noreferrer nofollow"]
+
+    carla.send("PRIVMSG #general :¿qué tal? 😀")
+    for page in (ana, beto):
+        _wait(page, _showing("carla: ¿qué tal? 😀"))
+    _say(beto, "bien")
+    carla.expect("PRIVMSG #general :bien$")
+    _wait(ana, _showing("Beto: bien"))
+    # each line once, in the order said, on both pages
+    for page in (ana, beto):
+        said = [line for line in _lines(page) if ": " in line]
+        assert said == [
+            "Ana: hola, beto 👋 https://example.org/tarea?x=1",
+            "carla: ¿qué tal? 😀",
+            "Beto: bien",
+        ]
+    assert ana.execute_script("return document.getElementById('members-count').textContent") == (
+        "3 people"
+    )
+    assert beto.execute_script("return document.getElementById('send').textContent") == "Enviar"
+
+    # a private conversation gets its own tab, and nobody else sees it
+    carla.send("PRIVMSG Ana :solo para ti")
+    _wait(ana, lambda page: len(page.find_elements("css selector", ".tab")) == 2)
+    ana.find_elements("css selector", ".tab")[1].click()
+    _wait(ana, _showing("carla: solo para ti"))
+    _say(ana, "vale")
+    carla.expect(r"^:Ana!\S+ PRIVMSG carla :vale$")
+    carla.sync()
+    assert "solo para ti" not in _shown(beto)
+    _screenshot(beto, "two-pages-beto.png", tmp_path)
+
+
+def test_a_page_survives_a_server_restart_without_loss_or_repetition(
+    run_server, open_page, tmp_path: Path
+) -> None:
+    port = free_port()
+    args = ("--host", "127.0.0.1", "--port", str(port), "--history-db", str(tmp_path / "h.db"))
+    first = run_server(*args)
+    first.expect("listening on port")
+    page = open_page()
+    _enter(page, port, "ana")
+    beto = IrcClient(port)
+    try:
+        beto.register("beto")
+        beto.join("#general")
+        beto.send("PRIVMSG #general :hola ana")
+        _wait(page, _showing("beto: hola ana"))
+        _say(page, "antes")
+        beto.expect("PRIVMSG #general :antes$")
+        _wait(page, lambda p: _pending(p) == 0)
+    finally:
+        beto.close()
+
+    first.process.kill()  # no goodbye: as if the computer lost power
+    first.wait()
+    _wait(page, lambda p: "offline" in p.find_element("tag name", "body").get_attribute("class"))
+    _say(page, "durante uno")
+    _say(page, "durante dos")
+    assert _pending(page) == 2  # on screen, waiting
+
+    second = run_server(*args)
+    second.expect("listening on port")
+    beto = IrcClient(port)
+    try:
+        beto.register("beto")
+        beto.join("#general")
+        _wait(page, lambda p: _pending(p) == 0, timeout=20)  # sent again, and confirmed
+        beto.send("PRIVMSG #general :fin")
+        _wait(page, _showing("beto: fin"))
+        heard = "\n".join(beto.sync())
+        # live or in the replayed history (as the server's notices), each exactly once
+        for text in ("durante uno", "durante dos"):
+            assert len(re.findall(rf"ana: {text}$|PRIVMSG #general :{text}$", heard, re.M)) == 1
+        said = [line for line in _lines(page) if ": " in line]
+        assert said == [
+            "beto: hola ana",
+            "ana: antes",
+            "ana: durante uno",
+            "ana: durante dos",
+            "beto: fin",
+        ]
+
+        # a reload (a phone that dropped the tab) comes back as the same person
+        page.refresh()
+        _wait(page, _showing("beto: fin"))
+        said = [line for line in _lines(page) if ": " in line]
+        assert said == [
+            "beto: hola ana",
+            "ana: antes",
+            "ana: durante uno",
+            "ana: durante dos",
+            "beto: fin",
+        ]
+        beto.sync()
+        assert not re.search(r"(PRIVMSG #general :|ana: )durante", "\n".join(beto.sync()))
+    finally:
+        beto.close()
+
+
+HOSTILE = [
+    '<img src=x onerror="window.pwned=1">',
+    "<script>window.pwned=2</script><b>negrita</b>",
+    "javascript:window.pwned=3 y [pulsa](javascript:window.pwned=4)",
+    "\u202etxt.exe mira",
+    "x" * 400,
+]
+
+
+def test_hostile_messages_render_as_text(start_server, open_page, tmp_path: Path) -> None:
+    server = start_server(flood_control=False)  # the 100,000 characters below, at once
+    page = open_page()
+    _enter(page, server.port, "ana")
+    beto = IrcClient(server.port)
+    try:
+        beto.register("beto")
+        beto.join("#general")
+        for text in HOSTILE:
+            beto.send(f"PRIVMSG #general :{text}")
+        # a user's notice, dressed as an announcement, is still a user's line
+        beto.send("NOTICE #general :📢 Announcement from the server: no exam")
+        _wait(page, _showing("no exam"))
+        texts = page.execute_script(
+            "return Array.from(document.querySelectorAll('.msg .text'), (t) => t.textContent)"
+        )
+        assert texts == [*HOSTILE, "📢 Announcement from the server: no exam"]
+        found = page.execute_script(
+            "const log = document.querySelector('.log');"
+            "return [log.querySelectorAll('img, script, b').length,"
+            " [...document.querySelectorAll('a')].map((a) => a.href),"
+            " window.pwned, document.getElementById('banners').childElementCount,"
+            " document.documentElement.scrollWidth, window.innerWidth];"
+        )
+        assert found[:4] == [0, [], None, 0]
+        assert found[4] <= found[5]  # nothing made the page wider than the phone
+
+        # 100,000 characters from the page: cut into lines, each sent once, in order
+        long_text = ("ñandú 👋 <i>" * 12_500)[:100_000]
+        _say(page, long_text)
+        _wait(page, lambda p: _pending(p) == 0, timeout=30)
+        heard = [
+            line.split(" :", 1)[1]
+            for line in beto.sync()
+            if re.match(r":ana!\S+ PRIVMSG #general :", line)
+        ]
+        assert "".join(heard) == long_text
+        assert all(len(f":ana!~web@127.0.0.1 PRIVMSG #general :{p}".encode()) < 512 for p in heard)
+        assert page.execute_script(
+            "return document.documentElement.scrollWidth <= window.innerWidth"
+        )
+        _screenshot(page, "hostile.png", tmp_path)
+    finally:
+        beto.close()
+
+
+def test_teacher_controls_and_announcements(server, connect, open_page, tmp_path: Path) -> None:
+    """Whoever opens a channel runs it: from the page, announce, delete, mute, remove; the
+    students' pages show the announcement as a banner that a student's notice never is."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    profe = open_page(size=(1024, 700))  # a desktop: the nick list beside the talk
+    lucia = open_page(language="es")
+    noche = open_page(dark=True)
+    _enter(profe, server.port, "Marta")
+    _say(profe, "/join #clase")
+    _wait(profe, lambda page: page.find_element("id", "class-button").is_displayed())
+    for page, nick in ((lucia, "Lucía"), (noche, "Nora")):
+        _enter(page, server.port, nick)
+        _say(page, "/unirse #clase")
+        _wait(page, lambda p: "Marta" in _members(p))
+    beto = connect("beto")
+    beto.join("#clase")
+    assert not lucia.find_element("id", "class-button").is_displayed()
+
+    beto.send("NOTICE #clase :Aviso: examen cancelado")  # a student's notice: no banner
+    _wait(lucia, _showing("examen cancelado"))
+    profe.find_element("id", "class-button").click()
+    profe.find_element("id", "announce-text").send_keys("Examen el lunes 📚")
+    profe.find_element("css selector", "#announce-form button").click()
+    beto.expect(r"^:Marta!\S+ NOTICE #clase :Examen el lunes 📚$")
+    for page in (lucia, noche):
+        _wait(page, lambda p: p.find_elements("css selector", ".banner"))
+        banners = page.execute_script(
+            "return Array.from(document.querySelectorAll('.banner'), (b) => b.textContent)"
+        )
+        assert len(banners) == 1
+        assert "Examen el lunes 📚" in banners[0]
+        assert "Marta" in banners[0]
+
+    beto.send("PRIVMSG #clase :borra esto, lucía")
+    _say(lucia, "¡hola a todos! 🙂 mirad https://es.wikipedia.org/wiki/Ñandú")
+    _wait(noche, _showing("Lucía: ¡hola"))
+    shots = (
+        _screenshot(lucia, "phone-light.png", tmp_path),
+        _screenshot(noche, "phone-dark.png", tmp_path),
+    )
+    assert all(shot.stat().st_size > 10_000 for shot in shots)
+
+    _wait(profe, _showing("beto: borra esto"))
+    message = next(m for m in profe.find_elements("css selector", ".msg") if "borra esto" in m.text)
+    ActionChains(profe).context_click(message).perform()
+    profe.find_element("css selector", "#menu .menu-item").click()
+    for page in (lucia, noche):
+        _wait(
+            page,
+            _showing("beto: (mensaje borrado)")
+            if page is lucia
+            else _showing("beto: (message deleted)"),
+        )
+
+    def nick_menu(nick: str, choice: str) -> None:
+        button = next(
+            b
+            for b in profe.find_elements("css selector", ".member-button")
+            if b.text.endswith(nick)
+        )
+        button.click()
+        item = next(
+            i for i in profe.find_elements("css selector", ".menu-item") if i.text == choice
+        )
+        item.click()
+
+    nick_menu("beto", "Mute")
+    beto.expect(r"^:Marta!\S+ MODE #clase \+q :?beto!\*@\*$")
+    nick_menu("beto", "Remove from the room")
+    beto.expect(r"^:Marta!\S+ KICK #clase beto")
+    _wait(lucia, lambda page: "beto" not in _members(page))

@@ -71,7 +71,7 @@
       deleteMessage: "Borrar mensaje",
       newMessages: "mensajes nuevos",
       back: (ch) => "De vuelta en " + ch,
-      unknownCommand: (c) => "No conozco la orden /" + c + ". Órdenes: /yo, /privado, /aviso.",
+      unknownCommand: (c) => "No conozco la orden /" + c + ". Órdenes: /yo, /privado, /unirse, /dejar, /aviso.",
       mentionTitle: (nick) => nick + " te nombra",
       privateTitle: (nick) => "Mensaje privado de " + nick,
       teacher: "profe",
@@ -123,7 +123,7 @@
       deleteMessage: "Delete message",
       newMessages: "new messages",
       back: (ch) => "Back in " + ch,
-      unknownCommand: (c) => "Unknown command /" + c + ". Commands: /me, /msg, /announce.",
+      unknownCommand: (c) => "Unknown command /" + c + ". Commands: /me, /msg, /join, /part, /announce.",
       mentionTitle: (nick) => nick + " mentions you",
       privateTitle: (nick) => "Private message from " + nick,
       teacher: "teacher",
@@ -1389,9 +1389,31 @@
     yo: (args, target) => args && say(target, args, { action: true }),
     msg: privateCommand,
     privado: privateCommand,
+    join: joinCommand,
+    unirse: joinCommand,
+    part: partCommand,
+    dejar: partCommand,
     announce: (args) => args && teacherAnnounce(args),
     aviso: (args) => args && teacherAnnounce(args),
   };
+
+  function joinCommand(args) {
+    const name = args.split(" ")[0];
+    const channel = name.startsWith("#") ? name : "#" + name;
+    if (channel.length < 2 || /[\s,\x00-\x1f]/.test(channel)) return;
+    if (!state.channels.some((c) => fold(c) === fold(channel))) state.channels.push(channel);
+    store("channels", state.channels);
+    send("JOIN", [channel]);
+    activate(conversation(channel).key);
+  }
+
+  function partCommand(args, target) {
+    const channel = args.split(" ")[0] || target;
+    if (!channel.startsWith("#")) return;
+    state.channels = state.channels.filter((c) => fold(c) !== fold(channel));
+    store("channels", state.channels);
+    send("PART", [channel]);
+  }
 
   function privateCommand(args) {
     const space = args.indexOf(" ");
