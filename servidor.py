@@ -14,6 +14,7 @@ import errno
 import ipaddress
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -25,6 +26,11 @@ from net.i18n import ntr, set_language, tr
 from net.lan import shareable_endpoints
 from net.protocol import DEFAULT_PORT, is_valid_channel, is_valid_nick, normal_nick, printable
 from net.server import ChatServer, ServerConfig, TeacherNamed
+
+#: what ``--web-allow-origin`` takes: a browser's ``Origin`` (RFC 6454), no path
+WEB_ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.\-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?"
+)
 
 #: where the password may come from without showing in the process list
 PASSWORD_VARIABLE = "CHARLA_PASSWORD"
@@ -149,6 +155,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="this account is a teacher (repeatable); /profesor NICK at the console names "
         "more, kept in the history database",
     )
+    parser.add_argument(
+        "--no-web",
+        action="store_true",
+        help="no web chat on the port: it speaks IRC and plain text only (a browser gets a "
+        "short 404)",
+    )
+    parser.add_argument(
+        "--web-port",
+        type=int,
+        metavar="N",
+        help="also serve the web chat on port N, which takes browsers only (with --no-web: "
+        "only there)",
+    )
+    parser.add_argument(
+        "--web-allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a web page elsewhere (scheme://host[:port], a web IRC client such as gamja or "
+        "Kiwi IRC) whose pages may connect over WebSocket; repeatable",
+    )
     parser.add_argument("--lang", choices=("es", "en"), help="language (default: the system's)")
     parser.add_argument(
         "--log-level",
@@ -161,6 +188,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     set_language(args.lang)  # first, so that the complaints below are in that language
     if not 0 <= args.port <= 65535:
         parser.error(tr("the port must be between 0 and 65535"))
+    if args.web_port is not None and (
+        not 0 <= args.web_port <= 65535 or (args.web_port == args.port and args.port != 0)
+    ):
+        parser.error(tr("--web-port must be between 0 and 65535, and not --port"))
+    for origin in args.web_allow_origin:
+        if not WEB_ORIGIN.fullmatch(origin):
+            parser.error(
+                tr("--web-allow-origin {origin}: give scheme://host[:port]").format(origin=origin)
+            )
     if not is_valid_channel(args.channel):
         parser.error(tr("the channel must start with # and have no spaces or commas"))
     if not 1 <= args.history_memory <= 2**20:  # also refuses nan and inf
@@ -214,6 +250,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         history_expiry=args.history_expiry * 60,
         opers=dict(oper.partition(":")[::2] for oper in args.oper),
         teachers=tuple(args.teacher),
+        web=not args.no_web,
+        web_port=args.web_port,
+        web_allowed_origins=tuple(args.web_allow_origin),
     )
 
 
@@ -265,6 +304,8 @@ class OperatorConsole:
                     count=len(people), people=", ".join(f"{nick} ({ip})" for nick, ip in people)
                 )
             )
+            for line in web_lines(self.server.web_addresses()):
+                self.write(line)
         elif command in ("/expulsar", "/kick"):
             nick, _, reason = rest.strip().partition(" ")
             if not nick:
@@ -348,6 +389,13 @@ def address_lines(host: str | None, port: int) -> list[str]:
     return lines
 
 
+def web_lines(addresses: list[str]) -> list[str]:
+    """What to tell the operator about the web chat: the address to open on a phone."""
+    if not addresses:
+        return []
+    return [tr("On a phone: {addresses}").format(addresses="  ".join(addresses))]
+
+
 def ipaddress_is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -390,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         print(message, file=sys.stderr)
         return 1
     print(tr("Charla is listening on port {port}.").format(port=server.port), flush=True)
-    for line in address_lines(config.host, server.port):
+    for line in address_lines(config.host, server.port) + web_lines(server.web_addresses()):
         print(line, flush=True)
 
     if sys.stdin is not None and sys.stdin.isatty():

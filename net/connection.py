@@ -53,7 +53,7 @@ Threading rules:
   called under a shared lock (that is how every member of a channel sees messages in the
   same order).
 - ``_out_lock`` guards ``_out``, ``_in_batch``, ``_held_from``, ``_flushing``,
-  ``_overflow``, ``_dead`` and the writes of ``_close_reason`` (the reader thread reads
+  ``_overflow``, ``_dead``, ``_sealed`` and the writes of ``_close_reason`` (the reader thread reads
   it unlocked: it only ever goes from None to a reason). It is never held during a
   socket call; ``_flushing`` marks the one thread allowed to write the socket.
 - The batch of connections to flush is per reader thread (``threading.local``).
@@ -428,6 +428,8 @@ class Connection:
         self._flushing = False  # some thread is writing _out to the socket
         self._overflow = False  # _out went past sendq_bytes
         self._dead = False  # no more output is accepted
+        #: the stream's last bytes (a WebSocket Close) are queued: nothing may follow them
+        self._sealed = False
         self._close_reason: str | None = None
         self._linger = False  # set by finish(): half-close and drain input before closing
         self.thread = threading.Thread(target=self.run, name=f"conn-{self.ip}", daemon=True)
@@ -474,7 +476,7 @@ class Connection:
     def enqueue_raw(self, data: bytes) -> None:
         """Queue bytes as they are: ``enqueue`` without the framing."""
         with self._out_lock:
-            if self._dead:
+            if self._dead or self._sealed:
                 return
             if (
                 self._in_batch
@@ -589,8 +591,14 @@ class Connection:
         """From any thread: queue the stream's last bytes (a WebSocket Close frame with
         ``code``, 1000 by default), once; nothing for IRC and plain text."""
         stream = self._stream
-        if stream is not None:
-            self.enqueue_raw(stream.farewell(code, reason))
+        if stream is None:
+            return
+        with self._out_lock:
+            if self._dead or self._sealed:
+                return
+            # under the lock: nothing queued after the Close (RFC 6455 §5.5.1)
+            self._out += stream.farewell(code, reason)
+            self._sealed = True
 
     def close_gracefully(self, reason: str, timeout: float = 1.0) -> None:
         """From any thread: let queued output (an ERROR line) go out, then end the connection."""

@@ -43,7 +43,7 @@ import select
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from net.accounts import AccountStore
@@ -65,6 +65,7 @@ from net.history import (
 )
 from net.i18n import ntr, tr
 from net.irc_session import IrcSession, is_irc_command
+from net.lan import shareable_endpoints
 from net.plain_session import PlainSession
 from net.protocol import DEFAULT_CHANNEL, DEFAULT_PORT, Message, parse
 from net.state import CHANNELS_PER_ADDRESS, CHANNELS_PER_PERSON, MAX_CHANNELS, Rooms, Session
@@ -129,6 +130,9 @@ class ServerConfig:
     teachers: tuple[str, ...] = ()
     #: serve the web chat (HTTP and WebSocket) on the port (``--no-web``: False)
     web: bool = True
+    #: also serve the web chat on this port, which takes nothing else (``--web-port``;
+    #: 0: one the system picks); None: the one port is enough
+    web_port: int | None = None
     #: origins besides the server's own page whose pages may open a WebSocket
     #: (``--web-allow-origin``: ``scheme://host[:port]``)
     web_allowed_origins: tuple[str, ...] = ()
@@ -168,13 +172,26 @@ class FirstLineSniffer:
         conn: Connection,
         plain_text_after: float,
         web: WebConfig = WebConfig(),  # noqa: B008 -- immutable
+        chat_port: int | None = None,
     ) -> None:
+        """``chat_port``: this connection came to the web-only port (``--web-port``), and
+        anything but HTTP is told to go to ``chat_port``."""
         self.rooms = rooms
         self.conn = conn
         self.plain_text_after = plain_text_after
         self.web = web
+        self.chat_port = chat_port
         self._deadline = conn.opened_at + plain_text_after
         self._waited_for_input = False  # the deadline was put off once for bytes waiting
+
+    def _not_here(self) -> None:
+        """On the web-only port, what is not HTTP is sent to the chat's port."""
+        self.conn.handler = Refusal(
+            self.conn,
+            tr("This port is for the web chat (a browser). Connect to port {port}.").format(
+                port=self.chat_port
+            ),
+        )
 
     def _hand_over(self, session: Session) -> Session:
         framing = self.conn.framing
@@ -200,6 +217,9 @@ class FirstLineSniffer:
         if http is not None:
             http.on_line(line)
             return
+        if self.chat_port is not None:
+            self._not_here()
+            return
         kind = PlainSession
         if line is not None:
             with contextlib.suppress(ValueError):
@@ -221,6 +241,9 @@ class FirstLineSniffer:
             # Once only, so a trickle of bytes without a line end cannot put it off for ever.
             self._waited_for_input = True
             self._deadline = now + self.plain_text_after
+            return
+        if self.chat_port is not None:
+            self._not_here()
             return
         # what the framing held back ("GE", which could have become "GET /") has no line
         # end, so it stays in the LineBuffer and begins the person's first line
@@ -296,6 +319,7 @@ class ChatServer:
         self.rooms = Rooms(self.config, self.history, self.accounts)
         self._limits = self.config.connection_limits()
         self._web = self.config.web_config()
+        self._web_only = replace(self._web, enabled=True)  # the --web-port listener's
         self._connections_lock = threading.Lock()  # guards the three fields below
         self._connections: set[Connection] = set()  # admitted and not yet finished
         #: address_key(ip) -> the open connections from it
@@ -308,6 +332,8 @@ class ChatServer:
         self._by_address = AddressLog()
         self.rooms.count_unregistered = self.unregistered_count  # for LUSERS' 253
         self._listeners: list[socket.socket] = []
+        #: the listeners of ``--web-port``, which serve the web chat only
+        self._web_listeners: list[socket.socket] = []
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_writer.setblocking(False)  # a wake-up already waiting is enough
         self.rooms.on_timer_changed = self._wake_timer
@@ -315,6 +341,8 @@ class ChatServer:
         self._stopping = threading.Event()
         self.stopped = threading.Event()
         self.port = self.config.port
+        #: the port of the web chat: ``port``, or ``--web-port``'s; None when it is off
+        self.web_port: int | None = None
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -322,8 +350,16 @@ class ChatServer:
         """Bind and start accepting; raises OSError (port in use…) before any thread starts,
         having closed every socket it opened."""
         try:
-            self._listeners = self._bind()
+            self._listeners = self._bind(self.config.port)
             self.port = self._listeners[0].getsockname()[1]
+            if self.config.web_port is not None:
+                self._web_listeners = self._bind(self.config.web_port)
+                self._listeners += self._web_listeners
+                self.web_port = self._web_listeners[0].getsockname()[1]
+                if not self.config.web:
+                    self._web = replace(self._web, elsewhere=self.web_port)
+            elif self.config.web:
+                self.web_port = self.port
             self.history.open()
             self.accounts.open()
         except BaseException:
@@ -351,8 +387,8 @@ class ChatServer:
         else:
             log.warning("teacher %s cannot be named (not a valid nick, or too many)", account)
 
-    def _bind(self) -> list[socket.socket]:
-        host, port, backlog = self.config.host, self.config.port, self.config.listen_backlog
+    def _bind(self, port: int) -> list[socket.socket]:
+        host, backlog = self.config.host, self.config.listen_backlog
         if host in (None, ""):
             if socket.has_dualstack_ipv6():
                 sockets = [
@@ -441,9 +477,9 @@ class ChatServer:
                     except OSError as exc:  # EMFILE and the like: keep serving the others
                         log.warning("accept failed: %s", exc)
                         break
-                    self._admit(sock, address)
+                    self._admit(sock, address, web_only=listener in self._web_listeners)
 
-    def _admit(self, sock: socket.socket, address: tuple) -> None:
+    def _admit(self, sock: socket.socket, address: tuple, *, web_only: bool = False) -> None:
         sock.setblocking(False)
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -484,9 +520,14 @@ class ChatServer:
                 self._count_locked(conn, +1)
                 # started under the lock, so shutdown() never sees a connection without
                 # its handler; its thread waits for the lock only if it ends at once
-                if self._started(
-                    conn, FirstLineSniffer(self.rooms, conn, config.plain_text_after, self._web)
-                ):
+                sniffer = FirstLineSniffer(
+                    self.rooms,
+                    conn,
+                    config.plain_text_after,
+                    self._web_only if web_only else self._web,
+                    chat_port=self.port if web_only else None,
+                )
+                if self._started(conn, sniffer):
                     admitted = True
                 else:
                     self._count_locked(conn, -1)
@@ -560,7 +601,9 @@ class ChatServer:
                 self._refusing -= 1
                 return
             self._count_locked(conn, -1)
-        if (more := self._by_address.note(conn.counted_as)) is not None:
+        if isinstance(conn.handler, HttpSession):  # a page's file: not news for the operator
+            log.debug("%s closed: %s", conn.ip, reason)
+        elif (more := self._by_address.note(conn.counted_as)) is not None:
             log.info("%s closed: %s%s", conn.ip, reason, more)
 
     def _count_locked(self, conn: Connection, change: int) -> None:
@@ -624,6 +667,15 @@ class ChatServer:
     def teachers(self) -> list[str]:
         """The teacher accounts' names."""
         return self.accounts.teachers()
+
+    def web_addresses(self) -> list[str]:
+        """The web chat's addresses to open in a phone's browser, best first (LAN IPv4
+        first: ``http://192.168.1.23:12345``); [] when the web is off. For the start-up
+        banner, the operator's ``/usuarios`` and the window that hosts a room."""
+        if self.web_port is None:
+            return []
+        endpoints = shareable_endpoints(self.config.host, self.web_port)
+        return [f"http://{endpoint}" for endpoint in endpoints or [f"localhost:{self.web_port}"]]
 
     def find_session(self, nick: str) -> Session | None:
         """The session registered as ``nick`` (None: nobody)."""

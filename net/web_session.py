@@ -120,8 +120,9 @@ class WebConfig:
     #: the origins (``scheme://host[:port]``, lower case) besides the server's own page
     #: whose pages may open a WebSocket (``--web-allow-origin``)
     allowed_origins: frozenset[str] = frozenset()
-    #: where the web is when it is not on this port (``--web-port``), for the 404's text
-    elsewhere: str = ""
+    #: the port the web chat is on when it is not on this one (``--no-web --web-port``),
+    #: for the 404's text; None: nowhere
+    elsewhere: int | None = None
     #: from connecting to the end of the request head (slowloris: 408 after this)
     head_seconds: float = HEAD_SECONDS
 
@@ -351,8 +352,8 @@ class HttpSession:
         head_only = request.method == "HEAD"
         if not self.web.enabled:
             text = tr("This server has no web chat here.")
-            if self.web.elsewhere:
-                text += " " + tr("It is at {address}.").format(address=self.web.elsewhere)
+            if self.web.elsewhere is not None:
+                text += " " + tr("It is on port {port}.").format(port=self.web.elsewhere)
             self._answer(_error(404, text, head_only=head_only), "HTTP 404 (web off)")
         elif "websocket" in request.tokens("upgrade"):
             self._websocket(request)

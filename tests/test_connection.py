@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from net.connection import NO_DEADLINE, AddressLog, BugLog, Connection, ConnectionLimits
+from net.websocket import OP_CLOSE, OP_PONG, OP_TEXT, WebSocketStream, close_payload, encode_frame
 from tests.support import wait_until
 
 TcpPair = tuple[socket.socket, tuple, socket.socket]
@@ -464,3 +465,33 @@ def test_address_log_says_a_few_lines_per_address_then_counts():
     assert quota.note("10.0.0.8") == ""  # another student: logged as usual
     now[0] += 60  # a new minute: the first lines are logged again
     assert quota.note("10.0.0.7") == ""
+
+
+def test_a_websocket_stream_wraps_lines_and_nothing_follows_its_close(tcp_pair):
+    """After ``use_stream`` every queued line goes out as one frame; once the Close frame
+    is queued (``end_stream``), nothing more is, from any thread: RFC 6455 §5.5.1 (a relay
+    that reaches the connection as it closes must not put a frame after the Close)."""
+    ours, address, peer = tcp_pair()
+    handler = RecordingHandler()
+    conn = Connection(ours, address, ConnectionLimits())
+    conn.start(handler)
+    conn.enqueue(b"HTTP/1.1 101 ...\r\n\r\n")  # before the switch: as it is
+    conn.use_stream(WebSocketStream())
+    conn.enqueue(b"PING a\r\nPING b\r\n")
+    conn.end_stream(1001, "adios")
+    conn.enqueue(b"PRIVMSG late :too late\r\n")
+    conn.enqueue_raw(encode_frame(OP_PONG, b"late"))
+    conn.end_stream()  # a second Close: none
+    conn.flush()
+    expected = (
+        b"HTTP/1.1 101 ...\r\n\r\n"
+        + encode_frame(OP_TEXT, b"PING a")
+        + encode_frame(OP_TEXT, b"PING b")
+        + encode_frame(OP_CLOSE, close_payload(1001, "adios"))
+    )
+    received = b""
+    while len(received) < len(expected) and (chunk := peer.recv(65536)):
+        received += chunk
+    conn.abort("test over")
+    conn.thread.join(5)
+    assert received + read_until_closed(peer) == expected

@@ -15,7 +15,7 @@ import pytest
 
 from net.connection import Connection
 from net.server import ChatServer, FirstLineSniffer, ServerConfig
-from tests.support import ROOT, IrcClient, LineClient
+from tests.support import ROOT, IrcClient, LineClient, WebSocketClient
 
 
 def test_everyone_sees_the_same_order_of_messages(connect):
@@ -356,3 +356,46 @@ def test_one_address_cannot_flood_the_operators_console(start_server, caplog):
     refusals = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
     assert len(refusals) == 5 + 1  # the first five, and the 10th
     assert "(10 such lines about this address in " in refusals[5]
+
+
+def test_web_addresses_name_the_web_port_lan_ipv4_first(start_server):
+    server = start_server()
+    assert server.web_addresses() == [f"http://127.0.0.1:{server.port}"]
+    assert start_server(web=False).web_addresses() == []
+    everywhere = start_server(host=None)
+    addresses = everywhere.web_addresses()
+    assert addresses and all(a.startswith("http://") for a in addresses)
+    assert all(a.endswith(f":{everywhere.port}") for a in addresses)
+    versions = [6 if "[" in a else 4 for a in addresses]
+    assert versions == sorted(versions)  # IPv4 first
+
+
+def test_a_separate_web_port_serves_browsers_only(start_server):
+    server = start_server(web=False, web_port=0)
+    assert server.web_port not in (None, server.port)
+    assert server.web_addresses() == [f"http://127.0.0.1:{server.web_port}"]
+    page = WebSocketClient(server.web_port)
+    irc = IrcClient(server.port)
+    wrong = IrcClient(server.web_port)
+    try:
+        assert page.upgraded
+        page.register("movil")
+        irc.register("ana")
+        irc.send("PRIVMSG movil :hola")
+        page.expect(r":ana!\S+ PRIVMSG movil :hola$")
+        wrong.send("NICK beto")
+        wrong.expect(
+            rf"^ERROR :This port is for the web chat \(a browser\)\. "
+            rf"Connect to port {server.port}\.$"
+        )
+        wrong.expect_closed()
+    finally:
+        for client in (page, irc, wrong):
+            client.close()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(4096):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 404 ")
+    assert f"It is on port {server.web_port}.".encode() in data

@@ -17,6 +17,7 @@ def test_the_documented_command_line_serves_and_stops_cleanly(run_server, stop_s
     process = run_server("--host", "127.0.0.1", "--port", "0", "--server-name", "conf.test")
     port = started_port(process)
     process.expect(r"Only this computer can connect: 127\.0\.0\.1:\d+")
+    process.expect(rf"^On a phone: http://127\.0\.0\.1:{port}$")
     client = IrcClient(port)
     try:
         client.register("ana")
@@ -94,7 +95,10 @@ def test_console_commands_in_process(server, connect):
     console = OperatorConsole(server, written.append)
     connect("ana")
     assert console.handle("/users")
-    assert written[-1] == "1 person connected: ana (127.0.0.1)"
+    assert written[-2:] == [
+        "1 person connected: ana (127.0.0.1)",
+        f"On a phone: http://127.0.0.1:{server.port}",
+    ]
     assert console.handle("/kick")
     assert written[-1].startswith("Usage: /expulsar")
     assert console.handle("/kick nadie")
@@ -258,3 +262,46 @@ def test_teacher_accounts_from_the_command_line(run_server, capsys):
     process = run_server("--host", "127.0.0.1", "--port", "0", "--teacher", "profe")
     process.expect(r"teacher profe has no account yet: register it now")
     started_port(process)
+
+
+def test_web_options(capsys):
+    defaults = config_from_args(parse_args(["--lang", "en"]))
+    assert (defaults.web, defaults.web_port, defaults.web_allowed_origins) == (True, None, ())
+    config = config_from_args(
+        parse_args(
+            [
+                "--no-web",
+                "--web-port",
+                "8080",
+                "--web-allow-origin",
+                "https://gamja.example",
+                "--web-allow-origin",
+                "http://[::1]:8000",
+            ]
+        )
+    )
+    assert (config.web, config.web_port) == (False, 8080)
+    assert config.web_allowed_origins == ("https://gamja.example", "http://[::1]:8000")
+    for wrong in (
+        ["--web-allow-origin", "gamja.example"],
+        ["--web-allow-origin", "https://gamja.example/page"],
+        ["--web-allow-origin", "*"],
+    ):
+        with pytest.raises(SystemExit):
+            parse_args([*wrong, "--lang", "en"])
+        assert "give scheme://host[:port]" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["--port", "5000", "--web-port", "5000", "--lang", "en"])
+    assert "--web-port must be" in capsys.readouterr().err
+
+
+def test_no_web_says_no_web_address(run_server):
+    process = run_server("--host", "127.0.0.1", "--port", "0", "--no-web", tty_stdin=True)
+    started_port(process)
+    process.expect(r"/ayuda")
+    assert not any("On a phone" in line for line in process.output)
+    process.type("/usuarios")
+    process.expect(r"0 people connected")
+    process.type("/salir")
+    assert process.wait(timeout=5) == 0
+    assert not any("On a phone" in line for line in process.output)

@@ -7,6 +7,7 @@ checks (version, key, Origin), and the plain-text and IRC paths left as they wer
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from collections.abc import Callable
@@ -378,3 +379,15 @@ def test_the_session_token_works_over_websocket_as_over_tcp(
     finally:
         page.close()
         again.close()
+
+
+def test_the_pages_files_do_not_fill_the_operators_console(
+    server: ChatServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A class of 30 opening the page makes a hundred requests: none is a line at INFO."""
+    caplog.set_level(logging.DEBUG, logger="net.server")
+    for _ in range(8):
+        assert get(server.port, "/")[0].startswith("HTTP/1.1 200")
+    wait_until(lambda: server.unregistered_count() == 0)
+    closed = [r for r in caplog.records if "closed" in r.getMessage()]
+    assert closed and all(r.levelno == logging.DEBUG for r in closed)

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import socket
 import struct
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from net.protocol import MAX_FRAME_BYTES
 from net.server import ChatServer
@@ -37,6 +42,10 @@ from net.websocket import (
 from tests.support import IrcClient, WebSocketClient, wait_until
 
 MASK = b"\x01\x02\x03\x04"
+# as tests/test_fuzz.py: Hypothesis's caches in the temporary folder, not in the checkout;
+# the same examples on every run, no example database
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "charla-hypothesis")
+PROPERTY = settings(max_examples=300, deadline=None, derandomize=True, database=None)
 
 
 def masked(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
@@ -372,3 +381,57 @@ def test_bytes_sent_before_the_101_close_the_connection(server: ChatServer) -> N
             data += chunk
     assert data.startswith(b"HTTP/1.1 400 ")
     wait_until(lambda: server.unregistered_count() == 0)
+
+
+# -- properties ---------------------------------------------------------------------------
+
+_line = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
+    max_size=60,
+).map(lambda text: text.encode("utf-8"))
+
+
+@given(
+    messages=st.lists(_line, max_size=8),
+    pieces=st.lists(st.integers(1, 4), max_size=8),
+    cuts=st.lists(st.integers(1, 50), max_size=20),
+    pings=st.lists(st.booleans(), max_size=8),
+)
+@PROPERTY
+def test_any_fragmenting_and_any_read_boundaries_give_the_same_lines(
+    messages: list[bytes], pieces: list[int], cuts: list[int], pings: list[bool]
+) -> None:
+    """Messages cut into fragments (with Pings between them), the whole stream then cut at
+    any points: the same lines come out, in order, and nothing ends the stream."""
+    stream_bytes = b""
+    for index, message in enumerate(messages):
+        count = pieces[index] if index < len(pieces) else 1
+        size = max(1, len(message) // count + 1)
+        parts = [message[at : at + size] for at in range(0, len(message), size)] or [b""]
+        for number, part in enumerate(parts):
+            opcode = OP_TEXT if number == 0 else OP_CONTINUATION
+            stream_bytes += masked(opcode, part, fin=number == len(parts) - 1)
+            if index < len(pings) and pings[index]:
+                stream_bytes += masked(OP_PING, b"p")
+    stream = WebSocketStream()
+    got: list[bytes | None] = []
+    at = 0
+    for cut in cuts:
+        got += stream.feed(stream_bytes[at : at + cut])
+        at += cut
+    got += stream.feed(stream_bytes[at:])
+    assert got == messages
+    assert stream.ended is None
+
+
+@given(st.binary(max_size=300), st.binary(max_size=300))
+@PROPERTY
+def test_garbage_never_raises_and_an_ended_stream_stays_ended(first: bytes, more: bytes) -> None:
+    stream = WebSocketStream()
+    lines = stream.feed(first)
+    assert all(line is not None and len(line) <= MAX_FRAME_BYTES for line in lines)
+    ended = stream.ended
+    stream.feed(more)
+    if ended is not None:
+        assert stream.ended == ended
+        assert stream.feed(more) == []
