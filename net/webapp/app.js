@@ -52,7 +52,8 @@
       wrongRoomPassword: "La contraseña de la sala no es correcta.",
       needAccountPassword: "Ese nombre está registrado: escribe su contraseña.",
       wrongAccountPassword: "La contraseña de la cuenta no es correcta.",
-      waitAccount: (s) => "Demasiadas contraseñas equivocadas: prueba otra vez dentro de " + s + " s.",
+      waitAccount: (s) => "Demasiadas contraseñas equivocadas: se vuelve a probar dentro de " + s + " s.",
+      waitRoom: (s) => "Contraseña equivocada hace un momento: se vuelve a probar dentro de " + s + " s.",
       refusedEntry: (why) => "El servidor no te deja entrar: " + why,
       noWebSocket: "Este navegador no puede conectarse (no tiene WebSocket).",
       announcement: "Aviso del servidor",
@@ -104,7 +105,8 @@
       wrongRoomPassword: "The room's password is not right.",
       needAccountPassword: "That name is registered: type its password.",
       wrongAccountPassword: "The account's password is not right.",
-      waitAccount: (s) => "Too many wrong passwords: try again in " + s + " s.",
+      waitAccount: (s) => "Too many wrong passwords: trying again in " + s + " s.",
+      waitRoom: (s) => "A wrong password a moment ago: trying again in " + s + " s.",
       refusedEntry: (why) => "The server does not let you in: " + why,
       noWebSocket: "This browser cannot connect (it has no WebSocket).",
       announcement: "Announcement from the server",
@@ -605,9 +607,10 @@
     "432": onNickRefused,
     "433": onNickRefused,
     "437": onNickRefused,
-    "464": () => {
-      const had = state.roomPassword;
-      refuse(had ? W.wrongRoomPassword : W.needRoomPassword, "room-password-row");
+    "464": (m) => {
+      const wait = waitOf(m);
+      if (wait) return refuse(W.waitRoom(wait), "room-password-row", wait);
+      refuse(state.roomPassword ? W.wrongRoomPassword : W.needRoomPassword, "room-password-row");
     },
     ERROR: (m) => {
       if (!state.registered && !state.fatal && /password|denied|banned|k-?lined/i.test(m.params[0] || "")) {
@@ -706,14 +709,27 @@
   }
 
   function saslFailed(m) {
+    const wait = waitOf(m);
+    if (wait) return refuse(W.waitAccount(wait), "account-password-row", wait);
     state.accountPassword = null;
-    const wait = /try again in (\d+) s/.exec(m.params[m.params.length - 1] || "");
-    refuse(wait ? W.waitAccount(wait[1]) : W.wrongAccountPassword, "account-password-row");
+    refuse(W.wrongAccountPassword, "account-password-row");
+  }
+
+  /** The seconds a refusal says to wait ("try again in 2 s": a wrong password before). */
+  function waitOf(m) {
+    const match = /try again in (\d+) s/.exec(m.params[m.params.length - 1] || "");
+    return match ? Math.min(Number(match[1]), 3600) : 0;
   }
 
   /** Entry refused for a reason the user must fix: back to the name prompt. */
-  function refuse(text, showRow) {
+  function refuse(text, showRow, retryAfter) {
     state.fatal = true;
+    clearTimeout(state.loginRetry);
+    if (retryAfter) {
+      // the server makes this address wait after a wrong password: the one now typed is
+      // tried again by itself when the wait is over
+      state.loginRetry = setTimeout(() => $("login-form").requestSubmit(), retryAfter * 1000 + 250);
+    }
     if (showRow) $(showRow).hidden = false;
     const ws = state.ws;
     state.ws = null;
@@ -1354,6 +1370,7 @@
 
   function onLogin(event) {
     event.preventDefault();
+    clearTimeout(state.loginRetry);
     const nick = $("nick").value.trim();
     if (!nick) return showLoginError(W.needName);
     if (!validNick(nick)) return showLoginError(W.badName);
