@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from net.protocol import session_alias
-from tests.support import ROOT, IrcClient, free_port
+from tests.support import ROOT, FreezableRelay, IrcClient, free_port
 
 WEBAPP = ROOT / "net" / "webapp"
 #: the longest wait for something to show in a page (a 2-core machine running the suite)
@@ -372,3 +372,40 @@ def test_teacher_controls_and_announcements(server, connect, open_page, tmp_path
     nick_menu("beto", "Remove from the room")
     beto.expect(r"^:Marta!\S+ KICK #clase beto")
     _wait(lucia, lambda page: "beto" not in _members(page))
+
+
+def test_a_page_that_slept_loses_and_repeats_nothing(server, connect, open_page) -> None:
+    """A phone asleep: its connection goes silent both ways without closing (a relay that
+    freezes), a message is written into it, and the room talks on. On waking the page asks
+    the server at once, gives up on the dead connection within seconds, comes back as the
+    same person, sends its message once and shows what it missed once."""
+    relay = FreezableRelay(server.port)
+    try:
+        page = open_page()
+        _enter(page, relay.port, "ana")
+        beto = connect("beto")
+        beto.join("#general")
+        beto.send("PRIVMSG #general :antes de dormir")
+        _wait(page, _showing("beto: antes de dormir"))
+
+        relay.freeze()
+        _say(page, "escrito al dormirse")
+        beto.send("PRIVMSG #general :mientras dormía")
+        beto.sync()
+        assert _pending(page) == 1
+        page.execute_script("document.dispatchEvent(new Event('visibilitychange'))")  # awake
+        _wait(page, lambda p: _pending(p) == 0)
+        _wait(page, _showing("beto: mientras dormía"))
+        beto.send("PRIVMSG #general :fin")
+        _wait(page, _showing("beto: fin"))
+        heard = "\n".join(beto.sync())
+        assert len(re.findall(r"PRIVMSG #general :escrito al dormirse$", heard, re.M)) == 1
+        said = [line for line in _lines(page) if ": " in line]
+        assert said == [
+            "beto: antes de dormir",
+            "ana: escrito al dormirse",
+            "beto: mientras dormía",
+            "beto: fin",
+        ]
+    finally:
+        relay.close()

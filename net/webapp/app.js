@@ -146,6 +146,9 @@
   const KEEPALIVE_TOKEN = "charla-keepalive";
   const KEEPALIVE_AFTER_MS = 15000; // silence before we PING the server
   const KEEPALIVE_TIMEOUT_MS = 10000; // then this long for an answer
+  // after the phone wakes (or the tab comes back) a socket that slept is asked at once,
+  // and given less time: a dead one must not keep the user waiting 10 s more
+  const WAKE_PROBE_TIMEOUT_MS = 3000;
   const RECONNECT_MAX_ATTEMPTS = 10000; // about three days at the longest delay
   const REMEMBERED_MSGIDS = 20000;
   const MAX_LOG_ITEMS = 2000; // messages kept on screen per conversation
@@ -429,7 +432,8 @@
     retryTimer: 0,
     keepaliveTimer: 0,
     lastHeard: 0,
-    probeSent: 0,
+    probeSent: 0, // when our keepalive PING went out (0: none waiting)
+    probeTimeout: KEEPALIVE_TIMEOUT_MS,
     unread: 0,
   };
   state.alias = sessionAlias(state.token);
@@ -532,7 +536,7 @@
   function reconnectNow() {
     if (state.fatal || !state.nick || !document.body.classList.contains("in-chat")) return;
     if (state.ws) {
-      probe(); // a socket that slept may be dead without knowing it
+      probe(WAKE_PROBE_TIMEOUT_MS); // a socket that slept may be dead without knowing it
       return;
     }
     state.attempt = 0;
@@ -547,20 +551,26 @@
 
   function armKeepalive() {
     clearTimeout(state.keepaliveTimer);
-    const wait = state.probeSent ? KEEPALIVE_TIMEOUT_MS : KEEPALIVE_AFTER_MS;
+    const wait = state.probeSent
+      ? Math.max(0, state.probeSent + state.probeTimeout - Date.now())
+      : KEEPALIVE_AFTER_MS;
     state.keepaliveTimer = setTimeout(keepalive, wait);
   }
 
-  function probe() {
-    if (!state.probeSent && send("PING", [KEEPALIVE_TOKEN])) {
+  /** PING the server; no answer within timeoutMs means the connection is dead. */
+  function probe(timeoutMs = KEEPALIVE_TIMEOUT_MS) {
+    if (state.probeSent) {
+      state.probeTimeout = Math.min(state.probeTimeout, timeoutMs);
+    } else if (send("PING", [KEEPALIVE_TOKEN])) {
       state.probeSent = Date.now();
-      armKeepalive();
+      state.probeTimeout = timeoutMs;
     }
+    armKeepalive();
   }
 
   function keepalive() {
     if (!state.ws) return;
-    if (state.probeSent && Date.now() - state.probeSent >= KEEPALIVE_TIMEOUT_MS) {
+    if (state.probeSent && Date.now() - state.probeSent >= state.probeTimeout) {
       const ws = state.ws;
       ws.close();
       lost(ws); // at once: a dead socket may take long to report its close
