@@ -732,6 +732,7 @@ def chromium_page(
         ):
             options.add_argument(switch)
         options.add_experimental_option("prefs", {"intl.accept_languages": language})
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console's lines
         # the driver named by path: Selenium's own driver manager never runs
         driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
         try:

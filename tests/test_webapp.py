@@ -34,6 +34,11 @@ def test_the_page_names_its_messages_as_the_server_does(open_page) -> None:
     assert computed == [session_alias(token) for token in tokens]
 
 
+def test_the_page_icon_is_the_windows() -> None:
+    """The server program carries no gui/: the page has its own copy of the icon."""
+    assert (WEBAPP / "icon.png").read_bytes() == (ROOT / "gui/icons/charla-128.png").read_bytes()
+
+
 @pytest.mark.parametrize("path", ["index.html", "app.js", "style.css"])
 def test_nothing_is_inline_and_user_text_never_becomes_html(path: str) -> None:
     """The server's Content-Security-Policy allows no inline script or style, and user text
@@ -175,6 +180,9 @@ def test_two_pages_and_an_irc_client_chat(server, connect, open_page, tmp_path: 
     carla.expect(r"^:Ana!\S+ PRIVMSG carla :vale$")
     carla.sync()
     assert "solo para ti" not in _shown(beto)
+    for page in (ana, beto):  # no error, no Content-Security-Policy refusal, no 404
+        problems = [e["message"] for e in page.get_log("browser") if e["level"] != "INFO"]
+        assert problems == []
     _screenshot(beto, "two-pages-beto.png", tmp_path)
 
 
@@ -409,3 +417,27 @@ def test_a_page_that_slept_loses_and_repeats_nothing(server, connect, open_page)
         ]
     finally:
         relay.close()
+
+
+def test_the_page_asks_the_room_password_and_the_account_password(start_server, open_page) -> None:
+    server = start_server(password="clase123")
+    owner = IrcClient(server.port)
+    try:  # lola's nick is an account
+        owner.register("lola", password="clase123")
+        owner.send("REGISTER * * secreto123")
+        owner.expect("REGISTER SUCCESS")
+    finally:
+        owner.close()
+    page = open_page()
+    page.get(f"http://127.0.0.1:{server.port}/")
+    page.find_element("id", "nick").send_keys("lola\n")
+    _wait(page, lambda p: p.find_element("id", "room-password").is_displayed())
+    assert page.find_element("id", "login-error").text == "This room has a password."
+    page.find_element("id", "room-password").send_keys("clase123\n")
+    # the server made this address wait a second (a try without the password counts):
+    # the page tries again by itself, then hears the name is an account's
+    _wait(page, lambda p: p.find_element("id", "account-password").is_displayed())
+    assert "registered" in page.find_element("id", "login-error").text
+    page.find_element("id", "account-password").send_keys("secreto123\n")
+    _wait(page, lambda p: p.execute_script("return window.charla.state().registered"))
+    assert page.find_element("id", "status").text == "Connected as lola"
