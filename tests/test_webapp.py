@@ -411,8 +411,8 @@ def test_a_page_that_slept_loses_and_repeats_nothing(server, connect, open_page)
         said = [line for line in _lines(page) if ": " in line]
         assert said == [
             "beto: antes de dormir",
+            "beto: mientras dormía",  # the history replayed goes before what still waits
             "ana: escrito al dormirse",
-            "beto: mientras dormía",
             "beto: fin",
         ]
     finally:
@@ -434,8 +434,8 @@ def test_the_page_asks_the_room_password_and_the_account_password(start_server, 
     _wait(page, lambda p: p.find_element("id", "room-password").is_displayed())
     assert page.find_element("id", "login-error").text == "This room has a password."
     page.find_element("id", "room-password").send_keys("clase123\n")
-    # the server made this address wait a second (a try without the password counts):
-    # the page tries again by itself, then hears the name is an account's
+    # (if the server makes the address wait after the try without it, the page tries
+    # again by itself when the wait is over) then it hears the name is an account's
     _wait(page, lambda p: p.find_element("id", "account-password").is_displayed())
     assert "registered" in page.find_element("id", "login-error").text
     page.find_element("id", "account-password").send_keys("secreto123\n")

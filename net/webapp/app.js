@@ -673,8 +673,8 @@
       }
       renderMembers();
     },
-    TOPIC: (m) => systemLine(m.params[0] || "", W.topic(m.params[1] || "")),
-    "332": (m) => systemLine(m.params[1] || "", W.topic(m.params[2] || "")),
+    TOPIC: (m) => showTopic(m.params[0] || "", m.params[1] || ""),
+    "332": (m) => showTopic(m.params[1] || "", m.params[2] || ""),
     "353": onNamesReply,
     "366": onNamesEnd,
     BATCH: (m) => {
@@ -896,10 +896,20 @@
     const history = state.batches.get(m.tags.batch || "") === "chathistory";
     const when = timeOf(m);
     const ownId = ownIdOf(msgid);
-    if (ownId !== null && document.querySelector('[data-own-id="' + ownId + '"]')) {
-      // our own message, shown as ours already (a reload kept it pending): confirmed now
+    const ownNode = ownId === null ? null : document.querySelector('[data-own-id="' + ownId + '"]');
+    if (ownNode) {
+      // our own message, shown as ours already (a reload kept it pending): confirmed now,
+      // and in its place among the replayed history
       state.seen.set(msgid, true);
-      markDelivered(ownId);
+      if (history && ownNode.classList.contains("pending")) {
+        markDelivered(ownId);
+        const time = ownNode.querySelector("time");
+        time.textContent = "[" + clock(when) + "]";
+        time.dateTime = when.toISOString();
+        append(conversation(ownNode.parentElement.getAttribute("aria-label")), ownNode, true);
+      } else {
+        markDelivered(ownId);
+      }
       return;
     }
     if (!firstSight(msgid)) return;
@@ -925,6 +935,14 @@
     const own = isMe(m.nick);
     const where = isChannel ? target : own ? target : m.nick;
     addMessage(where, { when, nick: m.nick, text, kind, own, msgid, history });
+  }
+
+  /** The topic, said once: a rejoin after a reconnect does not repeat it. */
+  function showTopic(channel, topic) {
+    const conv = conversation(channel);
+    if (conv.topic === topic) return;
+    conv.topic = topic;
+    if (topic) systemLine(channel, W.topic(topic));
   }
 
   function ownIdOf(msgid) {
@@ -1166,10 +1184,13 @@
     return new RegExp("(^|[^\\p{L}\\p{N}_])" + needle + "($|[^\\p{L}\\p{N}_])", "u").test(plain(text));
   }
 
-  function append(conv, node) {
+  /** Add a line at the end; a replayed one goes before our messages still pending (a
+   *  reload shows those before the history comes), so the talk stays in its order. */
+  function append(conv, node, history) {
     const log = conv.log;
     const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-    log.appendChild(node);
+    const firstPending = history ? log.querySelector(":scope > .pending") : null;
+    log.insertBefore(node, firstPending);
     while (log.childElementCount > MAX_LOG_ITEMS) log.firstElementChild.remove();
     if (atEnd || conv.key !== state.active) log.scrollTop = log.scrollHeight;
   }
@@ -1202,7 +1223,7 @@
     node.dataset.nick = message.nick;
     const mentioned = !message.own && !message.history && mentions(state.nick, message.text);
     if (mentioned) node.classList.add("mention");
-    append(conv, node);
+    append(conv, node, message.history);
     if (!message.history && !message.own) {
       const privateOne = !conv.channel;
       if (conv.key !== state.active || document.hidden) {
@@ -1514,6 +1535,14 @@
     });
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && !$("menu").hidden) closeMenu();
+    });
+    $("menu").addEventListener("keydown", (event) => {
+      const items = Array.from($("menu").children);
+      const at = items.indexOf(document.activeElement);
+      const step = event.key === "ArrowDown" ? 1 : event.key === "ArrowUp" ? -1 : 0;
+      if (!step) return;
+      event.preventDefault();
+      items[(at + step + items.length) % items.length].focus();
     });
     document.addEventListener("click", (event) => {
       if (!$("menu").hidden && !$("menu").contains(event.target)) closeMenu();
