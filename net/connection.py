@@ -53,8 +53,8 @@ Threading rules:
   called under a shared lock (that is how every member of a channel sees messages in the
   same order).
 - ``_out_lock`` guards ``_out``, ``_in_batch``, ``_held_from``, ``_flushing``,
-  ``_overflow``, ``_dead``, ``_sealed`` and the writes of ``_close_reason`` (the reader thread reads
-  it unlocked: it only ever goes from None to a reason). It is never held during a
+  ``_overflow``, ``_dead``, ``_sealed`` and the writes of ``_close_reason`` (the reader
+  thread reads it unlocked: it only ever goes from None to a reason). It is never held during a
   socket call; ``_flushing`` marks the one thread allowed to write the socket.
 - The batch of connections to flush is per reader thread (``threading.local``).
 - ``framing`` and ``_stream`` are the reader thread's; ``_wrap`` is set once, by the

@@ -14,7 +14,12 @@ together, from the bottom up:
 - ``net.irc_session`` / ``net.plain_session``: one kind of client each. A new
   connection's handler is a ``FirstLineSniffer``: the first line (or a second of silence)
   says which kind it is, and the sniffer makes that session the connection's handler
-  (it swaps itself out rather than forwarding, so a line never takes an extra hop).
+  (it swaps itself out rather than forwarding, so a line never takes an extra hop);
+- ``net.web_session``: browsers. Each connection's framing starts as ``FirstBytes``,
+  which tells an HTTP request by its first bytes; the sniffer then hands the connection
+  to an ``HttpSession`` (one static file, or the WebSocket upgrade, after which an
+  ``IrcSession`` takes over). ``--no-web`` answers requests with a short 404;
+  ``--web-port`` adds listeners whose connections are served only if they are HTTP.
 
 The operator's actions (``announce``, ``kick``, ``user_list``, ``name_teacher``,
 ``teachers``) are thin wrappers over ``Rooms``, for ``servidor.py``'s console and for the

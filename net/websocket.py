@@ -292,7 +292,8 @@ class WebSocketStream:
                     payload[2:].decode("utf-8")
                 except UnicodeDecodeError:
                     raise ProtocolError(CLOSE_INVALID_DATA, "close reason not UTF-8") from None
-            self._end(code, "", f"WebSocket closed by the client ({code})")
+            # what the others read in the QUIT: the same words as a TCP client's close
+            self._end(code, "", "Connection closed")
         # a Pong (unsolicited or not) needs nothing
 
     def _data(self, opcode: int, fin: bool, payload: bytes, lines: list[bytes | None]) -> None:

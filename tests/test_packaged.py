@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import IrcClient, ServerProcess, started_port, stop_program
+from tests.support import (
+    ROOT,
+    IrcClient,
+    ServerProcess,
+    WebSocketClient,
+    started_port,
+    stop_program,
+)
 
 ON_LINUX = sys.platform.startswith("linux")
 
@@ -203,3 +211,23 @@ def test_the_packaged_server_hashes_account_passwords(built: Path, tmp_path: Pat
         if client is not None:
             client.close()
         server.close()
+
+
+def test_the_packaged_server_serves_the_web_page_and_websocket(
+    packaged_server: int,
+) -> None:
+    """The page's files are inside the program (build.spec's datas), and the WebSocket
+    handshake's SHA-1 works there."""
+    with socket.create_connection(("127.0.0.1", packaged_server), timeout=10) as sock:
+        sock.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{packaged_server}\r\n\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert data.split(b"\r\n\r\n", 1)[1] == (ROOT / "net" / "webapp" / "index.html").read_bytes()
+    page = WebSocketClient(packaged_server)
+    try:
+        assert page.upgraded, page.response
+        page.register("movil")
+    finally:
+        page.close()

@@ -156,6 +156,10 @@ def test_a_request_with_a_body_gets_413(server: ChatServer) -> None:
     assert status.split()[1] == "413"
     status, _, _ = get(server.port, "/", extra="Transfer-Encoding: chunked\r\n")
     assert status.split()[1] == "413"
+    status, _, _ = get(server.port, "/", extra="Content-Length: 0\r\nContent-Length: 5\r\n")
+    assert status.split()[1] == "413"
+    status, _, _ = get(server.port, "/", extra="Content-Length: 0\r\n")
+    assert status.split()[1] == "200"
 
 
 def test_an_unknown_file_is_a_short_404(server: ChatServer) -> None:

@@ -187,7 +187,7 @@ def test_the_clients_close_is_answered_with_its_code() -> None:
     stream = WebSocketStream()
     lines = stream.feed(masked(OP_TEXT, b"QUIT :bye") + masked(OP_CLOSE, close_payload(1001, "a")))
     assert lines == [b"QUIT :bye"]
-    assert stream.ended == "WebSocket closed by the client (1001)"
+    assert stream.ended == "Connection closed"
     assert stream.farewell(1000) == encode_frame(OP_CLOSE, struct.pack("!H", 1001))
 
 
@@ -323,7 +323,7 @@ def test_the_close_handshake_after_a_last_message(
     irc.expect(r":lucia!\S+ PRIVMSG #general :me voy$")
     web.expect_closed()
     assert web.close_code == 1000
-    irc.expect(r":lucia!\S+ QUIT ")
+    irc.expect(r":lucia!\S+ QUIT :Connection closed$")
 
 
 def test_quit_ends_with_a_close_frame(ws: Callable[..., WebSocketClient]) -> None:
