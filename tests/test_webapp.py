@@ -324,6 +324,14 @@ def test_hostile_messages_render_as_text(start_server, open_page, tmp_path: Path
             "return document.documentElement.scrollWidth <= window.innerWidth"
         )
         _screenshot(page, "hostile.png", tmp_path)
+
+        # what the page keeps waiting is bounded: too much at once is refused, not lost
+        _say(page, "y" * 1_000_000)
+        _wait(page, _showing("Too much is waiting"))
+        assert _pending(page) == 0
+        assert page.execute_script("return document.getElementById('text').value.length") == (
+            1_000_000
+        )
     finally:
         beto.close()
 

@@ -45,6 +45,7 @@
       sending: "enviando…",
       refused: "no enviado",
       deleted: "(mensaje borrado)",
+      outboxFull: "Hay demasiado esperando a que vuelva la conexión: este mensaje no se ha enviado.",
       needName: "Escribe un nombre.",
       badName: "Ese nombre no vale: sin espacios, hasta 30 letras o números.",
       nameTaken: "Ese nombre ya lo usa otra persona. Elige otro.",
@@ -98,6 +99,7 @@
       sending: "sending…",
       refused: "not sent",
       deleted: "(message deleted)",
+      outboxFull: "Too much is waiting for the connection to come back: this message was not sent.",
       needName: "Type a name.",
       badName: "That name will not do: no spaces, up to 30 letters or digits.",
       nameTaken: "Someone else is using that name. Choose another.",
@@ -142,6 +144,9 @@
   const HOST_ALLOWANCE = 64; // what our host may take in the relayed line (net/client.py)
   const NICKLEN = 30;
   const MAX_IN_FLIGHT = 20; // unconfirmed messages at once (net/client_protocol.py)
+  // messages waiting for the server at most (kept in sessionStorage, ~5 MB): about
+  // 750 KB of text typed while the connection is down
+  const MAX_OUTBOX = 2000;
   const ACK_PREFIX = "charla-ack-";
   const KEEPALIVE_TOKEN = "charla-keepalive";
   const KEEPALIVE_AFTER_MS = 15000; // silence before we PING the server
@@ -388,7 +393,8 @@
     let piece = "";
     let size = 0;
     for (const char of text) {
-      const n = utf8Length(char);
+      const code = char.codePointAt(0);
+      const n = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
       if (size + n > maxBytes && piece) {
         pieces.push(piece);
         piece = "";
@@ -793,12 +799,18 @@
 
   // ---------------------------------------------------------------- the outbox
 
-  /** Queue text for target, cut to fit a line; shown at once as pending. */
+  /** Queue text for target, cut to fit a line; shown at once as pending. False when the
+   *  outbox is full (the text stays in the entry). */
   function say(target, text, { action = false, notice = false } = {}) {
     const command = notice ? "NOTICE" : "PRIVMSG";
     const overhead = utf8Length(":" + state.nick + "!~web@ " + command + " " + target + " :");
     const limit = Math.max(32, MAX_LINE_BYTES - 2 - overhead - HOST_ALLOWANCE - (action ? 9 : 0));
-    for (const piece of splitUtf8(text, limit)) {
+    const pieces = splitUtf8(text, limit);
+    if (state.outbox.length + pieces.length > MAX_OUTBOX) {
+      systemLine(target, W.outboxFull, "error");
+      return false;
+    }
+    for (const piece of pieces) {
       const body = action ? "\x01ACTION " + piece + "\x01" : piece;
       state.lastId += 1;
       const item = { id: state.lastId, command, target, text: body };
@@ -808,6 +820,7 @@
     }
     saveOutbox();
     flushOutbox();
+    return true;
   }
 
   function flushOutbox() {
@@ -1494,7 +1507,7 @@
       else systemLine(conv.name, W.unknownCommand(name), "error");
       return;
     }
-    say(conv.name, text.startsWith("//") ? text.slice(1) : text);
+    if (!say(conv.name, text.startsWith("//") ? text.slice(1) : text)) input.value = text;
   }
 
   function setUp() {
