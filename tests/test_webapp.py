@@ -110,10 +110,10 @@ def _shown(page) -> str:
     )
 
 
-def _lines(page) -> list[str]:
-    """Each line of the conversation on show (without its ``[hh:mm]``)."""
+def _said(page) -> list[str]:
+    """What people said in the conversation on show, a line each (without ``[hh:mm]``)."""
     return page.execute_script(
-        "return Array.from(document.querySelectorAll('.log:not([hidden]) > li'),"
+        "return Array.from(document.querySelectorAll('.log:not([hidden]) > li.msg'),"
         " (li) => li.textContent.replace(/^\\[\\d\\d:\\d\\d\\] /, ''))"
     )
 
@@ -172,7 +172,7 @@ def test_two_pages_and_an_irc_client_chat(server, connect, open_page, tmp_path: 
     _wait(ana, _showing("Beto: bien"))
     # each line once, in the order said, on both pages
     for page in (ana, beto):
-        said = [line for line in _lines(page) if ": " in line]
+        said = _said(page)
         assert said == [
             "Ana: hola, beto 👋 https://example.org/tarea?x=1",
             "carla: ¿qué tal? 😀",
@@ -192,6 +192,11 @@ def test_two_pages_and_an_irc_client_chat(server, connect, open_page, tmp_path: 
     carla.expect(r"^:Ana!\S+ PRIVMSG carla :vale$")
     carla.sync()
     assert "solo para ti" not in _shown(beto)
+    ana.find_element("css selector", ".tab-close").click()  # closed; #general on show
+    _wait(ana, lambda page: len(page.find_elements("css selector", ".tab")) == 1)
+    _say(beto, "/apodo Bruno")
+    carla.expect(r"^:Beto!\S+ NICK :?Bruno$")
+    _wait(ana, _showing("Beto is now Bruno"))
     for page in (ana, beto):  # no error, no Content-Security-Policy refusal, no 404
         problems = [e["message"] for e in page.get_log("browser") if e["level"] != "INFO"]
         assert problems == []
@@ -239,7 +244,7 @@ def test_a_page_survives_a_server_restart_without_loss_or_repetition(
         # live or in the replayed history (as the server's notices), each exactly once
         for text in ("durante uno", "durante dos"):
             assert len(re.findall(rf"ana: {text}$|PRIVMSG #general :{text}$", heard, re.M)) == 1
-        said = [line for line in _lines(page) if ": " in line]
+        said = _said(page)
         assert said == [
             "beto: hola ana",
             "ana: antes",
@@ -251,7 +256,7 @@ def test_a_page_survives_a_server_restart_without_loss_or_repetition(
         # a reload (a phone that dropped the tab) comes back as the same person
         page.refresh()
         _wait(page, _showing("beto: fin"))
-        said = [line for line in _lines(page) if ": " in line]
+        said = _said(page)
         assert said == [
             "beto: hola ana",
             "ana: antes",
@@ -353,6 +358,7 @@ def test_teacher_controls_and_announcements(server, connect, open_page, tmp_path
         _wait(page, lambda p: "Marta" in _members(p))
     beto = connect("beto")
     beto.join("#clase")
+    _wait(profe, _showing("3 people joined: Lucía, Nora, beto"))  # one line, not three
     assert not lucia.find_element("id", "class-button").is_displayed()
 
     beto.send("NOTICE #clase :Aviso: examen cancelado")  # a student's notice: no banner
@@ -436,7 +442,7 @@ def test_a_page_that_slept_loses_and_repeats_nothing(server, connect, open_page)
         _wait(page, _showing("beto: fin"))
         heard = "\n".join(beto.sync())
         assert len(re.findall(r"PRIVMSG #general :escrito al dormirse$", heard, re.M)) == 1
-        said = [line for line in _lines(page) if ": " in line]
+        said = _said(page)
         assert said == [
             "beto: antes de dormir",
             "beto: mientras dormía",  # the history replayed goes before what still waits

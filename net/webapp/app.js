@@ -61,6 +61,8 @@
       announcementFrom: (nick) => "Aviso de " + nick,
       close: "Cerrar",
       joined: (nick) => nick + " ha entrado",
+      joinedMany: (nicks) => nicks.length + " personas han entrado: " + nicks.join(", "),
+      closeConversation: (name) => "Cerrar la conversación con " + name,
       left: (nick) => nick + " se ha ido",
       kicked: (nick, by, why) => by + " ha sacado a " + nick + (why ? " (" + why + ")" : ""),
       youWereKicked: (by, why) => by + " te ha sacado de la sala" + (why ? " (" + why + ")" : ""),
@@ -73,7 +75,7 @@
       deleteMessage: "Borrar mensaje",
       newMessages: "mensajes nuevos",
       back: (ch) => "De vuelta en " + ch,
-      unknownCommand: (c) => "No conozco la orden /" + c + ". Órdenes: /yo, /privado, /unirse, /dejar, /aviso.",
+      unknownCommand: (c) => "No conozco la orden /" + c + ". Órdenes: /yo, /privado, /unirse, /dejar, /apodo, /aviso.",
       mentionTitle: (nick) => nick + " te nombra",
       privateTitle: (nick) => "Mensaje privado de " + nick,
       teacher: "profe",
@@ -115,6 +117,8 @@
       announcementFrom: (nick) => "Announcement from " + nick,
       close: "Close",
       joined: (nick) => nick + " joined",
+      joinedMany: (nicks) => nicks.length + " people joined: " + nicks.join(", "),
+      closeConversation: (name) => "Close the conversation with " + name,
       left: (nick) => nick + " left",
       kicked: (nick, by, why) => by + " removed " + nick + (why ? " (" + why + ")" : ""),
       youWereKicked: (by, why) => by + " removed you from the room" + (why ? " (" + why + ")" : ""),
@@ -127,7 +131,7 @@
       deleteMessage: "Delete message",
       newMessages: "new messages",
       back: (ch) => "Back in " + ch,
-      unknownCommand: (c) => "Unknown command /" + c + ". Commands: /me, /msg, /join, /part, /announce.",
+      unknownCommand: (c) => "Unknown command /" + c + ". Commands: /me, /msg, /join, /part, /nick, /announce.",
       mentionTitle: (nick) => nick + " mentions you",
       privateTitle: (nick) => "Private message from " + nick,
       teacher: "teacher",
@@ -1001,10 +1005,29 @@
       tab.addEventListener("click", () => activate(key));
       $("tabs").appendChild(tab);
       conv = { key, name, log, tab, badge, members: new Map(), unread: 0, channel: name.startsWith("#") };
+      if (!conv.channel) {
+        // a private conversation can be closed (it opens again with the next message)
+        const close = el("button", "tab-close", "×");
+        close.type = "button";
+        close.setAttribute("aria-label", W.closeConversation(name));
+        close.addEventListener("click", () => closeConversation(key));
+        $("tabs").appendChild(close);
+        conv.close = close;
+      }
       state.convs.set(key, conv);
       if (!state.active) activate(key);
     }
     return conv;
+  }
+
+  function closeConversation(key) {
+    const conv = state.convs.get(key);
+    if (!conv || conv.channel) return;
+    conv.log.remove();
+    conv.tab.remove();
+    conv.close.remove();
+    state.convs.delete(key);
+    if (state.active === key) activate(state.convs.keys().next().value || "");
   }
 
   function activate(key) {
@@ -1037,7 +1060,7 @@
       conv.wasHere = true;
       send("MODE", [channel]);
     } else {
-      systemLine(channel, W.joined(m.nick));
+      showJoin(conv, m.nick);
     }
     conv.members.set(fold(m.nick), { nick: m.nick, status: "" });
     renderMembers();
@@ -1271,6 +1294,20 @@
     append(conv, node);
   }
 
+  /** "ana joined", and a run of arrivals (a class coming in) as one line that grows:
+   *  "4 people joined: ana, beto, …" (the window folds them too, gui/comings.py). */
+  function showJoin(conv, nick) {
+    const last = conv.log.lastElementChild;
+    if (last && last === conv.joinLine && conv.joiners.length < 200) {
+      conv.joiners.push(nick);
+      last.querySelector(".text").textContent = W.joinedMany(conv.joiners);
+      return;
+    }
+    systemLine(conv.name, W.joined(nick), "join");
+    conv.joinLine = conv.log.lastElementChild;
+    conv.joiners = [nick];
+  }
+
   function systemLine(where, text, kind) {
     const conv = where ? conversation(where) : state.convs.get(state.active);
     if (!conv) return;
@@ -1454,9 +1491,17 @@
     unirse: joinCommand,
     part: partCommand,
     dejar: partCommand,
+    nick: nickCommand,
+    apodo: nickCommand,
     announce: (args) => args && teacherAnnounce(args),
     aviso: (args) => args && teacherAnnounce(args),
   };
+
+  function nickCommand(args) {
+    const nick = args.split(" ")[0];
+    if (validNick(nick)) send("NICK", [nick]); // the server answers: NICK, or why not
+    else systemLine(state.active, W.badName, "error");
+  }
 
   function joinCommand(args) {
     const name = args.split(" ")[0];
