@@ -158,6 +158,9 @@
   // after the phone wakes (or the tab comes back) a socket that slept is asked at once,
   // and given less time: a dead one must not keep the user waiting 10 s more
   const WAKE_PROBE_TIMEOUT_MS = 3000;
+  // a connection not open by then is given up (a phone between networks can leave one
+  // trying for minutes) and another is made
+  const CONNECT_TIMEOUT_MS = 10000;
   const RECONNECT_MAX_ATTEMPTS = 10000; // about three days at the longest delay
   const REMEMBERED_MSGIDS = 20000;
   const MAX_LOG_ITEMS = 2000; // messages kept on screen per conversation
@@ -516,6 +519,12 @@
     };
     ws.onclose = () => lost(ws);
     ws.onerror = () => { /* onclose follows */ };
+    setTimeout(() => {
+      if (ws === state.ws && ws.readyState === WebSocket.CONNECTING) {
+        ws.close();
+        lost(ws);
+      }
+    }, CONNECT_TIMEOUT_MS);
   }
 
   function lost(ws) {
@@ -542,7 +551,8 @@
     state.retryTimer = setTimeout(connect, delay * 1000);
   }
 
-  /** Now, not later: the phone woke up, the tab came back, the network returned. */
+  /** Now, not later: the phone woke up, the tab came back, the network returned. A
+   *  connection still being made is left to CONNECT_TIMEOUT_MS. */
   function reconnectNow() {
     if (state.fatal || !state.nick || !document.body.classList.contains("in-chat")) return;
     if (state.ws) {
