@@ -475,3 +475,33 @@ def test_the_page_asks_the_room_password_and_the_account_password(start_server, 
     page.find_element("id", "account-password").send_keys("secreto123\n")
     _wait(page, lambda p: p.execute_script("return window.charla.state().registered"))
     assert page.find_element("id", "status").text == "Connected as lola"
+
+
+def test_a_mention_or_a_private_message_notifies_when_the_page_is_hidden(
+    server, connect, open_page
+) -> None:
+    """Notifications the user allowed (here a stand-in for the browser's, which a headless
+    one cannot show): for a mention or a private message while the page is not on screen,
+    and the title counts them; nothing for other lines, nor while the page is looked at."""
+    page = open_page()
+    _enter(page, server.port, "Lucía")
+    page.execute_script(
+        "window.shown = [];"
+        "window.Notification = class { constructor(title, options) {"
+        " window.shown.push([title, options.body]); } };"
+        "window.Notification.permission = 'granted';"
+    )
+    beto = connect("beto")
+    beto.join("#general")
+    beto.send("PRIVMSG #general :lucia, ¿estás?")  # seen: no notification
+    _wait(page, _showing("¿estás?"))
+    page.execute_script("Object.defineProperty(document, 'hidden', {get: () => true})")
+    beto.send("PRIVMSG #general :una línea cualquiera")
+    beto.send("PRIVMSG #general :LUCÍA, mira esto")
+    beto.send("PRIVMSG Lucía :en privado")
+    _wait(page, lambda p: len(p.execute_script("return window.shown")) == 2)
+    assert page.execute_script("return window.shown") == [
+        ["beto mentions you", "LUCÍA, mira esto"],
+        ["Private message from beto", "en privado"],
+    ]
+    assert page.title == "(2) Charla"
