@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import zlib
 from pathlib import Path
 
 import pytest
 
-from net.protocol import session_alias
+from net.protocol import irc_lower, session_alias
 from tests.support import ROOT, FreezableRelay, IrcClient, free_port
 
 WEBAPP = ROOT / "net" / "webapp"
@@ -44,6 +45,16 @@ def test_the_page_names_its_messages_as_the_server_does(open_page) -> None:
         "return arguments[0].map((t) => window.charla.sessionAlias(t))", tokens
     )
     assert computed == [session_alias(token) for token in tokens]
+
+
+def test_the_page_colours_names_as_the_window_does() -> None:
+    """style.css carries gui/theme.py's twelve nick colours, light and then dark."""
+    from gui.theme import DARK, LIGHT
+
+    css = (WEBAPP / "style.css").read_text(encoding="utf-8")
+    found = re.findall(r"--c(\d+): (#[0-9a-f]{6})", css)
+    assert [int(n) for n, _ in found] == [*range(12), *range(12)]
+    assert tuple(c for _, c in found) == LIGHT.nick_colors + DARK.nick_colors
 
 
 def test_the_page_icon_is_the_windows() -> None:
@@ -181,6 +192,14 @@ def test_two_pages_and_an_irc_client_chat(server, connect, open_page, tmp_path: 
     assert ana.execute_script("return document.getElementById('members-count').textContent") == (
         "3 people"
     )
+    colours = ana.execute_script(
+        "return Object.fromEntries([...document.querySelectorAll('.msg .nick')]"
+        ".map((n) => [n.textContent, n.className.replace('nick ', '')]))"
+    )
+    assert colours == {  # the window's colour for each name (gui.theme.nick_color)
+        nick: f"nick-c{zlib.crc32(irc_lower(nick).encode()) % 12}"
+        for nick in ("Ana", "carla", "Beto")
+    }
     assert beto.execute_script("return document.getElementById('send').textContent") == "Enviar"
 
     # a private conversation gets its own tab, and nobody else sees it
