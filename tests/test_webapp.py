@@ -524,3 +524,22 @@ def test_a_mention_or_a_private_message_notifies_when_the_page_is_hidden(
         ["Private message from beto", "en privado"],
     ]
     assert page.title == "(2) Charla"
+
+
+def test_a_duplicated_tab_is_another_person(server, open_page, caplog) -> None:
+    """A tab opened from the page starts with a copy of its storage, token included; it
+    must not take the nick from the first tab (which would take it back, for ever)."""
+    page = open_page()
+    _enter(page, server.port, "ana")
+    first = page.current_window_handle
+    page.execute_script("window.open(location.href)")
+    _wait(page, lambda p: len(p.window_handles) == 2)
+    page.switch_to.window(next(h for h in page.window_handles if h != first))
+    _wait(
+        page,
+        lambda p: "Someone else is using that name" in p.find_element("id", "login-error").text,
+    )
+    page.switch_to.window(first)
+    assert page.execute_script("return window.charla.state().registered")
+    joins = [r.getMessage() for r in caplog.records if "joined as" in r.getMessage()]
+    assert joins == ["127.0.0.1 joined as ana"]  # once: never taken over

@@ -161,6 +161,8 @@
   // a connection not open by then is given up (a phone between networks can leave one
   // trying for minutes) and another is made
   const CONNECT_TIMEOUT_MS = 10000;
+  // how long a reloaded tab waits for another tab to say its session token is theirs
+  const DUPLICATE_CHECK_MS = 150;
   const RECONNECT_MAX_ATTEMPTS = 10000; // about three days at the longest delay
   const REMEMBERED_MSGIDS = 20000;
   const MAX_LOG_ITEMS = 2000; // messages kept on screen per conversation
@@ -451,6 +453,14 @@
   };
   state.alias = sessionAlias(state.token);
   store("token", state.token);
+
+  // the other tabs of this page, asked whether our token is theirs (whenTokenIsOurs)
+  const tabs = "BroadcastChannel" in window ? new BroadcastChannel("charla-session") : null;
+  if (tabs) {
+    tabs.addEventListener("message", (event) => {
+      if (event.data && event.data.whose === state.token) tabs.postMessage({ mine: state.token });
+    });
+  }
 
   function saveOutbox() {
     store("outbox", state.outbox);
@@ -1636,11 +1646,14 @@
     window.addEventListener("pageshow", (event) => { if (event.persisted) reconnectNow(); });
     window.addEventListener("pagehide", () => saveOutbox());
 
-    // a reload (or a phone that threw the tab away) comes back as the same client
+    // a reload (or a phone that threw the tab away) comes back as the same client;
+    // a duplicated tab, which inherits this one's storage, becomes a client of its own
     if (state.nick && restore("inChat", false)) {
-      for (const item of state.outbox) showOwn(item, new Date());
-      showChat();
-      connect();
+      whenTokenIsOurs(() => {
+        for (const item of state.outbox) showOwn(item, new Date());
+        showChat();
+        connect();
+      });
     } else {
       let last = "";
       try {
@@ -1649,6 +1662,35 @@
       $("nick").value = state.nick || last;
       $("nick").focus();
     }
+  }
+
+  /** Tabs of this page tell each other their session tokens (BroadcastChannel): a tab
+   *  made by "Duplicate" or window.open starts with a copy of its parent's
+   *  sessionStorage, and two connections with one token would take the nick from each
+   *  other for ever. If another tab answers for our token, we take a new one and leave
+   *  the waiting messages to it; after DUPLICATE_CHECK_MS of silence we are its owner. */
+  function whenTokenIsOurs(then) {
+    if (!("BroadcastChannel" in window)) return then();
+    let decided = false;
+    const decide = (duplicate) => {
+      if (decided) return;
+      decided = true;
+      if (duplicate) {
+        state.token = randomToken();
+        state.alias = sessionAlias(state.token);
+        state.outbox = [];
+        state.lastId = 0;
+        state.everRegistered = false; // a name in use is said, not worked around
+        store("token", state.token);
+        saveOutbox();
+      }
+      then();
+    };
+    tabs.onmessage = (event) => {
+      if (event.data && event.data.mine === state.token) decide(true);
+    };
+    tabs.postMessage({ whose: state.token });
+    setTimeout(() => decide(false), DUPLICATE_CHECK_MS);
   }
 
   function closeDrawer() {
