@@ -9,7 +9,10 @@
  * (@charla.chat/seq=N) and kept until "PING charla-ack-N" comes back, then sent again
  * after a reconnect: the server relays each number once, so nothing is lost or repeated.
  * The token, the numbers and the unconfirmed messages live in sessionStorage (this tab,
- * across a reload or a phone waking up); the last name in localStorage.
+ * across a reload or a phone waking up; a duplicated tab takes a token of its own, asked
+ * over a BroadcastChannel); the last name in localStorage. A silent connection is probed
+ * (PING) after 15 s and given 10 s; on waking (visibilitychange, online, pageshow) it is
+ * probed at once and given 3 s; lost, it is made again with backoff (0.25 s, 1, 2 … 30 s).
  *
  * Safety: every text from the network is put in the page with textContent or text
  * nodes, never as HTML; links are made only for http: and https: addresses; nothing is
