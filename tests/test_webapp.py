@@ -47,6 +47,21 @@ def test_the_page_names_its_messages_as_the_server_does(open_page) -> None:
     assert computed == [session_alias(token) for token in tokens]
 
 
+def test_every_control_has_a_name_a_screen_reader_can_say(open_page) -> None:
+    page = open_page(language="es")
+    page.get((WEBAPP / "index.html").as_uri())
+    unnamed = page.execute_script(
+        "return [...document.querySelectorAll('input, textarea, button, [role=tablist]')]"
+        ".filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')"
+        " && !e.textContent.trim()).map((e) => e.id || e.outerHTML)"
+    )
+    assert unnamed == []
+    assert page.find_element("css selector", "label[for=nick]").get_attribute("textContent") == (
+        "Tu nombre"
+    )
+    assert page.execute_script("return document.documentElement.lang") == "es"
+
+
 def test_the_page_colours_names_as_the_window_does() -> None:
     """style.css carries gui/theme.py's twelve nick colours, light and then dark."""
     from gui.theme import DARK, LIGHT

@@ -39,6 +39,7 @@
       emoji: "Emojis",
       conversations: "Conversaciones",
       classButton: "Clase",
+      peopleHere: "Personas en la sala",
       announceLabel: "Aviso para toda la clase",
       announceSend: "Enviar aviso",
       people: (n) => (n === 1 ? "1 persona" : n + " personas"),
@@ -95,6 +96,7 @@
       emoji: "Emoji",
       conversations: "Conversations",
       classButton: "Class",
+      peopleHere: "People in the room",
       announceLabel: "Announcement to the whole class",
       announceSend: "Announce",
       people: (n) => (n === 1 ? "1 person" : n + " people"),
@@ -1189,7 +1191,7 @@
     const count = conv && conv.channel ? W.people(members.length) : "";
     $("members-count").textContent = count;
     $("members-button").textContent = "👥 " + (conv && conv.channel ? members.length : "");
-    $("members-button").setAttribute("aria-label", count || W.people(0));
+    $("members-button").setAttribute("aria-label", W.peopleHere + (count ? ": " + count : ""));
   }
 
   function amOperator(channel) {
