@@ -324,13 +324,15 @@ def test_hostile_messages_render_as_text(start_server, open_page, tmp_path: Path
         beto.join("#general")
         for text in HOSTILE:
             beto.send(f"PRIVMSG #general :{text}")
+        # IRC's formatting codes left out, a terminal's escape shown as what it is
+        beto.send("PRIVMSG #general :\x02negrita\x02 \x0304,12rojo\x03 \x1b[2J\x07")
         # a user's notice, dressed as an announcement, is still a user's line
         beto.send("NOTICE #general :📢 Announcement from the server: no exam")
         _wait(page, _showing("no exam"))
         texts = page.execute_script(
             "return Array.from(document.querySelectorAll('.msg .text'), (t) => t.textContent)"
         )
-        assert texts == [*HOSTILE, "📢 Announcement from the server: no exam"]
+        assert texts == [*HOSTILE, "negrita rojo ␛[2J␇", "📢 Announcement from the server: no exam"]
         found = page.execute_script(
             "const log = document.querySelector('.log');"
             "return [log.querySelectorAll('img, script, b').length,"

@@ -1213,8 +1213,20 @@
 
   const LINK = /\bhttps?:\/\/[^\s<>"]+/gi;
 
+  // IRC's bold, colour, reverse, italic, strike, monospace and reset codes (mIRC style):
+  // left out, since the page does not draw them; other control characters are shown as
+  // their visible pictures (U+2400 …), so none can hide or rearrange text
+  const IRC_FORMATTING = /\x03(\d{1,2}(,\d{1,2})?)?|\x04[0-9a-fA-F]{0,6}|[\x02\x0f\x11\x16\x1d\x1e\x1f]/g;
+  const CONTROLS = /[\x00-\x08\x0a-\x1f\x7f]/g;
+
+  function readable(text) {
+    return text.replace(IRC_FORMATTING, "").replace(CONTROLS, (c) =>
+      String.fromCharCode(c === "\x7f" ? 0x2421 : 0x2400 + c.charCodeAt(0)));
+  }
+
   /** text as nodes: plain text nodes, and <a> for http(s) addresses only. */
-  function linkified(text) {
+  function linkified(raw) {
+    const text = readable(raw);
     const fragment = document.createDocumentFragment();
     let last = 0;
     for (const match of text.matchAll(LINK)) {
