@@ -1352,7 +1352,7 @@
     item.append(el("time", "time", "[" + clock(new Date()) + "]"), " ");
     const body = el("bdi", "text");
     body.dir = "auto";
-    body.textContent = text;
+    body.textContent = readable(text); // a topic, a kick reason: anyone's words
     item.appendChild(body);
     append(conv, item);
   }
