@@ -1,10 +1,11 @@
 """The fixtures: a real Charla server on 127.0.0.1 port 0, raw clients connected to it,
-``servidor.py`` processes, ngIRCd, an X display and Tk roots. Each one closes what it
+``servidor.py`` processes, ngIRCd, an X display, Tk roots and browser pages. Each one closes what it
 opened at teardown. The helpers they use are in ``tests/support.py``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -15,7 +16,15 @@ import pytest
 
 from net.i18n import set_language
 from net.server import ChatServer, ServerConfig
-from tests.support import IrcClient, LineClient, ServerProcess, running_ngircd, x_display
+from tests.support import (
+    IrcClient,
+    LineClient,
+    ServerProcess,
+    chromium_missing,
+    chromium_page,
+    running_ngircd,
+    x_display,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -161,3 +170,19 @@ def view(tk_root):
     conversation.pack(fill="both", expand=True)
     tk_root.update()
     return conversation
+
+
+@pytest.fixture
+def open_page() -> Iterator[Callable[..., Any]]:
+    """Open real browser pages (Debian's headless Chromium, driven by Selenium) with
+    ``open_page(size=…, language=…, dark=…)``; each is a browser of its own, all quit at
+    teardown. Skips the test, saying why, only where Chromium or Selenium is missing."""
+    missing = chromium_missing()
+    if missing:
+        pytest.skip(missing)
+    with contextlib.ExitStack() as pages:
+
+        def open_one(**options: Any) -> Any:
+            return pages.enter_context(chromium_page(**options))
+
+        yield open_one

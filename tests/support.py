@@ -12,6 +12,7 @@
 - ``wait_until`` waits, bounded, for a condition that no event announces.
 - Peers, the programs the tests and the benchmarks start: ``running_charla`` (servidor.py),
   ``running_ngircd`` (the reference server) and ``x_display`` (an Xvfb to draw windows on).
+- ``chromium_page`` drives Debian's headless Chromium with Selenium (the web page's tests).
 
 Fixtures live in ``conftest.py``; this module holds plain helpers that test modules import.
 The benchmarks (bench/) and docs/screenshot.py import the peers from here too; nothing here
@@ -679,3 +680,71 @@ def x_display(size: str = "1280x800x24", *, reuse: bool = True) -> Iterator[str]
             os.environ.pop("DISPLAY", None)
         else:
             os.environ["DISPLAY"] = previous
+
+
+#: Debian's browser and its driver (``chromium``, ``chromium-driver``: tests/run.sh installs
+#: them); nothing else is ever downloaded or started
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+#: what a phone shows: the page's tests and screenshots are made at this size
+PHONE_SIZE = (360, 740)
+
+
+def chromium_missing() -> str | None:
+    """Why a real browser cannot run here (None: it can)."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        return "Debian's chromium and chromium-driver are not installed (bash tests/run.sh does)"
+    try:
+        import selenium  # noqa: F401  (the dev extra)
+    except ImportError:
+        return "selenium (the dev extra) is not installed"
+    return None
+
+
+@contextlib.contextmanager
+def chromium_page(
+    *, size: tuple[int, int] = PHONE_SIZE, language: str = "en", dark: bool = False
+) -> Iterator[object]:
+    """A headless Chromium driven by Selenium (a ``WebDriver``), as a phone of ``size`` CSS
+    pixels with ``language`` and light or ``dark`` ``prefers-color-scheme``; quit on exit.
+
+    Each one is a browser of its own with a fresh profile in a temporary folder, so two
+    pages are two people (their own sessionStorage). As root Chromium needs
+    ``--no-sandbox``; the other switches keep it from calling home or updating itself."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    with tempfile.TemporaryDirectory(prefix="charla-chromium-") as profile:
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        for switch in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+            f"--window-size={size[0]},{size[1]}",
+            f"--lang={language}",
+        ):
+            options.add_argument(switch)
+        options.add_experimental_option("prefs", {"intl.accept_languages": language})
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console's lines
+        # the driver named by path: Selenium's own driver manager never runs
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        try:
+            driver.execute_cdp_cmd(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": size[0], "height": size[1], "deviceScaleFactor": 2, "mobile": True},
+            )
+            scheme = "dark" if dark else "light"
+            driver.execute_cdp_cmd(
+                "Emulation.setEmulatedMedia",
+                {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+            )
+            yield driver
+        finally:
+            driver.quit()
