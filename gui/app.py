@@ -34,9 +34,10 @@ import tkinter as tk
 from collections.abc import Callable
 from datetime import datetime
 from tkinter import font as tkfont
-from tkinter import messagebox, simpledialog, ttk
+from tkinter import messagebox, ttk
 
 from gui import chrome, tabs
+from gui.asking import ask_line
 from gui.attention import Unread
 from gui.classroom import ClassMenu, message_menu, nick_menu
 from gui.commands import run_line
@@ -585,11 +586,11 @@ class ChatWindow:
     def ask_account_password(self, nick: str) -> None:
         """Our nick is a registered account's: ask its password (not shown as typed) and
         log in; cancelled, the client takes another nick."""
-        password = simpledialog.askstring(
+        password = ask_line(
+            self.root,
             "Charla",
             tr("The nickname {nick} is registered. Type its password to log in:").format(nick=nick),
-            show="•",
-            parent=self.root,
+            secret=True,
         )
         if self.closed:
             return

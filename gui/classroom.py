@@ -21,9 +21,9 @@ import re
 import tkinter as tk
 from collections.abc import Callable
 from datetime import datetime
-from tkinter import simpledialog
 from typing import Any
 
+from gui.asking import ask_line
 from net.i18n import tr
 from net.protocol import InvalidMessageError, fold_name, irc_lower
 
@@ -211,7 +211,7 @@ def delete_message(window: Window, target: str, msgid: str) -> None:
 
 def ask(window: Window, title: str, prompt: str, initial: str = "") -> str | None:
     """A one-line question in a small dialog; None when cancelled."""
-    answer = simpledialog.askstring(title, prompt, initialvalue=initial, parent=window.root)
+    answer = ask_line(window.root, title, prompt, initial)
     return None if answer is None else answer.strip()
 
 

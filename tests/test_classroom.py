@@ -280,7 +280,7 @@ def test_a_registered_nick_asks_for_its_password_and_a_wrong_one_is_said(
     set_language("es")
     asked: list[str] = []
     monkeypatch.setattr(
-        "gui.app.simpledialog.askstring", lambda _t, prompt, **_k: asked.append(prompt) or "mala"
+        "gui.app.ask_line", lambda _root, _t, prompt, **_k: asked.append(prompt) or "mala"
     )
     fake = FakeServer()
     client = ChatClient(
