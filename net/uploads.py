@@ -19,7 +19,8 @@ What is accepted (``Uploads.check`` before the body is read, ``Uploads.receive``
   while that is spent;
 - the announcement is a PRIVMSG from the uploader to the target, through the same
   ``Rooms.send_to_channel`` as any message: a muted or banned person, or an outsider of
-  a ``+n`` channel, is refused (403) with the same reason and nothing is kept.
+  a ``+n`` channel, is refused (403) with the same reason and nothing is kept. The
+  uploader gets the line too (their client did not send it, so it shows it as their own).
 
 What is kept (``FileStore``): the bytes in a folder of their own under a random id
 (``secrets.token_urlsafe``; the name a user gave is only shown, sanitised, never a path),
@@ -417,14 +418,17 @@ class Uploads:
             session.prefix,
             {"msgid": msgid},
         )
+        # The uploader said nothing over IRC, so no client of theirs shows it yet: they
+        # get the line too (with echo-message the channel's relay already sends it).
         if channel is not None:
             refused = self.rooms.send_to_channel(session, channel, message)
             if refused is not None:
                 self.store.delete(stored.id)
                 raise UploadRefused(403, refused.text())
+            if not session.echo_message:
+                self.rooms.send_to_session(session, message)
         else:
-            echo = session if session.echo_message else None
-            self.rooms.send_to_session(recipient, message, echo)  # type: ignore[arg-type]
+            self.rooms.send_to_session(recipient, message, session)  # type: ignore[arg-type]
         self.rooms.persist_history()
         return link
 

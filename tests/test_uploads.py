@@ -110,6 +110,7 @@ def test_a_picture_is_kept_announced_and_served(server: ChatServer, pair) -> Non
     assert headers["location"] == link
     assert re.fullmatch(rf"http://127\.0\.0\.1:{server.port}/f/[A-Za-z0-9_-]{{22}}", link)
     bea.expect(rf":ana!\S+ PRIVMSG #general :📎 mi foto\.png {re.escape(link)}$")
+    ana.expect(rf":ana!\S+ PRIVMSG #general :📎 mi foto\.png {re.escape(link)}$")
     status, headers, served = get(server.port, file_path(link))
     assert (status, served) == (200, png)
     assert headers["content-type"] == "image/png"
@@ -194,6 +195,7 @@ def test_a_private_picture_goes_to_the_one_named(server: ChatServer, pair) -> No
     ana, bea = pair
     assert upload(server.port, token_of(ana), tiny_png(), to="bea")[0] == 201
     bea.expect(r":ana!\S+ PRIVMSG bea :📎 foto\.png http://")
+    ana.expect(r":ana!\S+ PRIVMSG bea :📎 foto\.png http://")
 
 
 def test_quota_per_person(server: ChatServer, pair, monkeypatch) -> None:
