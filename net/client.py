@@ -417,7 +417,7 @@ class ChatClient:
         except (OSError, ValueError):
             self.events.put(ev.FileFetched(file_id, "", None))
             return
-        whole = headers.get("content-length") == str(len(body))
+        whole = headers.get("content-length") == str(len(body)) and len(body) <= max_bytes
         kind = headers.get("content-type", "")
         self.events.put(ev.FileFetched(file_id, kind, body if status == 200 and whole else None))
 
