@@ -338,6 +338,7 @@ class ChatServer:
             self.uploads = Uploads(self.rooms, self.files, self.config.max_upload)
             self.rooms.uploads = self.uploads
             self.rooms.on_redacted = self.uploads.redacted
+            self.uploads.shareable = lambda: shareable_endpoints(self.config.host, self.port)
             self._web = replace(self._web, uploads=self.uploads)
         self._web_only = replace(self._web, enabled=True)  # the --web-port listener's
         self._connections_lock = threading.Lock()  # guards the three fields below

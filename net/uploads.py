@@ -52,6 +52,7 @@ import threading
 import time
 import unicodedata
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -337,6 +338,9 @@ class Uploads:
         #: upload token -> the session it was given to (weakly: gone with the session)
         self._tokens: weakref.WeakValueDictionary[str, Session] = weakref.WeakValueDictionary()
         self._receiving = 0  # bytes of bodies being received now (reserved by check)
+        #: the server's addresses others can reach (``host:port``, best first; the server
+        #: sets it): a link made from a loopback ``Host`` uses the first instead
+        self.shareable: Callable[[], list[str]] = list
 
     def token_for(self, session: Session) -> str:
         """The session's upload token, made on first use."""
@@ -411,7 +415,7 @@ class Uploads:
         stored = self.store.add(data, kind, shown, owner, msgid)
         if stored is None:
             raise UploadRefused(503, tr("The server cannot keep files now."))
-        link = f"http://{host}/f/{stored.id}"
+        link = f"http://{self._reachable(host)}/f/{stored.id}"
         message = Message(
             "PRIVMSG",
             [channel.name if channel else recipient.nick, f"📎 {shown} {link}"],  # type: ignore[union-attr]
@@ -431,6 +435,16 @@ class Uploads:
             self.rooms.send_to_session(recipient, message, session)  # type: ignore[arg-type]
         self.rooms.persist_history()
         return link
+
+    def _reachable(self, host: str) -> str:
+        """``host``, unless it is this computer's loopback (the window that hosts the room
+        connects to 127.0.0.1): then the address the others use, if there is one."""
+        name = host[: host.index("]") + 1] if host.startswith("[") else host.rsplit(":", 1)[0]
+        if name.lower() in ("localhost", "[::1]") or name.startswith("127."):
+            shared = self.shareable()
+            if shared:
+                return shared[0]
+        return host
 
     def _owner(self, session: Session) -> str:
         account = self.rooms.account_of(session)

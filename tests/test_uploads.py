@@ -119,6 +119,15 @@ def test_a_picture_is_kept_announced_and_served(server: ChatServer, pair) -> Non
     assert headers["content-disposition"].startswith('inline; filename="mi_foto.png"')
 
 
+def test_a_link_from_loopback_names_the_address_the_others_use(server: ChatServer, pair) -> None:
+    ana, bea = pair
+    assert server.uploads is not None
+    server.uploads.shareable = lambda: ["192.168.1.23:12345"]
+    _, _, body = upload(server.port, token_of(ana), tiny_png())
+    assert body.decode().startswith("http://192.168.1.23:12345/f/")
+    bea.expect(r"PRIVMSG #general :📎 foto\.png http://192\.168\.1\.23:12345/f/")
+
+
 def test_a_pdf_is_an_attachment_and_a_name_is_never_a_path(server: ChatServer, pair) -> None:
     ana, bea = pair
     pdf = b"%PDF-1.4\n%\xe2\xe3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
