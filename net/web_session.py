@@ -24,7 +24,8 @@ ever). ``HttpSession`` is then its handler, for one request, small and strict:
   handles each message as a TCP client's line: same flood gate, limits and counting.
 - ``POST /upload?to=<target>&name=<name>`` (a picture or PDF, ``net.uploads`` decides):
   ``Authorization: Bearer <token>`` (401), ``Content-Length`` (411; no chunked body),
-  refused by its length alone before any body is read (413); then the body, kept by the
+  refused by its length alone before any body is read (413; ``Expect: 100-continue`` is
+  answered once the head is accepted); then the body, kept by the
   framing (``HttpRequestFraming.expect_body``) up to that length and no more, within
   ``BODY_SECONDS`` (408); answered 201 with the link in ``Location`` and the body.
 - ``GET /f/<id>``: a kept file (``net.uploads``), with its own ``Content-Type`` and
@@ -524,8 +525,10 @@ class HttpSession:
         self._upload = (request, token or None, length)
         if self.framing.body_complete():
             self._finish_upload(request, token or None, length)
-        else:
-            self._deadline = self.conn.last_received + BODY_SECONDS
+            return
+        self._deadline = self.conn.last_received + BODY_SECONDS
+        if "100-continue" in request.tokens("expect"):  # curl's, for a body over 1 MB
+            self.conn.send_now(b"HTTP/1.1 100 Continue\r\n\r\n", SEND_SECONDS)
 
     def _finish_upload(self, request: Request, token: str | None, length: int) -> None:
         uploads = self.web.uploads

@@ -301,3 +301,21 @@ def test_clean_name() -> None:
     assert clean_name("C:\\Users\\ana\\Fotos\\niño.JPG", "jpeg") == "niño.jpg"
     assert clean_name("\u202egnp.exe", "png") == "gnp.png"
     assert clean_name("a" * 500 + ".png", "png") == "a" * 55 + ".png"
+
+
+def test_expect_100_continue_is_answered_before_the_body(server: ChatServer, pair) -> None:
+    ana, _ = pair
+    png = tiny_png()
+    head = (
+        f"POST /upload?to=%23general HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Authorization: Bearer {token_of(ana)}\r\nExpect: 100-continue\r\n"
+        f"Content-Length: {len(png)}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(head.encode("ascii"))
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(png)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 201 Created\r\n")
