@@ -10,7 +10,8 @@ client that reads it), through a token it got in its ISUPPORT line
 What is accepted (``Uploads.check`` before the body is read, ``Uploads.receive`` after):
 
 - at most ``max_upload`` bytes (413, from ``Content-Length`` alone), and only while the
-  server holds fewer than ``MAX_RECEIVING_BYTES`` of bodies being received (503);
+  server holds fewer than ``MAX_RECEIVING_BYTES`` of bodies being received (503) and the
+  session has fewer than ``UPLOADS_AT_ONCE`` under way (429);
 - the body's first bytes decide its kind (``sniff``: PNG, GIF, JPEG, PDF), never its name
   or the ``Content-Type`` the client says (415 otherwise);
 - a quota per person (their account, or else their address: ``Connection.counted_as``)
@@ -70,6 +71,9 @@ MAX_TOTAL_BYTES = 1024 * 1024 * 1024
 MAX_FILES = 5000
 #: bodies being received at once, all connections together (each is held in memory)
 MAX_RECEIVING_BYTES = 64 * 1024 * 1024
+#: uploads one session may have under way at once (so one slow sender cannot hold
+#: the whole of ``MAX_RECEIVING_BYTES``)
+UPLOADS_AT_ONCE = 2
 #: what one person (account or address) may upload in ``QUOTA_WINDOW`` seconds
 QUOTA_FILES = 30
 QUOTA_BYTES = 60 * 1024 * 1024
@@ -334,10 +338,12 @@ class Uploads:
         self.rooms = rooms
         self.store = store
         self.max_upload = max_upload
-        self._lock = threading.Lock()  # guards _tokens and _receiving
+        self._lock = threading.Lock()  # guards _tokens, _receiving and _under_way
         #: upload token -> the session it was given to (weakly: gone with the session)
         self._tokens: weakref.WeakValueDictionary[str, Session] = weakref.WeakValueDictionary()
         self._receiving = 0  # bytes of bodies being received now (reserved by check)
+        #: upload token -> its uploads under way (between check and release)
+        self._under_way: dict[str, int] = {}
         #: the server's addresses others can reach (``host:port``, best first; the server
         #: sets it): a link made from a loopback ``Host`` uses the first instead
         self.shareable: Callable[[], list[str]] = list
@@ -372,14 +378,25 @@ class Uploads:
                     mb=round(self.max_upload / 1048576, 1)
                 ),
             )
+        assert token is not None  # _session refused None
         with self._lock:
+            if self._under_way.get(token, 0) >= UPLOADS_AT_ONCE:
+                raise UploadRefused(429, tr("Too fast; wait a moment."))
             if self._receiving + length > MAX_RECEIVING_BYTES:
                 raise UploadRefused(503, tr("The server is busy; try again in a moment."))
             self._receiving += length
+            self._under_way[token] = self._under_way.get(token, 0) + 1
 
-    def release(self, length: int) -> None:
+    def release(self, token: str | None, length: int) -> None:
+        """Give back what ``check`` reserved for ``token``'s upload of ``length`` bytes."""
         with self._lock:
             self._receiving = max(0, self._receiving - length)
+            if token is not None and token in self._under_way:
+                left = self._under_way[token] - 1
+                if left > 0:
+                    self._under_way[token] = left
+                else:
+                    del self._under_way[token]
 
     def receive(self, token: str | None, target: str, name: str, data: bytes, host: str) -> str:
         """Keep and announce an upload; its link, or ``UploadRefused``."""

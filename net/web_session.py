@@ -147,7 +147,7 @@ class UploadService(Protocol):
     def check(self, token: str | None, length: int) -> None:
         """Before the body: may this sender send ``length`` bytes? Reserves them."""
 
-    def release(self, length: int) -> None:
+    def release(self, token: str | None, length: int) -> None:
         """Give back what ``check`` reserved (always called, once, after a ``check``)."""
 
     def receive(self, token: str | None, target: str, name: str, data: bytes, host: str) -> str:
@@ -412,7 +412,8 @@ class HttpSession:
         self._deadline = conn.opened_at + web.head_seconds
         #: an upload whose body is on its way: (request, token, reserved bytes)
         self._upload: tuple[Request, str | None, int] | None = None
-        self._reserved = 0  # bytes the upload desk reserved for this body (released at the end)
+        #: (token, bytes) the upload desk reserved for this body, given back at the end
+        self._reservation: tuple[str | None, int] | None = None
 
     # -- ConnectionHandler -------------------------------------------------------------
 
@@ -468,9 +469,12 @@ class HttpSession:
 
     def on_closed(self, reason: str) -> None:
         """Nobody knew of this connection; an upload's reserved bytes are given back."""
-        if self._reserved and self.web.uploads is not None:
-            self.web.uploads.release(self._reserved)
-            self._reserved = 0
+        self._release()
+
+    def _release(self) -> None:
+        if self._reservation is not None and self.web.uploads is not None:
+            self.web.uploads.release(*self._reservation)
+        self._reservation = None
 
     def goodbye(self, reason: str) -> bytes:
         return b""  # the answer, if any, is already queued
@@ -518,7 +522,7 @@ class HttpSession:
                 raise
             self._refused(error, "upload refused")
             return
-        self._reserved = length
+        self._reservation = (token or None, length)
         if length == 0 or not self.framing.expect_body(length):
             self._answer(_error(400, tr("Bad request.")), "upload: bad body")
             return
@@ -551,8 +555,7 @@ class HttpSession:
             self._refused(error, "upload refused")
             return
         finally:
-            uploads.release(self._reserved)
-            self._reserved = 0
+            self._release()
         self._answer(
             _response(201, (link + "\n").encode("ascii"), extra=f"Location: {link}\r\n"),
             "upload kept",

@@ -22,7 +22,7 @@ from net import uploads as uploads_module
 from net.server import ChatServer
 from net.uploads import FILE_LINK, clean_name, sniff
 from net.web_session import CONTENT_SECURITY_POLICY
-from tests.support import IrcClient
+from tests.support import IrcClient, wait_until
 
 
 def tiny_png(width: int = 2, height: int = 2) -> bytes:
@@ -287,7 +287,29 @@ def test_a_body_that_stops_coming_is_408(start_server, connect, monkeypatch) -> 
     ana = connect("ana", port=server.port)
     status, _, _ = upload(server.port, token_of(ana), tiny_png(), length=1000)
     assert status == 408
-    assert server.uploads is not None and server.uploads._receiving == 0
+    assert server.uploads is not None
+    wait_until(lambda: (server.uploads._receiving, server.uploads._under_way) == (0, {}))
+
+
+def test_one_session_has_at_most_two_uploads_under_way(server: ChatServer, pair) -> None:
+    ana, _ = pair
+    token = token_of(ana)
+    head = (
+        f"POST /upload?to=%23general HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Length: 1000\r\n\r\n"
+    ).encode("ascii")
+    slow = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(2)]
+    try:
+        for sock in slow:
+            sock.sendall(head + b"\x89PNG")  # and then nothing more
+        assert server.uploads is not None
+        wait_until(lambda: server.uploads._under_way.get(token) == 2)
+        assert upload(server.port, token, tiny_png())[0] == 429
+    finally:
+        for sock in slow:
+            sock.close()
+    wait_until(lambda: server.uploads._under_way == {})
+    assert upload(server.port, token, tiny_png())[0] == 201
 
 
 def test_all_files_together_are_bounded(server: ChatServer, pair) -> None:
