@@ -15,8 +15,9 @@ or ``*.gif`` gets a slot under it (``ConversationView.add_picture_slot``); the f
 fetched from the server we are connected to (never the host written in the link: anyone
 can write a link) on the files thread, at most ``THUMBNAIL_BYTES``, decoded by Tk's own
 ``PhotoImage`` only if its header says at most ``MAX_SIDE`` pixels a side, and shown
-subsampled to at most ``THUMBNAIL_SIDE`` pixels; a click opens it whole in a window of
-its own. At most ``MAX_THUMBNAILS`` pictures are kept (the oldest go blank); a file that
+subsampled to at most ``THUMBNAIL_SIDE`` pixels; a click fetches it again and opens it
+whole in a window of its own (made smaller to fit the screen), kept only while that is
+open. At most ``MAX_THUMBNAILS`` thumbnails are kept (the oldest go blank); a file that
 is broken, too big or gone leaves only the link. JPEG and PDF stay a named link (Tk reads
 neither), which opens in the browser.
 
@@ -47,8 +48,12 @@ log = logging.getLogger(__name__)
 FILE_LINK = re.compile(r"(\S+)\s+https?://[^\s/]+/f/([A-Za-z0-9_-]{22})\b")
 THUMBNAIL_SIDE = 240
 THUMBNAIL_BYTES = 2 * 1024 * 1024
-MAX_SIDE = 4096  # a picture larger than this a side is not decoded (memory)
-MAX_THUMBNAILS = 60
+#: a picture is decoded (Tk: 4 bytes a pixel, on the Tk thread) only up to this size
+MAX_SIDE = 4096
+MAX_PIXELS = 8 * 1024 * 1024
+MAX_THUMBNAILS = 60  # thumbnails kept (each at most 240 x 240 x 4 bytes: 14 MB in all)
+#: the whole picture, fetched again when clicked (not kept: 32 MB decoded at worst)
+FULL_BYTES = 8 * 1024 * 1024
 SENDABLE = {".png", ".gif", ".jpg", ".jpeg", ".pdf"}
 Window = Any  # a gui.app.ChatWindow (which imports this module)
 
@@ -89,9 +94,11 @@ class Pictures:
     def __init__(self, window: Window) -> None:
         self.window = window
         self.root: tk.Tk = window.root
-        #: file id -> its thumbnail and full picture, newest last (MAX_THUMBNAILS at most)
-        self.images: OrderedDict[str, tuple[tk.PhotoImage, tk.PhotoImage]] = OrderedDict()
+        #: file id -> its thumbnail, newest last (MAX_THUMBNAILS at most)
+        self.images: OrderedDict[str, tk.PhotoImage] = OrderedDict()
         self.asked: set[str] = set()  # file ids fetched or being fetched (bounded below)
+        self.opening: set[str] = set()  # file ids clicked: fetched whole, to open
+        self.viewers: list[tk.Toplevel] = []  # the pictures open whole
         self.button = tk.Button(
             window.root,
             text="📎",
@@ -211,44 +218,60 @@ class Pictures:
                 self.window.client.fetch_file(file_id, THUMBNAIL_BYTES)
 
     def on_fetched(self, event: ev.FileFetched) -> None:
-        image = self._decode(event)
-        if image is None:
+        full = self._decode(event)
+        if event.file_id in self.opening:
+            self.opening.discard(event.file_id)
+            if full is not None:
+                self._show_whole(full)
+            return
+        if full is None:
             return  # the link alone stays
-        self.images[event.file_id] = image
+        factor = -(-max(full.width(), full.height()) // THUMBNAIL_SIDE)  # ceiling
+        self.images[event.file_id] = full.subsample(factor) if factor > 1 else full
+        del full  # the whole picture is not kept (see the module docstring)
         while len(self.images) > MAX_THUMBNAILS:
             self.images.popitem(last=False)
         for view in list(self.window.views.values()):
             self._fill(view, event.file_id)
 
-    def _decode(self, event: ev.FileFetched) -> tuple[tk.PhotoImage, tk.PhotoImage] | None:
+    def _decode(self, event: ev.FileFetched) -> tk.PhotoImage | None:
         data = event.data
         if data is None or event.content_type not in ("image/png", "image/gif"):
             return None
         size = picture_size(data)
         if size is None or not (0 < size[0] <= MAX_SIDE and 0 < size[1] <= MAX_SIDE):
             return None
+        if size[0] * size[1] > MAX_PIXELS:
+            return None
         try:
-            full = tk.PhotoImage(master=self.root, data=base64.b64encode(data).decode("ascii"))
+            return tk.PhotoImage(master=self.root, data=base64.b64encode(data).decode("ascii"))
         except tk.TclError:
             return None  # broken: the link alone
-        factor = -(-max(full.width(), full.height()) // THUMBNAIL_SIDE)  # ceiling
-        thumbnail = full.subsample(factor) if factor > 1 else full
-        return thumbnail, full
 
     def _fill(self, view: Any, file_id: str) -> None:
-        images = self.images.get(file_id)
-        if images is not None and view.winfo_exists():
-            view.show_picture(file_id, images[0], lambda: self.open_full(file_id))
+        image = self.images.get(file_id)
+        if image is not None and view.winfo_exists():
+            view.show_picture(file_id, image, lambda: self.open_full(file_id))
 
-    def open_full(self, file_id: str) -> tk.Toplevel | None:
-        """The picture whole, in a window of its own (closed with Escape or its ×)."""
-        images = self.images.get(file_id)
-        if images is None:
-            return None
+    def open_full(self, file_id: str) -> None:
+        """Fetch the picture again, whole, and open it in a window of its own."""
+        if file_id not in self.opening and self.window.client.fetch_file(file_id, FULL_BYTES):
+            self.opening.add(file_id)
+
+    def _show_whole(self, full: tk.PhotoImage) -> None:
+        room_w = max(200, self.root.winfo_screenwidth() - 80)
+        room_h = max(200, self.root.winfo_screenheight() - 120)
+        factor = max(-(-full.width() // room_w), -(-full.height() // room_h))
+        shown = full.subsample(factor) if factor > 1 else full
         top = tk.Toplevel(self.root)
         top.title("Charla")
-        label = tk.Label(top, image=images[1])
-        label.image = images[1]  # type: ignore[attr-defined]  # kept while shown
+        label = tk.Label(top, image=shown)
+        label.image = shown  # type: ignore[attr-defined]  # kept while shown
         label.pack()
         top.bind("<Escape>", lambda _e: top.destroy())
-        return top
+        top.bind("<Destroy>", lambda e: e.widget is top and self._closed_viewer(top))
+        self.viewers.append(top)
+
+    def _closed_viewer(self, top: tk.Toplevel) -> None:
+        if top in self.viewers:
+            self.viewers.remove(top)

@@ -88,12 +88,19 @@ def test_a_picture_sent_from_one_window_is_a_thumbnail_in_the_other(
     wait_until(both, lambda: pictures_in(ana) == [(200, 100)])  # its own line, too
     assert max(pictures_in(bea)[0]) <= THUMBNAIL_SIDE
     assert "📎 pizarra.png http://127.0.0.1:" in bea.views["#general"].plain_text()
-    file_id = next(iter(bea.pictures.images))
-    top = bea.pictures.open_full(file_id)
-    assert top is not None
+    text = bea.views["#general"].text
+    [(_key, _name, index)] = text.dump("1.0", "end", image=True)
+    text.see(index)
     bea.root.update()
-    assert top.winfo_width() >= 600  # whole
+    x, y, width, height = text.bbox(index)
+    # a click on it: the pointer moves there first (Tk's "current" follows the pointer)
+    text.event_generate("<Motion>", x=x + width // 2, y=y + height // 2)
+    text.event_generate("<Button-1>", x=x + width // 2, y=y + height // 2)
+    wait_until(both, lambda: len(bea.pictures.viewers) == 1)
+    top = bea.pictures.viewers[0]
+    wait_until(both, lambda: top.winfo_width() >= 600)  # whole
     top.destroy()
+    assert bea.pictures.viewers == []
     gif = tmp_path / "dibujo.gif"
     gif.write_bytes(gif_bytes(ana.root, 50, 40))
     ana.pictures.send_file(gif)
@@ -119,9 +126,12 @@ def test_jpeg_and_broken_pictures_stay_links_and_refusals_are_said(
     jpeg.write_bytes(b"\xff\xd8\xff\xe0" + bytes(200))
     broken = tmp_path / "roto.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(300))
+    huge = tmp_path / "enorme.png"
+    huge.write_bytes(tiny_png(5000, 2))  # wider than MAX_SIDE: not decoded
     ana.pictures.send_file(jpeg)
     ana.pictures.send_file(broken)
-    wait_until(both, lambda: "roto.png http://" in bea.views["#general"].plain_text())
+    ana.pictures.send_file(huge)
+    wait_until(both, lambda: "enorme.png http://" in bea.views["#general"].plain_text())
     wait_until(both, lambda: not bea.pictures.asked or bea.client._file_jobs.empty())
     bea.root.update()
     assert pictures_in(bea) == []
@@ -147,3 +157,29 @@ def test_pasted_paths_and_file_uris_name_files(tmp_path: Path) -> None:
     assert paths_in(str(tmp_path / "notas.txt")) == []
     assert paths_in("hola, ¿qué tal?") == []
     assert picture_size(tiny_png(7, 3)) == (7, 3)
+
+
+def test_a_pasted_file_path_asks_then_sends(open_window, tmp_path: Path, monkeypatch) -> None:
+    from gui import pictures
+
+    asked: list[str] = []
+    monkeypatch.setattr(
+        pictures.messagebox,
+        "askyesno",
+        lambda _title, question, **_kw: asked.append(question) or True,
+    )
+    ana = open_window("ana")
+    wait_until([ana], lambda: ana.nick_list.get(0, "end") == ("ana",))
+    picture = tmp_path / "esquema.png"
+    picture.write_bytes(tiny_png(30, 20))
+    ana.root.clipboard_clear()
+    ana.root.clipboard_append(f"file://{picture}\n")
+    ana.entry.focus_force()
+    ana.entry.event_generate("<<Paste>>")
+    assert asked == ["Send esquema.png to #general?"]
+    assert ana.entry.get() == ""  # the path was not pasted as text
+    wait_until([ana], lambda: pictures_in(ana) == [(30, 20)])
+    ana.root.clipboard_clear()
+    ana.root.clipboard_append("solo texto")
+    ana.entry.event_generate("<<Paste>>")
+    assert ana.entry.get() == "solo texto" and len(asked) == 1
