@@ -35,7 +35,7 @@ import tkinter as tk
 from collections import OrderedDict
 from datetime import datetime, timezone
 from pathlib import Path
-from tkinter import filedialog, messagebox
+from tkinter import filedialog, messagebox, ttk
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -99,13 +99,9 @@ class Pictures:
         self.asked: set[str] = set()  # file ids fetched or being fetched (bounded below)
         self.opening: set[str] = set()  # file ids clicked: fetched whole, to open
         self.viewers: list[tk.Toplevel] = []  # the pictures open whole
-        self.button = tk.Button(
-            window.root,
-            text="📎",
-            relief="flat",
-            command=self.choose_file,
-            font=window.font,
-            takefocus=False,
+        # like the 🙂 beside it (gui.emoji): a ttk button, so the theme paints it
+        self.button = ttk.Button(
+            window.root, text="📎", width=3, command=self.choose_file, takefocus=False
         )
         self.button.grid(row=2, column=1, sticky="e", padx=(0, 6), pady=6)
         # before the entry's own bindings (gui.entry asks about a paste of several lines):
