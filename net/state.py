@@ -74,6 +74,10 @@ removed, and its history told so (``ChannelHistory.vacated``), which forgets it 
 while unless someone joins again (``occupied``, asked before the channel is made again,
 so a late joiner sees nothing old).
 
+Pictures (``net.uploads``): the server sets ``uploads``, which IRC sessions ask for their
+upload token, and ``on_redacted``, which ``redact`` calls (without the lock) with the
+deleted message's msgid, so the file it announced goes too.
+
 Threading rules:
 - ``_lock`` guards ``_nicks``, ``_channels``, every ``Channel`` field (its ``modes`` too),
   ``next_expiry``, ``_entries_from``, the memory side of ``history``, the WHOWAS memory

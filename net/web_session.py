@@ -538,7 +538,10 @@ class HttpSession:
         uploads = self.web.uploads
         assert uploads is not None
         self._upload = None
-        query = parse_qs(request.target.partition("?")[2], max_num_fields=10)
+        try:
+            query = parse_qs(request.target.partition("?")[2], max_num_fields=10)
+        except ValueError:  # more fields than that: not ours
+            query = {}
         target = (query.get("to") or [""])[0]
         name = (query.get("name") or [""])[0]
         if not name:  # as soju's FILEHOST: Content-Disposition: attachment; filename="…"

@@ -198,6 +198,13 @@ def test_an_outsider_and_a_bad_target_are_refused(server: ChatServer, pair) -> N
     ana, _ = pair
     assert upload(server.port, token_of(ana), tiny_png(), to="#otro")[0] == 403
     assert upload(server.port, token_of(ana), tiny_png(), to="a b")[0] == 400
+    png = tiny_png()
+    many = "to=%23general" + "&x=1" * 20  # parse_qs refuses past 10 fields
+    head = (
+        f"POST /upload?{many} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Authorization: Bearer {token_of(ana)}\r\nContent-Length: {len(png)}\r\n\r\n"
+    )
+    assert http(server.port, head.encode("ascii") + png)[0] == 400
 
 
 def test_a_private_picture_goes_to_the_one_named(server: ChatServer, pair) -> None:
