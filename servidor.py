@@ -176,6 +176,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a web page elsewhere (scheme://host[:port], a web IRC client such as gamja or "
         "Kiwi IRC) whose pages may connect over WebSocket; repeatable",
     )
+    parser.add_argument(
+        "--max-upload",
+        type=float,
+        default=defaults.max_upload / 2**20,
+        metavar="MB",
+        help="the largest picture or PDF one may send (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--no-uploads",
+        action="store_true",
+        help="no pictures or PDFs (POST /upload is refused, GET /f/… is 404)",
+    )
     parser.add_argument("--lang", choices=("es", "en"), help="language (default: the system's)")
     parser.add_argument(
         "--log-level",
@@ -201,6 +213,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(tr("the channel must start with # and have no spaces or commas"))
     if not 1 <= args.history_memory <= 2**20:  # also refuses nan and inf
         parser.error(tr("--history-memory must be between 1 and 1048576 (MiB)"))
+    if not 0.001 <= args.max_upload <= 1024:  # also refuses nan and inf
+        parser.error(tr("--max-upload must be between 0.001 and 1024 (MB)"))
     if not 0 <= args.history_expiry <= 10**6:
         parser.error(tr("--history-expiry must be between 0 and 1000000 (minutes)"))
     for oper in args.oper:
@@ -253,6 +267,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         web=not args.no_web,
         web_port=args.web_port,
         web_allowed_origins=tuple(args.web_allow_origin),
+        uploads=not args.no_uploads,
+        max_upload=int(args.max_upload * 2**20),
     )
 
 

@@ -9,7 +9,8 @@ is not kept waiting. What each event shows is in ``gui.received``; what each typ
 command does is in ``gui.commands``; recall, completion and paced paste are in
 ``gui.entry``; the teacher's menus (Clase, right-click on a nick or a message) are in
 ``gui.classroom``; search is in ``gui.search``, the frame's colours and zoom in
-``gui.chrome``, mentions, unread counts and the desktop's alert in ``gui.attention``.
+``gui.chrome``, mentions, unread counts and the desktop's alert in ``gui.attention``,
+pictures (the 📎 button, pasted files, thumbnails) in ``gui.pictures``.
 The window keeps what those need: each channel member's status
 (``statuses``), each channel's modes, the channels we are out of (``left``: a line typed
 there is shown refused, not sent), whether we are a teacher, and whether the connection
@@ -47,6 +48,7 @@ from gui.emoji import EmojiPicker
 from gui.entry import EntryComforts
 from gui.members import MemberPanel
 from gui.members import order as members_order
+from gui.pictures import Pictures
 from gui.received import show_event
 from gui.search import SearchBar
 from gui.settings import Settings, log_file
@@ -174,6 +176,7 @@ class ChatWindow:
         tabs.bind_keys(self)
         tabs.add_close_buttons(self)
         self._build_search_bar()
+        self.pictures = Pictures(self)  # the 📎 button, pasted files, thumbnails
         self._build_menu()
         # On the toplevel these fire for every widget inside too: only the window counts.
         root.bind("<FocusIn>", lambda e: e.widget is root and self._on_focus(True))
@@ -189,6 +192,7 @@ class ChatWindow:
     def _build_menu(self) -> None:
         menu = tk.Menu(self.root)
         view_menu = tk.Menu(menu, tearoff=False)
+        self.pictures.add_menu_item(view_menu)
         view_menu.add_command(label=tr("Light or dark theme"), command=self.toggle_theme)
         view_menu.add_command(label=tr("Search…"), accelerator="Ctrl+F", command=self.show_search)
         view_menu.add_command(

@@ -348,6 +348,30 @@ class ConversationView(ttk.Frame):
         self.text.tag_delete(f"more-{number}")
         return True
 
+    def add_picture_slot(self, file_id: str) -> None:
+        """Under the message just added: where its picture goes once fetched
+        (``show_picture``); until then an empty line, tagged ``picture-<id>``."""
+        self._append([("    ", ("picture", f"picture-{file_id}")), ("\n", ())])
+
+    def show_picture(self, file_id: str, image: tk.PhotoImage, on_click: Callable[[], None]) -> int:
+        """Put ``image`` in every slot of ``file_id``; how many it filled. A click on it
+        calls ``on_click``."""
+        self.flush()  # a slot still queued is put in the Text first
+        tag = f"picture-{file_id}"
+        ranges = self.text.tag_ranges(tag)
+        starts = [ranges[i] for i in range(0, len(ranges), 2)]
+
+        def change() -> None:
+            for start in reversed(starts):  # from the end: earlier indexes do not move
+                if not self.text.dump(start, f"{start} lineend", image=True):
+                    self.text.image_create(f"{start} +1c", image=image)
+                    self.text.tag_add(tag, f"{start} +1c")
+
+        self._edit(change)
+        self.text.tag_bind(tag, "<Button-1>", lambda _e: on_click())
+        self.text.tag_configure(tag, spacing1=4, spacing3=4)
+        return len(starts)
+
     def add_system(self, when: datetime, text: str) -> None:
         """A quiet line: joins, leaves, nick changes, errors."""
         self._append([(f"[{clock(when)}] ", ("time",)), (f"— {text}\n", ("system",))])

@@ -102,6 +102,7 @@ def on_chat_message(window: Window, event: ev.ChatMessage) -> None:
         msgid=event.msgid,
         more_msgids=event.more_msgids,
     )
+    window.pictures.saw_message(view, event.text)  # a picture's link: its thumbnail below
     if mention or event.private:
         window.root.bell()
     # a line replayed from history (at a reconnect) was said before: it is not a new call
@@ -516,6 +517,10 @@ def _now() -> datetime:
 
 #: event class -> what the window does with it
 EVENT_HANDLERS: dict[type, Callable[[Window, Any], None]] = {
+    ev.UploadProgress: lambda window, event: window.pictures.on_progress(event),
+    ev.UploadDone: lambda window, event: window.pictures.on_done(event),
+    ev.UploadFailed: lambda window, event: window.pictures.on_failed(event),
+    ev.FileFetched: lambda window, event: window.pictures.on_fetched(event),
     ev.ChatMessage: on_chat_message,
     ev.Delivered: on_delivered,
     ev.Refused: on_refused,

@@ -39,6 +39,14 @@ What the protocol says and remembers (registration, nicks, batches, the outbox) 
 thread, the sockets, the selector loop and the reconnect timing, and moves bytes between
 the socket and that core.
 
+Files: ``upload(target, path)`` sends a picture or PDF to a Charla server over HTTP on the
+same host and port (``POST /upload`` with this connection's token, ISUPPORT
+``charla.chat/UPLOAD``), and ``fetch_file(id)`` gets one (``GET /f/<id>``, at most
+``max_bytes``), each on the files thread: one short-lived worker that runs them in order
+from a bounded queue (``MAX_FILE_JOBS``) and ends when it is empty, so the caller (the Tk
+thread) never waits. Their outcome is an event (``UploadProgress``, ``UploadDone``,
+``UploadFailed``, ``FileFetched``); every socket has a timeout (``FILE_TIMEOUT``).
+
 Threading rules: one network thread does all socket work and owns the protocol core.
 Public methods may be called from any thread. They validate and format their line on the
 caller's thread, so a bad argument raises there (``InvalidMessageError`` from
@@ -57,6 +65,7 @@ import logging
 import os
 import queue
 import random
+import re
 import secrets
 import selectors
 import socket
@@ -64,10 +73,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
 
 from net import events as ev
 from net import protocol as irc
 from net.client_protocol import ClientProtocol, PendingMessage, check_one_line, checked_name
+from net.i18n import tr
 from net.protocol import LineBuffer, Message, decode_line, parse
 from net.text_cuts import split_words
 
@@ -75,6 +87,17 @@ log = logging.getLogger(__name__)
 
 #: what the rest of a relayed line may take beside the text, when we do not know our host
 HOST_ALLOWANCE = 64
+#: uploads and fetches waiting for the files thread; past it a new one is refused
+MAX_FILE_JOBS = 64
+#: the longest any one read or write of a file transfer may wait
+FILE_TIMEOUT = 20.0
+#: the largest file ``upload`` reads (the server's own limit, 5 MB by default, is lower)
+MAX_UPLOAD_READ = 64 * 1024 * 1024
+#: an upload is written, and its progress told, in pieces of this size
+UPLOAD_CHUNK = 64 * 1024
+#: an HTTP answer's head, at most
+MAX_RESPONSE_HEAD = 16 * 1024
+_FILE_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 
 _AddressInfo = list[tuple]  # what socket.getaddrinfo returns
 
@@ -177,6 +200,10 @@ class ChatClient:
         self._quit_reason = ""
         self._lookups = 0  # name lookups started; a late answer to an older one is ignored
         self._addresses: _AddressInfo | OSError | None = None  # the current lookup's answer
+        #: uploads and fetches for the files thread (see the module docstring)
+        self._file_jobs: queue.Queue[Callable[[], None]] = queue.Queue(MAX_FILE_JOBS)
+        self._files_lock = threading.Lock()  # guards _files_thread
+        self._files_thread: threading.Thread | None = None
         self._new_connection()
 
     # -- public API: any thread ------------------------------------------------------------
@@ -249,6 +276,151 @@ class ChatClient:
         """After ``LoginNeeded``: connect again with another nick (ours and ``_``)."""
         self._post(self._core.skip_login)
 
+    # -- files: pictures and PDFs over HTTP (see the module docstring) ---------------------
+
+    def upload(self, target: str, path: str | Path, name: str | None = None) -> bool:
+        """Send the file at ``path`` to ``target`` (a channel or nick) on the files thread;
+        False if too many are waiting already. Events say how it went."""
+        checked_name(target)
+        shown = name or Path(path).name
+        return self._file_job(lambda: self._upload(target, Path(path), shown))
+
+    def upload_bytes(self, target: str, data: bytes, name: str) -> bool:
+        """``upload`` for bytes already in memory (a picture from the clipboard)."""
+        checked_name(target)
+        return self._file_job(lambda: self._send_file(target, data, name))
+
+    def fetch_file(self, file_id: str, max_bytes: int) -> bool:
+        """Get the server's file ``file_id`` (``/f/<id>``) if it is at most ``max_bytes``,
+        on the files thread: a ``FileFetched`` event. False if refused at once."""
+        if not _FILE_ID.fullmatch(file_id):
+            return False
+        return self._file_job(lambda: self._fetch(file_id, max_bytes))
+
+    def _file_job(self, job: Callable[[], None]) -> bool:
+        try:
+            self._file_jobs.put_nowait(job)
+        except queue.Full:
+            return False
+        with self._files_lock:
+            if self._files_thread is None:
+                self._files_thread = threading.Thread(
+                    target=self._run_file_jobs, name="charla-files", daemon=True
+                )
+                self._files_thread.start()
+        return True
+
+    def _run_file_jobs(self) -> None:
+        while True:
+            with self._files_lock:
+                try:
+                    job = self._file_jobs.get_nowait()
+                except queue.Empty:
+                    self._files_thread = None  # under the lock: a new job starts a new one
+                    return
+            try:
+                job()
+            except Exception:  # a bug: the job's caller gets no event, the rest go on
+                log.exception("a file transfer failed")
+
+    def _authority(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def _exchange(
+        self,
+        head: bytes,
+        body: bytes = b"",
+        progress: Callable[[int], None] | None = None,
+        max_body: int = MAX_RESPONSE_HEAD,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One HTTP request to the server; (status, headers, body). Raises OSError, or
+        ValueError for an answer that is not HTTP or is longer than ``max_body``."""
+        with socket.create_connection((self.host, self.port), timeout=self.connect_timeout) as sock:
+            sock.settimeout(FILE_TIMEOUT)
+            sock.sendall(head)
+            for start in range(0, len(body), UPLOAD_CHUNK):
+                sock.sendall(body[start : start + UPLOAD_CHUNK])
+                if progress is not None:
+                    progress(min(len(body), start + UPLOAD_CHUNK))
+            data = bytearray()
+            while chunk := sock.recv(65536):
+                data += chunk
+                if len(data) > max_body + MAX_RESPONSE_HEAD:
+                    raise ValueError("answer too long")
+        answer_head, found, answer_body = bytes(data).partition(b"\r\n\r\n")
+        status_line, *lines = answer_head.decode("latin-1").split("\r\n")
+        parts = status_line.split(" ", 2)
+        if (
+            not found
+            or len(parts) < 2
+            or not parts[0].startswith("HTTP/")
+            or not parts[1].isdigit()
+        ):
+            raise ValueError("not an HTTP answer")
+        headers = {}
+        for line in lines:
+            key, _, value = line.partition(":")
+            headers[key.strip().lower()] = value.strip()
+        return int(parts[1]), headers, answer_body
+
+    def _upload(self, target: str, path: Path, name: str) -> None:
+        try:
+            with path.open("rb") as file:
+                data = file.read(MAX_UPLOAD_READ + 1)
+        except OSError as exc:
+            self.events.put(ev.UploadFailed(target, name, exc.strerror or str(exc)))
+            return
+        if len(data) > MAX_UPLOAD_READ:
+            self.events.put(ev.UploadFailed(target, name, tr("The file is too large.")))
+            return
+        self._send_file(target, data, name)
+
+    def _send_file(self, target: str, data: bytes, name: str) -> None:
+        token = self._core.upload_token  # a str written by the network thread
+        if not token:
+            self.events.put(
+                ev.UploadFailed(
+                    target, name, tr("This server does not take files, or we are not connected.")
+                )
+            )
+            return
+        head = (
+            f"POST /upload?to={quote(target, safe='')}&name={quote(name, safe='')} HTTP/1.1\r\n"
+            f"Host: {self._authority()}\r\n"
+            f"Authorization: Bearer {token}\r\n"
+            "Content-Type: application/octet-stream\r\n"
+            f"Content-Length: {len(data)}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode()
+        total = len(data)
+
+        def progress(sent: int) -> None:
+            self.events.put(ev.UploadProgress(target, name, sent, total))
+
+        try:
+            status, headers, body = self._exchange(head, data, progress)
+        except (OSError, ValueError) as exc:
+            why = getattr(exc, "strerror", None) or str(exc)
+            self.events.put(ev.UploadFailed(target, name, why))
+            return
+        text = body.decode("utf-8", "replace").strip()[:300]
+        if status == 201:
+            self.events.put(ev.UploadDone(target, name, headers.get("location", text)))
+        else:
+            self.events.put(ev.UploadFailed(target, name, text or f"HTTP {status}"))
+
+    def _fetch(self, file_id: str, max_bytes: int) -> None:
+        head = f"GET /f/{file_id} HTTP/1.1\r\nHost: {self._authority()}\r\n\r\n"
+        try:
+            status, headers, body = self._exchange(head.encode("utf-8"), max_body=max_bytes)
+        except (OSError, ValueError):
+            self.events.put(ev.FileFetched(file_id, "", None))
+            return
+        whole = headers.get("content-length") == str(len(body)) and len(body) <= max_bytes
+        kind = headers.get("content-type", "")
+        self.events.put(ev.FileFetched(file_id, kind, body if status == 200 and whole else None))
+
     def quit(self, reason: str = "") -> None:
         """Say goodbye, stop every thread; returns within about ``close_timeout`` seconds."""
         Message("QUIT", [reason or "Charla"]).format()
@@ -259,6 +431,10 @@ class ChatClient:
             self._wake_reader.close()
         with contextlib.suppress(OSError):
             self._wake_writer.close()
+        with self._files_lock:
+            files_thread = self._files_thread
+        if files_thread is not None:  # a transfer under way: not waited for longer
+            files_thread.join(self.close_timeout)
 
     def _post(self, command: Callable[[], None]) -> None:
         """Hand ``command`` to the network thread (any thread)."""

@@ -306,6 +306,9 @@ class ClientProtocol:
 
     def _new_connection_state(self, *, connected: bool, now: float) -> None:
         self.connected = connected
+        #: this connection's token for uploading files (ISUPPORT ``charla.chat/UPLOAD``,
+        #: a Charla server's); it dies with the connection. Read by other threads: a str
+        self.upload_token: str | None = None
         self.registered = False
         self.caps: set[str] = set()  # capabilities the server acknowledged
         self._offered: set[str] = set()  # capabilities the server listed
@@ -746,7 +749,8 @@ class ClientProtocol:
         self._on_error_numeric(message)
 
     def _on_isupport(self, message: Message, now: float) -> None:
-        """005: the status prefixes (``PREFIX=(ov)@+``) and mode types (``CHANMODES``)."""
+        """005: the status prefixes (``PREFIX=(ov)@+``), mode types (``CHANMODES``) and a
+        Charla server's upload token (``charla.chat/UPLOAD``)."""
         for token in message.params[1:-1]:
             name, _, value = token.partition("=")
             if name == "PREFIX":
@@ -757,6 +761,8 @@ class ClientProtocol:
                 kinds = value.split(",")
                 if len(kinds) >= 4:
                     self.chanmodes = (kinds[0], kinds[1], kinds[2], kinds[3])
+            elif name == "charla.chat/UPLOAD" and re.fullmatch(r"[A-Za-z0-9_-]{16,64}", value):
+                self.upload_token = value
 
     def _takes_param(self, letter: str, adding: bool) -> bool:
         lists, always, when_set, _never = self.chanmodes

@@ -511,6 +511,14 @@ class Connection:
         self.enqueue(data)
         self.flush()
 
+    def send_now(self, data: bytes, timeout: float) -> bool:
+        """From the reader thread (a handler streaming a file): end the batch, so nothing
+        is held back, queue ``data`` and wait up to ``timeout`` until it is written.
+        False if it was not (a peer that stopped reading, or a closed connection)."""
+        self._end_batch()
+        self.enqueue(data)
+        return self.wait_drained(timeout) and not self._dead
+
     def _drain(self, *, blocking: bool) -> None:
         """Write ``_out`` until empty, or up to the hold mark while the reader is in a
         batch (it flushes the rest itself); the caller owns ``_flushing``."""

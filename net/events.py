@@ -267,6 +267,44 @@ class ServerError:
     target: str = ""  # the channel or nick it is about, when the server names one
 
 
+@dataclass(frozen=True, slots=True)
+class UploadProgress:
+    """A file we send (``ChatClient.upload``) is on its way: ``sent`` of ``total`` bytes."""
+
+    target: str
+    name: str
+    sent: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class UploadDone:
+    """The server kept the file and said so in ``target`` (``link``: its address)."""
+
+    target: str
+    name: str
+    link: str
+
+
+@dataclass(frozen=True, slots=True)
+class UploadFailed:
+    """The file was not sent; ``reason`` says why, for people."""
+
+    target: str
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileFetched:
+    """A file of the server's (``ChatClient.fetch_file``): its bytes, or None if it could
+    not be had (gone, too large, the network)."""
+
+    file_id: str
+    content_type: str
+    data: bytes | None
+
+
 Event = (
     Connecting
     | Registered
@@ -295,4 +333,8 @@ Event = (
     | InviteSent
     | LoginNeeded
     | LoggedIn
+    | UploadProgress
+    | UploadDone
+    | UploadFailed
+    | FileFetched
 )

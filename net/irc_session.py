@@ -497,6 +497,8 @@ class IrcSession(Session):
             f"USERLEN={irc.USERLEN}",
             "WHOX",
         ]
+        if self.rooms.uploads is not None:  # this session's own: see net.uploads
+            tokens.append(f"charla.chat/UPLOAD={self.rooms.uploads.token_for(self)}")
         for start in range(0, len(tokens), ISUPPORT_TOKENS_PER_LINE):
             chunk = tokens[start : start + ISUPPORT_TOKENS_PER_LINE]
             self.reply(irc.RPL_ISUPPORT, *chunk, tr("are supported by this server"))

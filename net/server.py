@@ -15,6 +15,8 @@ together, from the bottom up:
   connection's handler is a ``FirstLineSniffer``: the first line (or a second of silence)
   says which kind it is, and the sniffer makes that session the connection's handler
   (it swaps itself out rather than forwarding, so a line never takes an extra hop);
+- ``net.uploads``: pictures and PDFs (``POST /upload``, ``GET /f/<id>``), their files
+  beside the history's database, their tokens given to IRC sessions through ``Rooms``;
 - ``net.web_session``: browsers. Each connection's framing starts as ``FirstBytes``,
   which tells an HTTP request by its first bytes; the sniffer then hands the connection
   to an ``HttpSession`` (one static file, or the WebSocket upgrade, after which an
@@ -74,6 +76,7 @@ from net.lan import shareable_endpoints
 from net.plain_session import PlainSession
 from net.protocol import DEFAULT_CHANNEL, DEFAULT_PORT, Message, parse
 from net.state import CHANNELS_PER_ADDRESS, CHANNELS_PER_PERSON, MAX_CHANNELS, Rooms, Session
+from net.uploads import MAX_UPLOAD_BYTES, FileStore, Uploads
 from net.web_session import HEAD_SECONDS, FirstBytes, HttpSession, WebConfig
 
 log = logging.getLogger(__name__)
@@ -143,6 +146,10 @@ class ServerConfig:
     web_allowed_origins: tuple[str, ...] = ()
     #: for a browser to send its whole request head (slowloris: closed after this)
     web_request_timeout: float = HEAD_SECONDS
+    #: pictures and PDFs over HTTP on the chat's port (``--no-uploads``: False)
+    uploads: bool = True
+    #: the largest file one may send, in bytes (``--max-upload``, in MB there)
+    max_upload: int = MAX_UPLOAD_BYTES
 
     def web_config(self) -> WebConfig:
         return WebConfig(
@@ -323,7 +330,16 @@ class ChatServer:
         self.accounts = AccountStore(self.config.history_db)
         self.rooms = Rooms(self.config, self.history, self.accounts)
         self._limits = self.config.connection_limits()
+        #: the kept files (next to the history's database: ``net.uploads``)
+        self.files = FileStore(self.config.history_db)
+        self.uploads: Uploads | None = None
         self._web = self.config.web_config()
+        if self.config.uploads:
+            self.uploads = Uploads(self.rooms, self.files, self.config.max_upload)
+            self.rooms.uploads = self.uploads
+            self.rooms.on_redacted = self.uploads.redacted
+            self.uploads.shareable = lambda: shareable_endpoints(self.config.host, self.port)
+            self._web = replace(self._web, uploads=self.uploads)
         self._web_only = replace(self._web, enabled=True)  # the --web-port listener's
         self._connections_lock = threading.Lock()  # guards the three fields below
         self._connections: set[Connection] = set()  # admitted and not yet finished
@@ -367,6 +383,8 @@ class ChatServer:
                 self.web_port = self.port
             self.history.open()
             self.accounts.open()
+            if self.uploads is not None:
+                self.files.open()
         except BaseException:
             for sock in (*self._listeners, self._wake_reader, self._wake_writer):
                 sock.close()
@@ -448,6 +466,7 @@ class ChatServer:
         self._wake_writer.close()
         self.history.close()
         self.accounts.close()
+        self.files.close()
         self.stopped.set()
         log.info(tr("stopped"))
 

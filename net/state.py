@@ -74,6 +74,10 @@ removed, and its history told so (``ChannelHistory.vacated``), which forgets it 
 while unless someone joins again (``occupied``, asked before the channel is made again,
 so a late joiner sees nothing old).
 
+Pictures (``net.uploads``): the server sets ``uploads``, which IRC sessions ask for their
+upload token, and ``on_redacted``, which ``redact`` calls (without the lock) with the
+deleted message's msgid, so the file it announced goes too.
+
 Threading rules:
 - ``_lock`` guards ``_nicks``, ``_channels``, every ``Channel`` field (its ``modes`` too),
   ``next_expiry``, ``_entries_from``, the memory side of ``history``, the WHOWAS memory
@@ -438,6 +442,11 @@ def _may_take(session: Session | None, refused: NickRefused, owner: str) -> bool
     )
 
 
+class UploadTokens(Protocol):
+    def token_for(self, session: Session) -> str:
+        """The token ``session`` uploads files with (``net.uploads``)."""
+
+
 class Rooms:
     """Nicks, channels and the relay between sessions (see the module docstring)."""
 
@@ -486,6 +495,12 @@ class Rooms:
         self.clock: Callable[[], float] = time.monotonic
         #: called (without the lock) when a timed entry was added, so the timer looks again
         self.on_timer_changed: Callable[[], None] | None = None
+        #: the pictures' desk (``net.uploads.Uploads``, set by the server; None: no
+        #: uploads): IRC sessions ask it for their upload token (``token_for``)
+        self.uploads: UploadTokens | None = None
+        #: called (without the lock) with the msgid of each deleted message (REDACT), so
+        #: the file it announced is deleted too
+        self.on_redacted: Callable[[str], None] | None = None
         history.on_saving_changed = self._history_saving_changed
 
     def restore_topics(self) -> None:
@@ -821,6 +836,8 @@ class Rooms:
                 (m for m in members if not m.understands_redaction()), notice
             )
         flush_soon(to_flush)
+        if self.on_redacted is not None:
+            self.on_redacted(msgid)
         return None
 
     # -- the relay --------------------------------------------------------------------

@@ -22,6 +22,16 @@ ever). ``HttpSession`` is then its handler, for one request, small and strict:
   (it must wait for the answer): 400, closed. After the 101 the connection wraps its
   output in frames (``net.websocket``) and the handler becomes an IRC session, which
   handles each message as a TCP client's line: same flood gate, limits and counting.
+- ``POST /upload?to=<target>&name=<name>`` (a picture or PDF, ``net.uploads`` decides):
+  ``Authorization: Bearer <token>`` (401), ``Content-Length`` (411; no chunked body),
+  refused by its length alone before any body is read (413; ``Expect: 100-continue`` is
+  answered once the head is accepted); then the body, kept by the
+  framing (``HttpRequestFraming.expect_body``) up to that length and no more, within
+  ``BODY_SECONDS`` (408); answered 201 with the link in ``Location`` and the body.
+- ``GET /f/<id>``: a kept file (``net.uploads``), with its own ``Content-Type`` and
+  ``Content-Disposition``, streamed from the file in ``SEND_CHUNK`` pieces, each written
+  before the next is read (``Connection.send_now``), so a 5 MB picture to 30 phones
+  holds 30 pieces in memory, not 30 pictures.
 
 Threading: every method of ``HttpSession`` and ``FirstBytes`` runs on the connection's
 reader thread (``FirstBytes.feed`` is the framing; the rest are handler calls). The
@@ -34,6 +44,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs, unquote
 
 from net.connection import NO_DEADLINE, Connection, ConnectionHandler
 from net.i18n import tr
@@ -59,6 +71,14 @@ HEAD_SECONDS = 10.0
 SEND_SECONDS = 15.0
 #: a file larger than this is not served (the page's files are a few tens of KB)
 MAX_FILE_BYTES = 512 * 1024
+#: from the end of an upload's head to the end of its body (a phone on a busy Wi-Fi)
+BODY_SECONDS = 120.0
+#: bytes after the head kept before the handler says how many to expect (one read)
+BODY_PREFETCH_BYTES = 64 * 1024
+#: a kept file is sent in pieces of this size
+FILE_CHUNK_BYTES = 64 * 1024
+#: the "line" the framing hands over when an expected body is complete
+BODY_READY = "\x7fbody"
 
 #: what starts an HTTP request; each followed by " /" (origin-form, RFC 9112 §3.2.1)
 HTTP_METHODS = (b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"PATCH", b"TRACE")
@@ -97,12 +117,18 @@ _COMMON_HEADERS = (
 )
 _REASONS = {
     200: "OK",
+    201: "Created",
     400: "Bad Request",
+    401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
+    411: "Length Required",
     413: "Content Too Large",
+    415: "Unsupported Media Type",
+    429: "Too Many Requests",
+    503: "Service Unavailable",
     414: "URI Too Long",
     426: "Upgrade Required",
     431: "Request Header Fields Too Large",
@@ -111,6 +137,24 @@ _REASONS = {
 _SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _REQUEST_LINE = re.compile(r"([A-Z]+) (\S+) HTTP/(\d)\.(\d)")
+_FILE_PATH = re.compile(r"/f/([A-Za-z0-9_-]{1,64})")
+
+
+class UploadService(Protocol):
+    """What HTTP asks of the pictures' desk (``net.uploads.Uploads``); each method may
+    raise an exception with ``status`` and ``text`` (``net.uploads.UploadRefused``)."""
+
+    def check(self, token: str | None, length: int) -> None:
+        """Before the body: may this sender send ``length`` bytes? Reserves them."""
+
+    def release(self, token: str | None, length: int) -> None:
+        """Give back what ``check`` reserved (always called, once, after a ``check``)."""
+
+    def receive(self, token: str | None, target: str, name: str, data: bytes, host: str) -> str:
+        """Keep and announce the file; its link."""
+
+    def fetch(self, file_id: str) -> Any:
+        """The kept file (``path``, ``content_type``, ``disposition``, ``size``) or None."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +171,8 @@ class WebConfig:
     elsewhere: int | None = None
     #: from connecting to the end of the request head (slowloris: 408 after this)
     head_seconds: float = HEAD_SECONDS
+    #: the pictures' desk (``POST /upload``, ``GET /f/<id>``); None: no uploads (404)
+    uploads: UploadService | None = None
 
 
 class HttpRequestFraming:
@@ -140,11 +186,36 @@ class HttpRequestFraming:
         self._head = bytearray(data)
         self.done = False
         self.extra = 0  # bytes received after the head
+        #: the first of them, at most ``_keep`` (BODY_PREFETCH_BYTES, then the length a
+        #: handler expects): nothing beyond is ever held
+        self.body = bytearray()
+        self._keep = BODY_PREFETCH_BYTES
+        self._expect: int | None = None  # the body's length, once a handler asked for it
+
+    def expect_body(self, length: int) -> bool:
+        """From the handler: the body is ``length`` bytes; keep them, then hand over
+        ``BODY_READY`` once. False if more than that came already, or were dropped."""
+        if self.extra > len(self.body) or len(self.body) > length:
+            return False
+        self._keep = self._expect = length
+        return True
+
+    def body_complete(self) -> bool:
+        return self._expect is not None and len(self.body) >= self._expect
+
+    def _keep_extra(self, data: bytes) -> list[bytes | None]:
+        was_complete = self.body_complete()
+        self.extra += len(data)
+        room = self._keep - len(self.body)
+        if room > 0:
+            self.body += data[:room]
+        if not was_complete and self.body_complete():
+            return [BODY_READY.encode("ascii")]
+        return []
 
     def feed(self, data: bytes) -> list[bytes | None]:
         if self.done:
-            self.extra += len(data)
-            return []
+            return self._keep_extra(data)
         start = max(0, len(self._head) - 3)
         self._head += data
         end = self._head.find(b"\r\n\r\n", start)
@@ -155,10 +226,11 @@ class HttpRequestFraming:
             return []
         self.done = True
         head = bytes(self._head[:end])
-        self.extra = len(self._head) - end - 4
+        rest = bytes(self._head[end + 4 :])
         self._head = bytearray()
         if end + 4 > MAX_HEAD_BYTES:
             return [None]
+        self._keep_extra(rest)
         return [head or b" "]  # never b"" (the connection skips empty lines)
 
 
@@ -338,11 +410,19 @@ class HttpSession:
         self.upgrade = upgrade
         self.framing = framing
         self._deadline = conn.opened_at + web.head_seconds
+        #: an upload whose body is on its way: (request, token, reserved bytes)
+        self._upload: tuple[Request, str | None, int] | None = None
+        #: (token, bytes) the upload desk reserved for this body, given back at the end
+        self._reservation: tuple[str | None, int] | None = None
 
     # -- ConnectionHandler -------------------------------------------------------------
 
     def on_line(self, line: str | None) -> None:
         self._deadline = NO_DEADLINE
+        if self._upload is not None:
+            if line == BODY_READY:
+                self._finish_upload(*self._upload)
+            return
         if line is None:
             self._answer(_error(431, tr("The request is too large.")), "HTTP 431")
             return
@@ -352,7 +432,13 @@ class HttpSession:
             self._answer(_error(error.status, error.text), f"HTTP {error.status}")
             return
         head_only = request.method == "HEAD"
-        if not self.web.enabled:
+        path = request.target.split("?", 1)[0]
+        file_match = _FILE_PATH.fullmatch(path)
+        if self.web.uploads is not None and path == "/upload":
+            self._start_upload(request)
+        elif self.web.uploads is not None and file_match and request.method in ("GET", "HEAD"):
+            self._file(file_match.group(1), head_only)
+        elif not self.web.enabled:
             text = tr("This server has no web chat here.")
             if self.web.elsewhere is not None:
                 text += " " + tr("It is on port {port}.").format(port=self.web.elsewhere)
@@ -375,13 +461,20 @@ class HttpSession:
     def on_deadline(self, now: float) -> None:
         if now >= self._deadline:
             self._deadline = NO_DEADLINE
+            self._upload = None
             self._answer(_error(408, tr("The request took too long.")), "HTTP request timeout")
 
     def on_batch_done(self) -> None:
         """Nothing to save."""
 
     def on_closed(self, reason: str) -> None:
-        """Nothing: nobody knew of this connection."""
+        """Nobody knew of this connection; an upload's reserved bytes are given back."""
+        self._release()
+
+    def _release(self) -> None:
+        if self._reservation is not None and self.web.uploads is not None:
+            self.web.uploads.release(*self._reservation)
+        self._reservation = None
 
     def goodbye(self, reason: str) -> bytes:
         return b""  # the answer, if any, is already queued
@@ -396,6 +489,110 @@ class HttpSession:
     def _has_body(request: Request) -> bool:
         lengths = request.headers.get("content-length")
         return "transfer-encoding" in request.headers or lengths not in (None, ["0"])
+
+    def _refused(self, error: Exception, what: str) -> None:
+        status = getattr(error, "status", 400)
+        extra = 'WWW-Authenticate: Bearer realm="charla"\r\n' if status == 401 else ""
+        self._answer(
+            _error(status, getattr(error, "text", str(error)), extra=extra), f"{what}: {status}"
+        )
+
+    def _start_upload(self, request: Request) -> None:
+        """The head of ``POST /upload``: who, how long; then wait for the body."""
+        uploads = self.web.uploads
+        assert uploads is not None
+        if request.method != "POST":
+            self._answer(_error(405, tr("Only POST here."), extra="Allow: POST\r\n"), "HTTP 405")
+            return
+        if "transfer-encoding" in request.headers:
+            self._answer(_error(411, tr("Say the file's length (Content-Length).")), "upload: 411")
+            return
+        length_text = request.header("content-length")
+        if length_text is None or not length_text.isdigit() or len(length_text) > 12:
+            self._answer(_error(411, tr("Say the file's length (Content-Length).")), "upload: 411")
+            return
+        length = int(length_text)
+        authorization = request.header("authorization") or ""
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip() if scheme.lower() == "bearer" else ""
+        try:
+            uploads.check(token or None, length)
+        except Exception as error:  # UploadRefused: an answer, not a bug
+            if not hasattr(error, "status"):
+                raise
+            self._refused(error, "upload refused")
+            return
+        self._reservation = (token or None, length)
+        if length == 0 or not self.framing.expect_body(length):
+            self._answer(_error(400, tr("Bad request.")), "upload: bad body")
+            return
+        self._upload = (request, token or None, length)
+        if self.framing.body_complete():
+            self._finish_upload(request, token or None, length)
+            return
+        self._deadline = self.conn.last_received + BODY_SECONDS
+        if "100-continue" in request.tokens("expect"):  # curl's, for a body over 1 MB
+            self.conn.send_now(b"HTTP/1.1 100 Continue\r\n\r\n", SEND_SECONDS)
+
+    def _finish_upload(self, request: Request, token: str | None, length: int) -> None:
+        uploads = self.web.uploads
+        assert uploads is not None
+        self._upload = None
+        try:
+            query = parse_qs(request.target.partition("?")[2], max_num_fields=10)
+        except ValueError:  # more fields than that: not ours
+            query = {}
+        target = (query.get("to") or [""])[0]
+        name = (query.get("name") or [""])[0]
+        if not name:  # as soju's FILEHOST: Content-Disposition: attachment; filename="…"
+            disposition = request.header("content-disposition") or ""
+            if "filename=" in disposition:
+                name = unquote(disposition.split("filename=", 1)[1].split(";")[0].strip('" '))
+        data = bytes(self.framing.body[:length])
+        self.framing.body = bytearray()
+        try:
+            link = uploads.receive(token, target, name, data, request.header("host") or "")
+        except Exception as error:  # UploadRefused: an answer, not a bug
+            if not hasattr(error, "status"):
+                raise
+            self._refused(error, "upload refused")
+            return
+        finally:
+            self._release()
+        self._answer(
+            _response(201, (link + "\n").encode("ascii"), extra=f"Location: {link}\r\n"),
+            "upload kept",
+        )
+
+    def _file(self, file_id: str, head_only: bool) -> None:
+        """``GET /f/<id>``: a kept file, in pieces (see the module docstring)."""
+        uploads = self.web.uploads
+        assert uploads is not None
+        found = uploads.fetch(file_id)
+        try:
+            file = found.path.open("rb") if found is not None else None
+        except OSError:
+            file = None
+        if file is None:
+            self._answer(_error(404, tr("Not found."), head_only=head_only), "HTTP 404 (file)")
+            return
+        with file:
+            head = (
+                "HTTP/1.1 200 OK\r\n"
+                f"Content-Type: {found.content_type}\r\n"
+                f"Content-Length: {found.size}\r\n"
+                f"{_COMMON_HEADERS}"
+                f"Content-Disposition: {found.disposition}\r\n"
+                "Cache-Control: private, max-age=86400\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode("ascii")
+            sent = self.conn.send_now(head, SEND_SECONDS)
+            while sent and not head_only:
+                chunk = file.read(FILE_CHUNK_BYTES)
+                if not chunk:
+                    break
+                sent = self.conn.send_now(chunk, SEND_SECONDS)
+        self.conn.finish("HTTP file sent" if sent else "HTTP file: reader too slow")
 
     def _static(self, request: Request, head_only: bool) -> None:
         found = resolve_static(request.target)

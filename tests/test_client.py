@@ -601,3 +601,44 @@ def test_a_hosting_teacher_gets_a_reserved_nick_once_it_is_a_teacher(
     }
     assert closed.reason.startswith(f"{refused[language]} Profe (")
     assert "reserv" in closed.reason  # the server says why: a word kept for teachers
+
+
+def test_a_picture_is_uploaded_and_fetched_off_the_callers_thread(server, make_client, tmp_path):
+    from tests.test_uploads import tiny_png
+
+    ana, ana_events = make_client(server.port, "ana")
+    ana_events.wait_for(ev.Joined, lambda e: e.me and e.channel == "#general")
+    bea, bea_events = make_client(server.port, "bea")
+    bea_events.wait_for(ev.Joined, lambda e: e.me and e.channel == "#general")
+    picture = tmp_path / "mi foto.png"
+    picture.write_bytes(tiny_png())
+    assert ana.upload("#general", picture)
+    done = ana_events.wait_for(ev.UploadDone)
+    assert done.name == "mi foto.png" and "/f/" in done.link
+    # its own line (the server sends it, since the client did not) comes first
+    own = [e for e in ana_events.seen if isinstance(e, ev.ChatMessage) and e.own]
+    assert [e.text for e in own] == [f"📎 mi foto.png {done.link}"]
+    got = bea_events.wait_for(ev.ChatMessage, lambda e: e.sender == "ana")
+    assert got.text == f"📎 mi foto.png {done.link}"
+    file_id = done.link.rsplit("/", 1)[1]
+    assert bea.fetch_file(file_id, 10_000)
+    fetched = bea_events.wait_for(ev.FileFetched)
+    assert (fetched.file_id, fetched.content_type, fetched.data) == (
+        file_id,
+        "image/png",
+        tiny_png(),
+    )
+    assert bea.fetch_file(file_id, 10)  # larger than allowed: no bytes
+    assert bea_events.wait_for(ev.FileFetched).data is None
+
+
+def test_an_upload_refused_says_why(server, make_client, tmp_path):
+    ana, ana_events = make_client(server.port, "ana")
+    ana_events.wait_for(ev.Joined, lambda e: e.me)
+    fake = tmp_path / "virus.png"
+    fake.write_bytes(b"MZ not a picture")
+    ana.upload("#general", fake)
+    failed = ana_events.wait_for(ev.UploadFailed)
+    assert failed.name == "virus.png" and "PNG, GIF, JPEG" in failed.reason
+    ana.upload("#general", tmp_path / "missing.png")
+    assert "No such file" in ana_events.wait_for(ev.UploadFailed).reason

@@ -40,6 +40,7 @@ NET_LAYERS = {
     "net.render": 3,
     "net.irc_session": 4,
     "net.plain_session": 4,
+    "net.uploads": 4,
     "net.server": 5,
 }
 #: what the client side (and so the window) may use of net/

@@ -374,3 +374,13 @@ def test_under_lang_es_a_wrong_server_password_is_said_and_logged_in_spanish(run
         finally:
             guess.close()
     process.expect(r"1 fallo\(s\) de contraseña desde 127\.0\.0\.1; espera 1 s")
+
+
+def test_max_upload_and_no_uploads(run_server):
+    config = config_from_args(parse_args(["--max-upload", "0.5"]))
+    assert (config.max_upload, config.uploads) == (512 * 1024, True)
+    assert config_from_args(parse_args(["--no-uploads"])).uploads is False
+    assert config_from_args(parse_args([])).max_upload == 5 * 1024 * 1024
+    process = run_server("--max-upload", "0")
+    assert process.wait(timeout=10) == 2
+    assert any("--max-upload must be between" in line for line in process.output)
