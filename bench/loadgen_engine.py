@@ -190,20 +190,30 @@ class WsFrameError(Exception):
     """The server broke RFC 6455 framing (a masked frame, a fragment we cannot handle)."""
 
 
-def ws_split_frames(buf: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
-    """Cut the complete server frames off ``buf``: ([(opcode, payload)], rest).
+def ws_split_frames(buf: bytes) -> tuple[list[bytes], list[tuple[int, bytes]], bytes]:
+    """Cut the complete server frames off ``buf``: (data lines, [(opcode, payload)] of the
+    control frames, rest). A data line is the payload of a text or binary frame.
 
     Server frames are unmasked (a masked one raises ``WsFrameError``); fragmented messages
-    are not expected from an IRC server (one line per message) and raise too.
+    are not expected from an IRC server (one line per message) and raise too. The common
+    case (a whole text frame shorter than 126 bytes) takes the first branch alone.
 
-    >>> ws_split_frames(b"\\x81\\x02hi\\x81\\x7e\\x00")
-    ([(1, b'hi')], b'\\x81~\\x00')
+    >>> ws_split_frames(b"\\x81\\x02hi\\x89\\x01p\\x81\\x7e\\x00")
+    ([b'hi'], [(9, b'p')], b'\\x81~\\x00')
     """
-    frames: list[tuple[int, bytes]] = []
-    append = frames.append
+    lines: list[bytes] = []
+    controls: list[tuple[int, bytes]] = []
+    append = lines.append
     at, n = 0, len(buf)
     while n - at >= 2:
         first, length = buf[at], buf[at + 1]
+        if first == 0x81 and length < 126:  # fast path: a short, whole text frame
+            end = at + 2 + length
+            if end > n:
+                break
+            append(buf[at + 2 : end])
+            at = end
+            continue
         if length < 126:
             start = at + 2
         elif length == 126:
@@ -223,9 +233,12 @@ def ws_split_frames(buf: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
             break
         if first & 0xF0 != 0x80:
             raise WsFrameError(f"fragmented or reserved-bit frame (0x{first:02x})")
-        append((first & 0x0F, buf[start:end]))
+        if first & 0x0F in (WS_OP_TEXT, WS_OP_BINARY):
+            append(buf[start:end])
+        else:
+            controls.append((first & 0x0F, buf[start:end]))
         at = end
-    return frames, buf[at:]
+    return lines, controls, buf[at:]
 
 
 PrivmsgHandler = Callable[[Client, bytes, int], None]
@@ -490,21 +503,19 @@ class Engine:
                 self.send(c, pending)
             data = rest
         try:
-            frames, c.rbuf = ws_split_frames(data)
+            lines, controls, c.rbuf = ws_split_frames(data)
         except WsFrameError as exc:
             self._lost(c, f"WebSocket: {exc}")
             return
-        lines = []
-        for opcode, payload in frames:
-            if opcode in (WS_OP_TEXT, WS_OP_BINARY):
-                lines.append(payload)
-            elif opcode == WS_OP_PING:
+        for opcode, payload in controls:  # rare: answered after this read's lines
+            if opcode == WS_OP_PING:
                 mask = self.masks.take()
                 pong = bytes((0x8A, 0x80 | len(payload))) + mask + ws_mask(payload, mask)
                 self._send_raw(c, pong)
             elif opcode == WS_OP_CLOSE:
-                if lines:
-                    self._dispatch(c, lines, now)
+                self._dispatch(c, lines, now)
+                if c.sock is None:
+                    return
                 code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
                 if not c.error_text:
                     reason = payload[2:].decode("utf-8", "replace")
