@@ -453,7 +453,10 @@ class Engine:
             self._lost(c, classify_oserror(exc))
             return
         if not data:
-            self._lost(c, "server closed the connection without ERROR")
+            if c.ws_accept:
+                self._lost(c, "server closed the connection before answering the WebSocket upgrade")
+            else:
+                self._lost(c, "server closed the connection without ERROR")
             return
         now = time.monotonic_ns()
         if c.rbuf:
@@ -480,6 +483,10 @@ class Engine:
     def _ws_read(self, c: Client, data: bytes, now: int) -> None:
         """The upgrade's answer, then frames: text/binary lines, Ping, Close."""
         if c.ws_accept:
+            if len(data) >= 5 and not data.startswith(b"HTTP/"):
+                first = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")[:100]
+                self._fail(c, "server_error", f"WebSocket upgrade not answered in HTTP: {first}")
+                return
             head, sep, rest = data.partition(b"\r\n\r\n")
             if not sep:
                 c.rbuf = data
