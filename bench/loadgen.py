@@ -44,6 +44,7 @@ from loadgen_engine import (
     CHANNEL,
     JOINED,
     REGISTERED,
+    TRANSPORTS,
     Client,
     DeliveryTracker,
     Engine,
@@ -160,12 +161,13 @@ class RunSpec:
     hold: float = 2.0  # idle: seconds to stay connected
     setup_timeout: float = 60.0
     nick_prefix: str = "lg"
+    transport: str = "tcp"  # tcp (IRC lines) or ws (IRC over WebSocket, text.ircv3.net)
 
     # What the result repeats under "params", per scenario.
     PARAMS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "steady": ("clients", "senders", "rate", "duration", "pad", "workers"),
-        "burst": ("clients", "senders", "messages", "pad", "batch", "workers"),
-        "idle": ("clients", "wave", "wave_timeout", "hold"),
+        "steady": ("clients", "senders", "rate", "duration", "pad", "workers", "transport"),
+        "burst": ("clients", "senders", "messages", "pad", "batch", "workers", "transport"),
+        "idle": ("clients", "wave", "wave_timeout", "hold", "transport"),
     }
 
     def __post_init__(self) -> None:
@@ -341,7 +343,7 @@ def _worker_main(conn: Connection, spec: RunSpec, worker: int) -> None:
     """Worker process: own a slice of the clients, run one phase, report, quit."""
     engine: Engine | None = None
     try:
-        engine = Engine(spec.host, spec.port, spec.nick_prefix)
+        engine = Engine(spec.host, spec.port, spec.nick_prefix, spec.transport)
         mine = engine.new_clients(range(worker, spec.clients, spec.workers), auto_join=True)
         concurrency = max(1, spec.concurrency // spec.workers)
         complete, took = engine.connect_clients(mine, concurrency, spec.setup_timeout)
@@ -501,6 +503,9 @@ def run_in_workers(spec: RunSpec) -> dict[str, Any]:
                 ),
                 1,
             ),
+            # The load generator's own cost per delivery seen (all workers, sending included):
+            # what the client side adds to every figure, e.g. WebSocket framing and masking.
+            "loadgen_cpu_us_per_delivery": _round(sum(cpu) * 1e6 / received if received else None),
             "phase_wall_s": _round(wall),
             "server_pid": server_pid,
             "server_cpu_s": _round(srv_cpu1 - srv_cpu0)
@@ -545,7 +550,7 @@ def run_in_workers(spec: RunSpec) -> dict[str, Any]:
 def run_idle(spec: RunSpec) -> dict[str, Any]:
     """Register N idle clients, W at a time, in this process; report failures, time, RSS."""
     clients, wave, server_pid = spec.clients, spec.wave, spec.server_pid
-    engine = Engine(spec.host, spec.port, spec.nick_prefix)
+    engine = Engine(spec.host, spec.port, spec.nick_prefix, spec.transport)
     result: dict[str, Any] = {}
     rss0 = proc_rss_kib(server_pid)
     tcp0 = tcp_ext_counters()
@@ -634,6 +639,7 @@ SUMMARY_KEYS = {
         "sender_lag_max_ms",
         "server_cpu_s",
         "loadgen_cpu_pct_max_worker",
+        "loadgen_cpu_us_per_delivery",
         "failed",
         "dropped",
     ],
@@ -652,6 +658,7 @@ SUMMARY_KEYS = {
         "server_cpu_s",
         "cpu_us_per_delivery",
         "loadgen_cpu_pct_max_worker",
+        "loadgen_cpu_us_per_delivery",
         "finished_in_time",
         "failed",
         "dropped",
@@ -690,6 +697,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=6667)
     parser.add_argument("--server-pid", type=int, default=None, help="pid for CPU/RSS readings")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default="tcp",
+        help="tcp: IRC lines; ws: IRC over WebSocket (text.ircv3.net, masked frames)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="scenario", required=True)
 

@@ -7,6 +7,15 @@ counts the PRIVMSG deliveries it sees (unique, duplicated, reordered, latency). 
 plain RFC 1459 only and imports nothing from Charla, so it measures any IRC server. The
 scenarios that drive it are in ``loadgen.py``.
 
+Transports: ``tcp`` (IRC lines on the socket) or ``ws`` (IRC over WebSocket as the IRCv3
+WebSocket specification says, RFC 6455: an HTTP/1.1 upgrade on ``/`` with an ``Origin`` of
+the server's own page, as a browser sends it, subprotocol ``text.ircv3.net``, one IRC line
+per text frame). A ``ws`` client masks every frame it sends with a fresh random mask, as
+browsers do (taken from an ``os.urandom`` pool refilled 4 KiB at a time, so masking costs
+no syscall per frame); the server's frames are cut by ``WsFrames`` (one loop step per frame,
+slicing the lines straight out of the received bytes). Pings from the server (WebSocket
+control frames) are answered with a masked Pong; its Close frame ends the connection.
+
 Threading: none. One engine belongs to one process and is driven by that process's only
 thread; message scheduling happens in the same loop, so nothing needs a lock.
 
@@ -15,11 +24,14 @@ Network: connects only to the loopback ``host`` it is given (``procutil.require_
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
+import hashlib
 import os
 import selectors
 import socket
+import struct
 import time
 from array import array
 from collections import Counter, deque
@@ -30,6 +42,14 @@ from procutil import require_loopback
 
 CHANNEL = b"#bench"
 RECV_SIZE = 262144
+TRANSPORTS = ("tcp", "ws")
+
+# WebSocket (RFC 6455) constants, kept here so the load generator imports nothing of Charla.
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+WS_SUBPROTOCOL = "text.ircv3.net"
+WS_MAX_HANDSHAKE = 8192  # bytes of the server's 101 answer we are willing to buffer
+WS_OP_TEXT, WS_OP_BINARY, WS_OP_CLOSE, WS_OP_PING = 0x1, 0x2, 0x8, 0x9
+MASK_POOL_BYTES = 4096  # random bytes fetched at once for frame masks
 
 # Client states, in order of progress.
 NEW, CONNECTING, REGISTERING, REGISTERED, JOINING, JOINED, QUITTING, CLOSED, FAILED = range(9)
@@ -87,6 +107,8 @@ class Client:
         "t_registered",
         "t_start",
         "wbuf",
+        "ws_accept",
+        "ws_pending",
     )
 
     def __init__(self, idx: int, gid: int, nick: str, auto_join: bool) -> None:
@@ -106,6 +128,117 @@ class Client:
         self.error_text = ""
         # Called when the socket is writable and wbuf is empty (burst senders).
         self.pump: Callable[[Client], None] | None = None
+        # ws: the Sec-WebSocket-Accept we expect while the upgrade is under way ("" once
+        # upgraded, None for tcp), and the IRC lines queued until then.
+        self.ws_accept: str | None = None
+        self.ws_pending = b""
+
+
+# --------------------------------------------------------------------------------------
+# WebSocket framing, client side
+# --------------------------------------------------------------------------------------
+
+
+class MaskSource:
+    """Fresh random 4-byte frame masks (RFC 6455 §5.3), cut from a pool of ``os.urandom``."""
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+
+    def take(self) -> bytes:
+        at = self._at
+        if at + 4 > len(self._pool):
+            self._pool, at = os.urandom(MASK_POOL_BYTES), 0
+        self._at = at + 4
+        return self._pool[at : at + 4]
+
+
+def ws_mask(payload: bytes, mask: bytes) -> bytes:
+    """XOR ``payload`` with ``mask`` repeated: one big-integer XOR, no Python loop per byte."""
+    n = len(payload)
+    if not n:
+        return b""
+    key = (mask * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
+
+
+def ws_client_frames(data: bytes, masks: MaskSource, opcode: int = WS_OP_TEXT) -> bytes:
+    """Each CRLF-terminated line of ``data`` as one masked frame, without its CRLF."""
+    out = []
+    for line in data.split(b"\r\n"):
+        if not line:
+            continue
+        n = len(line)
+        mask = masks.take()
+        if n < 126:
+            head = bytes((0x80 | opcode, 0x80 | n))
+        elif n < 65536:
+            head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+        else:
+            head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+        out.append(head + mask + ws_mask(line, mask))
+    return b"".join(out)
+
+
+def ws_accept_for(key: str) -> str:
+    """The ``Sec-WebSocket-Accept`` a server must answer to ``key`` (RFC 6455 §4.2.2)."""
+    return base64.b64encode(hashlib.sha1(key.encode("ascii") + WS_GUID).digest()).decode()
+
+
+class WsFrameError(Exception):
+    """The server broke RFC 6455 framing (a masked frame, a fragment we cannot handle)."""
+
+
+def ws_split_frames(buf: bytes) -> tuple[list[bytes], list[tuple[int, bytes]], bytes]:
+    """Cut the complete server frames off ``buf``: (data lines, [(opcode, payload)] of the
+    control frames, rest). A data line is the payload of a text or binary frame.
+
+    Server frames are unmasked (a masked one raises ``WsFrameError``); fragmented messages
+    are not expected from an IRC server (one line per message) and raise too. The common
+    case (a whole text frame shorter than 126 bytes) takes the first branch alone.
+
+    >>> ws_split_frames(b"\\x81\\x02hi\\x89\\x01p\\x81\\x7e\\x00")
+    ([b'hi'], [(9, b'p')], b'\\x81~\\x00')
+    """
+    lines: list[bytes] = []
+    controls: list[tuple[int, bytes]] = []
+    append = lines.append
+    at, n = 0, len(buf)
+    while n - at >= 2:
+        first, length = buf[at], buf[at + 1]
+        if first == 0x81 and length < 126:  # fast path: a short, whole text frame
+            end = at + 2 + length
+            if end > n:
+                break
+            append(buf[at + 2 : end])
+            at = end
+            continue
+        if length < 126:
+            start = at + 2
+        elif length == 126:
+            if n - at < 4:
+                break
+            length = (buf[at + 2] << 8) | buf[at + 3]
+            start = at + 4
+        elif length == 127:
+            if n - at < 10:
+                break
+            length = int.from_bytes(buf[at + 2 : at + 10], "big")
+            start = at + 10
+        else:
+            raise WsFrameError("masked frame from the server")
+        end = start + length
+        if end > n:
+            break
+        if first & 0xF0 != 0x80:
+            raise WsFrameError(f"fragmented or reserved-bit frame (0x{first:02x})")
+        if first & 0x0F in (WS_OP_TEXT, WS_OP_BINARY):
+            append(buf[start:end])
+        else:
+            controls.append((first & 0x0F, buf[start:end]))
+        at = end
+    return lines, controls, buf[at:]
 
 
 PrivmsgHandler = Callable[[Client, bytes, int], None]
@@ -114,9 +247,15 @@ PrivmsgHandler = Callable[[Client, bytes, int], None]
 class Engine:
     """Single-threaded selector loop driving many non-blocking IRC clients."""
 
-    def __init__(self, host: str, port: int, nick_prefix: str = "lg") -> None:
+    def __init__(
+        self, host: str, port: int, nick_prefix: str = "lg", transport: str = "tcp"
+    ) -> None:
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {TRANSPORTS}")
         self.host = require_loopback(host)
         self.port = port
+        self.transport = transport
+        self.masks = MaskSource()
         self.family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         self.nick_prefix = nick_prefix
         self.sel = selectors.DefaultSelector()
@@ -179,7 +318,22 @@ class Engine:
         c.state = REGISTERING
         self._set_events(c, selectors.EVENT_READ)
         nick = c.nick.encode()
+        if self.transport == "ws":
+            self._ws_upgrade(c)
         self.send(c, b"NICK " + nick + b"\r\nUSER " + nick + b" 0 * :charla loadgen\r\n")
+
+    def _ws_upgrade(self, c: Client) -> None:
+        """Send the opening handshake as a browser would; IRC lines wait for the 101."""
+        key = base64.b64encode(os.urandom(16)).decode("ascii")
+        c.ws_accept = ws_accept_for(key)
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        request = (
+            f"GET / HTTP/1.1\r\nHost: {host}:{self.port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {WS_SUBPROTOCOL}\r\n"
+            f"Origin: http://{host}:{self.port}\r\nUser-Agent: charla-loadgen\r\n\r\n"
+        )
+        self._send_raw(c, request.encode("ascii"))
 
     def _settle(self, c: Client) -> None:
         if not c.settled:
@@ -238,7 +392,18 @@ class Engine:
     # ---- I/O -------------------------------------------------------------------------
 
     def send(self, c: Client, data: bytes) -> bool:
-        """Queue ``data``; write immediately when nothing is pending. False if closed."""
+        """Queue IRC lines ``data`` (framed for ws); write at once when nothing is pending.
+        False if closed."""
+        if c.ws_accept is None:
+            return self._send_raw(c, data)
+        if c.sock is None:
+            return False
+        if c.ws_accept:  # upgrade not answered yet
+            c.ws_pending += data
+            return True
+        return self._send_raw(c, ws_client_frames(data, self.masks))
+
+    def _send_raw(self, c: Client, data: bytes) -> bool:
         sock = c.sock
         if sock is None:
             return False
@@ -288,13 +453,22 @@ class Engine:
             self._lost(c, classify_oserror(exc))
             return
         if not data:
-            self._lost(c, "server closed the connection without ERROR")
+            if c.ws_accept:
+                self._lost(c, "server closed the connection before answering the WebSocket upgrade")
+            else:
+                self._lost(c, "server closed the connection without ERROR")
             return
         now = time.monotonic_ns()
         if c.rbuf:
             data = c.rbuf + data
+        if c.ws_accept is not None:
+            self._ws_read(c, data, now)
+            return
         lines = data.split(b"\n")
         c.rbuf = lines.pop()
+        self._dispatch(c, lines, now)
+
+    def _dispatch(self, c: Client, lines: list[bytes], now: int) -> None:
         on_privmsg = self.on_privmsg
         for line in lines:
             parts = line.split(b" ", 3)
@@ -305,6 +479,57 @@ class Engine:
             self._handle_line(c, line.rstrip(b"\r"), now)
             if c.sock is None:
                 return
+
+    def _ws_read(self, c: Client, data: bytes, now: int) -> None:
+        """The upgrade's answer, then frames: text/binary lines, Ping, Close."""
+        if c.ws_accept:
+            if len(data) >= 5 and not data.startswith(b"HTTP/"):
+                first = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")[:100]
+                self._fail(c, "server_error", f"WebSocket upgrade not answered in HTTP: {first}")
+                return
+            head, sep, rest = data.partition(b"\r\n\r\n")
+            if not sep:
+                c.rbuf = data
+                if len(data) > WS_MAX_HANDSHAKE:
+                    self._fail(c, "server_error", "WebSocket: no end to the 101 answer")
+                return
+            status = head.split(b"\r\n", 1)[0].decode("latin-1")
+            if not status.startswith("HTTP/1.1 101"):
+                self._fail(c, "server_error", f"WebSocket upgrade refused: {status[:100]}")
+                return
+            headers = {}
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                headers[name.strip().lower()] = value.strip()
+            if headers.get(b"sec-websocket-accept") != c.ws_accept.encode("ascii"):
+                self._fail(c, "server_error", "WebSocket: wrong Sec-WebSocket-Accept")
+                return
+            c.ws_accept = ""
+            pending, c.ws_pending = c.ws_pending, b""
+            if pending:
+                self.send(c, pending)
+            data = rest
+        try:
+            lines, controls, c.rbuf = ws_split_frames(data)
+        except WsFrameError as exc:
+            self._lost(c, f"WebSocket: {exc}")
+            return
+        for opcode, payload in controls:  # rare: answered after this read's lines
+            if opcode == WS_OP_PING:
+                mask = self.masks.take()
+                pong = bytes((0x8A, 0x80 | len(payload))) + mask + ws_mask(payload, mask)
+                self._send_raw(c, pong)
+            elif opcode == WS_OP_CLOSE:
+                self._dispatch(c, lines, now)
+                if c.sock is None:
+                    return
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                if not c.error_text:
+                    reason = payload[2:].decode("utf-8", "replace")
+                    c.error_text = f"WebSocket Close {code} {reason}"
+                self._lost(c, c.error_text)
+                return
+        self._dispatch(c, lines, now)
 
     def _handle_line(self, c: Client, line: bytes, now: int) -> None:
         if not line:

@@ -78,10 +78,12 @@ METRICS: list[tuple[str, str, str, bool | None]] = [
 ]
 
 
-def run_loadgen(scenario: str, port: int, pid: int, args: list[str]) -> dict[str, Any]:
+def run_loadgen(
+    scenario: str, port: int, pid: int, args: list[str], transport: str = "tcp"
+) -> dict[str, Any]:
     """Run one ``loadgen.py --json`` child process against 127.0.0.1:port and parse it."""
     argv = [sys.executable, str(LOADGEN), "--port", str(port), "--server-pid", str(pid)]
-    argv += ["--json", scenario, *args]
+    argv += ["--json", "--transport", transport, scenario, *args]
     LOG.debug("running %s", " ".join(argv))
     proc = subprocess.run(
         argv, stdout=subprocess.PIPE, text=True, timeout=LOADGEN_TIMEOUT, check=False

@@ -23,7 +23,8 @@ allows it), so a Ping flood costs at most one Pong per read.
 
 Threading: a ``WebSocketStream``'s ``feed``, ``take_control`` and ``ended`` belong to the
 connection's reader thread. ``wrap`` and ``farewell`` may be called from any thread:
-``wrap`` keeps its cache per thread (``threading.local``), and ``_close_lock`` guards
+``wrap`` keeps its cache per thread (``threading.local``) behind one shared last entry
+that is only ever replaced whole (no lock needed), and ``_close_lock`` guards
 ``_close_sent`` so exactly one Close frame is ever sent.
 """
 
@@ -146,16 +147,25 @@ class _WrapCache(threading.local):
 
 
 _wrap_cache = _WrapCache()
+#: the last framing made by any thread, (input, opcode, output): checked first because a
+#: relay wraps the same bytes for every recipient in a row. Replaced whole, never changed,
+#: so reading it needs no lock; it holds ``input``, so its ``id`` cannot be reused.
+_last_framed: tuple[bytes, int, bytes] = (b"", -1, b"")
 
 
 def frame_lines(data: bytes, opcode: int = OP_TEXT) -> bytes:
     """Each CRLF-terminated line of ``data`` as one unmasked frame, without its CRLF (a
     trailing piece without CRLF is one frame too). Text frames must be UTF-8: a line that
     is not (the server never makes one) has its bad bytes replaced by U+FFFD."""
+    global _last_framed
+    last = _last_framed
+    if last[0] is data and last[1] == opcode:
+        return last[2]
     entries = _wrap_cache.entries
-    for cached, cached_opcode, framed in entries:
-        if cached is data and cached_opcode == opcode:
-            return framed
+    for entry in entries:
+        if entry[0] is data and entry[1] == opcode:
+            _last_framed = entry
+            return entry[2]
     lines = data.split(b"\r\n")
     if not lines[-1]:
         lines.pop()
@@ -165,7 +175,8 @@ def frame_lines(data: bytes, opcode: int = OP_TEXT) -> bytes:
         except UnicodeDecodeError:
             lines = [line.decode("utf-8", "replace").encode("utf-8") for line in lines]
     framed = b"".join([encode_frame(opcode, line) for line in lines])
-    entries.append((data, opcode, framed))
+    _last_framed = (data, opcode, framed)
+    entries.append(_last_framed)
     if len(entries) > _WRAP_CACHE_SIZE:
         del entries[0]
     return framed
@@ -194,6 +205,9 @@ class WebSocketStream:
 
     def wrap(self, data: bytes) -> bytes:
         """What a session queued (whole CRLF lines), as frames."""
+        last = _last_framed  # frame_lines' first check, inline: this runs per recipient
+        if last[0] is data and last[1] == self.opcode:
+            return last[2]
         return frame_lines(data, self.opcode)
 
     def farewell(self, code: int | None = None, reason: str = "") -> bytes:

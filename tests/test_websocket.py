@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import struct
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -199,6 +200,22 @@ def test_each_line_goes_out_as_one_text_frame_without_crlf() -> None:
     assert frame_lines(data) is frame_lines(data)  # the same bytes: framed once
     assert frame_lines(b"PING x\r\n", OP_BINARY) == encode_frame(OP_BINARY, b"PING x")
     assert frame_lines(b"bad \xff\r\n") == encode_frame(OP_TEXT, "bad \ufffd".encode())
+
+
+def test_a_relayed_line_is_framed_once_whichever_thread_wraps_it() -> None:
+    """A relay wraps one bytes object for every recipient: another thread wrapping the
+    same object right after gets the same frames object, not a second framing."""
+    data = b":a!a@h PRIVMSG #g :hola\r\n"
+    text, binary = WebSocketStream(), WebSocketStream(binary=True)
+    first = text.wrap(data)
+    seen: list[bytes] = []
+    worker = threading.Thread(target=lambda: seen.extend([text.wrap(data), binary.wrap(data)]))
+    worker.start()
+    worker.join()
+    assert seen[0] is first
+    assert seen[1] == encode_frame(OP_BINARY, b":a!a@h PRIVMSG #g :hola")  # opcode counts
+    equal_copy = bytes(bytearray(data))
+    assert text.wrap(equal_copy) == first  # another object with the same bytes: framed again
 
 
 # -- through the server ----------------------------------------------------------------
