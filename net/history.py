@@ -81,6 +81,7 @@ from net.connection import BugLog
 from net.i18n import tr
 from net.outgoing import KeptMessage, Outgoing
 from net.protocol import (
+    MAX_CLIENT_TAG_DATA_BYTES,
     MAX_WIRE_NUMBER,
     InvalidMessageError,
     Message,
@@ -98,7 +99,7 @@ CREATE TABLE IF NOT EXISTS messages (
     channel TEXT NOT NULL,  -- irc_lower(channel name)
     time REAL NOT NULL,     -- server time, seconds since the epoch
     msgid TEXT NOT NULL,
-    line TEXT NOT NULL      -- the message as relayed, without tags
+    line TEXT NOT NULL      -- the message as relayed; its client-only tags in front, if any
 );
 CREATE INDEX IF NOT EXISTS messages_by_channel ON messages (channel, id);
 CREATE TABLE IF NOT EXISTS topics (
@@ -334,11 +335,11 @@ class ChannelHistory:
             ).fetchall()
             damaged = 0
             for when, msgid, line in reversed(rows):
-                message = _kept_message(when, msgid, line)
-                if message is None:
+                kept = _kept_message(when, msgid, line)
+                if kept is None:
                     damaged += 1
                 else:
-                    self._keep(channel, KeptMessage(message, when))
+                    self._keep(channel, KeptMessage(kept[0], when, kept[1]))
             if damaged:
                 log.warning("history database: skipped %d damaged messages of %s", damaged, channel)
         for channel, topic, set_by, set_at in db.execute(
@@ -587,6 +588,8 @@ class ChannelHistory:
         try:
             line = Message(message.command, message.params, message.source).format()
             kept = out.kept()
+            if kept.client_tags:  # +charla.chat/continues, +reply…: they outlive a restart
+                line = f"@{kept.client_tags} {line}"
         except InvalidMessageError as exc:  # what arrives is checked: this is a bug
             _bugs.report(f"a message for {channel_key} cannot be kept", exc)
             return
@@ -796,15 +799,25 @@ def _kept_time(when: object) -> bool:
     )
 
 
-def _kept_message(when: object, msgid: object, line: object) -> Message | None:
-    """The message a ``messages`` row holds, tagged with its msgid; None if the row could
-    not be replayed as it is (each of its fields is checked like a line from the network)."""
+def _kept_message(when: object, msgid: object, line: object) -> tuple[Message, str] | None:
+    """The message a ``messages`` row holds, tagged with its msgid, and its client-only
+    tags (formatted: ``+a;+b=1``, or ""); None if the row could not be replayed as it is
+    (each of its fields is checked like a line from the network)."""
     if not (_kept_time(when) and isinstance(msgid, str) and isinstance(line, str)):
         return None
     if breaks_a_line(line) or breaks_a_line(msgid):
         return None
+    client_tags = ""
+    if line.startswith("@"):
+        client_tags, _, line = line[1:].partition(" ")
+        if len(client_tags.encode()) > MAX_CLIENT_TAG_DATA_BYTES or not all(
+            tag.startswith("+") for tag in client_tags.split(";")
+        ):
+            return None
     try:
         message = parse(line)
+        if client_tags:
+            parse(f"@{client_tags} {line}")  # the tags read as tags
     except ValueError:
         return None
     if message.command not in ("PRIVMSG", "NOTICE") or len(message.params) != 2:
@@ -816,7 +829,7 @@ def _kept_message(when: object, msgid: object, line: object) -> Message | None:
         kept.format()
     except InvalidMessageError:
         return None
-    return kept
+    return kept, client_tags
 
 
 def _kept_topic(channel: object, topic: object, set_by: object, set_at: object) -> bool:

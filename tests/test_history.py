@@ -31,12 +31,15 @@ def test_history_survives_a_restart_of_the_server_process(run_server, tmp_path):
     first = run_server(*command, "--oper", "profe:clave")
     ana = IrcClient(started_port(first))
     try:
-        ana.register("ana")
+        ana.register("ana", caps="message-tags")
         ana.send("OPER profe clave")  # #general's topic is the teachers' (+t)
         ana.expect(r" 381 ana :")
         ana.join("#general")
         ana.send("TOPIC #general :Examen el lunes")
         said(ana, "#general", "primero", "segundo ñandú 🐦", "\x01ACTION tercero\x01")
+        # a long message in two lines (net.text_cuts): its client tag outlives the restart
+        ana.send("@+charla.chat/continues PRIVMSG #general :cuarto, en dos")
+        said(ana, "#general", " líneas")
     finally:
         ana.close()
     first.process.terminate()
@@ -49,16 +52,22 @@ def test_history_survives_a_restart_of_the_server_process(run_server, tmp_path):
         late.expect(r" 332 late #general :Examen el lunes$")
         reference = late.expect(r"^:\S+ BATCH \+(\S+) chathistory :?#general$").group(1)
         replayed = [
-            late.expect(rf"^@batch={reference};(\S+) (:\S+ PRIVMSG #general :.*)$")
-            for _ in range(3)
+            late.expect(rf"^@(\S*batch={reference}\S*) (:\S+ PRIVMSG #general :.*)$")
+            for _ in range(5)
         ]
         assert [m.group(2).split(" :", 1)[1] for m in replayed] == [
             "primero",
             "segundo ñandú 🐦",
             "\x01ACTION tercero\x01",
+            "cuarto, en dos",
+            " líneas",
+        ]
+        assert ["+charla.chat/continues" in m.group(1) for m in replayed] == [False] * 3 + [
+            True,
+            False,
         ]
         for match in replayed:
-            tags = dict(tag.split("=", 1) for tag in match.group(1).split(";"))
+            tags = dict(tag.partition("=")[::2] for tag in match.group(1).split(";"))
             assert tags["msgid"]
             sent = time.strptime(tags["time"][:19], "%Y-%m-%dT%H:%M:%S")
             assert abs(time.mktime(sent) - time.mktime(time.gmtime())) < 120  # the original time
@@ -355,7 +364,8 @@ def test_damaged_rows_in_the_database_are_skipped_not_replayed(
     start_server, connect, tmp_path, caplog
 ):
     """A topic with a CR in it (which no client can set any more), a time stored as text, a
-    line stored as a number, a row that is no message: each is skipped with a warning when
+    line stored as a number, a row that is no message, a server tag where only client tags
+    are kept, client tags too long: each is skipped with a warning when
     the server starts, and joining, asking for the topic and LIST work for everyone."""
     database = tmp_path / "damaged.sqlite3"
     start_server(history_db=str(database)).shutdown()  # leaves an empty database
@@ -371,14 +381,16 @@ def test_damaged_rows_in_the_database_are_skipped_not_replayed(
             (1_700_000_002, "m3", 12345),
             (1_700_000_003, "m4", ":ana!~ana@h PRIVMSG #general :con\rCR"),
             (1_700_000_004, "m5", "PRIVMSG"),
-            (1_700_000_005, "m6", ":ana!~ana@h PRIVMSG #general :después"),
+            (1_700_000_005, "m6", "@msgid=fake :ana!~ana@h PRIVMSG #general :not a client tag"),
+            (1_700_000_006, "m7", "@+a=" + "v" * 5000 + " :ana!~ana@h PRIVMSG #general :x"),
+            (1_700_000_007, "m8", ":ana!~ana@h PRIVMSG #general :después"),
         ]
         db.executemany(
             "INSERT INTO messages (channel, time, msgid, line) VALUES ('#general', ?, ?, ?)", rows
         )
     db.close()
     server = start_server(history_db=str(database))
-    assert "skipped 4 damaged messages of #general" in caplog.text
+    assert "skipped 6 damaged messages of #general" in caplog.text
     assert "skipped the damaged topic of '#general'" in caplog.text
     assert "skipped the damaged topic of '#b'" in caplog.text
     for nick in ("bea", "carla"):
