@@ -114,6 +114,9 @@ class ChatWindow:
         #: work (a wrong password) closes this window and calls it with the reason
         self.back_to_dialog: Callable[[str], None] | None = None
         self.pending: dict[int, str] = {}  # message id -> conversation key
+        #: a long message's earlier lines: their message id -> the id of its last line
+        #: (whose entry in ``pending`` says where it is shown); gone once delivered
+        self.pieces: dict[int, int] = {}
         self.replaying: set[str] = set()  # conversations whose history is being shown
         self.current_key = irc_lower(channel)  # the conversation on show
         self.connection_text = ""  # the first part of the status line
@@ -547,6 +550,8 @@ class ChatWindow:
             return
         key = irc_lower(target)
         self.pending[ids[-1]] = key
+        for piece in ids[:-1]:
+            self.pieces[piece] = ids[-1]
         self.view_for(target).add_message(
             datetime.now().astimezone(),
             self.client.nick,

@@ -182,6 +182,9 @@ class ConversationView(ttk.Frame):
         #: msgid -> the ids of the later lines of the long message it starts (one message
         #: on screen: deleting it deletes them all); bounded like _line_of, by trimming
         self._more_ids: dict[str, tuple[str, ...]] = {}
+        #: our own long message (pending id of its last line) -> the ids its earlier lines
+        #: got, until the last line is delivered too (``piece_delivered``)
+        self._early_pieces: dict[int, list[str]] = {}
         self.matches: list[tuple[str, str]] = []  # the last find(): Text ranges, oldest first
         self._id_at: dict[int, str] = {}  # appended line number -> msgid
         for sequence in ("<MouseWheel>", "<Button-4>", "<Button-5>", "<B1-Motion>"):
@@ -271,6 +274,9 @@ class ConversationView(ttk.Frame):
         elif not history:
             self._place_due_marker()
         line_tags = ("own",) if own else ("highlight",) if highlight else ()
+        if self.before_append is not None:
+            # held lines (a run of joins) go first: the line number below must be this one's
+            self.before_append()
         if msgid:
             self._remember(msgid, nick, self._appended + 1)
             if more_msgids:
@@ -447,17 +453,29 @@ class ConversationView(ttk.Frame):
             self._edit(blank)
         self._append([(f"──── {text} ────\n", ("marker",))])
 
+    def piece_delivered(self, message_id: int, msgid: str) -> None:
+        """An earlier line of our long message ``message_id`` (the id of its last line) got
+        ``msgid``: kept, so that deleting the message deletes that line too."""
+        if msgid and f"pending-{message_id}" in self.text.tag_names():
+            self._early_pieces.setdefault(message_id, []).append(msgid)
+
     def mark_delivered(self, message_id: int, msgid: str = "") -> bool:
         """Remove the *sending…* mark of message ``message_id`` (and remember the server's
-        ``msgid`` for it); False if there is none."""
+        ``msgid`` for it, with its earlier lines' ids); False if there is none."""
         self.flush()
         ranges = self.text.tag_ranges(f"pending-{message_id}")
+        ids = [*self._early_pieces.pop(message_id, []), *([msgid] if msgid else [])]
         if not ranges:
             return False
-        if msgid:
+        if ids:
             nick = self.text.get(f"{ranges[0]} linestart", ranges[0]).partition("] ")[2]
             author = nick.partition(":")[0].removeprefix("* ").split(" ")[0]
-            self._remember(msgid, author, self._line_number(ranges[0]) + self._trimmed)
+            line = self._line_number(ranges[0]) + self._trimmed
+            self._remember(ids[0], author, line)
+            if len(ids) > 1:
+                self._more_ids[ids[0]] = tuple(ids[1:])
+                for later in ids[1:]:
+                    self._line_of[later] = line
         self._edit(lambda: self.text.delete(ranges[0], ranges[1]))
         self.text.tag_delete(f"pending-{message_id}")
         return True

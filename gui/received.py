@@ -121,6 +121,12 @@ def on_motd(window: Window, event: ev.Motd) -> None:
 
 
 def on_delivered(window: Window, event: ev.Delivered) -> None:
+    last = window.pieces.pop(event.message_id, None)
+    if last is not None:  # an earlier line of a long message: its id, for deleting it all
+        key = window.pending.get(last)
+        if key in window.views:
+            window.views[key].piece_delivered(last, event.msgid)
+        return
     key = window.pending.pop(event.message_id, None)
     if key in window.views:
         window.views[key].mark_delivered(event.message_id, event.msgid)
@@ -129,6 +135,7 @@ def on_delivered(window: Window, event: ev.Delivered) -> None:
 def on_refused(window: Window, event: ev.Refused) -> None:
     """A line we typed did not reach the room: it stays visible, struck, with the reason."""
     reason = classroom.refusal_reason(event.text)
+    window.pieces.pop(event.message_id, None)
     key = window.pending.pop(event.message_id, None)
     view = window.views.get(key) if key else None
     if view is None or not view.mark_refused(event.message_id, reason):

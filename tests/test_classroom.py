@@ -600,3 +600,26 @@ def test_the_teacher_deletes_all_of_a_long_message_not_only_its_first_line(serve
         assert not [line for line in late.lines if "insulto" in line]
     finally:
         late.close()
+
+
+def test_its_author_deletes_all_of_a_long_message_with_borrar(server, profe_and_ana):
+    """``/borrar`` after a long message of one's own removes every line it was sent as, and
+    the message vanishes from the other window too, even said right after its author came
+    in (her "joined" line was held back to fold a run of arrivals: the message's line was
+    remembered one too high, and the delete blanked the "joined" line instead)."""
+    profe, ana, wait = profe_and_ana
+    text = " ".join(f"error{n}" for n in range(200))  # several lines, under 2,000 characters
+    _typed(ana, text)
+    wait(lambda: "error199" in profe.views["#general"].plain_text())
+    wait(lambda: ana.views["#general"].authors)  # confirmed: she knows its id
+    wait(lambda: "sending" not in ana.views["#general"].plain_text())
+    _typed(ana, "/borrar")
+    wait(lambda: "error0 " not in profe.views["#general"].plain_text())
+    late = support.IrcClient(server.port)
+    try:
+        late.register("leo")
+        late.join("#general")
+        late.sync()
+        assert not [line for line in late.lines if "error1" in line]
+    finally:
+        late.close()

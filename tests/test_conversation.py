@@ -264,3 +264,20 @@ def test_the_next_line_of_a_long_message_does_not_read_as_a_double_space(view, t
     widths = [view.text.dlineinfo(f"{line}.0")[2] for line in (1, 2)]
     assert widths[0] == widths[1]
     assert "bea:  programación" in view.plain_text()  # copied as it came
+
+
+def test_a_message_after_held_lines_is_deleted_itself_not_the_line_above(view):
+    """A run of joins is held back (``before_append``) until the next line; the message
+    that releases it must be remembered at its own line, or deleting it blanks a join."""
+    now = datetime.now().astimezone()
+
+    def held() -> None:
+        view.before_append = None
+        view.add_system(now, "ana joined")
+
+    view.before_append = held
+    view.add_message(now, "ana", "una palabrota", msgid="m1")
+    view.add_message(now, "bea", "hola", msgid="m2")
+    assert view.redact("m1", "message deleted by profe")
+    text = view.plain_text()
+    assert "ana joined" in text and "una palabrota" not in text and "hola" in text
