@@ -122,6 +122,7 @@ class ConversationView(ttk.Frame):
     TRIM_LINES = 500
     MAX_SHOWN_CHARS = 2000  # of one message, until "show all" is clicked
     MAX_EXPANDABLE = 200  # cut messages whose hidden end is kept for "show all"
+    MAX_FOLDS = 20  # folded lines (welcomes) that can still unfold
     MAX_FOUND = 10_000  # search matches highlighted
 
     def __init__(self, master: tk.Misc, theme: Theme, text_font: tkfont.Font) -> None:
@@ -153,6 +154,8 @@ class ConversationView(ttk.Frame):
         self.tk.eval(APPEND_PROC)
         self._nick_tags: dict[str, str] = {}  # nick -> its tag, configured in the Text
         self._folds = 0  # lines that unfold (add_folded), numbered from 1
+        #: their bodies, shown or not (the newest MAX_FOLDS); number -> (body, shown)
+        self._fold_bodies: OrderedDict[int, tuple[str, bool]] = OrderedDict()
         self._mores = 0  # messages cut at MAX_SHOWN_CHARS, numbered from 1
         #: their hidden ends (and the body's tags), the newest MAX_EXPANDABLE
         self._hidden: OrderedDict[int, tuple[str, tuple[str, ...]]] = OrderedDict()
@@ -384,40 +387,63 @@ class ConversationView(ttk.Frame):
 
     def add_folded(self, when: datetime, title: str, body: str) -> None:
         """A quiet line ``title ▸`` that unfolds ``body`` below it when clicked (the
-        server's welcome); the body's lines are in the Text, hidden, so no line moves."""
+        server's welcome). The body is put in the Text only while unfolded: hidden (elided)
+        text in a Text makes every later insert slower (the welcome cost a 10,000-message
+        burst a third more time on screen)."""
         self._folds += 1
-        tag, hidden = f"fold-{self._folds}", f"folded-{self._folds}"
-        self.text.tag_configure(hidden, elide=True, lmargin1=40, lmargin2=40)
-        number = self._folds
+        number, tag = self._folds, f"fold-{self._folds}"
+        self.text.tag_configure(f"folded-{number}", lmargin1=40, lmargin2=40)
         self.text.tag_bind(tag, "<Button-1>", lambda _e: self.toggle_fold(number))
-        body = "\n".join(  # bold, colours…: only the words (line by line: keep the breaks)
-            "".join(piece for piece, _style in styled_pieces(line)) if has_codes(line) else line
-            for line in body.split("\n")
+        self._fold_bodies[number] = (
+            "\n".join(  # bold, colours…: only the words (line by line: keep the breaks)
+                "".join(piece for piece, _style in styled_pieces(line)) if has_codes(line) else line
+                for line in body.split("\n")
+            ),
+            False,
         )
+        if len(self._fold_bodies) > self.MAX_FOLDS:
+            self._fold_bodies.popitem(last=False)  # that line no longer unfolds
         self._append(
             [
                 (f"[{clock(when)}] ", ("time",)),
                 (f"— {title} {FOLDED}\n", ("system", "fold", tag)),
-                (f"{body}\n", ("system", hidden)),
             ]
         )
 
     def toggle_fold(self, number: int) -> bool:
         """Unfold (or fold again) the ``number``-th folded line; True if now unfolded."""
         self.flush()
-        hidden, ranges = f"folded-{number}", self.text.tag_ranges(f"fold-{number}")
-        unfold = bool(int(self.text.tag_cget(hidden, "elide") or 0))
-        self.text.tag_configure(hidden, elide=not unfold)
-        if ranges:
-            arrow = self.text.index(f"{ranges[1]} -2c")  # the title ends "▸\n"
-            tags = self.text.tag_names(arrow)
+        ranges = self.text.tag_ranges(f"fold-{number}")
+        if not ranges or number not in self._fold_bodies:
+            return False
+        body, shown = self._fold_bodies[number]
+        unfold = not shown
+        self._fold_bodies[number] = (body, unfold)
+        title_line = self._line_number(ranges[0])
+        arrow = self.text.index(f"{ranges[1]} -2c")  # the title ends "▸\n"
+        tags = self.text.tag_names(arrow)
+        lines = body.count("\n") + 1
 
-            def turn() -> None:
-                self.text.delete(arrow)
-                self.text.insert(arrow, UNFOLDED if unfold else FOLDED, tags)
+        def turn() -> None:
+            self.text.delete(arrow)
+            self.text.insert(arrow, UNFOLDED if unfold else FOLDED, tags)
+            if unfold:
+                self.text.insert(f"{title_line + 1}.0", body + "\n", ("system", f"folded-{number}"))
+            else:
+                self.text.delete(f"{title_line + 1}.0", f"{title_line + 1 + lines}.0")
 
-            self._edit(turn)
+        self._edit(turn)
+        self._lines_moved(title_line + self._trimmed, lines if unfold else -lines)
         return unfold
+
+    def _lines_moved(self, after: int, by: int) -> None:
+        """Lines below appended line ``after`` moved ``by`` lines (a welcome unfolded or
+        folded again): what is remembered by line number follows them."""
+        self._appended += by
+        self._line_of = {
+            m: line + by if line > after else line for m, line in self._line_of.items()
+        }
+        self._id_at = {line + by if line > after else line: m for line, m in self._id_at.items()}
 
     def add_announcement(self, when: datetime, text: str, heading: str = "") -> None:
         """The server's own words (a banner no client can produce), or a teacher's notice
