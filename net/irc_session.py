@@ -424,6 +424,13 @@ class IrcSession(Session):
     def _try_register(self) -> None:
         if self.registered or self.cap_negotiating or not self.nick or self.username == "user":
             return
+        if self.password is None and self.rooms.guard.required:
+            # no password given is no guess: said so, and the address is not slowed down
+            # (a web page or a window asks for it, then comes back with it at once)
+            self.reply(irc.ERR_PASSWDMISMATCH, tr("This server needs a password (PASS)."))
+            self.conn.enqueue(self.goodbye("Password required"))
+            self.conn.finish("Password required")
+            return
         verdict = self.rooms.guard.check(self.conn.ip, self.password)
         if verdict is not Verdict.RIGHT:
             if verdict is Verdict.WAIT:

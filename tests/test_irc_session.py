@@ -168,7 +168,22 @@ def test_password_required(start_server, connect):
     missing = connect(port=server.port)
     missing.send("NICK nopass")
     missing.send("USER nopass 0 * :No")
-    assert any("Too many wrong passwords" in line for line in missing.expect_closed())
+    assert any("needs a password" in line for line in missing.expect_closed())
+
+
+def test_no_password_is_asked_for_and_is_not_a_wrong_guess(start_server, connect):
+    """A client that gives no PASS (a web page or a window that does not know yet there is
+    a password) is told one is needed, and coming back with the right one works at once:
+    it made no guess, so its address is not slowed down."""
+    server = start_server(password="s3cret")
+    for _ in range(3):
+        missing = connect(port=server.port)
+        missing.send("NICK nopass")
+        missing.send("USER nopass 0 * :No")
+        lines = missing.expect_closed()
+        assert any(" 464 " in line and "needs a password" in line for line in lines)
+    good = connect(port=server.port)
+    good.register("good", password="s3cret")  # not "Too many wrong passwords"
 
 
 def test_guessing_the_password_is_slow_and_says_nothing_about_who_is_here(start_server, connect):
