@@ -560,3 +560,27 @@ def test_a_duplicated_tab_is_another_person(server, open_page, caplog) -> None:
     assert page.execute_script("return window.charla.state().registered")
     joins = [r.getMessage() for r in caplog.records if "joined as" in r.getMessage()]
     assert joins == ["127.0.0.1 joined as ana"]  # once: never taken over
+
+
+def test_a_long_message_is_one_message_both_ways(server, connect, open_page) -> None:
+    """A long message travels as several lines (net/text_cuts.py: cut before a space, all
+    but the last tagged +charla.chat/continues): the page shows a window's pieces as one
+    message, and cuts its own the same way, so a window puts them back together."""
+    ana = open_page()
+    _enter(ana, server.port, "Ana")
+    carla = connect()
+    carla.register("carla", caps="message-tags")
+    carla.join("#general")
+    carla.send("@+charla.chat/continues PRIVMSG #general :primera parte de un mensaje")
+    carla.send("PRIVMSG #general : largo, y su final")
+    _wait(ana, _showing("carla: primera parte de un mensaje largo, y su final"))
+    assert len(_said(ana)) == 1
+
+    words = " ".join(f"palabra{n}" for n in range(120))  # about 1,100 characters: 3 lines
+    _say(ana, words)
+    pieces = []
+    while not pieces or "+charla.chat/continues" in pieces[-1][0]:
+        match = carla.expect(r"^(@\S+ )?:Ana!\S+ PRIVMSG #general :(.*)$")
+        pieces.append((match.group(1) or "", match.group(2)))
+    assert len(pieces) > 1 and "".join(text for _tags, text in pieces) == words
+    assert all(text.startswith(" palabra") for _tags, text in pieces[1:])  # between words

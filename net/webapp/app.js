@@ -150,6 +150,11 @@
 
   const DEFAULT_CHANNEL = "#general";
   const MAX_LINE_BYTES = 512; // RFC 1459, CRLF included
+  // a long message's lines but the last (net/text_cuts.py), and how long they are awaited
+  const CONTINUES_TAG = "+charla.chat/continues";
+  const REJOIN_WAIT_MS = 3000;
+  const REJOIN_MAX_CHARS = 8000;
+  const REJOIN_MAX_OPEN = 32;
   const HOST_ALLOWANCE = 64; // what our host may take in the relayed line (net/client.py)
   const NICKLEN = 30;
   const MAX_IN_FLIGHT = 20; // unconfirmed messages at once (net/client_protocol.py)
@@ -399,6 +404,37 @@
       line = "@" + Object.entries(tags).map(([k, v]) => k + "=" + v).join(";") + " " + line;
     }
     return line;
+  }
+
+  /** Pieces of text that each fit in maxBytes of UTF-8, cut before a space where there is
+   *  one (the space then starts the next piece, where servers that trim lines keep it), else
+   *  between characters; as net/text_cuts.py does for the window. Nothing is lost. */
+  function splitWords(text, maxBytes) {
+    const pieces = [];
+    let piece = "";
+    let size = 0;
+    let lastSpace = -1; // where in piece the last space after a word is (a cut goes before it)
+    for (const char of text) {
+      const code = char.codePointAt(0);
+      const n = code < 0x80 ? 1 : code < 0x800 ? 2 : code < 0x10000 ? 3 : 4;
+      if (size + n > maxBytes && piece) {
+        const cut = lastSpace > 0 ? lastSpace : piece.length;
+        pieces.push(piece.slice(0, cut));
+        piece = piece.slice(cut);
+        size = utf8Length(piece);
+        lastSpace = -1;
+        if (size + n > maxBytes && piece) { // what followed the space is still too long
+          pieces.push(piece);
+          piece = "";
+          size = 0;
+        }
+      }
+      if (char === " " && piece && !piece.endsWith(" ")) lastSpace = piece.length;
+      piece += char;
+      size += n;
+    }
+    if (piece) pieces.push(piece);
+    return pieces;
   }
 
   /** Pieces of text that each fit in maxBytes of UTF-8, cut between characters. */
@@ -834,19 +870,20 @@
     const command = notice ? "NOTICE" : "PRIVMSG";
     const overhead = utf8Length(":" + state.nick + "!~web@ " + command + " " + target + " :");
     const limit = Math.max(32, MAX_LINE_BYTES - 2 - overhead - HOST_ALLOWANCE - (action ? 9 : 0));
-    const pieces = splitUtf8(text, limit);
+    const pieces = splitWords(text, limit);
     if (state.outbox.length + pieces.length > MAX_OUTBOX) {
       systemLine(target, W.outboxFull, "error");
       return false;
     }
-    for (const piece of pieces) {
+    pieces.forEach((piece, index) => {
       const body = action ? "\x01ACTION " + piece + "\x01" : piece;
       state.lastId += 1;
       const item = { id: state.lastId, command, target, text: body };
+      if (index < pieces.length - 1) item.more = true; // CONTINUES_TAG: more follows
       state.outbox.push(item);
       firstSight(msgidOf(item.id)); // history will replay it under this id: shown already
       showOwn(item, new Date());
-    }
+    });
     saveOutbox();
     flushOutbox();
     return true;
@@ -859,7 +896,8 @@
     if (!taken.length) return;
     const session = state.caps.has(SESSION_CAP);
     for (const item of taken) {
-      const tags = session ? { [SEQ_TAG]: String(item.id) } : null;
+      const tags = session ? { [SEQ_TAG]: String(item.id) } : {};
+      if (item.more && state.caps.has("message-tags")) tags[CONTINUES_TAG] = "";
       send(item.command, [item.target, item.text], tags);
     }
     state.inFlight += taken.length;
@@ -976,7 +1014,46 @@
     }
     const own = isMe(m.nick);
     const where = isChannel ? target : own ? target : m.nick;
-    addMessage(where, { when, nick: m.nick, text, kind, own, msgid, history });
+    rejoin(where, { when, nick: m.nick, text, kind, own, msgid, history }, CONTINUES_TAG in m.tags);
+  }
+
+  // ---------------------------------------------------------------- long messages
+  // A Charla client sends a long message as several lines, all but the last tagged
+  // CONTINUES_TAG; they are shown as one message, as the window does (net/text_cuts.py:
+  // the same bounds), and deleting it deletes every line.
+
+  const rejoining = new Map(); // sender/target/kind/history -> {where, first, texts, ids, size, timer}
+
+  function rejoin(where, message, more) {
+    const key = [message.nick.toLowerCase(), where.toLowerCase(), message.kind, message.history].join("\n");
+    let open = rejoining.get(key);
+    if (!open) {
+      if (!more) {
+        addMessage(where, message);
+        return;
+      }
+      open = { where, first: message, texts: [], ids: [], size: 0, timer: 0 };
+      open.timer = setTimeout(() => rejoinDone(key), REJOIN_WAIT_MS);
+      rejoining.set(key, open);
+    }
+    open.texts.push(message.text);
+    if (message.msgid) open.ids.push(message.msgid);
+    open.size += message.text.length;
+    if (!more || open.size >= REJOIN_MAX_CHARS) {
+      rejoinDone(key);
+    } else if (rejoining.size > REJOIN_MAX_OPEN) {
+      rejoinDone(rejoining.keys().next().value);
+    }
+  }
+
+  function rejoinDone(key) {
+    const open = rejoining.get(key);
+    if (!open) return;
+    rejoining.delete(key);
+    clearTimeout(open.timer);
+    const message = Object.assign({}, open.first, { text: open.texts.join(""), msgid: open.ids[0] || "" });
+    message.moreMsgids = open.ids.slice(1);
+    addMessage(open.where, message);
   }
 
   /** The topic, said once: a rejoin after a reconnect does not repeat it. */
@@ -997,7 +1074,8 @@
   function onRedact(m) {
     const msgid = m.params[1] || "";
     for (const node of document.querySelectorAll(".msg")) {
-      if (node.dataset.msgid === msgid) {
+      const later = node.dataset.more ? node.dataset.more.split(" ") : [];
+      if (node.dataset.msgid === msgid || later.includes(msgid)) {
         const body = node.querySelector(".text");
         body.textContent = W.deleted;
         node.classList.add("deleted");
@@ -1294,6 +1372,7 @@
     const conv = conversation(where);
     const node = messageNode(message);
     node.dataset.nick = message.nick;
+    if (message.moreMsgids && message.moreMsgids.length) node.dataset.more = message.moreMsgids.join(" ");
     const mentioned = !message.own && !message.history && mentions(state.nick, message.text);
     if (mentioned) node.classList.add("mention");
     append(conv, node, message.history);
@@ -1454,7 +1533,8 @@
     if (!conv || !conv.channel || !msgid || item.classList.contains("deleted")) return false;
     if (item.classList.contains("pending") || item.classList.contains("refused")) return false;
     if (!(item.classList.contains("own") || amOperator(conv.name))) return false;
-    return openMenu(item, [[W.deleteMessage, () => send("REDACT", [conv.name, msgid, ""])]],
+    const all = [msgid, ...(item.dataset.more ? item.dataset.more.split(" ") : [])];
+    return openMenu(item, [[W.deleteMessage, () => all.forEach((id) => send("REDACT", [conv.name, id, ""]))]],
       event.clientX, event.clientY);
   }
 
