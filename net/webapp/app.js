@@ -1298,11 +1298,11 @@
     const body = el("bdi", "text");
     body.dir = "auto";
     body.appendChild(linkified(text));
-    if (kind === "message") addPicture(item, text);
     if (kind === "action") item.append(time, " ", el("span", "star", "* "), who, " ", body);
     else if (kind === "notice") item.append(time, " ", el("span", "", "-"), who, el("span", "", "- "), body);
     else item.append(time, " ", who, el("span", "colon", ": "), body);
     item.appendChild(el("span", "state"));
+    if (kind === "message") addPicture(item, text);
     item.addEventListener("contextmenu", (event) => {
       if (openMessageMenu(item, event)) event.preventDefault();
     });
