@@ -584,3 +584,58 @@ def test_a_long_message_is_one_message_both_ways(server, connect, open_page) -> 
         pieces.append((match.group(1) or "", match.group(2)))
     assert len(pieces) > 1 and "".join(text for _tags, text in pieces) == words
     assert all(text.startswith(" palabra") for _tags, text in pieces[1:])  # between words
+
+
+def _png(path: Path, side: int = 300) -> Path:
+    """A real PNG of ``side`` × ``side`` pixels (grey), written with zlib alone."""
+    import struct
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    raw = b"".join(b"\x00" + b"\x80" * side for _ in range(side))
+    head = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", head)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def test_a_picture_from_the_page_is_a_thumbnail_and_a_refusal_is_said(
+    server, connect, open_page, tmp_path: Path
+) -> None:
+    marta = open_page(size=(1024, 700))
+    lucia = open_page(language="es")
+    _enter(marta, server.port, "Marta")  # first in #general: its teacher
+    _enter(lucia, server.port, "Lucía")
+    carla = connect("carla")
+    carla.join("#general")
+    lucia.find_element("id", "attach-input").send_keys(str(_png(tmp_path / "pizarra.png")))
+    carla.expect(r"^:Lucía!\S+ PRIVMSG #general :📎 pizarra\.png http://\S+/f/[A-Za-z0-9_-]{22}$")
+    for page in (marta, lucia):
+        _wait(
+            page,
+            lambda p: p.execute_script(
+                "const i = document.querySelector('.msg img.thumbnail');"
+                "return !!i && i.complete && i.naturalWidth === 300"
+            ),
+        )
+    src, rel = marta.execute_script(
+        "const i = document.querySelector('.msg img.thumbnail');"
+        "return [i.getAttribute('src'), i.parentElement.rel]"
+    )
+    assert re.fullmatch(r"/f/[A-Za-z0-9_-]{22}", src) and rel == "noopener"
+    _wait(lucia, _showing("pizarra"))
+    _screenshot(lucia, "phone-picture.png", tmp_path)
+
+    (tmp_path / "nota.txt").write_text("no soy una foto")
+    lucia.find_element("id", "attach-input").send_keys(str(tmp_path / "nota.txt"))
+    _wait(
+        lucia,
+        lambda p: "No se ha podido enviar nota.txt" in p.find_element("id", "upload-status").text,
+    )

@@ -84,6 +84,14 @@
       privateTitle: (nick) => "Mensaje privado de " + nick,
       teacher: "profe",
       voice: "con voz",
+      attach: "Enviar una foto o un PDF",
+      uploading: (name, pct) => "Enviando " + name + "… " + pct + " %",
+      uploaded: (name) => name + " enviado",
+      uploadFailed: (name, why) => "No se ha podido enviar " + name + ": " + why,
+      uploadNoToken: "Este servidor no acepta fotos ahora (o aún no estás conectado).",
+      uploadNetwork: "se ha cortado la conexión",
+      pictureOf: (nick) => "Foto de " + nick,
+      pictureGone: "(foto borrada)",
     },
     en: {
       intro: "Type your name to join the class conversation.",
@@ -141,6 +149,14 @@
       privateTitle: (nick) => "Private message from " + nick,
       teacher: "teacher",
       voice: "voice",
+      attach: "Send a picture or a PDF",
+      uploading: (name, pct) => "Sending " + name + "… " + pct + " %",
+      uploaded: (name) => name + " sent",
+      uploadFailed: (name, why) => "Could not send " + name + ": " + why,
+      uploadNoToken: "This server does not take pictures now (or you are not connected yet).",
+      uploadNetwork: "the connection was cut",
+      pictureOf: (nick) => "Picture from " + nick,
+      pictureGone: "(picture deleted)",
     },
   };
   const LANG = String(navigator.language || "en").toLowerCase().startsWith("es") ? "es" : "en";
@@ -549,6 +565,7 @@
     }
     state.ws = ws;
     state.registered = false;
+    state.uploadToken = ""; // per connection: read again from this one's 005
     state.caps = new Set();
     state.offered = new Set();
     state.batches.clear();
@@ -859,6 +876,7 @@
         state.prefixes = {};
         [...match[1]].forEach((letter, i) => { state.prefixes[letter] = match[2][i]; });
       }
+      pictureIsupport(token);
     }
   }
 
@@ -1079,6 +1097,7 @@
         const body = node.querySelector(".text");
         body.textContent = W.deleted;
         node.classList.add("deleted");
+        pictureGone(node);
       }
     }
   }
@@ -1361,6 +1380,7 @@
     else if (kind === "notice") item.append(time, " ", el("span", "", "-"), who, el("span", "", "- "), body);
     else item.append(time, " ", who, el("span", "colon", ": "), body);
     item.appendChild(el("span", "state"));
+    if (kind === "message") addPicture(item, text);
     item.addEventListener("contextmenu", (event) => {
       if (openMessageMenu(item, event)) event.preventDefault();
     });
@@ -1696,6 +1716,7 @@
       emojiPanel.appendChild(button);
     }
     toggler("emoji-button", "emoji-panel");
+    setUpPictures();
     toggler("members-button", "members");
     toggler("class-button", "class-panel");
     $("login-form").addEventListener("submit", onLogin);
@@ -1800,6 +1821,104 @@
       const panel = $(panelId);
       panel.hidden = !panel.hidden;
       $(buttonId).setAttribute("aria-expanded", panel.hidden ? "false" : "true");
+    });
+  }
+
+
+  // ---------------------------------------------------------------- pictures (issue 16)
+  // Uploads through POST /upload with the token of this connection's 005
+  // (charla.chat/UPLOAD=…), and thumbnails for the server's /f/<id> links. Nothing from a
+  // message is inserted as HTML: an <img> is made only for an id matching FILE_ID, and
+  // always with a relative path (CSP img-src 'self'; the host in the link may differ).
+
+  const FILE_ID = /\/f\/([A-Za-z0-9_-]{22})(?![A-Za-z0-9_-])/;
+  const PICTURE_NAME = /\.(png|gif|jpe?g)$/i;
+  const THUMBNAIL_SIDE = 240; // px, as the window's gui/pictures.py
+
+  function pictureIsupport(token) {
+    const match = /^charla\.chat\/UPLOAD=([\x21-\x7e]+)$/.exec(token);
+    if (match) state.uploadToken = match[1];
+  }
+
+  /** The link's id and its shown name (the server says "📎 <name> <link>"). */
+  function pictureOf(text) {
+    const line = readable(text);
+    const match = FILE_ID.exec(line);
+    if (!match) return null;
+    const start = line.lastIndexOf(" ", match.index) + 1; // the link's first character
+    const name = line.slice(0, start).replace(/^\s*📎\s*/u, "").trim();
+    return { id: match[1], name, picture: PICTURE_NAME.test(name) };
+  }
+
+  function addPicture(item, text) {
+    const found = pictureOf(text);
+    if (!found) return;
+    const href = "/f/" + found.id;
+    const figure = el("figure", "picture");
+    const a = el("a", "picture-link");
+    a.href = href;
+    a.target = "_blank";
+    a.rel = "noopener";
+    if (found.picture) {
+      const img = document.createElement("img");
+      img.src = href;
+      img.loading = "lazy";
+      img.alt = found.name || W.pictureOf(item.dataset.nick || "");
+      img.className = "thumbnail";
+      img.addEventListener("error", () => figure.remove()); // gone or broken: the link stays
+      a.appendChild(img);
+    } else {
+      a.className += " file";
+      a.textContent = "📄 " + (found.name || found.id);
+    }
+    figure.appendChild(a);
+    item.appendChild(figure);
+  }
+
+  function pictureGone(item) {
+    const figure = item.querySelector(".picture");
+    if (figure) figure.replaceChildren(el("span", "picture-gone", W.pictureGone));
+  }
+
+  function uploadStatus(text, kind) {
+    const status = $("upload-status");
+    status.textContent = text;
+    status.className = "upload-status" + (kind ? " " + kind : "");
+    status.hidden = !text;
+  }
+
+  function upload(file) {
+    const conv = state.convs.get(state.active);
+    if (!conv) return;
+    const name = file.name || "foto";
+    if (!state.uploadToken || !state.registered) {
+      uploadStatus(W.uploadFailed(name, W.uploadNoToken), "error");
+      return;
+    }
+    const request = new XMLHttpRequest(); // XHR, not fetch: it reports upload progress
+    request.open("POST", "/upload?to=" + encodeURIComponent(conv.name) + "&name=" + encodeURIComponent(name));
+    request.setRequestHeader("Authorization", "Bearer " + state.uploadToken);
+    request.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) uploadStatus(W.uploading(name, Math.floor(100 * event.loaded / event.total)));
+    });
+    request.addEventListener("load", () => {
+      if (request.status === 201) uploadStatus(W.uploaded(name), "done");
+      else uploadStatus(W.uploadFailed(name, String(request.responseText || request.status).trim().slice(0, 300)), "error");
+    });
+    request.addEventListener("error", () => uploadStatus(W.uploadFailed(name, W.uploadNetwork), "error"));
+    request.addEventListener("timeout", () => uploadStatus(W.uploadFailed(name, W.uploadNetwork), "error"));
+    uploadStatus(W.uploading(name, 0));
+    request.send(file);
+  }
+
+  function setUpPictures() {
+    $("attach-button").setAttribute("aria-label", W.attach);
+    $("attach-button").title = W.attach;
+    $("attach-button").addEventListener("click", () => $("attach-input").click());
+    $("attach-input").addEventListener("change", () => {
+      const input = $("attach-input");
+      for (const file of Array.from(input.files || [])) upload(file);
+      input.value = "";
     });
   }
 
