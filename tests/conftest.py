@@ -17,6 +17,7 @@ import pytest
 from net.i18n import set_language
 from net.server import ChatServer, ServerConfig
 from tests.support import (
+    FAST_RETRY,
     IrcClient,
     LineClient,
     ServerProcess,
@@ -186,3 +187,30 @@ def open_page() -> Iterator[Callable[..., Any]]:
             return pages.enter_context(chromium_page(**options))
 
         yield open_one
+
+
+@pytest.fixture
+def open_window(display, server, no_gc_on_worker_threads):
+    """``open_window(nick)``: a real Charla window joined to ``server``'s #general;
+    every one opened is closed at teardown."""
+    import queue
+    import tkinter as tk
+
+    from gui.app import ChatWindow
+    from gui.settings import Settings
+    from net.client import ChatClient
+
+    windows: list[ChatWindow] = []
+
+    def open_one(nick: str) -> ChatWindow:
+        client = ChatClient(
+            "127.0.0.1", server.port, nick, ["#general"], queue.Queue(), policy=FAST_RETRY
+        )
+        window = ChatWindow(tk.Tk(), client.start(), Settings(nick=nick))
+        windows.append(window)
+        return window
+
+    yield open_one
+    for window in windows:
+        if not window.closed:
+            window.close()

@@ -748,3 +748,14 @@ def chromium_page(
             yield driver
         finally:
             driver.quit()
+
+
+def wait_for_windows(windows: list, condition: Callable[[], object], timeout: float = 10.0) -> None:
+    """Let Charla windows (``gui.app.ChatWindow``) run, their pumps and redraws, until
+    ``condition()`` holds; a failure says what their #general and status line show."""
+
+    def describe() -> str:
+        texts = [w.views["#general"].plain_text()[-300:] for w in windows if "#general" in w.views]
+        return f"the windows show {texts} {[w.status.cget('text') for w in windows]}"
+
+    wait_until(condition, timeout=timeout, describe=describe, tick=windows[0].root.update)

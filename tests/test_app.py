@@ -23,35 +23,7 @@ from net.client import ChatClient
 from net.i18n import set_language
 from tests import support
 from tests.support import FAST_RETRY, ROOT, IrcClient
-
-
-@pytest.fixture
-def open_window(display, server, no_gc_on_worker_threads):
-    windows: list[ChatWindow] = []
-
-    def open_one(nick: str) -> ChatWindow:
-        root = tk.Tk()
-        client = ChatClient(
-            "127.0.0.1", server.port, nick, ["#general"], queue.Queue(), policy=FAST_RETRY
-        )
-        window = ChatWindow(root, client.start(), Settings(nick=nick))
-        windows.append(window)
-        return window
-
-    yield open_one
-    for window in windows:
-        if not window.closed:
-            window.close()
-
-
-def wait_until(windows: list[ChatWindow], condition, timeout: float = 10.0) -> None:
-    """Let the windows run (their pumps, their redraws) until ``condition()`` holds."""
-
-    def describe() -> str:
-        texts = [w.views["#general"].plain_text()[-300:] for w in windows if "#general" in w.views]
-        return f"the windows show {texts} {[w.status.cget('text') for w in windows]}"
-
-    support.wait_until(condition, timeout=timeout, describe=describe, tick=windows[0].root.update)
+from tests.support import wait_for_windows as wait_until
 
 
 def conversation(window: ChatWindow) -> str:

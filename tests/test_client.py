@@ -615,7 +615,10 @@ def test_a_picture_is_uploaded_and_fetched_off_the_callers_thread(server, make_c
     assert ana.upload("#general", picture)
     done = ana_events.wait_for(ev.UploadDone)
     assert done.name == "mi foto.png" and "/f/" in done.link
-    # its own line (the server sends it, since the client did not) comes first
+    # its own line: the server sends it, since the client did not (over the chat's
+    # connection, so it may come just before or just after the upload's answer)
+    if not any(isinstance(e, ev.ChatMessage) and e.own for e in ana_events.seen):
+        ana_events.wait_for(ev.ChatMessage, lambda e: e.own)
     own = [e for e in ana_events.seen if isinstance(e, ev.ChatMessage) and e.own]
     assert [e.text for e in own] == [f"📎 mi foto.png {done.link}"]
     got = bea_events.wait_for(ev.ChatMessage, lambda e: e.sender == "ana")

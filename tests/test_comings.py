@@ -114,14 +114,13 @@ def test_ngircds_quit_and_part_reasons_read_as_people_wrote_them(ngircd_port):
             other.register(nick)
             other.send("JOIN #general")
             events.wait_for(ev.Joined, lambda e, n=nick: e.nick == n)
+        # one at a time: three connections' lines may reach ana in any order
         others[0].send("QUIT :me voy a comer")
+        said = [events.wait_for(ev.UserQuit, lambda e: e.nick == "bea")]
         others[1].send("QUIT")
+        said.append(events.wait_for(ev.UserQuit, lambda e: e.nick == "carla"))
         others[2].send("PART #general :vuelvo luego")
-        said = [
-            events.wait_for(ev.UserQuit, lambda e: e.nick == "bea"),
-            events.wait_for(ev.UserQuit, lambda e: e.nick == "carla"),
-            events.wait_for(ev.Parted, lambda e: e.nick == "dani"),
-        ]
+        said.append(events.wait_for(ev.Parted, lambda e: e.nick == "dani"))
         shown = [comings.why(event.nick, event.reason) for event in said]
         assert shown == ["me voy a comer", "", "vuelvo luego"], [e.reason for e in said]
     finally:

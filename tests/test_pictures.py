@@ -9,49 +9,15 @@ a file path pasted asks first; a refused file says why.
 from __future__ import annotations
 
 import os
-import queue
 import shutil
 import subprocess
 import tkinter as tk
 from pathlib import Path
 
-import pytest
-
 from gui.app import ChatWindow
 from gui.pictures import THUMBNAIL_SIDE, paths_in, picture_size
-from gui.settings import Settings
-from net.client import ChatClient
-from tests import support
-from tests.support import FAST_RETRY
+from tests.support import wait_for_windows as wait_until
 from tests.test_uploads import tiny_png
-
-
-@pytest.fixture
-def open_window(display, server, no_gc_on_worker_threads):
-    windows: list[ChatWindow] = []
-
-    def open_one(nick: str) -> ChatWindow:
-        root = tk.Tk()
-        root.geometry("800x600")
-        client = ChatClient(
-            "127.0.0.1", server.port, nick, ["#general"], queue.Queue(), policy=FAST_RETRY
-        )
-        window = ChatWindow(root, client.start(), Settings(nick=nick))
-        windows.append(window)
-        return window
-
-    yield open_one
-    for window in windows:
-        if not window.closed:
-            window.close()
-
-
-def wait_until(windows: list[ChatWindow], condition, timeout: float = 10.0) -> None:
-    def describe() -> str:
-        texts = [w.views["#general"].plain_text()[-300:] for w in windows]
-        return f"the windows show {texts} {[w.status.cget('text') for w in windows]}"
-
-    support.wait_until(condition, timeout=timeout, describe=describe, tick=windows[0].root.update)
 
 
 def pictures_in(window: ChatWindow) -> list[tuple[int, int]]:

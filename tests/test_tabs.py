@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from gui.app import ChatWindow
 from net.i18n import set_language
-from tests.test_app import conversation, open_window, type_line, wait_until
-
-__all__ = ["open_window"]  # the fixture, shared with test_app
+from tests.support import wait_for_windows as wait_until
+from tests.test_app import conversation, type_line
 
 
 def press(window: ChatWindow, key: str) -> None:
