@@ -77,7 +77,14 @@ from net.plain_session import PlainSession
 from net.protocol import DEFAULT_CHANNEL, DEFAULT_PORT, Message, parse
 from net.state import CHANNELS_PER_ADDRESS, CHANNELS_PER_PERSON, MAX_CHANNELS, Rooms, Session
 from net.uploads import MAX_UPLOAD_BYTES, FileStore, Uploads
-from net.web_session import HEAD_SECONDS, FirstBytes, HttpSession, WebConfig
+from net.web_session import (
+    BROWSER_SILENCE_SECONDS,
+    HEAD_SECONDS,
+    BrowserAddresses,
+    FirstBytes,
+    HttpSession,
+    WebConfig,
+)
 
 log = logging.getLogger(__name__)
 _bugs = BugLog(log)  # bugs in the timer's work, logged rate-limited
@@ -121,6 +128,9 @@ class ServerConfig:
     #: for a person at nc or telnet to type a name (and the password): a human's pace
     plain_registration_timeout: float = 120.0
     plain_text_after: float = 1.0  # silence after connecting that means "a person at nc"
+    #: the same, from an address whose browser asked something lately (it may be a
+    #: browser's connection opened ahead of need: ``net.web_session.BrowserAddresses``)
+    browser_silence: float = BROWSER_SILENCE_SECONDS
     listen_backlog: int = 4096
     history_size: int = 2000  # messages kept per channel (0: none)
     history_replay: int = 50  # messages replayed to whoever joins a channel
@@ -176,7 +186,9 @@ class FirstLineSniffer:
     It then makes the right session the connection's handler, for good, and gives the
     connection the plain ``LineBuffer`` inside the framing (the same bytes held, one call
     less per read). Bytes that are waiting when the silence ends are no silence (the
-    reader thread ran late): they are read first, and the silence is given once more."""
+    reader thread ran late): they are read first, and the silence is given once more.
+    From an address in ``browsers`` (its browser asked something lately) the silence is
+    ``browser_silence``: a browser's connection opened ahead of need must get no prompt."""
 
     def __init__(
         self,
@@ -185,6 +197,8 @@ class FirstLineSniffer:
         plain_text_after: float,
         web: WebConfig = WebConfig(),  # noqa: B008 -- immutable
         chat_port: int | None = None,
+        browsers: BrowserAddresses | None = None,
+        browser_silence: float = BROWSER_SILENCE_SECONDS,
     ) -> None:
         """``chat_port``: this connection came to the web-only port (``--web-port``), and
         anything but HTTP is told to go to ``chat_port``."""
@@ -193,6 +207,8 @@ class FirstLineSniffer:
         self.plain_text_after = plain_text_after
         self.web = web
         self.chat_port = chat_port
+        self.browsers = browsers
+        self.browser_silence = browser_silence
         self._deadline = conn.opened_at + plain_text_after
         self._waited_for_input = False  # the deadline was put off once for bytes waiting
 
@@ -221,6 +237,8 @@ class FirstLineSniffer:
         session = HttpSession(
             self.conn, self.web, lambda conn: IrcSession(self.rooms, conn), framing.http
         )
+        if self.browsers is not None:
+            self.browsers.saw(self.conn.ip)
         self.conn.handler = session
         return session
 
@@ -253,6 +271,11 @@ class FirstLineSniffer:
             # Once only, so a trickle of bytes without a line end cannot put it off for ever.
             self._waited_for_input = True
             self._deadline = now + self.plain_text_after
+            return
+        browser_deadline = self.conn.opened_at + self.browser_silence
+        browsers = self.browsers
+        if now < browser_deadline and browsers is not None and browsers.lately(self.conn.ip):
+            self._deadline = browser_deadline  # then, if still silent, a person after all
             return
         if self.chat_port is not None:
             self._not_here()
@@ -334,6 +357,8 @@ class ChatServer:
         self.files = FileStore(self.config.history_db)
         self.uploads: Uploads | None = None
         self._web = self.config.web_config()
+        #: where browsers asked from lately: their silent connections get no early prompt
+        self.browsers = BrowserAddresses()
         if self.config.uploads:
             self.uploads = Uploads(self.rooms, self.files, self.config.max_upload)
             self.rooms.uploads = self.uploads
@@ -558,6 +583,8 @@ class ChatServer:
                     config.plain_text_after,
                     self._web_only if web_only else self._web,
                     chat_port=self.port if web_only else None,
+                    browsers=self.browsers,
+                    browser_silence=config.browser_silence,
                 )
                 if self._started(conn, sniffer):
                     admitted = True

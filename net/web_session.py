@@ -41,6 +41,9 @@ reader thread (``FirstBytes.feed`` is the framing; the rest are handler calls). 
 from __future__ import annotations
 
 import re
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +80,14 @@ BODY_SECONDS = 120.0
 BODY_PREFETCH_BYTES = 64 * 1024
 #: a kept file is sent in pieces of this size
 FILE_CHUNK_BYTES = 64 * 1024
+#: a silent connection from an address whose browser asked something lately is a person at
+#: ``nc`` only after this long: a browser opens connections before it needs them and keeps
+#: them unused up to 10 s (Chromium), closed at its next clean-up, 10 s later at most
+BROWSER_SILENCE_SECONDS = 30.0
+#: an address counts as a browser's this long after its last HTTP request
+BROWSER_MEMORY_SECONDS = 600.0
+#: addresses remembered at most (the oldest is forgotten first)
+MAX_BROWSER_ADDRESSES = 4096
 #: the "line" the framing hands over when an expected body is complete
 BODY_READY = "\x7fbody"
 
@@ -155,6 +166,39 @@ class UploadService(Protocol):
 
     def fetch(self, file_id: str) -> Any:
         """The kept file (``path``, ``content_type``, ``disposition``, ``size``) or None."""
+
+
+class BrowserAddresses:
+    """The addresses a browser sent an HTTP request from lately.
+
+    A browser opens connections ahead of need (a "preconnect", for the page's next files or
+    the next visit) and sends nothing on them until it uses them. To the server such a
+    connection looks like a person at ``nc``, who is asked a name after a second of silence;
+    but a browser reads those bytes as the answer to the request it sends later, and the
+    page or picture fails to load. So a silent connection from an address in this table is
+    given ``BROWSER_SILENCE_SECONDS`` (the browser closes an unused connection before that;
+    a person there can still type a name at any time, the prompt only comes later).
+    Bounded (``MAX_BROWSER_ADDRESSES``); thread-safe: reader threads call both methods."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last: OrderedDict[str, float] = OrderedDict()  # address -> last request
+
+    def saw(self, address: str) -> None:
+        """A browser sent an HTTP request from ``address``."""
+        with self._lock:
+            self._last[address] = self._clock()
+            self._last.move_to_end(address)
+            while len(self._last) > MAX_BROWSER_ADDRESSES:
+                self._last.popitem(last=False)
+
+    def lately(self, address: str) -> bool:
+        """Whether a browser sent a request from ``address`` in the last
+        ``BROWSER_MEMORY_SECONDS``."""
+        with self._lock:
+            last = self._last.get(address)
+        return last is not None and self._clock() - last < BROWSER_MEMORY_SECONDS
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,17 @@ import pytest
 
 from net.server import ChatServer
 from net.web_session import (
+    BROWSER_MEMORY_SECONDS,
     CONTENT_SECURITY_POLICY,
+    MAX_BROWSER_ADDRESSES,
     MAX_HEAD_BYTES,
     MAX_HEADERS,
     WEBAPP_DIR,
+    BrowserAddresses,
     FirstBytes,
     resolve_static,
 )
+from tests.conftest import TEST_CONFIG
 from tests.support import IrcClient, LineClient, WebSocketClient, wait_until
 
 
@@ -233,6 +237,53 @@ def test_a_plain_text_person_who_typed_ge_and_stopped_is_asked_a_name(server: Ch
         person.expect(r"GEMA")
     finally:
         person.close()
+
+
+def test_a_browsers_connection_opened_ahead_gets_no_prompt_and_serves_its_request_later(
+    server: ChatServer,
+) -> None:
+    """A browser opens connections before it needs them (for the page's next files, a
+    picture) and sends its request on one later: a name prompt written there would be read
+    as the answer. An address whose browser asked something lately is not prompted early."""
+    assert get(server.port, "/")[0] == "HTTP/1.1 200 OK"  # this address has a browser
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as ahead:
+        # five times the silence after which a person at nc is asked a name (0.2 s here)
+        ahead.settimeout(5 * TEST_CONFIG.plain_text_after)
+        with pytest.raises(TimeoutError):
+            ahead.recv(1)
+        ahead.settimeout(5)
+        ahead.sendall(f"GET /app.js HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
+        answer = b""
+        while chunk := ahead.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert answer.endswith((WEBAPP_DIR / "app.js").read_bytes())
+
+
+def test_a_person_at_nc_where_a_browser_was_is_asked_a_name_later_all_the_same(
+    start_server: Callable[..., ChatServer],
+) -> None:
+    server = start_server(browser_silence=1.0)
+    assert get(server.port, "/")[0] == "HTTP/1.1 200 OK"
+    person = LineClient(server.port)
+    try:
+        person.expect("name|nombre")  # after browser_silence, not never
+        person.send("GEMA")
+        person.expect(r"GEMA")
+    finally:
+        person.close()
+
+
+def test_the_browsers_addresses_are_bounded_and_forgotten() -> None:
+    now = [0.0]
+    browsers = BrowserAddresses(clock=lambda: now[0])
+    for number in range(MAX_BROWSER_ADDRESSES + 10):
+        browsers.saw(f"10.0.{number // 256}.{number % 256}")
+    assert not browsers.lately("10.0.0.0")  # the oldest went first
+    assert browsers.lately("10.0.0.10")
+    assert len(browsers._last) == MAX_BROWSER_ADDRESSES
+    now[0] = BROWSER_MEMORY_SECONDS + 1
+    assert not browsers.lately("10.0.0.10")
 
 
 def test_web_clients_are_counted_per_address_like_any_other(

@@ -23,16 +23,10 @@ WEBAPP = ROOT / "net" / "webapp"
 WAIT_SECONDS = 10.0
 
 
-#: how long a silent connection may wait before the server takes it for a person at ``nc``
-#: (tests/conftest.py's 0.2 s is too short for a browser: Chromium may open a connection
-#: ahead and send its request on it later, and on 2 busy cores later may be 0.3 s)
-BROWSER_SILENCE = 3.0
-
-
 @pytest.fixture
 def server(start_server):
     """The Charla server the pages talk to (``connect`` opens raw clients to it)."""
-    return start_server(plain_text_after=BROWSER_SILENCE)
+    return start_server()
 
 
 def test_the_page_names_its_messages_as_the_server_does(open_page) -> None:
@@ -315,7 +309,7 @@ HOSTILE = [
 
 def test_hostile_messages_render_as_text(start_server, open_page, tmp_path: Path) -> None:
     # the 100,000 characters below, at once
-    server = start_server(flood_control=False, plain_text_after=BROWSER_SILENCE)
+    server = start_server(flood_control=False)
     page = open_page()
     _enter(page, server.port, "ana")
     beto = IrcClient(server.port)
@@ -490,7 +484,7 @@ def test_a_page_that_slept_loses_and_repeats_nothing(server, connect, open_page)
 
 
 def test_the_page_asks_the_room_password_and_the_account_password(start_server, open_page) -> None:
-    server = start_server(password="clase123", plain_text_after=BROWSER_SILENCE)
+    server = start_server(password="clase123")
     owner = IrcClient(server.port)
     try:  # lola's nick is an account
         owner.register("lola", password="clase123")
