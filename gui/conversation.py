@@ -528,7 +528,7 @@ class ConversationView(ttk.Frame):
 
     def redact(self, msgid: str, text: str) -> bool:
         """Replace the message ``msgid`` by ``text`` ("message deleted by …"), keeping its
-        time; False if it is not shown here."""
+        time, and its picture, if any, by "(picture deleted)"; False if it is not shown here."""
         self.flush()
         line_number = self._line_of.get(msgid, 0) - self._trimmed
         if line_number < 1:
@@ -537,9 +537,15 @@ class ConversationView(ttk.Frame):
         line = self.text.get(start, f"{start} lineend")
         stamp = line[: line.index("] ") + 2] if "] " in line else ""
 
+        slot = f"{line_number + 1}.0"  # its picture's, if it has one: deleted too
+        has_picture = "picture" in self.text.tag_names(slot)
+
         def change() -> None:
             self.text.delete(start, f"{start} lineend")
             self.text.insert(start, stamp, ("time",), f"— {text}", ("redacted",))
+            if has_picture:  # the line stays (line numbers are kept), the picture goes
+                self.text.delete(slot, f"{slot} lineend")
+                self.text.insert(slot, "    " + tr("(picture deleted)"), ("system",))
 
         self._edit(change)
         self._forget(msgid)

@@ -633,3 +633,65 @@ def test_a_picture_from_the_page_is_a_thumbnail_and_a_refusal_is_said(
         lucia,
         lambda p: "No se ha podido enviar nota.txt" in p.find_element("id", "upload-status").text,
     )
+
+
+def test_a_picture_from_the_page_reaches_the_window_and_a_teachers_delete_takes_it_away(
+    server, open_page, open_window, tmp_path: Path
+) -> None:
+    """A phone sends a picture: the other phone and a Tk window show it as a thumbnail.
+    The teacher, in the window, deletes the message: the picture goes from both pages,
+    from the window, and from the server."""
+    from gui.classroom import delete_message
+    from tests.support import wait_for_windows
+
+    def pictures_in(window) -> list[tuple[int, int]]:
+        text = window.views["#clase"].text
+        return [
+            (int(text.tk.call("image", "width", n)), int(text.tk.call("image", "height", n)))
+            for _key, n, _index in text.dump("1.0", "end", image=True)
+        ]
+
+    marta = open_window("Marta")
+    marta.client.send_command("JOIN", "#clase")  # opens it: its teacher
+    wait_for_windows([marta], lambda: "#clase" in marta.views)
+    lucia, nora = open_page(language="es"), open_page()
+    for page, nick in ((lucia, "Lucía"), (nora, "Nora")):
+        _enter(page, server.port, nick)
+        _say(page, "/join #clase")
+        _wait(page, lambda p: "Marta" in _members(p))
+    wait_for_windows([marta], lambda: {"Lucía", "Nora"} <= set(marta.nick_list.get(0, "end")))
+    lucia.find_element("id", "attach-input").send_keys(str(_png(tmp_path / "mapa.png")))
+    thumbnail_loaded = (
+        "const i = document.querySelector('.msg img.thumbnail');"
+        "return !!i && i.complete && i.naturalWidth === 300"
+    )
+    _wait(nora, lambda p: p.execute_script(thumbnail_loaded))
+    wait_for_windows([marta], lambda: len(pictures_in(marta)) == 1)
+    assert max(pictures_in(marta)[0]) <= 240
+    link = nora.execute_script("return document.querySelector('.msg img.thumbnail').src")
+
+    view = marta.views["#clase"]
+    marta.tabs.select(view)  # the conversation on show, as a click on its tab does
+    [(_key, _name, index)] = view.text.dump("1.0", "end", image=True)
+    view.text.see(index)
+    marta.root.update()
+    x, y, _width, _height = view.text.bbox(f"{index} -1 line linestart")
+    msgid, author = view.message_at(x, y)  # what a right-click there finds
+    assert author == "Lucía"
+    delete_message(marta, "#clase", msgid)
+
+    gone = (
+        "return !document.querySelector('.msg img.thumbnail')"
+        " && !!document.querySelector('.msg .picture-gone')"
+    )
+    wait_for_windows([marta], lambda: pictures_in(marta) == [])
+    for page in (lucia, nora):
+        _wait(page, lambda p: p.execute_script(gone))
+    assert "(foto borrada)" in _shown(lucia)
+    assert "(picture deleted)" in view.plain_text()
+    status = nora.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0], {cache: 'no-store'}).then((r) => done(r.status))",
+        link,
+    )
+    assert status == 404
