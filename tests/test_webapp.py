@@ -578,6 +578,8 @@ def test_a_long_message_is_one_message_both_ways(server, connect, open_page) -> 
         pieces.append((match.group(1) or "", match.group(2)))
     assert len(pieces) > 1 and "".join(text for _tags, text in pieces) == words
     assert all(text.startswith(" palabra") for _tags, text in pieces[1:])  # between words
+    _wait(ana, lambda page: _pending(page) == 0)
+    assert _said(ana) == ["carla: primera parte de un mensaje largo, y su final", "Ana: " + words]
 
 
 def _png(path: Path, side: int = 300) -> Path:
@@ -695,3 +697,4 @@ def test_a_picture_from_the_page_reaches_the_window_and_a_teachers_delete_takes_
         link,
     )
     assert status == 404
+

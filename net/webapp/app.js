@@ -893,15 +893,16 @@
       systemLine(target, W.outboxFull, "error");
       return false;
     }
-    pieces.forEach((piece, index) => {
+    const items = pieces.map((piece, index) => {
       const body = action ? "\x01ACTION " + piece + "\x01" : piece;
       state.lastId += 1;
       const item = { id: state.lastId, command, target, text: body };
       if (index < pieces.length - 1) item.more = true; // CONTINUES_TAG: more follows
       state.outbox.push(item);
       firstSight(msgidOf(item.id)); // history will replay it under this id: shown already
-      showOwn(item, new Date());
+      return item;
     });
+    showOwn(items, new Date()); // one message, as the others see it
     saveOutbox();
     flushOutbox();
     return true;
@@ -946,7 +947,7 @@
         state.outbox.splice(i, 1);
         state.inFlight -= 1;
         saveOutbox();
-        const node = document.querySelector('[data-own-id="' + item.id + '"]');
+        const node = ownNode(item.id);
         if (node) {
           node.classList.remove("pending");
           node.classList.add("refused");
@@ -958,9 +959,16 @@
     systemLine(target, why, "error");
   }
 
+  /** The node of our own message whose lines include the one numbered ``id``. */
+  function ownNode(id) {
+    return document.querySelector('[data-own-ids~="' + id + '"]');
+  }
+
+  /** The line ``id`` of our own message is with the server: the message is when its last
+   *  line is. */
   function markDelivered(id) {
-    const node = document.querySelector('[data-own-id="' + id + '"]');
-    if (!node) return;
+    const node = ownNode(id);
+    if (!node || node.dataset.ownIds.split(" ").pop() !== String(id)) return;
     node.classList.remove("pending");
     node.querySelector(".state").textContent = "";
     node.setAttribute("aria-busy", "false");
@@ -994,17 +1002,17 @@
     const history = state.batches.get(m.tags.batch || "") === "chathistory";
     const when = timeOf(m);
     const ownId = ownIdOf(msgid);
-    const ownNode = ownId === null ? null : document.querySelector('[data-own-id="' + ownId + '"]');
-    if (ownNode) {
+    const mine = ownId === null ? null : ownNode(ownId);
+    if (mine) {
       // our own message, shown as ours already (a reload kept it pending): confirmed now,
       // and in its place among the replayed history
       state.seen.set(msgid, true);
-      if (history && ownNode.classList.contains("pending")) {
+      if (history && mine.classList.contains("pending")) {
         markDelivered(ownId);
-        const time = ownNode.querySelector("time");
+        const time = mine.querySelector("time");
         time.textContent = "[" + clock(when) + "]";
         time.dateTime = when.toISOString();
-        append(conversation(ownNode.parentElement.getAttribute("aria-label")), ownNode, true);
+        append(conversation(mine.parentElement.getAttribute("aria-label")), mine, true);
       } else {
         markDelivered(ownId);
       }
@@ -1408,16 +1416,20 @@
     }
   }
 
-  function showOwn(item, when) {
-    let text = item.text;
+  /** Our own message, pending: ``items``, the outbox's lines of one message (a long one
+   *  goes as several), shown as one. */
+  function showOwn(items, when) {
+    const item = items[0];
+    let text = items.map((piece) => piece.text).join("");
     let kind = item.command === "NOTICE" ? "notice" : "message";
-    if (text.startsWith("\x01ACTION ") && text.endsWith("\x01")) {
+    if (item.text.startsWith("\x01ACTION ")) {
       kind = "action";
-      text = text.slice(8, -1);
+      text = items.map((piece) => piece.text.slice(8, -1)).join("");
     }
     const conv = conversation(item.target);
     const node = messageNode({ when, nick: state.nick, text, kind, own: true, msgid: msgidOf(item.id), history: false });
-    node.dataset.ownId = String(item.id);
+    node.dataset.ownIds = items.map((piece) => piece.id).join(" ");
+    if (items.length > 1) node.dataset.more = items.slice(1).map((piece) => msgidOf(piece.id)).join(" ");
     node.dataset.nick = state.nick;
     if (kind === "notice" && conv.channel && amOperator(conv.name)) {
       // a teacher's notice to the room is an announcement: shown as the students see it
@@ -1768,7 +1780,15 @@
     // a duplicated tab, which inherits this one's storage, becomes a client of its own
     if (state.nick && restore("inChat", false)) {
       whenTokenIsOurs(() => {
-        for (const item of state.outbox) showOwn(item, new Date());
+        let message = [];
+        for (const item of state.outbox) {
+          message.push(item);
+          if (!item.more) {
+            showOwn(message, new Date());
+            message = [];
+          }
+        }
+        if (message.length) showOwn(message, new Date());
         showChat();
         connect();
       });
