@@ -41,6 +41,30 @@ def test_the_page_names_its_messages_as_the_server_does(open_page) -> None:
     assert computed == [session_alias(token) for token in tokens]
 
 
+def test_every_word_of_the_page_is_in_spanish_and_in_english(open_page) -> None:
+    """The page's words are in its script (one file, no build step): each has both
+    languages, of the same kind (a text, or a function of the same arguments), and none
+    is left untranslated."""
+    page = open_page()
+    page.get((WEBAPP / "index.html").as_uri())
+    words = page.execute_script(
+        "const w = window.charla.words; const d = {};"
+        "for (const lang of Object.keys(w)) { d[lang] = {};"
+        " for (const [k, v] of Object.entries(w[lang]))"
+        "  d[lang][k] = typeof v === 'function' ? 'function/' + v.length : v; }"
+        "return d;"
+    )
+    assert set(words) == {"es", "en"}
+    assert set(words["es"]) == set(words["en"])
+    for key, english in words["en"].items():
+        spanish = words["es"][key]
+        assert str(spanish).startswith("function/") == str(english).startswith("function/"), key
+        if str(english).startswith("function/"):
+            assert spanish == english, key  # the same number of arguments
+        elif len(english) > 3:
+            assert spanish != english, key  # translated
+
+
 def test_every_control_has_a_name_a_screen_reader_can_say(open_page) -> None:
     page = open_page(language="es")
     page.get((WEBAPP / "index.html").as_uri())
@@ -635,6 +659,28 @@ def test_a_picture_from_the_page_is_a_thumbnail_and_a_refusal_is_said(
         lucia,
         lambda p: "No se ha podido enviar nota.txt" in p.find_element("id", "upload-status").text,
     )
+    assert "solo se pueden enviar fotos" in lucia.find_element("id", "upload-status").text
+
+
+def test_a_picture_too_large_is_refused_in_the_pages_language(
+    start_server, connect, open_page, tmp_path: Path
+) -> None:
+    server = start_server(max_upload=100 * 1024)  # the server speaks English, the page Spanish
+    lucia = open_page(language="es")
+    _enter(lucia, server.port, "Lucía")
+    carla = connect()
+    carla.register("carla")
+    carla.join("#general")
+    big = tmp_path / "foto-enorme.png"
+    big.write_bytes(_png(tmp_path / "small.png").read_bytes() + os.urandom(200 * 1024))
+    lucia.find_element("id", "attach-input").send_keys(str(big))
+    _wait(lucia, lambda p: "No se ha podido" in p.find_element("id", "upload-status").text)
+    assert lucia.find_element("id", "upload-status").text == (
+        "No se ha podido enviar foto-enorme.png: es demasiado grande (máximo 0.1 MB)"
+    )
+    carla.send("PING :nada")
+    carla.expect("PONG .* :nada")  # and nothing was said in the channel before it
+    assert not any("foto-enorme" in line for line in carla.lines)
 
 
 def test_a_picture_from_the_page_reaches_the_window_and_a_teachers_delete_takes_it_away(

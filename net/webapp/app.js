@@ -90,6 +90,10 @@
       uploadFailed: (name, why) => "No se ha podido enviar " + name + ": " + why,
       uploadNoToken: "Este servidor no acepta fotos ahora (o aún no estás conectado).",
       uploadNetwork: "se ha cortado la conexión",
+      uploadTooBig: (mb) => "es demasiado grande" + (mb ? " (máximo " + mb + " MB)" : ""),
+      uploadNotPicture: "solo se pueden enviar fotos (PNG, GIF, JPEG) y PDF",
+      uploadTooFast: "has enviado demasiados; espera un poco",
+      uploadBusy: "el servidor está ocupado; prueba otra vez en un momento",
       pictureOf: (nick) => "Foto de " + nick,
       pictureGone: "(foto borrada)",
     },
@@ -155,6 +159,10 @@
       uploadFailed: (name, why) => "Could not send " + name + ": " + why,
       uploadNoToken: "This server does not take pictures now (or you are not connected yet).",
       uploadNetwork: "the connection was cut",
+      uploadTooBig: (mb) => "it is too large" + (mb ? " (at most " + mb + " MB)" : ""),
+      uploadNotPicture: "only pictures (PNG, GIF, JPEG) and PDF files can be sent",
+      uploadTooFast: "you have sent too many; wait a little",
+      uploadBusy: "the server is busy; try again in a moment",
       pictureOf: (nick) => "Picture from " + nick,
       pictureGone: "(picture deleted)",
     },
@@ -1923,12 +1931,32 @@
     });
     request.addEventListener("load", () => {
       if (request.status === 201) uploadStatus(W.uploaded(name), "done");
-      else uploadStatus(W.uploadFailed(name, String(request.responseText || request.status).trim().slice(0, 300)), "error");
+      else uploadStatus(W.uploadFailed(name, uploadRefusal(request)), "error");
     });
     request.addEventListener("error", () => uploadStatus(W.uploadFailed(name, W.uploadNetwork), "error"));
     request.addEventListener("timeout", () => uploadStatus(W.uploadFailed(name, W.uploadNetwork), "error"));
     uploadStatus(W.uploading(name, 0));
     request.send(file);
+  }
+
+  /** Why the server refused an upload, in the page's language for the usual reasons (the
+   *  server's own text is in the server's language); else the server's words. */
+  function uploadRefusal(request) {
+    const said = String(request.responseText || request.status).trim().slice(0, 300);
+    switch (request.status) {
+      case 413: {
+        const limit = /(\d+(?:\.\d+)?) MB/.exec(said); // the server's figure, in either language
+        return W.uploadTooBig(limit ? limit[1] : "");
+      }
+      case 415:
+        return W.uploadNotPicture;
+      case 429:
+        return W.uploadTooFast;
+      case 503:
+        return W.uploadBusy;
+      default:
+        return said;
+    }
   }
 
   function setUpPictures() {
@@ -1943,7 +1971,7 @@
   }
 
   // for the tests and curious readers: the session's public name, as the server computes it
-  window.charla = Object.freeze({ sessionAlias, state: () => ({ nick: state.nick, alias: state.alias, outbox: state.outbox.length, registered: state.registered }) });
+  window.charla = Object.freeze({ sessionAlias, words: WORDS, state: () => ({ nick: state.nick, alias: state.alias, outbox: state.outbox.length, registered: state.registered }) });
 
   setUp();
 })();
