@@ -463,11 +463,24 @@ def test_teacher_controls_and_announcements(server, connect, open_page, tmp_path
         )
         item.click()
 
-    nick_menu("beto", "Mute")
+    nick_menu("beto", "Mute until I unmute")
     beto.expect(r"^:Marta!\S+ MODE #clase \+q :?beto!\*@\*$")
+    nick_menu("beto", "Unmute")
+    beto.expect(r"^:Marta!\S+ MODE #clase -q :?beto!\*@\*$")
+    nick_menu("beto", "Mute for 5 minutes")  # TQUIET: the server lifts it
+    beto.expect(r"^:Marta!\S+ MODE #clase \+q :?beto!\*@\*$")
+    beto.send("PRIVMSG #clase :¿me oís?")
+    beto.expect(r" 404 beto #clase ")
     nick_menu("beto", "Remove from the room")
     beto.expect(r"^:Marta!\S+ KICK #clase beto")
     _wait(lucia, lambda page: "beto" not in _members(page))
+    beto.join("#clase")
+    _wait(profe, lambda page: "beto" in _members(page))
+    nick_menu("beto", "Ban for 1 hour")
+    beto.expect(r"^:Marta!\S+ MODE #clase \+b :?beto!\*@\*$")
+    beto.expect(r"^:Marta!\S+ KICK #clase beto :banned$")
+    beto.send("JOIN #clase")
+    beto.expect(r" 474 beto #clase ")
 
 
 def test_a_page_that_slept_loses_and_repeats_nothing(server, connect, open_page) -> None:

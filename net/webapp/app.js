@@ -27,6 +27,16 @@
 
   // ---------------------------------------------------------------- words (es / en)
 
+  /** "5 minutos", "1 hora" (durations of the teacher's timed mute and ban). */
+  function minutesText(minutes, lang) {
+    const hours = minutes >= 60 && minutes % 60 === 0 ? minutes / 60 : 0;
+    const count = hours || minutes;
+    const words = lang === "es"
+      ? (hours ? ["hora", "horas"] : ["minuto", "minutos"])
+      : (hours ? ["hour", "hours"] : ["minute", "minutes"]);
+    return count + " " + words[count === 1 ? 0 : 1];
+  }
+
   const WORDS = {
     es: {
       intro: "Escribe tu nombre para entrar en la conversación de la clase.",
@@ -73,9 +83,13 @@
       renamed: (a, b) => a + " ahora se llama " + b,
       topic: (t) => "Tema: " + t,
       privateTo: "Mensaje privado",
-      mute: "Silenciar",
+      mute: "Silenciar hasta que lo quite",
+      muteFor: (m) => "Silenciar " + minutesText(m, "es"),
       unmute: "Quitar silencio",
       remove: "Sacar de la sala",
+      ban: "Expulsar hasta que lo quite",
+      banFor: (m) => "Expulsar " + minutesText(m, "es"),
+      banned: "expulsado",
       deleteMessage: "Borrar mensaje",
       newMessages: "mensajes nuevos",
       back: (ch) => "De vuelta en " + ch,
@@ -142,9 +156,13 @@
       renamed: (a, b) => a + " is now " + b,
       topic: (t) => "Topic: " + t,
       privateTo: "Private message",
-      mute: "Mute",
+      mute: "Mute until I unmute",
+      muteFor: (m) => "Mute for " + minutesText(m, "en"),
       unmute: "Unmute",
       remove: "Remove from the room",
+      ban: "Ban until I lift it",
+      banFor: (m) => "Ban for " + minutesText(m, "en"),
+      banned: "banned",
       deleteMessage: "Delete message",
       newMessages: "new messages",
       back: (ch) => "Back in " + ch,
@@ -176,6 +194,9 @@
   const MAX_LINE_BYTES = 512; // RFC 1459, CRLF included
   // a long message's lines but the last (net/text_cuts.py), and how long they are awaited
   const CONTINUES_TAG = "+charla.chat/continues";
+  // the timed mutes and bans a teacher's nick menu offers, in minutes (gui/classroom.py's)
+  const MUTE_MINUTES = [5, 15, 60];
+  const BAN_MINUTES = [60];
   const REJOIN_WAIT_MS = 3000;
   const REJOIN_MAX_CHARS = 8000;
   const REJOIN_MAX_OPEN = 32;
@@ -1560,9 +1581,25 @@
     }
     if (conv && conv.channel && amOperator(conv.name) && !isMe(nick)) {
       const channel = conv.name;
-      entries.push([W.mute, () => send("MODE", [channel, "+q", nick + "!*@*"])]);
-      entries.push([W.unmute, () => send("MODE", [channel, "-q", nick + "!*@*"])]);
+      const mask = nick + "!*@*";
+      // timed ones: the server lifts them (TQUIET/TBAN, as the window's nick menu)
+      for (const minutes of MUTE_MINUTES) {
+        entries.push([W.muteFor(minutes), () => send("TQUIET", [channel, String(minutes * 60), mask])]);
+      }
+      entries.push([W.mute, () => send("MODE", [channel, "+q", mask])]);
+      entries.push([W.unmute, () => send("MODE", [channel, "-q", mask])]);
       entries.push([W.remove, () => send("KICK", [channel, nick, ""])]);
+      // a ban alone would leave them reading the room: they are removed too
+      for (const minutes of BAN_MINUTES) {
+        entries.push([W.banFor(minutes), () => {
+          send("TBAN", [channel, String(minutes * 60), mask]);
+          send("KICK", [channel, nick, W.banned]);
+        }]);
+      }
+      entries.push([W.ban, () => {
+        send("MODE", [channel, "+b", mask]);
+        send("KICK", [channel, nick, W.banned]);
+      }]);
     }
     openMenu(opener, entries);
   }
