@@ -648,6 +648,9 @@ def test_a_picture_from_the_page_is_a_thumbnail_and_a_refusal_is_said(
     _enter(lucia, server.port, "Lucía")
     carla = connect("carla")
     carla.join("#general")
+    for number in range(40):  # more than a phone's screen: the page scrolls
+        carla.send(f"PRIVMSG #general :línea {number}")
+    _wait(lucia, _showing("línea 39"))
     lucia.find_element("id", "attach-input").send_keys(str(_png(tmp_path / "pizarra.png")))
     carla.expect(r"^:Lucía!\S+ PRIVMSG #general :📎 pizarra\.png http://\S+/f/[A-Za-z0-9_-]{22}$")
     for page in (marta, lucia):
@@ -664,6 +667,14 @@ def test_a_picture_from_the_page_is_a_thumbnail_and_a_refusal_is_said(
     )
     assert re.fullmatch(r"/f/[A-Za-z0-9_-]{22}", src) and rel == "noopener"
     _wait(lucia, _showing("pizarra"))
+    # the sender sees its picture whole, at the end, once it has loaded
+    _wait(
+        lucia,
+        lambda p: p.execute_script(
+            "const log = document.querySelector('.log:not([hidden])');"
+            "return log.scrollHeight - log.scrollTop - log.clientHeight < 2"
+        ),
+    )
     _screenshot(lucia, "phone-picture.png", tmp_path)
 
     (tmp_path / "nota.txt").write_text("no soy una foto")
@@ -756,4 +767,3 @@ def test_a_picture_from_the_page_reaches_the_window_and_a_teachers_delete_takes_
         link,
     )
     assert status == 404
-

@@ -1433,6 +1433,7 @@
     const mentioned = !message.own && !message.history && mentions(state.nick, message.text);
     if (mentioned) node.classList.add("mention");
     append(conv, node, message.history);
+    if (message.own && !message.history) conv.log.scrollTop = conv.log.scrollHeight; // ours (a picture): seen
     if (!message.history && !message.own) {
       const privateOne = !conv.channel;
       if (conv.key !== state.active || document.hidden) {
@@ -1931,6 +1932,13 @@
       img.alt = found.name || W.pictureOf(item.dataset.nick || "");
       img.className = "thumbnail";
       img.addEventListener("error", () => figure.remove()); // gone or broken: the link stays
+      img.addEventListener("load", () => {
+        // it grew its message: a conversation that was showing its end still does
+        const log = item.parentElement;
+        if (!log) return;
+        const grown = figure.getBoundingClientRect().height;
+        if (log.scrollHeight - grown - log.scrollTop - log.clientHeight < 40) log.scrollTop = log.scrollHeight;
+      });
       a.appendChild(img);
     } else {
       a.className += " file";
