@@ -556,9 +556,13 @@ class ConversationView(ttk.Frame):
         return [msgid, *self._more_ids.get(msgid, ())]
 
     def message_at(self, x: int, y: int) -> tuple[str, str] | None:
-        """The (msgid, author) of the message at pixel ``x, y``, if it has an id."""
+        """The (msgid, author) of the message at pixel ``x, y``, if it has an id (on its
+        picture: the message it came with)."""
         self.flush()
-        msgid = self._id_at.get(self._line_number(f"@{x},{y}") + self._trimmed)
+        line = self._line_number(f"@{x},{y}")
+        if "picture" in self.text.tag_names(f"{line}.0"):
+            line -= 1  # a picture's line is under its message's
+        msgid = self._id_at.get(line + self._trimmed)
         return (msgid, self.authors[msgid]) if msgid else None
 
     def clear(self) -> None:

@@ -747,8 +747,8 @@ def test_a_picture_from_the_page_reaches_the_window_and_a_teachers_delete_takes_
     [(_key, _name, index)] = view.text.dump("1.0", "end", image=True)
     view.text.see(index)
     marta.root.update()
-    x, y, _width, _height = view.text.bbox(f"{index} -1 line linestart")
-    msgid, author = view.message_at(x, y)  # what a right-click there finds
+    x, y, _width, _height = view.text.bbox(index)
+    msgid, author = view.message_at(x, y)  # what a right-click on the picture finds
     assert author == "Lucía"
     delete_message(marta, "#clase", msgid)
 

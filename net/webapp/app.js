@@ -197,6 +197,7 @@
   // the timed mutes and bans a teacher's nick menu offers, in minutes (gui/classroom.py's)
   const MUTE_MINUTES = [5, 15, 60];
   const BAN_MINUTES = [60];
+  const UPLOADED_SHOWN_MS = 6000; // "foto.png enviado" then goes (a refusal stays)
   const REJOIN_WAIT_MS = 3000;
   const REJOIN_MAX_CHARS = 8000;
   const REJOIN_MAX_OPEN = 32;
@@ -1975,7 +1976,11 @@
       if (event.lengthComputable) uploadStatus(W.uploading(name, Math.floor(100 * event.loaded / event.total)));
     });
     request.addEventListener("load", () => {
-      if (request.status === 201) uploadStatus(W.uploaded(name), "done");
+      if (request.status === 201) {
+        uploadStatus(W.uploaded(name), "done");
+        const said = W.uploaded(name);
+        setTimeout(() => { if ($("upload-status").textContent === said) uploadStatus(""); }, UPLOADED_SHOWN_MS);
+      }
       else uploadStatus(W.uploadFailed(name, uploadRefusal(request)), "error");
     });
     request.addEventListener("error", () => uploadStatus(W.uploadFailed(name, W.uploadNetwork), "error"));
