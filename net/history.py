@@ -717,6 +717,11 @@ class ChannelHistory:
         self._uncount(channel_key, kept)
         self._queue(FORGET_MESSAGE, (channel_key, kept.message.tags.get("msgid", "")))
 
+    def messages(self, channel_key: str) -> deque[KeptMessage]:
+        """A channel's kept messages, oldest first (read under the rooms' lock; not to be
+        changed but through ``record`` and ``forget``)."""
+        return self._channels.get(channel_key, deque())
+
     def recent(self, channel_key: str, limit: int) -> list[Outgoing]:
         messages = self._channels.get(channel_key)
         if not messages or limit <= 0:

@@ -49,6 +49,15 @@ from datetime import datetime, timezone
 
 from net import protocol as irc
 from net.accounts import is_reserved
+from net.chathistory import (
+    MAX_LIMIT,
+    MAX_TARGETS,
+    SUBCOMMANDS,
+    BadRequest,
+    parse_limit,
+    parse_reference,
+    select,
+)
 from net.connection import BugLog, Connection, flush_soon
 from net.guard import Verdict
 from net.i18n import ntr, tr
@@ -63,7 +72,7 @@ from net.modes import (
     parse_changes,
     status_prefixes,
 )
-from net.outgoing import Outgoing
+from net.outgoing import KeptMessage, Outgoing, server_time_tag
 from net.protocol import (
     MAX_SASL_BYTES,
     SASL_CAP,
@@ -503,6 +512,8 @@ class IrcSession(Session):
             f"TOPICLEN={irc.TOPICLEN}",
             f"USERLEN={irc.USERLEN}",
             "WHOX",
+            f"CHATHISTORY={MAX_LIMIT}",
+            "MSGREFTYPES=msgid,timestamp",
         ]
         if self.rooms.uploads is not None:  # this session's own: see net.uploads
             tokens.append(f"charla.chat/UPLOAD={self.rooms.uploads.token_for(self)}")
@@ -828,16 +839,25 @@ class IrcSession(Session):
     def _history_lines(self, channel_name: str, recent: list[Outgoing]) -> list[bytes]:
         """The channel's recent messages: an IRCv3 chathistory batch for clients that
         negotiated ``batch``, else notices from the server that say when each was sent."""
-        server_name = self.settings.server_name
         if "batch" in self.caps:
-            ref = f"h{next(_batch_refs)}"  # unique on this connection, all a client needs
-            start = Message("BATCH", [f"+{ref}", "chathistory", channel_name], server_name)
-            lines = [start.to_bytes()]
-            lines += [out.replayed(ref, self._server_time, self._message_tags) for out in recent]
-            lines.append(Message("BATCH", [f"-{ref}"], server_name).to_bytes())
-            return lines
+            return self._batched("chathistory", [channel_name], recent)
         texts = irc_history(channel_name, history_lines(recent))
+        server_name = self.settings.server_name
         return [Message("NOTICE", [channel_name, text], server_name).to_bytes() for text in texts]
+
+    def _batched(self, kind: str, params: list[str], kept: list[Outgoing]) -> list[bytes]:
+        """Kept messages in an IRCv3 batch of ``kind`` (``chathistory``), as they were
+        said, with their times; the reactions only to a client that reads tags."""
+        server_name = self.settings.server_name
+        ref = f"h{next(_batch_refs)}"  # unique on this connection, all a client needs
+        lines = [Message("BATCH", [f"+{ref}", kind, *params], server_name).to_bytes()]
+        lines += [
+            out.replayed(ref, self._server_time, self._message_tags)
+            for out in kept
+            if self._message_tags or out.message.command != "TAGMSG"
+        ]
+        lines.append(Message("BATCH", [f"-{ref}"], server_name).to_bytes())
+        return lines
 
     def _names_lines(self, channel: ChannelView, secret: bool = False) -> list[bytes]:
         """353 lines, each well inside 512 bytes, and the closing 366; each nick with the
@@ -1506,7 +1526,7 @@ class IrcSession(Session):
                     relayed = Message(message.command, [recipient.nick, text], self.prefix, tags)
                     if self._fits(relayed, notice):
                         echo_to = self if self.echo_message else None
-                        self.rooms.send_to_session(recipient, relayed, echo_to)
+                        self.rooms.send_to_session(recipient, relayed, echo_to, sender=self)
                         away = recipient.away  # read without the lock: see net.state
                         if away and not notice:
                             self.reply(irc.RPL_AWAY, recipient.nick, away)
@@ -1558,6 +1578,97 @@ class IrcSession(Session):
 
     def understands_redaction(self) -> bool:
         return irc.REDACTION_CAP in self.caps
+
+    def on_chathistory(self, message: Message) -> None:
+        """IRCv3 ``draft/chathistory``: ``CHATHISTORY LATEST|BEFORE|AFTER|AROUND <target>
+        <reference> <limit>``, ``BETWEEN <target> <reference> <reference> <limit>`` and
+        ``TARGETS <timestamp> <timestamp> <limit>`` (``net.chathistory`` picks the
+        messages); the answer is a ``chathistory`` batch, errors the spec's ``FAIL``s."""
+        source = self.settings.server_name
+        params = message.params
+        subcommand = params[0].upper() if params else ""
+
+        def fail(code: str, *context: str, text: str) -> None:
+            self.send_message(Message("FAIL", ["CHATHISTORY", code, *context, text], source))
+
+        if subcommand not in SUBCOMMANDS:
+            if subcommand:
+                fail("UNKNOWN_COMMAND", subcommand, text=tr("Unknown CHATHISTORY subcommand"))
+            else:
+                fail("NEED_MORE_PARAMS", text=tr("Not enough parameters"))
+            return
+        needed = 5 if subcommand == "BETWEEN" else 4
+        if len(params) < needed:
+            fail("NEED_MORE_PARAMS", subcommand, text=tr("Not enough parameters"))
+            return
+        if subcommand == "TARGETS":
+            self._history_targets(params, fail)
+            return
+        target = params[1]
+        try:
+            first = parse_reference(params[2], star=subcommand == "LATEST")
+            second = parse_reference(params[3]) if subcommand == "BETWEEN" else None
+            limit = parse_limit(params[needed - 1])
+        except BadRequest as bad:
+            fail("INVALID_PARAMS", subcommand, str(bad), text=tr("Invalid parameters"))
+            return
+        found = self.rooms.history_of(self, target)
+        if found is None:  # no such channel, or one the asker is not in: one answer
+            fail("INVALID_TARGET", subcommand, target, text=tr("Messages could not be retrieved"))
+            return
+        name, kept = found
+        chosen = select(kept, subcommand, first, limit, second)
+        self._send_history_batch("chathistory", [name], chosen)
+
+    def _history_targets(self, params: list[str], fail: Callable[..., None]) -> None:
+        """``CHATHISTORY TARGETS <timestamp> <timestamp> <limit>``: the conversations with
+        kept messages between the two times, oldest newest-message first."""
+        try:
+            references = [parse_reference(text) for text in params[1:3]]
+            limit = min(parse_limit(params[3]), MAX_TARGETS)
+        except BadRequest as bad:
+            fail("INVALID_PARAMS", "TARGETS", str(bad), text=tr("Invalid parameters"))
+            return
+        times = sorted(ref.time for ref in references if ref.time is not None)
+        if len(times) != 2:  # TARGETS takes timestamps only
+            fail("INVALID_PARAMS", "TARGETS", params[1], text=tr("Invalid parameters"))
+            return
+        latest = self.rooms.history_targets(self)
+        chosen = sorted(
+            (when, name) for name, when in latest.items() if times[0] < when < times[1]
+        )[:limit]
+        source = self.settings.server_name
+        ref = f"h{next(_batch_refs)}"
+        lines = [Message("BATCH", [f"+{ref}", "draft/chathistory-targets"], source)]
+        lines += [
+            Message("CHATHISTORY", ["TARGETS", name, server_time_tag(when)], source)
+            for when, name in chosen
+        ]
+        lines.append(Message("BATCH", [f"-{ref}"], source))
+        self._send_batch_lines(ref, lines)
+
+    def _send_batch_lines(self, ref: str, lines: list[Message]) -> None:
+        """A batch's opening, its lines (tagged ``batch=ref``) and its end; without the
+        ``batch`` capability, only the lines."""
+        batched = "batch" in self.caps
+        data = []
+        for index, line in enumerate(lines):
+            if index in (0, len(lines) - 1):
+                if batched:
+                    data.append(line.to_bytes())
+                continue
+            if batched:
+                line = Message(line.command, line.params, line.source, {"batch": ref})
+            data.append(line.to_bytes())
+        self.conn.enqueue(b"".join(data))
+
+    def _send_history_batch(self, kind: str, params: list[str], kept: list[KeptMessage]) -> None:
+        """``CHATHISTORY``'s answer: a batch (without the ``batch`` capability, the lines)."""
+        if "batch" in self.caps:
+            self.conn.enqueue(b"".join(self._batched(kind, params, list(kept))))
+            return
+        wanted = (k for k in kept if self._message_tags or k.message.command != "TAGMSG")
+        self.conn.enqueue(b"".join(k.wire(self._server_time, self._message_tags) for k in wanted))
 
     def on_redact(self, message: Message) -> None:
         """IRCv3 message redaction: ``REDACT <channel> <msgid> [:reason]`` deletes a kept
@@ -1690,6 +1801,7 @@ COMMANDS: dict[str, Callable[[IrcSession, Message], None]] = {
     "NOTICE": IrcSession.on_notice,
     "TAGMSG": IrcSession.on_tagmsg,
     "REDACT": IrcSession.on_redact,
+    "CHATHISTORY": IrcSession.on_chathistory,
     "CLAIM": IrcSession.on_claim,
     "UNCLAIM": IrcSession.on_claim,
     "SESSION": IrcSession.on_session,

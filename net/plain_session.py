@@ -526,7 +526,7 @@ class PlainSession(Session):
         self.conn.charge_flood(len(pieces) - 1)
         for piece in pieces:
             self.rooms.send_to_session(
-                target, Message("PRIVMSG", [target.nick, piece], self.prefix)
+                target, Message("PRIVMSG", [target.nick, piece], self.prefix), sender=self
             )
 
     def _rename(self, new_nick: str) -> None:

@@ -78,12 +78,15 @@ CAPABILITIES = ("batch", "server-time", "message-tags", REDACTION_CAP, SESSION_C
 SASL_CAP = "sasl"
 SASL_MECHANISMS = "PLAIN"
 REGISTER_CAP = "draft/account-registration"
+#: IRCv3 chathistory (work in progress): ``CHATHISTORY`` reads kept messages
+CHATHISTORY_CAP = "draft/chathistory"
 #: what a Charla server offers, in ``CAP LS`` order, with the value ``CAP LS 302`` shows:
 #: the above, and what only IRC clients use
 SERVER_CAPABILITIES = {
     **dict.fromkeys(CAPABILITIES, ""),
     "away-notify": "",
     "echo-message": "",
+    CHATHISTORY_CAP: "",
     SASL_CAP: SASL_MECHANISMS,
     REGISTER_CAP: "before-connect",
 }

@@ -43,8 +43,10 @@ def plain_text(text: str) -> str:
 def chat_line(out: Outgoing, stamp: str) -> str | None:
     """A PRIVMSG or NOTICE as a person reads it: ``[10:42] ana: hola`` (None: not for people)."""
     message = out.message
+    if message.command not in ("PRIVMSG", "NOTICE") or len(message.params) < 2:
+        return None  # a kept reaction (TAGMSG) is for programs that show them
     who = message.source_nick or ""
-    raw = message.params[-1] if message.params else ""
+    raw = message.params[-1]
     text = plain_text(raw)
     if message.command == "NOTICE" and "!" not in (message.source or ""):
         return tr("{time} *** ANNOUNCEMENT: {text}").format(time=stamp, text=text)

@@ -113,9 +113,17 @@ from functools import partial
 from typing import NamedTuple, Protocol
 
 from net.accounts import AccountStore, is_reserved
+from net.chathistory import (
+    REACT_TAG,
+    REPLY_TAGS,
+    UNREACT_TAG,
+    PrivateHistory,
+    identity_of,
+    reaction_of,
+)
 from net.connection import NO_DEADLINE, AddressLog, BugLog, Connection, flush_soon
 from net.guard import PasswordGuard
-from net.history import ChannelHistory
+from net.history import ChannelHistory, footprint
 from net.history import ListEntry as SavedEntry
 from net.i18n import ntr, tr
 from net.modes import (
@@ -130,11 +138,12 @@ from net.modes import (
     status_prefixes,
     with_status,
 )
-from net.outgoing import Outgoing
+from net.outgoing import KeptMessage, Outgoing
 from net.protocol import ENDS_TAG, Message, irc_lower, is_valid_nick, mask_match, nick_key
 
 log = logging.getLogger(__name__)
 _bugs = BugLog(log)  # messages that cannot be rendered for a recipient: bugs, rate-limited
+_session_serials = itertools.count(1)  # Session.serial
 
 #: channels one person may be in at once (ISUPPORT ``CHANLIMIT``; the default one counts)
 CHANNELS_PER_PERSON = 30
@@ -348,6 +357,7 @@ class Session:
         self.rooms = rooms
         self.settings = rooms.settings
         self.conn = conn
+        self.serial = next(_session_serials)  # unique: one end of a private conversation
         self.registered = False  # written under Rooms' lock
         #: it quit, or was removed or replaced: its connection is closing, its timers stop
         #: (written under Rooms' lock)
@@ -465,6 +475,8 @@ class Rooms:
         self._entries_from: dict[str, int] = {}
         #: the kept messages; guarded by _lock (its database has a lock of its own)
         self.history = history
+        #: the private conversations' messages (memory only: ``net.chathistory``)
+        self.private_history = PrivateHistory()
         #: the server's password and who has been guessing it (thread-safe on its own)
         self.guard = PasswordGuard(settings.password)
         #: the accounts and teachers (``net.accounts``; thread-safe on its own, with a lock
@@ -823,6 +835,9 @@ class Rooms:
             if not (own or self._is_op_locked(session, channel)):
                 return RedactRefused.REDACT_FORBIDDEN
             self.history.forget(folded, kept)
+            for reaction in list(self.history.messages(folded)):  # its reactions go with it
+                if (found := reaction_of(reaction)) is not None and found[0] == msgid:
+                    self.history.forget(folded, reaction)
             out = Outgoing(self._with_msgid(redact))
             told = tr("{nick} deleted a message from {author}").format(
                 nick=session.nick, author=author.nick
@@ -878,15 +893,56 @@ class Rooms:
             )
             if message.command != "TAGMSG":
                 self.history.record(irc_lower(channel.name), out)
+            else:
+                self._keep_reaction_locked(sender, irc_lower(channel.name), out)
         flush_soon(to_flush)
         return None
 
+    def _keep_reaction_locked(self, sender: Session, channel_key: str, out: Outgoing) -> None:
+        """A reaction (``+draft/react`` on a message's ``+draft/reply``) is kept, once per
+        person, message and reaction; an undo (``+draft/unreact``) forgets it. Typing and
+        other tag-only lines are only relayed."""
+        tags = out.message.tags
+        target = next((tags[key] for key in REPLY_TAGS if tags.get(key)), None)
+        reaction, undone = tags.get(REACT_TAG), tags.get(UNREACT_TAG)
+        if target is None or not (reaction or undone):
+            return
+        who = nick_key(sender.nick)
+        for kept in reversed(self.history.messages(channel_key)):
+            if reaction_of(kept) == (target, reaction or undone) and (
+                nick_key(kept.message.source_nick or "") == who
+            ):
+                if undone:
+                    self.history.forget(channel_key, kept)
+                return  # already kept (or now forgotten)
+        if reaction:
+            self.history.record(channel_key, out)
+
     def send_to_session(
-        self, target: Session, message: Message, echo_to: Session | None = None
+        self,
+        target: Session,
+        message: Message,
+        echo_to: Session | None = None,
+        sender: Session | None = None,
     ) -> None:
         """Relay a private message (rendered for ``target`` without the lock: one reader),
-        and the same line, msgid included, to ``echo_to`` (its sender, with echo-message)."""
+        and the same line, msgid included, to ``echo_to`` (its sender, with echo-message).
+        A PRIVMSG or NOTICE from a ``sender`` is kept in the private conversations'
+        history (``net.chathistory``)."""
         out = Outgoing(self._with_msgid(message))
+        if sender is not None and message.command in ("PRIVMSG", "NOTICE"):
+            try:
+                kept = out.kept()
+            except Exception as exc:  # what arrives is checked: a bug, not the sender's
+                _bugs.report(f"a private {message.command} cannot be kept", exc)
+            else:
+                with self._lock:
+                    self.private_history.record(
+                        (identity_of(sender), irc_lower(sender.nick)),
+                        (identity_of(target), irc_lower(target.nick)),
+                        kept,
+                        footprint(kept),
+                    )
         for reader in (target, echo_to):
             if reader is None or (reader is echo_to and echo_to is target):
                 continue
@@ -1228,6 +1284,32 @@ class Rooms:
     def find_channel(self, name: str) -> Channel | None:
         with self._lock:
             return self._channels.get(irc_lower(name))
+
+    def history_of(self, session: Session, target: str) -> tuple[str, list[KeptMessage]] | None:
+        """For ``CHATHISTORY``: the target's name as shown and its kept messages, oldest
+        first (a copy). A channel's only for its members (None otherwise, the same answer
+        as for a channel that does not exist); a nick's: the private conversation between
+        ``session`` and whoever had that nick (``net.chathistory``)."""
+        with self._lock:
+            if target[:1] in "#&":
+                channel = self._channels.get(irc_lower(target))
+                if channel is None or session not in channel.members:
+                    return None
+                return channel.name, list(self.history.messages(irc_lower(target)))
+            if not is_valid_nick(target):
+                return None
+            return target, self.private_history.conversation(identity_of(session), target)
+
+    def history_targets(self, session: Session) -> dict[str, float]:
+        """For ``CHATHISTORY TARGETS``: each channel ``session`` is in and each person it
+        talked with in private -> the time of the newest kept message there."""
+        with self._lock:
+            found = self.private_history.targets(identity_of(session))
+            for folded, channel in session.channels.items():
+                messages = self.history.messages(folded)
+                if messages:
+                    found[channel.name] = messages[-1].time
+            return found
 
     def lookup_channel(self, name: str, session: Session) -> tuple[Channel | None, bool]:
         """The channel called ``name`` (None if there is none) and whether ``session`` is in it."""

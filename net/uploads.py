@@ -449,7 +449,7 @@ class Uploads:
             if not session.echo_message:
                 self.rooms.send_to_session(session, message)
         else:
-            self.rooms.send_to_session(recipient, message, session)  # type: ignore[arg-type]
+            self.rooms.send_to_session(recipient, message, session, sender=session)  # type: ignore[arg-type]
         self.rooms.persist_history()
         return link
 

@@ -33,6 +33,7 @@ NET_LAYERS = {
     "net.room_words": 1,
     "net.client_protocol": 1,
     "net.history": 2,
+    "net.chathistory": 2,
     "net.web_session": 2,
     "net.accounts": 2,
     "net.client": 2,
