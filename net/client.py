@@ -78,7 +78,18 @@ from urllib.parse import quote
 
 from net import events as ev
 from net import protocol as irc
-from net.client_protocol import ClientProtocol, PendingMessage, check_one_line, checked_name
+from net.client_protocol import (
+    MAX_REACTION_CHARS,
+    MSGID,
+    REACT_TAG,
+    TYPING_STATES,
+    TYPING_TAG,
+    UNREACT_TAG,
+    ClientProtocol,
+    PendingMessage,
+    check_one_line,
+    checked_name,
+)
 from net.i18n import tr
 from net.protocol import LineBuffer, Message, decode_line, parse
 from net.text_cuts import split_words
@@ -220,13 +231,14 @@ class ChatClient:
         """The nick in use (or being asked for)."""
         return self._core.nick
 
-    def say(self, target: str, text: str) -> list[int]:
+    def say(self, target: str, text: str, reply_to: str = "") -> list[int]:
         """Send ``text`` to a channel or nick; returns the ids of the messages it became.
+        ``reply_to``: the msgid of the message it answers (IRCv3 ``+reply``).
 
         Raises ``InvalidMessageError`` (here, on the caller's thread) when ``target`` is
         not one word or ``text`` holds a NUL or a lone CR.
         """
-        return self._queue_text("PRIVMSG", target, text, action=False)
+        return self._queue_text("PRIVMSG", target, text, action=False, reply_to=reply_to)
 
     def action(self, target: str, text: str) -> list[int]:
         """``/me text``."""
@@ -265,6 +277,39 @@ class ChatClient:
             checked_name(param)
         message.format()
         self._post(functools.partial(self._core.send_control, message))
+
+    def can_tag(self) -> bool:
+        """Whether replies, reactions and typing reach others (the server reads tags)."""
+        return "message-tags" in self._core.caps  # a set swapped whole: safe to read
+
+    def can_load_older(self) -> bool:
+        """Whether the server gives older messages on request (``CHATHISTORY``)."""
+        return self._core.history_page > 0
+
+    def load_older(self, target: str, before_msgid: str) -> None:
+        """Ask for the messages of ``target`` said before ``before_msgid``: an
+        ``OlderMessages`` event brings them (none: there are no more)."""
+        checked_name(target)
+        self._post(functools.partial(self._core.request_older, target, before_msgid))
+
+    def react(self, target: str, msgid: str, emoji: str, *, add: bool = True) -> None:
+        """React to the message ``msgid`` of ``target`` (``add=False``: take it back)."""
+        tag = REACT_TAG if add else UNREACT_TAG
+        if not MSGID.fullmatch(msgid) or not 0 < len(emoji) <= MAX_REACTION_CHARS:
+            return
+        message = Message(
+            "TAGMSG", [checked_name(target)], tags={tag: emoji, "+draft/reply": msgid}
+        )
+        message.format()
+        self._post(functools.partial(self._core.send_tags, message))
+
+    def typing(self, target: str, state: str) -> None:
+        """Tell ``target`` we are typing (``active``), stopped (``paused``) or gave up or
+        sent (``done``): IRCv3 ``+typing``. The caller keeps to its pace (one a 3 s)."""
+        if state in TYPING_STATES:
+            message = Message("TAGMSG", [checked_name(target)], tags={TYPING_TAG: state})
+            message.format()
+            self._post(functools.partial(self._core.send_tags, message))
 
     def login(self, password: str) -> None:
         """Log in to the account our nick belongs to (after a ``LoginNeeded`` event): the
@@ -442,7 +487,9 @@ class ChatClient:
         with contextlib.suppress(OSError):
             self._wake_writer.send(b"\0")
 
-    def _queue_text(self, command: str, target: str, text: str, *, action: bool) -> list[int]:
+    def _queue_text(
+        self, command: str, target: str, text: str, *, action: bool, reply_to: str = ""
+    ) -> list[int]:
         overhead = len(f":{self.nick}!~{self.username}@ {command} {target} :".encode())
         limit = irc.MAX_LINE_BYTES - 2 - overhead - HOST_ALLOWANCE - (9 if action else 0)
         bodies: list[tuple[str, bool]] = []  # (line, whether the next one continues it)
@@ -453,8 +500,10 @@ class ChatClient:
                 Message(command, [target, body]).format()  # raises here, not on the network
                 bodies.append((body, number < len(pieces)))
         outbox = self._core.outbox
+        if reply_to and not MSGID.fullmatch(reply_to):
+            reply_to = ""  # not a msgid a server gave: sent as a plain message
         items = [
-            PendingMessage(outbox.new_id(), command, target, body, continues)
+            PendingMessage(outbox.new_id(), command, target, body, continues, reply_to)
             for body, continues in bodies
         ]
         if items:

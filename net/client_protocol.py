@@ -82,7 +82,17 @@ REDACTION_CAP = "draft/message-redaction"
 #: IRCv3 SASL: asked for only when we have an account password to log in with
 SASL_CAP = "sasl"
 #: capabilities the client asks for when the server offers them
-WANTED_CAPS = tuple(dict.fromkeys((*irc.CAPABILITIES, REDACTION_CAP)))
+WANTED_CAPS = tuple(dict.fromkeys((*irc.CAPABILITIES, REDACTION_CAP, irc.CHATHISTORY_CAP)))
+#: IRCv3 client tags: a reply names the message it answers, a reaction the message it is on
+REPLY_TAGS = ("+reply", "+draft/reply")
+REACT_TAG, UNREACT_TAG, TYPING_TAG = "+draft/react", "+draft/unreact", "+typing"
+TYPING_STATES = frozenset({"active", "paused", "done"})
+#: a msgid we keep (to answer or react to): what servers use, and not a whole line
+MSGID = re.compile(r"[\x21-\x7e]{1,100}")
+#: a reaction: a short text (an emoji and its modifiers), not a sentence
+MAX_REACTION_CHARS = 16
+#: older messages asked for at once when the server sets no smaller page (CHATHISTORY=)
+OLDER_PAGE = 100
 #: a SASL payload goes in base64 pieces of this many bytes (IRCv3 ``AUTHENTICATE``)
 SASL_CHUNK = 400
 #: member status modes and their NAMES prefixes until ISUPPORT ``PREFIX`` says otherwise
@@ -182,6 +192,7 @@ class PendingMessage:
     target: str
     text: str
     continues: bool = False  # a piece of a long message, and not its last
+    reply_to: str = ""  # the msgid of the message it answers (IRCv3 ``+reply``)
 
 
 class Outbox:
@@ -320,6 +331,12 @@ class ClientProtocol:
         #: folded channel -> (nick, status letters) being listed
         self._names: dict[str, list[tuple[str, str]]] = {}
         self._batches: dict[str, str] = {}  # open batch reference -> its type
+        #: ISUPPORT CHATHISTORY: older messages may be asked for, this many at once (0: not)
+        self.history_page = 0
+        #: folded targets whose older messages we asked for, and the batches bringing them:
+        #: reference -> (target, the messages, the reactions)
+        self._older_asked: set[str] = set()
+        self._older: dict[str, _OlderBatch] = {}
         self._motd: list[str] | None = None  # the welcome's lines, between 375 and 376
         self._last_received = now
         self._probe_sent_at: float | None = None
@@ -459,6 +476,12 @@ class ClientProtocol:
         else:
             self._control.append(message)
 
+    def send_tags(self, message: Message) -> None:
+        """A ``TAGMSG`` (a reaction, typing): sent now if the server reads tags, else
+        dropped (it is no message: nothing waits for a reconnect)."""
+        if self.registered and "message-tags" in self.caps:
+            self._send(message)
+
     def login(self, password: str) -> None:
         """The user typed the account password our nick needs: the next connection logs in
         with SASL PLAIN (``account_password``)."""
@@ -492,6 +515,8 @@ class ClientProtocol:
                 self._first_sight(session_msgid(self._alias, item.message_id))
             if item.continues and "message-tags" in self.caps:  # the receiver rejoins them
                 tags[CONTINUES_TAG] = ""
+            if item.reply_to and "message-tags" in self.caps:
+                tags["+reply"] = item.reply_to
             self._send(Message(item.command, [item.target, item.text], tags=tags))
         self._send(Message("PING", [self.outbox.ack_token()]))
 
@@ -763,6 +788,9 @@ class ClientProtocol:
                     self.chanmodes = (kinds[0], kinds[1], kinds[2], kinds[3])
             elif name == "charla.chat/UPLOAD" and re.fullmatch(r"[A-Za-z0-9_-]{16,64}", value):
                 self.upload_token = value
+            elif name == "CHATHISTORY":
+                page = wire_number(value) if value else 0
+                self.history_page = min(page or OLDER_PAGE, OLDER_PAGE) if page is not None else 0
 
     def _takes_param(self, letter: str, adding: bool) -> bool:
         lists, always, when_set, _never = self.chanmodes
@@ -835,8 +863,12 @@ class ClientProtocol:
 
     def _on_fail(self, message: Message, now: float) -> None:
         """IRCv3 standard replies, ``FAIL <command> <code> [context…] :text`` (a refused
-        ``REDACT``, ``REGISTER``…): the user reads why."""
+        ``REDACT``, ``REGISTER``…): the user reads why. A refused ``CHATHISTORY`` (asked
+        for behind the user's back) only ends the wait for older messages."""
         command, code = message.param(0), message.param(1)
+        if command == "CHATHISTORY":
+            self._on_history_failed(message)
+            return
         about = message.param(2) if len(message.params) > 3 else ""
         self._emit(ev.ServerError(f"FAIL {command} {code}", _last(message), target=about))
 
@@ -946,8 +978,68 @@ class ClientProtocol:
         reference = message.param(0)
         if reference.startswith("+"):
             self._batches[reference[1:]] = message.param(1)
+            target = message.param(2)
+            if message.param(1) == "chathistory" and irc_lower(target) in self._older_asked:
+                self._older_asked.discard(irc_lower(target))
+                self._older[reference[1:]] = _OlderBatch(target)
         else:
             self._batches.pop(reference[1:], None)
+            older = self._older.pop(reference[1:], None)
+            if older is not None:
+                self._emit(
+                    ev.OlderMessages(older.target, tuple(older.messages), tuple(older.reactions))
+                )
+
+    def request_older(self, target: str, before_msgid: str) -> bool:
+        """Ask for the messages of ``target`` before ``before_msgid`` (an ``OlderMessages``
+        event brings them); False when the server keeps no such history."""
+        if not (self.registered and self.history_page and MSGID.fullmatch(before_msgid)):
+            return False
+        folded = irc_lower(target)
+        if folded in self._older_asked:
+            return True  # asked already: one answer comes
+        self._older_asked.add(folded)
+        page = str(self.history_page)
+        self._send(Message("CHATHISTORY", ["BEFORE", target, f"msgid={before_msgid}", page]))
+        return True
+
+    def _on_history_failed(self, message: Message) -> None:
+        """``FAIL CHATHISTORY … <target>``: no older messages will come for it."""
+        for param in message.params[2:-1]:
+            if irc_lower(param) in self._older_asked:
+                self._older_asked.discard(irc_lower(param))
+                self._emit(ev.OlderMessages(param, ()))
+
+    def _conversation_of(self, message: Message) -> str:
+        """The conversation a line belongs to: its channel, or the other person."""
+        target = message.param(0)
+        if target[:1] in irc.CHANTYPES:
+            return target
+        return (message.source_nick or "") if not self._is_me(message.source_nick) else target
+
+    def _on_tagmsg(self, message: Message, now: float) -> None:
+        """IRCv3 ``TAGMSG``: a reaction (``+draft/react`` / ``+draft/unreact`` on the
+        message its ``+reply`` names) or typing (``+typing``); anything else is ignored."""
+        tags, nick = message.tags, message.source_nick or ""
+        if not message.params or not nick:
+            return
+        conversation = self._conversation_of(message)
+        typing = tags.get(TYPING_TAG)
+        if typing in TYPING_STATES and not self._is_me(nick):
+            self._emit(ev.Typing(conversation, nick, typing))
+            return
+        answered = next((tags[key] for key in REPLY_TAGS if tags.get(key)), "")
+        emoji = tags.get(REACT_TAG) or tags.get(UNREACT_TAG) or ""
+        if not (MSGID.fullmatch(answered) and 0 < len(emoji) <= MAX_REACTION_CHARS):
+            return
+        if not emoji.isprintable() or not self._first_sight(tags.get("msgid", "")):
+            return
+        reaction = ev.Reaction(conversation, nick, answered, emoji, REACT_TAG in tags)
+        older = self._older.get(tags.get("batch", ""))
+        if older is not None:
+            older.reactions.append(reaction)  # given after the messages they are on
+        else:
+            self._emit(reaction)
 
     def _first_sight(self, msgid: str) -> bool:
         """Whether the message ``msgid`` is new to us (and remember it)."""
@@ -996,9 +1088,25 @@ class ClientProtocol:
             kind, text = "action", rest
         private = target[:1] not in irc.CHANTYPES
         own = self._is_me(sender)
-        piece = ev.ChatMessage(sender, target, text, when, kind, private, own, history, msgid)
-        key = (irc_lower(sender), irc_lower(target), kind, history)
+        answered = next((message.tags[k] for k in REPLY_TAGS if message.tags.get(k)), "")
+        piece = ev.ChatMessage(
+            sender,
+            target,
+            text,
+            when,
+            kind,
+            private,
+            own,
+            history,
+            msgid,
+            reply_to=answered if MSGID.fullmatch(answered) else "",
+        )
         more = CONTINUES_TAG in message.tags
+        older = self._older.get(message.tags.get("batch", ""))
+        if older is not None:  # asked for: collected, in order, and given at the batch's end
+            older.add(piece, more)
+            return
+        key = (irc_lower(sender), irc_lower(target), kind, history)
         self._emit_rejoined(self._rejoiner.add(key, piece, text, more, now))
 
     def _emit_rejoined(
@@ -1016,6 +1124,28 @@ class ClientProtocol:
         """``nick`` leaves or changes name: what it was sending in pieces is shown now."""
         folded = irc_lower(nick)
         self._emit_rejoined(self._rejoiner.take(lambda key: key[0] == folded))
+
+
+@dataclass
+class _OlderBatch:
+    """Older messages on their way (``ClientProtocol.request_older``): a long message's
+    pieces put back together as they come, in order (``+charla.chat/continues``)."""
+
+    target: str
+    messages: list[ev.ChatMessage] = dataclasses.field(default_factory=list)
+    reactions: list[ev.Reaction] = dataclasses.field(default_factory=list)
+    continues: bool = False  # the last message's last piece said more follows
+
+    def add(self, piece: ev.ChatMessage, more: bool) -> None:
+        last = self.messages[-1] if self.messages else None
+        if last is not None and self.continues and last.sender == piece.sender:
+            more_ids = (*last.more_msgids, piece.msgid) if piece.msgid else last.more_msgids
+            self.messages[-1] = dataclasses.replace(
+                last, text=last.text + piece.text, more_msgids=more_ids
+            )
+        else:
+            self.messages.append(piece)
+        self.continues = more
 
 
 _Handler = Callable[[ClientProtocol, Message, float], "str | None"]
@@ -1062,4 +1192,5 @@ _HANDLERS: dict[str, _Handler] = {
     irc.RPL_ENDOFMOTD: ClientProtocol._on_motd_end,
     "PRIVMSG": ClientProtocol._on_text,
     "NOTICE": ClientProtocol._on_text,
+    "TAGMSG": ClientProtocol._on_tagmsg,
 }

@@ -64,6 +64,8 @@ class ChatMessage:
     msgid: str = ""  # the server's id for it ("" when the server gives none)
     #: a long message's later lines' ids (``net.text_cuts``): deleting it deletes them too
     more_msgids: tuple[str, ...] = ()
+    #: the msgid of the message this one answers (IRCv3 ``+reply``), or ""
+    reply_to: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +307,36 @@ class FileFetched:
     data: bytes | None
 
 
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """Someone reacted to a message (IRCv3 ``+draft/react``), or took the reaction back."""
+
+    target: str  # the conversation: a channel, or the other person's nick
+    nick: str
+    msgid: str  # the message reacted to
+    emoji: str
+    added: bool  # False: taken back (``+draft/unreact``)
+
+
+@dataclass(frozen=True, slots=True)
+class Typing:
+    """Someone is typing (IRCv3 ``+typing``): ``state`` is active, paused or done."""
+
+    target: str  # the conversation: a channel, or the other person's nick
+    nick: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class OlderMessages:
+    """Messages from before the oldest one shown, asked for (``CHATHISTORY BEFORE``),
+    oldest first; none: there are no more (or the server keeps none)."""
+
+    target: str
+    messages: tuple[ChatMessage, ...]
+    reactions: tuple[Reaction, ...] = ()
+
+
 Event = (
     Connecting
     | Registered
@@ -337,4 +369,7 @@ Event = (
     | UploadDone
     | UploadFailed
     | FileFetched
+    | Reaction
+    | Typing
+    | OlderMessages
 )

@@ -781,3 +781,74 @@ def test_without_message_tags_no_line_is_marked():
     core.queue_message(PendingMessage(core.outbox.new_id(), "PRIVMSG", "#general", "uno", True))
     core.send_pending()
     assert core.take_lines()[0] == "PRIVMSG #general :uno"
+
+
+# -- issue 17: replies, reactions, typing, older messages -------------------------------
+
+
+def test_a_reply_carries_the_answered_msgid_both_ways():
+    core = registered(caps=CAPS)
+    core.queue_message(
+        PendingMessage(core.outbox.new_id(), "PRIVMSG", "#general", "sí", reply_to="s-1-7")
+    )
+    core.send_pending()
+    assert any(line.startswith("@") and "+reply=s-1-7" in line for line in core.take_lines())
+    feed(core, "@msgid=s-1-8;+draft/reply=s-1-7 :beto!b@h PRIVMSG #general :yo también")
+    [message] = [e for e in core.take_events() if isinstance(e, ev.ChatMessage)]
+    assert message.reply_to == "s-1-7"
+    feed(core, "@msgid=s-1-9;+reply=a\x01b :beto!b@h PRIVMSG #general :raro")
+    [odd] = [e for e in core.take_events() if isinstance(e, ev.ChatMessage)]
+    assert odd.reply_to == ""  # not a msgid: shown as a plain message
+
+
+def test_reactions_and_typing_become_events_and_junk_is_dropped():
+    core = registered(caps=CAPS)
+    feed(
+        core,
+        "@msgid=s-1-10;+draft/react=👍;+draft/reply=s-1-7 :beto!b@h TAGMSG #general",
+        "@+draft/unreact=👍;+draft/reply=s-1-7 :beto!b@h TAGMSG #general",
+        "@+typing=active :carla!c@h TAGMSG #general",
+        "@+typing=active :carla!c@h TAGMSG ana",  # in private: the conversation is carla
+        "@+draft/react=" + "x" * 40 + ";+draft/reply=s-1-7 :beto!b@h TAGMSG #general",
+        "@+typing=dancing :carla!c@h TAGMSG #general",
+        "@msgid=s-1-10;+draft/react=👍;+draft/reply=s-1-7 :beto!b@h TAGMSG #general",  # again
+    )
+    assert core.take_events() == [
+        ev.Reaction("#general", "beto", "s-1-7", "👍", True),
+        ev.Reaction("#general", "beto", "s-1-7", "👍", False),
+        ev.Typing("#general", "carla", "active"),
+        ev.Typing("carla", "carla", "active"),
+    ]
+
+
+def test_older_messages_come_as_one_event_with_long_ones_put_back_together():
+    core = registered(caps=CAPS)
+    feed(core, ":srv 005 ana CHATHISTORY=50 :are supported")
+    assert core.request_older("#general", "s-1-100")
+    assert core.take_lines() == ["CHATHISTORY BEFORE #general msgid=s-1-100 :50"]
+    feed(
+        core,
+        ":srv BATCH +h9 chathistory #general",
+        "@batch=h9;msgid=s-1-1;time=2026-12-05T08:00:00.000Z :beto!b@h PRIVMSG #general :hola",
+        "@batch=h9;msgid=s-1-2;+charla.chat/continues :carla!c@h PRIVMSG #general :una parte",
+        "@batch=h9;msgid=s-1-3 :carla!c@h PRIVMSG #general : y otra",
+        "@batch=h9;msgid=s-1-4;+draft/react=❓;+draft/reply=s-1-1 :ana!a@h TAGMSG #general",
+        ":srv BATCH -h9",
+    )
+    [older] = core.take_events()
+    assert isinstance(older, ev.OlderMessages) and older.target == "#general"
+    assert [(m.sender, m.text) for m in older.messages] == [
+        ("beto", "hola"),
+        ("carla", "una parte y otra"),
+    ]
+    assert older.messages[1].more_msgids == ("s-1-3",) and older.messages[0].history
+    assert older.reactions == (ev.Reaction("#general", "ana", "s-1-1", "❓", True),)
+    assert core.request_older("#general", "s-1-1")
+    feed(core, ":srv FAIL CHATHISTORY INVALID_TARGET BEFORE #general :No")
+    assert core.take_events() == [ev.OlderMessages("#general", ())]
+
+
+def test_no_older_messages_are_asked_of_a_server_without_chathistory():
+    core = registered(caps=CAPS)
+    assert not core.request_older("#general", "s-1-100")
+    assert core.take_lines() == []
