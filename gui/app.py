@@ -40,7 +40,7 @@ from tkinter import messagebox, ttk
 from gui import chrome, tabs
 from gui.asking import ask_line
 from gui.attention import Unread
-from gui.classroom import ClassMenu, message_menu, nick_menu
+from gui.classroom import ClassMenu, add_delete_item, nick_menu
 from gui.commands import run_line
 from gui.connect_dialog import HostedRoom
 from gui.conversation import ConversationView
@@ -52,6 +52,7 @@ from gui.pictures import Pictures
 from gui.received import show_event
 from gui.search import SearchBar
 from gui.settings import Settings, log_file
+from gui.social import Social
 from gui.theme import THEMES
 from net.client import ChatClient
 from net.i18n import tr
@@ -180,6 +181,7 @@ class ChatWindow:
         tabs.add_close_buttons(self)
         self._build_search_bar()
         self.pictures = Pictures(self)  # the 📎 button, pasted files, thumbnails
+        self.social = Social(self)  # replies, reactions, typing, older messages
         self._build_menu()
         # On the toplevel these fire for every widget inside too: only the window counts.
         root.bind("<FocusIn>", lambda e: e.widget is root and self._on_focus(True))
@@ -198,6 +200,7 @@ class ChatWindow:
         self.pictures.add_menu_item(view_menu)
         view_menu.add_command(label=tr("Light or dark theme"), command=self.toggle_theme)
         view_menu.add_command(label=tr("Search…"), accelerator="Ctrl+F", command=self.show_search)
+        self.social.add_menu_items(view_menu)
         view_menu.add_command(
             label=tr("Bigger text"), accelerator="Ctrl++", command=lambda: self._zoom(1)
         )
@@ -329,6 +332,7 @@ class ChatWindow:
             view = self.views[key] = ConversationView(self.tabs, self.theme, self.font)
             view.text.bind("<Button-3>", lambda e, v=view: self._on_message_right_click(v, e))
             self.names[key] = name
+            self.social.attach(key, view)
             self.tabs.add(view, text=name)
         if select:
             self.tabs.select(view)
@@ -352,6 +356,7 @@ class ChatWindow:
         self._show_members(name)
         self.show_topic()
         self.class_menu.refresh()
+        self.social.show_typing()
 
     def show_topic(self) -> None:
         """The topic of the conversation on show above the tabs; no empty band when it
@@ -540,12 +545,14 @@ class ChatWindow:
                 ),
             )
             return
+        quote = None if notice or action else self.social.take_reply(target)
         if notice:
             ids = self.client.notice(target, text)
         elif action:
             ids = self.client.action(target, text)
         else:
-            ids = self.client.say(target, text)
+            ids = self.client.say(target, text, reply_to=quote[0] if quote else "")
+        self.social.stopped_typing(target)
         if not ids:
             return
         key = irc_lower(target)
@@ -559,6 +566,7 @@ class ChatWindow:
             own=True,
             action=action,
             pending_id=ids[-1],
+            quote=quote,
         )
 
     def _zoom(self, step: int) -> None:
@@ -584,11 +592,17 @@ class ChatWindow:
         self.popup.tk_popup(event.x_root, event.y_root)
 
     def _on_message_right_click(self, view: ConversationView, event: tk.Event) -> None:
-        """A message's menu (delete it), for its author and operators."""
+        """A message's menu: reply, react (``gui.social``), delete (for its author and
+        operators: ``gui.classroom``)."""
         found = view.message_at(event.x, event.y)
+        if not found:
+            return
         key = next((k for k, v in self.views.items() if v is view), self.current_key)
-        menu = found and message_menu(self, self.names.get(key, key), *found)
-        if menu:
+        target = self.names.get(key, key)
+        menu = tk.Menu(self.root, tearoff=False)
+        self.social.add_message_items(menu, target, *found)
+        add_delete_item(self, menu, target, *found)
+        if menu.index("end") is not None:
             self.popup = menu
             menu.tk_popup(event.x_root, event.y_root)
 

@@ -394,15 +394,13 @@ def _kick_asking(window: Window, nick: str) -> None:
         _guarded(window, kick, channel, nick, reason)
 
 
-def message_menu(window: Window, target: str, msgid: str, author: str) -> tk.Menu | None:
+def add_delete_item(window: Window, menu: tk.Menu, target: str, msgid: str, author: str) -> None:
     """The right-click menu on a message: delete it, for its author and for operators of
-    the channel; None when the user may do nothing with it."""
+    the channel (nothing is added when the user may not)."""
     mine = fold_name(author) == fold_name(window.client.nick)
     if not msgid or not (mine or window.is_operator(target)):
-        return None
-    menu = tk.Menu(window.root, tearoff=False)
+        return
     menu.add_command(
         label=tr("Delete this message"),
         command=lambda: _guarded(window, delete_message, target, msgid),
     )
-    return menu

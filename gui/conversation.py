@@ -23,6 +23,7 @@ import tkinter as tk
 import webbrowser
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from tkinter import font as tkfont
 from tkinter import ttk
@@ -34,7 +35,22 @@ from gui.theme import Theme, nick_color
 from net.i18n import ntr, tr
 
 FOLDED, UNFOLDED = "▸", "▾"  # the end of a line that unfolds, before and after a click
+QUOTE_CHARS = 60  # of the message a reply answers, shown above it
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+
+
+@dataclass(frozen=True)
+class OlderLine:
+    """A message loaded from before the first one shown (``ConversationView.add_older``)."""
+
+    when: datetime
+    nick: str
+    body: str
+    own: bool = False
+    action: bool = False
+    msgid: str = ""
+    more_msgids: tuple[str, ...] = ()
+    quote: tuple[str, str, str] | None = None
 
 
 def clock(when: datetime) -> str:
@@ -166,6 +182,15 @@ class ConversationView(ttk.Frame):
         self._queued: list = []  # text, tags, text, tags… not yet in the Text
         #: called before any line is added (``gui.comings``: joins waiting to be folded)
         self.before_append: Callable[[], None] | None = None
+        #: called when the user scrolls to the very top (the window asks for older lines)
+        self.on_top: Callable[[], None] | None = None
+        #: a reaction's chip was clicked, or the pointer is on one: (msgid, emoji)
+        self.on_chip_click: Callable[[str, str], None] | None = None
+        self.on_chip_hover: Callable[[str, str], None] | None = None
+        #: appended line number of a reply's quote -> the msgid of the message it quotes
+        self._quote_of: dict[int, str] = {}
+        #: appended line number of a message -> when it was said (a saved copy's dates)
+        self._when_at: dict[int, datetime] = {}
         self._settle_id: str | None = None  # the pending after_idle(settle), if lines wait
         # Whether the view keeps the newest line in sight. Only the user changes it (the
         # wheel, the scrollbar, a search, the "below" button): a zoom, a resize or lines
@@ -197,7 +222,10 @@ class ConversationView(ttk.Frame):
         self.text.tag_bind("link", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
         self.text.tag_bind("link", "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
         self.text.tag_bind("more", "<Button-1>", self._on_more_click)
-        for clickable in ("fold", "more"):
+        self.text.tag_bind("quote", "<Button-1>", self._on_quote_click)
+        self.text.tag_bind("chip", "<Button-1>", lambda e: self._on_chip(e, self.on_chip_click))
+        self.text.tag_bind("chip", "<Motion>", lambda e: self._on_chip(e, self.on_chip_hover))
+        for clickable in ("fold", "more", "quote", "chip"):
             self.text.tag_bind(clickable, "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
             self.text.tag_bind(clickable, "<Leave>", lambda _e: self.text.configure(cursor="arrow"))
         self.apply_theme(theme)
@@ -233,6 +261,9 @@ class ConversationView(ttk.Frame):
         text.tag_configure("refusal", foreground=theme.error)
         text.tag_configure("redacted", foreground=theme.muted)
         text.tag_configure("history", foreground=theme.muted)
+        text.tag_configure("quote", foreground=theme.muted, lmargin1=28, lmargin2=28)
+        text.tag_configure("chip", background=theme.own_background, foreground=theme.text)
+        text.tag_configure("chip-mine", background=theme.found_background)
         text.tag_configure("marker", foreground=theme.link, justify="center")
         text.tag_configure("found", background=theme.found_background)
         text.tag_configure(
@@ -268,24 +299,57 @@ class ConversationView(ttk.Frame):
         pending_id: int | None = None,
         msgid: str = "",
         more_msgids: tuple[str, ...] = (),
+        quote: tuple[str, str, str] | None = None,
     ) -> None:
         """One message: ``[10:42] ana: hola`` or ``[10:42] * ana saluda``; ``msgid`` (the
         server's id) lets it be found again, to delete it, with ``more_msgids``: the ids of
-        the later lines of a long message (``pieces_of``)."""
+        the later lines of a long message (``pieces_of``). ``quote``: the message it
+        answers, (msgid, author, its first words), shown on a line of its own above it."""
         if own:
             self._marker_due = ""  # we are here, writing: nothing is unread
         elif not history:
             self._place_due_marker()
-        line_tags = ("own",) if own else ("highlight",) if highlight else ()
         if self.before_append is not None:
             # held lines (a run of joins) go first: the line number below must be this one's
             self.before_append()
+        if quote is not None:
+            self._quote_of[self._appended + 1] = quote[0]
+            self._append(self._quote_parts(quote))
+        self._remember_message(msgid, nick, more_msgids, self._appended + 1)
+        self._when_at[self._appended + 1] = when
+        self._append(
+            self._message_parts(when, nick, body, own, action, highlight, history, pending_id)
+        )
+
+    def _remember_message(
+        self, msgid: str, nick: str, more_msgids: tuple[str, ...], line: int
+    ) -> None:
         if msgid:
-            self._remember(msgid, nick, self._appended + 1)
+            self._remember(msgid, nick, line)
             if more_msgids:
                 self._more_ids[msgid] = more_msgids
                 for later in more_msgids:  # a deletion of a later line finds this one
-                    self._line_of[later] = self._appended + 1
+                    self._line_of[later] = line
+
+    @staticmethod
+    def _quote_parts(quote: tuple[str, str, str]) -> list[tuple[str, tuple[str, ...]]]:
+        _msgid, author, words = quote
+        shown = f"↪ {author}: {words}" if author else f"↪ {words}"
+        return [(shown + "\n", ("quote",))]
+
+    def _message_parts(
+        self,
+        when: datetime,
+        nick: str,
+        body: str,
+        own: bool,
+        action: bool,
+        highlight: bool,
+        history: bool,
+        pending_id: int | None,
+    ) -> list[tuple[str, tuple[str, ...]]]:
+        """The pieces of one message's line, with their tags."""
+        line_tags = ("own",) if own else ("highlight",) if highlight else ()
         parts: list[tuple[str, tuple[str, ...]]] = [(f"[{clock(when)}] ", ("time", *line_tags))]
         nick_tags = (self._nick_tag(nick), *line_tags)
         if action:
@@ -308,7 +372,125 @@ class ConversationView(ttk.Frame):
         if pending_id is not None:
             parts.append((" " + tr("(sending…)"), ("pending", f"pending-{pending_id}", *line_tags)))
         parts.append(("\n", line_tags))
-        self._append(parts)
+        return parts
+
+    def add_older(self, messages: list[OlderLine]) -> int:
+        """Put ``messages`` (older than everything shown, oldest first) above the first
+        line, the lines in sight staying where they are; how many lines were added."""
+        if not messages:
+            return 0
+        self.flush()
+        parts: list[tuple[str, tuple[str, ...]]] = []
+        remembered: list[tuple[OlderLine, int]] = []
+        quotes: list[tuple[int, str]] = []
+        lines = 0
+        for line in messages:
+            if line.quote is not None:
+                lines += 1
+                quotes.append((lines, line.quote[0]))
+                parts += self._quote_parts(line.quote)
+            lines += 1
+            remembered.append((line, lines))
+            parts += self._message_parts(
+                line.when, line.nick, line.body, line.own, line.action, False, True, None
+            )
+        top = self._line_number("@0,0")
+        flat = [item for part in parts for item in part]
+        self._edit(lambda: self.text.insert("1.0", *flat))
+        self._lines_moved(self._trimmed, lines)
+        for line, number in remembered:
+            self._remember_message(line.msgid, line.nick, line.more_msgids, self._trimmed + number)
+            self._when_at[self._trimmed + number] = line.when
+        for number, msgid in quotes:
+            self._quote_of[self._trimmed + number] = msgid
+        self.text.yview(f"{top + lines}.0")  # the same lines in sight as before
+        return lines
+
+    def oldest_msgid(self) -> str | None:
+        """The id of the first message shown (older ones are asked for before it)."""
+        if not self._line_of:
+            return None
+        return min(self._line_of.items(), key=lambda item: item[1])[0]
+
+    def dated_text(self) -> str:
+        """The whole conversation as text, each message with its date and time:
+        ``[2026-12-05 10:42] ana: hola`` (other lines as shown)."""
+        self.flush()
+        lines = self.text.get("1.0", "end-1c").split("\n")
+        for number, line in enumerate(lines, start=1):
+            when = self._when_at.get(number + self._trimmed)
+            if when is not None and line.startswith("[") and "] " in line:
+                stamp = when.astimezone().strftime("%Y-%m-%d %H:%M")
+                lines[number - 1] = f"[{stamp}] " + line.split("] ", 1)[1]
+        return "\n".join(lines) + "\n"
+
+    def snippet(self, msgid: str) -> tuple[str, str] | None:
+        """(author, first words) of a message shown here, to quote it in a reply."""
+        self.flush()
+        line = self._line_of.get(msgid, 0) - self._trimmed
+        author = self.authors.get(msgid)
+        if line < 1 or author is None:
+            return None
+        text = self.text.get(f"{line}.0", f"{line}.0 lineend")
+        body = text.split(f"{author}: ", 1)[-1] if f"{author}: " in text else text
+        reactions = self.text.tag_nextrange("reactions", f"{line}.0", f"{line}.0 lineend")
+        if reactions:
+            body = self.text.get(f"{line}.0", reactions[0]).split(f"{author}: ", 1)[-1]
+        body = " ".join(body.split())
+        return author, body if len(body) <= QUOTE_CHARS else body[: QUOTE_CHARS - 1] + "…"
+
+    def show_message(self, msgid: str) -> bool:
+        """Bring the message ``msgid`` into sight and mark it a moment; False if it is not
+        shown here (too old: not loaded)."""
+        self.flush()
+        line = self._line_of.get(msgid, 0) - self._trimmed
+        if line < 1:
+            return False
+        self.show_index(f"{line}.0")
+        self.text.tag_remove("found-current", "1.0", "end")
+        self.text.tag_add("found-current", f"{line}.0", f"{line}.0 lineend")
+        self.after(1500, lambda: self.text.tag_remove("found-current", "1.0", "end"))
+        return True
+
+    def set_reactions(self, msgid: str, chips: list[tuple[str, int, bool]]) -> bool:
+        """Show ``chips`` (emoji, count, whether ours) at the end of the message
+        ``msgid``'s line, in place of those shown before; False if it is not shown."""
+        self.flush()
+        line = self._line_of.get(msgid, 0) - self._trimmed
+        if line < 1 or self._id_at.get(line + self._trimmed) != msgid:
+            return False
+        start, end = f"{line}.0", f"{line}.0 lineend"
+        old = self.text.tag_nextrange("reactions", start, end)
+        pieces: list[str | tuple[str, ...]] = []
+        for emoji, count, mine in chips:
+            tags = ("reactions", "chip", "chip-mine") if mine else ("reactions", "chip")
+            pieces += [" ", ("reactions",), f" {emoji} {count} ", tags]
+
+        def change() -> None:
+            if old:
+                self.text.delete(old[0], old[1])
+            if pieces:
+                self.text.insert(f"{line}.0 lineend", *pieces)
+
+        self._edit(change)
+        return True
+
+    def _on_chip(self, event: tk.Event, callback: Callable[[str, str], None] | None) -> None:
+        if callback is None:
+            return
+        index = self.text.index(f"@{event.x},{event.y}")
+        found = self.text.tag_prevrange("chip", f"{index}+1c")
+        msgid = self._id_at.get(self._line_number(index) + self._trimmed)
+        if found and msgid:
+            words = self.text.get(*found).split()
+            if words:
+                callback(msgid, words[0])
+
+    def _on_quote_click(self, event: tk.Event) -> None:
+        line = self._line_number(f"@{event.x},{event.y}") + self._trimmed
+        msgid = self._quote_of.get(line)
+        if msgid is not None:
+            self.show_message(msgid)
 
     def _body_parts(self, body: str, tags: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
         if has_codes(body):  # bold, colours… from an IRC client (rare: checked first)
@@ -444,6 +626,12 @@ class ConversationView(ttk.Frame):
             m: line + by if line > after else line for m, line in self._line_of.items()
         }
         self._id_at = {line + by if line > after else line: m for line, m in self._id_at.items()}
+        self._quote_of = {
+            line + by if line > after else line: m for line, m in self._quote_of.items()
+        }
+        self._when_at = {
+            line + by if line > after else line: w for line, w in self._when_at.items()
+        }
 
     def add_announcement(self, when: datetime, text: str, heading: str = "") -> None:
         """The server's own words (a banner no client can produce), or a teacher's notice
@@ -720,6 +908,8 @@ class ConversationView(ttk.Frame):
         stays as bounded as the scrollback (once per trim: a few thousand entries)."""
         for msgid in [m for m, line in self._line_of.items() if line <= self._trimmed]:
             self._forget(msgid)
+        self._quote_of = {line: m for line, m in self._quote_of.items() if line > self._trimmed}
+        self._when_at = {line: w for line, w in self._when_at.items() if line > self._trimmed}
 
     def destroy(self) -> None:
         """Cancel a pending settle() first: it must not run on a destroyed Text."""
@@ -763,6 +953,8 @@ class ConversationView(ttk.Frame):
         self.following = self.at_bottom()
         if self.following:
             self.below.place_forget()
+        if self.on_top is not None and self.text.yview()[0] <= 0.0:
+            self.on_top()  # at the very top: older lines, if there are any
 
     def _on_more_click(self, event: tk.Event) -> None:
         self.expand(self.text.index(f"@{event.x},{event.y}"))

@@ -91,6 +91,7 @@ def on_chat_message(window: Window, event: ev.ChatMessage) -> None:
         window.count_unread(name, key)
         return
     mention = not event.own and mentions(window.client.nick, event.text)
+    window.social.spoke(key, event.sender)
     view.add_message(
         event.time,
         event.sender,
@@ -101,6 +102,7 @@ def on_chat_message(window: Window, event: ev.ChatMessage) -> None:
         history=event.history,
         msgid=event.msgid,
         more_msgids=event.more_msgids,
+        quote=window.social.quote_for(key, event.reply_to),
     )
     window.pictures.saw_message(view, event.text)  # a picture's link: its thumbnail below
     if mention or event.private:
@@ -529,6 +531,9 @@ EVENT_HANDLERS: dict[type, Callable[[Window, Any], None]] = {
     ev.UploadFailed: lambda window, event: window.pictures.on_failed(event),
     ev.FileFetched: lambda window, event: window.pictures.on_fetched(event),
     ev.ChatMessage: on_chat_message,
+    ev.Reaction: lambda window, event: window.social.on_reaction(event),
+    ev.Typing: lambda window, event: window.social.on_typing(event),
+    ev.OlderMessages: lambda window, event: window.social.on_older(event),
     ev.Delivered: on_delivered,
     ev.Refused: on_refused,
     ev.MemberStatus: on_member_status,

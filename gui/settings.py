@@ -36,6 +36,7 @@ class Settings:
     font_size: int = 11
     geometry: str = "980x640"
     comings: bool = True  # show "ana joined" / "ana left" lines (a class of 30 may not want them)
+    send_typing: bool = True  # tell others when we are typing (IRCv3 +typing)
 
 
 #: WIDTHxHEIGHT, and maybe +X+Y, as Tk's ``wm geometry`` takes and gives it
@@ -61,6 +62,7 @@ _SENSIBLE = {
     "font_size": lambda value: 7 <= value <= 32,  # what Ctrl+plus/minus allow
     "geometry": usable_geometry,
     "comings": lambda _value: True,
+    "send_typing": lambda _value: True,
 }
 
 

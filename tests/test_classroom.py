@@ -107,6 +107,18 @@ def rooms(display, no_gc_on_worker_threads) -> Iterator:
     fake.close()
 
 
+def _delete_offered(window, target: str, msgid: str, author: str) -> bool:
+    """Whether a message's right-click menu offers to delete it."""
+    import tkinter as tk
+
+    menu = tk.Menu(window.root, tearoff=False)
+    try:
+        classroom.add_delete_item(window, menu, target, msgid, author)
+        return menu.index("end") is not None
+    finally:
+        menu.destroy()
+
+
 def test_a_teacher_sees_badges_gets_the_class_menu_and_moderates_with_commands(rooms, monkeypatch):
     set_language("es")
     room = rooms("profe", names="profe +ana bea")
@@ -227,7 +239,7 @@ def test_a_student_reads_the_rooms_state_and_a_refused_line_stays_visible(rooms)
     room.wait(lambda: "un insulto" in room.text())
     view = window.views["#general"]
     assert view.authors["m1"] == "bea"
-    assert classroom.message_menu(window, "#general", "m1", "bea") is None  # not hers
+    assert not _delete_offered(window, "#general", "m1", "bea")  # not hers
     peer.send(":profe!p@h REDACT #general m1 :")
     room.wait(lambda: "mensaje eliminado por profe" in room.text())
     assert "un insulto" not in room.text()
@@ -267,8 +279,9 @@ def test_an_own_message_can_be_deleted_by_its_author(rooms, monkeypatch):
     window.root.update()
     x, y, _w, h = text.bbox(f"{line}.10")
     text.event_generate("<Button-3>", x=x + 1, y=y + h // 2)
-    assert popped and room.menu_labels(popped[-1]) == ["Delete this message"]
-    popped[-1].invoke(0)
+    labels = room.menu_labels(popped[-1]) if popped else []
+    assert labels[0] == "Reply" and labels[-1] == "Delete this message"  # and 5 reactions
+    popped[-1].invoke(popped[-1].index("end"))
     peer.expect(r"^REDACT #general :?x9$")
     room.type("/delete")
     peer.expect(r"^REDACT #general :?x9$")
@@ -480,12 +493,10 @@ def test_an_own_message_knows_the_id_the_real_server_relayed_it_with(ana_and_bea
     wait(lambda: ana.views["#general"].authors and bea.views["#general"].authors)
     assert ana.views["#general"].authors == bea.views["#general"].authors  # same msgid
     assert list(ana.views["#general"].authors.values()) == ["ana"]
-    menu = classroom.message_menu(
-        ana, "#general", *next(iter(ana.views["#general"].authors.items()))
-    )
-    assert menu is not None  # her own: she may delete it
+    own = next(iter(ana.views["#general"].authors.items()))
+    assert _delete_offered(ana, "#general", *own)  # her own: she may delete it
     msgid, author = next(iter(bea.views["#general"].authors.items()))
-    assert classroom.message_menu(bea, "#general", msgid, author) is None  # not bea's
+    assert not _delete_offered(bea, "#general", msgid, author)  # not bea's
 
 
 def test_with_the_real_server_a_deleted_message_vanishes_and_announcements_land_in_general(

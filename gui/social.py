@@ -1,0 +1,373 @@
+"""What students expect from a chat, in the window: replies, reactions, typing, and the
+conversation before the first line shown.
+
+- **Replies.** A message's right-click menu has "Responder"; a bar above the entry says
+  "↪ Respondiendo a Ana: …" (✕ or Esc drops it), and the next message sent there carries
+  IRCv3 ``+reply`` with the answered message's msgid. A reply shows the quoted line (its
+  author and first words) above it; a click on the quote brings the original into sight.
+- **Reactions** (IRCv3 ``+draft/react`` on ``TAGMSG``): 👍 ✋ ❤️ 😂 ❓ from the same menu;
+  shown at the end of the message's line as "👍 3" chips, ours shaded; the pointer on a
+  chip says who reacted (in the status line); a click on ours takes it back
+  (``+draft/unreact``), on another adds ours. One per person per emoji.
+- **Typing** (IRCv3 ``+typing``): "Ana está escribiendo…" (two names, or "Varias personas
+  …") over the bottom of the conversation, gone 6 s after the last notice or at their
+  message. We send ``active`` at most every ``TYPING_EVERY`` seconds while the entry has
+  text, ``done`` when it is sent or emptied; never in a channel of more than
+  ``TYPING_MAX_MEMBERS`` (noise), nor when the user turned it off (View menu).
+- **Older messages.** Scrolling to the very top of a conversation asks the server for the
+  page before its oldest message (``CHATHISTORY BEFORE``, a Charla server or any that
+  offers it); they go above, the lines in sight staying put. Search (Ctrl+F) reaches
+  them once loaded. "Guardar conversación…" loads everything the server keeps, then
+  writes the tab as UTF-8 text, ``[fecha hora] nick: texto``.
+
+All of it needs a server that reads tags (``message-tags``): without one the menu offers
+none of it, and messages are plain messages.
+
+Threading: everything here runs on the Tk main thread.
+"""
+
+from __future__ import annotations
+
+import time
+import tkinter as tk
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from tkinter import filedialog, ttk
+from typing import Any
+
+from gui.conversation import OlderLine
+from net import events as ev
+from net.i18n import tr
+from net.protocol import fold_name, irc_lower
+
+# ``window`` below is a gui.app.ChatWindow (not imported: app imports this module).
+Window = Any
+
+#: the reactions the menu offers: what a class uses
+REACTIONS = ("👍", "✋", "❤️", "😂", "❓")
+#: messages whose reactions are remembered per conversation (the oldest forgotten first)
+MAX_REACTED_MESSAGES = 2000
+#: different reactions on one message, and people on one reaction, at most
+MAX_EMOJI_PER_MESSAGE = 20
+MAX_PEOPLE_PER_REACTION = 500
+#: IRCv3 typing: send "active" at most this often, and forget a silent typist after
+TYPING_EVERY = 3.0
+TYPING_EXPIRES = 6.0
+#: a channel this big gets no typing notices from us (30 "is typing" would be noise)
+TYPING_MAX_MEMBERS = 40
+#: older messages are loaded only while the conversation has room for a page more
+OLDER_ROOM_LINES = 300
+#: a saved conversation asks for older pages at most this many times
+MAX_SAVE_PAGES = 200
+
+
+class Social:
+    """Replies, reactions, typing and older messages for one window (module docstring)."""
+
+    def __init__(self, window: Window) -> None:
+        self.window = window
+        root = window.root
+        #: the reply being written: (conversation key, msgid, author, first words)
+        self.replying: tuple[str, str, str, str] | None = None
+        self.reply_bar = ttk.Frame(root, padding=(8, 2))
+        self.reply_label = ttk.Label(self.reply_bar)
+        self.reply_label.pack(side="left")
+        ttk.Button(self.reply_bar, text="✕", width=2, command=self.cancel_reply).pack(side="left")
+        self.typing_label = ttk.Label(root, padding=(10, 0))
+        #: conversation key -> msgid -> emoji -> nicks (in the order they reacted)
+        self.reactions: dict[str, OrderedDict[str, dict[str, list[str]]]] = {}
+        #: conversation key -> nick -> when its last "typing" notice stops counting
+        self.typists: dict[str, dict[str, float]] = {}
+        self._typing_sent: dict[str, float] = {}  # key -> when we last said "active"
+        self._typing_tick: str | None = None
+        self.loading: set[str] = set()  # keys whose older messages were asked for
+        self.exhausted: set[str] = set()  # keys with nothing older on the server
+        #: key -> (file, pages asked so far): a conversation being saved
+        self.saving: dict[str, tuple[Path, int]] = {}
+        self.send_typing = tk.BooleanVar(root, value=window.settings.send_typing)
+        window.entry.bind("<KeyRelease>", lambda _e: self.on_key(), add="+")
+        window.entry.bind("<Escape>", lambda _e: self.cancel_reply(), add="+")
+
+    # -- the menu ------------------------------------------------------------------------
+
+    def add_menu_items(self, menu: tk.Menu) -> None:
+        """The View menu's: save a conversation; send typing notices or not."""
+        menu.add_command(label=tr("Save conversation…"), command=self.ask_save)
+        menu.add_checkbutton(
+            label=tr("Tell others when I am typing"),
+            variable=self.send_typing,
+            command=lambda: setattr(self.window.settings, "send_typing", self.send_typing.get()),
+        )
+
+    def add_message_items(self, menu: tk.Menu, target: str, msgid: str, author: str) -> None:
+        """A message's right-click menu: reply to it, react to it."""
+        if not msgid or not self.window.client.can_tag():
+            return
+        menu.add_command(label=tr("Reply"), command=lambda: self.start_reply(target, msgid, author))
+        for emoji in REACTIONS:
+            menu.add_command(label=emoji, command=lambda e=emoji: self.toggle(target, msgid, e))
+        menu.add_separator()
+
+    # -- replies -------------------------------------------------------------------------
+
+    def start_reply(self, target: str, msgid: str, author: str) -> None:
+        key = irc_lower(target)
+        view = self.window.views.get(key)
+        found = view.snippet(msgid) if view is not None else None
+        words = found[1] if found else ""
+        self.replying = (key, msgid, author, words)
+        self.reply_label.configure(
+            text=tr("↪ Replying to {nick}: {words}").format(nick=author, words=words)
+        )
+        self.reply_bar.place(in_=self.window.entry, relx=0, y=-2, anchor="sw")
+        self.reply_bar.lift()
+        self.window.entry.focus_set()
+
+    def cancel_reply(self) -> None:
+        self.replying = None
+        self.reply_bar.place_forget()
+
+    def take_reply(self, target: str) -> tuple[str, str, str] | None:
+        """For a message about to be sent to ``target``: (msgid, author, first words) of
+        the message it answers, if a reply to one there is being written (then over)."""
+        if self.replying is None or self.replying[0] != irc_lower(target):
+            return None
+        _key, msgid, author, words = self.replying
+        self.cancel_reply()
+        return msgid, author, words
+
+    def quote_for(self, key: str, msgid: str) -> tuple[str, str, str] | None:
+        """The quote above a received reply: the answered message's author and first
+        words, or a plain mention when it is not shown here (too old, or deleted)."""
+        if not msgid:
+            return None
+        view = self.window.views.get(key)
+        found = view.snippet(msgid) if view is not None else None
+        if found is None:
+            return msgid, "", tr("a message not shown here")
+        return msgid, found[0], found[1]
+
+    # -- reactions -----------------------------------------------------------------------
+
+    def on_reaction(self, event: ev.Reaction) -> None:
+        key = irc_lower(event.target)
+        self._note(key, event.msgid, event.emoji, event.nick, event.added)
+        self._show(key, event.msgid)
+
+    def _note(self, key: str, msgid: str, emoji: str, nick: str, added: bool) -> None:
+        messages = self.reactions.setdefault(key, OrderedDict())
+        emojis = messages.setdefault(msgid, {})
+        messages.move_to_end(msgid)
+        while len(messages) > MAX_REACTED_MESSAGES:
+            messages.popitem(last=False)
+        people = emojis.get(emoji)
+        if people is None:
+            if not added or len(emojis) >= MAX_EMOJI_PER_MESSAGE:
+                return
+            people = emojis[emoji] = []
+        folded = [fold_name(p) for p in people]
+        if added and fold_name(nick) not in folded and len(people) < MAX_PEOPLE_PER_REACTION:
+            people.append(nick)
+        elif not added and fold_name(nick) in folded:
+            del people[folded.index(fold_name(nick))]
+            if not people:
+                del emojis[emoji]
+
+    def _show(self, key: str, msgid: str) -> None:
+        view = self.window.views.get(key)
+        if view is None:
+            return
+        me = fold_name(self.window.client.nick)
+        emojis = self.reactions.get(key, {}).get(msgid, {})
+        chips = [
+            (emoji, len(people), me in (fold_name(p) for p in people))
+            for emoji, people in emojis.items()
+        ]
+        view.set_reactions(msgid, chips)
+
+    def toggle(self, target: str, msgid: str, emoji: str) -> None:
+        """Our reaction ``emoji`` on ``msgid``: added, or taken back if it was ours."""
+        key = irc_lower(target)
+        people = self.reactions.get(key, {}).get(msgid, {}).get(emoji, [])
+        mine = fold_name(self.window.client.nick) in (fold_name(p) for p in people)
+        self.window.client.react(target, msgid, emoji, add=not mine)
+        self._note(key, msgid, emoji, self.window.client.nick, not mine)
+        self._show(key, msgid)
+
+    def hover(self, key: str, msgid: str, emoji: str) -> None:
+        people = self.reactions.get(key, {}).get(msgid, {}).get(emoji, [])
+        if people:
+            self.window.status.configure(text=f"{emoji} " + ", ".join(people))
+
+    def attach(self, key: str, view: Any) -> None:
+        """A new tab: its chips answer clicks, its top asks for older messages."""
+        view.on_chip_click = lambda msgid, emoji: self.toggle(self.window.names[key], msgid, emoji)
+        view.on_chip_hover = lambda msgid, emoji: self.hover(key, msgid, emoji)
+        view.on_top = lambda: self.load_older(key)
+
+    # -- typing --------------------------------------------------------------------------
+
+    def on_key(self) -> None:
+        """The entry changed: say we are typing (or no longer), at the spec's pace."""
+        window = self.window
+        target = window.current_name()
+        key = irc_lower(target)
+        if not self.send_typing.get() or not window.client.can_tag():
+            return
+        if len(window.members.get(key, [])) > TYPING_MAX_MEMBERS:
+            return
+        text = window.entry.get()
+        now = time.monotonic()
+        if text and not text.startswith("/"):
+            if now - self._typing_sent.get(key, -TYPING_EVERY) >= TYPING_EVERY:
+                self._typing_sent[key] = now
+                window.client.typing(target, "active")
+        elif key in self._typing_sent:
+            self.stopped_typing(target)
+
+    def stopped_typing(self, target: str) -> None:
+        """Sent, or emptied: we are done typing there."""
+        if self._typing_sent.pop(irc_lower(target), None) is not None:
+            self.window.client.typing(target, "done")
+
+    def on_typing(self, event: ev.Typing) -> None:
+        key = irc_lower(event.target)
+        typists = self.typists.setdefault(key, {})
+        if event.state == "active":
+            typists[event.nick] = time.monotonic() + TYPING_EXPIRES
+        else:
+            typists.pop(event.nick, None)
+        self.show_typing()
+
+    def spoke(self, key: str, nick: str) -> None:
+        """A message from ``nick``: it is no longer typing."""
+        if self.typists.get(key, {}).pop(nick, None) is not None:
+            self.show_typing()
+
+    def show_typing(self) -> None:
+        """The line for the conversation on show; checked again while anyone types."""
+        now = time.monotonic()
+        for typists in self.typists.values():
+            for nick in [n for n, until in typists.items() if until <= now]:
+                del typists[nick]
+        names = list(self.typists.get(self.window.current_key, {}))
+        if not names:
+            text = ""
+        elif len(names) == 1:
+            text = tr("{nick} is typing…").format(nick=names[0])
+        elif len(names) == 2:
+            text = tr("{first} and {second} are typing…").format(first=names[0], second=names[1])
+        else:
+            text = tr("Several people are typing…")
+        if text:
+            self.typing_label.configure(text=text)
+            self.typing_label.place(in_=self.window.tabs, relx=0, rely=1, anchor="sw", y=-2)
+            self.typing_label.lift()
+        else:
+            self.typing_label.place_forget()
+        if self._typing_tick is None and any(self.typists.values()):
+            self._typing_tick = self.window.root.after(1000, self._tick)
+
+    def _tick(self) -> None:
+        self._typing_tick = None
+        self.show_typing()
+
+    # -- older messages ------------------------------------------------------------------
+
+    def load_older(self, key: str) -> bool:
+        """Ask for the page before the oldest message of ``key``'s tab; False if there is
+        nothing to ask (no such server, nothing older, a page on its way, no room)."""
+        window = self.window
+        view = window.views.get(key)
+        if view is None or key in self.loading or key in self.exhausted:
+            return False
+        if not window.client.can_load_older():
+            return False
+        if view.line_count() + OLDER_ROOM_LINES > view.MAX_LINES:
+            return False  # what came would be trimmed away at once
+        oldest = view.oldest_msgid()
+        if oldest is None:
+            return False
+        self.loading.add(key)
+        window.client.load_older(window.names.get(key, key), oldest)
+        return True
+
+    def on_older(self, event: ev.OlderMessages) -> None:
+        key = irc_lower(event.target)
+        self.loading.discard(key)
+        view = self.window.views.get(key)
+        if view is None:
+            return
+        if not event.messages:
+            self.exhausted.add(key)
+        lines = [
+            OlderLine(
+                message.time,
+                message.sender,
+                message.text,
+                own=message.own,
+                action=message.kind == "action",
+                msgid=message.msgid,
+                more_msgids=message.more_msgids,
+                quote=self._older_quote(event.messages, message),
+            )
+            for message in event.messages
+        ]
+        view.add_older(lines)
+        for reaction in event.reactions:
+            self._note(key, reaction.msgid, reaction.emoji, reaction.nick, reaction.added)
+        for msgid in {reaction.msgid for reaction in event.reactions}:
+            self._show(key, msgid)
+        if key in self.saving:
+            self._go_on_saving(key)
+
+    @staticmethod
+    def _older_quote(
+        messages: tuple[ev.ChatMessage, ...], message: ev.ChatMessage
+    ) -> tuple[str, str, str] | None:
+        if not message.reply_to:
+            return None
+        answered = next((m for m in messages if m.msgid == message.reply_to), None)
+        if answered is None:
+            return message.reply_to, "", tr("a message not shown here")
+        words = " ".join(answered.text.split())[:60]
+        return message.reply_to, answered.sender, words
+
+    # -- keeping a copy ------------------------------------------------------------------
+
+    def ask_save(self) -> None:
+        key = self.window.current_key
+        name = self.window.names.get(key, key)
+        path = filedialog.asksaveasfilename(
+            parent=self.window.root,
+            title=tr("Save conversation…"),
+            defaultextension=".txt",
+            initialfile=f"{name.lstrip('#&')}-{datetime.now():%Y-%m-%d}.txt",
+            filetypes=[(tr("Text"), "*.txt")],
+        )
+        if path:
+            self.save(key, Path(path))
+
+    def save(self, key: str, path: Path, on_done: Callable[[Path], None] | None = None) -> None:
+        """Write the conversation ``key`` to ``path``, all of it: the older pages the server
+        keeps are loaded first. ``on_done`` is called once written."""
+        self._on_saved = on_done
+        self.saving[key] = (path, 0)
+        self._go_on_saving(key)
+
+    def _go_on_saving(self, key: str) -> None:
+        path, pages = self.saving[key]
+        if pages < MAX_SAVE_PAGES and self.load_older(key):
+            self.saving[key] = (path, pages + 1)
+            return  # on_older comes back here
+        del self.saving[key]
+        view = self.window.views[key]
+        path.write_text(view.dated_text(), encoding="utf-8")
+        view.add_system(
+            datetime.now().astimezone(),
+            tr("Conversation saved in {path}").format(path=path),
+        )
+        if self._on_saved is not None:
+            self._on_saved(path)
