@@ -400,6 +400,8 @@ def add_delete_item(window: Window, menu: tk.Menu, target: str, msgid: str, auth
     mine = fold_name(author) == fold_name(window.client.nick)
     if not msgid or not (mine or window.is_operator(target)):
         return
+    if menu.index("end") is not None:  # after the replies and reactions
+        menu.add_separator()
     menu.add_command(
         label=tr("Delete this message"),
         command=lambda: _guarded(window, delete_message, target, msgid),

@@ -262,8 +262,8 @@ class ConversationView(ttk.Frame):
         text.tag_configure("redacted", foreground=theme.muted)
         text.tag_configure("history", foreground=theme.muted)
         text.tag_configure("quote", foreground=theme.muted, lmargin1=28, lmargin2=28)
-        text.tag_configure("chip", background=theme.own_background, foreground=theme.text)
-        text.tag_configure("chip-mine", background=theme.found_background)
+        text.tag_configure("chip", background=theme.panel_background, foreground=theme.text)
+        text.tag_configure("chip-mine", background=theme.own_background, foreground=theme.link)
         text.tag_configure("marker", foreground=theme.link, justify="center")
         text.tag_configure("found", background=theme.found_background)
         text.tag_configure(

@@ -63,6 +63,17 @@ OLDER_ROOM_LINES = 300
 MAX_SAVE_PAGES = 200
 
 
+def reaction_words() -> tuple[str, ...]:
+    """What each of ``REACTIONS`` says, in the menu beside it."""
+    return (
+        tr("Agreed"),
+        tr("I have a question"),
+        tr("Love it"),
+        tr("Funny"),
+        tr("I don't get it"),
+    )
+
+
 class Social:
     """Replies, reactions, typing and older messages for one window (module docstring)."""
 
@@ -106,9 +117,10 @@ class Social:
         if not msgid or not self.window.client.can_tag():
             return
         menu.add_command(label=tr("Reply"), command=lambda: self.start_reply(target, msgid, author))
-        for emoji in REACTIONS:
-            menu.add_command(label=emoji, command=lambda e=emoji: self.toggle(target, msgid, e))
-        menu.add_separator()
+        for emoji, meaning in zip(REACTIONS, reaction_words(), strict=True):
+            menu.add_command(
+                label=f"{emoji}  {meaning}", command=lambda e=emoji: self.toggle(target, msgid, e)
+            )
 
     # -- replies -------------------------------------------------------------------------
 
