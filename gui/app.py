@@ -515,10 +515,19 @@ class ChatWindow:
         """Carry out one line typed in the entry (see ``gui.commands``)."""
         run_line(self, line)
 
-    def send_text(self, target: str, text: str, *, action: bool, notice: bool = False) -> None:
+    def send_text(
+        self,
+        target: str,
+        text: str,
+        *,
+        action: bool,
+        notice: bool = False,
+        poll: tuple[str, ...] = (),
+    ) -> list[int]:
         """Send a message (or a ``/me`` action) and show it as *sending…* until delivered;
         one too long for a chat (a whole document pasted on one line) is refused, not
-        turned into hundreds of lines the server would have to take."""
+        turned into hundreds of lines the server would have to take. ``poll``: the options
+        of a quick poll it asks (``gui.social``). Returns the ids of its lines."""
         if len(text) > MAX_MESSAGE_CHARS:
             self.view_for(target).add_system(
                 datetime.now().astimezone(),
@@ -526,7 +535,7 @@ class ChatWindow:
                     count=len(text), most=MAX_MESSAGE_CHARS
                 ),
             )
-            return
+            return []
         if irc_lower(target) in self.left:  # removed, or left: shown refused, and how to return
             self._not_sent -= 1
             view = self.view_for(target)
@@ -544,17 +553,17 @@ class ChatWindow:
                     channel=target
                 ),
             )
-            return
+            return []
         quote = None if notice or action else self.social.take_reply(target)
         if notice:
             ids = self.client.notice(target, text)
         elif action:
             ids = self.client.action(target, text)
         else:
-            ids = self.client.say(target, text, reply_to=quote[0] if quote else "")
+            ids = self.client.say(target, text, reply_to=quote[0] if quote else "", poll=poll)
         self.social.stopped_typing(target)
         if not ids:
-            return
+            return []
         key = irc_lower(target)
         self.pending[ids[-1]] = key
         for piece in ids[:-1]:
@@ -568,6 +577,7 @@ class ChatWindow:
             pending_id=ids[-1],
             quote=quote,
         )
+        return ids
 
     def _zoom(self, step: int) -> None:
         self.settings.font_size = max(7, min(32, self.settings.font_size + step))

@@ -54,6 +54,8 @@ ALIASES = {
 CHANNEL_PREFIXES = tabs.CHANNEL_PREFIXES
 #: words that turn a mode off: ``/lento off``, ``/moderar no``
 OFF_WORDS = frozenset({"off", "no", "0", "quitar", "fuera", "desactivar"})
+#: words that close a poll: ``/encuesta cerrar``
+CLOSE_WORDS = frozenset({"cerrar", "close", "fin", "end", "resultado", "result"})
 
 
 @dataclass(frozen=True)
@@ -371,6 +373,20 @@ def announce(window: Window, args: str, target: str) -> bool:
     return True
 
 
+def poll(window: Window, args: str, target: str) -> bool:
+    """``/encuesta ¿Lo habéis entendido?`` (👍 / 👎), ``/encuesta ¿Cuándo? | lunes |
+    martes`` (1️⃣ 2️⃣), ``/encuesta cerrar``: the result, said to the room."""
+    if not args:
+        return False
+    if target[:1] not in CHANNEL_PREFIXES:
+        return _in_channel(window, target)
+    if args.strip().lower() in CLOSE_WORDS:
+        window.social.close_poll(target)
+    else:
+        window.social.start_poll(target, args)
+    return True
+
+
 def delete_last(window: Window, _args: str, target: str) -> bool:
     """``/borrar``: delete our own last message here that the server confirmed (any other
     message: right-click it)."""
@@ -414,4 +430,5 @@ COMMANDS: dict[str, Callable[[Window, str, str], bool]] = {
     "announce": announce,
     "claim": claim,
     "delete": delete_last,
+    "poll": poll,
 }

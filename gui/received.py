@@ -105,6 +105,8 @@ def on_chat_message(window: Window, event: ev.ChatMessage) -> None:
         quote=window.social.quote_for(key, event.reply_to),
     )
     window.pictures.saw_message(view, event.text)  # a picture's link: its thumbnail below
+    if event.poll and event.msgid:  # a teacher's quick poll: its options as chips, at zero
+        window.social.saw_poll(key, event.msgid, event.text, event.poll)
     if mention or event.private:
         window.root.bell()
     # a line replayed from history (at a reconnect) was said before: it is not a new call
@@ -132,6 +134,7 @@ def on_delivered(window: Window, event: ev.Delivered) -> None:
     key = window.pending.pop(event.message_id, None)
     if key in window.views:
         window.views[key].mark_delivered(event.message_id, event.msgid)
+        window.social.own_poll_delivered(event.message_id, event.msgid)
 
 
 def on_refused(window: Window, event: ev.Refused) -> None:

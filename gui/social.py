@@ -61,6 +61,11 @@ TYPING_MAX_MEMBERS = 40
 OLDER_ROOM_LINES = 300
 #: a saved conversation asks for older pages at most this many times
 MAX_SAVE_PAGES = 200
+#: a poll's votes: 👍 / 👎, or numbered options (at most 9)
+YES_NO = ("👍", "👎")
+NUMBERED = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣")
+#: polls remembered per conversation (the last one is the one ``/encuesta cerrar`` closes)
+MAX_POLLS = 50
 
 
 def reaction_words() -> tuple[str, ...]:
@@ -97,6 +102,11 @@ class Social:
         self.exhausted: set[str] = set()  # keys with nothing older on the server
         #: key -> (file, pages asked so far): a conversation being saved
         self.saving: dict[str, tuple[Path, int]] = {}
+        #: key -> poll msgid -> (its question, its options), oldest first
+        self.polls: dict[str, OrderedDict[str, tuple[str, tuple[str, ...]]]] = {}
+        #: our own polls until the server gives them an id: message id -> (key, question,
+        #: options)
+        self._own_polls: dict[int, tuple[str, str, tuple[str, ...]]] = {}
         self.send_typing = tk.BooleanVar(root, value=window.settings.send_typing)
         window.entry.bind("<KeyRelease>", lambda _e: self.on_key(), add="+")
         window.entry.bind("<Escape>", lambda _e: self.cancel_reply(), add="+")
@@ -193,20 +203,94 @@ class Social:
             return
         me = fold_name(self.window.client.nick)
         emojis = self.reactions.get(key, {}).get(msgid, {})
-        chips = [
-            (emoji, len(people), me in (fold_name(p) for p in people))
-            for emoji, people in emojis.items()
-        ]
+        _question, options = self.polls.get(key, {}).get(msgid, ("", ()))
+        shown = [*options, *(e for e in emojis if e not in options)]  # a poll's: all, first
+        chips = []
+        for emoji in shown:
+            people = emojis.get(emoji, [])
+            chips.append((emoji, len(people), me in (fold_name(p) for p in people)))
         view.set_reactions(msgid, chips)
 
     def toggle(self, target: str, msgid: str, emoji: str) -> None:
-        """Our reaction ``emoji`` on ``msgid``: added, or taken back if it was ours."""
+        """Our reaction ``emoji`` on ``msgid``: added, or taken back if it was ours. In a
+        poll, a vote for one option takes back our vote for any other: one vote each."""
         key = irc_lower(target)
-        people = self.reactions.get(key, {}).get(msgid, {}).get(emoji, [])
-        mine = fold_name(self.window.client.nick) in (fold_name(p) for p in people)
+        me = self.window.client.nick
+        emojis = self.reactions.get(key, {}).get(msgid, {})
+        mine = fold_name(me) in (fold_name(p) for p in emojis.get(emoji, []))
+        _question, options = self.polls.get(key, {}).get(msgid, ("", ()))
+        if not mine and emoji in options:
+            for other in options:
+                if other != emoji and fold_name(me) in map(fold_name, emojis.get(other, [])):
+                    self.window.client.react(target, msgid, other, add=False)
+                    self._note(key, msgid, other, me, False)
         self.window.client.react(target, msgid, emoji, add=not mine)
-        self._note(key, msgid, emoji, self.window.client.nick, not mine)
+        self._note(key, msgid, emoji, me, not mine)
         self._show(key, msgid)
+
+    # -- quick polls ---------------------------------------------------------------------
+
+    def start_poll(self, target: str, args: str) -> None:
+        """``/encuesta QUESTION [| option | option…]``: a message with the options, which
+        everyone answers with one click on its chips (reactions)."""
+        window = self.window
+        view = window.view_for(target)
+        if not window.is_operator(target):
+            view.add_system(
+                datetime.now().astimezone(), tr("Only whoever runs the room can start a poll.")
+            )
+            return
+        if not window.client.can_tag():
+            view.add_system(
+                datetime.now().astimezone(), tr("This server cannot count votes (no IRCv3 tags).")
+            )
+            return
+        question, *rest = [part.strip() for part in args.split("|")]
+        labels = [label for label in rest if label][: len(NUMBERED)]
+        options = NUMBERED[: len(labels)] if labels else YES_NO
+        if labels:
+            choices = " · ".join(
+                f"{emoji} {label}" for emoji, label in zip(options, labels, strict=True)
+            )
+        else:
+            choices = " / ".join(options)
+        text = tr("📊 Poll: {question} — {choices} (click to vote)").format(
+            question=question, choices=choices
+        )
+        for message_id in window.send_text(target, text, action=False, poll=options):
+            self._own_polls[message_id] = (irc_lower(target), question, options)
+
+    def saw_poll(self, key: str, msgid: str, question: str, options: tuple[str, ...]) -> None:
+        """A poll was shown (someone's, or ours once delivered): its chips, at zero."""
+        polls = self.polls.setdefault(key, OrderedDict())
+        polls[msgid] = (question, options)
+        while len(polls) > MAX_POLLS:
+            polls.popitem(last=False)
+        self._show(key, msgid)
+
+    def own_poll_delivered(self, message_id: int, msgid: str) -> None:
+        found = self._own_polls.pop(message_id, None)
+        if found is not None and msgid:
+            key, question, options = found
+            self.saw_poll(key, msgid, question, options)
+
+    def close_poll(self, target: str) -> None:
+        """``/encuesta cerrar``: the last poll's result, said to the room (and so kept)."""
+        key = irc_lower(target)
+        polls = self.polls.get(key)
+        if not polls:
+            self.window.view_for(target).add_system(
+                datetime.now().astimezone(), tr("There is no poll here to close.")
+            )
+            return
+        msgid, (question, options) = polls.popitem()
+        votes = self.reactions.get(key, {}).get(msgid, {})
+        counts = " · ".join(f"{emoji} {len(votes.get(emoji, []))}" for emoji in options)
+        total = sum(len(votes.get(emoji, [])) for emoji in options)
+        text = tr("📊 Result: {question} — {counts} ({total} votes)").format(
+            question=question, counts=counts, total=total
+        )
+        self.window.send_text(target, text, action=False)
 
     def hover(self, key: str, msgid: str, emoji: str) -> None:
         people = self.reactions.get(key, {}).get(msgid, {}).get(emoji, [])

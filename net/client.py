@@ -89,6 +89,7 @@ from net.client_protocol import (
     PendingMessage,
     check_one_line,
     checked_name,
+    poll_options,
 )
 from net.i18n import tr
 from net.protocol import LineBuffer, Message, decode_line, parse
@@ -231,14 +232,24 @@ class ChatClient:
         """The nick in use (or being asked for)."""
         return self._core.nick
 
-    def say(self, target: str, text: str, reply_to: str = "") -> list[int]:
+    def say(
+        self, target: str, text: str, reply_to: str = "", poll: tuple[str, ...] = ()
+    ) -> list[int]:
         """Send ``text`` to a channel or nick; returns the ids of the messages it became.
-        ``reply_to``: the msgid of the message it answers (IRCv3 ``+reply``).
+        ``reply_to``: the msgid of the message it answers (IRCv3 ``+reply``); ``poll``: the
+        options of a poll it asks (``POLL_TAG``), voted with reactions.
 
         Raises ``InvalidMessageError`` (here, on the caller's thread) when ``target`` is
         not one word or ``text`` holds a NUL or a lone CR.
         """
-        return self._queue_text("PRIVMSG", target, text, action=False, reply_to=reply_to)
+        return self._queue_text(
+            "PRIVMSG",
+            target,
+            text,
+            action=False,
+            reply_to=reply_to,
+            poll=poll_options(",".join(poll)),
+        )
 
     def action(self, target: str, text: str) -> list[int]:
         """``/me text``."""
@@ -488,7 +499,14 @@ class ChatClient:
             self._wake_writer.send(b"\0")
 
     def _queue_text(
-        self, command: str, target: str, text: str, *, action: bool, reply_to: str = ""
+        self,
+        command: str,
+        target: str,
+        text: str,
+        *,
+        action: bool,
+        reply_to: str = "",
+        poll: tuple[str, ...] = (),
     ) -> list[int]:
         overhead = len(f":{self.nick}!~{self.username}@ {command} {target} :".encode())
         limit = irc.MAX_LINE_BYTES - 2 - overhead - HOST_ALLOWANCE - (9 if action else 0)
@@ -503,7 +521,7 @@ class ChatClient:
         if reply_to and not MSGID.fullmatch(reply_to):
             reply_to = ""  # not a msgid a server gave: sent as a plain message
         items = [
-            PendingMessage(outbox.new_id(), command, target, body, continues, reply_to)
+            PendingMessage(outbox.new_id(), command, target, body, continues, reply_to, poll)
             for body, continues in bodies
         ]
         if items:

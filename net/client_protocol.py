@@ -87,6 +87,9 @@ WANTED_CAPS = tuple(dict.fromkeys((*irc.CAPABILITIES, REDACTION_CAP, irc.CHATHIS
 REPLY_TAGS = ("+reply", "+draft/reply")
 REACT_TAG, UNREACT_TAG, TYPING_TAG = "+draft/react", "+draft/unreact", "+typing"
 TYPING_STATES = frozenset({"active", "paused", "done"})
+#: Charla's client tag on a teacher's quick poll: its options (reactions), comma-separated
+POLL_TAG = "+charla.chat/poll"
+MAX_POLL_OPTIONS = 10
 #: a msgid we keep (to answer or react to): what servers use, and not a whole line
 MSGID = re.compile(r"[\x21-\x7e]{1,100}")
 #: a reaction: a short text (an emoji and its modifiers), not a sentence
@@ -193,6 +196,7 @@ class PendingMessage:
     text: str
     continues: bool = False  # a piece of a long message, and not its last
     reply_to: str = ""  # the msgid of the message it answers (IRCv3 ``+reply``)
+    poll: tuple[str, ...] = ()  # a poll's options (``POLL_TAG``): votes are reactions
 
 
 class Outbox:
@@ -517,6 +521,8 @@ class ClientProtocol:
                 tags[CONTINUES_TAG] = ""
             if item.reply_to and "message-tags" in self.caps:
                 tags["+reply"] = item.reply_to
+            if item.poll and "message-tags" in self.caps:
+                tags[POLL_TAG] = ",".join(item.poll)
             self._send(Message(item.command, [item.target, item.text], tags=tags))
         self._send(Message("PING", [self.outbox.ack_token()]))
 
@@ -1100,6 +1106,7 @@ class ClientProtocol:
             history,
             msgid,
             reply_to=answered if MSGID.fullmatch(answered) else "",
+            poll=poll_options(message.tags.get(POLL_TAG, "")),
         )
         more = CONTINUES_TAG in message.tags
         older = self._older.get(message.tags.get("batch", ""))
@@ -1124,6 +1131,20 @@ class ClientProtocol:
         """``nick`` leaves or changes name: what it was sending in pieces is shown now."""
         folded = irc_lower(nick)
         self._emit_rejoined(self._rejoiner.take(lambda key: key[0] == folded))
+
+
+def poll_options(value: str) -> tuple[str, ...]:
+    """A poll tag's options: at most ``MAX_POLL_OPTIONS`` short printable ones, no repeats.
+
+    >>> poll_options("👍,👎"), poll_options(""), poll_options("a,a,b")
+    (('👍', '👎'), (), ('a', 'b'))
+    """
+    options = [
+        option
+        for option in value.split(",")
+        if 0 < len(option) <= MAX_REACTION_CHARS and option.isprintable() and " " not in option
+    ]
+    return tuple(dict.fromkeys(options))[:MAX_POLL_OPTIONS]
 
 
 @dataclass

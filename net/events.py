@@ -66,6 +66,8 @@ class ChatMessage:
     more_msgids: tuple[str, ...] = ()
     #: the msgid of the message this one answers (IRCv3 ``+reply``), or ""
     reply_to: str = ""
+    #: a teacher's quick poll: its options (votes are reactions to it), or ()
+    poll: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,6 +118,14 @@ TEACHER_COMMANDS: tuple[TeacherCommand, ...] = (
         at_nc=False,
     ),
     TeacherCommand(
+        "poll",
+        "/encuesta",
+        "/poll",
+        lambda: tr("QUESTION [| option | option…] (or: close)"),
+        lambda: tr("a quick poll: everyone votes with a click; close says the result"),
+        at_nc=False,
+    ),
+    TeacherCommand(
         "delete",
         "/borrar",
         "/delete",

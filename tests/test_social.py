@@ -149,3 +149,40 @@ def test_scrolling_to_the_top_brings_older_messages_and_a_saved_copy_has_them_al
     said = re.findall(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d\] marta: apunte (\d+)$", copy, re.M)
     assert [int(n) for n in said] == list(range(230))  # all of it, in order, dated
     assert irc_lower("#general") in ana.social.exhausted
+
+
+def test_a_quick_poll_counts_one_vote_each_and_its_result_stays(open_window, server) -> None:
+    marta, ana, bea = open_window("marta"), open_window("ana"), open_window("bea")
+    windows = [marta, ana, bea]
+    for window in windows:  # marta opens #clase first: she runs it
+        window.submit("/join #clase")
+        wait_until(windows, lambda w=window: "#clase" in w.views)
+        window.tabs.select(window.views["#clase"])
+    wait_until(windows, lambda: len(marta.members.get("#clase", [])) == 3)
+    ana.submit("/poll ¿Hacemos examen?")  # not hers to ask
+    wait_until(windows, lambda: "Only whoever runs the room" in ana.views["#clase"].plain_text())
+    marta.submit("/poll ¿Lo habéis entendido?")
+    clase = {w: w.views["#clase"] for w in windows}
+    wait_until(windows, lambda: all("👍 0   👎 0 " in v.plain_text() for v in clase.values()))
+    poll = _msgid_in(ana, "#clase", "📊 Poll")
+    ana.social.toggle("#clase", poll, "👍")
+    ana.social.toggle("#clase", poll, "👎")  # she changes her mind: one vote each
+    bea.social.toggle("#clase", poll, "👍")
+    wait_until(windows, lambda: "👍 1   👎 1 " in clase[marta].plain_text())
+    marta.submit("/poll close")
+    result = "📊 Result: ¿Lo habéis entendido? — 👍 1 · 👎 1 (2 votes)"
+    wait_until(windows, lambda: all(result in v.plain_text() for v in clase.values()))
+    late = IrcClient(server.port)
+    try:
+        late.register("carla")
+        late.join("#clase")  # the result stays in the room's history
+        assert any(result in line for line in late.sync())
+    finally:
+        late.close()
+
+
+def _msgid_in(window, channel: str, text: str) -> str:
+    view = window.views[channel]
+    lines = view.plain_text().split("\n")
+    number = next(n for n, line in enumerate(lines, 1) if text in line)
+    return view._id_at[number + view._trimmed]
