@@ -25,6 +25,7 @@ NET_LAYERS = {
     "net.events": 0,
     "net.lan": 0,
     "net.text_cuts": 0,
+    "net.dns_message": 0,
     "net.connection": 1,
     "net.websocket": 1,
     "net.guard": 1,
