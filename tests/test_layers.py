@@ -28,6 +28,7 @@ NET_LAYERS = {
     "net.dns_message": 0,
     "net.connection": 1,
     "net.websocket": 1,
+    "net.mdns": 1,
     "net.guard": 1,
     "net.modes": 1,
     "net.outgoing": 1,

@@ -1,0 +1,325 @@
+"""Rooms found on the local network: the announcer and the browser, in their own network.
+
+The network tests build two network namespaces joined by a veth pair with link-local
+addresses only (169.254/16 and fe80::/64); every peer runs inside one of them through
+``ip netns exec`` (``tests/mdns_peer.py``), so no multicast packet ever reaches the
+machine's real interfaces. They need root and ``ip``; without them they skip and say so.
+The table tests feed the browser messages directly, without sockets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from net.dns_message import (
+    FLAGS_RESPONSE,
+    TYPE_A,
+    TYPE_PTR,
+    TYPE_SRV,
+    TYPE_TXT,
+    Message,
+    Record,
+    Srv,
+)
+from net.mdns import (
+    IRC_SERVICE,
+    MAX_ROOMS,
+    Browser,
+    Room,
+    interfaces,
+    renamed,
+    txt_strings,
+)
+
+PEER = Path(__file__).with_name("mdns_peer.py")
+ADDRESSES = {"a": ("169.254.10.1/16", "fe80::a/64"), "b": ("169.254.10.2/16", "fe80::b/64")}
+
+
+# ---------------------------------------------------------------------------
+# Without the network
+
+
+def test_names_on_conflict_follow_rfc_6762_section_9():
+    assert renamed("Sala de Ana", 1) == "Sala de Ana"
+    assert renamed("Sala de Ana", 2) == "Sala de Ana (2)"
+
+
+def test_txt_says_channel_password_and_version():
+    assert txt_strings("#general", True, "1.2") == (
+        b"channel=#general",
+        b"password=yes",
+        b"version=1.2",
+    )
+
+
+def test_interfaces_never_include_loopback():
+    for interface in interfaces():
+        assert interface.name != "lo"
+        assert interface.ipv4 is None or not interface.ipv4.startswith("127.")
+        assert "::1" not in interface.ipv6
+
+
+def test_endpoint_to_type():
+    room = Room("Sala", "h.local", 6667, ("fe80::1%eth0",))
+    assert room.endpoint == "[fe80::1%eth0]:6667"
+    assert Room("Sala", "h.local", 6667, ("169.254.1.2",)).endpoint == "169.254.1.2:6667"
+
+
+def announcement(name: str, port: int = 6667, ttl: int = 120) -> Message:
+    instance = (name, *IRC_SERVICE)
+    host = (f"{name}-host", "local")
+    return Message(
+        flags=FLAGS_RESPONSE,
+        answers=(
+            Record(IRC_SERVICE, TYPE_PTR, ttl, instance),
+            Record(instance, TYPE_SRV, ttl, Srv(0, 0, port, host), True),
+            Record(instance, TYPE_TXT, ttl, txt_strings("#general", False, "t"), True),
+            Record(host, TYPE_A, ttl, "169.254.3.4", True),
+        ),
+    )
+
+
+def test_the_browser_table_stays_bounded_and_keeps_the_real_room():
+    seen: list[tuple[Room, ...]] = []
+    browser = Browser(seen.append)
+    try:
+        source = ("169.254.3.4", 5353)
+        browser._received(None, announcement("Sala de Ana"), source)  # type: ignore[arg-type]
+        for number in range(10_000):
+            instance = (f"Junk {number}", *IRC_SERVICE)
+            flood = Message(
+                flags=FLAGS_RESPONSE, answers=(Record(IRC_SERVICE, TYPE_PTR, 4500, instance),)
+            )
+            browser._received(None, flood, source)  # type: ignore[arg-type]
+        assert len(browser._services) <= MAX_ROOMS
+        assert [room.name for room in browser.rooms()] == ["Sala de Ana"]
+        room = browser.rooms()[0]
+        assert (room.channel, room.password, room.addresses) == (
+            "#general",
+            False,
+            ("169.254.3.4",),
+        )
+    finally:
+        browser.close()
+
+
+def test_a_goodbye_removes_the_room_within_a_second():
+    browser = Browser()
+    try:
+        source = ("169.254.3.4", 5353)
+        browser._received(None, announcement("Sala de Ana"), source)  # type: ignore[arg-type]
+        assert browser.rooms()
+        browser._received(None, announcement("Sala de Ana", ttl=0), source)  # type: ignore[arg-type]
+        browser._tick(_NoLink(), time.monotonic() + 1.01)  # type: ignore[arg-type]
+        assert browser.rooms() == ()
+    finally:
+        browser.close()
+
+
+class _NoLink:
+    joined: ClassVar[dict] = {}
+
+
+# ---------------------------------------------------------------------------
+# In two network namespaces
+
+
+def _namespaces_possible() -> str | None:
+    if sys.platform != "linux":
+        return "network namespaces are Linux only"
+    if os.geteuid() != 0:
+        return "needs root to make network namespaces (ip netns)"
+    if shutil.which("ip") is None:
+        return "needs the ip command (Debian package iproute2)"
+    return None
+
+
+class Peer:
+    """A ``tests/mdns_peer.py`` process in a namespace; its stdout read line by line."""
+
+    def __init__(self, namespace: str, *args: str) -> None:
+        command = ["ip", "netns", "exec", namespace, sys.executable, str(PEER), *args]
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.errors = ""  # its stderr, once stopped
+        self._error_lines: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._read, daemon=True),
+            threading.Thread(target=self._read_errors, daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def _read_errors(self) -> None:
+        assert self.process.stderr is not None
+        self._error_lines.extend(self.process.stderr)
+
+    def expect(self, predicate, timeout: float = 5.0, what: str = "") -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no line {what!r} within {timeout} s")
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if predicate(line):
+                return line
+
+    def stop(self) -> None:
+        """Close its stdin (the peer's signal to finish) and wait for it."""
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        for reader in self._readers:
+            reader.join(timeout=5)
+        assert self.process.stdout is not None and self.process.stderr is not None
+        self.process.stdout.close()
+        self.process.stderr.close()
+        self.errors = "".join(self._error_lines)
+
+
+def rooms_in(line: str) -> list[dict]:
+    return json.loads(line) if line.startswith("[") else []
+
+
+@pytest.fixture
+def netns() -> Iterator[tuple[str, str]]:
+    """Two namespaces, ``a`` and ``b``, on one veth link; removed (and their peers) after."""
+    reason = _namespaces_possible()
+    if reason:
+        pytest.skip(reason)
+    tag = uuid.uuid4().hex[:6]
+    names = {side: f"charla-mdns-{side}-{tag}" for side in "ab"}
+    made: list[str] = []
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+    try:
+        for namespace in names.values():
+            ip("netns", "add", namespace)
+            made.append(namespace)
+        ip(
+            "link", "add", f"v{tag}a", "netns", names["a"], "type", "veth",
+            "peer", "name", f"v{tag}b", "netns", names["b"],
+        )  # fmt: skip
+        for side, namespace in names.items():
+            ipv4, ipv6 = ADDRESSES[side]
+            device = f"v{tag}{side}"
+            ip("-n", namespace, "addr", "add", ipv4, "dev", device)
+            ip("-n", namespace, "addr", "add", ipv6, "dev", device, "nodad")
+            ip("-n", namespace, "link", "set", device, "up")
+        yield names["a"], names["b"]
+    finally:
+        for namespace in made:  # deleting a namespace deletes its end of the veth too
+            subprocess.run(["ip", "netns", "delete", namespace], capture_output=True, timeout=10)
+
+
+@pytest.fixture
+def peers() -> Iterator:
+    started: list[Peer] = []
+
+    def start(namespace: str, *args: str) -> Peer:
+        peer = Peer(namespace, *args)
+        started.append(peer)
+        return peer
+
+    yield start
+    for peer in started:
+        peer.stop()
+
+
+def test_a_room_is_listed_within_2s_and_gone_within_2s_of_stopping(netns, peers):
+    side_a, side_b = netns
+    announcer = peers(side_a, "announce", "Sala de Ana", "6667")
+    announcer.expect(lambda line: line == "name Sala de Ana")
+    browser = peers(side_b, "browse")
+    browser.expect(lambda line: line.startswith("started"))
+    began = time.monotonic()
+    line = browser.expect(lambda line: rooms_in(line), timeout=2, what="a room")
+    assert time.monotonic() - began < 2
+    (room,) = rooms_in(line)
+    assert (room["name"], room["port"], room["channel"]) == ("Sala de Ana", 6667, "#general")
+    assert room["addresses"][0] == "169.254.10.1"
+    assert room["password"] is False
+    # the IPv6 link-local address carries the interface it is reachable through
+    browser.expect(lambda line: any("%" in a for r in rooms_in(line) for a in r["addresses"]))
+    announcer.stop()
+    stopped = time.monotonic()
+    browser.expect(lambda line: line == "[]", timeout=2, what="the room gone")
+    assert time.monotonic() - stopped < 2
+
+
+def test_two_rooms_with_one_name_are_renamed(netns, peers):
+    side_a, side_b = netns
+    first = peers(side_a, "announce", "Sala de Ana", "6667")
+    first.expect(lambda line: line == "name Sala de Ana")
+    peers(side_b, "announce", "Sala de Ana", "7000")
+    browser = peers(side_b, "browse")
+    line = browser.expect(
+        lambda line: len(rooms_in(line)) == 2, timeout=6, what="both rooms, by two names"
+    )
+    names = sorted(room["name"] for room in rooms_in(line))
+    assert names == ["Sala de Ana", "Sala de Ana (2)"]
+
+
+def test_a_flood_of_junk_leaves_the_listener_alive_bounded_and_listing(netns, peers):
+    side_a, side_b = netns
+    peers(side_a, "announce", "Sala de Ana", "6667")
+    browser = peers(side_b, "browse")
+    browser.expect(lambda line: [r["name"] for r in rooms_in(line)] == ["Sala de Ana"])
+    counter = peers(side_b, "count", "169.254.10.1")
+    counter.expect(lambda line: line == "counting")
+    began = time.monotonic()
+    flooder = peers(side_b, "flood", "10000")
+    flooder.expect(lambda line: line == "flooded", timeout=30)
+    flood_seconds = time.monotonic() - began
+    # the answer the flood draws waits for its record's second (§6): let it come
+    time.sleep(1.5)
+    counter.stop()
+    responses = int(counter.expect(lambda line: line.startswith("responses")).split()[1])
+    # 2,500 queries for the room: the announcer answers at most once a second per record
+    # and interface (§6); counted over IPv4 from the announcer's address only
+    assert 1 <= responses <= flood_seconds + 3, (responses, flood_seconds)
+    assert browser.process.poll() is None
+    browser.stop()
+    table = browser.expect(lambda line: line.startswith("table")).split()
+    assert int(table[1]) <= MAX_ROOMS
+    assert int(table[1]) >= 1
+    last_rooms: list[dict] = [{"name": "Sala de Ana"}]  # as last seen before the flood
+    while not browser.lines.empty():
+        line = browser.lines.get()
+        if line.startswith("["):
+            last_rooms = rooms_in(line)
+    assert "Sala de Ana" in [room["name"] for room in last_rooms]
+    assert "Traceback" not in browser.errors
