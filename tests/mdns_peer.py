@@ -4,8 +4,8 @@
 it holds ("name <NAME>") whenever it changes. ``browse``: print the rooms as one JSON
 line each time they change, and at the end ``table SERVICES HOSTS MAXRSS_KB CPU_S``.
 ``flood COUNT``: send COUNT junk packets to the mDNS group (queries for the room, fake
-services, garbage) and print ``flooded``. ``count ADDRESS``: count the mDNS responses
-heard from ADDRESS (IPv4) until stdin closes, print ``responses N``. Each stops when stdin closes.
+services, garbage) and print ``flooded``. ``count ADDRESS``: count the mDNS packets
+heard from ADDRESS (IPv4) until stdin closes, print ``packets N``. Each stops when stdin closes.
 """
 
 from __future__ import annotations
@@ -71,16 +71,16 @@ def count_responses(done: threading.Event, sender: str) -> None:
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, request)
     sock.settimeout(0.1)
     print("counting", flush=True)
-    responses = 0
+    responses = 0  # packets from the sender
     while not done.is_set():
         try:
-            packet, source = sock.recvfrom(9000)
+            _packet, source = sock.recvfrom(9000)
         except TimeoutError:
             continue
-        if source[0] == sender and len(packet) > 3 and packet[2] & 0x80:
+        if source[0] == sender:
             responses += 1
     sock.close()
-    print("responses", responses, flush=True)
+    print("packets", responses, flush=True)
 
 
 def main() -> None:

@@ -43,6 +43,7 @@ from net.mdns import (
     renamed,
     txt_strings,
 )
+from tests.support import ROOT
 
 PEER = Path(__file__).with_name("mdns_peer.py")
 ADDRESSES = {"a": ("169.254.10.1/16", "fe80::a/64"), "b": ("169.254.10.2/16", "fe80::b/64")}
@@ -150,15 +151,18 @@ def _namespaces_possible() -> str | None:
 class Peer:
     """A ``tests/mdns_peer.py`` process in a namespace; its stdout read line by line."""
 
-    def __init__(self, namespace: str, *args: str) -> None:
-        command = ["ip", "netns", "exec", namespace, sys.executable, str(PEER), *args]
+    def __init__(self, namespace: str, *args: str, program: str = str(PEER), env=None) -> None:
+        command = ["ip", "netns", "exec", namespace, sys.executable, program, *args]
         self.process = subprocess.Popen(
             command,
+            cwd=ROOT,
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
+        self.program_is_server = program != str(PEER)
         self.lines: queue.Queue[str] = queue.Queue()
         self.errors = ""  # its stderr, once stopped
         self._error_lines: list[str] = []
@@ -195,6 +199,8 @@ class Peer:
         """Close its stdin (the peer's signal to finish) and wait for it."""
         if self.process.stdin is not None and not self.process.stdin.closed:
             self.process.stdin.close()
+            if self.program_is_server:
+                self.process.terminate()  # servidor.py stops on SIGTERM, as at a console
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -249,8 +255,8 @@ def netns() -> Iterator[tuple[str, str]]:
 def peers() -> Iterator:
     started: list[Peer] = []
 
-    def start(namespace: str, *args: str) -> Peer:
-        peer = Peer(namespace, *args)
+    def start(namespace: str, *args: str, **options) -> Peer:
+        peer = Peer(namespace, *args, **options)
         started.append(peer)
         return peer
 
@@ -307,7 +313,7 @@ def test_a_flood_of_junk_leaves_the_listener_alive_bounded_and_listing(netns, pe
     # the answer the flood draws waits for its record's second (§6): let it come
     time.sleep(1.5)
     counter.stop()
-    responses = int(counter.expect(lambda line: line.startswith("responses")).split()[1])
+    responses = int(counter.expect(lambda line: line.startswith("packets")).split()[1])
     # 2,500 queries for the room: the announcer answers at most once a second per record
     # and interface (§6); counted over IPv4 from the announcer's address only
     assert 1 <= responses <= flood_seconds + 3, (responses, flood_seconds)
@@ -323,3 +329,36 @@ def test_a_flood_of_junk_leaves_the_listener_alive_bounded_and_listing(netns, pe
             last_rooms = rooms_in(line)
     assert "Sala de Ana" in [room["name"] for room in last_rooms]
     assert "Traceback" not in browser.errors
+
+
+def test_servidor_announces_its_room_by_name_and_says_goodbye(netns, peers, tmp_path):
+    side_a, side_b = netns
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    server = peers(
+        side_a, "--port", "0", "--room-name", "Sala de Marta", "--password", "x",
+        program="servidor.py", env=env,
+    )  # fmt: skip
+    port = int(server.expect(lambda line: "port" in line).split("port ")[1].rstrip("."))
+    browser = peers(side_b, "browse")
+    line = browser.expect(lambda line: rooms_in(line), timeout=3, what="the server's room")
+    (room,) = rooms_in(line)
+    assert (room["name"], room["port"], room["password"]) == ("Sala de Marta", port, True)
+    assert room["channel"] == "#general" and room["version"].startswith("charla")
+    server.stop()
+    stopped = time.monotonic()
+    browser.expect(lambda line: line == "[]", timeout=2, what="the room gone")
+    assert time.monotonic() - stopped < 2
+
+
+def test_servidor_no_announce_announces_nothing(netns, peers, tmp_path):
+    side_a, side_b = netns
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    counter = peers(side_b, "count", "169.254.10.1")
+    counter.expect(lambda line: line == "counting")
+    server = peers(side_a, "--port", "0", "--no-announce", program="servidor.py", env=env)
+    server.expect(lambda line: "port" in line)
+    browser = peers(side_b, "browse")
+    browser.expect(lambda line: line.startswith("started"))
+    time.sleep(2)  # what an announcing server would have said by now (probes, announcement)
+    counter.stop()
+    assert counter.expect(lambda line: line.startswith("packets")) == "packets 0"
