@@ -15,6 +15,7 @@ import queue
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -43,7 +44,7 @@ from net.mdns import (
     renamed,
     txt_strings,
 )
-from tests.support import ROOT
+from tests.support import ROOT, wait_until
 
 PEER = Path(__file__).with_name("mdns_peer.py")
 ADDRESSES = {"a": ("169.254.10.1/16", "fe80::a/64"), "b": ("169.254.10.2/16", "fe80::b/64")}
@@ -362,3 +363,126 @@ def test_servidor_no_announce_announces_nothing(netns, peers, tmp_path):
     time.sleep(2)  # what an announcing server would have said by now (probes, announcement)
     counter.stop()
     assert counter.expect(lambda line: line.startswith("packets")) == "packets 0"
+
+
+# ---------------------------------------------------------------------------
+# With Avahi, the real thing (inside namespace b, with a D-Bus of its own)
+
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_type="method_call"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+"""
+AVAHI_CONFIG = """[server]
+use-ipv4=yes
+use-ipv6=yes
+allow-interfaces={interface}
+enable-dbus=yes
+[publish]
+publish-hinfo=no
+publish-workstation=no
+"""
+
+
+@pytest.fixture
+def avahi(netns) -> Iterator[dict[str, str]]:
+    """avahi-daemon in namespace b, on a D-Bus of its own (avahi-browse and avahi-publish
+    speak D-Bus only); its /run is a private tmpfs, so a system Avahi does not mind it.
+    Yields the environment that points the Avahi tools at that bus."""
+    missing = [
+        tool
+        for tool in ("avahi-daemon", "avahi-browse", "avahi-publish", "dbus-daemon")
+        if shutil.which(tool) is None
+    ]
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)} (Debian packages avahi-daemon, avahi-utils, dbus)")
+    side_b = netns[1]
+    interface = "v" + side_b.rsplit("-", 1)[1] + "b"
+    folder = Path(tempfile.mkdtemp(prefix="charla-avahi-"))  # short: a socket path
+    socket_path = folder / "bus"
+    (folder / "bus.conf").write_text(BUS_CONFIG.format(socket=socket_path))
+    (folder / "avahi.conf").write_text(AVAHI_CONFIG.format(interface=interface))
+    env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={socket_path}"}
+    processes: list[subprocess.Popen] = []
+    log_file = (folder / "avahi.log").open("w")
+    try:
+        bus = subprocess.Popen(
+            ["ip", "netns", "exec", side_b, "dbus-daemon", "--nofork",
+             f"--config-file={folder / 'bus.conf'}"],
+            stdout=subprocess.DEVNULL, stderr=log_file,
+        )  # fmt: skip
+        processes.append(bus)
+        wait_until(socket_path.exists, timeout=5, describe=lambda: "the bus's socket")
+        daemon = subprocess.Popen(
+            ["ip", "netns", "exec", side_b, "sh", "-c",
+             "mount -t tmpfs charla-avahi /run && mkdir /run/avahi-daemon && exec "
+             f"avahi-daemon --no-drop-root --no-chroot --no-rlimits -f {folder / 'avahi.conf'}"],
+            env=env, stdout=log_file, stderr=log_file,
+        )  # fmt: skip
+        processes.append(daemon)
+        wait_until(
+            lambda: "Server startup complete" in (folder / "avahi.log").read_text(),
+            timeout=10,
+            describe=lambda: (folder / "avahi.log").read_text(),
+        )
+        yield env
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log_file.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_avahi_browse_lists_charlas_room(netns, avahi, peers):
+    side_a, side_b = netns
+    announcer = peers(side_a, "announce", "Sala de Ana", "6667")
+    announcer.expect(lambda line: line == "name Sala de Ana")
+    deadline = time.monotonic() + 6
+    resolved: list[str] = []
+    while not resolved and time.monotonic() < deadline:
+        result = subprocess.run(
+            ["ip", "netns", "exec", side_b, "avahi-browse", "-rtp", "_irc._tcp"],
+            env=avahi, capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+        resolved = [line for line in result.stdout.splitlines() if line.startswith("=")]
+    assert resolved, result.stdout + result.stderr
+    fields = resolved[0].split(";")
+    assert fields[3] == "Sala\\032de\\032Ana" and fields[4] == "_irc._tcp"
+    assert fields[7] == "169.254.10.1" or fields[7].startswith("fe80::")
+    assert fields[8] == "6667"
+    assert '"channel=#general"' in fields[9] and '"password=no"' in fields[9]
+
+
+def test_a_room_published_with_avahi_is_listed(netns, avahi, peers):
+    side_a, side_b = netns
+    publisher = subprocess.Popen(
+        ["ip", "netns", "exec", side_b, "avahi-publish", "-s", "Sala Avahi", "_irc._tcp", "6668",
+         "channel=#avahi", "password=yes"],
+        env=avahi, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        browser = peers(side_a, "browse")
+        line = browser.expect(lambda line: rooms_in(line), timeout=5, what="Avahi's room")
+        (room,) = rooms_in(line)
+        assert (room["name"], room["port"], room["channel"]) == ("Sala Avahi", 6668, "#avahi")
+        assert room["password"] is True and room["addresses"][0] == "169.254.10.2"
+    finally:
+        publisher.terminate()
+        publisher.wait(timeout=5)
+        assert publisher.stdout is not None
+        publisher.stdout.close()
