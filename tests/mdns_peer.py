@@ -2,7 +2,8 @@
 
 ``announce NAME PORT [CHANNEL]``: announce a room until stdin closes, printing the name
 it holds ("name <NAME>") whenever it changes. ``browse``: print the rooms as one JSON
-line each time they change, and at the end ``table SERVICES HOSTS MAXRSS_KB CPU_S``.
+line each time they change (``seen SECONDS`` before the first room, counted from
+the browser's start), and at the end ``table SERVICES HOSTS MAXRSS_KB CPU_S``.
 ``flood COUNT``: send COUNT junk packets to the mDNS group (queries for the room, fake
 services, garbage) and print ``flooded``. ``count ADDRESS``: count the mDNS packets
 heard from ADDRESS (IPv4) until stdin closes, print ``packets N``. Each stops when stdin closes.
@@ -106,8 +107,13 @@ def main() -> None:
     else:
         lock = threading.Lock()
 
+        seen = threading.Event()
+
         def changed(rooms):
             with lock:
+                if rooms and not seen.is_set():
+                    seen.set()
+                    print(f"seen {time.monotonic() - started:.4f}", flush=True)
                 print(json.dumps([asdict(room) for room in rooms]), flush=True)
 
         started = time.monotonic()
