@@ -547,14 +547,20 @@ class Announcer(_Worker):
                     wanted.discard((entry[0], entry[1]))
             if not wanted:
                 continue
-            earliest = now + random.uniform(*ANSWER_DELAY)
+            allowed = now  # §6: not before a second after each record's last multicast
             for key_name, rtype in wanted:
                 last = self._last_sent.get((key_name, rtype, interface.index))
                 if last is not None:
-                    earliest = max(earliest, last + MIN_RECORD_INTERVAL)
-            when, keys = self._pending.get(interface.index, (earliest, set()))
-            # one pending answer per interface: new wants join it (bounded by our records)
-            self._pending[interface.index] = (max(when, earliest), keys | wanted)
+                    allowed = max(allowed, last + MIN_RECORD_INTERVAL)
+            pending = self._pending.get(interface.index)
+            if pending is None:
+                when, keys = max(allowed, now + random.uniform(*ANSWER_DELAY)), wanted
+            else:
+                # one pending answer per interface: new wants join it (bounded by our
+                # records) without pushing it later than they need, so a stream of
+                # queries cannot postpone the answer for ever
+                when, keys = max(pending[0], allowed), pending[1] | wanted
+            self._pending[interface.index] = (when, keys)
 
     def _all_records(self) -> list[Record]:
         return self._records(Interface(0, "", None, ()))

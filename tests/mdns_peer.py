@@ -4,7 +4,8 @@
 it holds ("name <NAME>") whenever it changes. ``browse``: print the rooms as one JSON
 line each time they change (``seen SECONDS`` before the first room, counted from
 the browser's start), and at the end ``table SERVICES HOSTS MAXRSS_KB CPU_S``.
-``flood COUNT``: send COUNT junk packets to the mDNS group (queries for the room, fake
+``flood COUNT [SECONDS]``: send COUNT junk packets (over SECONDS) to the mDNS group
+(queries for the room, fake
 services, garbage) and print ``flooded``. ``count ADDRESS``: count the mDNS packets
 heard from ADDRESS (IPv4) until stdin closes, print ``packets N``. Each stops when stdin closes.
 """
@@ -27,7 +28,7 @@ from net.dns_message import TYPE_PTR, TYPE_SRV, Message, Question, Record, Srv, 
 from net.mdns import IRC_SERVICE, MDNS_IPV4, MDNS_PORT, Announcer, Browser, interfaces
 
 
-def flood(count: int) -> None:
+def flood(count: int, seconds: float) -> None:
     interface = interfaces()[0]
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(interface.ipv4))
@@ -59,6 +60,8 @@ def flood(count: int) -> None:
         else:
             packet = os.urandom(1 + number % 500)
         sock.sendto(packet, (MDNS_IPV4, MDNS_PORT))
+        if seconds and number % 100 == 99:
+            time.sleep(seconds / count * 100)
     sock.close()
     print("flooded", flush=True)
 
@@ -88,7 +91,7 @@ def main() -> None:
     done = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
     if sys.argv[1] == "flood":
-        flood(int(sys.argv[2]))
+        flood(int(sys.argv[2]), float(sys.argv[3]) if len(sys.argv) > 3 else 0.0)
         return
     if sys.argv[1] == "count":
         count_responses(done, sys.argv[2])
