@@ -156,6 +156,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "more, kept in the history database",
     )
     parser.add_argument(
+        "--room-name",
+        metavar="NAME",
+        help='the name the room is announced by on the local network (default: "Sala de" '
+        "and this computer's name)",
+    )
+    parser.add_argument(
+        "--no-announce",
+        action="store_true",
+        help="do not announce the room on the local network (multicast DNS, which the "
+        "windows use to list the rooms; never done when --host is a loopback address)",
+    )
+    parser.add_argument(
         "--no-web",
         action="store_true",
         help="no web chat on the port: it speaks IRC and plain text only (a browser gets a "
@@ -266,6 +278,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         teachers=tuple(args.teacher),
         web=not args.no_web,
         web_port=args.web_port,
+        announce=not args.no_announce,
+        room_name=args.room_name,
         web_allowed_origins=tuple(args.web_allow_origin),
         uploads=not args.no_uploads,
         max_upload=int(args.max_upload * 2**20),

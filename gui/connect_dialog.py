@@ -66,20 +66,29 @@ class HostedRoom(Protocol):
 
 
 def start_room(
-    port: int, host: str | None = None, oper: tuple[str, str] | None = None
+    port: int,
+    host: str | None = None,
+    oper: tuple[str, str] | None = None,
+    room_name: str | None = None,
 ) -> HostedRoom:
     """Start a Charla server in this process on ``port``, on every interface (or only on
     ``host``); raises OSError as ``ChatServer.start`` does. ``oper`` (name, password) is
     the credential with which the hosting window makes itself the room's teacher
     (``OPER``); a server without teachers yet ignores it. The room keeps its history (and
     accounts) in the per-user data folder, the file ``servidor.py`` uses by default, so
-    reopening it brings the conversation back."""
+    reopening it brings the conversation back. With ``room_name``, the room is announced
+    on the local network by that name (multicast DNS), as ``servidor.py`` does."""
     from net.server import ChatServer, ServerConfig, default_database_path  # only when hosting
 
     history_db = str(default_database_path())
     try:
         config = ServerConfig(
-            host=host, port=port, opers=dict([oper]) if oper else {}, history_db=history_db
+            host=host,
+            port=port,
+            opers=dict([oper]) if oper else {},
+            history_db=history_db,
+            announce=room_name is not None,
+            room_name=room_name,
         )
     except TypeError:  # a server from before issue 14's MODES work: no operators
         config = ServerConfig(host=host, port=port, history_db=history_db)
@@ -131,6 +140,10 @@ def parse_address(text: str) -> tuple[str, int] | None:
 
 class ConnectDialog(ttk.Frame):
     """See the module docstring; ``on_done(choice)`` is called once the user is through."""
+
+    #: a room hosted here is announced on the local network (the tests turn it off: they
+    #: run in the machine's own network, where nothing may be multicast)
+    announce_rooms = True
 
     def __init__(self, root: tk.Tk, settings: Settings, on_done: Callable[[Choice], None]) -> None:
         super().__init__(root, padding=24)
@@ -236,12 +249,16 @@ class ConnectDialog(ttk.Frame):
         else:
             self.on_done(Choice(host, port, nick, password=self.password.get() or None))
 
+    def _room_name(self, nick: str) -> str | None:
+        """The name a room hosted here is announced by ("Sala de ana"); None: not announced."""
+        return tr("Room of {name}").format(name=nick) if self.announce_rooms else None
+
     def _host(self, port: int, nick: str) -> None:
         """Start a room on ``port``, or on one of the next few if another program has it."""
         oper = host_credential()
         for candidate in range(port, min(port + HOST_PORT_TRIES, 65536)):
             try:
-                server = start_room(candidate, oper=oper)
+                server = start_room(candidate, oper=oper, room_name=self._room_name(nick))
             except OSError as exc:
                 if exc.errno in PORT_TAKEN:
                     log.info("port %d is taken; trying the next one for the room", candidate)

@@ -45,6 +45,7 @@ Threading rules:
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import select
 import socket
@@ -71,8 +72,9 @@ from net.history import (
     default_database_path,  # noqa: F401 -- for the window's hosted room
 )
 from net.i18n import ntr, tr
-from net.irc_session import IrcSession, is_irc_command
+from net.irc_session import VERSION, IrcSession, is_irc_command
 from net.lan import shareable_endpoints
+from net.mdns import Announcer
 from net.plain_session import PlainSession
 from net.protocol import DEFAULT_CHANNEL, DEFAULT_PORT, Message, parse
 from net.state import CHANNELS_PER_ADDRESS, CHANNELS_PER_PERSON, MAX_CHANNELS, Rooms, Session
@@ -97,6 +99,15 @@ MAX_LINGERING_REFUSALS = 64
 _LIMITS = ConnectionLimits()
 
 
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host.lower() in ("localhost", "localhost.localdomain")
+
+
 @dataclass
 class ServerConfig:
     """Everything that can be tuned; ``servidor.py`` fills it from the command line."""
@@ -107,6 +118,10 @@ class ServerConfig:
     network: str = "Charla"
     password: str | None = None
     channel: str = DEFAULT_CHANNEL
+    #: make the room known on the local network by multicast DNS (``net.mdns``); never
+    #: on a loopback ``host``, which nobody on the network could reach anyway
+    announce: bool = False
+    room_name: str | None = None  # the name it is announced by (None: "Sala de <host>")
     motd: str | None = None  # None: the built-in welcome; "": no MOTD at all
     max_clients: int = 1000
     max_per_ip: int = 50  # 0: no limit
@@ -384,6 +399,7 @@ class ChatServer:
         self._wake_writer.setblocking(False)  # a wake-up already waiting is enough
         self.rooms.on_timer_changed = self._wake_timer
         self._acceptor: threading.Thread | None = None
+        self._announcer: Announcer | None = None  # set by start(); closed by shutdown()
         self._stopping = threading.Event()
         self.stopped = threading.Event()
         self.port = self.config.port
@@ -419,6 +435,7 @@ class ChatServer:
             self._teacher_from_start(account)
         self._acceptor = threading.Thread(target=self._accept_loop, name="acceptor", daemon=True)
         self._acceptor.start()
+        self._announcer = self._start_announcer()
         bound = [s.getsockname()[:2] for s in self._listeners]  # ("::", 12345), ("0.0.0.0", …)
         log.info(
             tr("listening on %s"),
@@ -426,6 +443,35 @@ class ChatServer:
                 f"[{host}]:{port}" if ":" in host else f"{host}:{port}" for host, port in bound
             ),
         )
+
+    def _start_announcer(self) -> Announcer | None:
+        """Announce the room on the network (``config.announce``); a failure is only a warning:
+        the room works without it, its address typed."""
+        if not self.config.announce or _is_loopback(self.config.host):
+            return None
+        name = self.config.room_name or tr("Room of {name}").format(
+            name=socket.gethostname().split(".", 1)[0]
+        )
+        announcer = Announcer(
+            name,
+            self.port,
+            channel=self.config.channel,
+            password=self.config.password is not None,
+            version=VERSION,
+            web_port=self.web_port,
+        )
+        try:
+            announcer.start()
+        except OSError as exc:
+            log.warning(tr("cannot announce the room on the network: %s"), exc)
+            announcer.close()
+            return None
+        log.info(tr("announcing the room on the network as %r"), name)
+        return announcer
+
+    def announced_name(self) -> str | None:
+        """The name the room is announced by now (after any rename), or None."""
+        return self._announcer.name if self._announcer is not None else None
 
     def _teacher_from_start(self, account: str) -> None:
         """``--teacher ACCOUNT``: kept with the others if the account exists; if not yet,
@@ -467,6 +513,8 @@ class ChatServer:
             self.stopped.wait(3)
             return
         self._stopping.set()
+        if self._announcer is not None:
+            self._announcer.close()  # its goodbye first: the room leaves the lists at once
         with contextlib.suppress(OSError):
             self._wake_writer.send(b"x")
         if self._acceptor is not None:

@@ -16,6 +16,13 @@ from tests import support
 from tests.support import IrcClient
 
 
+@pytest.fixture(autouse=True)
+def no_announcing(monkeypatch):
+    """Rooms hosted here are not announced: these tests run in the machine's own network,
+    where nothing may be multicast (tests/test_mdns.py announces inside namespaces)."""
+    monkeypatch.setattr(ConnectDialog, "announce_rooms", False)
+
+
 @pytest.fixture
 def dialog(tk_root, tmp_path, monkeypatch):
     # a hosted room keeps its history in the per-user data folder: this test's, not the user's
@@ -194,3 +201,11 @@ def test_a_room_opened_again_brings_its_history_back(dialog, tk_root, tmp_path):
         reader.expect(r"los deberes son para el lunes")
     finally:
         reader.close()
+
+
+def test_a_hosted_room_is_announced_by_the_hosts_nick(dialog, monkeypatch):
+    assert dialog._room_name("ana") is None  # turned off in these tests
+    monkeypatch.setattr(ConnectDialog, "announce_rooms", True)
+    assert dialog._room_name("ana") == "Room of ana"
+    set_language("es")
+    assert dialog._room_name("ana") == "Sala de ana"

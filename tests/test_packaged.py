@@ -163,7 +163,11 @@ def test_the_packaged_window_without_a_display_says_why_in_its_log(
 def test_the_packaged_server_speaks_spanish_and_tells_the_address(
     built: Path, tmp_path: Path
 ) -> None:
-    server = packaged_server_process(built, tmp_path, "--port", "0", "--lang", "es")
+    # on every interface (the banner's "localhost" line), but announcing nothing: tests
+    # never multicast on the machine's own network
+    server = packaged_server_process(
+        built, tmp_path, "--port", "0", "--lang", "es", "--no-announce"
+    )
     try:
         port = int(server.expect(r"Charla está escuchando en el puerto (\d+)\.").group(1))
         server.expect(rf"En este ordenador: localhost:{port}$")
@@ -182,7 +186,11 @@ def test_the_packaged_server_speaks_spanish_and_tells_the_address(
 
 @pytest.mark.skipif(sys.platform == "win32", reason="Windows has no SIGTERM to send")
 def test_the_packaged_server_stops_cleanly_when_told_to(built: Path, tmp_path: Path) -> None:
-    server = packaged_server_process(built, tmp_path, "--port", "0", "--lang", "es")
+    # on every interface (the banner's "localhost" line), but announcing nothing: tests
+    # never multicast on the machine's own network
+    server = packaged_server_process(
+        built, tmp_path, "--port", "0", "--lang", "es", "--no-announce"
+    )
     try:
         server.expect(r"Charla está escuchando en el puerto (\d+)\.")
         server.process.terminate()  # what the launcher passes on to the server inside

@@ -399,3 +399,10 @@ def test_a_separate_web_port_serves_browsers_only(start_server):
             data += chunk
     assert data.startswith(b"HTTP/1.1 404 ")
     assert f"It is on port {server.web_port}.".encode() in data
+
+
+def test_a_room_on_a_loopback_address_is_never_announced(start_server):
+    # nobody on the network could reach it; and the tests, on 127.0.0.1, multicast nothing
+    server = start_server(announce=True, room_name="Sala de prueba")
+    assert server.config.host == "127.0.0.1"
+    assert server.announced_name() is None

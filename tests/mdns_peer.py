@@ -1,0 +1,135 @@
+"""A peer for tests/test_mdns.py and bench/mdns_bench.py, run inside a network namespace.
+
+``announce NAME PORT [CHANNEL]``: announce a room until stdin closes, printing the name
+it holds ("name <NAME>") whenever it changes. ``browse``: print the rooms as one JSON
+line each time they change (``seen SECONDS`` before the first room, counted from
+the browser's start), and at the end ``table SERVICES HOSTS MAXRSS_KB CPU_S``.
+``flood COUNT [SECONDS]``: send COUNT junk packets (over SECONDS) to the mDNS group
+(queries for the room, fake
+services, garbage) and print ``flooded``. ``count ADDRESS``: count the mDNS packets
+heard from ADDRESS (IPv4) until stdin closes, print ``packets N``. Each stops when stdin closes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import socket
+import sys
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from net.dns_message import TYPE_PTR, TYPE_SRV, Message, Question, Record, Srv, encode
+from net.mdns import IRC_SERVICE, MDNS_IPV4, MDNS_PORT, Announcer, Browser, interfaces
+
+
+def flood(count: int, seconds: float) -> None:
+    interface = interfaces()[0]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(interface.ipv4))
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)  # the same side hears
+    query = encode(Message(questions=(Question(IRC_SERVICE, TYPE_PTR),)))
+    for number in range(count):
+        kind = number % 4
+        if kind == 0:
+            packet = query
+        elif kind == 1:
+            instance = (f"Junk {number}", *IRC_SERVICE)
+            packet = encode(
+                Message(
+                    flags=0x8400,
+                    answers=(Record(IRC_SERVICE, TYPE_PTR, 4500, instance),),
+                )
+            )
+        elif kind == 2:
+            instance = (f"Junk srv {number}", *IRC_SERVICE)
+            packet = encode(
+                Message(
+                    flags=0x8400,
+                    answers=(
+                        Record(IRC_SERVICE, TYPE_PTR, 4500, instance),
+                        Record(instance, TYPE_SRV, 120, Srv(0, 0, 1, ("junk", "local"))),
+                    ),
+                )
+            )
+        else:
+            packet = os.urandom(1 + number % 500)
+        sock.sendto(packet, (MDNS_IPV4, MDNS_PORT))
+        if seconds and number % 100 == 99:
+            time.sleep(seconds / count * 100)
+    sock.close()
+    print("flooded", flush=True)
+
+
+def count_responses(done: threading.Event, sender: str) -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("", MDNS_PORT))
+    request = socket.inet_aton(MDNS_IPV4) + socket.inet_aton(interfaces()[0].ipv4)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, request)
+    sock.settimeout(0.1)
+    print("counting", flush=True)
+    responses = 0  # packets from the sender
+    while not done.is_set():
+        try:
+            _packet, source = sock.recvfrom(9000)
+        except TimeoutError:
+            continue
+        if source[0] == sender:
+            responses += 1
+    sock.close()
+    print("packets", responses, flush=True)
+
+
+def main() -> None:
+    done = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+    if sys.argv[1] == "flood":
+        flood(int(sys.argv[2]), float(sys.argv[3]) if len(sys.argv) > 3 else 0.0)
+        return
+    if sys.argv[1] == "count":
+        count_responses(done, sys.argv[2])
+        return
+    if sys.argv[1] == "announce":
+        channel = sys.argv[4] if len(sys.argv) > 4 else "#general"
+        announcer = Announcer(sys.argv[2], int(sys.argv[3]), channel, False, "test")
+        announcer.start()
+        said = None
+        while not done.wait(0.05):
+            if announcer.name != said:
+                said = announcer.name
+                print("name", said, flush=True)
+        announcer.close()
+        print("closed", flush=True)
+    else:
+        lock = threading.Lock()
+
+        seen = threading.Event()
+
+        def changed(rooms):
+            with lock:
+                if rooms and not seen.is_set():
+                    seen.set()
+                    print(f"seen {time.monotonic() - started:.4f}", flush=True)
+                print(json.dumps([asdict(room) for room in rooms]), flush=True)
+
+        started = time.monotonic()
+        browser = Browser(changed)
+        browser.start()
+        print("started", started, flush=True)
+        done.wait()
+        browser.close()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        services, hosts = len(browser._services), len(browser._hosts)
+        cpu = usage.ru_utime + usage.ru_stime
+        print("table", services, hosts, usage.ru_maxrss, f"{cpu:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
