@@ -156,13 +156,19 @@ def _client_tags(kept: KeptMessage) -> dict[str, str]:
 
 
 def reaction_of(kept: KeptMessage) -> tuple[str, str] | None:
-    """(the msgid reacted to, the reaction) of a kept reaction, or None."""
-    if kept.message.command != "TAGMSG":
-        return None
-    tags = _client_tags(kept)
-    reaction = tags.get(REACT_TAG)
-    target = next((tags[key] for key in REPLY_TAGS if tags.get(key)), None)
-    return (target, reaction) if reaction and target else None
+    """(the msgid reacted to, the reaction) of a kept reaction, or None; worked out once
+    per kept message (a reaction storm scans the channel's history for each reaction)."""
+    found = kept.reaction
+    if found is None:
+        found = ()
+        if kept.message.command == "TAGMSG":
+            tags = _client_tags(kept)
+            reaction = tags.get(REACT_TAG)
+            target = next((tags[key] for key in REPLY_TAGS if tags.get(key)), None)
+            if reaction and target:
+                found = (target, reaction)
+        kept.reaction = found
+    return found or None
 
 
 def keeps(tags: dict[str, str], command: str) -> bool:

@@ -89,7 +89,7 @@ class KeptMessage(Outgoing):
     ``KEPT_TAGS``; ``client_tags`` is the rest of its tag section, formatted (``+a;+b=1``),
     or "". Nothing is cached: a kept message is only replayed, each replay its own."""
 
-    __slots__ = ("client_tags", "cost")
+    __slots__ = ("client_tags", "cost", "reaction")
 
     def __init__(self, message: Message, timestamp: float, client_tags: str = "") -> None:
         # no Outgoing.__init__: a kept message has no cache of wire forms (the slot stays empty)
@@ -99,6 +99,9 @@ class KeptMessage(Outgoing):
         #: what history counts it as, in bytes (``net.history.footprint``, worked out once
         #: when it is kept, so forgetting it does not measure it again)
         self.cost = 0
+        #: what ``net.chathistory.reaction_of`` found it to be, once asked: (msgid,
+        #: reaction), () for no reaction, None before (scans of history stay cheap)
+        self.reaction: tuple[str, str] | tuple[()] | None = None
 
     def wire(self, server_time: bool = False, message_tags: bool = False) -> bytes:
         return self._formatted({}, server_time, message_tags)
