@@ -182,6 +182,8 @@ class ChatWindow:
         self._build_search_bar()
         self.pictures = Pictures(self)  # the 📎 button, pasted files, thumbnails
         self.social = Social(self)  # replies, reactions, typing, older messages
+        self.search_bar.search_older = self.social.search_older
+        root.bind("<Alt-r>", lambda _e: self.social.reply_to_last())
         self._build_menu()
         # On the toplevel these fire for every widget inside too: only the window counts.
         root.bind("<FocusIn>", lambda e: e.widget is root and self._on_focus(True))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from gui import classroom, tabs
@@ -43,6 +43,8 @@ ALIASES = {
     "/users": "users",
     "/usuarios": "users",
     "/clear": "clear",
+    "/save": "save",
+    "/guardar": "save",
     "/limpiar": "clear",
     "/help": "help",
     "/ayuda": "help",
@@ -237,7 +239,8 @@ def show_help(window: Window, _args: str, target: str) -> bool:
         tr(
             "Commands: /apodo (/nick) NAME · /yo (/me) TEXT · /privado (/msg) NAME TEXT · "
             "/unirse (/join) #CHANNEL · /dejar (/part) · /tema (/topic) TEXT · "
-            "/usuarios (/users) · /limpiar (/clear) · /cerrar (/close) this tab · "
+            "/usuarios (/users) · /limpiar (/clear) · /guardar (/save) [YYYY-MM-DD] · "
+            "/cerrar (/close) this tab · "
             "/salir (/quit) Charla"
         ),
     )
@@ -373,6 +376,19 @@ def announce(window: Window, args: str, target: str) -> bool:
     return True
 
 
+def save(window: Window, args: str, target: str) -> bool:
+    """``/guardar`` (the whole conversation) or ``/guardar 2026-12-05`` (that day's): asks
+    where, then writes it (``gui.social``)."""
+    day = None
+    if args.strip():
+        try:
+            day = date.fromisoformat(args.strip())
+        except ValueError:
+            return False
+    window.social.ask_save(day)
+    return True
+
+
 def poll(window: Window, args: str, target: str) -> bool:
     """``/encuesta ¿Lo habéis entendido?`` (👍 / 👎), ``/encuesta ¿Cuándo? | lunes |
     martes`` (1️⃣ 2️⃣), ``/encuesta cerrar``: the result, said to the room."""
@@ -431,4 +447,5 @@ COMMANDS: dict[str, Callable[[Window, str, str], bool]] = {
     "claim": claim,
     "delete": delete_last,
     "poll": poll,
+    "save": save,
 }

@@ -33,6 +33,7 @@ from gui.formatting import configure_tags, derived_fonts, has_codes, styled_piec
 from gui.search import find_all
 from gui.theme import Theme, nick_color
 from net.i18n import ntr, tr
+from net.protocol import fold_name
 
 FOLDED, UNFOLDED = "▸", "▾"  # the end of a line that unfolds, before and after a click
 QUOTE_CHARS = 60  # of the message a reply answers, shown above it
@@ -406,23 +407,45 @@ class ConversationView(ttk.Frame):
         self.text.yview(f"{top + lines}.0")  # the same lines in sight as before
         return lines
 
+    def newest_message(self, not_by: str = "") -> tuple[str, str] | None:
+        """(msgid, author) of the lowest message on screen with an id, not by ``not_by``."""
+        found = [
+            (line, msgid)
+            for msgid, line in self._line_of.items()
+            if msgid in self.authors and fold_name(self.authors[msgid]) != fold_name(not_by)
+        ]
+        if not found:
+            return None
+        msgid = max(found)[1]
+        return msgid, self.authors[msgid]
+
     def oldest_msgid(self) -> str | None:
         """The id of the first message shown (older ones are asked for before it)."""
         if not self._line_of:
             return None
         return min(self._line_of.items(), key=lambda item: item[1])[0]
 
-    def dated_text(self) -> str:
+    def dated_text(self, day: date | None = None) -> str:
         """The whole conversation as text, each message with its date and time:
-        ``[2026-12-05 10:42] ana: hola`` (other lines as shown)."""
+        ``[2026-12-05 10:42] ana: hola`` (other lines as shown); with ``day``, only the
+        messages of that day (and a reply's quote above one)."""
         self.flush()
         lines = self.text.get("1.0", "end-1c").split("\n")
+        kept: list[str] = []
         for number, line in enumerate(lines, start=1):
             when = self._when_at.get(number + self._trimmed)
             if when is not None and line.startswith("[") and "] " in line:
-                stamp = when.astimezone().strftime("%Y-%m-%d %H:%M")
-                lines[number - 1] = f"[{stamp}] " + line.split("] ", 1)[1]
-        return "\n".join(lines) + "\n"
+                local = when.astimezone()
+                if day is not None and local.date() != day:
+                    continue
+                line = f"[{local:%Y-%m-%d %H:%M}] " + line.split("] ", 1)[1]
+            elif day is not None:
+                following = self._when_at.get(number + 1 + self._trimmed)
+                quoted = (number + self._trimmed) in self._quote_of
+                if not (quoted and following and following.astimezone().date() == day):
+                    continue
+            kept.append(line)
+        return "\n".join(kept) + "\n"
 
     def snippet(self, msgid: str) -> tuple[str, str] | None:
         """(author, first words) of a message shown here, to quote it in a reply."""

@@ -95,6 +95,9 @@ class SearchBar(ttk.Frame):
         super().__init__(master, padding=(10, 2))
         self.current_view = current_view
         self.closed = closed
+        #: a search that found nothing: may load older messages and call ``again`` when
+        #: they are in (``gui.social.Social.search_older``); True if it does
+        self.search_older: Callable[[ConversationView, Callable[[], None]], bool] | None = None
         self.searched: tuple[str, ConversationView] | None = None  # the last search, where
         self.count = 0  # matches of the last search
         self.shown = 0  # which of them is shown: 0 is the oldest
@@ -130,12 +133,26 @@ class SearchBar(ttk.Frame):
             self.searched = (pattern, view)
             self.count = view.find(pattern)
             self.shown = self.count - 1
+            older = self.search_older
+            if not self.count and pattern and older and older(view, self._search_again):
+                self.result.configure(text=tr("Searching older messages…"))
+                return "break"
         elif self.count:
             self.shown = (self.shown + direction) % self.count
         if self.count:
             view.show_match(self.shown)
         self._say()
         return "break"
+
+    def _search_again(self) -> None:
+        """The older messages are in: the same search, over everything."""
+        if self.searched is not None and self.winfo_exists():
+            pattern, view = self.searched
+            self.count = view.find(pattern)
+            self.shown = self.count - 1
+            if self.count:
+                view.show_match(self.shown)
+            self._say()
 
     def _say(self) -> None:
         if not self.count:

@@ -18,7 +18,9 @@ conversation before the first line shown.
   page before its oldest message (``CHATHISTORY BEFORE``, a Charla server or any that
   offers it); they go above, the lines in sight staying put. Search (Ctrl+F) reaches
   them once loaded. "Guardar conversación…" loads everything the server keeps, then
-  writes the tab as UTF-8 text, ``[fecha hora] nick: texto``.
+  writes the tab as UTF-8 text, ``[fecha hora] nick: texto`` (``/guardar 2026-12-05``:
+  only that day's messages, for a teacher's record of a lesson). A search (Ctrl+F) that
+  finds nothing loads the older messages and searches them too.
 
 All of it needs a server that reads tags (``message-tags``): without one the menu offers
 none of it, and messages are plain messages.
@@ -32,7 +34,7 @@ import time
 import tkinter as tk
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from tkinter import filedialog, ttk
 from typing import Any
@@ -100,8 +102,9 @@ class Social:
         self._typing_tick: str | None = None
         self.loading: set[str] = set()  # keys whose older messages were asked for
         self.exhausted: set[str] = set()  # keys with nothing older on the server
-        #: key -> (file, pages asked so far): a conversation being saved
-        self.saving: dict[str, tuple[Path, int]] = {}
+        #: key -> (pages asked so far, what to do once all is here): a conversation whose
+        #: older messages are all being loaded (to save it, or to search it)
+        self.fetching: dict[str, tuple[int, Callable[[], None]]] = {}
         #: key -> poll msgid -> (its question, its options), oldest first
         self.polls: dict[str, OrderedDict[str, tuple[str, tuple[str, ...]]]] = {}
         #: our own polls until the server gives them an id: message id -> (key, question,
@@ -146,6 +149,17 @@ class Social:
         self.reply_bar.place(in_=self.window.entry, relx=0, y=-2, anchor="sw")
         self.reply_bar.lift()
         self.window.entry.focus_set()
+
+    def reply_to_last(self) -> str:
+        """Alt+R: answer the newest message from someone else in the conversation on show."""
+        window = self.window
+        view = window.views.get(window.current_key)
+        if view is None or not window.client.can_tag():
+            return "break"
+        found = view.newest_message(not_by=window.client.nick)
+        if found is not None:
+            self.start_reply(window.current_name(), *found)
+        return "break"
 
     def cancel_reply(self) -> None:
         self.replying = None
@@ -416,8 +430,8 @@ class Social:
             self._note(key, reaction.msgid, reaction.emoji, reaction.nick, reaction.added)
         for msgid in {reaction.msgid for reaction in event.reactions}:
             self._show(key, msgid)
-        if key in self.saving:
-            self._go_on_saving(key)
+        if key in self.fetching:
+            self._go_on_fetching(key)
 
     @staticmethod
     def _older_quote(
@@ -433,37 +447,65 @@ class Social:
 
     # -- keeping a copy ------------------------------------------------------------------
 
-    def ask_save(self) -> None:
+    def ask_save(self, day: date | None = None) -> None:
+        """Ask where, then ``save`` the conversation on show (or ``day``'s part of it)."""
         key = self.window.current_key
         name = self.window.names.get(key, key)
         path = filedialog.asksaveasfilename(
             parent=self.window.root,
             title=tr("Save conversation…"),
             defaultextension=".txt",
-            initialfile=f"{name.lstrip('#&')}-{datetime.now():%Y-%m-%d}.txt",
+            initialfile=f"{name.lstrip('#&')}-{day or datetime.now().date():%Y-%m-%d}.txt",
             filetypes=[(tr("Text"), "*.txt")],
         )
         if path:
-            self.save(key, Path(path))
+            self.save(key, Path(path), day=day)
 
-    def save(self, key: str, path: Path, on_done: Callable[[Path], None] | None = None) -> None:
-        """Write the conversation ``key`` to ``path``, all of it: the older pages the server
-        keeps are loaded first. ``on_done`` is called once written."""
-        self._on_saved = on_done
-        self.saving[key] = (path, 0)
-        self._go_on_saving(key)
+    def load_everything(self, key: str, then: Callable[[], None]) -> None:
+        """Load every older message the server keeps for ``key`` (a page at a time, at most
+        ``MAX_SAVE_PAGES``, as long as the tab has room), then call ``then``."""
+        self.fetching[key] = (0, then)
+        self._go_on_fetching(key)
 
-    def _go_on_saving(self, key: str) -> None:
-        path, pages = self.saving[key]
+    def _go_on_fetching(self, key: str) -> None:
+        pages, then = self.fetching[key]
         if pages < MAX_SAVE_PAGES and self.load_older(key):
-            self.saving[key] = (path, pages + 1)
+            self.fetching[key] = (pages + 1, then)
             return  # on_older comes back here
-        del self.saving[key]
-        view = self.window.views[key]
-        path.write_text(view.dated_text(), encoding="utf-8")
-        view.add_system(
-            datetime.now().astimezone(),
-            tr("Conversation saved in {path}").format(path=path),
-        )
-        if self._on_saved is not None:
-            self._on_saved(path)
+        del self.fetching[key]
+        then()
+
+    def save(
+        self,
+        key: str,
+        path: Path,
+        on_done: Callable[[Path], None] | None = None,
+        day: date | None = None,
+    ) -> None:
+        """Write the conversation ``key`` to ``path``, all of it (the older pages the server
+        keeps are loaded first), or only the messages of ``day``; then ``on_done``."""
+
+        def write() -> None:
+            view = self.window.views.get(key)
+            if view is None:
+                return
+            path.write_text(view.dated_text(day), encoding="utf-8")
+            view.add_system(
+                datetime.now().astimezone(),
+                tr("Conversation saved in {path}").format(path=path),
+            )
+            if on_done is not None:
+                on_done(path)
+
+        self.load_everything(key, write)
+
+    def search_older(self, view: Any, again: Callable[[], None]) -> bool:
+        """A search found nothing in ``view``: load its older messages and search again;
+        False when there is nothing older to load."""
+        key = next((k for k, v in self.window.views.items() if v is view), None)
+        if key is None or key in self.exhausted or key in self.fetching:
+            return False
+        if not self.window.client.can_load_older() or view.oldest_msgid() is None:
+            return False
+        self.load_everything(key, again)
+        return True

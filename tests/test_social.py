@@ -186,3 +186,40 @@ def _msgid_in(window, channel: str, text: str) -> str:
     lines = view.plain_text().split("\n")
     number = next(n for n, line in enumerate(lines, 1) if text in line)
     return view._id_at[number + view._trimmed]
+
+
+def test_a_search_reaches_older_messages_and_a_day_can_be_saved(
+    server, open_window, tmp_path: Path
+) -> None:
+    from datetime import date, timedelta
+
+    marta = IrcClient(server.port)
+    try:
+        marta.register("marta")
+        marta.join("#general")
+        for number in range(120):
+            marta.send(f"PRIVMSG #general :apunte {number} .")
+        marta.sync()
+    finally:
+        marta.close()
+    ana = open_window("ana")
+    view = ana.views["#general"]
+    wait_until([ana], lambda: "apunte 119 ." in view.plain_text())
+    ana.show_search()
+    ana.search("apunte 7 .")  # said before the 50 replayed: not on screen yet
+    wait_until([ana], lambda: ana.search_bar.count == 1)
+    assert "apunte 0 ." in view.plain_text()
+    saved: list[Path] = []
+    ana.social.save("#general", tmp_path / "hoy.txt", saved.append, day=date.today())
+    wait_until([ana], lambda: saved)
+    assert saved[0].read_text(encoding="utf-8").count(" marta: apunte ") == 120
+    ana.social.save(
+        "#general", tmp_path / "ayer.txt", saved.append, day=date.today() - timedelta(1)
+    )
+    wait_until([ana], lambda: len(saved) == 2)
+    assert "apunte" not in saved[1].read_text(encoding="utf-8")
+    ana.entry.focus_force()
+    ana.root.update()
+    ana.entry.event_generate("<Alt-r>")  # answer the newest message from someone else
+    wait_until([ana], lambda: ana.social.replying is not None)
+    assert "apunte 119" in ana.social.reply_label.cget("text")
