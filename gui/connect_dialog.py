@@ -3,28 +3,34 @@
 ``ConnectDialog`` asks for the server address (prefilled with the last one used) and the
 nickname, or offers to **host a room on this computer**: that starts a Charla server in
 this process, so one person with one double-click can open a class chat (on the next free
-port when another program holds the usual one). The server's modules (and sqlite3) are
-imported only then, so a window that only joins rooms never loads them. Wrong input is
-explained in plain words; an unreachable server is found out by trying to connect, on a
-worker thread, so the window never freezes.
+port when another program holds the usual one). It lists, live, the rooms announced on
+the local network (``net.mdns``: "Sala de Marta — #general — 192.168.1.23:12345"); a
+double-click joins one, and when none is heard after a few seconds it says what to check.
+The server's modules (and sqlite3) are imported only for hosting, so a window that only
+joins rooms never loads them. Wrong input is explained in plain words; an unreachable
+server is found out by trying to connect, on a worker thread, so the window never freezes.
 
 Threading: a Tk frame on the main thread; the reachability check runs on a short-lived
-worker thread that only puts its answer on a ``queue.Queue``, drained with ``after()``.
+worker thread, and the rooms browser (``net.mdns.Browser``) on its own; both only put
+their answers on a ``queue.Queue``, drained with ``after()``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
+import os
 import queue
 import secrets
 import socket
 import threading
+import time
 import tkinter as tk
 from collections.abc import Callable
 from dataclasses import dataclass
 from tkinter import ttk
-from typing import Protocol
+from typing import Any, Protocol
 
 from gui.settings import Settings
 from net.i18n import tr
@@ -36,6 +42,26 @@ HOST_PORT_TRIES = 10  # a room whose port another program holds takes the next f
 # "taken": in use, or (Windows) reserved by the system or held exclusively by a program
 PORT_TAKEN = {errno.EADDRINUSE, errno.EACCES, getattr(errno, "WSAEACCES", errno.EACCES)}
 CHECK_TIMEOUT = 3.0  # seconds to wait for a server to answer the reachability check
+ROOMS_POLL_MS = 250  # how often the rooms heard are shown
+NOTHING_FOUND_AFTER = 4.0  # seconds without a room before saying what to check
+MAX_LISTED_ROOMS = 50
+
+
+def room_line(room: Any) -> str:
+    """ "Sala de Marta — #general — 192.168.1.23:12345 — con contraseña"."""
+    parts = [room.name]
+    if room.channel:
+        parts.append(room.channel)
+    parts.append(room.endpoint)
+    if room.password:
+        parts.append(tr("with a password"))
+    return " — ".join(parts)
+
+
+def _multicast_browser(on_change: Callable[[tuple], None]) -> Any:
+    from net.mdns import Browser  # only when the dialog lists rooms
+
+    return Browser(on_change)
 
 
 def problem_in_words(exc: OSError) -> str:
@@ -144,6 +170,10 @@ class ConnectDialog(ttk.Frame):
     #: a room hosted here is announced on the local network (the tests turn it off: they
     #: run in the machine's own network, where nothing may be multicast)
     announce_rooms = True
+    #: the rooms announced on the local network are listed (``net.mdns.Browser``); off
+    #: where ``CHARLA_NO_DISCOVERY`` is set (the tests: nothing may be multicast there)
+    #: and where ``make_browser`` is None
+    make_browser: Callable[[Callable[[tuple], None]], Any] | None = staticmethod(_multicast_browser)
 
     def __init__(self, root: tk.Tk, settings: Settings, on_done: Callable[[Choice], None]) -> None:
         super().__init__(root, padding=24)
@@ -163,6 +193,7 @@ class ConnectDialog(ttk.Frame):
         ttk.Label(self, text=tr("Server address:")).grid(row=2, column=0, sticky="w", padx=(24, 8))
         self.address_entry = ttk.Entry(self, textvariable=self.address, width=28)
         self.address_entry.grid(row=2, column=1, sticky="ew", pady=4)
+        self._build_room_list()
         ttk.Radiobutton(
             self,
             text=tr("Host a room on this computer"),
@@ -183,6 +214,72 @@ class ConnectDialog(ttk.Frame):
         self.button.grid(row=7, column=1, sticky="e")
         root.bind("<Return>", lambda _e: self.submit())
         self.nick_entry.focus_set()
+
+    # -- the rooms on this network (net.mdns) ------------------------------------------
+
+    def _build_room_list(self) -> None:
+        """ "Rooms on this network": filled live by a multicast DNS browser on its own
+        thread (its rooms reach the Tk thread through ``_found``); a double-click joins."""
+        self.rooms: tuple[Any, ...] = ()
+        self._found: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self.browser = None
+        self.rooms_frame = ttk.Frame(self)
+        self.rooms_frame.grid(row=8, column=0, columnspan=2, sticky="ew", padx=(24, 0))
+        ttk.Label(self.rooms_frame, text=tr("Rooms on this network:")).pack(anchor="w")
+        self.room_list = tk.Listbox(self.rooms_frame, height=4, activestyle="dotbox")
+        self.room_list.pack(fill="x", pady=(2, 2))
+        self.rooms_hint = ttk.Label(self.rooms_frame, wraplength=380, foreground="#6e7781")
+        self.rooms_hint.pack(anchor="w")
+        self.room_list.bind("<Double-Button-1>", lambda _e: self.join_listed())
+        self.room_list.bind("<Return>", lambda _e: self.join_listed())
+        make = self.make_browser if not os.environ.get("CHARLA_NO_DISCOVERY") else None
+        if make is None:
+            self.rooms_frame.grid_remove()
+            return
+        try:
+            self.browser = make(self._found.put)
+            self.browser.start()
+        except OSError as exc:  # no multicast here (no network, a locked-down system)
+            log.info("rooms on the network cannot be listed: %s", exc)
+            self.browser = None
+            self.rooms_frame.grid_remove()
+            return
+        self.rooms_hint.configure(text=tr("Looking for rooms…"))
+        self._looking_since = time.monotonic()
+        self.after(ROOMS_POLL_MS, self._show_rooms)
+
+    def _show_rooms(self) -> None:
+        latest = None
+        with contextlib.suppress(queue.Empty):
+            while True:
+                latest = self._found.get_nowait()
+        if latest is not None:
+            self.rooms = tuple(latest)[:MAX_LISTED_ROOMS]
+            self.room_list.delete(0, "end")
+            for room in self.rooms:
+                self.room_list.insert("end", room_line(room))
+        if self.rooms:
+            self.rooms_hint.configure(text=tr("Double-click a room to join it."))
+        elif time.monotonic() - self._looking_since > NOTHING_FOUND_AFTER:
+            self.rooms_hint.configure(
+                text=tr(
+                    "No room found on this network. Are you on the same network (the same "
+                    "Wi-Fi) as the teacher? Does the teacher's firewall let Charla in on "
+                    "private networks? You can also type the address above."
+                )
+            )
+        self.after(ROOMS_POLL_MS, self._show_rooms)
+
+    def join_listed(self) -> None:
+        """The selected room: its address in the box, then in as if Enter was pressed."""
+        selection = self.room_list.curselection()
+        if not selection or selection[0] >= len(self.rooms):
+            return
+        room = self.rooms[selection[0]]
+        self.mode.set("join")
+        self._on_mode()
+        self.address.set(room.endpoint)
+        self.submit()
 
     def _on_mode(self) -> None:
         joining = self.mode.get() == "join"
@@ -288,4 +385,7 @@ class ConnectDialog(ttk.Frame):
 
     def destroy(self) -> None:
         self.root.unbind("<Return>")
+        if self.browser is not None:
+            self.browser.close()
+            self.browser = None
         super().destroy()

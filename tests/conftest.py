@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +27,11 @@ from tests.support import (
     running_ngircd,
     x_display,
 )
+
+#: no connect dialog lists the rooms of the machine's own network (a multicast DNS query
+#: would leave 127.0.0.1); the programs the tests start inherit it. tests/test_mdns.py
+#: looks for rooms only inside network namespaces it makes.
+os.environ["CHARLA_NO_DISCOVERY"] = "1"
 
 
 @pytest.fixture(autouse=True)

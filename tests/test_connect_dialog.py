@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Iterator
+from typing import ClassVar
 
 import pytest
 
@@ -209,3 +210,60 @@ def test_a_hosted_room_is_announced_by_the_hosts_nick(dialog, monkeypatch):
     assert dialog._room_name("ana") == "Room of ana"
     set_language("es")
     assert dialog._room_name("ana") == "Sala de ana"
+
+
+class _HeardRooms:
+    """A stand-in for ``net.mdns.Browser`` (tests/test_mdns.py runs the real one inside
+    network namespaces): it hands the dialog the rooms the test says it heard."""
+
+    made: ClassVar[list[_HeardRooms]] = []
+
+    def __init__(self, on_change) -> None:
+        self.on_change = on_change
+        self.closed = False
+        _HeardRooms.made.append(self)
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_rooms_heard_on_the_network_are_listed_and_a_double_click_joins(
+    tk_root, monkeypatch
+) -> None:
+    from net.mdns import Room
+
+    set_language("es")
+    monkeypatch.delenv("CHARLA_NO_DISCOVERY")
+    monkeypatch.setattr(ConnectDialog, "make_browser", _HeardRooms)
+    monkeypatch.setattr(connect_dialog, "NOTHING_FOUND_AFTER", 0.3)
+    chosen = []
+    with support.running_charla() as (port, _server):
+        view = ConnectDialog(tk_root, Settings(nick="ana"), chosen.append)
+        view.pack()
+        browser = _HeardRooms.made[-1]
+        support.wait_until(
+            lambda: "misma red" in view.rooms_hint.cget("text"), tick=tk_root.update
+        )  # nothing heard: what to check, in plain words
+        room = Room("Sala de Marta", "aula.local", port, ("127.0.0.1",), "#general", True, "1")
+        browser.on_change((room,))
+        support.wait_until(lambda: view.room_list.size() == 1, tick=tk_root.update)
+        assert view.room_list.get(0) == (
+            f"Sala de Marta — #general — 127.0.0.1:{port} — con contraseña"
+        )
+        tk_root.update()
+        x, y, _w, h = view.room_list.bbox(0)
+        for _ in range(2):  # a double-click on it
+            view.room_list.event_generate("<ButtonPress-1>", x=x + 5, y=y + h // 2)
+            view.room_list.event_generate("<ButtonRelease-1>", x=x + 5, y=y + h // 2)
+        support.wait_until(
+            lambda: chosen,
+            tick=tk_root.update,
+            describe=lambda: (view.address.get(), view.error.cget("text")),
+        )
+        assert (chosen[0].host, chosen[0].port, chosen[0].nick) == ("127.0.0.1", port, "ana")
+        view.destroy()
+        assert browser.closed
+    set_language("en")
