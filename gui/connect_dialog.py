@@ -226,7 +226,7 @@ class ConnectDialog(ttk.Frame):
         self.rooms_frame = ttk.Frame(self)
         self.rooms_frame.grid(row=8, column=0, columnspan=2, sticky="ew", padx=(24, 0))
         ttk.Label(self.rooms_frame, text=tr("Rooms on this network:")).pack(anchor="w")
-        self.room_list = tk.Listbox(self.rooms_frame, height=4, activestyle="dotbox")
+        self.room_list = tk.Listbox(self.rooms_frame, height=4, width=56, activestyle="dotbox")
         self.room_list.pack(fill="x", pady=(2, 2))
         self.rooms_hint = ttk.Label(self.rooms_frame, wraplength=380, foreground="#6e7781")
         self.rooms_hint.pack(anchor="w")
