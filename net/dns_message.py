@@ -119,13 +119,14 @@ def name_key(name: Name) -> Name:
 class _Writer:
     def __init__(self) -> None:
         self.buffer = bytearray()
-        # lowercased name suffix -> offset where it was written (for compression)
+        # name suffix, as written (case kept: a pointer to "Aula" must not turn an "aula"
+        # into "Aula") -> offset where it was written (for compression)
         self.suffixes: dict[Name, int] = {}
 
     def name(self, name: Name, compress: bool = True) -> None:
         total = 1
         for index in range(len(name)):
-            suffix = name_key(name[index:])
+            suffix = name[index:]
             if compress and suffix in self.suffixes:
                 self.buffer += struct.pack("!H", 0xC000 | self.suffixes[suffix])
                 return

@@ -73,14 +73,19 @@ def test_names_are_compressed_on_write():
     assert len(packet) < 12 + uncompressed + 6 * 12
 
 
-def test_compressed_names_compare_without_ascii_case():
+def test_compression_keeps_each_names_case():
+    """A pointer stands only for the very same labels: "_IRC" is not written as a pointer
+    to "_irc" (it would come back as "_irc"); the suffix both share is written once."""
     message = Message(
         answers=(
             Record(name_from_text("_IRC._tcp.local"), TYPE_PTR, 1, INSTANCE),
             Record(SERVICE, TYPE_PTR, 1, INSTANCE),
         )
     )
-    assert encode(message).count(b"_irc") + encode(message).count(b"_IRC") == 1
+    packet = encode(message)
+    assert packet.count(b"_irc") == packet.count(b"_IRC") == 1
+    assert packet.count(b"_tcp") == 1
+    assert decode(packet) == message
 
 
 def test_empty_txt_is_written_as_one_empty_string():

@@ -138,7 +138,9 @@ def forbidden(found: Import) -> str | None:
     if (top(importer) == "gui" or importer == "cliente") and top(imported) == "net":
         if imported == "net.server" and found.where != "function":
             return "a window loads the server only when it hosts a room (import it there)"
-        if imported not in CLIENT_SIDE | SHARED | {"net.server"}:
+        if imported == "net.mdns" and found.where != "function":
+            return "a window loads the room finder only when its dialog lists rooms"
+        if imported not in CLIENT_SIDE | SHARED | {"net.server", "net.mdns"}:
             return "gui/ talks to net/ through the client, the events and the shared bottom"
     return None
 
