@@ -28,9 +28,20 @@ def _line_of(window, text: str) -> int:
 
 
 def _msgid_of(window, text: str) -> str:
-    view = window.views["#general"]
-    line = _line_of(window, text) + view._trimmed
-    return view._id_at[line]
+    return _msgid_in(window, "#general", text)
+
+
+def _marta_says(port: int, lines: list[str]) -> None:
+    """A raw IRC client, marta, says ``lines`` in #general (kept by the server), and goes."""
+    marta = IrcClient(port)
+    try:
+        marta.register("marta")
+        marta.join("#general")
+        for line in lines:
+            marta.send(f"PRIVMSG #general :{line}")
+        marta.sync()
+    finally:
+        marta.close()
 
 
 def test_a_reply_quotes_what_it_answers_and_the_quote_leads_to_it(open_window) -> None:
@@ -119,15 +130,7 @@ def test_typing_is_shown_and_goes_when_the_message_comes(open_window) -> None:
 def test_scrolling_to_the_top_brings_older_messages_and_a_saved_copy_has_them_all(
     server, open_window, tmp_path: Path
 ) -> None:
-    marta = IrcClient(server.port)
-    try:
-        marta.register("marta")
-        marta.join("#general")
-        for number in range(230):
-            marta.send(f"PRIVMSG #general :apunte {number}")
-        marta.sync()
-    finally:
-        marta.close()
+    _marta_says(server.port, [f"apunte {number}" for number in range(230)])
     ana = open_window("ana")
     view = ana.views["#general"]
     wait_until([ana], lambda: "apunte 229" in view.plain_text())
@@ -193,15 +196,7 @@ def test_a_search_reaches_older_messages_and_a_day_can_be_saved(
 ) -> None:
     from datetime import date, timedelta
 
-    marta = IrcClient(server.port)
-    try:
-        marta.register("marta")
-        marta.join("#general")
-        for number in range(120):
-            marta.send(f"PRIVMSG #general :apunte {number} .")
-        marta.sync()
-    finally:
-        marta.close()
+    _marta_says(server.port, [f"apunte {number} ." for number in range(120)])
     ana = open_window("ana")
     view = ana.views["#general"]
     wait_until([ana], lambda: "apunte 119 ." in view.plain_text())
