@@ -1,5 +1,7 @@
 """Charla window: ``python cliente.py`` asks where to connect (or opens a room here);
-``python cliente.py --host H --port P --nick N`` joins a chat at once.
+``python cliente.py --host H --port P --nick N`` joins a chat at once, and
+``python cliente.py --server H1:P1 --server H2:P2 --nick N`` joins a network of several
+servers (``ircs://H:P`` or ``H:+P`` for TLS), moving to the next when one is lost.
 
 This entry script reads the command line, sets the language and the log file (the
 packaged window has no console), starts the client connection and opens the window.
@@ -22,11 +24,19 @@ from gui.desktop import enable_sharp_text, localize_dialogs, show_fatal
 from gui.icon import set_window_icon
 from net.client import ChatClient
 from net.i18n import set_language, tr
+from net.network import parse_servers
 from net.protocol import DEFAULT_CHANNEL, is_valid_channel, is_valid_nick
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Charla: the chat window.")
+    parser.add_argument(
+        "--server",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="a server of the network (repeat it for each; ircs://HOST:PORT for TLS)",
+    )
     parser.add_argument("--host", help="server address (default: the last one used)")
     parser.add_argument("--port", type=int, help="server port (default: the last one used)")
     parser.add_argument("--nick", help="nickname (default: the last one used)")
@@ -71,9 +81,23 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
     path = settings_file.config_dir() / "settings.json"
     settings = settings_file.load(path)
+    servers, wrong = parse_servers(args.server)
+    if wrong:
+        print(tr("Not a server address: {address}").format(address=wrong[0]), file=sys.stderr)
+        return 2
+    if servers:  # --server: the network given, --host/--port only when they add to it
+        settings.host, settings.port, settings.tls = (
+            servers[0].host,
+            servers[0].port,
+            servers[0].tls,
+        )
+        settings.other_servers = ", ".join(str(server) for server in servers[1:])
+    elif args.host or args.port:  # one server: no network remembered from another time
+        settings.tls, settings.other_servers = False, ""
     settings.host = args.host or settings.host
     settings.port = args.port or settings.port
     settings.nick = args.nick or settings.nick
+    direct = bool(args.host or args.server)  # straight into the chat, no dialog
     enable_sharp_text()
     try:
         root = tk.Tk(className="charla")  # WM_CLASS Charla: desktops group our windows
@@ -101,12 +125,18 @@ def main(argv: list[str] | None = None) -> int:
 
     def open_window(choice: Choice) -> None:
         settings.host, settings.port, settings.nick = choice.host, choice.port, choice.nick
+        if not choice.hosted:
+            settings.tls = choice.tls
+            settings.other_servers = ", ".join(str(server) for server in choice.alternates)
         client = ChatClient(
             choice.host,
             choice.port,
             choice.nick,
             [args.channel],
             queue.Queue(),
+            tls=choice.tls,
+            alternates=choice.alternates,
+            trusted=settings.trusted_certificates,
             password=choice.password or args.password,
             oper=choice.oper,
         )
@@ -118,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             hosted=choice.hosted,
             asked_port=choice.asked_port,
         )
-        if args.host is None:  # opened from the dialog: a wrong password goes back to it
+        if not direct:  # opened from the dialog: a wrong password goes back to it
             window.back_to_dialog = show_dialog
 
     def show_dialog(problem: str = "") -> None:
@@ -129,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             dialog.show_error(problem)
 
-    if args.host is None:
+    if not direct:
         show_dialog()
     else:
         problem = None
@@ -144,7 +174,16 @@ def main(argv: list[str] | None = None) -> int:
             messagebox.showerror("Charla", problem.format(nick=settings.nick), parent=root)
             root.destroy()
             return 2
-        open_window(Choice(settings.host, settings.port, settings.nick))
+        others, _wrong = parse_servers([settings.other_servers])
+        open_window(
+            Choice(
+                settings.host,
+                settings.port,
+                settings.nick,
+                tls=settings.tls,
+                alternates=tuple(others),
+            )
+        )
     root.mainloop()
     settings_file.save(settings, path)
     return 0

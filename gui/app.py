@@ -54,6 +54,7 @@ from gui.search import SearchBar
 from gui.settings import Settings, log_file
 from gui.social import Social
 from gui.theme import THEMES
+from net import events as ev
 from net.client import ChatClient
 from net.i18n import tr
 from net.lan import shareable_endpoints
@@ -633,6 +634,42 @@ class ChatWindow:
             self.client.login(password)
         else:
             self.client.skip_login()
+
+    def ask_trust(self, event: ev.CertificateUntrusted) -> None:
+        """A TLS server's certificate is not trusted here: show why and its fingerprint,
+        and trust it (remembered in the settings) only if the user says so. A changed
+        certificate is a warning, "no" first: it may be someone pretending to be the server."""
+        if event.changed:
+            question = tr(
+                "WARNING: the certificate of {server} is not the one you trusted before.\n\n"
+                "{reason}.\n\nNew SHA-256 fingerprint:\n{fingerprint}\n\n"
+                "Trust the new certificate and connect?"
+            )
+        else:
+            question = tr(
+                "The secure server {server} cannot be checked: {reason}.\n\n"
+                "SHA-256 fingerprint of its certificate:\n{fingerprint}\n\n"
+                "If the teacher or the school's IT gave you this fingerprint and it is the "
+                "same, you can trust it. Trust this certificate and connect?"
+            )
+        text = question.format(server=event.key, reason=event.reason, fingerprint=event.fingerprint)
+        trusted = messagebox.askyesno(
+            "Charla",
+            text,
+            icon="warning" if event.changed else "question",
+            default="no" if event.changed else "yes",
+            parent=self.root,
+        )
+        if self.closed:
+            return
+        if trusted:
+            self.settings.trusted_certificates[event.key] = event.fingerprint
+            self.client.trust(event.key, event.fingerprint)
+            return
+        self.connection_text = tr(
+            "Not connected: the certificate of {server} is not trusted"
+        ).format(server=event.key)
+        self.show_status()
 
     # -- closing --
 

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from gui.settings import Settings
 from net.i18n import tr
+from net.network import ServerAddress, parse_servers
 from net.protocol import DEFAULT_PORT, is_valid_nick, wire_number
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ HOST_PORT_TRIES = 10  # a room whose port another program holds takes the next f
 # "taken": in use, or (Windows) reserved by the system or held exclusively by a program
 PORT_TAKEN = {errno.EADDRINUSE, errno.EACCES, getattr(errno, "WSAEACCES", errno.EACCES)}
 CHECK_TIMEOUT = 3.0  # seconds to wait for a server to answer the reachability check
+CHECKED_SERVERS = 4  # of a network's servers, how many the check tries before it says no
 ROOMS_POLL_MS = 250  # how often the rooms heard are shown
 NOTHING_FOUND_AFTER = 4.0  # seconds without a room before saying what to check
 MAX_LISTED_ROOMS = 50
@@ -141,6 +143,13 @@ class Choice:
     oper: tuple[str, str] | None = None  # for a hosted room: OPER to become its teacher
     #: for a hosted room that moved: the port asked for, which another program holds
     asked_port: int | None = None
+    tls: bool = False  # the first server speaks TLS (``ircs://``)
+    #: the network's other servers, tried in turn when one cannot be reached
+    alternates: tuple[ServerAddress, ...] = ()
+
+    @property
+    def servers(self) -> list[ServerAddress]:
+        return [ServerAddress(self.host, self.port, self.tls), *self.alternates]
 
 
 def parse_address(text: str) -> tuple[str, int] | None:
@@ -179,8 +188,9 @@ class ConnectDialog(ttk.Frame):
         super().__init__(root, padding=24)
         self.root = root
         self.on_done = on_done
-        self._answers: queue.Queue[tuple[str, int, str, str]] = queue.Queue()
-        self.address = tk.StringVar(value=f"{settings.host}:{settings.port}")
+        self._answers: queue.Queue[tuple[list[ServerAddress], str, str]] = queue.Queue()
+        first = str(ServerAddress(settings.host, settings.port, settings.tls))
+        self.address = tk.StringVar(value=", ".join(filter(None, (first, settings.other_servers))))
         self.nick = tk.StringVar(value=settings.nick)
         self.password = tk.StringVar(value="")
         self.mode = tk.StringVar(value="join")
@@ -302,49 +312,69 @@ class ConnectDialog(ttk.Frame):
                 )
             )
             return
-        address = parse_address(self.address.get())
         if self.mode.get() == "host":
+            address = parse_address(self.address.get().partition(",")[0])
             port = address[1] if address else DEFAULT_PORT
             self._host(port, nick)
             return
-        if address is None:
+        servers, wrong = parse_servers([self.address.get()])
+        if wrong or not servers:
             self.show_error(
                 tr(
                     "Write the address as the server shows it, for example "
-                    "192.168.1.23:12345 (the port is a number from 1 to 65535)."
+                    "192.168.1.23:12345 (the port is a number from 1 to 65535). "
+                    "For a network, several addresses separated by commas; "
+                    "ircs://address for a secure (TLS) server."
                 )
             )
             return
         self.button.configure(state="disabled")
         self.show_error(tr("Connecting…"))
-        host, port = address
-        threading.Thread(target=self._check, args=(host, port, nick), daemon=True).start()
+        threading.Thread(target=self._check, args=(servers, nick), daemon=True).start()
         self.after(50, self._poll)
 
-    def _check(self, host: str, port: int, nick: str) -> None:
-        """Worker thread: can we reach the server? The answer goes on the queue."""
-        try:
-            socket.create_connection((host, port), timeout=CHECK_TIMEOUT).close()
-            self._answers.put((host, port, nick, ""))
-        except OSError as exc:
-            self._answers.put((host, port, nick, problem_in_words(exc)))
+    def _check(self, servers: list[ServerAddress], nick: str) -> None:
+        """Worker thread: can we reach the server (one of the network's)? The answer goes
+        on the queue: the problem with the first one when none answers."""
+        problem = ""
+        for server in servers[:CHECKED_SERVERS]:
+            try:
+                socket.create_connection((server.host, server.port), timeout=CHECK_TIMEOUT).close()
+            except OSError as exc:
+                problem = problem or problem_in_words(exc)
+            else:
+                problem = ""
+                break
+        self._answers.put((servers, nick, problem))
 
     def _poll(self) -> None:
         try:
-            host, port, nick, problem = self._answers.get_nowait()
+            servers, nick, problem = self._answers.get_nowait()
         except queue.Empty:
             self.after(50, self._poll)
             return
         self.button.configure(state="normal")
+        first = servers[0]
         if problem:
             self.show_error(
                 tr(
                     "Cannot reach {address} ({problem}). Is the server running? "
                     "Check the address with the person who started it."
-                ).format(address=f"{host}:{port}", problem=problem)
+                ).format(address=", ".join(str(server) for server in servers), problem=problem)
             )
         else:
-            self.on_done(Choice(host, port, nick, password=self.password.get() or None))
+            password = self.password.get() or None
+            alternates = tuple(servers[1:])
+            self.on_done(
+                Choice(
+                    first.host,
+                    first.port,
+                    nick,
+                    password=password,
+                    tls=first.tls,
+                    alternates=alternates,
+                )
+            )
 
     def _room_name(self, nick: str) -> str | None:
         """The name a room hosted here is announced by ("Sala de ana"); None: not announced."""

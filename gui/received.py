@@ -19,6 +19,7 @@ from gui import classroom, comings, tabs
 from gui.attention import mentions
 from net import events as ev
 from net.i18n import tr
+from net.network import ServerAddress
 from net.protocol import fold_name, irc_lower
 from net.room_words import mode_sentence, state_sentences, status_sentence
 
@@ -307,6 +308,15 @@ def on_login_needed(window: Window, event: ev.LoginNeeded) -> None:
     window.root.after(0, window.ask_account_password, event.nick)
 
 
+def on_certificate_untrusted(window: Window, event: ev.CertificateUntrusted) -> None:
+    window.connection_text = tr("The certificate of {server} is not trusted: {reason}").format(
+        server=event.key, reason=event.reason
+    )
+    window.show_status()
+    # after the pump's tick: the question waits for the user, the pump must not
+    window.root.after(0, window.ask_trust, event)
+
+
 def on_logged_in(window: Window, event: ev.LoggedIn) -> None:
     window.account = event.account
     window.view_for(window.current_name()).add_system(
@@ -439,6 +449,11 @@ def on_topic(window: Window, event: ev.Topic) -> None:
 
 def on_connecting(window: Window, event: ev.Connecting) -> None:
     window.registered = False
+    if window.offline and len(window.client.servers) > 1:  # a network: say which server
+        window.connection_text = tr("Connecting to {address} (attempt {attempt})…").format(
+            address=ServerAddress(event.host, event.port), attempt=event.attempt
+        )
+        window.show_status()
 
 
 def on_registered(window: Window, event: ev.Registered) -> None:
@@ -479,10 +494,15 @@ def on_disconnected(window: Window, event: ev.Disconnected) -> None:
         window.rejoining = {key for key in window.views if key[:1] in CHANNEL_PREFIXES}
         window.rejoining -= window.left
         for view in window.views.values():
-            view.add_system(_now(), tr("Connection to the server lost… reconnecting."))
-    window.connection_text = tr("Reconnecting… attempt {attempt} in {seconds} s").format(
-        attempt=event.attempt, seconds=max(1, round(event.retry_in or 0))
-    )
+            view.add_system(
+                _now(),
+                tr("Connection to the server lost ({reason})… reconnecting.").format(
+                    reason=event.reason
+                ),
+            )
+    window.connection_text = tr(
+        "Not connected ({reason}). Attempt {attempt} in {seconds} s"
+    ).format(reason=event.reason, attempt=event.attempt, seconds=max(1, round(event.retry_in or 0)))
     window.show_status()
 
 
@@ -547,6 +567,7 @@ EVENT_HANDLERS: dict[type, Callable[[Window, Any], None]] = {
     ev.Invited: on_invited,
     ev.InviteSent: on_invite_sent,
     ev.LoginNeeded: on_login_needed,
+    ev.CertificateUntrusted: on_certificate_untrusted,
     ev.LoggedIn: on_logged_in,
     ev.Announcement: on_announcement,
     ev.ServerNotice: on_server_notice,

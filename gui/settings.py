@@ -37,6 +37,11 @@ class Settings:
     geometry: str = "980x640"
     comings: bool = True  # show "ana joined" / "ana left" lines (a class of 30 may not want them)
     send_typing: bool = True  # tell others when we are typing (IRCv3 +typing)
+    tls: bool = False  # the server (``host``) speaks TLS: ``ircs://``
+    #: the other servers of the same network, as typed ("aula2:6667, ircs://aula3")
+    other_servers: str = ""
+    #: certificates the user chose to trust: ``ServerAddress.key`` -> SHA-256 fingerprint
+    trusted_certificates: dict = dataclasses.field(default_factory=dict)
 
 
 #: WIDTHxHEIGHT, and maybe +X+Y, as Tk's ``wm geometry`` takes and gives it
@@ -53,6 +58,11 @@ def usable_geometry(value: str) -> bool:
     return match is not None and all(200 <= int(size) <= 20000 for size in match.groups()[:2])
 
 
+#: certificates remembered as trusted, at most (one per server of the school's networks)
+MAX_TRUSTED = 64
+#: a SHA-256 fingerprint as ``net.tls.fingerprint`` writes it
+_FINGERPRINT = re.compile(r"(?:[0-9A-F]{2}:){31}[0-9A-F]{2}")
+
 #: what each setting may hold; a value outside it is forgotten, the rest kept
 _SENSIBLE = {
     "host": lambda value: 0 < len(value) <= 255,
@@ -63,6 +73,18 @@ _SENSIBLE = {
     "geometry": usable_geometry,
     "comings": lambda _value: True,
     "send_typing": lambda _value: True,
+    "tls": lambda _value: True,
+    "other_servers": lambda value: len(value) <= 2000,
+    "trusted_certificates": lambda value: (
+        len(value) <= MAX_TRUSTED
+        and all(
+            isinstance(key, str)
+            and len(key) <= 300
+            and isinstance(print_, str)
+            and _FINGERPRINT.fullmatch(print_)
+            for key, print_ in value.items()
+        )
+    ),
 }
 
 

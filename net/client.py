@@ -69,15 +69,17 @@ import re
 import secrets
 import selectors
 import socket
+import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from net import events as ev
 from net import protocol as irc
+from net import tls
 from net.client_protocol import (
     MAX_REACTION_CHARS,
     MSGID,
@@ -92,6 +94,7 @@ from net.client_protocol import (
     poll_options,
 )
 from net.i18n import tr
+from net.network import ServerAddress, ServerRotation
 from net.protocol import LineBuffer, Message, decode_line, parse
 from net.text_cuts import split_words
 
@@ -155,6 +158,9 @@ class ChatClient:
         channels: Iterable[str] = (irc.DEFAULT_CHANNEL,),
         events: queue.Queue | None = None,
         *,
+        tls: bool = False,
+        alternates: Iterable[ServerAddress] = (),
+        trusted: Mapping[str, str] | None = None,
         password: str | None = None,
         account_password: str | None = None,
         oper: tuple[str, str] | None = None,
@@ -167,7 +173,14 @@ class ChatClient:
         connect_timeout: float | None = None,
         close_timeout: float | None = None,
     ) -> None:
-        self.host, self.port = host, port
+        #: the servers of the network, the first one first, and which to try next; the
+        #: network thread moves it, others read ``server`` (one attribute: a whole value)
+        self._rotation = ServerRotation([ServerAddress(host, port, tls), *alternates])
+        self.server = self._rotation.current
+        #: certificates the user trusted: ``ServerAddress.key`` -> fingerprint (``net.tls``)
+        self._trusted: dict[str, str] = dict(trusted or {})
+        #: servers whose certificate is not trusted (yet): key -> the fingerprint shown
+        self._untrusted: dict[str, str] = {}
         self.events: queue.Queue = events if events is not None else queue.Queue()
         self.password = password
         self.username = username or "charla"
@@ -209,6 +222,7 @@ class ChatClient:
         self._thread = threading.Thread(target=self._run, name="charla-client", daemon=True)
         # Everything below belongs to the network thread.
         self._stopping = False
+        self._retry_now = False  # stop waiting before the next try: try now
         self._quit_reason = ""
         self._lookups = 0  # name lookups started; a late answer to an older one is ignored
         self._addresses: _AddressInfo | OSError | None = None  # the current lookup's answer
@@ -334,6 +348,25 @@ class ChatClient:
 
     # -- files: pictures and PDFs over HTTP (see the module docstring) ---------------------
 
+    @property
+    def servers(self) -> list[ServerAddress]:
+        """The network's servers, as given (any thread)."""
+        return list(self._rotation.servers)
+
+    @property
+    def host(self) -> str:
+        """The server in use, or tried next."""
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def trust(self, key: str, certificate: str) -> None:
+        """Accept the certificate with fingerprint ``certificate`` for the server filed
+        under ``key`` (a ``CertificateUntrusted`` event named both): the next try uses it."""
+        self._post(functools.partial(self._trust, key, certificate))
+
     def upload(self, target: str, path: str | Path, name: str | None = None) -> bool:
         """Send the file at ``path`` to ``target`` (a channel or nick) on the files thread;
         False if too many are waiting already. Events say how it went."""
@@ -380,8 +413,9 @@ class ChatClient:
                 log.exception("a file transfer failed")
 
     def _authority(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        server = self.server  # read once: the network thread may move on meanwhile
+        host = f"[{server.host}]" if ":" in server.host else server.host
+        return f"{host}:{server.port}"
 
     def _exchange(
         self,
@@ -392,7 +426,8 @@ class ChatClient:
     ) -> tuple[int, dict[str, str], bytes]:
         """One HTTP request to the server; (status, headers, body). Raises OSError, or
         ValueError for an answer that is not HTTP or is longer than ``max_body``."""
-        with socket.create_connection((self.host, self.port), timeout=self.connect_timeout) as sock:
+        server, timeout = self.server, self.connect_timeout
+        with socket.create_connection((server.host, server.port), timeout=timeout) as sock:
             sock.settimeout(FILE_TIMEOUT)
             sock.sendall(head)
             for start in range(0, len(body), UPLOAD_CHUNK):
@@ -577,17 +612,28 @@ class ChatClient:
         self._broken = ""  # why writing failed: the connection is over
         self._out = bytearray()
         self._buffer = LineBuffer()
+        self._first_read = True  # nothing read yet on this connection
 
     def _run(self) -> None:
-        attempt = 0
+        attempt = 0  # tries since we were last in
+        rounds = 0  # whole rounds of the network's servers failed since then
         reason = "quit"
+        rotation = self._rotation
         try:
             while not self._stopping:
+                if all(server.key in self._untrusted for server in rotation.servers):
+                    self._wait_for_trust()  # nothing to try until the user trusts one
+                    continue
+                if rotation.current.key in self._untrusted:
+                    rotation.failed()
+                    continue
                 attempt += 1
-                self.events.put(ev.Connecting(self.host, self.port, attempt))
+                self.server = rotation.current
+                self.events.put(ev.Connecting(self.server.host, self.server.port, attempt))
                 reason, registered = self._connect_and_converse()
                 if registered:
-                    attempt = 1  # it worked: the next drop starts the backoff over
+                    attempt, rounds = 1, 0  # it worked: the next drop starts the backoff over
+                    rotation.connected()
                 if self._stopping or self._core.fatal:
                     break
                 if self._core.awaiting_login:
@@ -597,7 +643,14 @@ class ChatClient:
                 if attempt >= self.policy.max_attempts:
                     reason = f"gave up after {attempt} tries: {reason}"
                     break
-                delay = self.policy.delay(attempt)
+                whole_round = rotation.failed()
+                if registered:  # lost: the same server again in a moment
+                    delay = self.policy.delay(1)
+                elif whole_round:  # nobody answered: wait longer each round
+                    rounds += 1
+                    delay = self.policy.delay(rounds)
+                else:  # the next server of the network, at once
+                    delay = 0.0
                 self.events.put(ev.Disconnected(reason, round(delay, 2), attempt + 1))
                 self._wait_offline(delay)
         except Exception as exc:  # a bug must reach the user, not kill the thread silently
@@ -607,6 +660,17 @@ class ChatClient:
             self._wake_reader.close()
         self.events.put(ev.Closed(self._core.fatal or reason))
 
+    def _trust(self, key: str, certificate: str) -> None:
+        self._trusted[key] = certificate
+        self._untrusted.pop(key, None)
+        self._retry_now = True
+
+    def _wait_for_trust(self) -> None:
+        """Offline until the user trusts a server's certificate (or quits)."""
+        rotation = self._rotation
+        while not self._stopping and all(s.key in self._untrusted for s in rotation.servers):
+            self._wait_for_commands(60.0)
+
     def _wait_for_login(self) -> None:
         """Offline until ``login()`` or ``skip_login()`` (or ``quit()``): waiting on the
         commands, no timer, no connection."""
@@ -614,9 +678,15 @@ class ChatClient:
             self._wait_for_commands(60.0)
 
     def _wait_offline(self, delay: float) -> None:
-        """Wait before the next try, still taking commands (messages go to the outbox)."""
+        """Wait before the next try, still taking commands (messages go to the outbox);
+        a certificate just trusted cuts it short."""
         deadline = time.monotonic() + delay
-        while not self._stopping and (remaining := deadline - time.monotonic()) > 0:
+        self._retry_now = False
+        while (
+            not self._stopping
+            and not self._retry_now
+            and (remaining := deadline - time.monotonic()) > 0
+        ):
             self._wait_for_commands(remaining)
 
     def _connect_and_converse(self) -> tuple[str, bool]:
@@ -624,8 +694,10 @@ class ChatClient:
         self._new_connection()
         try:
             sock = self._connect()
+        except tls.TlsProblem as problem:
+            return problem.reason, False
         except OSError as exc:
-            return f"cannot connect: {exc.strerror or exc}", False
+            return tr("cannot connect: {why}").format(why=exc.strerror or exc), False
         if sock is None:
             return "quit", False
         self._sock = sock
@@ -644,7 +716,7 @@ class ChatClient:
         lookup never holds up ``quit()``; None if quit() came first."""
         self._lookups += 1
         lookup, self._addresses = self._lookups, None
-        host, port = self.host, self.port
+        host, port = self.server.host, self.server.port
 
         def look_up() -> None:
             try:
@@ -673,10 +745,52 @@ class ChatClient:
             self._addresses = answer
 
     def _connect(self) -> socket.socket | None:
-        """Connect without blocking the thread past a quit(); None if quit() came first."""
+        """Connect (and shake hands, for TLS) without blocking the thread past a quit();
+        None if quit() came first."""
         infos = self._look_up()
         if infos is None:
             return None
+        sock = self._open(infos)
+        server = self.server
+        if sock is None or not server.tls:
+            return sock
+        try:
+            return tls.handshake(
+                sock,
+                server.host,
+                pinned=self._trusted.get(server.key),
+                timeout=self.connect_timeout,
+                wake=self._wake_reader,
+                stopping=self._stop_asked,
+            )
+        except tls.TlsProblem as problem:
+            if problem.untrusted:
+                self._distrust(infos, problem)
+            raise
+
+    def _stop_asked(self) -> bool:
+        """Take the commands that came in; whether one of them was ``quit()``."""
+        self._take_commands()
+        return self._stopping
+
+    def _distrust(self, infos: _AddressInfo, problem: tls.TlsProblem) -> None:
+        """The server's certificate is not trusted: no more tries there until the user
+        says to trust it (``trust``), and the window asks, showing its fingerprint (a new
+        connection fetches it when the refused handshake did not get it)."""
+        certificate = problem.fingerprint
+        if not certificate:
+            sock = self._open(infos)
+            if sock is None:
+                return
+            certificate = tls.fetch_certificate(sock, self.server.host, self.connect_timeout)
+            if certificate is None:
+                return  # it did not even show it: an ordinary failure, tried again later
+        key = self.server.key
+        self._untrusted[key] = certificate
+        self.events.put(ev.CertificateUntrusted(key, certificate, problem.reason, problem.changed))
+
+    def _open(self, infos: _AddressInfo) -> socket.socket | None:
+        """A TCP connection to the first of ``infos`` that answers; None if quit() came first."""
         error: OSError = OSError("no address")
         for family, kind, proto, _name, address in infos:
             sock = socket.socket(family, kind, proto)
@@ -689,11 +803,9 @@ class ChatClient:
                     deadline = time.monotonic() + self.connect_timeout
                     while (remaining := deadline - time.monotonic()) > 0:
                         ready = {key.fileobj for key, _ in selector.select(remaining)}
-                        if self._wake_reader in ready:
-                            self._take_commands()
-                            if self._stopping:
-                                sock.close()
-                                return None
+                        if self._wake_reader in ready and self._stop_asked():
+                            sock.close()
+                            return None
                         if sock in ready:
                             break
                     else:
@@ -737,7 +849,7 @@ class ChatClient:
                 if reason or self._broken:
                     return reason or self._broken
         except OSError as exc:
-            return f"connection error: {exc.strerror or exc}"
+            return tr("connection error: {why}").format(why=exc.strerror or exc)
         finally:
             selector.close()
 
@@ -746,10 +858,17 @@ class ChatClient:
         assert self._sock is not None
         try:
             data = self._sock.recv(16384)
-        except (BlockingIOError, InterruptedError):
+            while isinstance(self._sock, ssl.SSLSocket) and self._sock.pending():
+                data += self._sock.recv(16384)  # decrypted already: select would not say so
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return None
         if not data:
-            return "the server closed the connection"
+            return tr("the server closed the connection")
+        first, self._first_read = self._first_read, False
+        if first and not self.server.tls and tls.looks_like_tls(data):
+            return tr("that port speaks TLS: write the address as ircs://{address}").format(
+                address=self._authority()
+            )
         now = time.monotonic()
         self._core.heard_from_server(now)
         reason = None
@@ -777,10 +896,10 @@ class ChatClient:
             return
         try:
             sent = self._sock.send(self._out)
-        except (BlockingIOError, InterruptedError):
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return
         except OSError as exc:
-            self._broken = f"connection error: {exc.strerror or exc}"
+            self._broken = tr("connection error: {why}").format(why=exc.strerror or exc)
             return
         del self._out[:sent]
 

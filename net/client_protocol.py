@@ -234,12 +234,19 @@ class Outbox:
     def add(self, item: PendingMessage) -> None:
         self.waiting.append(item)
 
-    def take_waiting(self, in_flight: int = MAX_IN_FLIGHT) -> list[PendingMessage]:
-        """Waiting messages to be written now, so that at most ``in_flight`` are
-        unconfirmed; they become unconfirmed first, so that from now on a lost connection
-        sends them again."""
-        count = max(0, min(len(self.waiting), in_flight - len(self.unconfirmed)))
-        taken = [self.waiting.popleft() for _ in range(count)]
+    def take_waiting(
+        self,
+        in_flight: int = MAX_IN_FLIGHT,
+        ready: Callable[[PendingMessage], bool] = lambda _item: True,
+    ) -> list[PendingMessage]:
+        """Waiting messages to be written now, in order, so that at most ``in_flight``
+        are unconfirmed, up to the first that is not ``ready`` (its channel is not joined
+        yet: it and those after it wait); they become unconfirmed first, so that from now
+        on a lost connection sends them again."""
+        taken: list[PendingMessage] = []
+        room = in_flight - len(self.unconfirmed)
+        while self.waiting and len(taken) < room and ready(self.waiting[0]):
+            taken.append(self.waiting.popleft())
         self.unconfirmed.extend(taken)
         return taken
 
@@ -335,6 +342,7 @@ class ClientProtocol:
         #: folded channel -> (nick, status letters) being listed
         self._names: dict[str, list[tuple[str, str]]] = {}
         self._batches: dict[str, str] = {}  # open batch reference -> its type
+        self._joined: set[str] = set()  # folded channels our JOIN came back for, here
         #: ISUPPORT CHATHISTORY: older messages may be asked for, this many at once (0: not)
         self.history_page = 0
         #: folded targets whose older messages we asked for, and the batches bringing them:
@@ -509,9 +517,9 @@ class ClientProtocol:
         for, and it never loops."""
         if not self.registered or not self.outbox.waiting:
             return
-        taken = self.outbox.take_waiting()
+        taken = self.outbox.take_waiting(ready=self._may_send)
         if not taken:
-            return  # the window is full: the next ack lets more go
+            return  # the window is full (the next ack lets more go), or a channel not joined
         for item in taken:
             tags = {}
             if irc.SESSION_CAP in self.caps:
@@ -525,6 +533,19 @@ class ClientProtocol:
                 tags[POLL_TAG] = ",".join(item.poll)
             self._send(Message(item.command, [item.target, item.text], tags=tags))
         self._send(Message("PING", [self.outbox.ack_token()]))
+
+    def _may_send(self, item: PendingMessage) -> bool:
+        """A message to a channel goes once we are in it on this connection (our JOIN came
+        back): sent before, the server would refuse it, or relay it to a channel the
+        others of a network are not back in yet, and its confirmation would lie. A
+        private message goes at once, and so does one to a channel we do not want (left,
+        refused): the server says why it is not relayed (``Refused``)."""
+        folded = irc_lower(item.target)
+        return (
+            item.target[:1] not in irc.CHANTYPES
+            or folded in self._joined
+            or folded not in self.channels
+        )
 
     def _emit_outbox(self) -> None:
         self._emit(ev.OutboxChanged(len(self.outbox)))
@@ -762,6 +783,7 @@ class ClientProtocol:
             about = message.param(1) if len(message.params) > 2 else ""
             if message.command in JOIN_REFUSALS and about[:1] in irc.CHANTYPES:
                 self.channels.pop(irc_lower(about), None)  # refused: no rejoin loop
+                self._flush_outbox()  # what waited for it is refused by the server too
             self._emit(ev.ServerError(message.command, " ".join(message.params[1:]), target=about))
 
     def _on_cannot_send(self, message: Message, now: float) -> None:
@@ -899,20 +921,29 @@ class ClientProtocol:
         channel, who = message.param(0), message.source_nick or ""
         if self._is_me(who):
             self.channels.setdefault(irc_lower(channel), channel)
+            self._joined.add(irc_lower(channel))
             self._send(Message("MODE", [channel]))  # its modes: the window tells its user
         self._emit(ev.Joined(channel, who, self._is_me(who)))
+        if self._is_me(who):
+            self._flush_outbox()  # what waited for this channel
 
     def _on_part(self, message: Message, now: float) -> None:
         channel, who = message.param(0), message.source_nick or ""
         self._rejoined_from(who)
         if self._is_me(who):
-            self.channels.pop(irc_lower(channel), None)
+            self._left(channel)
         self._emit(ev.Parted(channel, who, message.param(1), self._is_me(who)))
+
+    def _left(self, channel: str) -> None:
+        """We are out of ``channel``: not rejoined; what waited for it goes (and is refused)."""
+        self.channels.pop(irc_lower(channel), None)
+        self._joined.discard(irc_lower(channel))
+        self._flush_outbox()
 
     def _on_kick(self, message: Message, now: float) -> None:
         channel, who = message.param(0), message.param(1)
         if self._is_me(who):
-            self.channels.pop(irc_lower(channel), None)  # not rejoined after a reconnect
+            self._left(channel)  # not rejoined after a reconnect
         by = message.source_nick or ""
         self._emit(ev.Kicked(channel, who, by, message.param(2), self._is_me(who)))
 

@@ -43,6 +43,18 @@ class Disconnected:
 
 
 @dataclass(frozen=True, slots=True)
+class CertificateUntrusted:
+    """A TLS server's certificate is not one this computer trusts (``reason`` says why, in
+    the user's words; ``changed``: it differs from the one the user trusted before). No
+    connection is made to that server until ``ChatClient.trust(key, fingerprint)``."""
+
+    key: str  # the server, as certificates are filed (``ServerAddress.key``)
+    fingerprint: str  # SHA-256 of the certificate, "AB:CD:…" ("" if it could not be had)
+    reason: str
+    changed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Closed:
     """The client stopped for good (``quit()`` or an error no retry can fix)."""
 

@@ -29,6 +29,7 @@ import re
 import selectors
 import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -347,17 +348,84 @@ class Events:
         return [e.text for e in self.seen if isinstance(e, ev.ChatMessage) and e.sender == sender]
 
 
-class FakeServer:
-    """A scripted IRC server: one listening socket, one accepted client at a time."""
+def make_certificate(directory: Path, name: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A self-signed certificate for ``name`` (an IP address or a host name, also its
+    subjectAltName) and its key, made by Debian's ``openssl`` in ``directory``: a
+    school's own server, as far as a client can tell. Returns (certificate, key)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    certificate, key = directory / f"{name}.pem", directory / f"{name}.key"
+    kind = "IP" if name.replace(".", "").isdigit() or ":" in name else "DNS"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"),
+            *("-nodes", "-days", "2", "-subj", f"/CN={name}"),
+            *("-addext", f"subjectAltName={kind}:{name}"),
+            *("-keyout", str(key), "-out", str(certificate)),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    return certificate, key
 
-    def __init__(self) -> None:
+
+def certificate_fingerprint(certificate: Path) -> str:
+    """The SHA-256 fingerprint of a PEM certificate, as ``openssl x509 -fingerprint``
+    prints it (``AB:CD:…``): what the user is shown and compares."""
+    printed = subprocess.run(
+        ["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", str(certificate)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
+    return printed.strip().partition("=")[2]
+
+
+class FakeServer:
+    """A scripted IRC server: one listening socket, one accepted client at a time.
+
+    With ``tls`` (a server context) a thread of its own accepts every connection as it
+    comes and shakes hands at once, as a real server does (a client checking the
+    certificate may hang up, and come back); ``accept()`` then takes the next connection
+    whose handshake succeeded, and ``connections`` counts them all."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(10)
         self.port = self.listener.getsockname()[1]
+        self.tls = tls
         self.peers: list[LineClient] = []  # every accepted connection, closed by close()
+        self.connections = 0  # TLS: every connection made, its handshake done or not
+        self._shaken: queue.Queue[socket.socket] = queue.Queue()  # TLS: handshakes done
+        self._acceptor: threading.Thread | None = None
+        if tls is not None:
+            self._acceptor = threading.Thread(target=self._accept_tls, daemon=True)
+            self._acceptor.start()
 
-    def accept(self) -> LineClient:
-        sock, _ = self.listener.accept()
+    def _accept_tls(self) -> None:
+        assert self.tls is not None
+        self.listener.settimeout(None)
+        while True:
+            try:
+                sock, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            self.connections += 1
+            sock.settimeout(10)
+            try:
+                self._shaken.put(self.tls.wrap_socket(sock, server_side=True))
+            except OSError:  # the client refused our certificate
+                sock.close()
+
+    def accept(self, timeout: float = 10.0) -> LineClient:
+        if self.tls is None:
+            sock, _ = self.listener.accept()
+        else:
+            try:
+                sock = self._shaken.get(timeout=timeout)
+            except queue.Empty:
+                raise TimeoutError("no TLS connection came") from None
         peer = LineClient.from_socket(sock)
         self.peers.append(peer)
         return peer
@@ -365,10 +433,21 @@ class FakeServer:
     def welcome(self, peer: LineClient, nick: str) -> None:
         peer.send_raw(f":fake 001 {nick} :Welcome {nick}!u@h\r\n".encode())
 
+    def joined(self, peer: LineClient, nick: str, channel: str = "#general") -> None:
+        """Wait for the client's JOIN of ``channel`` and let it in, as a server does."""
+        peer.expect(rf"^JOIN {re.escape(channel)}$")
+        peer.send_raw(f":{nick}!u@h JOIN {channel}\r\n".encode())
+
     def close(self) -> None:
         for peer in self.peers:
             peer.close()
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the acceptor's accept()
         self.listener.close()
+        if self._acceptor is not None:
+            self._acceptor.join(10)
+        while not self._shaken.empty():
+            self._shaken.get().close()
 
 
 class FreezableRelay:

@@ -172,7 +172,7 @@ def test_status_line_shows_reconnecting_and_messages_typed_meanwhile_arrive(
         ana, bea = windows
         wait_until(windows, lambda: len(bea.nick_list.get(0, "end")) == 2)
         server.shutdown()
-        wait_until(windows, lambda: "Reconnecting" in str(ana.status.cget("text")))
+        wait_until(windows, lambda: "Not connected (" in str(ana.status.cget("text")))
         type_line(ana, "escrito sin servidor")
         wait_until(windows, lambda: "1 message waiting to go out" in str(ana.status.cget("text")))
         type_line(ana, "y otro más")
@@ -483,7 +483,8 @@ def test_losing_the_server_is_said_the_nick_list_greys_and_the_return_too(
         wait_until(
             [window],
             lambda: (
-                "Se ha perdido la conexión con el servidor… reintentando." in conversation(window)
+                # and why: the server's own goodbye (its ERROR line)
+                "Se ha perdido la conexión con el servidor (Closing Link:" in conversation(window)
             ),
         )
         assert window.nick_list.cget("foreground") == window.theme.muted

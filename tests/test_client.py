@@ -6,8 +6,10 @@ timeout; every client is quit and every server stopped at teardown.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import socket
+import ssl
 import threading
 import time
 import warnings
@@ -19,6 +21,7 @@ from net import events as ev
 from net.client import ChatClient, ReconnectPolicy
 from net.client_protocol import InvalidNameError
 from net.i18n import set_language
+from net.network import ServerAddress
 from net.protocol import EmbeddedNewlineError, InvalidParameterError
 from net.server import ChatServer
 from tests.support import (
@@ -28,6 +31,8 @@ from tests.support import (
     FreezableRelay,
     IrcClient,
     LineClient,
+    certificate_fingerprint,
+    make_certificate,
     started_port,
 )
 
@@ -342,6 +347,7 @@ def test_server_closing_mid_line_and_unconfirmed_messages_are_sent_again(fake, m
     peer = fake.accept()
     peer.expect(r"^USER ")
     fake.welcome(peer, "ana")
+    fake.joined(peer, "ana")
     events.wait_for(ev.Registered)
     ids = client.say("#general", "primero")
     peer.expect(r"^PRIVMSG #general :primero$")
@@ -352,8 +358,8 @@ def test_server_closing_mid_line_and_unconfirmed_messages_are_sent_again(fake, m
     again = fake.accept()
     again.expect(r"^USER ")
     fake.welcome(again, "ana")
-    again.expect(r"^JOIN #general$")
-    again.expect(r"^PRIVMSG #general :primero$")  # never confirmed: sent again
+    fake.joined(again, "ana")
+    again.expect(r"^PRIVMSG #general :primero$")  # never confirmed: sent again, once back in
     again.send_raw(f":fake PONG fake :charla-ack-{ids[0]}\r\n".encode())
     events.wait_for(ev.Delivered, lambda e: e.message_id == ids[0])
     assert not any(isinstance(e, ev.ChatMessage) for e in events.seen)
@@ -455,7 +461,7 @@ def test_bad_arguments_raise_on_the_callers_thread_and_the_client_goes_on(fake, 
     peer = fake.accept()
     peer.expect(r"^USER ")
     fake.welcome(peer, "ana")
-    peer.expect(r"^JOIN #general$")
+    fake.joined(peer, "ana")
     with pytest.raises(EmbeddedNewlineError):
         client.say("#general", "hola\x00mundo")
     with pytest.raises(EmbeddedNewlineError):
@@ -645,3 +651,120 @@ def test_an_upload_refused_says_why(server, make_client, tmp_path):
     assert failed.name == "virus.png" and "PNG, GIF, JPEG" in failed.reason
     ana.upload("#general", tmp_path / "missing.png")
     assert "No such file" in ana_events.wait_for(ev.UploadFailed).reason
+
+
+# -- a network of several servers, TLS ---------------------------------------------------------
+
+
+def test_a_lost_server_is_left_for_the_next_one_of_the_network_and_nothing_is_lost(
+    start_server, make_client
+):
+    """Two servers of one network (here two Charla servers; tests/test_irc_network.py
+    has real linked ones): when ana's dies she is back on the other within moments,
+    in the channel, and what she typed while moving arrives there once."""
+    first, second = start_server(), start_server()
+    ana, ana_events = make_client(
+        first.port, "ana", alternates=[ServerAddress("127.0.0.1", second.port)]
+    )
+    ana_events.wait_for(ev.Joined, lambda e: e.me)
+    _bea, bea_events = make_client(second.port, "bea")
+    bea_events.wait_for(ev.Joined, lambda e: e.me)
+    first.shutdown()
+    ana_events.wait_for(ev.Disconnected)
+    [typed] = ana.say("#general", "¿seguís ahí?")  # offline: it waits for #general
+    moved = ana_events.wait_for(ev.Connecting, lambda e: e.port == second.port)
+    assert moved.host == "127.0.0.1" and ana.port == second.port
+    ana_events.wait_for(ev.Joined, lambda e: e.me and e.channel == "#general")
+    ana_events.wait_for(ev.Delivered, lambda e: e.message_id == typed)
+    got = bea_events.wait_for(ev.ChatMessage)
+    assert (got.sender, got.text) == ("ana", "¿seguís ahí?")
+    [after] = ana.say("#general", "ya estoy")
+    ana_events.wait_for(ev.Delivered, lambda e: e.message_id == after)
+    assert bea_events.wait_for(ev.ChatMessage).text == "ya estoy"
+    assert [e.text for e in bea_events.seen if isinstance(e, ev.ChatMessage)] == [
+        "¿seguís ahí?",
+        "ya estoy",
+    ]
+
+
+def test_each_server_is_tried_in_turn_and_a_whole_round_failing_waits(make_client):
+    """Nobody answers: every server once, at once, then the backoff, then again."""
+    ports = []
+    for _ in range(3):
+        with socket.socket() as probe:  # ports nobody listens on: refused at once
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    _client, events = make_client(
+        ports[0],
+        "ana",
+        alternates=[ServerAddress("127.0.0.1", port) for port in ports[1:]],
+        policy=ReconnectPolicy(first=0.3, base=0.3, jitter=0),
+    )
+    tries = [events.wait_for(ev.Connecting, lambda e, n=n: e.attempt == n) for n in range(1, 5)]
+    assert [attempt.port for attempt in tries] == [*ports, ports[0]]
+    drops = [event for event in events.seen if isinstance(event, ev.Disconnected)][:3]
+    assert [drop.retry_in for drop in drops] == [0.0, 0.0, 0.3]  # the next at once; then wait
+    assert all("cannot connect" in drop.reason for drop in drops)
+
+
+@pytest.fixture
+def school_tls(tmp_path) -> Iterator[tuple[FakeServer, str]]:
+    """A scripted TLS server with a self-signed certificate, and its fingerprint."""
+    certificate, key = make_certificate(tmp_path / "school")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, key)
+    fake = FakeServer(tls=context)
+    yield fake, certificate_fingerprint(certificate)
+    fake.close()
+
+
+def test_a_school_certificate_is_asked_about_once_and_trusted_it_connects(school_tls, make_client):
+    fake, fingerprint = school_tls
+    client, events = make_client(fake.port, "ana", tls=True)
+    asked = events.wait_for(ev.CertificateUntrusted)
+    assert (asked.key, asked.fingerprint) == (f"127.0.0.1:{fake.port}", fingerprint)
+    assert "not signed by an authority" in asked.reason and not asked.changed
+    fake.accept()  # the connection that fetched the certificate to show it, and hung up
+    with pytest.raises(TimeoutError):  # then no more tries until the user answers
+        fake.accept(timeout=0.5)
+    assert fake.connections == 2
+    client.trust(asked.key, asked.fingerprint)
+    peer = fake.accept()
+    peer.expect(r"^USER ")
+    fake.welcome(peer, "ana")
+    fake.joined(peer, "ana")
+    [said] = client.say("#general", "cifrado")
+    peer.expect(r"^PRIVMSG #general :cifrado$")
+    peer.send_raw(f":fake PONG fake :charla-ack-{said}\r\n".encode())
+    events.wait_for(ev.Delivered, lambda e: e.message_id == said)
+
+
+def test_a_changed_certificate_is_refused_and_said_so(school_tls, make_client):
+    fake, fingerprint = school_tls
+    before = "00:" * 31 + "00"  # what the user trusted last week
+    _client, events = make_client(
+        fake.port, "ana", tls=True, trusted={f"127.0.0.1:{fake.port}": before}
+    )
+    warned = events.wait_for(ev.CertificateUntrusted)
+    assert warned.changed and warned.fingerprint == fingerprint
+    assert "CHANGED" in warned.reason
+
+
+def test_a_tls_port_dialled_as_plain_text_says_to_write_ircs(make_client):
+    """A TLS server reads our plain ``CAP LS`` as a broken handshake and answers with a
+    TLS alert record: the reason says how to write the address instead."""
+    fake = FakeServer()
+
+    def answer_like_tls() -> None:
+        with contextlib.suppress(OSError):
+            peer = fake.accept()
+            peer.expect(r"^USER ")
+            peer.sock.sendall(b"\x15\x03\x01\x00\x02\x02\x46")  # alert: protocol version
+
+    answering = threading.Thread(target=answer_like_tls, daemon=True)
+    answering.start()
+    _client, events = make_client(fake.port, "ana")
+    drop = events.wait_for(ev.Disconnected)
+    answering.join(10)
+    fake.close()
+    assert f"ircs://127.0.0.1:{fake.port}" in drop.reason

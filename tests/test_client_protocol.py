@@ -37,13 +37,15 @@ def feed(core: ClientProtocol, *lines: str, now: float = 0.0) -> str | None:
 
 
 def registered(nick: str = "ana", caps: str = "", **kwargs) -> ClientProtocol:
-    """A core connected and welcomed, its output so far taken."""
+    """A core connected, welcomed and in its channels, its output so far taken."""
     core = new_core(nick, **kwargs)
     core.connection_made(0.0)
     feed(core, f":srv CAP * LS :{caps}")
     if caps:
         feed(core, f":srv CAP ana ACK :{caps}")
     feed(core, f":srv 001 {nick} :Welcome")
+    for channel in core.channels.values():
+        feed(core, f":{nick}!u@h JOIN {channel}")
     core.take_events()
     core.take_lines()
     return core
@@ -331,8 +333,10 @@ def test_the_outbox_waits_for_the_welcome_and_the_ack():
     core.connection_made(0.0)
     core.take_lines()
     feed(core, ":srv 001 ana :Welcome")
+    assert core.take_lines() == ["JOIN #general"]  # not before we are back in the channel
+    feed(core, ":ana!u@h JOIN #general")
     assert core.take_lines() == [
-        "JOIN #general",
+        "MODE #general",
         "PRIVMSG #general :uno",
         "PRIVMSG #general :dos",
         f"PING charla-ack-{ids[1]}",
@@ -345,6 +349,8 @@ def test_the_outbox_waits_for_the_welcome_and_the_ack():
     core.connection_lost()  # the second was never confirmed: it goes out again
     core.connection_made(0.0)
     feed(core, ":srv 001 ana :Welcome")
+    assert "PRIVMSG #general :dos" not in core.take_lines()
+    feed(core, ":ana!u@h JOIN #general")
     assert core.take_lines()[-2:] == ["PRIVMSG #general :dos", f"PING charla-ack-{ids[1]}"]
     feed(core, f":srv PONG srv :charla-ack-{ids[1]}")
     assert core.take_events()[-2:] == [ev.Delivered(ids[1]), ev.OutboxChanged(0)]
@@ -584,13 +590,33 @@ def test_a_refused_message_is_named_dropped_from_the_outbox_and_never_sent_again
     ]
     core.connection_lost()  # "tres" is sent again after a reconnect, "dos" is not
     core.connection_made(0.0)
-    feed(core, ":srv 001 ana :Welcome")
+    feed(core, ":srv 001 ana :Welcome", ":ana!u@h JOIN #general")
     assert [line for line in core.take_lines() if "PRIVMSG" in line] == ["PRIVMSG #general :tres"]
     feed(core, ":srv PONG srv :charla-ack-3")
     feed(core, ":srv 404 ana #general :Cannot send")  # nothing of ours waiting there
     assert core.take_events()[-1] == ev.ServerError(
         "404", "#general Cannot send", target="#general"
     )
+
+
+def test_messages_wait_for_their_channel_and_a_refused_channel_lets_them_be_refused():
+    """After a reconnect (on another server of a network, say) a channel message goes only
+    once the JOIN came back: sent before it, a server refuses it (not in the channel) or
+    relays it to a channel nobody is back in, and its confirmation would be a lie. A
+    private message does not wait; a channel that refuses us lets its messages go, and
+    the server says why each is not relayed."""
+    core = new_core(channels=("#general", "#cerrada"))
+    for target, text in (("#general", "hola"), ("marta", "psst"), ("#cerrada", "¿hay alguien?")):
+        core.queue_message(PendingMessage(core.outbox.new_id(), "PRIVMSG", target, text))
+    core.send_pending()
+    core.connection_made(0.0)
+    feed(core, ":srv 001 ana :Welcome")
+    assert [line for line in core.take_lines() if "PRIVMSG" in line] == []  # #general first
+    feed(core, ":ana!u@h JOIN #general")
+    sent = [line for line in core.take_lines() if "PRIVMSG" in line]
+    assert sent == ["PRIVMSG #general :hola", "PRIVMSG marta :psst"]  # in order, up to #cerrada
+    feed(core, ":srv 474 ana #cerrada :Cannot join channel (+b)")
+    assert core.take_lines() == ["PRIVMSG #cerrada :¿hay alguien?", "PING charla-ack-3"]
 
 
 def test_a_channel_that_refuses_us_is_not_joined_again():

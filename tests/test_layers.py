@@ -26,6 +26,8 @@ NET_LAYERS = {
     "net.lan": 0,
     "net.text_cuts": 0,
     "net.dns_message": 0,
+    "net.network": 1,
+    "net.tls": 1,
     "net.connection": 1,
     "net.websocket": 1,
     "net.mdns": 1,
@@ -47,7 +49,7 @@ NET_LAYERS = {
     "net.server": 5,
 }
 #: what the client side (and so the window) may use of net/
-CLIENT_SIDE = {"net.client", "net.client_protocol"}
+CLIENT_SIDE = {"net.client", "net.client_protocol", "net.network", "net.tls"}
 SHARED = {"net.protocol", "net.i18n", "net.events", "net.lan", "net.room_words", "net.text_cuts"}
 ENTRY_SCRIPTS = {"servidor", "cliente"}
 
