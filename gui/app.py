@@ -106,6 +106,11 @@ class ChatWindow:
         #: irc_lower(channel) -> its modes as the server last told: letter -> parameter
         self.channel_modes: dict[str, dict[str, str]] = {}
         self.left: set[str] = set()  # irc_lower(channel): channels we left or were removed from
+        #: fold_name(nick) -> the away message ("" if not said) of those who are away;
+        #: forgotten when they come back or quit, so it never outgrows the people met
+        self.away: dict[str, str] = {}
+        #: fold_name(nick): those whose private tab was told they are away (301), once
+        self.away_told: set[str] = set()
         self.teacher = False  # our user mode +o: an IRC operator, a teacher everywhere
         self.account = ""  # the account we logged in to, if any
         self.listed: list[str] = []  # the nicks in the nick list, in its order
@@ -389,11 +394,14 @@ class ChatWindow:
 
         self.listed = members_order(members, rank)
         ranks = [rank(nick) for nick in self.listed]
+        away = {nick for nick in self.listed if fold_name(nick) in self.away}
         self.members_panel.show(
             [
                 (BADGES[letters[n]] if n < len(letters) else "", nick)
                 for n, nick in zip(ranks, self.listed, strict=True)
-            ]
+            ],
+            away,
+            self.theme.muted,
         )
 
     def member_status(self, channel: str, nick: str) -> str:

@@ -50,6 +50,8 @@ ALIASES = {
     "/ayuda": "help",
     "/quit": "quit",
     "/salir": "quit",
+    "/away": "away",
+    "/ausente": "away",
     # a channel operator's (the teacher's, a helper's): the one table both sides read
     **teacher_names(),
 }
@@ -240,7 +242,7 @@ def show_help(window: Window, _args: str, target: str) -> bool:
             "Commands: /apodo (/nick) NAME · /yo (/me) TEXT · /privado (/msg) NAME TEXT · "
             "/unirse (/join) #CHANNEL · /dejar (/part) · /tema (/topic) TEXT · "
             "/usuarios (/users) · /limpiar (/clear) · /guardar (/save) [YYYY-MM-DD] · "
-            "/cerrar (/close) this tab · "
+            "/cerrar (/close) this tab · /ausente (/away) [REASON], alone: back · "
             "/salir (/quit) Charla"
         ),
     )
@@ -251,6 +253,15 @@ def show_help(window: Window, _args: str, target: str) -> bool:
             + "\n"
             + "\n".join(teacher_help()),
         )
+    return True
+
+
+def set_away(window: Window, args: str, _target: str) -> bool:
+    """``/ausente [motivo]``: marked away (others see it in their list); alone: back."""
+    try:
+        window.client.send_command("AWAY", args)  # an empty reason is left out: back
+    except InvalidMessageError:
+        return False
     return True
 
 
@@ -433,6 +444,7 @@ COMMANDS: dict[str, Callable[[Window, str, str], bool]] = {
     "clear": clear,
     "help": show_help,
     "quit": quit_window,
+    "away": set_away,
     "kick": kick,
     "ban": ban,
     "unban": unban,

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import tkinter as tk
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from tkinter import ttk
 
-from net.i18n import ntr
+from net.i18n import ntr, tr
 
 #: what ñ sorts as: after every "n…" and before "o" (a code point no nick can hold)
 _ENYE = "n\U0010ffff"
@@ -57,9 +57,17 @@ class MemberPanel:
         self.scrollbar.grid(row=1, column=1, sticky="ns")
         self.frame.rowconfigure(1, weight=1)
 
-    def show(self, entries: list[tuple[str, str]]) -> None:
-        """The list becomes ``entries`` (badge, nick); the count line follows."""
+    def show(
+        self, entries: list[tuple[str, str]], away: Container[str] = (), muted: str = ""
+    ) -> None:
+        """The list becomes ``entries`` (badge, nick); those whose nick is in ``away``
+        say so, in the ``muted`` colour; the count line follows."""
         self.listbox.delete(0, "end")
         for badge, nick in entries:
-            self.listbox.insert("end", badge + nick)
+            if nick in away:
+                self.listbox.insert("end", f"{badge}{nick} {tr('(away)')}")
+                if muted:
+                    self.listbox.itemconfigure("end", foreground=muted)
+            else:
+                self.listbox.insert("end", badge + nick)
         self.count.configure(text=count_text(len(entries)) if entries else "")

@@ -407,7 +407,32 @@ def on_kicked(window: Window, event: ev.Kicked) -> None:
     )
 
 
+def on_away(window: Window, event: ev.Away) -> None:
+    """Someone went away or came back: the nick list says "(ausente)"; a private message
+    to them is answered once with their away message; our own change is confirmed."""
+    key = fold_name(event.nick)
+    if fold_name(window.client.nick) == key and not event.replying:
+        text = tr("You are marked as away.") if event.away else tr("You are back.")
+        window.view_for(window.current_name()).add_system(_now(), text)
+    if event.replying:
+        private = window.views.get(key)
+        if private is not None and key not in window.away_told:  # once, not per line
+            window.away_told.add(key)
+            private.add_system(
+                _now(),
+                tr("{nick} is away: {message}").format(nick=event.nick, message=event.message),
+            )
+    if event.away:
+        window.away[key] = event.message
+    else:
+        window.away.pop(key, None)
+        window.away_told.discard(key)
+    window.refresh_members(window.current_name())
+
+
 def on_user_quit(window: Window, event: ev.UserQuit) -> None:
+    window.away.pop(fold_name(event.nick), None)
+    window.away_told.discard(fold_name(event.nick))
     now = _now()
     for key, nicks in window.members.items():
         if event.nick in nicks:
@@ -426,6 +451,8 @@ def on_user_quit(window: Window, event: ev.UserQuit) -> None:
 
 def on_nick_changed(window: Window, event: ev.NickChanged) -> None:
     now = _now()
+    if fold_name(event.old) in window.away:  # still away under the new name
+        window.away[fold_name(event.new)] = window.away.pop(fold_name(event.old))
     tabs.follow_nick(window, event.old, event.new)  # a private tab goes on with the person
     for key, nicks in window.members.items():
         if event.old in nicks:
@@ -576,6 +603,7 @@ EVENT_HANDLERS: dict[type, Callable[[Window, Any], None]] = {
     ev.Parted: on_parted,
     ev.Kicked: on_kicked,
     ev.UserQuit: on_user_quit,
+    ev.Away: on_away,
     ev.NickChanged: on_nick_changed,
     ev.Topic: on_topic,
     ev.Connecting: on_connecting,

@@ -79,10 +79,14 @@ log = logging.getLogger(__name__)
 
 #: IRCv3 message redaction: deleted messages arrive as ``REDACT``, and we may send it
 REDACTION_CAP = "draft/message-redaction"
+#: IRCv3 away-notify: members going away and coming back are told as ``AWAY`` lines
+AWAY_CAP = "away-notify"
 #: IRCv3 SASL: asked for only when we have an account password to log in with
 SASL_CAP = "sasl"
 #: capabilities the client asks for when the server offers them
-WANTED_CAPS = tuple(dict.fromkeys((*irc.CAPABILITIES, REDACTION_CAP, irc.CHATHISTORY_CAP)))
+WANTED_CAPS = tuple(
+    dict.fromkeys((*irc.CAPABILITIES, REDACTION_CAP, irc.CHATHISTORY_CAP, AWAY_CAP))
+)
 #: IRCv3 client tags: a reply names the message it answers, a reaction the message it is on
 REPLY_TAGS = ("+reply", "+draft/reply")
 REACT_TAG, UNREACT_TAG, TYPING_TAG = "+draft/react", "+draft/unreact", "+typing"
@@ -923,9 +927,31 @@ class ClientProtocol:
             self.channels.setdefault(irc_lower(channel), channel)
             self._joined.add(irc_lower(channel))
             self._send(Message("MODE", [channel]))  # its modes: the window tells its user
+            if AWAY_CAP in self.caps:  # who is away already (G); later ones come as AWAY
+                self._send(Message("WHO", [channel]))
         self._emit(ev.Joined(channel, who, self._is_me(who)))
         if self._is_me(who):
             self._flush_outbox()  # what waited for this channel
+
+    def _on_away(self, message: Message, now: float) -> None:
+        """``AWAY [:text]`` (away-notify): a member went away, or is back (no text)."""
+        text = message.param(0)
+        self._emit(ev.Away(message.source_nick or "", bool(text), text))
+
+    def _on_away_reply(self, message: Message, now: float) -> None:
+        """301: the one we wrote to privately is away, and why."""
+        self._emit(ev.Away(message.param(1), True, _last(message), replying=True))
+
+    def _on_own_away(self, message: Message, now: float) -> None:
+        """305 (back) / 306 (away): the server took our own ``AWAY``."""
+        self._emit(ev.Away(self.nick, message.command == irc.RPL_NOWAWAY))
+
+    def _on_who_reply(self, message: Message, now: float) -> None:
+        """352: ``<me> <channel> <user> <host> <server> <nick> <H|G>… :<hops> <realname>``;
+        ``G`` (gone) is away. Only those away are told: everyone starts here."""
+        flags = message.param(6)
+        if flags.startswith("G"):
+            self._emit(ev.Away(message.param(5), True))
 
     def _on_part(self, message: Message, now: float) -> None:
         channel, who = message.param(0), message.source_nick or ""
@@ -1230,6 +1256,11 @@ _HANDLERS: dict[str, _Handler] = {
     "907": ClientProtocol._on_sasl_done,  # ERR_SASLALREADY
     **{code: ClientProtocol._on_sasl_failed for code in SASL_FAILURES},
     "JOIN": ClientProtocol._on_join,
+    "AWAY": ClientProtocol._on_away,
+    "301": ClientProtocol._on_away_reply,  # RPL_AWAY
+    "305": ClientProtocol._on_own_away,  # RPL_UNAWAY
+    "306": ClientProtocol._on_own_away,  # RPL_NOWAWAY
+    "352": ClientProtocol._on_who_reply,  # RPL_WHOREPLY
     "PART": ClientProtocol._on_part,
     "KICK": ClientProtocol._on_kick,
     "QUIT": ClientProtocol._on_quit,

@@ -118,6 +118,18 @@ class Parted:
 
 
 @dataclass(frozen=True, slots=True)
+class Away:
+    """``nick`` is away (with ``message``, when the server said it) or back. Heard from
+    IRCv3 ``away-notify``, a ``WHO`` of a channel just joined (``G``), the reply to a
+    private message (301), or about ourselves (305/306: ``nick`` is our own)."""
+
+    nick: str
+    away: bool
+    message: str = ""
+    replying: bool = False  # the server's reply to a private message of ours (301)
+
+
+@dataclass(frozen=True, slots=True)
 class UserQuit:
     nick: str
     reason: str

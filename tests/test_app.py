@@ -800,3 +800,32 @@ def test_a_long_message_from_another_window_is_one_message_cut_with_show_all(ope
     assert view.expand(view.text.index(view.text.tag_ranges("more")[0]))
     [line] = [t for t in conversation(ana).splitlines() if "palabra0 " in t]
     assert line.split("bea: ", 1)[1] == text  # one message, every character
+
+
+def test_someone_away_is_shown_in_the_list_and_a_private_message_to_them_is_answered_once(
+    open_window,
+):
+    ana = open_window("ana")
+    bea = open_window("bea")
+    carla = open_window("carla")
+    every = [ana, bea, carla]
+    wait_until(every, lambda: len(carla.nick_list.get(0, "end")) == 3)
+    type_line(bea, "/ausente en el recreo")
+    wait_until(every, lambda: "You are marked as away." in conversation(bea))
+    wait_until(every, lambda: "bea (away)" in ana.nick_list.get(0, "end"))
+    ana.open_conversation("bea")
+    for text in ("¿vienes?", "¿hola?"):
+        ana.send_text("bea", text, action=False)
+    wait_until(every, lambda: "bea is away: en el recreo" in ana.views["bea"].plain_text())
+    wait_until(every, lambda: "¿hola?" in bea.views["ana"].plain_text())
+    wait_until(every, lambda: "(sending…)" not in ana.views["bea"].plain_text())
+    assert ana.views["bea"].plain_text().count("is away") == 1  # once, not per message
+    late = open_window("dani")  # joins while bea is away: told by a WHO of the channel
+    every.append(late)
+    wait_until(every, lambda: "bea (away)" in late.nick_list.get(0, "end"))
+    index = carla.nick_list.get(0, "end").index("bea (away)")
+    assert carla.nick_list.itemcget(index, "foreground") == carla.theme.muted
+    type_line(bea, "/ausente")
+    wait_until(every, lambda: "You are back." in conversation(bea))
+    wait_until(every, lambda: "bea" in late.nick_list.get(0, "end"))
+    wait_until(every, lambda: "bea" in ana.nick_list.get(0, "end"))

@@ -878,3 +878,31 @@ def test_no_older_messages_are_asked_of_a_server_without_chathistory():
     core = registered(caps=CAPS)
     assert not core.request_older("#general", "s-1-100")
     assert core.take_lines() == []
+
+
+def test_away_is_heard_from_away_notify_a_who_of_the_channel_and_the_replies():
+    core = registered(caps="away-notify")
+    feed(core, ":ana!u@h JOIN #clase")
+    assert core.take_lines()[-1] == "WHO #clase"  # who is away already
+    feed(
+        core,
+        ":srv 352 ana #clase u h srv bea G :0 Bea",
+        ":srv 352 ana #clase u h srv carla H@ :0 Carla",
+        ":bea!u@h AWAY",  # back
+        ":dani!u@h AWAY :comiendo",
+        ":srv 301 ana dani :comiendo",
+        ":srv 306 ana :You have been marked as being away",
+    )
+    assert [e for e in core.take_events() if isinstance(e, ev.Away)] == [
+        ev.Away("bea", True),
+        ev.Away("bea", False),
+        ev.Away("dani", True, "comiendo"),
+        ev.Away("dani", True, "comiendo", replying=True),
+        ev.Away("ana", True),
+    ]
+
+
+def test_without_away_notify_no_who_is_sent():
+    core = registered()
+    feed(core, ":ana!u@h JOIN #clase")
+    assert "WHO #clase" not in core.take_lines()
