@@ -12,9 +12,13 @@ Linux as ``build.spec`` does), then reports side by side from one run:
   of a one-file program unpacks it afresh into a temporary folder; the disk cache is
   warm for all three alike.
 
-Target: Charla within 1.3x of hello on both. Run from the repository root (Linux, an X
-display or Debian's xvfb): ``python bench/package_bench.py`` (about a minute),
-``--dist dist`` to measure programs already built, ``--rounds 20``.
+Target: Charla within 1.3x of hello on both. ``--before DIR`` also measures the Charla
+built in ``DIR`` (from an older checkout: ``pyinstaller --distpath DIR OLD/build.spec``)
+in the same run, in turns with the others, and prints this one against it (a change
+that brings in a library, as TLS brought OpenSSL, is kept within 1.3x of before).
+Run from the repository root (Linux, an X display or Debian's xvfb):
+``python bench/package_bench.py`` (about a minute), ``--dist dist`` to measure programs
+already built, ``--rounds 20``.
 
 Threading: none; the programs and the server are child processes, each started, timed and
 stopped in turn. The only network use is Charla joining a server on 127.0.0.1.
@@ -47,6 +51,8 @@ from tests.support import stop_program, x_display  # noqa: E402
 HELLO = (
     'import tkinter as tk\n\nroot = tk.Tk()\ntk.Label(root, text="Hola").pack()\nroot.mainloop()\n'
 )
+BEFORE_DIALOG = "Charla --before, connect dialog"
+BEFORE_DIRECT = "Charla --before, --host/--port/--nick"
 MAP_NOTIFY = 19
 SUBSTRUCTURE_NOTIFY_MASK = 1 << 19
 
@@ -168,6 +174,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dist", type=Path, help="measure Charla already built in DIR")
     parser.add_argument("--rounds", type=int, default=10, help="launches of each (default 10)")
+    parser.add_argument("--before", type=Path, help="also measure the Charla built in DIR")
     args = parser.parse_args()
 
     screen = contextlib.ExitStack()
@@ -177,6 +184,9 @@ def main() -> int:
         hello = build_hello(workdir)
         charla = args.dist.resolve() / "Charla" if args.dist else build_charla(workdir)
         sizes = {"hello": hello.stat().st_size, "Charla": charla.stat().st_size}
+        before = args.before.resolve() / "Charla" if args.before else None
+        if before is not None:
+            sizes["before"] = before.stat().st_size
         env = {**os.environ, "XDG_CONFIG_HOME": str(workdir / "config"), "LANGUAGE": "es"}
         watcher = ScreenWatcher()
         with running_server("charla") as (port, _pid):
@@ -186,6 +196,9 @@ def main() -> int:
                 "Charla, connect dialog (double-click)": ([str(charla)], []),
                 "Charla, --host/--port/--nick": ([str(charla), *direct], []),
             }
+            if before is not None:
+                runs[BEFORE_DIALOG] = ([str(before)], [])
+                runs[BEFORE_DIRECT] = ([str(before), *direct], [])
             for _ in range(args.rounds):
                 for command, times in runs.values():
                     times.append(time_start(watcher, command, env))
@@ -202,6 +215,16 @@ def main() -> int:
     for name, (_command, times) in runs.items():
         ratio = "" if name == "hello" else f"  -> {statistics.median(times) / baseline:.2f}x"
         print(summary(name, times) + ratio)
+    if "before" in sizes:
+        print("this Charla against the one --before (target <= 1.3x):")
+        print(f"  size {mib(sizes['Charla'])} / {mib(sizes['before'])}", end="")
+        print(f" = {sizes['Charla'] / sizes['before']:.2f}x")
+        for now, then in (
+            ("Charla, connect dialog (double-click)", BEFORE_DIALOG),
+            ("Charla, --host/--port/--nick", BEFORE_DIRECT),
+        ):
+            ratio = statistics.median(runs[now][1]) / statistics.median(runs[then][1])
+            print(f"  {now}: {ratio:.2f}x")
     return 0
 
 

@@ -663,7 +663,7 @@ def ngircd_config(port: int, workdir: Path, *, penalties: bool = False) -> str:
         f"PidFile = {workdir / 'run' / 'ngircd.pid'}",
     ]
     if os.geteuid() == 0:  # ngIRCd will not keep uid 0: it switches to "nobody", so name it
-        lines += ["ServerUID = nobody", f"ServerGID = {_nobody()[1]}"]
+        lines += ["ServerUID = nobody", f"ServerGID = {nobody()[1]}"]
     lines += [
         "",
         "[Limits]",
@@ -689,7 +689,7 @@ def ngircd_config(port: int, workdir: Path, *, penalties: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _nobody() -> tuple[int, int]:
+def nobody() -> tuple[int, int]:
     import pwd  # POSIX only, like ngIRCd
 
     entry = pwd.getpwnam("nobody")
@@ -712,7 +712,7 @@ def running_ngircd(
         (workdir / "conf.d").mkdir()
         (workdir / "run").mkdir()
         if os.geteuid() == 0:  # it writes the PID file after becoming "nobody"
-            os.chown(workdir / "run", *_nobody())
+            os.chown(workdir / "run", *nobody())
         workdir.chmod(0o755)
         conf = workdir / "ngircd.conf"
         conf.write_text(ngircd_config(port, workdir, penalties=penalties))

@@ -1,0 +1,148 @@
+"""Charla on a real IRC network: two linked ngIRCd servers (tests/irc_network.py, built from
+docs/network/), clients and windows on different servers, a server killed under one of
+them, TLS with a certificate made for the run. Every server, client and window is closed
+at teardown; every wait is for an event, a line or a window's state, with a deadline."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from net import events as ev
+from net.client import ChatClient, ReconnectPolicy
+from net.network import ServerAddress, parse_server
+from tests.irc_network import IrcNetwork, running_network
+from tests.support import Events, IrcClient
+
+#: retries as quick as the window's first one, so that a test does not wait on backoff
+QUICK = ReconnectPolicy(first=0.1, base=0.2, most=1.0)
+
+
+@pytest.fixture
+def network() -> Iterator[IrcNetwork]:
+    with running_network(2) as started:
+        yield started
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., tuple[ChatClient, Events]]]:
+    """``make_client(network, nick, first=0)``: a client given every server of the
+    network, the ``first``-th tried first; all quit at teardown."""
+    clients: list[ChatClient] = []
+
+    def make(
+        network: IrcNetwork, nick: str, first: int = 0, **kwargs: object
+    ) -> tuple[ChatClient, Events]:
+        servers = [parse_server(server.address) for server in network.servers]
+        servers = servers[first:] + servers[:first]
+        home = servers[0]
+        assert home is not None
+        kwargs.setdefault("policy", QUICK)
+        client = ChatClient(
+            home.host,
+            home.port,
+            nick,
+            ["#general"],
+            queue.Queue(),
+            tls=home.tls,
+            alternates=[server for server in servers[1:] if server is not None],
+            **kwargs,
+        )
+        clients.append(client.start())
+        return client, Events(client)
+
+    yield make
+    for client in clients:
+        client.quit()
+
+
+def test_people_on_two_linked_servers_talk_to_each_other(network):
+    one, two = network.servers
+    ana, bea = IrcClient(one.port), IrcClient(two.port)
+    try:
+        for client, nick in ((ana, "ana"), (bea, "bea")):
+            client.register(nick)
+            client.send("JOIN #general")
+            client.expect(rf"^:{nick}!\S+ JOIN :?#general")
+        ana.expect(r"^:bea!\S+ JOIN :?#general")  # across the link
+        ana.send("PRIVMSG #general :hola desde el aula 1")
+        bea.expect(r"^:ana!\S+ PRIVMSG #general :hola desde el aula 1$")
+        bea.send("PRIVMSG #general :y yo desde el aula 2")
+        ana.expect(r"^:bea!\S+ PRIVMSG #general :y yo desde el aula 2$")
+    finally:
+        ana.close()
+        bea.close()
+
+
+def test_a_client_whose_server_dies_moves_to_the_other_and_nothing_typed_is_lost_or_repeated(
+    network, make_client
+):
+    """ana is on the first server, bea on the second. The first is killed (no goodbye):
+    ana is back in #general on the second within seconds, with her nick, and every line
+    she typed before, during and after the move reaches bea once, in order."""
+    _bea, bea_events = make_client(network, "bea", first=1)
+    bea_events.wait_for(ev.Joined, lambda e: e.me)
+    ana, ana_events = make_client(network, "ana", first=0)
+    ana_events.wait_for(ev.Names, lambda e: "bea" in e.nicks)  # across the link
+    typed = [*ana.say("#general", "antes del corte")]
+    ana_events.wait_for(ev.Delivered, lambda e: e.message_id == typed[-1])
+    network.servers[0].kill()
+    killed_at = time.monotonic()
+    ana_events.wait_for(ev.Disconnected)
+    typed += ana.say("#general", "durante el corte")  # waits in the outbox
+    ana_events.wait_for(ev.Connecting, lambda e: e.port == network.servers[1].port)
+    back = ana_events.wait_for(ev.Joined, lambda e: e.me, timeout=10)
+    moved_in = time.monotonic() - killed_at
+    assert back.channel == "#general" and ana.nick == "ana"
+    assert ana.port == network.servers[1].port
+    typed += ana.say("#general", "después del corte")
+    for message_id in typed[1:]:
+        ana_events.wait_for(ev.Delivered, lambda e, wanted=message_id: e.message_id == wanted)
+    bea_events.wait_for(ev.ChatMessage, lambda e: e.text == "después del corte")
+    heard = [e.text for e in bea_events.seen if isinstance(e, ev.ChatMessage)]
+    assert heard == ["antes del corte", "durante el corte", "después del corte"]
+    assert moved_in < 5, f"back in the channel {moved_in:.1f} s after the server died"
+
+
+def test_a_network_with_tls_asks_about_its_certificate_once_then_chats(make_client):
+    with running_network(2, tls=True) as network:
+        ana, events = make_client(network, "ana")
+        asked = events.wait_for(ev.CertificateUntrusted)
+        assert asked.fingerprint == network.fingerprint
+        assert not asked.changed and "not signed by an authority" in asked.reason
+        ana.trust(asked.key, asked.fingerprint)
+        events.wait_for(ev.Joined, lambda e: e.me)
+        bea, bea_events = make_client(network, "bea", first=1, trusted={})
+        other = bea_events.wait_for(ev.CertificateUntrusted)  # the other server: its own key
+        bea.trust(other.key, other.fingerprint)
+        bea_events.wait_for(ev.Joined, lambda e: e.me)
+        [said] = ana.say("#general", "cifrado de punta a punta")
+        events.wait_for(ev.Delivered, lambda e: e.message_id == said)
+        assert bea_events.wait_for(ev.ChatMessage).text == "cifrado de punta a punta"
+
+
+def test_a_certificate_that_changed_since_it_was_trusted_is_refused(make_client):
+    with running_network(2, tls=True) as first_network:
+        trusted = {
+            ServerAddress(
+                "127.0.0.1", server.tls_port or 0, tls=True
+            ).key: first_network.fingerprint
+            for server in first_network.servers
+        }
+    with running_network(2, tls=True) as network:  # a new certificate: another machine
+        pinned = {
+            ServerAddress("127.0.0.1", server.tls_port or 0, tls=True).key: next(
+                iter(trusted.values())
+            )
+            for server in network.servers
+        }
+        _client, events = make_client(network, "ana", trusted=pinned)
+        warned = events.wait_for(ev.CertificateUntrusted)
+        assert warned.changed and warned.fingerprint == network.fingerprint
+        assert "CHANGED" in warned.reason
+        second = events.wait_for(ev.CertificateUntrusted)  # the other server: the same
+        assert second.changed and second.key != warned.key
+        assert not any(isinstance(e, ev.Registered) for e in events.seen)
