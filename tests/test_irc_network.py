@@ -5,7 +5,9 @@ at teardown; every wait is for an event, a line or a window's state, with a dead
 
 from __future__ import annotations
 
+import os
 import queue
+import shutil
 import time
 from collections.abc import Callable, Iterator
 
@@ -15,7 +17,7 @@ from net import events as ev
 from net.client import ChatClient, ReconnectPolicy
 from net.network import ServerAddress, parse_server
 from tests.irc_network import IrcNetwork, running_network
-from tests.support import Events, IrcClient
+from tests.support import Events, IrcClient, WebSocketClient
 
 #: retries as quick as the window's first one, so that a test does not wait on backoff
 QUICK = ReconnectPolicy(first=0.1, base=0.2, most=1.0)
@@ -146,3 +148,116 @@ def test_a_certificate_that_changed_since_it_was_trusted_is_refused(make_client)
         second = events.wait_for(ev.CertificateUntrusted)  # the other server: the same
         assert second.changed and second.key != warned.key
         assert not any(isinstance(e, ev.Registered) for e in events.seen)
+
+
+def test_two_windows_on_two_servers_chat_and_one_moves_when_its_server_dies(
+    network, display, no_gc_on_worker_threads
+):
+    """The window as a student uses it: ana's on the first server, bea's on the second;
+    ana's server dies while she types; her window says where it is going, is back in
+    #general, and bea's window shows every line once."""
+    import tkinter as tk
+
+    from gui.app import ChatWindow
+    from gui.settings import Settings
+    from tests.support import wait_for_windows
+
+    windows: list[ChatWindow] = []
+    try:
+        for nick, first in (("bea", 1), ("ana", 0)):
+            servers = network.servers[first:] + network.servers[:first]
+            client = ChatClient(
+                "127.0.0.1",
+                servers[0].port,
+                nick,
+                ["#general"],
+                queue.Queue(),
+                alternates=[ServerAddress("127.0.0.1", server.port) for server in servers[1:]],
+                policy=QUICK,
+            )
+            windows.append(ChatWindow(tk.Tk(), client.start(), Settings(nick=nick)))
+        bea, ana = windows
+
+        def shown(window: ChatWindow) -> str:
+            return window.views["#general"].plain_text()
+
+        def type_line(window: ChatWindow, text: str) -> None:
+            window.entry.focus_force()
+            window.root.update()
+            window.entry.insert(0, text)
+            window.entry.event_generate("<Return>")
+
+        wait_for_windows(windows, lambda: set(ana.nick_list.get(0, "end")) == {"ana", "bea"})
+        type_line(ana, "hola desde el aula 1")
+        wait_for_windows(windows, lambda: "hola desde el aula 1" in shown(bea))
+        network.servers[0].kill()
+        wait_for_windows(windows, lambda: "Connection to the server lost" in shown(ana))
+        type_line(ana, "¿se me oye?")
+        wait_for_windows(windows, lambda: "¿se me oye?" in shown(bea), timeout=15)
+        wait_for_windows(windows, lambda: "(sending…)" not in shown(ana))
+        assert str(network.servers[1].port) in str(ana.status.cget("text"))
+        type_line(bea, "sí, perfectamente")
+        wait_for_windows(windows, lambda: "sí, perfectamente" in shown(ana))
+        assert shown(bea).count("¿se me oye?") == 1
+        assert shown(bea).count("hola desde el aula 1") == 1
+    finally:
+        for window in windows:
+            window.close()
+
+
+# -- InspIRCd: history through chanhistory, browsers through websocket ----------------------
+
+
+@pytest.fixture
+def inspircd_network() -> Iterator[IrcNetwork]:
+    if not shutil.which("inspircd") and not os.access("/usr/sbin/inspircd", os.X_OK):
+        pytest.skip("InspIRCd is not installed (tests/run.sh installs Debian's inspircd)")
+    with running_network(2, kind="inspircd") as started:
+        yield started
+
+
+def test_on_inspircd_what_was_said_while_a_window_moved_comes_from_the_history_once(
+    inspircd_network, make_client
+):
+    """InspIRCd replays a channel's last messages to whoever joins (chanhistory, in a
+    batch with msgids): ana, moved to the other server, gets what bea said while she was
+    away, and none of what she had already seen again."""
+    network = inspircd_network
+    bea, bea_events = make_client(network, "bea", first=1)
+    bea_events.wait_for(ev.Joined, lambda e: e.me)
+    _ana, ana_events = make_client(network, "ana", first=0)
+    ana_events.wait_for(ev.Names, lambda e: "bea" in e.nicks)  # across the link
+    [before] = bea.say("#general", "antes")
+    bea_events.wait_for(ev.Delivered, lambda e: e.message_id == before)
+    ana_events.wait_for(ev.ChatMessage, lambda e: e.text == "antes")
+    network.servers[0].kill()
+    ana_events.wait_for(ev.Disconnected)
+    bea_events.wait_for(ev.UserQuit, lambda e: e.nick == "ana")  # the split reached bea
+    [meanwhile] = bea.say("#general", "mientras te movías")
+    bea_events.wait_for(ev.Delivered, lambda e: e.message_id == meanwhile)
+    ana_events.wait_for(ev.Joined, lambda e: e.me, timeout=15)
+    replayed = ana_events.wait_for(ev.ChatMessage, lambda e: e.text == "mientras te movías")
+    assert replayed.history  # from the server's history, with its own time
+    bea.say("#general", "después")
+    ana_events.wait_for(ev.ChatMessage, lambda e: e.text == "después")
+    texts = [e.text for e in ana_events.seen if isinstance(e, ev.ChatMessage)]
+    assert texts == ["antes", "mientras te movías", "después"]
+
+
+def test_inspircd_takes_a_browser_over_websocket_on_the_same_network(inspircd_network):
+    network = inspircd_network
+    assert network.servers[0].websocket_port is not None
+    page = WebSocketClient(network.servers[0].websocket_port)
+    window = IrcClient(network.servers[1].port)
+    try:
+        assert page.upgraded, page.response
+        for client, nick in ((page, "movil"), (window, "ana")):
+            client.register(nick)
+            client.send("JOIN #general")
+            client.expect(rf"^:{nick}!\S+ JOIN :?#general")
+        page.expect(r"^:ana!\S+ JOIN :?#general")
+        window.send("PRIVMSG #general :hola, móvil")
+        page.expect(r"^:ana!\S+ PRIVMSG #general :hola, móvil$")
+    finally:
+        page.close()
+        window.close()
