@@ -111,6 +111,11 @@ class ChatWindow:
         self.away: dict[str, str] = {}
         #: fold_name(nick): those whose private tab was told they are away (301), once
         self.away_told: set[str] = set()
+        #: certificates the client found untrusted, waiting for the question on screen
+        self._trust_waiting: list[ev.CertificateUntrusted] = []
+        self._trust_asking = False  # a certificate question is on screen
+        #: fingerprint -> what the user answered about that certificate in this window
+        self._trust_answers: dict[str, bool] = {}
         self.teacher = False  # our user mode +o: an IRC operator, a teacher everywhere
         self.account = ""  # the account we logged in to, if any
         self.listed: list[str] = []  # the nicks in the nick list, in its order
@@ -646,7 +651,34 @@ class ChatWindow:
     def ask_trust(self, event: ev.CertificateUntrusted) -> None:
         """A TLS server's certificate is not trusted here: show why and its fingerprint,
         and trust it (remembered in the settings) only if the user says so. A changed
-        certificate is a warning, "no" first: it may be someone pretending to be the server."""
+        certificate is a warning, "no" first: it may be someone pretending to be the
+        server. One question at a time (Tk's message boxes cannot be nested: answering
+        the inner one would answer the outer one too), and one per certificate: the
+        servers of a network often share one, and the answer goes for all of them."""
+        self._trust_waiting.append(event)
+        if self._trust_asking:
+            return  # asked when the question on screen is answered
+        self._trust_asking = True
+        try:
+            while self._trust_waiting and not self.closed:
+                event = self._trust_waiting.pop(0)
+                trusted = self._trust_answers.get(event.fingerprint)
+                if trusted is None:  # the same certificate on another server: not asked again
+                    trusted = self._trust_answers[event.fingerprint] = self._ask_trust(event)
+                if self.closed:
+                    return
+                if trusted:
+                    self.settings.trusted_certificates[event.key] = event.fingerprint
+                    self.client.trust(event.key, event.fingerprint)
+                    continue
+                self.connection_text = tr(
+                    "Not connected: the certificate of {server} is not trusted"
+                ).format(server=event.key)
+                self.show_status()
+        finally:
+            self._trust_asking = False
+
+    def _ask_trust(self, event: ev.CertificateUntrusted) -> bool:
         if event.changed:
             question = tr(
                 "WARNING: the certificate of {server} is not the one you trusted before.\n\n"
@@ -660,24 +692,16 @@ class ChatWindow:
                 "If the teacher or the school's IT gave you this fingerprint and it is the "
                 "same, you can trust it. Trust this certificate and connect?"
             )
-        text = question.format(server=event.key, reason=event.reason, fingerprint=event.fingerprint)
-        trusted = messagebox.askyesno(
+        pairs = event.fingerprint.split(":")  # 8 of its 32 pairs a line: as narrow as a dialog
+        shown = "\n".join(":".join(pairs[at : at + 8]) for at in range(0, len(pairs), 8))
+        text = question.format(server=event.key, reason=event.reason, fingerprint=shown)
+        return messagebox.askyesno(
             "Charla",
             text,
             icon="warning" if event.changed else "question",
             default="no" if event.changed else "yes",
             parent=self.root,
         )
-        if self.closed:
-            return
-        if trusted:
-            self.settings.trusted_certificates[event.key] = event.fingerprint
-            self.client.trust(event.key, event.fingerprint)
-            return
-        self.connection_text = tr(
-            "Not connected: the certificate of {server} is not trusted"
-        ).format(server=event.key)
-        self.show_status()
 
     # -- closing --
 

@@ -118,6 +118,8 @@ SASL_FAILURES = frozenset({"902", "904", "905", "906", "908"})
 _REGISTERED_NICK = re.compile(r"regist", re.I)
 #: a 432 saying the nick is a reserved word ("reserved" / "reservado"): a teacher may take it
 _RESERVED_NICK = re.compile(r"reserv", re.I)
+#: our own messages remembered, to know them in a history replay without msgids of ours
+SAID_REMEMBERED = 500
 #: ``PING charla-ack-<id>``: its PONG confirms every message up to ``<id>``
 ACK_PREFIX = "charla-ack-"
 #: the token of the PING that checks a silent server is still there
@@ -322,6 +324,9 @@ class ClientProtocol:
         self._control: deque[Message] = deque()  # TOPIC/NAMES lines waiting for registration
         #: msgids already shown (ours included), oldest first: history replays skip them
         self._seen: OrderedDict[str, None] = OrderedDict()
+        #: (folded target, text) of what we sent, newest last: a replay of it without a
+        #: msgid we know is ours (see ``_forget_said``); as many as a history replays
+        self._said: deque[tuple[str, str]] = deque(maxlen=SAID_REMEMBERED)
         self._last_stamp: tuple[str, datetime | None] = ("", None)  # see _time_of
         self._outbox_grew = False  # messages were queued since the last send_pending()
         self._events: list[ev.Event] = []
@@ -536,6 +541,7 @@ class ClientProtocol:
             if item.poll and "message-tags" in self.caps:
                 tags[POLL_TAG] = ",".join(item.poll)
             self._send(Message(item.command, [item.target, item.text], tags=tags))
+            self._said.append((irc_lower(item.target), item.text))
         self._send(Message("PING", [self.outbox.ack_token()]))
 
     def _may_send(self, item: PendingMessage) -> bool:
@@ -550,6 +556,17 @@ class ClientProtocol:
             or folded in self._joined
             or folded not in self.channels
         )
+
+    def _forget_said(self, target: str, text: str) -> bool:
+        """Whether we said ``text`` to ``target`` in this run (and forget it once): a
+        server that does not tell us our messages' msgids (no ``echo-message``, not
+        Charla), InspIRCd's ``chanhistory`` say, replays them to us when we join again,
+        after a reconnect or on another server of the network, as if they were new."""
+        said = (irc_lower(target), text)
+        if said not in self._said:
+            return False
+        self._said.remove(said)
+        return True
 
     def _emit_outbox(self) -> None:
         self._emit(ev.OutboxChanged(len(self.outbox)))
@@ -1139,6 +1156,8 @@ class ClientProtocol:
             return  # replayed history we already showed, or a repeat after a reconnect
         history = self._batches.get(message.tags.get("batch", "")) == "chathistory"
         sender = message.source_nick or ""
+        if history and self._is_me(sender) and self._forget_said(target, text):
+            return  # ours, shown when we sent it; a server that gave us no msgid for it
         when = self._time_of(message)
         if message.command == "NOTICE" and "!" not in (message.source or ""):
             self._server_notice(target, text, when, history)
