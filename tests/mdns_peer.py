@@ -7,13 +7,19 @@ the browser's start), and at the end ``table SERVICES HOSTS MAXRSS_KB CPU_S``.
 ``flood COUNT [SECONDS]``: send COUNT junk packets (over SECONDS) to the mDNS group
 (queries for the room, fake
 services, garbage) and print ``flooded``. ``count ADDRESS``: count the mDNS packets
-heard from ADDRESS (IPv4) until stdin closes, print ``packets N``. Each stops when stdin closes.
+heard from ADDRESS (IPv4) until stdin closes, print ``packets N``. ``dialog``: the real
+connect dialog (``gui.connect_dialog``, on ``DISPLAY``) with its live room list; prints
+``listed SECONDS LINE`` when a room appears in the list (seconds since the dialog opened),
+then double-clicks it and prints ``chose HOST:PORT`` when the dialog is done, then
+``gone SECONDS`` when the list is empty again (seconds since ``stopped`` was read on its
+stdin). Each stops when stdin closes.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import resource
 import socket
 import sys
@@ -87,7 +93,55 @@ def count_responses(done: threading.Event, sender: str) -> None:
     print("packets", responses, flush=True)
 
 
+def dialog() -> None:
+    """See the module docstring: a person opening Charla, seeing a room, double-clicking it."""
+    import tkinter as tk
+
+    from gui.connect_dialog import ConnectDialog
+    from gui.settings import Settings
+
+    os.environ.pop("CHARLA_NO_DISCOVERY", None)  # in this namespace, multicast is ours
+    root = tk.Tk()
+    opened = time.monotonic()
+    chosen: list[str] = []
+    dialog = ConnectDialog(
+        root, Settings(nick="lucia"), lambda c: chosen.append(f"{c.host}:{c.port}")
+    )
+    dialog.pack()
+    stopped_at: list[float] = []
+    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+    threading.Thread(target=lambda: [lines.put(line) for line in sys.stdin], daemon=True).start()
+    state = {"listed": False, "chose": False}
+
+    def watch() -> None:
+        while not lines.empty():
+            if lines.get().strip() == "stopped":
+                stopped_at.append(time.monotonic())
+        items = dialog.room_list.get(0, "end")
+        if items and not state["listed"]:
+            state["listed"] = True
+            print(f"listed {time.monotonic() - opened:.3f} {items[0]}", flush=True)
+            x, y, _width, height = dialog.room_list.bbox(0)
+            for _ in range(2):  # two clicks in a row on the room: Tk makes it a double-click
+                for kind in ("<ButtonPress-1>", "<ButtonRelease-1>"):
+                    dialog.room_list.event_generate(kind, x=x + 5, y=y + height // 2)
+        if chosen and not state["chose"]:
+            state["chose"] = True
+            print(f"chose {chosen[0]}", flush=True)
+        if stopped_at and not items:
+            print(f"gone {time.monotonic() - stopped_at[0]:.3f}", flush=True)
+            root.destroy()
+            return
+        root.after(20, watch)
+
+    root.after(20, watch)
+    root.mainloop()  # destroying the root destroyed the dialog, which closed its browser
+
+
 def main() -> None:
+    if sys.argv[1] == "dialog":
+        dialog()
+        return
     done = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
     if sys.argv[1] == "flood":

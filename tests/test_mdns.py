@@ -515,3 +515,37 @@ def test_a_rooms_new_address_is_listed_within_seconds(netns, peers):
         timeout=3 + 2 + 2,
         what="the room at its new address only",
     )
+
+
+def test_the_real_dialog_lists_a_servers_room_a_double_click_joins_and_it_goes(
+    netns, peers, tmp_path, display
+):
+    """The connect dialog a student opens, in its own namespace on a real X display: the
+    room of a ``servidor.py`` in the other namespace is in its list within 2 s; a
+    double-click on it chooses that room's address (the dialog's reachability check
+    reaches it); the room is gone from the list within 2 s of the server stopping."""
+    side_a, side_b = netns
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    server = peers(
+        side_a, "--port", "0", "--room-name", "Sala de Marta", program="servidor.py", env=env
+    )
+    port = int(server.expect(lambda line: "port" in line).split("port ")[1].rstrip("."))
+    # a network of link-local addresses only (no router): it counts, and is shown
+    server.expect(lambda line: f"169.254.10.1:{port}" in line, what="the address to tell")
+    window = peers(side_b, "dialog", env={**env, "DISPLAY": display, "LANGUAGE": "es"})
+    listed = window.expect(lambda line: line.startswith("listed "), timeout=5, what="the room")
+    seconds, room = float(listed.split()[1]), listed.split(" ", 2)[2]
+    assert seconds < 2, listed
+    assert room.startswith("Sala de Marta — #general — 169.254.10.1") and f":{port}" in room
+    try:
+        chose = window.expect(lambda line: line.startswith("chose "), timeout=5, what="joined")
+    except AssertionError:
+        window.stop()
+        raise AssertionError(window.errors[-2000:]) from None
+    assert chose == f"chose 169.254.10.1:{port}"
+    server.stop()
+    assert window.process.stdin is not None
+    window.process.stdin.write("stopped\n")
+    window.process.stdin.flush()
+    gone = window.expect(lambda line: line.startswith("gone "), timeout=5, what="room gone")
+    assert float(gone.split()[1]) < 2, gone
