@@ -92,6 +92,9 @@ MAX_QUERY_INTERVAL = 3600.0
 GOODBYE_DELAY = 1.0
 #: the browser's bounds: services, hosts, and addresses per host it keeps
 MAX_ROOMS = 256
+#: rooms one address may have listed at once: a flood of made-up rooms, resolved or not,
+#: from one computer leaves room in the table for everybody else's
+MAX_ROOMS_PER_SENDER = 16
 MAX_HOSTS = 256
 MAX_ADDRESSES_PER_HOST = 8
 #: interfaces used at most (a machine with more is unusual; the rest are ignored)
@@ -631,6 +634,7 @@ class _Service:
     txt_expires: float = 0.0
     source: str = ""  # where its SRV came from, the address when no A/AAAA is heard
     added: float = field(default_factory=time.monotonic)
+    announcer: str = ""  # the address its PTR first came from (MAX_ROOMS_PER_SENDER)
 
 
 class Browser(_Worker):
@@ -725,7 +729,7 @@ class Browser(_Worker):
             sender = f"{sender}%{scope}"
         for record in records:  # the PTRs first: they say which instances matter
             if record.rtype == TYPE_PTR and name_key(record.name) == service_key:
-                self._heard_ptr(record, now)
+                self._heard_ptr(record, now, sender)
         for record in records:
             entry = self._services.get(name_key(record.name))
             if entry is not None and record.rtype == TYPE_SRV and isinstance(record.data, Srv):
@@ -742,7 +746,7 @@ class Browser(_Worker):
         self._expire(now)
         self._publish()
 
-    def _heard_ptr(self, record: Record, now: float) -> None:
+    def _heard_ptr(self, record: Record, now: float, sender: str) -> None:
         instance = record.data
         if not isinstance(instance, tuple) or not instance:
             return
@@ -753,6 +757,8 @@ class Browser(_Worker):
             return
         if record.ttl == 0:
             return
+        if sum(e.announcer == sender for e in self._services.values()) >= MAX_ROOMS_PER_SENDER:
+            return  # that computer has listed enough rooms: a flood, not a class
         if len(self._services) >= MAX_ROOMS:
             # full: make room by dropping the newest service that never resolved; a room
             # already resolved is never pushed out by a flood of names
@@ -760,7 +766,7 @@ class Browser(_Worker):
             if not unresolved:
                 return
             del self._services[max(unresolved, key=lambda k: self._services[k].added)]
-        self._services[key] = _Service(instance, _expiry(record, now))  # type: ignore[arg-type]
+        self._services[key] = _Service(instance, _expiry(record, now), announcer=sender)  # type: ignore[arg-type]
 
     def _heard_address(self, record: Record, now: float, scope: str) -> None:
         host = name_key(record.name)

@@ -38,6 +38,7 @@ from net.dns_message import (
 from net.mdns import (
     IRC_SERVICE,
     MAX_ROOMS,
+    MAX_ROOMS_PER_SENDER,
     Browser,
     Room,
     interfaces,
@@ -114,6 +115,22 @@ def test_the_browser_table_stays_bounded_and_keeps_the_real_room():
             False,
             ("169.254.3.4",),
         )
+    finally:
+        browser.close()
+
+
+def test_a_flood_of_made_up_rooms_from_one_computer_leaves_room_for_the_real_one():
+    """Fake rooms that resolve fully (PTR, SRV, TXT, address) are not pushed out by the
+    table's bound, so one computer announcing 1,000 of them could fill it and keep the
+    teacher's room out: each address lists at most MAX_ROOMS_PER_SENDER."""
+    seen: list[tuple[Room, ...]] = []
+    browser = Browser(seen.append)
+    try:
+        for number in range(1_000):
+            browser._received(None, announcement(f"Falsa {number}"), ("169.254.66.6", 5353))  # type: ignore[arg-type]
+        assert len(browser.rooms()) == MAX_ROOMS_PER_SENDER
+        browser._received(None, announcement("Sala de Marta"), ("169.254.10.1", 5353))  # type: ignore[arg-type]
+        assert "Sala de Marta" in [room.name for room in browser.rooms()]
     finally:
         browser.close()
 
