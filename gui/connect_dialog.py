@@ -1,6 +1,7 @@
 """The first thing a double-click shows: where to connect, as whom, or host a room here.
 
-``ConnectDialog`` asks for the server address (prefilled with the last one used) and the
+``ConnectDialog`` asks for the server address (prefilled with the last one used; for an
+IRC network, its servers separated by commas, ``ircs://`` for TLS: ``net.network``) and the
 nickname, or offers to **host a room on this computer**: that starts a Charla server in
 this process, so one person with one double-click can open a class chat (on the next free
 port when another program holds the usual one). It lists, live, the rooms announced on

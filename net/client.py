@@ -8,6 +8,13 @@ What it guarantees:
 
 - A silent connection is probed with ``PING`` after ``keepalive_after`` seconds and given
   up ``keepalive_timeout`` seconds later, so even a half-open TCP connection is noticed.
+- A network, not an address: ``alternates`` are the other servers of the same network
+  (``net.network``). After a lost connection the same server is tried again in a
+  moment, then each of the others at once; only a whole round that failed waits.
+  ``tls=True`` (or a ``ServerAddress`` with ``tls``) speaks TLS (``net.tls``): a
+  certificate no authority signed, or one that differs from the fingerprint the user
+  trusted (``trusted``), comes out as ``CertificateUntrusted`` and that server is not
+  tried again until ``trust(key, fingerprint)``.
 - Lost connections are retried with exponential backoff and jitter (``ReconnectPolicy``);
   the client rejoins its channels and keeps its nickname. On a Charla server it proves it
   is the same client (the ``charla.chat/session`` capability below) and gets its nick back
@@ -16,7 +23,8 @@ What it guarantees:
   confirms it: after writing messages the client sends ``PING charla-ack-<id>``, and
   since a server handles one client's lines in order, the ``PONG`` proves that every
   message before it was received (``Delivered`` events). Unconfirmed messages are sent
-  again after a reconnect, in order. Charla's server drops a repeat it has already seen
+  again after a reconnect, in order, each once the server confirmed our ``JOIN`` of its
+  channel. Charla's server drops a repeat it has already seen
   (the ``charla.chat/seq`` tag), so nothing arrives twice; other servers may show a
   message twice if the connection died after they received it but before they confirmed.
 - Long messages are split so that every relayed line fits the 512-byte limit: between

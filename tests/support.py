@@ -829,6 +829,15 @@ def chromium_page(
             driver.quit()
 
 
+def type_line(window, text: str) -> None:
+    """What a person does in a Charla window (``gui.app.ChatWindow``): click into the
+    entry, type, press Enter."""
+    window.entry.focus_force()
+    window.root.update()
+    window.entry.insert(0, text)
+    window.entry.event_generate("<Return>")
+
+
 def wait_for_windows(windows: list, condition: Callable[[], object], timeout: float = 10.0) -> None:
     """Let Charla windows (``gui.app.ChatWindow``) run, their pumps and redraws, until
     ``condition()`` holds; a failure says what their #general and status line show."""

@@ -22,20 +22,12 @@ from net import events as ev
 from net.client import ChatClient
 from net.i18n import set_language
 from tests import support
-from tests.support import FAST_RETRY, ROOT, IrcClient
+from tests.support import FAST_RETRY, ROOT, IrcClient, type_line
 from tests.support import wait_for_windows as wait_until
 
 
 def conversation(window: ChatWindow) -> str:
     return window.views["#general"].plain_text()
-
-
-def type_line(window: ChatWindow, text: str) -> None:
-    """What a person does: click into the window, type, press Enter."""
-    window.entry.focus_force()
-    window.root.update()
-    window.entry.insert(0, text)
-    window.entry.event_generate("<Return>")
 
 
 def test_two_windows_chat_and_see_each_other_come_and_go(open_window):

@@ -15,7 +15,7 @@ import pytest
 
 from net import events as ev
 from net.client import ChatClient, ReconnectPolicy
-from net.network import ServerAddress, parse_server
+from net.network import parse_server
 from tests.irc_network import IrcNetwork, running_network
 from tests.support import Events, IrcClient, WebSocketClient
 
@@ -29,30 +29,35 @@ def network() -> Iterator[IrcNetwork]:
         yield started
 
 
+def network_client(network: IrcNetwork, nick: str, first: int = 0, **kwargs: object) -> ChatClient:
+    """A client (not started) given every server of the network, the ``first``-th tried
+    first, in #general, with quick retries."""
+    servers = [parse_server(server.address) for server in network.servers]
+    servers = servers[first:] + servers[:first]
+    home, *others = [server for server in servers if server is not None]
+    kwargs.setdefault("policy", QUICK)
+    return ChatClient(
+        home.host,
+        home.port,
+        nick,
+        ["#general"],
+        queue.Queue(),
+        tls=home.tls,
+        alternates=others,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
 @pytest.fixture
 def make_client() -> Iterator[Callable[..., tuple[ChatClient, Events]]]:
-    """``make_client(network, nick, first=0)``: a client given every server of the
-    network, the ``first``-th tried first; all quit at teardown."""
+    """``make_client(network, nick, first=0)``: a started ``network_client``; all quit at
+    teardown."""
     clients: list[ChatClient] = []
 
     def make(
         network: IrcNetwork, nick: str, first: int = 0, **kwargs: object
     ) -> tuple[ChatClient, Events]:
-        servers = [parse_server(server.address) for server in network.servers]
-        servers = servers[first:] + servers[:first]
-        home = servers[0]
-        assert home is not None
-        kwargs.setdefault("policy", QUICK)
-        client = ChatClient(
-            home.host,
-            home.port,
-            nick,
-            ["#general"],
-            queue.Queue(),
-            tls=home.tls,
-            alternates=[server for server in servers[1:] if server is not None],
-            **kwargs,
-        )
+        client = network_client(network, nick, first, **kwargs)
         clients.append(client.start())
         return client, Events(client)
 
@@ -128,19 +133,10 @@ def test_a_network_with_tls_asks_about_its_certificate_once_then_chats(make_clie
 
 def test_a_certificate_that_changed_since_it_was_trusted_is_refused(make_client):
     with running_network(2, tls=True) as first_network:
-        trusted = {
-            ServerAddress(
-                "127.0.0.1", server.tls_port or 0, tls=True
-            ).key: first_network.fingerprint
-            for server in first_network.servers
-        }
+        before = first_network.fingerprint  # what the user trusted last week
     with running_network(2, tls=True) as network:  # a new certificate: another machine
-        pinned = {
-            ServerAddress("127.0.0.1", server.tls_port or 0, tls=True).key: next(
-                iter(trusted.values())
-            )
-            for server in network.servers
-        }
+        servers = [parse_server(server.address) for server in network.servers]
+        pinned = {server.key: before for server in servers if server is not None}
         _client, events = make_client(network, "ana", trusted=pinned)
         warned = events.wait_for(ev.CertificateUntrusted)
         assert warned.changed and warned.fingerprint == network.fingerprint
@@ -160,32 +156,17 @@ def test_two_windows_on_two_servers_chat_and_one_moves_when_its_server_dies(
 
     from gui.app import ChatWindow
     from gui.settings import Settings
-    from tests.support import wait_for_windows
+    from tests.support import type_line, wait_for_windows
 
     windows: list[ChatWindow] = []
     try:
         for nick, first in (("bea", 1), ("ana", 0)):
-            servers = network.servers[first:] + network.servers[:first]
-            client = ChatClient(
-                "127.0.0.1",
-                servers[0].port,
-                nick,
-                ["#general"],
-                queue.Queue(),
-                alternates=[ServerAddress("127.0.0.1", server.port) for server in servers[1:]],
-                policy=QUICK,
-            )
+            client = network_client(network, nick, first)
             windows.append(ChatWindow(tk.Tk(), client.start(), Settings(nick=nick)))
         bea, ana = windows
 
         def shown(window: ChatWindow) -> str:
             return window.views["#general"].plain_text()
-
-        def type_line(window: ChatWindow, text: str) -> None:
-            window.entry.focus_force()
-            window.root.update()
-            window.entry.insert(0, text)
-            window.entry.event_generate("<Return>")
 
         wait_for_windows(windows, lambda: set(ana.nick_list.get(0, "end")) == {"ana", "bea"})
         type_line(ana, "hola desde el aula 1")
@@ -291,16 +272,7 @@ def test_the_window_asks_once_for_a_networks_certificate_and_remembers_it(
         with running_network(2, tls=True) as network:
             servers = [parse_server(server.address) for server in network.servers]
             settings = Settings(nick="ana")
-            client = ChatClient(
-                "127.0.0.1",
-                servers[0].port,
-                "ana",
-                ["#general"],
-                queue.Queue(),
-                tls=True,
-                alternates=servers[1:],
-                policy=QUICK,
-            )
+            client = network_client(network, "ana")
             window = ChatWindow(tk.Tk(), client.start(), settings)
             windows.append(window)
             wait_for_windows(windows, lambda: window.nick_list.get(0, "end") == ("ana",))
@@ -314,16 +286,9 @@ def test_the_window_asks_once_for_a_networks_certificate_and_remembers_it(
             remembered = dict(settings.trusted_certificates)
         with running_network(2, tls=True) as network:  # new certificate, same names
             servers = [parse_server(server.address) for server in network.servers]
-            client = ChatClient(
-                "127.0.0.1",
-                servers[0].port,
-                "ana",
-                ["#general"],
-                queue.Queue(),
-                tls=True,
-                alternates=servers[1:],
-                policy=QUICK,
-                trusted={server.key: next(iter(remembered.values())) for server in servers},
+            before = next(iter(remembered.values()))
+            client = network_client(
+                network, "ana", trusted={server.key: before for server in servers}
             )
             window = ChatWindow(tk.Tk(), client.start(), Settings(nick="ana"))
             windows.append(window)
