@@ -85,6 +85,11 @@ ANSWER_DELAY = (0.02, 0.12)
 INTERFACE_POLL = 3.0
 #: renames tried before giving up on a name (each after a conflict)
 MAX_RENAMES = 30
+#: §8.2: a probe that loses a simultaneous tie-break waits this long and probes again
+PROBE_DEFER = 1.0
+#: lost tie-breaks in a row before the name counts as taken (a host that probes for ever
+#: would otherwise keep us from ever announcing)
+MAX_DEFERRALS = 15
 #: §5.2: queries 1 s apart at first, the interval doubling up to an hour
 FIRST_QUERY_INTERVAL = 1.0
 MAX_QUERY_INTERVAL = 3600.0
@@ -394,6 +399,7 @@ class Announcer(_Worker):
         self.txt = txt_strings(channel, password, version)
         self.host: Name = (_host_label(), "local")
         self._attempt = 1
+        self._deferrals = 0  # §8.2 tie-breaks lost in a row for this name
         self._lock = threading.Lock()  # guards _name (read by other threads)
         self._name = self.base_name
         self._state = "probing"
@@ -519,7 +525,7 @@ class Announcer(_Worker):
             mine = sorted(_sort_key(r) for r in self._all_records() if name_key(r.name) in ours)
             theirs = sorted(_sort_key(r) for r in rivals)
             if mine < theirs:
-                self._conflict()
+                self._defer()
                 return
         if self._state == "probing":
             return
@@ -573,7 +579,21 @@ class Announcer(_Worker):
             return True
         return any(_sort_key(record) == _sort_key(mine) for mine in self._all_records())
 
+    def _defer(self) -> None:
+        """§8.2: another host probing for our name at the same time has the later data:
+        it goes first; we probe again after a second. If it does take the name, its answer
+        to that probe is a conflict (§9) and we rename; if it was only a passing probe (a
+        host that went away), we keep our name."""
+        self._deferrals += 1
+        if self._deferrals > MAX_DEFERRALS:
+            self._conflict()
+            return
+        log.info("mDNS: another host probes for %r too; probing again in a second", self.name)
+        self._state, self._step = "probing", 0
+        self._due = time.monotonic() + PROBE_DEFER
+
     def _conflict(self) -> None:
+        self._deferrals = 0
         self._attempt += 1
         if self._attempt > MAX_RENAMES:
             log.warning("mDNS: giving up after %d name conflicts", MAX_RENAMES)

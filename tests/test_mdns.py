@@ -28,17 +28,22 @@ import pytest
 from net.dns_message import (
     FLAGS_RESPONSE,
     TYPE_A,
+    TYPE_ANY,
     TYPE_PTR,
     TYPE_SRV,
     TYPE_TXT,
     Message,
+    Question,
     Record,
     Srv,
 )
 from net.mdns import (
     IRC_SERVICE,
+    MAX_DEFERRALS,
     MAX_ROOMS,
     MAX_ROOMS_PER_SENDER,
+    PROBE_DEFER,
+    Announcer,
     Browser,
     Room,
     interfaces,
@@ -133,6 +138,44 @@ def test_a_flood_of_made_up_rooms_from_one_computer_leaves_room_for_the_real_one
         assert "Sala de Marta" in [room.name for room in browser.rooms()]
     finally:
         browser.close()
+
+
+def test_a_simultaneous_probe_that_wins_makes_us_wait_and_probe_again_not_rename():
+    """RFC 6762 §8.2: two hosts probing for one name at once compare their data; the
+    loser waits a second and probes again, and renames only if the winner then answers
+    for the name (§9). A passing probe alone never costs the teacher the room's name."""
+    announcer = Announcer("Sala de Ana", 6667, "#general", False, "t")
+    try:
+        announcer._begin_probing()
+        instance = ("Sala de Ana", *IRC_SERVICE)
+        rival = Record(instance, TYPE_SRV, 120, Srv(0, 0, 65535, ("zz-otro", "local")))
+        probe = Message(questions=(Question(instance, TYPE_ANY),), authorities=(rival,))
+        began = time.monotonic()
+        announcer._received(None, probe, ("169.254.66.6", 5353))  # type: ignore[arg-type]
+        assert announcer.name == "Sala de Ana"  # deferred, not renamed
+        assert announcer._state == "probing" and announcer._step == 0
+        assert announcer._due >= began + PROBE_DEFER - 0.01
+        claim = Message(flags=FLAGS_RESPONSE, answers=(rival,))  # the winner took the name
+        announcer._received(None, claim, ("169.254.66.6", 5353))  # type: ignore[arg-type]
+        assert announcer.name == "Sala de Ana (2)"
+    finally:
+        announcer.close()
+
+
+def test_a_host_that_probes_for_ever_cannot_keep_us_from_a_name():
+    announcer = Announcer("Sala de Ana", 6667, "#general", False, "t")
+    try:
+        announcer._begin_probing()
+        instance = ("Sala de Ana", *IRC_SERVICE)
+        rival = Record(instance, TYPE_SRV, 120, Srv(0, 0, 65535, ("zz-otro", "local")))
+        probe = Message(questions=(Question(instance, TYPE_ANY),), authorities=(rival,))
+        for _ in range(MAX_DEFERRALS):
+            announcer._received(None, probe, ("169.254.66.6", 5353))  # type: ignore[arg-type]
+        assert announcer.name == "Sala de Ana"
+        announcer._received(None, probe, ("169.254.66.6", 5353))  # type: ignore[arg-type]
+        assert announcer.name == "Sala de Ana (2)"  # bounded: it moves on to another name
+    finally:
+        announcer.close()
 
 
 def test_a_goodbye_removes_the_room_within_a_second():
