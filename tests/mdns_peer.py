@@ -7,7 +7,9 @@ the browser's start), and at the end ``table SERVICES HOSTS MAXRSS_KB CPU_S``.
 ``flood COUNT [SECONDS]``: send COUNT junk packets (over SECONDS) to the mDNS group
 (queries for the room, fake
 services, garbage) and print ``flooded``. ``count ADDRESS``: count the mDNS packets
-heard from ADDRESS (IPv4) until stdin closes, print ``packets N``. ``dialog``: the real
+heard from ADDRESS (IPv4) until stdin closes, print ``packets N``. ``addresses``: print
+``a ADDRESS`` for each IPv4 address record heard in any response, never asking (what an
+announcer says by itself). ``dialog``: the real
 connect dialog (``gui.connect_dialog``, on ``DISPLAY``) with its live room list; prints
 ``listed SECONDS LINE`` when a room appears in the list (seconds since the dialog opened),
 then double-clicks it and prints ``chose HOST:PORT`` when the dialog is done, then
@@ -17,6 +19,7 @@ stdin). Each stops when stdin closes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -30,7 +33,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from net.dns_message import TYPE_PTR, TYPE_SRV, Message, Question, Record, Srv, encode
+from net.dns_message import (
+    TYPE_A,
+    TYPE_PTR,
+    TYPE_SRV,
+    DNSError,
+    Message,
+    Question,
+    Record,
+    Srv,
+    decode,
+    encode,
+)
 from net.mdns import IRC_SERVICE, MDNS_IPV4, MDNS_PORT, Announcer, Browser, interfaces
 
 
@@ -72,7 +86,8 @@ def flood(count: int, seconds: float) -> None:
     print("flooded", flush=True)
 
 
-def count_responses(done: threading.Event, sender: str) -> None:
+def _listening_socket() -> socket.socket:
+    """The IPv4 mDNS group on this namespace's one interface, heard without asking."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -80,6 +95,30 @@ def count_responses(done: threading.Event, sender: str) -> None:
     request = socket.inet_aton(MDNS_IPV4) + socket.inet_aton(interfaces()[0].ipv4)
     sock.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, request)
     sock.settimeout(0.1)
+    return sock
+
+
+def listen_addresses(done: threading.Event) -> None:
+    """Print ``a ADDRESS`` for every IPv4 address record heard in a response, without ever
+    asking: what an announcer says by itself."""
+    sock = _listening_socket()
+    print("listening", flush=True)
+    while not done.is_set():
+        try:
+            packet, _source = sock.recvfrom(9000)
+        except TimeoutError:
+            continue
+        with contextlib.suppress(DNSError):
+            message = decode(packet)
+            if message.is_response:
+                for record in message.answers + message.additionals:
+                    if record.rtype == TYPE_A:
+                        print("a", record.data, flush=True)
+    sock.close()
+
+
+def count_responses(done: threading.Event, sender: str) -> None:
+    sock = _listening_socket()
     print("counting", flush=True)
     responses = 0  # packets from the sender
     while not done.is_set():
@@ -149,6 +188,9 @@ def main() -> None:
         return
     if sys.argv[1] == "count":
         count_responses(done, sys.argv[2])
+        return
+    if sys.argv[1] == "addresses":
+        listen_addresses(done)
         return
     if sys.argv[1] == "announce":
         channel = sys.argv[4] if len(sys.argv) > 4 else "#general"
