@@ -318,6 +318,10 @@ def on_certificate_untrusted(window: Window, event: ev.CertificateUntrusted) -> 
 
 
 def on_logged_in(window: Window, event: ev.LoggedIn) -> None:
+    if window.registered:  # a network's NickServ asked, in the middle of the conversation
+        window.connected_as(window.client.nick)
+    if window.account == event.account:
+        return  # logged in again after a reconnect: nothing new to say
     window.account = event.account
     window.view_for(window.current_name()).add_system(
         _now(), tr("You are logged in to the account {account}.").format(account=event.account)

@@ -116,6 +116,9 @@ JOIN_REFUSALS = frozenset({"403", "405", "471", "473", "474", "475", "476"})
 SASL_FAILURES = frozenset({"902", "904", "905", "906", "908"})
 #: a 433 saying the nick belongs to an account ("registered" / "registrado"): log in to it
 _REGISTERED_NICK = re.compile(r"regist", re.I)
+#: NickServ asking us to prove the nick is ours (Atheme: "…please identify via /msg NickServ
+#: identify <password>", Anope alike)
+_IDENTIFY = re.compile(r"identif", re.I)
 #: a 432 saying the nick is a reserved word ("reserved" / "reservado"): a teacher may take it
 _RESERVED_NICK = re.compile(r"reserv", re.I)
 #: our own messages remembered, to know them in a history replay without msgids of ours
@@ -368,6 +371,9 @@ class ClientProtocol:
         self.user_modes = ""  # our user modes ("o": a teacher)
         self._sasl_started = False  # AUTHENTICATE went out on this connection
         self._sasl_over = False  # the login ended (903/907) on this connection
+        self._logged_in = False  # 900 came on this connection: we are in our account
+        self._asked_login = False  # a network's NickServ asked, and our user was asked
+        self._identified = False  # IDENTIFY went to NickServ on this connection
         self._nick_after_login = False  # our nick was refused as registered before it
         self._oper_pending = False  # our OPER (hosted room) awaits its answer
         #: the nick our user asked for (``/apodo``) once registered, awaiting the answer:
@@ -505,14 +511,20 @@ class ClientProtocol:
 
     def login(self, password: str) -> None:
         """The user typed the account password our nick needs: the next connection logs in
-        with SASL PLAIN (``account_password``)."""
+        with SASL PLAIN (``account_password``); on this one, if a network's NickServ asked,
+        we identify to it now."""
         self.account_password = password
         self.awaiting_login = False
+        if self.registered and self._asked_login and not self._logged_in:
+            self._identified = True
+            self._send(Message("PRIVMSG", ["NickServ", f"IDENTIFY {password}"]))
 
     def skip_login(self) -> None:
-        """The user would rather not log in: take the fallback nick instead."""
+        """The user would rather not log in: take the fallback nick instead (on a network,
+        where we are in already, its services decide what happens to the nick)."""
         self.awaiting_login = False
-        self.wanted_nick = self.nick = f"{self.wanted_nick[: irc.NICKLEN - 1]}_"
+        if not self.registered:
+            self.wanted_nick = self.nick = f"{self.wanted_nick[: irc.NICKLEN - 1]}_"
 
     def goodbye(self, reason: str) -> None:
         self._send(Message("QUIT", [reason or "Charla"]))
@@ -666,7 +678,27 @@ class ClientProtocol:
 
     def _on_logged_in(self, message: Message, now: float) -> None:
         """900: ``<nick> <mask> <account> :You are now logged in``."""
+        self._logged_in = True
         self._emit(ev.LoggedIn(message.param(2) or self.wanted_nick))
+
+    def _services_ask(self, sender: str, text: str) -> bool:
+        """A network's NickServ says our nick is registered and asks us to identify (a
+        network's services, not Charla's server, which refuses the nick with 433 instead).
+        With the password already known (typed earlier, or given), identify at once;
+        otherwise ask our user, once per connection (``LoginNeeded``; the connection goes
+        on). Returns whether the notice was this."""
+        if not self.registered or self._logged_in or irc_lower(sender) != "nickserv":
+            return False
+        if not (_REGISTERED_NICK.search(text) and _IDENTIFY.search(text)):
+            return False
+        if self.account_password is not None:
+            if not self._identified:
+                self._identified = True
+                self._send(Message("PRIVMSG", [sender, f"IDENTIFY {self.account_password}"]))
+        elif not self._asked_login:
+            self._asked_login = True
+            self._emit(ev.LoginNeeded(self.nick, text))
+        return True
 
     def _on_sasl_failed(self, message: Message, now: float) -> str:
         """A wrong password (904) and the like: said once, and no retry with it."""
@@ -1162,6 +1194,8 @@ class ClientProtocol:
         if message.command == "NOTICE" and "!" not in (message.source or ""):
             self._server_notice(target, text, when, history)
             return
+        if message.command == "NOTICE" and not history and self._services_ask(sender, text):
+            return  # shown as the window's question, not as a notice
         kind = "notice" if message.command == "NOTICE" else "message"
         if text.startswith("\x01") and text.endswith("\x01") and len(text) > 1:
             verb, _, rest = text[1:-1].partition(" ")

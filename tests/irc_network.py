@@ -52,6 +52,8 @@ TEMPLATES = ROOT / "docs" / "network"
 KINDS = ("ngircd", "inspircd")
 #: the password each pair of linked servers shares (a school picks a long random one)
 LINK_PASSWORD = "charla-link-demo"
+#: the services' server name (Atheme: accounts, SASL), linked to the first InspIRCd
+SERVICES_NAME = "services.charla.test"
 #: how long a server may take to start and link, at most
 START_TIMEOUT = 20.0
 
@@ -124,6 +126,7 @@ class _Plan:
     workdir: Path
     tls: tuple[Path, Path, Path, int] | None  # certificate, key, DH parameters, TLS port
     websocket_port: int | None
+    services: bool = False  # Atheme links to the first server
 
     @property
     def peers(self) -> list[int]:
@@ -193,6 +196,16 @@ def inspircd_configuration(plan: _Plan) -> str:
         )
         for peer in plan.peers
     )
+    if plan.services and plan.index == 0:  # Atheme dials in: it needs no autoconnect
+        links += "\n" + _fill(
+            "inspircd",
+            "link.conf",
+            peer_name=SERVICES_NAME,
+            peer_host=LOOPBACK,
+            peer_link_port=plan.link_ports[0],
+            password=LINK_PASSWORD,
+            autoconnect="",
+        )
     secure = ""
     if plan.tls is not None:
         certificate, key, dh_file, tls_port = plan.tls
@@ -220,9 +233,55 @@ def inspircd_configuration(plan: _Plan) -> str:
         workdir=plan.workdir,
         log="/dev/stdout",  # read by ServerProcess: how we know the links are up
         dns_server=LOOPBACK,  # nothing leaves this computer
+        services_name=SERVICES_NAME,
         links=links,
         tls=secure,
     )
+
+
+#: Debian's example configuration of Atheme, which the demo's is made from
+ATHEME_EXAMPLE = Path("/usr/share/doc/atheme-services/examples/atheme.conf.example")
+
+
+def atheme_configuration(hub: str, link_port: int) -> str:
+    """Debian's example ``atheme.conf``, changed as docs/network.md says: InspIRCd's
+    protocol, our names, its link to the first server."""
+    text = ATHEME_EXAMPLE.read_text(encoding="utf-8")
+    text = text.replace(
+        '#loadmodule "modules/protocol/charybdis";', 'loadmodule "modules/protocol/inspircd";'
+    )
+    text = re.sub(r'uplink "irc6\.example\.net" \{.*?\n\};', "", text, flags=re.S)
+    uplink = (
+        f'uplink "{hub}" {{\n\thost = "{LOOPBACK}";\n\tpassword = "{LINK_PASSWORD}";\n'
+        f"\tport = {link_port};\n}};"
+    )
+    text = re.sub(r'uplink "irc\.example\.net" \{.*?\n\};', lambda _m: uplink, text, flags=re.S)
+    text = text.replace('name = "services.int";', f'name = "{SERVICES_NAME}";')
+    text = text.replace('netname = "misconfigured network";', 'netname = "Charla";')
+    return text.replace('numeric = "00A";', 'numeric = "9SV";')
+
+
+def _start_atheme(network: IrcNetwork, workdir: Path, link_port: int) -> ServerProcess:
+    """Atheme on the first server, once linked (its burst to it finished)."""
+    binary = shutil.which("atheme-services")
+    if binary is None:
+        raise FileNotFoundError("atheme-services not found (apt-get install -y atheme-services)")
+    workdir.mkdir()
+    conf = workdir / "atheme.conf"
+    conf.write_text(atheme_configuration(network.servers[0].name, link_port), encoding="utf-8")
+    process = ServerProcess(
+        *("-n", "-c", str(conf), "-D", str(workdir), "-l", str(workdir / "atheme.log")),
+        *("-p", str(workdir / "atheme.pid")),
+        data_home=workdir,
+        program=(binary,),
+    )
+    hub = network.servers[0].process
+    try:
+        hub.expect(rf"Finished bursting to \x02?{re.escape(SERVICES_NAME)}", START_TIMEOUT)
+    except AssertionError:
+        process.close()
+        raise
+    return process
 
 
 def _program(kind: str) -> str:
@@ -288,10 +347,12 @@ def _tls_files(top: Path) -> tuple[Path, Path, Path, str]:
 
 @contextlib.contextmanager
 def running_network(
-    servers: int = 2, *, kind: str = "ngircd", tls: bool = False
+    servers: int = 2, *, kind: str = "ngircd", tls: bool = False, services: bool = False
 ) -> Iterator[IrcNetwork]:
     """A network of ``servers`` linked ``kind`` servers on 127.0.0.1 (see the module
-    docstring); yielded once all are linked, all stopped on exit."""
+    docstring); with ``services`` (InspIRCd only), Debian's Atheme linked to the first
+    (accounts: ``REGISTER`` with NickServ, SASL PLAIN); yielded once all are linked, all
+    stopped on exit."""
     if servers < 2:
         raise ValueError("a network has at least two servers")
     if kind not in KINDS:
@@ -299,7 +360,10 @@ def running_network(
     names = [f"irc{number}.charla.test" for number in range(1, servers + 1)]
     ports = [free_port() for _ in names]
     link_ports = [free_port() for _ in names] if kind == "inspircd" else ports
+    if services and kind != "inspircd":
+        raise ValueError("the demo's services link to InspIRCd")
     started: list[NetworkServer] = []
+    helpers: list[ServerProcess] = []  # the services
     with tempfile.TemporaryDirectory(prefix="charla-network-") as tmp:
         top = Path(tmp)
         top.chmod(0o755)  # ngIRCd runs as "nobody" and reads its files here
@@ -326,6 +390,7 @@ def running_network(
                     workdir,
                     (*secrets, free_port()) if secrets else None,
                     free_port() if kind == "inspircd" else None,
+                    services,
                 )
                 conf = workdir / f"{kind}.conf"
                 if kind == "ngircd":
@@ -343,8 +408,12 @@ def running_network(
                 )
             for index in range(1, len(names)):  # the first server says each link is up
                 network.wait_linked(index)
+            if services:
+                helpers.append(_start_atheme(network, top / "services", link_ports[0]))
             yield network
         finally:
+            for helper in helpers:
+                helper.close()
             for server in started:
                 server.stop()
 
@@ -354,8 +423,11 @@ def main() -> int:
     parser.add_argument("kind", nargs="?", choices=KINDS, default="ngircd")
     parser.add_argument("--servers", type=int, default=2, help="how many (default 2)")
     parser.add_argument("--tls", action="store_true", help="TLS ports too, self-signed")
+    parser.add_argument("--services", action="store_true", help="Atheme too (InspIRCd)")
     args = parser.parse_args()
-    with running_network(args.servers, kind=args.kind, tls=args.tls) as network:
+    with running_network(
+        args.servers, kind=args.kind, tls=args.tls, services=args.services
+    ) as network:
         for server in network.servers:
             extra = f" (WebSocket port {server.websocket_port})" if server.websocket_port else ""
             print(f"{server.name}: {server.address}{extra}")

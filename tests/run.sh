@@ -5,14 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: Python's venv and Tk, the peers the tests talk to (ngIRCd and InspIRCd,
-# alone and as linked networks), openssl (the test
+# alone and as linked networks, with Atheme as their services), openssl (the test
 # certificates), a screen, a typist,
 # xprop (what a window shows the desktop), binutils (objdump, strip, used by PyInstaller),
 # iproute2 (network namespaces the tests make), Avahi with its tools and D-Bus (the real
 # multicast DNS that Charla's rooms must be found by and find, run inside a namespace),
 # and the browser the web page's tests drive
 # with its driver and an emoji font (Selenium is told these paths: it downloads nothing).
-packages=(python3-venv python3-tk ngircd inspircd openssl xvfb xdotool x11-utils binutils iproute2
+packages=(python3-venv python3-tk ngircd inspircd atheme-services openssl xvfb xdotool x11-utils
+    binutils iproute2
     avahi-daemon avahi-utils dbus chromium chromium-driver fonts-noto-color-emoji)
 missing=()
 for package in "${packages[@]}"; do

@@ -114,8 +114,11 @@ def test_a_client_whose_server_dies_moves_to_the_other_and_nothing_typed_is_lost
     assert moved_in < 5, f"back in the channel {moved_in:.1f} s after the server died"
 
 
-def test_a_network_with_tls_asks_about_its_certificate_once_then_chats(make_client):
-    with running_network(2, tls=True) as network:
+@pytest.mark.parametrize("kind", ["ngircd", "inspircd"])
+def test_a_network_with_tls_asks_about_its_certificate_once_then_chats(make_client, kind):
+    if shutil.which(kind) is None and not os.access(f"/usr/sbin/{kind}", os.X_OK):
+        pytest.skip(f"{kind} is not installed (tests/run.sh installs it)")
+    with running_network(2, kind=kind, tls=True) as network:
         ana, events = make_client(network, "ana")
         asked = events.wait_for(ev.CertificateUntrusted)
         assert asked.fingerprint == network.fingerprint
@@ -302,3 +305,36 @@ def test_the_window_asks_once_for_a_networks_certificate_and_remembers_it(
         for window in windows:
             if not window.closed:
                 window.close()
+
+
+def test_with_a_networks_services_a_registered_nick_is_asked_for_then_logs_in_with_sasl(
+    make_client,
+):
+    """A network's accounts are its services' (Debian's Atheme, linked to InspIRCd). ana
+    registered her nick with NickServ; her window, which does not know the password yet,
+    is asked by NickServ to identify: the user is asked (``LoginNeeded``) and the password
+    typed logs her in on that connection. Next time the window knows it and logs in with
+    SASL PLAIN as it connects, before the welcome."""
+    if shutil.which("atheme-services") is None:
+        pytest.skip("Atheme is not installed (tests/run.sh installs Debian's atheme-services)")
+    with running_network(2, kind="inspircd", services=True) as network:
+        owner = IrcClient(network.servers[1].port)
+        try:
+            owner.register("ana")
+            owner.send("PRIVMSG NickServ :REGISTER secreto ana@example.com")
+            owner.expect(r"NOTICE ana :.*registered", timeout=10)
+        finally:
+            owner.close()
+        ana, events = make_client(network, "ana")
+        asked = events.wait_for(ev.LoginNeeded, timeout=15)
+        assert asked.nick == "ana" and "identif" in asked.text.lower()
+        ana.login("secreto")
+        assert events.wait_for(ev.LoggedIn, timeout=10).account == "ana"
+        ana.quit()
+        again, events = make_client(network, "ana", first=1, account_password="secreto")
+        logged = events.wait_for(ev.LoggedIn, timeout=10)
+        assert logged.account == "ana"
+        assert not any(isinstance(e, ev.Registered) for e in events.seen)  # SASL: before 001
+        events.wait_for(ev.Registered)
+        assert not any(isinstance(e, ev.LoginNeeded) for e in events.seen)
+        again.quit()
