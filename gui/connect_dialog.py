@@ -320,8 +320,11 @@ class ConnectDialog(ttk.Frame):
             return
         servers, wrong = parse_servers([self.address.get()])
         if wrong or not servers:
+            named = tr("“{address}” is not an address.").format(address=wrong[0]) if wrong else ""
             self.show_error(
-                tr(
+                named
+                + (" " if named else "")
+                + tr(
                     "Write the address as the server shows it, for example "
                     "192.168.1.23:12345 (the port is a number from 1 to 65535). "
                     "For a network, several addresses separated by commas; "

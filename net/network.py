@@ -16,6 +16,7 @@ Threading: plain values and one object owned by the client's network thread; no 
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from net.protocol import DEFAULT_PORT, wire_number
@@ -65,6 +66,8 @@ def parse_server(text: str, default_port: int = DEFAULT_PORT) -> ServerAddress |
     ['ircs://irc.colegio.es:6697', 'ircs://irc.colegio.es:7000']
     >>> parse_server("x:0"), parse_server(":6667"), parse_server("a b"), parse_server("[::1")
     (None, None, None, None)
+    >>> parse_server("aula:0localhost:12345"), str(parse_server("fe80::1%eth0"))
+    (None, '[fe80::1%eth0]:12345')
     """
     text = text.strip()
     tls = False
@@ -84,12 +87,22 @@ def parse_server(text: str, default_port: int = DEFAULT_PORT) -> ServerAddress |
         host, port_text = text.split(":")
     if port_text.startswith("+"):
         tls, port_text = True, port_text[1:]
-    if not host or len(host) > 255 or any(char.isspace() or char in "/@" for char in host):
+    if not host or len(host) > 255 or any(char.isspace() or char in "/@[]" for char in host):
         return None
+    if ":" in host and not _is_ipv6(host):
+        return None  # "aula:0localhost:12345": not a host, and not an IPv6 address
     if not port_text:
         return ServerAddress(host, default_port, tls)
     port = wire_number(port_text, maximum=65535)
     return ServerAddress(host, port, tls) if port else None
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text.split("%", 1)[0])  # fe80::1%eth0: the zone is the OS's
+    except ValueError:
+        return False
+    return True
 
 
 def parse_servers(texts: list[str]) -> tuple[list[ServerAddress], list[str]]:

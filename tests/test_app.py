@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import subprocess
 import sys
 import tkinter as tk
@@ -198,6 +199,41 @@ def test_cliente_py_joins_from_the_command_line(server, display, tmp_path):
         ],
         cwd=ROOT,
         env={**__import__("os").environ, **env_home},
+    )
+    try:
+        watcher.register("watcher")
+        watcher.join("#general")
+        watcher.expect(r"^:ventana!\S+ JOIN :?#general$", timeout=20)
+    finally:
+        process.terminate()
+        process.wait(10)
+        watcher.close()
+
+
+def test_cliente_py_takes_a_networks_servers_and_goes_to_one_that_answers(
+    server, display, tmp_path
+):
+    with socket.socket() as probe:  # the network's first server is down
+        probe.bind(("127.0.0.1", 0))
+        down = probe.getsockname()[1]
+    env = {**__import__("os").environ, "XDG_CONFIG_HOME": str(tmp_path), "DISPLAY": display}
+    wrong = subprocess.run(
+        [sys.executable, "cliente.py", "--server", "aula:0", "--nick", "ventana"],
+        cwd=ROOT,
+        env={**env, "LANGUAGE": "es"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert wrong.returncode == 2 and "No es la dirección de un servidor: aula:0" in wrong.stderr
+    watcher = IrcClient(server.port)
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "cliente.py", "--nick", "ventana", "--lang", "en"),
+            *("--server", f"127.0.0.1:{down}", "--server", f"127.0.0.1:{server.port}"),
+        ],
+        cwd=ROOT,
+        env=env,
     )
     try:
         watcher.register("watcher")

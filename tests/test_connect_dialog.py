@@ -82,6 +82,23 @@ def test_reachable_server_is_chosen(dialog, tk_root, server):
     assert dialog.chosen[0].password is None  # no password typed: none sent
 
 
+def test_a_networks_servers_are_written_separated_by_commas(dialog, tk_root, server):
+    """A class on an IRC network gives all its servers; one that answers is enough to go
+    in (here the first is down), and the wrong piece of a list is named."""
+    with socket.socket() as probe:  # a server of the network that is down
+        probe.bind(("127.0.0.1", 0))
+        down = probe.getsockname()[1]
+    dialog.address.set(f"127.0.0.1:{down}, aula:0")
+    dialog.submit()
+    assert "“aula:0” is not an address." in dialog.error.cget("text")
+    dialog.address.set(f"127.0.0.1:{down}, ircs://127.0.0.1:{server.port}")
+    dialog.submit()
+    run_until(tk_root, lambda: dialog.chosen)
+    choice = dialog.chosen[0]
+    assert (choice.host, choice.port, choice.tls) == ("127.0.0.1", down, False)
+    assert [str(other) for other in choice.alternates] == [f"ircs://127.0.0.1:{server.port}"]
+
+
 def test_the_rooms_password_is_typed_in_the_dialog_unseen(dialog, tk_root, server):
     assert dialog.password_entry.cget("show") == "•"
     dialog.address.set(f"127.0.0.1:{server.port}")
