@@ -140,16 +140,26 @@ def test_a_flood_of_made_up_rooms_from_one_computer_leaves_room_for_the_real_one
         browser.close()
 
 
+def probing_with_a_rival() -> tuple[Announcer, Record, Message]:
+    """An announcer probing for "Sala de Ana", another host's record for that name (whose
+    data wins the tie-break: port 65535), and that host's probe."""
+    announcer = Announcer("Sala de Ana", 6667, "#general", False, "t")
+    announcer._begin_probing()
+    instance = ("Sala de Ana", *IRC_SERVICE)
+    rival = Record(instance, TYPE_SRV, 120, Srv(0, 0, 65535, ("zz-otro", "local")))
+    return (
+        announcer,
+        rival,
+        Message(questions=(Question(instance, TYPE_ANY),), authorities=(rival,)),
+    )
+
+
 def test_a_simultaneous_probe_that_wins_makes_us_wait_and_probe_again_not_rename():
     """RFC 6762 §8.2: two hosts probing for one name at once compare their data; the
     loser waits a second and probes again, and renames only if the winner then answers
     for the name (§9). A passing probe alone never costs the teacher the room's name."""
-    announcer = Announcer("Sala de Ana", 6667, "#general", False, "t")
+    announcer, rival, probe = probing_with_a_rival()
     try:
-        announcer._begin_probing()
-        instance = ("Sala de Ana", *IRC_SERVICE)
-        rival = Record(instance, TYPE_SRV, 120, Srv(0, 0, 65535, ("zz-otro", "local")))
-        probe = Message(questions=(Question(instance, TYPE_ANY),), authorities=(rival,))
         began = time.monotonic()
         announcer._received(None, probe, ("169.254.66.6", 5353))  # type: ignore[arg-type]
         assert announcer.name == "Sala de Ana"  # deferred, not renamed
@@ -163,12 +173,8 @@ def test_a_simultaneous_probe_that_wins_makes_us_wait_and_probe_again_not_rename
 
 
 def test_a_host_that_probes_for_ever_cannot_keep_us_from_a_name():
-    announcer = Announcer("Sala de Ana", 6667, "#general", False, "t")
+    announcer, _rival, probe = probing_with_a_rival()
     try:
-        announcer._begin_probing()
-        instance = ("Sala de Ana", *IRC_SERVICE)
-        rival = Record(instance, TYPE_SRV, 120, Srv(0, 0, 65535, ("zz-otro", "local")))
-        probe = Message(questions=(Question(instance, TYPE_ANY),), authorities=(rival,))
         for _ in range(MAX_DEFERRALS):
             announcer._received(None, probe, ("169.254.66.6", 5353))  # type: ignore[arg-type]
         assert announcer.name == "Sala de Ana"
