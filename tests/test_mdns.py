@@ -2,23 +2,20 @@
 
 The network tests build two network namespaces joined by a veth pair with link-local
 addresses only (169.254/16 and fe80::/64); every peer runs inside one of them through
-``ip netns exec`` (``tests/mdns_peer.py``), so no multicast packet ever reaches the
-machine's real interfaces. They need root and ``ip``; without them they skip and say so.
-The table tests feed the browser messages directly, without sockets.
+``ip netns exec`` (``tests/mdns_peer.py``; the ``netns`` and ``peers`` fixtures of
+conftest.py), so no multicast packet ever reaches the machine's real interfaces. They
+need root and ``ip``; without them they skip and say so. The table tests feed the
+browser messages directly, without sockets.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
 import subprocess
-import sys
 import tempfile
-import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
@@ -44,11 +41,7 @@ from net.mdns import (
     renamed,
     txt_strings,
 )
-from tests.support import ROOT, wait_until
-
-PEER = Path(__file__).with_name("mdns_peer.py")
-ADDRESSES = {"a": ("169.254.10.1/16", "fe80::a/64"), "b": ("169.254.10.2/16", "fe80::b/64")}
-
+from tests.support import wait_until
 
 # ---------------------------------------------------------------------------
 # Without the network
@@ -139,131 +132,8 @@ class _NoLink:
 # In two network namespaces
 
 
-def _namespaces_possible() -> str | None:
-    if sys.platform != "linux":
-        return "network namespaces are Linux only"
-    if os.geteuid() != 0:
-        return "needs root to make network namespaces (ip netns)"
-    if shutil.which("ip") is None:
-        return "needs the ip command (Debian package iproute2)"
-    return None
-
-
-class Peer:
-    """A ``tests/mdns_peer.py`` process in a namespace; its stdout read line by line."""
-
-    def __init__(self, namespace: str, *args: str, program: str = str(PEER), env=None) -> None:
-        command = ["ip", "netns", "exec", namespace, sys.executable, program, *args]
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.program_is_server = program != str(PEER)
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.errors = ""  # its stderr, once stopped
-        self._error_lines: list[str] = []
-        self._readers = [
-            threading.Thread(target=self._read, daemon=True),
-            threading.Thread(target=self._read_errors, daemon=True),
-        ]
-        for reader in self._readers:
-            reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
-
-    def _read_errors(self) -> None:
-        assert self.process.stderr is not None
-        self._error_lines.extend(self.process.stderr)
-
-    def expect(self, predicate, timeout: float = 5.0, what: str = "") -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no line {what!r} within {timeout} s")
-            try:
-                line = self.lines.get(timeout=left)
-            except queue.Empty:
-                continue
-            if predicate(line):
-                return line
-
-    def stop(self) -> None:
-        """Close its stdin (the peer's signal to finish) and wait for it."""
-        if self.process.stdin is not None and not self.process.stdin.closed:
-            self.process.stdin.close()
-            if self.program_is_server:
-                self.process.terminate()  # servidor.py stops on SIGTERM, as at a console
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        for reader in self._readers:
-            reader.join(timeout=5)
-        assert self.process.stdout is not None and self.process.stderr is not None
-        self.process.stdout.close()
-        self.process.stderr.close()
-        self.errors = "".join(self._error_lines)
-
-
 def rooms_in(line: str) -> list[dict]:
     return json.loads(line) if line.startswith("[") else []
-
-
-@pytest.fixture
-def netns() -> Iterator[tuple[str, str]]:
-    """Two namespaces, ``a`` and ``b``, on one veth link; removed (and their peers) after."""
-    reason = _namespaces_possible()
-    if reason:
-        pytest.skip(reason)
-    tag = uuid.uuid4().hex[:6]
-    names = {side: f"charla-mdns-{side}-{tag}" for side in "ab"}
-    made: list[str] = []
-
-    def ip(*args: str) -> None:
-        subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
-
-    try:
-        for namespace in names.values():
-            ip("netns", "add", namespace)
-            made.append(namespace)
-        ip(
-            "link", "add", f"v{tag}a", "netns", names["a"], "type", "veth",
-            "peer", "name", f"v{tag}b", "netns", names["b"],
-        )  # fmt: skip
-        for side, namespace in names.items():
-            ipv4, ipv6 = ADDRESSES[side]
-            device = f"v{tag}{side}"
-            ip("-n", namespace, "addr", "add", ipv4, "dev", device)
-            ip("-n", namespace, "addr", "add", ipv6, "dev", device, "nodad")
-            ip("-n", namespace, "link", "set", device, "up")
-        yield names["a"], names["b"]
-    finally:
-        for namespace in made:  # deleting a namespace deletes its end of the veth too
-            subprocess.run(["ip", "netns", "delete", namespace], capture_output=True, timeout=10)
-
-
-@pytest.fixture
-def peers() -> Iterator:
-    started: list[Peer] = []
-
-    def start(namespace: str, *args: str, **options) -> Peer:
-        peer = Peer(namespace, *args, **options)
-        started.append(peer)
-        return peer
-
-    yield start
-    for peer in started:
-        peer.stop()
 
 
 def test_a_room_is_listed_within_2s_and_gone_within_2s_of_stopping(netns, peers):
