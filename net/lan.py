@@ -2,8 +2,10 @@
 
 Nothing here sends a packet: on Linux the addresses are read from the interfaces with
 ``ioctl`` (IPv4) and ``/proc/net/if_inet6`` (IPv6); elsewhere from the host's own name.
-Loopback and link-local addresses are left out; private IPv4 addresses (what a classroom
-LAN uses) come first.
+Loopback addresses are left out, and so are IPv6 link-local ones (fe80::, useless without
+the interface's name); an IPv4 link-local address (169.254/16, what computers give
+themselves on a LAN without a router or DHCP server) counts as a network, after the others.
+Private IPv4 addresses (what a classroom LAN uses) come first.
 
 Threading: plain functions, no shared state.
 """
@@ -50,7 +52,9 @@ def _by_host_name() -> list[str]:
 
 
 def _is_shareable(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return not (address.is_loopback or address.is_link_local or address.is_unspecified)
+    if address.is_loopback or address.is_unspecified:
+        return False
+    return address.version == 4 or not address.is_link_local
 
 
 def lan_addresses(include_ipv6: bool = True) -> list[str]:
@@ -64,7 +68,7 @@ def lan_addresses(include_ipv6: bool = True) -> list[str]:
                 if address.version == 6 and not include_ipv6:
                     continue
                 addresses.append(address)
-    addresses.sort(key=lambda a: (a.version, not a.is_private))
+    addresses.sort(key=lambda a: (a.version, a.is_link_local, not a.is_private))
     return [str(address) for address in addresses]
 
 
