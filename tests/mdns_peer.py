@@ -1,13 +1,19 @@
 """A peer for tests/test_mdns.py and bench/mdns_bench.py, run inside a network namespace.
 
-``announce NAME PORT [CHANNEL]``: announce a room until stdin closes, printing the name
-it holds ("name <NAME>") whenever it changes. ``browse``: print the rooms as one JSON
+``announce NAME PORT [CHANNEL [HOST_TTL]]``: announce a room until stdin closes, printing
+the name it holds ("name <NAME>") whenever it changes, ``steady`` once it has probed and
+announced, ``probing again`` if it goes back to probing (HOST_TTL: its SRV and address
+records' TTL, in seconds). ``browse``: print the rooms as one JSON
 line each time they change (``seen SECONDS`` before the first room, counted from
 the browser's start), and at the end ``table SERVICES HOSTS MAXRSS_KB CPU_S``.
 ``flood COUNT [SECONDS]``: send COUNT junk packets (over SECONDS) to the mDNS group
 (queries for the room, fake
 services, garbage) and print ``flooded``. ``count ADDRESS``: count the mDNS packets
-heard from ADDRESS (IPv4) until stdin closes, print ``packets N``. Each stops when stdin closes.
+heard from ADDRESS (IPv4) until stdin closes, print ``packets N``. ``ask ADDRESS WAIT``:
+once ADDRESS has announced twice (two responses with an SRV), wait WAIT seconds, then ask
+for the rooms once with a QU question (§5.4) from this side's own address, port 5353, and
+print ``asked``; then, for each packet from ADDRESS, ``unicast|multicast MS TYPES`` (how
+it came, milliseconds since asking, the record types in it). Each stops when stdin closes.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import select
 import socket
 import sys
 import threading
@@ -24,7 +31,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from net.dns_message import TYPE_PTR, TYPE_SRV, Message, Question, Record, Srv, encode
+from net.dns_message import (
+    TYPE_A,
+    TYPE_AAAA,
+    TYPE_PTR,
+    TYPE_SRV,
+    TYPE_TXT,
+    DNSError,
+    Message,
+    Question,
+    Record,
+    Srv,
+    decode,
+    encode,
+)
 from net.mdns import IRC_SERVICE, MDNS_IPV4, MDNS_PORT, Announcer, Browser, interfaces
 
 
@@ -87,6 +107,62 @@ def count_responses(done: threading.Event, sender: str) -> None:
     print("packets", responses, flush=True)
 
 
+TYPE_NAMES = {TYPE_A: "A", TYPE_AAAA: "AAAA", TYPE_PTR: "PTR", TYPE_SRV: "SRV", TYPE_TXT: "TXT"}
+
+
+def mdns_socket(address: str) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((address, MDNS_PORT))
+    return sock
+
+
+def ask(done: threading.Event, sender: str, wait: float) -> None:
+    own = interfaces()[0].ipv4
+    group = mdns_socket("")  # what is multicast
+    group.setsockopt(
+        socket.IPPROTO_IP,
+        socket.IP_ADD_MEMBERSHIP,
+        socket.inet_aton(MDNS_IPV4) + socket.inet_aton(own),
+    )
+    direct = mdns_socket(own)  # what is sent to this side's own address only
+    print("listening", flush=True)
+    announcements = 0
+    asked_at: float | None = None
+    ask_at: float | None = None
+    while not done.is_set():
+        now = time.monotonic()
+        if ask_at is not None and asked_at is None and now >= ask_at:
+            question = Question(IRC_SERVICE, TYPE_PTR, unicast=True)
+            direct.sendto(encode(Message(questions=(question,))), (MDNS_IPV4, MDNS_PORT))
+            asked_at = time.monotonic()
+            print("asked", flush=True)
+        readable, _, _ = select.select([group, direct], [], [], 0.02)
+        for sock in readable:
+            packet, source = sock.recvfrom(9000)
+            if source[0] != sender:
+                continue
+            try:
+                message = decode(packet)
+            except DNSError:
+                continue
+            if not message.is_response:
+                continue
+            records = message.answers + message.additionals
+            if asked_at is None:
+                if ask_at is None and any(r.rtype == TYPE_SRV for r in records):
+                    announcements += 1
+                    if announcements == 2:
+                        ask_at = time.monotonic() + wait
+                continue
+            types = ",".join(sorted({TYPE_NAMES.get(r.rtype, str(r.rtype)) for r in records}))
+            how = "unicast" if sock is direct else "multicast"
+            print(how, f"{(time.monotonic() - asked_at) * 1000:.0f}", types, flush=True)
+    group.close()
+    direct.close()
+
+
 def main() -> None:
     done = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
@@ -96,15 +172,24 @@ def main() -> None:
     if sys.argv[1] == "count":
         count_responses(done, sys.argv[2])
         return
+    if sys.argv[1] == "ask":
+        ask(done, sys.argv[2], float(sys.argv[3]))
+        return
     if sys.argv[1] == "announce":
         channel = sys.argv[4] if len(sys.argv) > 4 else "#general"
+        if len(sys.argv) > 5:
+            Announcer.host_ttl = int(sys.argv[5])
         announcer = Announcer(sys.argv[2], int(sys.argv[3]), channel, False, "test")
         announcer.start()
         said = None
+        steady = False
         while not done.wait(0.05):
             if announcer.name != said:
                 said = announcer.name
                 print("name", said, flush=True)
+            if (announcer._state == "steady") != steady:
+                steady = not steady
+                print("steady" if steady else "probing again", flush=True)
         announcer.close()
         print("closed", flush=True)
     else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import subprocess
 import tempfile
@@ -157,6 +158,67 @@ def test_a_room_is_listed_within_2s_and_gone_within_2s_of_stopping(netns, peers)
     assert time.monotonic() - stopped < 2
 
 
+def answers_after_asking(asker) -> tuple[list[str], list[str]]:
+    """The record types of the first unicast and (if any) multicast answer, from an ``ask``
+    peer's lines, as they come within 1.2 s of its question (a multicast answer held to
+    its record's second, §6, would come within that)."""
+    asker.expect(lambda line: line == "asked", timeout=10, what="the question asked")
+    unicast: list[str] = []
+    multicast: list[str] = []
+    deadline = time.monotonic() + 1.2
+    while time.monotonic() < deadline:
+        try:
+            line = asker.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        how, milliseconds, types = line.split()
+        if how == "unicast" and not unicast:
+            assert int(milliseconds) < 200, line  # §6: 20-120 ms, the querier waits no more
+            unicast = types.split(",")
+        elif how == "multicast" and not multicast:
+            multicast = types.split(",")
+    return unicast, multicast
+
+
+def test_a_qu_question_is_answered_by_unicast_when_multicast_lately(netns, peers):
+    side_a, side_b = netns
+    asker = peers(side_b, "ask", "169.254.10.1", "0")
+    asker.expect(lambda line: line == "listening")
+    peers(side_a, "announce", "Sala de Ana", "6667")
+    unicast, multicast = answers_after_asking(asker)
+    # everything was multicast in the announcements, a second ago: all of it by unicast,
+    # to the asker's own address and port, and nothing multicast again
+    assert unicast == ["A", "AAAA", "PTR", "SRV", "TXT"]
+    assert multicast == []
+
+
+def test_a_qu_question_is_answered_by_multicast_for_what_was_not_multicast_lately(netns, peers):
+    side_a, side_b = netns
+    asker = peers(side_b, "ask", "169.254.10.1", "1.2")
+    asker.expect(lambda line: line == "listening")
+    # SRV, A and AAAA live 4 s: 1.2 s after the announcements they were not multicast
+    # within a quarter of their TTL (§5.4), so they are multicast to refresh every cache;
+    # PTR and TXT (75 min) still come by unicast
+    peers(side_a, "announce", "Sala de Ana", "6667", "#general", "4")
+    unicast, multicast = answers_after_asking(asker)
+    assert unicast == ["PTR", "TXT"]
+    assert multicast == ["A", "AAAA", "SRV"]
+
+
+def test_a_browser_opened_again_at_once_is_answered_at_once(netns, peers):
+    """A dialog closed and opened again: its first question is QU (§5.4), so the room,
+    multicast a moment ago for the first browser, is not held back a second (§6)."""
+    side_a, side_b = netns
+    announcer = peers(side_a, "announce", "Sala de Ana", "6667")
+    announcer.expect(lambda line: line == "name Sala de Ana")
+    first = peers(side_b, "browse")
+    first.expect(lambda line: line.startswith("seen"), timeout=3)
+    first.stop()
+    again = peers(side_b, "browse")
+    seen = float(again.expect(lambda line: line.startswith("seen"), timeout=3).split()[1])
+    assert seen < 0.5, seen
+
+
 def test_two_rooms_with_one_name_are_renamed(netns, peers):
     side_a, side_b = netns
     first = peers(side_a, "announce", "Sala de Ana", "6667")
@@ -172,9 +234,11 @@ def test_two_rooms_with_one_name_are_renamed(netns, peers):
 
 def test_a_flood_of_junk_leaves_the_listener_alive_bounded_and_listing(netns, peers):
     side_a, side_b = netns
-    peers(side_a, "announce", "Sala de Ana", "6667")
+    announcer = peers(side_a, "announce", "Sala de Ana", "6667")
     browser = peers(side_b, "browse")
     browser.expect(lambda line: [r["name"] for r in rooms_in(line)] == ["Sala de Ana"])
+    # its announcements over (they are not answers: they would add to the count below)
+    announcer.expect(lambda line: line == "steady")
     counter = peers(side_b, "count", "169.254.10.1")
     counter.expect(lambda line: line == "counting")
     began = time.monotonic()
