@@ -3,7 +3,10 @@
 ``Announcer`` makes a server known: ``_irc._tcp`` (and ``_http._tcp`` when the web page is
 on) with an instance name people recognise ("Sala de Ana"), SRV to the port, TXT with the
 channel, whether a password is needed and Charla's version. It probes its name first and
-renames itself on a conflict ("Sala de Ana (2)", §9), announces twice a second apart,
+renames itself when its probes are answered ("Sala de Ana (2)", §9); on losing a
+simultaneous probe tie-break it waits a second and probes again (§8.2), and on a
+conflicting answer after announcing it probes again under the same name (§9), renaming
+only if that name is then defended. It announces twice a second apart,
 answers queries (never a record more than once a second per interface, §6, however many
 queries come), re-announces when the addresses change, and says goodbye (TTL 0) on stop.
 A QU question (§5.4) is answered by unicast to the asker, on the interface it asked on
@@ -95,6 +98,12 @@ MIN_UNICAST_INTERVAL = 0.2
 INTERFACE_POLL = 3.0
 #: renames tried before giving up on a name (each after a conflict)
 MAX_RENAMES = 30
+#: §8.2: a host that loses a simultaneous probe tie-break probes again after a second
+TIE_BREAK_WAIT = 1.0
+#: §8.1: after 15 conflicts within 10 s, a host waits 5 s before each further probing
+CONFLICTS_BEFORE_SLOWING = 15
+CONFLICT_WINDOW = 10.0
+SLOW_PROBE_WAIT = 5.0
 #: §5.2: queries 1 s apart at first, the interval doubling up to an hour
 FIRST_QUERY_INTERVAL = 1.0
 MAX_QUERY_INTERVAL = 3600.0
@@ -449,6 +458,8 @@ class Announcer(_Worker):
         self._name = self.base_name
         self._state = "probing"
         self._step = 0  # probes or announcements sent in this state
+        self._announced = False  # whether records were announced under the name it holds
+        self._conflicts: deque[float] = deque(maxlen=CONFLICTS_BEFORE_SLOWING)  # when
         self._due = time.monotonic()
         # (record key, interface index) -> when it was last multicast there
         self._last_sent: dict[tuple[Name, int, int], float] = {}
@@ -497,9 +508,16 @@ class Announcer(_Worker):
     def _started(self, link: _Link) -> None:
         self._begin_probing()
 
-    def _begin_probing(self) -> None:
+    def _begin_probing(self, wait: float = 0.0) -> None:
+        """Probe the name it holds, after ``wait`` seconds and §8.1's random 0-250 ms."""
+        now = time.monotonic()
+        conflicts = self._conflicts
+        if len(conflicts) == CONFLICTS_BEFORE_SLOWING and conflicts[0] > now - CONFLICT_WINDOW:
+            wait = max(wait, SLOW_PROBE_WAIT)  # §8.1: too many conflicts: slow down
         self._state, self._step = "probing", 0
-        self._due = time.monotonic() + random.uniform(0, PROBE_INTERVAL)  # §8.1
+        self._pending.clear()
+        self._unicast.clear()
+        self._due = now + wait + random.uniform(0, PROBE_INTERVAL)
 
     def _interfaces_changed(self, link: _Link) -> None:
         if self._state == "steady":  # §8.4: new addresses are announced again
@@ -523,6 +541,7 @@ class Announcer(_Worker):
         if self._state == "announcing" and now >= self._due:
             for interface in link.joined.values():
                 self._send_records(link, interface, self._records(interface), now)
+            self._announced = True
             self._step += 1
             self._due = now + ANNOUNCE_INTERVAL
             if self._step >= ANNOUNCEMENTS:
@@ -569,17 +588,29 @@ class Announcer(_Worker):
         ours = self._instances()
         if message.is_response:
             for record in message.answers + message.additionals:
-                if name_key(record.name) in ours and not self._is_ours(record):
-                    self._conflict()
-                    return
+                if record.ttl == 0 or name_key(record.name) not in ours or self._is_ours(record):
+                    continue  # a goodbye, another name, or what we say ourselves
+                self._conflicts.append(time.monotonic())
+                if self._state == "probing":
+                    self._rename()  # §8.1: the name is taken
+                else:
+                    # §9: a conflict after announcing: probe again, under the same name;
+                    # a host that really holds it answers the probes, and then we rename
+                    log.info("mDNS: %r answered by another host; probing again", self.name)
+                    self._begin_probing()
+                return
             return
-        # a probe for our name by another host (§8.2): the lexicographically later data wins
+        # a probe for our name by another host (§8.2): the lexicographically later data
+        # wins; the loser waits a second and probes again (the winner may have been a
+        # stale packet, or gone), and renames only if the name is then defended
         rivals = [r for r in message.authorities if name_key(r.name) in ours]
         if rivals and self._state == "probing" and not all(self._is_ours(r) for r in rivals):
             mine = sorted(_sort_key(r) for r in self._all_records() if name_key(r.name) in ours)
             theirs = sorted(_sort_key(r) for r in rivals)
             if mine < theirs:
-                self._conflict()
+                self._conflicts.append(time.monotonic())
+                log.info("mDNS: lost a probe tie-break for %r; probing again in 1 s", self.name)
+                self._begin_probing(TIE_BREAK_WAIT)
                 return
         if self._state == "probing":
             return
@@ -664,7 +695,8 @@ class Announcer(_Worker):
             return True
         return any(_sort_key(record) == _sort_key(mine) for mine in self._all_records())
 
-    def _conflict(self) -> None:
+    def _rename(self) -> None:
+        """§9: the name is another host's; probe the next one ("Sala de Ana (2)")."""
         self._attempt += 1
         if self._attempt > MAX_RENAMES:
             log.warning("mDNS: giving up after %d name conflicts", MAX_RENAMES)
@@ -672,13 +704,13 @@ class Announcer(_Worker):
             return
         with self._lock:
             self._name = renamed(self.base_name, self._attempt)
+        self._announced = False
         log.info("mDNS: name in use, trying %r", self._name)
-        self._pending.clear()
         self._begin_probing()
 
     def _stopping(self, link: _Link) -> None:
-        if self._state == "probing" and self._step == 0:
-            return  # nothing said yet, nothing to take back
+        if not self._announced:
+            return  # nothing said under this name, nothing to take back
         for interface in link.joined.values():  # §10.1 goodbye
             records = [r for r in self._records(interface, ttl_zero=True)]
             link.send(encode(Message(flags=FLAGS_RESPONSE, answers=tuple(records))), interface)

@@ -1,19 +1,25 @@
 """A peer for tests/test_mdns.py and bench/mdns_bench.py, run inside a network namespace.
 
 ``announce NAME PORT [CHANNEL [HOST_TTL]]``: announce a room until stdin closes, printing
-the name it holds ("name <NAME>") whenever it changes, ``steady`` once it has probed and
-announced, ``probing again`` if it goes back to probing (HOST_TTL: its SRV and address
-records' TTL, in seconds). ``browse``: print the rooms as one JSON
-line each time they change (``seen SECONDS`` before the first room, counted from
-the browser's start), and at the end ``table SERVICES HOSTS MAXRSS_KB CPU_S``.
-``flood COUNT [SECONDS]``: send COUNT junk packets (over SECONDS) to the mDNS group
-(queries for the room, fake
-services, garbage) and print ``flooded``. ``count ADDRESS``: count the mDNS packets
+the name it holds ("name <NAME>") and its state (``probing``, ``announcing``, ``steady``,
+looked at every 10 ms) whenever they change (HOST_TTL: its SRV and address records' TTL,
+in seconds).
+``browse``: print the rooms as one JSON line each time they change (``seen SECONDS``
+before the first room, counted from the browser's start), and at the end ``table
+SERVICES HOSTS MAXRSS_KB CPU_S``. ``flood COUNT [SECONDS]``: send COUNT junk packets
+(over SECONDS) to the mDNS group (queries for the room, fake services, garbage) and
+print ``flooded``. ``count ADDRESS``: count the mDNS packets
 heard from ADDRESS (IPv4) until stdin closes, print ``packets N``. ``ask ADDRESS WAIT``:
 once ADDRESS has announced twice (two responses with an SRV), wait WAIT seconds, then ask
 for the rooms once with a QU question (§5.4) from this side's own address, port 5353, and
 print ``asked``; then, for each packet from ADDRESS, ``unicast|multicast MS TYPES`` (how
-it came, milliseconds since asking, the record types in it). Each stops when stdin closes.
+it came, milliseconds since asking, the record types in it). ``rival NAME probe|answer``:
+a host that wants NAME too, with data that wins §8.2's tie-break (port 65535), says so
+once and is heard no more: ``probe`` answers the first probe it hears for NAME with a
+probe of its own, ``answer`` answers the first announcement of NAME with a conflicting
+SRV (§9); it prints ``rivalled``, then ``probe MS`` for each probe for NAME heard after
+(milliseconds since its own word) and ``announced MS`` for each announcement of NAME.
+Each stops when stdin closes.
 """
 
 from __future__ import annotations
@@ -163,6 +169,59 @@ def ask(done: threading.Event, sender: str, wait: float) -> None:
     direct.close()
 
 
+def rival(done: threading.Event, name: str, how: str) -> None:
+    own = interfaces()[0].ipv4
+    sock = mdns_socket("")
+    sock.setsockopt(
+        socket.IPPROTO_IP,
+        socket.IP_ADD_MEMBERSHIP,
+        socket.inet_aton(MDNS_IPV4) + socket.inet_aton(own),
+    )
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(own))
+    instance = (name, *IRC_SERVICE)
+    srv = Record(instance, TYPE_SRV, 120, Srv(0, 0, 65535, ("zz-rival", "local")), True)
+    txt = Record(instance, TYPE_TXT, 4500, (b"channel=#the-rivals-room",), True)
+    print("listening", flush=True)
+    said_at: float | None = None
+    while not done.is_set():
+        readable, _, _ = select.select([sock], [], [], 0.02)
+        if not readable:
+            continue
+        packet, source = sock.recvfrom(9000)
+        if source[0] == own:
+            continue
+        try:
+            message = decode(packet)
+        except DNSError:
+            continue
+        about_name = any(
+            tuple(label.lower() for label in r.name) == tuple(label.lower() for label in instance)
+            for r in message.authorities + message.answers
+        )
+        if not about_name:
+            continue
+        probe = not message.is_response and bool(message.authorities)
+        announcement = message.is_response and any(r.rtype == TYPE_SRV for r in message.answers)
+        if said_at is None:
+            if how == "probe" and probe:
+                question = Question(instance, 255, unicast=True)
+                word = Message(questions=(question,), authorities=(srv, txt))
+            elif how == "answer" and announcement:
+                word = Message(flags=0x8400, answers=(srv, txt))
+            else:
+                continue
+            sock.sendto(encode(word), (MDNS_IPV4, MDNS_PORT))
+            said_at = time.monotonic()
+            print("rivalled", flush=True)
+            continue
+        milliseconds = f"{(time.monotonic() - said_at) * 1000:.0f}"
+        if probe:
+            print("probe", milliseconds, flush=True)
+        elif announcement:
+            print("announced", milliseconds, flush=True)
+    sock.close()
+
+
 def main() -> None:
     done = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
@@ -171,6 +230,9 @@ def main() -> None:
         return
     if sys.argv[1] == "count":
         count_responses(done, sys.argv[2])
+        return
+    if sys.argv[1] == "rival":
+        rival(done, sys.argv[2], sys.argv[3])
         return
     if sys.argv[1] == "ask":
         ask(done, sys.argv[2], float(sys.argv[3]))
@@ -182,14 +244,14 @@ def main() -> None:
         announcer = Announcer(sys.argv[2], int(sys.argv[3]), channel, False, "test")
         announcer.start()
         said = None
-        steady = False
-        while not done.wait(0.05):
+        state = None
+        while not done.wait(0.01):
             if announcer.name != said:
                 said = announcer.name
                 print("name", said, flush=True)
-            if (announcer._state == "steady") != steady:
-                steady = not steady
-                print("steady" if steady else "probing again", flush=True)
+            if announcer._state != state:
+                state = announcer._state
+                print(state, flush=True)
         announcer.close()
         print("closed", flush=True)
     else:

@@ -232,6 +232,52 @@ def test_two_rooms_with_one_name_are_renamed(netns, peers):
     assert names == ["Sala de Ana", "Sala de Ana (2)"]
 
 
+def test_a_lost_probe_tie_break_waits_a_second_and_probes_again(netns, peers):
+    """§8.2: a rival probing for the same name at the same moment with data that sorts
+    later wins; the loser probes again a second later rather than renaming, and keeps the
+    name when the rival (a stale packet, a host gone) does not defend it."""
+    side_a, side_b = netns
+    rival = peers(side_b, "rival", "Sala de Ana", "probe")
+    rival.expect(lambda line: line == "listening")
+    announcer = peers(side_a, "announce", "Sala de Ana", "6667")
+    rival.expect(lambda line: line == "rivalled", what="the announcer's first probe")
+    again = int(rival.expect(lambda line: line.startswith("probe "), timeout=3).split()[1])
+    assert 1000 <= again <= 1000 + 250 + 200, again  # 1 s, §8.1's 0-250 ms, a margin
+    rival.expect(lambda line: line.startswith("announced "), timeout=3, what="announced")
+    said: list[str] = []
+    announcer.expect(lambda line: said.append(line) or line == "steady", timeout=3)
+    assert [line for line in said if line.startswith("name ")] == ["name Sala de Ana"]
+
+
+def test_a_conflict_after_announcing_probes_again_before_renaming(netns, peers):
+    """§9: a conflicting answer once announced sends the announcer back to probing under
+    the same name; nobody defends it, so it keeps it."""
+    side_a, side_b = netns
+    rival = peers(side_b, "rival", "Sala de Ana", "answer")
+    rival.expect(lambda line: line == "listening")
+    announcer = peers(side_a, "announce", "Sala de Ana", "6667")
+    rival.expect(lambda line: line == "rivalled", timeout=3, what="the first announcement")
+    # probes for the same name (a renamed room would probe for "Sala de Ana (2)")
+    again = int(rival.expect(lambda line: line.startswith("probe "), timeout=2).split()[1])
+    assert again <= 250 + 200, again  # at once: §8.1's 0-250 ms, a margin
+    rival.expect(lambda line: line.startswith("announced "), timeout=3, what="announced again")
+    said: list[str] = []
+    announcer.expect(lambda line: said.append(line) or line == "steady", timeout=3)
+    assert [line for line in said if line.startswith("name ")] == ["name Sala de Ana"]
+
+
+def test_two_rooms_probing_at_once_end_with_two_names(netns, peers):
+    side_a, side_b = netns
+    peers(side_a, "announce", "Sala de Ana", "6667")
+    peers(side_b, "announce", "Sala de Ana", "7000")
+    browser = peers(side_b, "browse")
+    line = browser.expect(
+        lambda line: len(rooms_in(line)) == 2, timeout=8, what="both rooms, by two names"
+    )
+    names = sorted(room["name"] for room in rooms_in(line))
+    assert names == ["Sala de Ana", "Sala de Ana (2)"]
+
+
 def test_a_flood_of_junk_leaves_the_listener_alive_bounded_and_listing(netns, peers):
     side_a, side_b = netns
     announcer = peers(side_a, "announce", "Sala de Ana", "6667")
