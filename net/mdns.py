@@ -15,7 +15,9 @@ of their TTL; the others are multicast, so that every cache on the link stays fr
 
 ``Browser`` finds rooms: PTR queries with the §5.2 backoff (1 s, 2 s, 4 s… up to an hour),
 the first one QU (so a dialog opened again is answered at once, not a second later),
-a bounded table of what it hears (a hostile network can announce thousands of services),
+a bounded table of what it hears (a hostile network can announce thousands of services:
+at most 16 are kept from one sender and 256 in all, and a service that has resolved
+fully, SRV, TXT and an address, is never pushed out by one that has not),
 expiry by TTL and on goodbye, and a callback with the rooms whenever they change.
 
 Both use every interface that has an address, link-local included, never loopback;
@@ -111,6 +113,8 @@ MAX_QUERY_INTERVAL = 3600.0
 GOODBYE_DELAY = 1.0
 #: the browser's bounds: services, hosts, and addresses per host it keeps
 MAX_ROOMS = 256
+#: services kept from one sender: a hostile host cannot fill the table with its names
+MAX_SERVICES_PER_SENDER = 16
 MAX_HOSTS = 256
 MAX_ADDRESSES_PER_HOST = 8
 #: interfaces used at most (a machine with more is unusual; the rest are ignored)
@@ -794,6 +798,7 @@ class _Service:
     txt: tuple[bytes, ...] = ()
     txt_expires: float = 0.0
     source: str = ""  # where its SRV came from, the address when no A/AAAA is heard
+    origin: str = ""  # who first told us of it (its PTR's sender), for the per-sender bound
     added: float = field(default_factory=time.monotonic)
 
 
@@ -895,7 +900,7 @@ class Browser(_Worker):
             sender = f"{sender}%{scope}"
         for record in records:  # the PTRs first: they say which instances matter
             if record.rtype == TYPE_PTR and name_key(record.name) == service_key:
-                self._heard_ptr(record, now)
+                self._heard_ptr(record, now, sender)
         for record in records:
             entry = self._services.get(name_key(record.name))
             if entry is not None and record.rtype == TYPE_SRV and isinstance(record.data, Srv):
@@ -912,7 +917,7 @@ class Browser(_Worker):
         self._expire(now)
         self._publish()
 
-    def _heard_ptr(self, record: Record, now: float) -> None:
+    def _heard_ptr(self, record: Record, now: float, sender: str = "") -> None:
         instance = record.data
         if not isinstance(instance, tuple) or not instance:
             return
@@ -923,14 +928,39 @@ class Browser(_Worker):
             return
         if record.ttl == 0:
             return
+        # bounds: MAX_SERVICES_PER_SENDER from one sender, MAX_ROOMS in all; to make room
+        # a service that has not resolved fully (SRV, TXT and an address) goes, never
+        # one that has: a flood of names cannot push a real room out
+        from_sender = [k for k, e in self._services.items() if e.origin == sender]
+        if len(from_sender) >= MAX_SERVICES_PER_SENDER and not self._make_room(from_sender):
+            return
         if len(self._services) >= MAX_ROOMS:
-            # full: make room by dropping the newest service that never resolved; a room
-            # already resolved is never pushed out by a flood of names
-            unresolved = [k for k, e in self._services.items() if e.srv is None]
-            if not unresolved:
+            counts: dict[str, int] = {}
+            for e in self._services.values():
+                counts[e.origin] = counts.get(e.origin, 0) + 1
+            everyone = sorted(self._services, key=lambda k: -counts[self._services[k].origin])
+            if not self._make_room(everyone):
                 return
-            del self._services[max(unresolved, key=lambda k: self._services[k].added)]
-        self._services[key] = _Service(instance, _expiry(record, now))  # type: ignore[arg-type]
+        self._services[key] = _Service(instance, _expiry(record, now), origin=sender)  # type: ignore[arg-type]
+
+    def _make_room(self, candidates: list[Name]) -> bool:
+        """Drop the first of ``candidates`` (instance keys) that has not resolved fully,
+        the oldest first among equals; False when every one has."""
+        unresolved = [k for k in candidates if not self._resolved(self._services[k])]
+        if not unresolved:
+            return False
+        first = unresolved[0]
+        origin = self._services[first].origin
+        same = [k for k in unresolved if self._services[k].origin == origin]
+        del self._services[min(same, key=lambda k: self._services[k].added)]
+        return True
+
+    def _resolved(self, entry: _Service) -> bool:
+        return (
+            entry.srv is not None
+            and bool(entry.txt)
+            and bool(self._hosts.get(name_key(entry.srv.target)))
+        )
 
     def _heard_address(self, record: Record, now: float, scope: str) -> None:
         host = name_key(record.name)

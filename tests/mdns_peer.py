@@ -1,25 +1,29 @@
 """A peer for tests/test_mdns.py and bench/mdns_bench.py, run inside a network namespace.
 
-``announce NAME PORT [CHANNEL [HOST_TTL]]``: announce a room until stdin closes, printing
-the name it holds ("name <NAME>") and its state (``probing``, ``announcing``, ``steady``,
-looked at every 10 ms) whenever they change (HOST_TTL: its SRV and address records' TTL,
-in seconds).
-``browse``: print the rooms as one JSON line each time they change (``seen SECONDS``
-before the first room, counted from the browser's start), and at the end ``table
-SERVICES HOSTS MAXRSS_KB CPU_S``. ``flood COUNT [SECONDS]``: send COUNT junk packets
-(over SECONDS) to the mDNS group (queries for the room, fake services, garbage) and
-print ``flooded``. ``count ADDRESS``: count the mDNS packets
-heard from ADDRESS (IPv4) until stdin closes, print ``packets N``. ``ask ADDRESS WAIT``:
-once ADDRESS has announced twice (two responses with an SRV), wait WAIT seconds, then ask
-for the rooms once with a QU question (§5.4) from this side's own address, port 5353, and
-print ``asked``; then, for each packet from ADDRESS, ``unicast|multicast MS TYPES`` (how
-it came, milliseconds since asking, the record types in it). ``rival NAME probe|answer``:
-a host that wants NAME too, with data that wins §8.2's tie-break (port 65535), says so
-once and is heard no more: ``probe`` answers the first probe it hears for NAME with a
-probe of its own, ``answer`` answers the first announcement of NAME with a conflicting
-SRV (§9); it prints ``rivalled``, then ``probe MS`` for each probe for NAME heard after
-(milliseconds since its own word) and ``announced MS`` for each announcement of NAME.
-Each stops when stdin closes.
+Each one stops when its stdin closes.
+
+- ``announce NAME PORT [CHANNEL [HOST_TTL]]``: announce a room, printing the name it holds
+  (``name NAME``) and its state (``probing``, ``announcing``, ``steady``, looked at every
+  10 ms) whenever they change; HOST_TTL: its SRV and address records' TTL, in seconds.
+- ``browse``: print the rooms as one JSON line each time they change (``seen SECONDS``
+  before the first room, counted from the browser's start), and at the end
+  ``table SERVICES HOSTS MAXRSS_KB CPU_S``.
+- ``flood COUNT [SECONDS]``: send COUNT junk packets (over SECONDS) to the mDNS group
+  (queries for the room, fake services, garbage) and print ``flooded``.
+- ``flood-services COUNT [FIRST]``: announce COUNT fake rooms that resolve fully (PTR,
+  SRV, TXT and an address, one packet each, numbered from FIRST) from this side's address
+  and port 5353, as fast as it can, and print ``flooded``.
+- ``count ADDRESS``: count the mDNS packets heard from ADDRESS (IPv4), print ``packets N``.
+- ``ask ADDRESS WAIT``: once ADDRESS has announced twice (two responses with an SRV),
+  wait WAIT seconds, ask for the rooms once with a QU question (§5.4) from this side's
+  own address, port 5353, and print ``asked``; then, for each packet from ADDRESS,
+  ``unicast|multicast MS TYPES`` (how it came, milliseconds since asking, its record types).
+- ``rival NAME probe|answer``: a host that wants NAME too, with data that wins §8.2's
+  tie-break, says so once and is heard no more: ``probe`` answers the first probe it
+  hears for NAME with a probe of its own, ``answer`` the first announcement of NAME with
+  a conflicting SRV (§9). It prints ``rivalled``, then ``probe MS`` for each probe for
+  NAME heard after (milliseconds since its own word) and ``announced MS`` for each
+  announcement of NAME.
 """
 
 from __future__ import annotations
@@ -88,6 +92,30 @@ def flood(count: int, seconds: float) -> None:
         sock.sendto(packet, (MDNS_IPV4, MDNS_PORT))
         if seconds and number % 100 == 99:
             time.sleep(seconds / count * 100)
+    sock.close()
+    print("flooded", flush=True)
+
+
+def flood_services(count: int, first: int) -> None:
+    own = interfaces()[0].ipv4
+    sock = mdns_socket("")
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(own))
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)  # the same side hears
+    for number in range(first, first + count):
+        instance = (f"Fake room {number}", *IRC_SERVICE)
+        host = (f"fake-{number}", "local")
+        packet = encode(
+            Message(
+                flags=0x8400,
+                answers=(
+                    Record(IRC_SERVICE, TYPE_PTR, 4500, instance),
+                    Record(instance, TYPE_SRV, 120, Srv(0, 0, 6667, host), True),
+                    Record(instance, TYPE_TXT, 4500, (b"channel=#fake",), True),
+                ),
+                additionals=(Record(host, TYPE_A, 120, own, True),),
+            )
+        )
+        sock.sendto(packet, (MDNS_IPV4, MDNS_PORT))
     sock.close()
     print("flooded", flush=True)
 
@@ -227,6 +255,9 @@ def main() -> None:
     threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
     if sys.argv[1] == "flood":
         flood(int(sys.argv[2]), float(sys.argv[3]) if len(sys.argv) > 3 else 0.0)
+        return
+    if sys.argv[1] == "flood-services":
+        flood_services(int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 0)
         return
     if sys.argv[1] == "count":
         count_responses(done, sys.argv[2])

@@ -36,6 +36,7 @@ from net.dns_message import (
 from net.mdns import (
     IRC_SERVICE,
     MAX_ROOMS,
+    MAX_SERVICES_PER_SENDER,
     Browser,
     Room,
     interfaces,
@@ -310,6 +311,30 @@ def test_a_flood_of_junk_leaves_the_listener_alive_bounded_and_listing(netns, pe
         if line.startswith("["):
             last_rooms = rooms_in(line)
     assert "Sala de Ana" in [room["name"] for room in last_rooms]
+    assert "Traceback" not in browser.errors
+
+
+def test_a_thousand_rooms_from_one_address_leave_room_for_the_real_ones(netns, peers):
+    """One hostile host announcing 1,000 rooms that resolve fully keeps at most
+    MAX_SERVICES_PER_SENDER of them listed: a real room from elsewhere still gets in, and
+    a second flood does not push it out."""
+    side_a, side_b = netns
+    browser = peers(side_b, "browse")
+    browser.expect(lambda line: line.startswith("started"))
+    peers(side_b, "flood-services", "1000").expect(lambda line: line == "flooded", timeout=30)
+    peers(side_a, "announce", "Sala de Ana", "6667")
+    line = browser.expect(
+        lambda line: "Sala de Ana" in [r["name"] for r in rooms_in(line)], timeout=3
+    )
+    assert len(rooms_in(line)) <= 1 + MAX_SERVICES_PER_SENDER
+    flood = peers(side_b, "flood-services", "1000", "1000")  # 1,000 other names
+    flood.expect(lambda line: line == "flooded", timeout=30)
+    browser.stop()
+    lines = list(browser.lines.queue)  # all it said since, up to its table at the end
+    for line in lines:
+        assert not line.startswith("[") or "Sala de Ana" in [r["name"] for r in rooms_in(line)]
+    services = int(next(line for line in lines if line.startswith("table")).split()[1])
+    assert services <= 1 + MAX_SERVICES_PER_SENDER
     assert "Traceback" not in browser.errors
 
 
