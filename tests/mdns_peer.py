@@ -4,7 +4,7 @@ Each one stops when its stdin closes.
 
 - ``announce NAME PORT [CHANNEL [HOST_TTL]]``: announce a room, printing the name it holds
   (``name NAME``) and its state (``probing``, ``announcing``, ``steady``, looked at every
-  10 ms) whenever they change; HOST_TTL: its SRV and address records' TTL, in seconds.
+  50 ms) whenever they change; HOST_TTL: its SRV and address records' TTL, in seconds.
 - ``browse``: print the rooms as one JSON line each time they change (``seen SECONDS``
   before the first room, counted from the browser's start), and at the end
   ``table SERVICES HOSTS MAXRSS_KB CPU_S``.
@@ -276,7 +276,7 @@ def main() -> None:
         announcer.start()
         said = None
         state = None
-        while not done.wait(0.01):
+        while not done.wait(0.05):
             if announcer.name != said:
                 said = announcer.name
                 print("name", said, flush=True)
