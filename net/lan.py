@@ -2,10 +2,10 @@
 
 Nothing here sends a packet: on Linux the addresses are read from the interfaces with
 ``ioctl`` (IPv4) and ``/proc/net/if_inet6`` (IPv6); elsewhere from the host's own name.
-Loopback addresses are left out, and so are IPv6 link-local ones (fe80::, which work
-only with the interface's name after them); private IPv4 addresses (what a classroom LAN
-uses) come first, and IPv4 link-local ones (169.254.x.x: computers joined by a cable or a
-switch with no router to hand out addresses) last, but they count: such a network works.
+Loopback addresses are left out, and so are IPv6 link-local ones (fe80::, useless without
+the interface's name); an IPv4 link-local address (169.254/16, what computers give
+themselves on a LAN without a router or DHCP server) counts as a network, after the others.
+Private IPv4 addresses (what a classroom LAN uses) come first.
 
 Threading: plain functions, no shared state.
 """

@@ -3,12 +3,21 @@
 ``Announcer`` makes a server known: ``_irc._tcp`` (and ``_http._tcp`` when the web page is
 on) with an instance name people recognise ("Sala de Ana"), SRV to the port, TXT with the
 channel, whether a password is needed and Charla's version. It probes its name first and
-renames itself on a conflict ("Sala de Ana (2)", §9), announces twice a second apart,
+renames itself when its probes are answered ("Sala de Ana (2)", §9); on losing a
+simultaneous probe tie-break it waits a second and probes again (§8.2), and on a
+conflicting answer after announcing it probes again under the same name (§9), renaming
+only if that name is then defended. It announces twice a second apart,
 answers queries (never a record more than once a second per interface, §6, however many
 queries come), re-announces when the addresses change, and says goodbye (TTL 0) on stop.
+A QU question (§5.4) is answered by unicast to the asker, on the interface it asked on
+(read from IP_PKTINFO / IPV6_PKTINFO), for the records multicast there within a quarter
+of their TTL; the others are multicast, so that every cache on the link stays fresh.
 
 ``Browser`` finds rooms: PTR queries with the §5.2 backoff (1 s, 2 s, 4 s… up to an hour),
-a bounded table of what it hears (a hostile network can announce thousands of services),
+the first one QU (so a dialog opened again is answered at once, not a second later),
+a bounded table of what it hears (a hostile network can announce thousands of services:
+at most 16 are kept from one sender and 256 in all, and a service that has resolved
+fully, SRV, TXT and an address, is never pushed out by one that has not),
 expiry by TTL and on goodbye, and a callback with the rooms whenever they change.
 
 Both use every interface that has an address, link-local included, never loopback;
@@ -81,15 +90,22 @@ ANNOUNCE_INTERVAL = 1.0
 MIN_RECORD_INTERVAL = 1.0
 #: §6: an answer waits 20-120 ms (so answers from several hosts and queries aggregate)
 ANSWER_DELAY = (0.02, 0.12)
+#: §5.4: a QU question is answered by unicast when the record was multicast within this
+#: part of its TTL (otherwise by multicast, to keep every cache on the link fresh)
+UNICAST_WITHIN_TTL = 0.25
+#: unicast answers: waiting at most this many (queriers), one per querier per interval
+MAX_UNICAST_PENDING = 16
+MIN_UNICAST_INTERVAL = 0.2
 #: how often the interfaces are read again to notice new or lost addresses
 INTERFACE_POLL = 3.0
 #: renames tried before giving up on a name (each after a conflict)
 MAX_RENAMES = 30
-#: §8.2: a probe that loses a simultaneous tie-break waits this long and probes again
-PROBE_DEFER = 1.0
-#: lost tie-breaks in a row before the name counts as taken (a host that probes for ever
-#: would otherwise keep us from ever announcing)
-MAX_DEFERRALS = 15
+#: §8.2: a host that loses a simultaneous probe tie-break probes again after a second
+TIE_BREAK_WAIT = 1.0
+#: §8.1: after 15 conflicts within 10 s, a host waits 5 s before each further probing
+CONFLICTS_BEFORE_SLOWING = 15
+CONFLICT_WINDOW = 10.0
+SLOW_PROBE_WAIT = 5.0
 #: §5.2: queries 1 s apart at first, the interval doubling up to an hour
 FIRST_QUERY_INTERVAL = 1.0
 MAX_QUERY_INTERVAL = 3600.0
@@ -97,9 +113,8 @@ MAX_QUERY_INTERVAL = 3600.0
 GOODBYE_DELAY = 1.0
 #: the browser's bounds: services, hosts, and addresses per host it keeps
 MAX_ROOMS = 256
-#: rooms one address may have listed at once: a flood of made-up rooms, resolved or not,
-#: from one computer leaves room in the table for everybody else's
-MAX_ROOMS_PER_SENDER = 16
+#: services kept from one sender: a hostile host cannot fill the table with its names
+MAX_SERVICES_PER_SENDER = 16
 MAX_HOSTS = 256
 MAX_ADDRESSES_PER_HOST = 8
 #: interfaces used at most (a machine with more is unusual; the rest are ignored)
@@ -108,6 +123,10 @@ MAX_INTERFACES = 64
 _SENT_REMEMBERED = 32
 _RECV_BYTES = 9000
 _SIOCGIFADDR = 0x8915  # Linux ioctl: an interface's IPv4 address
+#: Linux's IP_PKTINFO (Python 3.11's socket module lacks the name): which interface a
+#: packet came in on, for the answers sent back by unicast (§5.4)
+_IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8) if sys.platform == "linux" else None
+_ANCILLARY_BYTES = 64
 _TXT_VALUE_BYTES = 200
 
 
@@ -204,11 +223,17 @@ class _Link:
             if family == socket.AF_INET:
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 255)
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+                if _IP_PKTINFO is not None:
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.IPPROTO_IP, _IP_PKTINFO, 1)
                 sock.bind(("", MDNS_PORT))
             else:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 1)
+                if hasattr(socket, "IPV6_RECVPKTINFO"):
+                    with contextlib.suppress(OSError):
+                        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
                 sock.bind(("::", MDNS_PORT))
             sock.setblocking(False)
         except OSError:
@@ -258,25 +283,54 @@ class _Link:
             except OSError as error:
                 log.debug("mDNS send on %s (IPv6): %s", interface.name, error)
 
+    def send_to(self, packet: bytes, address: tuple) -> None:
+        """One packet by unicast to ``address`` (a querier's, §5.4); errors logged."""
+        sock = self.v6 if len(address) == 4 else self.v4
+        if sock is None:
+            return
+        try:
+            sock.sendto(packet, address)
+        except OSError as error:
+            log.debug("mDNS unicast to %s: %s", address[0], error)
+
     def sockets(self) -> list[socket.socket]:
         return [sock for sock in (self.v4, self.v6) if sock is not None]
 
-    def receive(self, sock: socket.socket) -> tuple[Message, tuple] | None:
-        """The next message on ``sock`` with its source, or None (nothing, ours, or junk)."""
+    def receive(self, sock: socket.socket) -> tuple[Message, tuple, int] | None:
+        """The next message on ``sock`` with its source and the index of the interface it
+        came in on (0: not known), or None (nothing, ours, or junk)."""
+        index = 0
         try:
-            packet, source = sock.recvfrom(_RECV_BYTES)
+            if hasattr(sock, "recvmsg"):
+                packet, ancillary, _flags, source = sock.recvmsg(_RECV_BYTES, _ANCILLARY_BYTES)
+                index = _arrival_interface(ancillary)
+            else:  # Windows: no ancillary data
+                packet, source = sock.recvfrom(_RECV_BYTES)
         except OSError:
             return None
         if packet in self._sent:
             return None
+        if not index and len(source) == 4:
+            index = source[3]  # an IPv6 link-local source carries its interface
         try:
-            return decode(packet), source
+            return decode(packet), source, index
         except DNSError:
             return None
 
     def close(self) -> None:
         for sock in self.sockets():
             sock.close()
+
+
+def _arrival_interface(ancillary: list[tuple[int, int, bytes]]) -> int:
+    """The interface index in IP_PKTINFO (``struct in_pktinfo``: the index first) or
+    IPV6_PKTINFO (``struct in6_pktinfo``: the address, then the index); 0 if neither."""
+    for level, kind, data in ancillary:
+        if level == socket.IPPROTO_IP and kind == _IP_PKTINFO and len(data) >= 4:
+            return int(struct.unpack_from("@i", data)[0])
+        if level == socket.IPPROTO_IPV6 and kind == socket.IPV6_PKTINFO and len(data) >= 20:
+            return int(struct.unpack_from("@I", data, 16)[0])
+    return 0
 
 
 class _Worker:
@@ -348,7 +402,9 @@ class _Worker:
     def _next_due(self) -> float:
         return time.monotonic() + INTERFACE_POLL
 
-    def _received(self, link: _Link, message: Message, source: tuple) -> None: ...
+    def _received(self, link: _Link, message: Message, source: tuple, index: int = 0) -> None:
+        """A message from ``source`` that came in on interface ``index`` (0: not known)."""
+
     def _tick(self, link: _Link, now: float) -> None: ...
     def _stopping(self, link: _Link) -> None: ...
 
@@ -382,6 +438,9 @@ class Announcer(_Worker):
     """Announces one room until ``close()``; ``name`` is the instance name it holds now."""
 
     thread_name = "mdns-announcer"
+    #: the records' TTLs (§10): those naming the host (SRV, A, AAAA), and the others
+    host_ttl = HOST_TTL
+    other_ttl = OTHER_TTL
 
     def __init__(
         self,
@@ -399,16 +458,21 @@ class Announcer(_Worker):
         self.txt = txt_strings(channel, password, version)
         self.host: Name = (_host_label(), "local")
         self._attempt = 1
-        self._deferrals = 0  # §8.2 tie-breaks lost in a row for this name
         self._lock = threading.Lock()  # guards _name (read by other threads)
         self._name = self.base_name
         self._state = "probing"
         self._step = 0  # probes or announcements sent in this state
+        self._announced = False  # whether records were announced under the name it holds
+        self._conflicts: deque[float] = deque(maxlen=CONFLICTS_BEFORE_SLOWING)  # when
         self._due = time.monotonic()
         # (record key, interface index) -> when it was last multicast there
         self._last_sent: dict[tuple[Name, int, int], float] = {}
         # interface index -> (when due, the record keys to answer with)
         self._pending: dict[int, tuple[float, set[tuple[Name, int]]]] = {}
+        # (querier's address, interface index) -> (when due, the record keys), by unicast
+        self._unicast: dict[tuple[tuple, int], tuple[float, set[tuple[Name, int]]]] = {}
+        # querier's address -> when it was last answered by unicast (bounded, see _answer)
+        self._last_unicast: dict[tuple, float] = {}
 
     @property
     def name(self) -> str:
@@ -429,14 +493,14 @@ class Announcer(_Worker):
             instance = (instance_label, *service)
             txt = self.txt if service == IRC_SERVICE else (b"path=/",)
             records += [
-                Record(SERVICES_ENUMERATION, TYPE_PTR, OTHER_TTL, service),
-                Record(service, TYPE_PTR, OTHER_TTL, instance),
-                Record(instance, TYPE_SRV, HOST_TTL, Srv(0, 0, port, self.host), True),
-                Record(instance, TYPE_TXT, OTHER_TTL, txt, True),
+                Record(SERVICES_ENUMERATION, TYPE_PTR, self.other_ttl, service),
+                Record(service, TYPE_PTR, self.other_ttl, instance),
+                Record(instance, TYPE_SRV, self.host_ttl, Srv(0, 0, port, self.host), True),
+                Record(instance, TYPE_TXT, self.other_ttl, txt, True),
             ]
         if interface.ipv4 is not None:
-            records.append(Record(self.host, TYPE_A, HOST_TTL, interface.ipv4, True))
-        records += [Record(self.host, TYPE_AAAA, HOST_TTL, a, True) for a in interface.ipv6]
+            records.append(Record(self.host, TYPE_A, self.host_ttl, interface.ipv4, True))
+        records += [Record(self.host, TYPE_AAAA, self.host_ttl, a, True) for a in interface.ipv6]
         if ttl_zero:
             records = [Record(r.name, r.rtype, 0, r.data, r.cache_flush) for r in records]
         return records
@@ -448,9 +512,16 @@ class Announcer(_Worker):
     def _started(self, link: _Link) -> None:
         self._begin_probing()
 
-    def _begin_probing(self) -> None:
+    def _begin_probing(self, wait: float = 0.0) -> None:
+        """Probe the name it holds, after ``wait`` seconds and §8.1's random 0-250 ms."""
+        now = time.monotonic()
+        conflicts = self._conflicts
+        if len(conflicts) == CONFLICTS_BEFORE_SLOWING and conflicts[0] > now - CONFLICT_WINDOW:
+            wait = max(wait, SLOW_PROBE_WAIT)  # §8.1: too many conflicts: slow down
         self._state, self._step = "probing", 0
-        self._due = time.monotonic() + random.uniform(0, PROBE_INTERVAL)  # §8.1
+        self._pending.clear()
+        self._unicast.clear()
+        self._due = now + wait + random.uniform(0, PROBE_INTERVAL)
 
     def _interfaces_changed(self, link: _Link) -> None:
         if self._state == "steady":  # §8.4: new addresses are announced again
@@ -459,6 +530,7 @@ class Announcer(_Worker):
     def _next_due(self) -> float:
         due = [self._due] if self._state != "steady" else []
         due += [when for when, _keys in self._pending.values()]
+        due += [when for when, _keys in self._unicast.values()]
         return min(due, default=time.monotonic() + INTERFACE_POLL)
 
     def _tick(self, link: _Link, now: float) -> None:
@@ -473,6 +545,7 @@ class Announcer(_Worker):
         if self._state == "announcing" and now >= self._due:
             for interface in link.joined.values():
                 self._send_records(link, interface, self._records(interface), now)
+            self._announced = True
             self._step += 1
             self._due = now + ANNOUNCE_INTERVAL
             if self._step >= ANNOUNCEMENTS:
@@ -486,6 +559,17 @@ class Announcer(_Worker):
                 continue
             chosen = [r for r in self._records(interface) if (name_key(r.name), r.rtype) in keys]
             self._send_records(link, interface, chosen, now)
+        for (address, index), (when, keys) in list(self._unicast.items()):
+            if when > now:
+                continue
+            del self._unicast[(address, index)]
+            interface = link.joined.get(index)
+            if interface is None or self._state == "probing":
+                continue
+            chosen = [r for r in self._records(interface) if (name_key(r.name), r.rtype) in keys]
+            if chosen:
+                link.send_to(_response(chosen), address)
+                self._last_unicast[address] = now
 
     def _send_probe(self, link: _Link) -> None:
         for interface in link.joined.values():
@@ -500,76 +584,112 @@ class Announcer(_Worker):
     ) -> None:
         if not records:
             return
-        answers = [r for r in records if r.rtype in (TYPE_PTR, TYPE_SRV, TYPE_TXT)]
-        extra = [r for r in records if r not in answers]
-        if not answers:
-            answers, extra = extra, []
-        link.send(
-            encode(Message(flags=FLAGS_RESPONSE, answers=tuple(answers), additionals=tuple(extra))),
-            interface,
-        )
+        link.send(_response(records), interface)
         for record in records:
             self._last_sent[(name_key(record.name), record.rtype, interface.index)] = now
 
-    def _received(self, link: _Link, message: Message, source: tuple) -> None:
+    def _received(self, link: _Link, message: Message, source: tuple, index: int = 0) -> None:
         ours = self._instances()
         if message.is_response:
             for record in message.answers + message.additionals:
-                if name_key(record.name) in ours and not self._is_ours(record):
-                    self._conflict()
-                    return
+                if record.ttl == 0 or name_key(record.name) not in ours or self._is_ours(record):
+                    continue  # a goodbye, another name, or what we say ourselves
+                self._conflicts.append(time.monotonic())
+                if self._state == "probing":
+                    self._rename()  # §8.1: the name is taken
+                else:
+                    # §9: a conflict after announcing: probe again, under the same name;
+                    # a host that really holds it answers the probes, and then we rename
+                    log.info("mDNS: %r answered by another host; probing again", self.name)
+                    self._begin_probing()
+                return
             return
-        # a probe for our name by another host (§8.2): the lexicographically later data wins
+        # a probe for our name by another host (§8.2): the lexicographically later data
+        # wins; the loser waits a second and probes again (the winner may have been a
+        # stale packet, or gone), and renames only if the name is then defended
         rivals = [r for r in message.authorities if name_key(r.name) in ours]
         if rivals and self._state == "probing" and not all(self._is_ours(r) for r in rivals):
             mine = sorted(_sort_key(r) for r in self._all_records() if name_key(r.name) in ours)
             theirs = sorted(_sort_key(r) for r in rivals)
             if mine < theirs:
-                self._defer()
+                self._conflicts.append(time.monotonic())
+                log.info("mDNS: lost a probe tie-break for %r; probing again in 1 s", self.name)
+                self._begin_probing(TIE_BREAK_WAIT)
                 return
         if self._state == "probing":
             return
-        self._answer(link, message)
+        self._answer(link, message, source, index)
 
-    def _answer(self, link: _Link, message: Message) -> None:
+    def _answer(self, link: _Link, message: Message, source: tuple, index: int) -> None:
+        """Queue the answers to a query: multicast on every interface (§6), and by unicast
+        to the querier for its QU questions (§5.4) when the interface it asked on is known."""
         now = time.monotonic()
         known = {(name_key(r.name), r.rtype, _sort_key(r)) for r in message.answers}
+        probe = bool(message.authorities)  # §8.1: someone probing for a name we hold
+        arrival = link.joined.get(index)
+        asked_unicast = [q for q in message.questions if q.unicast] if arrival else []
+        asked_multicast = [q for q in message.questions if not q.unicast or not arrival]
+        if asked_unicast and arrival is not None:
+            records = self._records(arrival)
+            keys = _wanted(records, asked_unicast, known, self.host)
+            ttls = {(name_key(r.name), r.rtype): r.ttl for r in records}
+            # §5.4: by unicast what was multicast here within a quarter of its TTL, the
+            # rest by multicast; a probe gets its unicast answer always, and (§15.1: its
+            # host may have other sockets on port 5353 that take the unicast) multicast too
+            by_unicast = {
+                key
+                for key in keys
+                if probe or self._multicast_recently(key, ttls[key], arrival.index, now)
+            }
+            self._queue_unicast(source, arrival.index, by_unicast, now)
+            if probe:
+                asked_multicast = list(message.questions)
+            elif keys - by_unicast:
+                self._queue_multicast(arrival, keys - by_unicast, now)
         for interface in link.joined.values():
-            records = self._records(interface)
-            wanted: set[tuple[Name, int]] = set()
-            for question in message.questions:
-                key = name_key(question.name)
-                for record in records:
-                    if name_key(record.name) != key:
-                        continue
-                    if question.rtype not in (TYPE_ANY, record.rtype):
-                        continue
-                    wanted.add((key, record.rtype))
-                    if record.rtype == TYPE_PTR:  # RFC 6763 §12.1: what follows a PTR
-                        target = name_key(record.data)  # type: ignore[arg-type]
-                        wanted |= {(target, TYPE_SRV), (target, TYPE_TXT)}
-                        wanted |= {(name_key(self.host), TYPE_A), (name_key(self.host), TYPE_AAAA)}
-            # §7.1: known answers (with at least half our TTL left) are not repeated
-            for record in records:
-                entry = (name_key(record.name), record.rtype, _sort_key(record))
-                if entry in known:
-                    wanted.discard((entry[0], entry[1]))
-            if not wanted:
-                continue
-            allowed = now  # §6: not before a second after each record's last multicast
-            for key_name, rtype in wanted:
-                last = self._last_sent.get((key_name, rtype, interface.index))
-                if last is not None:
-                    allowed = max(allowed, last + MIN_RECORD_INTERVAL)
-            pending = self._pending.get(interface.index)
-            if pending is None:
-                when, keys = max(allowed, now + random.uniform(*ANSWER_DELAY)), wanted
-            else:
-                # one pending answer per interface: new wants join it (bounded by our
-                # records) without pushing it later than they need, so a stream of
-                # queries cannot postpone the answer for ever
-                when, keys = max(pending[0], allowed), pending[1] | wanted
-            self._pending[interface.index] = (when, keys)
+            keys = _wanted(self._records(interface), asked_multicast, known, self.host)
+            if keys:
+                self._queue_multicast(interface, keys, now)
+
+    def _multicast_recently(self, key: tuple[Name, int], ttl: int, index: int, now: float) -> bool:
+        last = self._last_sent.get((*key, index))
+        return last is not None and now - last < ttl * UNICAST_WITHIN_TTL
+
+    def _queue_unicast(
+        self, address: tuple, index: int, keys: set[tuple[Name, int]], now: float
+    ) -> None:
+        if not keys:
+            return
+        pending = self._unicast.get((address, index))
+        if pending is not None:
+            self._unicast[(address, index)] = (pending[0], pending[1] | keys)
+            return
+        if len(self._unicast) >= MAX_UNICAST_PENDING:
+            return  # the querier asks again (by multicast, §5.2) and is answered then
+        if len(self._last_unicast) > 4 * MAX_UNICAST_PENDING:
+            self._last_unicast = {
+                a: t for a, t in self._last_unicast.items() if t > now - MIN_UNICAST_INTERVAL
+            }
+        allowed = self._last_unicast.get(address, now - MIN_UNICAST_INTERVAL) + MIN_UNICAST_INTERVAL
+        self._unicast[(address, index)] = (max(allowed, now + random.uniform(*ANSWER_DELAY)), keys)
+
+    def _queue_multicast(
+        self, interface: Interface, wanted: set[tuple[Name, int]], now: float
+    ) -> None:
+        allowed = now  # §6: not before a second after each record's last multicast
+        for key_name, rtype in wanted:
+            last = self._last_sent.get((key_name, rtype, interface.index))
+            if last is not None:
+                allowed = max(allowed, last + MIN_RECORD_INTERVAL)
+        pending = self._pending.get(interface.index)
+        if pending is None:
+            when, keys = max(allowed, now + random.uniform(*ANSWER_DELAY)), wanted
+        else:
+            # one pending answer per interface: new wants join it (bounded by our
+            # records) without pushing it later than they need, so a stream of
+            # queries cannot postpone the answer for ever
+            when, keys = max(pending[0], allowed), pending[1] | wanted
+        self._pending[interface.index] = (when, keys)
 
     def _all_records(self) -> list[Record]:
         return self._records(Interface(0, "", None, ()))
@@ -579,21 +699,8 @@ class Announcer(_Worker):
             return True
         return any(_sort_key(record) == _sort_key(mine) for mine in self._all_records())
 
-    def _defer(self) -> None:
-        """§8.2: another host probing for our name at the same time has the later data:
-        it goes first; we probe again after a second. If it does take the name, its answer
-        to that probe is a conflict (§9) and we rename; if it was only a passing probe (a
-        host that went away), we keep our name."""
-        self._deferrals += 1
-        if self._deferrals > MAX_DEFERRALS:
-            self._conflict()
-            return
-        log.info("mDNS: another host probes for %r too; probing again in a second", self.name)
-        self._state, self._step = "probing", 0
-        self._due = time.monotonic() + PROBE_DEFER
-
-    def _conflict(self) -> None:
-        self._deferrals = 0
+    def _rename(self) -> None:
+        """§9: the name is another host's; probe the next one ("Sala de Ana (2)")."""
         self._attempt += 1
         if self._attempt > MAX_RENAMES:
             log.warning("mDNS: giving up after %d name conflicts", MAX_RENAMES)
@@ -601,16 +708,54 @@ class Announcer(_Worker):
             return
         with self._lock:
             self._name = renamed(self.base_name, self._attempt)
+        self._announced = False
         log.info("mDNS: name in use, trying %r", self._name)
-        self._pending.clear()
         self._begin_probing()
 
     def _stopping(self, link: _Link) -> None:
-        if self._state == "probing" and self._step == 0:
-            return  # nothing said yet, nothing to take back
+        if not self._announced:
+            return  # nothing said under this name, nothing to take back
         for interface in link.joined.values():  # §10.1 goodbye
             records = [r for r in self._records(interface, ttl_zero=True)]
             link.send(encode(Message(flags=FLAGS_RESPONSE, answers=tuple(records))), interface)
+
+
+def _wanted(
+    records: list[Record],
+    questions: list[Question] | tuple[Question, ...],
+    known: set[tuple[Name, int, tuple[int, int, bytes]]],
+    host: Name,
+) -> set[tuple[Name, int]]:
+    """The (name, type) of our records that answer ``questions``, with what follows a PTR
+    (RFC 6763 §12.1), less the known answers the querier listed (§7.1)."""
+    wanted: set[tuple[Name, int]] = set()
+    for question in questions:
+        key = name_key(question.name)
+        for record in records:
+            if name_key(record.name) != key:
+                continue
+            if question.rtype not in (TYPE_ANY, record.rtype):
+                continue
+            wanted.add((key, record.rtype))
+            if record.rtype == TYPE_PTR:
+                target = name_key(record.data)  # type: ignore[arg-type]
+                wanted |= {(target, TYPE_SRV), (target, TYPE_TXT)}
+                wanted |= {(name_key(host), TYPE_A), (name_key(host), TYPE_AAAA)}
+    for record in records:
+        entry = (name_key(record.name), record.rtype, _sort_key(record))
+        if entry in known:
+            wanted.discard((entry[0], entry[1]))
+    present = {(name_key(r.name), r.rtype) for r in records}
+    return wanted & present
+
+
+def _response(records: list[Record]) -> bytes:
+    """A response packet: PTR, SRV and TXT as answers, addresses as additionals."""
+    answers = [r for r in records if r.rtype in (TYPE_PTR, TYPE_SRV, TYPE_TXT)]
+    extra = [r for r in records if r not in answers]
+    if not answers:
+        answers, extra = extra, []
+    return encode(Message(flags=FLAGS_RESPONSE, answers=tuple(answers), additionals=tuple(extra)))
 
 
 def _sort_key(record: Record) -> tuple[int, int, bytes]:
@@ -653,8 +798,8 @@ class _Service:
     txt: tuple[bytes, ...] = ()
     txt_expires: float = 0.0
     source: str = ""  # where its SRV came from, the address when no A/AAAA is heard
+    origin: str = ""  # who first told us of it (its PTR's sender), for the per-sender bound
     added: float = field(default_factory=time.monotonic)
-    announcer: str = ""  # the address its PTR first came from (MAX_ROOMS_PER_SENDER)
 
 
 class Browser(_Worker):
@@ -677,6 +822,7 @@ class Browser(_Worker):
         self._lock = threading.Lock()  # guards _published
         self._query_due = 0.0
         self._query_interval = FIRST_QUERY_INTERVAL
+        self._ask_unicast = True  # §5.4: the first query asks for unicast answers (QU)
         self._resolve_due: float | None = None
 
     def rooms(self) -> tuple[Room, ...]:
@@ -688,6 +834,7 @@ class Browser(_Worker):
 
     def _interfaces_changed(self, link: _Link) -> None:
         self._query_due, self._query_interval = time.monotonic(), FIRST_QUERY_INTERVAL
+        self._ask_unicast = True
 
     def _next_due(self) -> float:
         due = [self._query_due, time.monotonic() + 1.0]  # expiry checked every second
@@ -702,7 +849,11 @@ class Browser(_Worker):
                 for entry in list(self._services.values())[:20]
                 if entry.ptr_expires - now > OTHER_TTL / 2
             )
-            query = Message(questions=(Question(self.service, TYPE_PTR),), answers=known)
+            # §5.4: a responder that multicast its rooms lately answers a QU question at
+            # once by unicast, where a multicast answer might wait out its second (§6)
+            question = Question(self.service, TYPE_PTR, unicast=self._ask_unicast)
+            self._ask_unicast = False
+            query = Message(questions=(question,), answers=known)
             for interface in link.joined.values():
                 link.send(encode(query), interface)
             self._query_due = now + self._query_interval
@@ -734,7 +885,7 @@ class Browser(_Worker):
             for interface in link.joined.values():
                 link.send(packet, interface)
 
-    def _received(self, link: _Link, message: Message, source: tuple) -> None:
+    def _received(self, link: _Link, message: Message, source: tuple, index: int = 0) -> None:
         if not message.is_response:
             return
         now = time.monotonic()
@@ -766,7 +917,7 @@ class Browser(_Worker):
         self._expire(now)
         self._publish()
 
-    def _heard_ptr(self, record: Record, now: float, sender: str) -> None:
+    def _heard_ptr(self, record: Record, now: float, sender: str = "") -> None:
         instance = record.data
         if not isinstance(instance, tuple) or not instance:
             return
@@ -777,16 +928,39 @@ class Browser(_Worker):
             return
         if record.ttl == 0:
             return
-        if sum(e.announcer == sender for e in self._services.values()) >= MAX_ROOMS_PER_SENDER:
-            return  # that computer has listed enough rooms: a flood, not a class
+        # bounds: MAX_SERVICES_PER_SENDER from one sender, MAX_ROOMS in all; to make room
+        # a service that has not resolved fully (SRV, TXT and an address) goes, never
+        # one that has: a flood of names cannot push a real room out
+        from_sender = [k for k, e in self._services.items() if e.origin == sender]
+        if len(from_sender) >= MAX_SERVICES_PER_SENDER and not self._make_room(from_sender):
+            return
         if len(self._services) >= MAX_ROOMS:
-            # full: make room by dropping the newest service that never resolved; a room
-            # already resolved is never pushed out by a flood of names
-            unresolved = [k for k, e in self._services.items() if e.srv is None]
-            if not unresolved:
+            counts: dict[str, int] = {}
+            for e in self._services.values():
+                counts[e.origin] = counts.get(e.origin, 0) + 1
+            everyone = sorted(self._services, key=lambda k: -counts[self._services[k].origin])
+            if not self._make_room(everyone):
                 return
-            del self._services[max(unresolved, key=lambda k: self._services[k].added)]
-        self._services[key] = _Service(instance, _expiry(record, now), announcer=sender)  # type: ignore[arg-type]
+        self._services[key] = _Service(instance, _expiry(record, now), origin=sender)  # type: ignore[arg-type]
+
+    def _make_room(self, candidates: list[Name]) -> bool:
+        """Drop the first of ``candidates`` (instance keys) that has not resolved fully,
+        the oldest first among equals; False when every one has."""
+        unresolved = [k for k in candidates if not self._resolved(self._services[k])]
+        if not unresolved:
+            return False
+        first = unresolved[0]
+        origin = self._services[first].origin
+        same = [k for k in unresolved if self._services[k].origin == origin]
+        del self._services[min(same, key=lambda k: self._services[k].added)]
+        return True
+
+    def _resolved(self, entry: _Service) -> bool:
+        return (
+            entry.srv is not None
+            and bool(entry.txt)
+            and bool(self._hosts.get(name_key(entry.srv.target)))
+        )
 
     def _heard_address(self, record: Record, now: float, scope: str) -> None:
         host = name_key(record.name)

@@ -1,5 +1,6 @@
 """The fixtures: a real Charla server on 127.0.0.1 port 0, raw clients connected to it,
-``servidor.py`` processes, ngIRCd, an X display, Tk roots and browser pages. Each one closes what it
+``servidor.py`` processes, ngIRCd, an X display, Tk roots, browser pages, and two network
+namespaces on a link-local link with programs running inside them. Each one closes what it
 opened at teardown. The helpers they use are in ``tests/support.py``.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -21,9 +23,12 @@ from tests.support import (
     FAST_RETRY,
     IrcClient,
     LineClient,
+    NamespacePeer,
     ServerProcess,
     chromium_missing,
     chromium_page,
+    link_local_namespaces,
+    namespaces_missing,
     running_ngircd,
     x_display,
 )
@@ -32,6 +37,7 @@ from tests.support import (
 #: would leave 127.0.0.1); the programs the tests start inherit it. tests/test_mdns.py
 #: looks for rooms only inside network namespaces it makes.
 os.environ["CHARLA_NO_DISCOVERY"] = "1"
+MDNS_PEER = str(Path(__file__).with_name("mdns_peer.py"))
 
 
 @pytest.fixture(autouse=True)
@@ -220,3 +226,32 @@ def open_window(display, server, no_gc_on_worker_threads):
     for window in windows:
         if not window.closed:
             window.close()
+
+
+@pytest.fixture
+def netns() -> Iterator[tuple[str, str]]:
+    """Two network namespaces, ``a`` and ``b``, on one veth link with link-local addresses
+    only (``tests.support.NAMESPACE_ADDRESSES``); removed after. Skips without root or ip."""
+    reason = namespaces_missing()
+    if reason:
+        pytest.skip(reason)
+    with link_local_namespaces(uuid.uuid4().hex[:6]) as names:
+        yield names
+
+
+@pytest.fixture
+def peers() -> Iterator[Callable[..., NamespacePeer]]:
+    """``peers(namespace, *args, program=..., env=...)``: a program in a namespace
+    (``tests/mdns_peer.py`` unless told); every one started is stopped after."""
+    started: list[NamespacePeer] = []
+
+    def start(
+        namespace: str, *args: str, program: str = MDNS_PEER, env: dict[str, str] | None = None
+    ) -> NamespacePeer:
+        peer = NamespacePeer(namespace, program, *args, env=env)
+        started.append(peer)
+        return peer
+
+    yield start
+    for peer in started:
+        peer.stop()

@@ -13,6 +13,8 @@
 - Peers, the programs the tests and the benchmarks start: ``running_charla`` (servidor.py),
   ``running_ngircd`` (the reference server) and ``x_display`` (an Xvfb to draw windows on).
 - ``chromium_page`` drives Debian's headless Chromium with Selenium (the web page's tests).
+- ``link_local_namespaces`` makes two network namespaces on a link-local veth link, and
+  ``NamespacePeer`` runs a program inside one (multicast DNS never leaves them).
 
 Fixtures live in ``conftest.py``; this module holds plain helpers that test modules import.
 The benchmarks (bench/) and docs/screenshot.py import the peers from here too; nothing here
@@ -847,3 +849,136 @@ def wait_for_windows(windows: list, condition: Callable[[], object], timeout: fl
         return f"the windows show {texts} {[w.status.cget('text') for w in windows]}"
 
     wait_until(condition, timeout=timeout, describe=describe, tick=windows[0].root.update)
+
+
+# -- network namespaces: a link-local LAN of our own for multicast DNS ------------------------
+# Two namespaces joined by a veth pair with link-local addresses only (169.254/16 and
+# fe80::/64); whatever runs inside them through ``ip netns exec`` multicasts only there,
+# never on the machine's real interfaces. Root and ``ip`` (iproute2) are needed.
+
+#: each side's addresses on the veth link
+NAMESPACE_ADDRESSES = {
+    "a": ("169.254.10.1/16", "fe80::a/64"),
+    "b": ("169.254.10.2/16", "fe80::b/64"),
+}
+
+
+def namespaces_missing() -> str | None:
+    """Why network namespaces cannot be made here (None: they can)."""
+    if sys.platform != "linux":
+        return "network namespaces are Linux only"
+    if os.geteuid() != 0:
+        return "needs root to make network namespaces (ip netns)"
+    if shutil.which("ip") is None:
+        return "needs the ip command (Debian package iproute2)"
+    return None
+
+
+@contextlib.contextmanager
+def link_local_namespaces(tag: str) -> Iterator[tuple[str, str]]:
+    """Namespaces ``charla-mdns-a-TAG`` and ``-b-TAG`` on one veth link (``vTAGa`` and
+    ``vTAGb``), yielded as (a, b); deleted on exit, their end of the veth with them."""
+    names = {side: f"charla-mdns-{side}-{tag}" for side in "ab"}
+    made: list[str] = []
+
+    def ip(*args: str) -> None:
+        subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+    try:
+        for namespace in names.values():
+            ip("netns", "add", namespace)
+            made.append(namespace)
+        ip(
+            "link", "add", f"v{tag}a", "netns", names["a"], "type", "veth",
+            "peer", "name", f"v{tag}b", "netns", names["b"],
+        )  # fmt: skip
+        for side, namespace in names.items():
+            ipv4, ipv6 = NAMESPACE_ADDRESSES[side]
+            device = f"v{tag}{side}"
+            ip("-n", namespace, "addr", "add", ipv4, "dev", device)
+            ip("-n", namespace, "addr", "add", ipv6, "dev", device, "nodad")
+            ip("-n", namespace, "link", "set", device, "up")
+        yield names["a"], names["b"]
+    finally:
+        for namespace in made:
+            subprocess.run(["ip", "netns", "delete", namespace], capture_output=True, timeout=10)
+
+
+class NamespacePeer:
+    """A Python program run in a namespace (``ip netns exec``), its stdout read line by
+    line; stdin closed is its signal to finish (``servidor.py`` gets SIGTERM too)."""
+
+    def __init__(
+        self, namespace: str, program: str, *args: str, env: dict[str, str] | None = None
+    ) -> None:
+        command = ["ip", "netns", "exec", namespace, sys.executable, program, *args]
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.program_is_server = Path(program).name == "servidor.py"
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.errors = ""  # its stderr, once stopped
+        self._error_lines: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._read, daemon=True),
+            threading.Thread(target=self._read_errors, daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def _read_errors(self) -> None:
+        assert self.process.stderr is not None
+        self._error_lines.extend(self.process.stderr)
+
+    def expect(
+        self, predicate: Callable[[str], object], timeout: float = 5.0, what: str = ""
+    ) -> str:
+        """The first line (read from now on) for which ``predicate`` holds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(
+                    f"no line {what!r} within {timeout} s; stderr: {''.join(self._error_lines)}"
+                )
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if predicate(line):
+                return line
+
+    def say(self, line: str) -> None:
+        """One line to its stdin (for a peer that takes commands)."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def stop(self) -> None:
+        """Close its stdin (the peer's signal to finish) and wait for it."""
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            self.process.stdin.close()
+            if self.program_is_server:
+                self.process.terminate()  # servidor.py stops on SIGTERM, as at a console
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        for reader in self._readers:
+            reader.join(timeout=5)
+        assert self.process.stdout is not None and self.process.stderr is not None
+        self.process.stdout.close()
+        self.process.stderr.close()
+        self.errors = "".join(self._error_lines)

@@ -1,10 +1,16 @@
-"""The connect dialog in a real Tk window: plain-words validation, reachability, hosting."""
+"""The connect dialog in a real Tk window: plain-words validation, reachability, hosting;
+and the rooms on the network, with the real multicast DNS browser, in a network namespace
+(the ``netns`` fixture) where a real server announces its room."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import socket
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -284,3 +290,42 @@ def test_the_rooms_heard_on_the_network_are_listed_and_a_double_click_joins(
         view.destroy()
         assert browser.closed
     set_language("en")
+
+
+DIALOG_PEER = str(Path(__file__).with_name("dialog_peer.py"))
+
+
+def test_the_real_dialog_in_a_namespace_lists_a_servers_room_joins_it_and_drops_it(
+    netns, peers, display, tmp_path
+):
+    """servidor.py announces its room in namespace a; the real dialog (tests/dialog_peer.py:
+    its own multicast DNS browser, a Tk window on this run's Xvfb) runs in namespace b."""
+    side_a, side_b = netns
+    server_env = {**os.environ, "XDG_DATA_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    server = peers(
+        side_a, "--port", "0", "--room-name", "Sala de Marta", program="servidor.py",
+        env=server_env,
+    )  # fmt: skip
+    port = int(server.expect(lambda line: "port" in line).split("port ")[1].rstrip("."))
+    # in the namespace the dialog may look for rooms: nothing it sends leaves it
+    dialog_env = {k: v for k, v in os.environ.items() if k != "CHARLA_NO_DISCOVERY"}
+    dialog_env |= {"DISPLAY": display, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
+    dialog = peers(side_b, "ana", program=DIALOG_PEER, env=dialog_env)
+    dialog.expect(lambda line: line == "started", timeout=10, what="the dialog shown")
+    shown = time.monotonic()
+
+    def listed(line: str) -> list[str]:
+        return json.loads(line.split(" ", 1)[1]) if line.startswith("rooms ") else []
+
+    line = dialog.expect(listed, timeout=2, what="the room listed")
+    assert time.monotonic() - shown < 2
+    assert listed(line) == [f"Sala de Marta — #general — 169.254.10.1:{port}"]
+    dialog.say("double-click 0")
+    chosen = dialog.expect(lambda line: line.startswith("chosen "), what="the room joined")
+    assert chosen == f"chosen 169.254.10.1 {port} ana"
+    server.stop()  # its goodbye (TTL 0) takes the room off the list within a second
+    stopped = time.monotonic()
+    dialog.expect(lambda line: line == "rooms []", timeout=2, what="the room gone")
+    assert time.monotonic() - stopped < 2
+    dialog.stop()
+    assert "Traceback" not in dialog.errors, dialog.errors
