@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -298,7 +299,10 @@ def _command(kind: str, conf: Path) -> tuple[str, ...]:
 
 
 def _start(command: tuple[str, ...], workdir: Path, port: int) -> ServerProcess:
-    """One server started, once it listens on ``port``."""
+    """One server started, once it listens on ``port``. No core file: InspIRCd sometimes
+    crashes as it stops, and raises its own soft limit to dump one into its working folder
+    (the repository), so the hard limit goes to 0 (for this process and its children)."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     process = ServerProcess(*command[1:], data_home=workdir, program=command[:1])
     listening = (
         rf"Now listening on \[{LOOPBACK}\]:{port} "
